@@ -1,0 +1,67 @@
+# httptrace build, test and demo. `make help` lists the targets.
+
+.DELETE_ON_ERROR:
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+
+# Architectures: the kernel's name (vmlinux/, __TARGET_ARCH_) kept apart from Go's.
+GOARCH     ?= $(shell go env GOARCH 2>/dev/null || echo amd64)
+LINUX_ARCH ?= $(if $(filter arm64,$(GOARCH)),arm64,x86)
+LIB_DIR    ?= /usr/lib/$(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+
+CLANG  ?= clang
+BPFTOOL ?= bpftool
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+BPF_SRC  := bpf/httptrace.bpf.c
+BPF_OBJ  := pkg/bpfobj/httptrace.bpf.o
+VMLINUX  := vmlinux/$(LINUX_ARCH)/vmlinux.h
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(LINUX_ARCH) -Wall -Werror \
+	-I vmlinux/$(LINUX_ARCH) -I bpf -MMD -MP
+
+# libbpfgo links no libbpf of its own: link Debian's libbpf.a (1.4, from bookworm-backports).
+export CGO_ENABLED := 1
+export CGO_LDFLAGS := $(LIB_DIR)/libbpf.a -lelf -lz -lzstd
+GO_LDFLAGS := -X main.version=$(VERSION)
+GO_SRC := $(shell find cmd pkg -name '*.go' 2>/dev/null) go.mod go.sum
+
+.PHONY: all build static deps vmlinux bpf test test-unit test-e2e test-host vm-test \
+	bpftrace check-bpftrace vagrant-validate demo clean help
+
+all: build
+
+help:
+	@echo "make            build bin/httptrace (BPF object embedded)"
+	@echo "make static     build bin/httptrace-static, fully statically linked"
+	@echo "make demo       install what is missing, trace a real Go server, show requests"
+	@echo "make test       install what is missing and run every test (unit, e2e, bpftrace, kernel matrix)"
+	@echo "make test-host  unit and end-to-end tests on the running kernel (ATTACH=tracepoint|kprobe|auto)"
+	@echo "make vm-test    the kernel matrix under qemu (KERNELS=\"5.10 6.1 6.12\")"
+	@echo "make bpftrace   regenerate bpf/httptrace.bt from configs/httptrace.yaml"
+	@echo "make vmlinux    regenerate $(VMLINUX) from this kernel's BTF"
+
+deps:
+	@bash scripts/deps.sh
+
+build: bin/httptrace
+bpf: $(BPF_OBJ)
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)
+
+$(BPF_OBJ): $(BPF_SRC) $(VMLINUX)
+	$(CLANG) $(BPF_CFLAGS) -MF $(@:.o=.d) -c $< -o $@
+
+-include $(BPF_OBJ:.o=.d)
+
+bin/httptrace: $(BPF_OBJ) $(GO_SRC)
+	go build -trimpath -ldflags '$(GO_LDFLAGS)' -o $@ ./cmd/httptrace
+
+static: bin/httptrace-static
+bin/httptrace-static: $(BPF_OBJ) $(GO_SRC)
+	go build -trimpath -tags netgo,osusergo \
+		-ldflags '$(GO_LDFLAGS) -linkmode external -extldflags "-static"' -o $@ ./cmd/httptrace
+	@file $@ | grep -q 'statically linked' || { echo "$@ is not statically linked" >&2; exit 1; }
+
+clean:
+	rm -rf bin $(BPF_OBJ) $(BPF_OBJ:.o=.d)

@@ -1,0 +1,176 @@
+// Command httptrace logs the HTTP requests that chosen server processes read
+// from their sockets, traced from the kernel with eBPF.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/httptrace/httptrace/pkg/config"
+	"github.com/httptrace/httptrace/pkg/output"
+	"github.com/httptrace/httptrace/pkg/preflight"
+	"github.com/httptrace/httptrace/pkg/probes"
+	"github.com/httptrace/httptrace/pkg/runner"
+)
+
+var version = "dev"
+
+const usage = `httptrace traces the HTTP/1.x requests that chosen processes read from
+their accepted sockets, from the kernel with eBPF, and logs each one.
+
+Usage:
+  httptrace -c FILE [flags]       trace the PIDs the config (and --pid) name
+  httptrace --pid N [flags]       trace with the default configuration
+
+Flags:
+  -c, --config FILE      YAML configuration (see configs/httptrace.yaml)
+      --pid N            trace process N; repeatable, adds to the config's pids
+      --attach MODE      auto, kprobe or tracepoint (overrides the config)
+      --log-format FMT   text or json (overrides the config)
+      --duration D       stop after D (e.g. 30s); default: until SIGINT/SIGTERM
+  -v, --verbose          debug diagnostics (libbpf, each probe attached)
+      --version          print the version and exit
+  -h, --help             this help
+
+Requests go to stdout, diagnostics to stderr. Exit status: 0 after a clean
+stop, 2 for a bad configuration or usage, 1 for a failure while tracing.
+`
+
+// exit codes
+const (
+	exitRuntime = 1
+	exitUsage   = 2
+)
+
+// pidList is a repeatable --pid flag.
+type pidList []int
+
+func (p *pidList) String() string { return fmt.Sprint(*p) }
+func (p *pidList) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a PID", s)
+	}
+	*p = append(*p, n)
+	return nil
+}
+
+// options are the parsed command line.
+type options struct {
+	configPath  string
+	pids        pidList
+	attach      string
+	logFormat   string
+	duration    time.Duration
+	verbose     bool
+	showVersion bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("httptrace", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.StringVar(&o.configPath, "c", "", "")
+	fs.StringVar(&o.configPath, "config", "", "")
+	fs.Var(&o.pids, "pid", "")
+	fs.StringVar(&o.attach, "attach", "", "")
+	fs.StringVar(&o.logFormat, "log-format", "", "")
+	fs.DurationVar(&o.duration, "duration", 0, "")
+	fs.BoolVar(&o.verbose, "v", false, "")
+	fs.BoolVar(&o.verbose, "verbose", false, "")
+	fs.BoolVar(&o.showVersion, "version", false, "")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.duration < 0 {
+		return o, fmt.Errorf("--duration %s is negative", o.duration)
+	}
+	return o, nil
+}
+
+// loadConfig reads the file (if any) and applies the flags over it.
+func loadConfig(o options) (config.Config, error) {
+	cfg := config.Default()
+	if o.configPath != "" {
+		var err error
+		if cfg, err = config.Load(o.configPath); err != nil {
+			return cfg, err
+		}
+	}
+	cfg.PIDs = append(cfg.PIDs, o.pids...)
+	if o.attach != "" {
+		cfg.Attach = probes.Mode(o.attach)
+	}
+	if o.logFormat != "" {
+		cfg.LogFormat = o.logFormat
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, preflight.PIDs(cfg.PIDs)
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "bpftrace" {
+		return runBpftrace(args[1:], stdout, stderr)
+	}
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "httptrace: %v (see httptrace --help)\n", err)
+		return exitUsage
+	}
+	if o.showVersion {
+		fmt.Fprintf(stdout, "httptrace %s\n", version)
+		return 0
+	}
+	cfg, err := loadConfig(o)
+	if err != nil {
+		fmt.Fprintf(stderr, "httptrace: %v\n", err)
+		return exitUsage
+	}
+
+	level := logrus.InfoLevel
+	if o.verbose {
+		level = logrus.DebugLevel
+	}
+	logs := runner.Loggers{
+		Requests: output.NewLogger(stdout, cfg.LogFormat, logrus.InfoLevel),
+		Diag:     output.NewLogger(stderr, cfg.LogFormat, level),
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if o.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.duration)
+		defer cancel()
+	}
+	if _, err := runner.Run(ctx, cfg, logs); err != nil {
+		logs.Diag.Error(strings.TrimSpace(err.Error()))
+		return exitRuntime
+	}
+	return 0
+}

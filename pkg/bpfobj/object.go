@@ -1,0 +1,70 @@
+// Package bpfobj embeds the compiled BPF object (built by make from bpf/)
+// and opens it with libbpf.
+package bpfobj
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+
+	bpf "github.com/aquasecurity/libbpfgo"
+	"golang.org/x/sys/unix"
+)
+
+// Object is the CO-RE object built from bpf/httptrace.bpf.c.
+//
+//go:embed httptrace.bpf.o
+var Object []byte
+
+// Name is the object's name in libbpf's messages.
+const Name = "httptrace"
+
+// Module is an opened, not yet loaded, BPF object.
+type Module struct {
+	*bpf.Module
+	file *os.File // memfd holding the object, kept open while libbpf may read it
+}
+
+// Open hands the embedded object to libbpf without loading it into the kernel.
+//
+// It goes through a memfd rather than libbpfgo's from-buffer constructor
+// because that one always raises RLIMIT_MEMLOCK and fails where the process
+// may not (CAP_SYS_RESOURCE dropped); the limit is raised only where the
+// kernel needs it (see package preflight).
+func Open() (*Module, error) {
+	fd, err := unix.MemfdCreate(Name+".bpf.o", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("creating memfd for the BPF object: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), Name+".bpf.o")
+	if _, err := f.Write(Object); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("writing the BPF object to a memfd: %w", err)
+	}
+	m, err := bpf.NewModuleFromFileArgs(bpf.NewModuleArgs{
+		BPFObjPath:      fmt.Sprintf("/proc/self/fd/%d", fd),
+		BPFObjName:      Name,
+		SkipMemlockBump: true,
+	})
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("opening the BPF object: %w", err)
+	}
+	return &Module{Module: m, file: f}, nil
+}
+
+// Close frees the object and everything loaded from it.
+func (m *Module) Close() {
+	m.Module.Close()
+	m.file.Close()
+}
+
+// Programs lists the names of the object's programs.
+func (m *Module) Programs() []string {
+	var names []string
+	it := m.Iterator()
+	for p := it.NextProgram(); p != nil; p = it.NextProgram() {
+		names = append(names, p.Name())
+	}
+	return names
+}

@@ -1,0 +1,214 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/httptrace/httptrace/pkg/probes"
+)
+
+// Load reads a YAML file over the defaults. Unknown keys, wrong types and
+// bad probe specs are errors naming the file, line and key.
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("reading config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes YAML read from the named file over the defaults.
+func Parse(name string, data []byte) (Config, error) {
+	c := Default()
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return c, nil // an empty file: all defaults
+		}
+		return Config{}, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	d := decoder{file: name, cfg: &c}
+	if err := d.top(doc.Content[0]); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// decoder walks the YAML tree by hand so every error can name its line.
+type decoder struct {
+	file string
+	cfg  *Config
+}
+
+func (d *decoder) at(n *yaml.Node) string { return fmt.Sprintf("%s:%d", d.file, n.Line) }
+
+func (d *decoder) fail(n *yaml.Node, key, format string, args ...any) error {
+	return &Error{Where: d.at(n), Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// mapping calls fn for each key of a mapping node, rejecting duplicates.
+func (d *decoder) mapping(n *yaml.Node, key string, fn func(k string, kn, v *yaml.Node) error) error {
+	if n.Kind != yaml.MappingNode {
+		what := "the top level"
+		if key != "" {
+			what = key
+		}
+		return d.fail(n, what, "want a mapping, got %s", kindName(n))
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		kn, v := n.Content[i], n.Content[i+1]
+		full := kn.Value
+		if key != "" {
+			full = key + "." + kn.Value
+		}
+		if seen[kn.Value] {
+			return d.fail(kn, full, "key given twice")
+		}
+		seen[kn.Value] = true
+		d.cfg.where[full] = d.at(kn)
+		if err := fn(kn.Value, kn, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *decoder) top(n *yaml.Node) error {
+	return d.mapping(n, "", func(k string, kn, v *yaml.Node) error {
+		switch k {
+		case "pids":
+			return d.pids(v)
+		case "attach":
+			s, err := d.str(v, k)
+			d.cfg.Attach = probes.Mode(s)
+			return err
+		case "capture_bytes":
+			var err error
+			d.cfg.CaptureBytes, err = d.int(v, k)
+			return err
+		case "log_format":
+			var err error
+			d.cfg.LogFormat, err = d.str(v, k)
+			return err
+		case "probes":
+			return d.probes(v)
+		}
+		return d.fail(kn, k, "unknown key (want pids, attach, capture_bytes, log_format or probes)")
+	})
+}
+
+func (d *decoder) pids(n *yaml.Node) error {
+	if n.Kind != yaml.SequenceNode {
+		return d.fail(n, "pids", "want a list of PIDs, got %s", kindName(n))
+	}
+	for _, item := range n.Content {
+		pid, err := d.int(item, "pids")
+		if err != nil {
+			return err
+		}
+		d.cfg.PIDs = append(d.cfg.PIDs, pid)
+	}
+	return nil
+}
+
+func (d *decoder) probes(n *yaml.Node) error {
+	return d.mapping(n, "probes", func(k string, kn, v *yaml.Node) error {
+		mode := probes.Mode(k)
+		plan, ok := d.cfg.Probes[mode]
+		if !ok {
+			return d.fail(kn, "probes."+k, "unknown attach mode (want kprobe or tracepoint)")
+		}
+		return d.mapping(v, "probes."+k, func(role string, rn, rv *yaml.Node) error {
+			key := "probes." + k + "." + role
+			desc, ok := probes.Lookup(probes.Role(role))
+			if !ok {
+				return d.fail(rn, key, "unknown role (want one of %s)", strings.Join(probes.RoleNames(), ", "))
+			}
+			specs, err := d.specs(rv, key)
+			if err != nil {
+				return err
+			}
+			for i, s := range specs {
+				if err := desc.Check(mode, s); err != nil {
+					return d.fail(itemNode(rv, i), key, "%v", err)
+				}
+			}
+			plan.Roles[desc.Role] = specs
+			return nil
+		})
+	})
+}
+
+// specs reads one probe spec or a list of them.
+func (d *decoder) specs(n *yaml.Node, key string) ([]probes.Spec, error) {
+	items := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
+		items = n.Content
+		if len(items) == 0 {
+			return nil, d.fail(n, key, "empty list: give at least one probe")
+		}
+	}
+	var out []probes.Spec
+	for _, item := range items {
+		s, err := d.str(item, key)
+		if err != nil {
+			return nil, err
+		}
+		spec, err := probes.ParseSpec(s)
+		if err != nil {
+			return nil, d.fail(item, key, "%v", err)
+		}
+		out = append(out, spec)
+	}
+	return out, nil
+}
+
+func (d *decoder) str(n *yaml.Node, key string) (string, error) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
+		return "", d.fail(n, key, "want a string, got %s", kindName(n))
+	}
+	return n.Value, nil
+}
+
+func (d *decoder) int(n *yaml.Node, key string) (int, error) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+		return 0, d.fail(n, key, "want a whole number, got %s", kindName(n))
+	}
+	v, err := strconv.ParseInt(n.Value, 0, 32)
+	if err != nil {
+		return 0, d.fail(n, key, "%q is out of range", n.Value)
+	}
+	return int(v), nil
+}
+
+// itemNode is the node of the i-th spec, for pointing at the right line.
+func itemNode(n *yaml.Node, i int) *yaml.Node {
+	if n.Kind == yaml.SequenceNode {
+		return n.Content[i]
+	}
+	return n
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	if n.Tag == "!!null" {
+		return "nothing"
+	}
+	return fmt.Sprintf("%q (%s)", n.Value, strings.TrimPrefix(n.Tag, "!!"))
+}

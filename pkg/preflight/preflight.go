@@ -1,0 +1,113 @@
+// Package preflight checks, before anything is loaded, that this process and
+// kernel can run httptrace, and prepares what it may (tracefs, memlock).
+package preflight
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Paths the checks read; variables so tests can point them elsewhere.
+var (
+	ProcRoot   = "/proc"
+	BTFPath    = "/sys/kernel/btf/vmlinux"
+	TracefsDir = "/sys/kernel/tracing"
+)
+
+// Capability bits (linux/capability.h).
+const (
+	capSysAdmin = 21
+	capPerfmon  = 38
+	capBPF      = 39
+)
+
+// Capabilities confirms the process may load BPF programs and open perf
+// events: CAP_SYS_ADMIN, or CAP_BPF with CAP_PERFMON.
+func Capabilities() error {
+	data, err := os.ReadFile(ProcRoot + "/self/status")
+	if err != nil {
+		return fmt.Errorf("reading capabilities: %w", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		hex, ok := strings.CutPrefix(line, "CapEff:")
+		if !ok {
+			continue
+		}
+		eff, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+		if err != nil {
+			return fmt.Errorf("parsing CapEff %q: %w", hex, err)
+		}
+		has := func(bit uint) bool { return eff&(1<<bit) != 0 }
+		if has(capSysAdmin) || (has(capBPF) && has(capPerfmon)) {
+			return nil
+		}
+		return errors.New("not permitted to load BPF programs: run as root (or with CAP_BPF and CAP_PERFMON)")
+	}
+	return errors.New("no CapEff line in /proc/self/status")
+}
+
+// BTF confirms the kernel publishes its BTF, which CO-RE relocation needs.
+func BTF() error {
+	if _, err := os.Stat(BTFPath); err != nil {
+		return fmt.Errorf("kernel BTF not found at %s: httptrace needs a kernel built with CONFIG_DEBUG_INFO_BTF=y", BTFPath)
+	}
+	return nil
+}
+
+// Tracefs makes sure tracefs is mounted, mounting it if it is not, and says
+// whether it did.
+func Tracefs() (mounted bool, err error) {
+	if _, err := os.Stat(TracefsDir + "/events"); err == nil {
+		return false, nil
+	}
+	if err := unix.Mount("tracefs", TracefsDir, "tracefs", 0, ""); err != nil {
+		return false, fmt.Errorf("tracefs is not mounted at %s and mounting it failed (%v): mount -t tracefs tracefs %s", TracefsDir, err, TracefsDir)
+	}
+	return true, nil
+}
+
+// PIDs confirms each process exists.
+func PIDs(pids []int) error {
+	for _, pid := range pids {
+		if _, err := os.Stat(fmt.Sprintf("%s/%d", ProcRoot, pid)); err != nil {
+			return fmt.Errorf("PID %d: no such process", pid)
+		}
+	}
+	return nil
+}
+
+// KernelRelease is the running kernel's version, e.g. 6.1.0-56-amd64.
+func KernelRelease() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "unknown"
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+// kernelAtLeast compares a release string with major.minor.
+func kernelAtLeast(release string, major, minor int) bool {
+	var ma, mi int
+	if _, err := fmt.Sscanf(release, "%d.%d", &ma, &mi); err != nil {
+		return true // unknown: assume modern
+	}
+	return ma > major || (ma == major && mi >= minor)
+}
+
+// Memlock raises RLIMIT_MEMLOCK where the kernel charges BPF memory to it
+// (before 5.11; later kernels use memory cgroups), and says whether it did.
+func Memlock(release string) (raised bool, err error) {
+	if kernelAtLeast(release, 5, 11) {
+		return false, nil
+	}
+	lim := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
+	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &lim); err != nil {
+		return false, fmt.Errorf("kernel %s needs a higher RLIMIT_MEMLOCK for BPF maps and raising it failed: %w (run with CAP_SYS_RESOURCE or ulimit -l unlimited)", release, err)
+	}
+	return true, nil
+}

@@ -1,0 +1,88 @@
+// Package probes owns the probe table: which program serves which role in
+// which attach mode, the bpftrace-syntax probe specs that name attach points,
+// and the kernel checks made before attaching.
+package probes
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Kind is the attach kind of a probe spec, named as bpftrace names it.
+type Kind string
+
+// The attach kinds a spec may name.
+const (
+	Kprobe     Kind = "kprobe"
+	Kretprobe  Kind = "kretprobe"
+	Tracepoint Kind = "tracepoint"
+)
+
+// shortKinds are bpftrace's one- and two-letter aliases.
+var shortKinds = map[string]Kind{
+	"k": Kprobe, "kprobe": Kprobe,
+	"kr": Kretprobe, "kretprobe": Kretprobe,
+	"t": Tracepoint, "tracepoint": Tracepoint,
+}
+
+// Spec is one attach point in bpftrace's probe syntax:
+// kprobe:SYMBOL, kretprobe:SYMBOL or tracepoint:CATEGORY:NAME.
+type Spec struct {
+	Kind     Kind
+	Symbol   string // kernel function, for kprobe and kretprobe
+	Category string // tracepoint category, e.g. syscalls
+	Name     string // tracepoint name, e.g. sys_enter_read
+}
+
+// ParseSpec parses a probe in bpftrace syntax, accepting bpftrace's short
+// kind aliases (k:, kr:, t:).
+func ParseSpec(s string) (Spec, error) {
+	parts := strings.Split(strings.TrimSpace(s), ":")
+	kind, ok := shortKinds[parts[0]]
+	if !ok {
+		return Spec{}, fmt.Errorf("probe %q: unknown kind %q (want kprobe, kretprobe or tracepoint)", s, parts[0])
+	}
+	switch kind {
+	case Kprobe, Kretprobe:
+		if len(parts) != 2 || !isIdent(parts[1]) {
+			return Spec{}, fmt.Errorf("probe %q: want %s:FUNCTION", s, kind)
+		}
+		return Spec{Kind: kind, Symbol: parts[1]}, nil
+	default:
+		if len(parts) != 3 || !isIdent(parts[1]) || !isIdent(parts[2]) {
+			return Spec{}, fmt.Errorf("probe %q: want tracepoint:CATEGORY:NAME", s)
+		}
+		return Spec{Kind: kind, Category: parts[1], Name: parts[2]}, nil
+	}
+}
+
+// MustParseSpec is ParseSpec for specs written in the source; it panics on error.
+func MustParseSpec(s string) Spec {
+	spec, err := ParseSpec(s)
+	if err != nil {
+		panic(err)
+	}
+	return spec
+}
+
+// String gives the spec in its canonical bpftrace form.
+func (s Spec) String() string {
+	if s.Kind == Tracepoint {
+		return fmt.Sprintf("tracepoint:%s:%s", s.Category, s.Name)
+	}
+	return fmt.Sprintf("%s:%s", s.Kind, s.Symbol)
+}
+
+// isIdent reports whether s is a C identifier (kernel symbols may carry a
+// ".isra.0"-style suffix, which bpftrace also accepts).
+func isIdent(s string) bool {
+	if s == "" || (s[0] >= '0' && s[0] <= '9') {
+		return false
+	}
+	for _, c := range s {
+		if !(c == '_' || c == '.' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
