@@ -65,3 +65,6 @@ bin/httptrace-static: $(BPF_OBJ) $(GO_SRC)
 
 clean:
 	rm -rf bin $(BPF_OBJ) $(BPF_OBJ:.o=.d)
+
+# Targets kept in their own files (bpftrace script, kernel matrix, ...).
+-include mk/*.mk

@@ -33,7 +33,7 @@ func Parse(name string, data []byte) (Config, error) {
 		if errors.Is(err, io.EOF) {
 			return c, nil // an empty file: all defaults
 		}
-		return Config{}, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+		return Config{}, syntaxError(name, err)
 	}
 	d := decoder{file: name, cfg: &c}
 	if err := d.top(doc.Content[0]); err != nil {
@@ -188,6 +188,18 @@ func (d *decoder) int(n *yaml.Node, key string) (int, error) {
 		return 0, d.fail(n, key, "%q is out of range", n.Value)
 	}
 	return int(v), nil
+}
+
+// syntaxError puts yaml's "line N: msg" in the file:line form of the
+// other errors.
+func syntaxError(name string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	var line int
+	if _, scanErr := fmt.Sscanf(msg, "line %d:", &line); scanErr == nil {
+		_, rest, _ := strings.Cut(msg, ": ")
+		return fmt.Errorf("%s:%d: %s", name, line, rest)
+	}
+	return fmt.Errorf("%s: %s", name, msg)
 }
 
 // itemNode is the node of the i-th spec, for pointing at the right line.

@@ -1,0 +1,140 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/httptrace/httptrace/pkg/probes"
+)
+
+func TestExampleConfigLoads(t *testing.T) {
+	c, err := Load("../../configs/httptrace.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.PIDs = []int{42}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range probes.Modes {
+		if got, want := c.Probes[m].Attachments(), probes.DefaultPlan(m).Attachments(); len(got) != len(want) {
+			t.Errorf("%s: example lists %d attachments, defaults have %d", m, len(got), len(want))
+		} else {
+			for i := range got {
+				if got[i] != want[i] {
+					t.Errorf("%s: example has %+v where the default is %+v", m, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+func TestParseValues(t *testing.T) {
+	c, err := Parse("c.yaml", []byte(`
+pids: [10, 20]
+attach: tracepoint
+capture_bytes: 2048
+log_format: json
+probes:
+  kprobe:
+    read_entry: k:__sys_recvfrom
+  tracepoint:
+    read_entry: [tracepoint:syscalls:sys_enter_read, t:syscalls:sys_enter_recvfrom]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.PIDs) != 2 || c.PIDs[1] != 20 || c.Attach != probes.ModeTracepoint || c.CaptureBytes != 2048 || c.LogFormat != "json" {
+		t.Errorf("decoded %+v", c)
+	}
+	if got := c.Probes[probes.ModeKprobe].Roles[probes.ReadEntry]; len(got) != 1 || got[0].String() != "kprobe:__sys_recvfrom" {
+		t.Errorf("kprobe read_entry = %v", got)
+	}
+	if got := c.Probes[probes.ModeTracepoint].Roles[probes.ReadEntry]; len(got) != 2 || got[1].Name != "sys_enter_recvfrom" {
+		t.Errorf("tracepoint read_entry = %v", got)
+	}
+	// Roles the file does not name keep their defaults.
+	if got := c.Probes[probes.ModeKprobe].Roles[probes.ReadReturn]; len(got) != 1 || got[0].String() != "kretprobe:ksys_read" {
+		t.Errorf("kprobe read_return = %v", got)
+	}
+}
+
+func TestEmptyFileIsDefaults(t *testing.T) {
+	c, err := Parse("e.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Attach != probes.ModeAuto || c.CaptureBytes != DefaultCaptureBytes || c.LogFormat != FormatText {
+		t.Errorf("defaults: %+v", c)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"unknown key", "pids: [1]\ncolour: red\n", `c.yaml:2: colour: unknown key`},
+		{"pids not a list", "pids: 12\n", `c.yaml:1: pids: want a list of PIDs, got "12" (int)`},
+		{"pid not a number", "pids:\n  - 1\n  - abc\n", `c.yaml:3: pids: want a whole number, got "abc" (str)`},
+		{"attach wrong type", "attach: [kprobe]\n", `c.yaml:1: attach: want a string, got a list`},
+		{"capture not a number", "capture_bytes: big\n", `c.yaml:1: capture_bytes: want a whole number`},
+		{"duplicate key", "attach: auto\nattach: kprobe\n", `c.yaml:2: attach: key given twice`},
+		{"unknown mode", "probes:\n  uprobe: {}\n", `c.yaml:2: probes.uprobe: unknown attach mode`},
+		{"unknown role", "probes:\n  kprobe:\n    write_entry: kprobe:ksys_write\n", `c.yaml:3: probes.kprobe.write_entry: unknown role (want one of accept_return, read_entry, read_return, close_entry)`},
+		{"bad spec", "probes:\n  kprobe:\n    read_entry: kprobe\n", `c.yaml:3: probes.kprobe.read_entry: probe "kprobe": want kprobe:FUNCTION`},
+		{"unknown kind", "probes:\n  kprobe:\n    read_entry: uprobe:/bin/x:f\n", `c.yaml:3: probes.kprobe.read_entry: probe "uprobe:/bin/x:f": unknown kind "uprobe"`},
+		{"kind for role", "probes:\n  kprobe:\n    read_return: kprobe:ksys_read\n", `c.yaml:3: probes.kprobe.read_return: read_return in kprobe mode must be a kretprobe probe`},
+		{"tracepoint side", "probes:\n  tracepoint:\n    read_entry:\n      - tracepoint:syscalls:sys_enter_read\n      - tracepoint:syscalls:sys_exit_read\n", `c.yaml:5: probes.tracepoint.read_entry: read_entry in tracepoint mode must be tracepoint:syscalls:sys_enter_*`},
+		{"tracepoint category", "probes:\n  tracepoint:\n    close_entry: tracepoint:sched:sched_switch\n", `c.yaml:3: probes.tracepoint.close_entry: close_entry in tracepoint mode must be tracepoint:syscalls:sys_enter_*`},
+		{"empty list", "probes:\n  kprobe:\n    read_entry: []\n", `c.yaml:3: probes.kprobe.read_entry: empty list`},
+		{"syntax", "pids: [1\n", `c.yaml:1: did not find expected ',' or ']'`},
+		{"top level list", "- 1\n", `c.yaml:1: the top level: want a mapping, got a list`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(tc.yaml))
+			if err == nil {
+				t.Fatalf("no error; want %q", tc.want)
+			}
+			if !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("error %q\nwant prefix %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidateErrors(t *testing.T) {
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"no pids", "attach: auto\n", `pids: no process to trace`},
+		{"zero pid", "pids: [0]\n", `c.yaml:1: pids: PID 0 is not a process ID`},
+		{"pid twice", "pids: [5, 5]\n", `c.yaml:1: pids: PID 5 is listed twice`},
+		{"bad attach", "pids: [1]\nattach: fentry\n", `c.yaml:2: attach: "fentry" is not an attach mode (want auto, kprobe or tracepoint)`},
+		{"capture too small", "pids: [1]\ncapture_bytes: 10\n", `c.yaml:2: capture_bytes: 10 is out of range (64 to 8192)`},
+		{"capture too big", "pids: [1]\ncapture_bytes: 100000\n", `c.yaml:2: capture_bytes: 100000 is out of range (64 to 8192)`},
+		{"bad format", "pids: [1]\nlog_format: xml\n", `c.yaml:2: log_format: "xml" is not a log format (want text or json)`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse("c.yaml", []byte(tc.yaml))
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			err = c.Validate()
+			if err == nil || err.Error() != tc.want && !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("Validate() = %v\nwant %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load("/nonexistent/httptrace.yaml")
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/httptrace.yaml") {
+		t.Errorf("Load of a missing file = %v", err)
+	}
+}
