@@ -3,8 +3,8 @@ package event
 import (
 	"reflect"
 	"strings"
-	"unicode"
 	"testing"
+	"unicode"
 
 	"github.com/httptrace/httptrace/pkg/config"
 	"github.com/httptrace/httptrace/pkg/event/internal/cevent"
