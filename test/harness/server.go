@@ -1,0 +1,122 @@
+// Package harness runs real servers, clients and httptrace itself for the
+// end-to-end tests, on the host and inside the kernel-matrix guests.
+package harness
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// ServeEnv, when set in a test binary's environment, makes ServeIfAsked run
+// the Go test server instead of the tests.
+const ServeEnv = "HTTPTRACE_TEST_SERVE"
+
+// FileRequest is what the server's regular file holds: bytes that look like
+// a request, so a tracer that wrongly followed file reads would log them.
+const FileRequest = "GET /from-regular-file HTTP/1.1\r\nHost: file\r\n\r\n"
+
+// ServeIfAsked runs the Go net/http test server and exits when ServeEnv is
+// set; call it first in TestMain. The server lets one static test binary be
+// both the tests and a server in a guest that has nothing else.
+func ServeIfAsked() {
+	if os.Getenv(ServeEnv) == "" {
+		return
+	}
+	if err := serveGo(); err != nil {
+		fmt.Fprintln(os.Stderr, "test server:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// serveGo listens on 127.0.0.1 (any port), prints "listening ADDR", and
+// serves:
+//
+//	/read-file  reads a regular file of request-like bytes, then answers
+//	/reuse-fd   answers, closes the connection, then opens and reads that
+//	            file (the fd number is free again) and prints both fds
+//	anything else: 200 "ok PATH"
+func serveGo() error {
+	dir, err := os.MkdirTemp("", "httptrace-server")
+	if err != nil {
+		return err
+	}
+	file := filepath.Join(dir, "request.txt")
+	if err := os.WriteFile(file, []byte(FileRequest), 0o644); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	out := bufio.NewWriter(os.Stdout)
+	say := func(format string, args ...any) {
+		fmt.Fprintf(out, format+"\n", args...)
+		out.Flush()
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/read-file", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := os.ReadFile(file); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		fmt.Fprintln(w, "read")
+	})
+	mux.HandleFunc("/reuse-fd", func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		connFD := fdOf(conn)
+		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nreuse\n")
+		buf.Flush()
+		conn.Close()
+		fileFD, err := readRaw(file)
+		if err != nil {
+			say("reuse error %v", err)
+			return
+		}
+		say("reuse conn_fd=%d file_fd=%d", connFD, fileFD)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "ok %s\n", r.URL.Path)
+	})
+	say("listening %s", ln.Addr())
+	return http.Serve(ln, mux)
+}
+
+// fdOf is the file descriptor number of a TCP connection.
+func fdOf(c net.Conn) int {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return -1
+	}
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	fd := -1
+	raw.Control(func(f uintptr) { fd = int(f) })
+	return fd
+}
+
+// readRaw opens and reads a file with plain syscalls, so the fd number is
+// the lowest free one (as the kernel hands out), and returns it.
+func readRaw(path string) (int, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	defer syscall.Close(fd)
+	buf := make([]byte, 512)
+	if _, err := syscall.Read(fd, buf); err != nil {
+		return fd, err
+	}
+	return fd, nil
+}
