@@ -63,6 +63,28 @@ bin/httptrace-static: $(BPF_OBJ) $(GO_SRC)
 		-ldflags '$(GO_LDFLAGS) -linkmode external -extldflags "-static"' -o $@ ./cmd/httptrace
 	@file $@ | grep -q 'statically linked' || { echo "$@ is not statically linked" >&2; exit 1; }
 
+# The end-to-end tests also run, as one static binary, inside the matrix guests.
+bin/e2e.test: $(BPF_OBJ) $(GO_SRC) $(shell find test -name '*.go')
+	go test -c -trimpath -tags netgo,osusergo \
+		-ldflags '-linkmode external -extldflags "-static"' -o $@ ./test/e2e
+
+# Tests. `make test` is what CI runs: it installs what is missing first.
+ATTACH ?= tracepoint
+
+test: deps
+	$(MAKE) test-unit test-e2e check-bpftrace test-bpftrace-diff vm-test vagrant-validate
+	@echo "make test: all passed"
+
+test-host: deps
+	$(MAKE) test-unit test-e2e
+
+test-unit: $(BPF_OBJ)
+	go vet ./...
+	go test -count=1 ./pkg/... ./cmd/...
+
+test-e2e: bin/httptrace
+	HTTPTRACE_BIN=$(CURDIR)/bin/httptrace HTTPTRACE_ATTACH=$(ATTACH) go test -count=1 -v ./test/e2e/
+
 clean:
 	rm -rf bin $(BPF_OBJ) $(BPF_OBJ:.o=.d)
 
