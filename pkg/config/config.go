@@ -102,9 +102,11 @@ func (c *Config) Validate() error {
 			if len(specs) == 0 {
 				return c.errorf(key, "no probe given")
 			}
-			for _, s := range specs {
-				if err := d.Check(m, s); err != nil {
-					return c.errorf(key, "%v", err)
+			for _, choice := range specs {
+				for _, s := range choice {
+					if err := d.Check(m, s); err != nil {
+						return c.errorf(key, "%v", err)
+					}
 				}
 			}
 		}

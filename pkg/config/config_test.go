@@ -53,7 +53,7 @@ probes:
 	if got := c.Probes[probes.ModeKprobe].Roles[probes.ReadEntry]; len(got) != 1 || got[0].String() != "kprobe:__sys_recvfrom" {
 		t.Errorf("kprobe read_entry = %v", got)
 	}
-	if got := c.Probes[probes.ModeTracepoint].Roles[probes.ReadEntry]; len(got) != 2 || got[1].Name != "sys_enter_recvfrom" {
+	if got := c.Probes[probes.ModeTracepoint].Roles[probes.ReadEntry]; len(got) != 2 || got[1][0].Name != "sys_enter_recvfrom" {
 		t.Errorf("tracepoint read_entry = %v", got)
 	}
 	// Roles the file does not name keep their defaults.

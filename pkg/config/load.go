@@ -137,9 +137,11 @@ func (d *decoder) probes(n *yaml.Node) error {
 			if err != nil {
 				return err
 			}
-			for i, s := range specs {
-				if err := desc.Check(mode, s); err != nil {
-					return d.fail(itemNode(rv, i), key, "%v", err)
+			for i, c := range specs {
+				for _, s := range c {
+					if err := desc.Check(mode, s); err != nil {
+						return d.fail(itemNode(rv, i), key, "%v", err)
+					}
 				}
 			}
 			plan.Roles[desc.Role] = specs
@@ -148,8 +150,9 @@ func (d *decoder) probes(n *yaml.Node) error {
 	})
 }
 
-// specs reads one probe spec or a list of them.
-func (d *decoder) specs(n *yaml.Node, key string) ([]probes.Spec, error) {
+// specs reads one probe or a list of them; a probe may name alternatives
+// ("A | B").
+func (d *decoder) specs(n *yaml.Node, key string) ([]probes.Choice, error) {
 	items := []*yaml.Node{n}
 	if n.Kind == yaml.SequenceNode {
 		items = n.Content
@@ -157,13 +160,13 @@ func (d *decoder) specs(n *yaml.Node, key string) ([]probes.Spec, error) {
 			return nil, d.fail(n, key, "empty list: give at least one probe")
 		}
 	}
-	var out []probes.Spec
+	var out []probes.Choice
 	for _, item := range items {
 		s, err := d.str(item, key)
 		if err != nil {
 			return nil, err
 		}
-		spec, err := probes.ParseSpec(s)
+		spec, err := probes.ParseChoice(s)
 		if err != nil {
 			return nil, d.fail(item, key, "%v", err)
 		}

@@ -29,7 +29,7 @@ var DefaultHost = Host{
 
 // ErrNoKprobes is returned when the kernel was built without kprobe events.
 var ErrNoKprobes = errors.New("this kernel has no kprobes (CONFIG_KPROBE_EVENTS is off: no " +
-	"/sys/bus/event_source/devices/kprobe); use --attach tracepoint")
+	"/sys/bus/event_source/devices/kprobe)")
 
 // KprobeSupport returns nil when kprobes can be attached, else why not.
 func (h Host) KprobeSupport() error {
@@ -76,29 +76,6 @@ func (h Host) blacklisted() map[string]bool {
 	return out
 }
 
-// CheckSymbols confirms each kernel function is a text symbol that may be
-// probed. The error names the symbol and the candidates that do exist.
-func (h Host) CheckSymbols(names []string) error {
-	syms, err := h.symbols()
-	if err != nil {
-		return err
-	}
-	black := h.blacklisted()
-	for _, name := range names {
-		if black[name] {
-			return fmt.Errorf("kernel function %s is on the kprobe blacklist (%s)", name, h.Blacklist)
-		}
-		if !syms[name] {
-			msg := fmt.Sprintf("kernel function %s is not a text symbol in %s", name, h.Kallsyms)
-			if c := candidates(name, syms); len(c) > 0 {
-				msg += "; similar: " + strings.Join(c, ", ")
-			}
-			return errors.New(msg)
-		}
-	}
-	return nil
-}
-
 // CheckTracepoint confirms a tracepoint exists under tracefs.
 func (h Host) CheckTracepoint(category, name string) error {
 	dir := filepath.Join(h.Tracefs, "events", category)
@@ -120,47 +97,105 @@ func (h Host) CheckTracepoint(category, name string) error {
 	return errors.New(msg)
 }
 
-// CheckPlan confirms every attach point of a plan exists on this kernel.
-func (h Host) CheckPlan(p Plan) error {
-	var funcs []string
-	for _, a := range p.Attachments() {
-		if a.Spec.Kind == Tracepoint {
-			if err := h.CheckTracepoint(a.Spec.Category, a.Spec.Name); err != nil {
-				return fmt.Errorf("%s: %w", a.Role, err)
+// exists reports why a spec cannot attach here, or nil. Kernel functions are
+// looked up in syms (kallsyms text symbols) and the blacklist.
+func (h Host) exists(s Spec, syms, black map[string]bool) error {
+	if s.Kind == Tracepoint {
+		return h.CheckTracepoint(s.Category, s.Name)
+	}
+	if black[s.Symbol] {
+		return fmt.Errorf("kernel function %s is on the kprobe blacklist (%s)", s.Symbol, h.Blacklist)
+	}
+	if !syms[s.Symbol] {
+		msg := fmt.Sprintf("kernel function %s is not a text symbol in %s", s.Symbol, h.Kallsyms)
+		if c := candidates(s.Symbol, syms); len(c) > 0 {
+			msg += "; similar: " + strings.Join(c, ", ")
+		}
+		return errors.New(msg)
+	}
+	return nil
+}
+
+// hostSymbols holds kallsyms and the blacklist once read.
+type hostSymbols struct {
+	syms, black map[string]bool
+}
+
+// First returns the first alternative of a probe that exists on this kernel
+// (a tracepoint under tracefs, a function in kallsyms and not blacklisted),
+// or an error naming why each does not.
+func (h Host) First(c Choice) (Spec, error) {
+	var hs hostSymbols
+	return h.first(c, &hs)
+}
+
+func (h Host) first(c Choice, hs *hostSymbols) (Spec, error) {
+	var errs []string
+	for _, s := range c {
+		if s.Kind != Tracepoint && hs.syms == nil {
+			syms, err := h.symbols()
+			if err != nil {
+				return Spec{}, err
 			}
+			hs.syms, hs.black = syms, h.blacklisted()
+		}
+		if err := h.exists(s, hs.syms, hs.black); err != nil {
+			errs = append(errs, err.Error())
 			continue
 		}
-		funcs = append(funcs, a.Spec.Symbol)
+		return s, nil
 	}
-	if len(funcs) == 0 {
-		return nil
+	return Spec{}, errors.New(strings.Join(errs, "; "))
+}
+
+// Resolve checks a plan against this kernel and returns it with each probe
+// reduced to its first alternative that exists. It fails when a probe has
+// none, or when kernel functions are named on a kernel without kprobes.
+func (h Host) Resolve(p Plan) (Plan, error) {
+	var hs hostSymbols
+	out := Plan{Mode: p.Mode, Roles: map[Role][]Choice{}}
+	kprobes := false
+	for _, d := range Table {
+		for _, c := range p.Roles[d.Role] {
+			s, err := h.first(c, &hs)
+			if err != nil {
+				return Plan{}, fmt.Errorf("%s: %w", d.Role, err)
+			}
+			kprobes = kprobes || s.Kind != Tracepoint
+			out.Roles[d.Role] = append(out.Roles[d.Role], Choice{s})
+		}
 	}
-	if err := h.KprobeSupport(); err != nil {
-		return err
+	if kprobes {
+		if err := h.KprobeSupport(); err != nil {
+			return Plan{}, err
+		}
 	}
-	return h.CheckSymbols(funcs)
+	return out, nil
 }
 
 // Choose resolves the requested mode to a plan. For auto it takes the first
-// mode (kprobe, then tracepoint) whose plan passes CheckPlan and returns why
-// it chose it; for an explicit mode the plan must pass.
+// mode (kprobe, then tracepoint) whose plan resolves and returns why it
+// chose it; for an explicit mode the plan must resolve.
 func (h Host) Choose(requested Mode, plans map[Mode]Plan) (Plan, string, error) {
 	if requested != ModeAuto {
-		p := plans[requested]
-		if err := h.CheckPlan(p); err != nil {
+		p, err := h.Resolve(plans[requested])
+		if err != nil {
+			if errors.Is(err, ErrNoKprobes) {
+				return Plan{}, "", fmt.Errorf("%s mode: %w; use --attach tracepoint", requested, err)
+			}
 			return Plan{}, "", fmt.Errorf("%s mode: %w", requested, err)
 		}
 		return p, "requested", nil
 	}
 	var why []string
 	for _, m := range Modes {
-		err := h.CheckPlan(plans[m])
+		p, err := h.Resolve(plans[m])
 		if err == nil {
 			reason := "every probe resolves"
 			if len(why) > 0 {
 				reason = strings.Join(why, "; ")
 			}
-			return plans[m], reason, nil
+			return p, reason, nil
 		}
 		why = append(why, fmt.Sprintf("%s mode unavailable: %v", m, err))
 	}

@@ -7,6 +7,16 @@ import (
 	"testing"
 )
 
+func TestParseChoice(t *testing.T) {
+	c, err := ParseChoice("kprobe:file_close_fd |k:close_fd")
+	if err != nil || len(c) != 2 || c.String() != "kprobe:file_close_fd | kprobe:close_fd" {
+		t.Errorf("ParseChoice = %v, %v", c, err)
+	}
+	if _, err := ParseChoice("kprobe:a | "); err == nil {
+		t.Error("an empty alternative was accepted")
+	}
+}
+
 func TestParseSpec(t *testing.T) {
 	cases := []struct {
 		in, want, err string
@@ -55,8 +65,14 @@ func TestTableIsComplete(t *testing.T) {
 				t.Errorf("%s has no default %s probe", d.Role, m)
 			}
 			for _, s := range d.Defaults[m] {
-				if err := d.Check(m, MustParseSpec(s)); err != nil {
-					t.Errorf("default of %s in %s mode: %v", d.Role, m, err)
+				c, err := ParseChoice(s)
+				if err != nil {
+					t.Fatalf("default of %s in %s mode: %v", d.Role, m, err)
+				}
+				for _, alt := range c {
+					if err := d.Check(m, alt); err != nil {
+						t.Errorf("default of %s in %s mode: %v", d.Role, m, err)
+					}
 				}
 			}
 		}
@@ -119,23 +135,56 @@ func fakeHost(t *testing.T, kprobes bool) Host {
 	return h
 }
 
-func TestCheckSymbols(t *testing.T) {
+// kprobePlan is a kprobe plan whose read entry is the given probe.
+func kprobePlan(readEntry string) Plan {
+	p := DefaultPlan(ModeKprobe)
+	c, err := ParseChoice(readEntry)
+	if err != nil {
+		panic(err)
+	}
+	p.Roles[ReadEntry] = []Choice{c}
+	return p
+}
+
+func TestResolveSymbols(t *testing.T) {
 	h := fakeHost(t, true)
-	if err := h.CheckSymbols([]string{"ksys_read", "do_readv"}); err != nil {
-		t.Errorf("existing symbols: %v", err)
+	cases := []struct {
+		readEntry string
+		want      string // resolved spec, or an error fragment after "!"
+	}{
+		{"kprobe:ksys_read", "kprobe:ksys_read"},
+		{"kprobe:do_readv", "kprobe:do_readv"},
+		{"kprobe:nosuch | kprobe:ksys_read", "kprobe:ksys_read"},
+		{"kprobe:ksys_raed", "!kernel function ksys_raed is not a text symbol"},
+		{"kprobe:ksys_raed", "!similar: ksys_read"},
+		{"kprobe:sys_read", "!similar: ksys_read, __x64_sys_read"},
+		{"kprobe:ksys_data", "!ksys_data is not a text symbol"},
+		{"kprobe:do_int3", "!blacklist"},
+		{"kprobe:nosuch | kprobe:nosuch2", "!read_entry: kernel function nosuch is not a text symbol in " + h.Kallsyms + "; kernel function nosuch2"},
 	}
-	err := h.CheckSymbols([]string{"ksys_raed"})
-	if err == nil || !strings.Contains(err.Error(), "kernel function ksys_raed is not a text symbol") || !strings.Contains(err.Error(), "similar: ksys_read") {
-		t.Errorf("misspelt symbol: %v", err)
+	for _, tc := range cases {
+		p, err := h.Resolve(kprobePlan(tc.readEntry))
+		if strings.HasPrefix(tc.want, "!") {
+			if err == nil || !strings.Contains(err.Error(), tc.want[1:]) {
+				t.Errorf("%s: err = %v, want %q", tc.readEntry, err, tc.want[1:])
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.readEntry, err)
+			continue
+		}
+		if got := p.Roles[ReadEntry]; len(got) != 1 || got[0].String() != tc.want {
+			t.Errorf("%s resolved to %v, want %s", tc.readEntry, got, tc.want)
+		}
 	}
-	if err := h.CheckSymbols([]string{"sys_read"}); err == nil || !strings.Contains(err.Error(), "__x64_sys_read") {
-		t.Errorf("candidates for sys_read: %v", err)
+	// The default close probe: file_close_fd is missing here, close_fd is taken.
+	p, err := h.Resolve(DefaultPlan(ModeKprobe))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := h.CheckSymbols([]string{"ksys_data"}); err == nil {
-		t.Error("a data symbol passed as a function")
-	}
-	if err := h.CheckSymbols([]string{"do_int3"}); err == nil || !strings.Contains(err.Error(), "blacklist") {
-		t.Errorf("blacklisted symbol: %v", err)
+	if got := p.Roles[CloseEntry][0].String(); got != "kprobe:close_fd" {
+		t.Errorf("close_entry resolved to %s", got)
 	}
 }
 
@@ -173,7 +222,7 @@ func TestChoose(t *testing.T) {
 	}
 
 	bad := map[Mode]Plan{ModeKprobe: DefaultPlan(ModeKprobe), ModeTracepoint: plans[ModeTracepoint]}
-	bad[ModeKprobe] = Plan{Mode: ModeKprobe, Roles: map[Role][]Spec{ReadEntry: {MustParseSpec("kprobe:nope_read")}}}
+	bad[ModeKprobe] = kprobePlan("kprobe:nope_read")
 	p, why, err = fakeHost(t, true).Choose(ModeAuto, bad)
 	if err != nil || p.Mode != ModeTracepoint || !strings.Contains(why, "nope_read") {
 		t.Errorf("auto with an unresolved symbol: %v %q %v", p.Mode, why, err)

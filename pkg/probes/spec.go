@@ -73,6 +73,34 @@ func (s Spec) String() string {
 	return fmt.Sprintf("%s:%s", s.Kind, s.Symbol)
 }
 
+// Choice is a probe with alternatives, written "A | B": the first that
+// exists on the running kernel is attached. Kernels rename functions (close(2)
+// calls file_close_fd since 6.8, close_fd before), so one configuration can
+// name both.
+type Choice []Spec
+
+// ParseChoice parses one probe or alternatives separated by "|".
+func ParseChoice(s string) (Choice, error) {
+	var c Choice
+	for _, part := range strings.Split(s, "|") {
+		spec, err := ParseSpec(part)
+		if err != nil {
+			return nil, err
+		}
+		c = append(c, spec)
+	}
+	return c, nil
+}
+
+// String gives the choice as it is written in a configuration.
+func (c Choice) String() string {
+	parts := make([]string, len(c))
+	for i, s := range c {
+		parts[i] = s.String()
+	}
+	return strings.Join(parts, " | ")
+}
+
 // isIdent reports whether s is a C identifier (kernel symbols may carry a
 // ".isra.0"-style suffix, which bpftrace also accepts).
 func isIdent(s string) bool {

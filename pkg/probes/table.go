@@ -38,7 +38,7 @@ type RoleDesc struct {
 	// Required roles must attach; a failed optional one is logged and skipped.
 	Required bool
 	Programs map[Mode]string   // BPF program name per mode
-	Defaults map[Mode][]string // default probe specs per mode
+	Defaults map[Mode][]string // default probes (choices) per mode
 }
 
 // Table is the probe table: the one place that says which program serves
@@ -94,7 +94,7 @@ var Table = []RoleDesc{
 			ModeTracepoint: "tracepoint_close_entry",
 		},
 		Defaults: map[Mode][]string{
-			ModeKprobe:     {"kprobe:close_fd"},
+			ModeKprobe:     {"kprobe:file_close_fd | kprobe:close_fd"},
 			ModeTracepoint: {"tracepoint:syscalls:sys_enter_close"},
 		},
 	},
@@ -157,18 +157,23 @@ func (d RoleDesc) Check(mode Mode, s Spec) error {
 	return nil
 }
 
-// Plan is what to attach in one mode: the specs for every role.
+// Plan is what to attach in one mode: the probes of every role. Each probe
+// of a role is attached; a probe with alternatives attaches one of them.
 type Plan struct {
 	Mode  Mode
-	Roles map[Role][]Spec
+	Roles map[Role][]Choice
 }
 
 // DefaultPlan is the table's defaults for a mode.
 func DefaultPlan(mode Mode) Plan {
-	p := Plan{Mode: mode, Roles: map[Role][]Spec{}}
+	p := Plan{Mode: mode, Roles: map[Role][]Choice{}}
 	for _, d := range Table {
 		for _, s := range d.Defaults[mode] {
-			p.Roles[d.Role] = append(p.Roles[d.Role], MustParseSpec(s))
+			c, err := ParseChoice(s)
+			if err != nil {
+				panic(err)
+			}
+			p.Roles[d.Role] = append(p.Roles[d.Role], c)
 		}
 	}
 	return p
@@ -182,12 +187,14 @@ type Attachment struct {
 	Required bool
 }
 
-// Attachments lists, in table order, every program and attach point of the plan.
+// Attachments lists, in table order, every program and attach point of the
+// plan. A probe with alternatives contributes its first: resolve the plan
+// against the kernel first (Host.Resolve) to get the first that exists.
 func (p Plan) Attachments() []Attachment {
 	var out []Attachment
 	for _, d := range Table {
-		for _, s := range p.Roles[d.Role] {
-			out = append(out, Attachment{Role: d.Role, Program: d.Programs[p.Mode], Spec: s, Required: d.Required})
+		for _, c := range p.Roles[d.Role] {
+			out = append(out, Attachment{Role: d.Role, Program: d.Programs[p.Mode], Spec: c[0], Required: d.Required})
 		}
 	}
 	return out
