@@ -1,12 +1,104 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+
+	"github.com/httptrace/httptrace/pkg/bpftrace"
+	"github.com/httptrace/httptrace/pkg/probes"
 )
+
+const bpftraceUsage = `httptrace bpftrace prints the bpftrace program equivalent to what httptrace
+attaches for a configuration: the same probes, the same PID filter and the
+same socket bookkeeping, printing one line per request:
+  REQ pid=<pid> fd=<fd> bytes=<bytes read> <first bytes of the request>
+
+Usage:
+  httptrace bpftrace [-c FILE] [--pid N]... [--attach MODE] [--strlen N] [--first]
+  sudo bpftrace <(httptrace bpftrace -c FILE --attach tracepoint)
+
+Flags:
+  -c, --config FILE   YAML configuration (see configs/httptrace.yaml)
+      --pid N         trace process N; repeatable, adds to the config's pids.
+                      With no PIDs at all the program takes one PID as its
+                      first argument: bpftrace SCRIPT PID
+      --attach MODE   kprobe or tracepoint (overrides the config). auto, the
+                      default, prints the kprobe program: a bpftrace program
+                      attaches exactly what it names. Use tracepoint on kernels
+                      without kprobes.
+      --strlen N      bytes of each request printed, 4 to 200 (default 64,
+                      bpftrace's default BPFTRACE_STRLEN); above 64, run
+                      bpftrace with BPFTRACE_STRLEN=N
+      --first         of a probe with alternatives ("A | B"), write the first
+                      rather than the one this kernel has (for a program kept
+                      for other machines; bpf/httptrace.bt is written so)
+  -h, --help          this help
+
+The program is written for bpftrace 0.17 or later. Exit status: 0, or 2 for
+a bad configuration or usage.
+`
 
 // runBpftrace prints the bpftrace program equivalent to a configuration.
 func runBpftrace(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "httptrace bpftrace: not available yet")
-	return exitUsage
+	var (
+		o      options
+		strlen int
+		first  bool
+	)
+	fs := flag.NewFlagSet("httptrace bpftrace", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.StringVar(&o.configPath, "c", "", "")
+	fs.StringVar(&o.configPath, "config", "", "")
+	fs.Var(&o.pids, "pid", "")
+	fs.StringVar(&o.attach, "attach", "", "")
+	fs.IntVar(&strlen, "strlen", bpftrace.DefaultStrLen, "")
+	fs.BoolVar(&first, "first", false, "")
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "httptrace bpftrace: %v\n", err)
+		return exitUsage
+	}
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, bpftraceUsage)
+		return 0
+	}
+	if err != nil {
+		return fail(fmt.Errorf("%v (see httptrace bpftrace --help)", err))
+	}
+	if fs.NArg() > 0 {
+		return fail(fmt.Errorf("unexpected argument %q (see httptrace bpftrace --help)", fs.Arg(0)))
+	}
+
+	cfg, err := readConfig(o)
+	if err != nil {
+		return fail(err)
+	}
+	// The PIDs need not exist here, nor be given: the program can take one.
+	check := cfg
+	if len(check.PIDs) == 0 {
+		check.PIDs = []int{1}
+	}
+	if err := check.Validate(); err != nil {
+		return fail(err)
+	}
+	mode := cfg.Attach
+	if mode == probes.ModeAuto {
+		mode = probes.ModeKprobe
+	}
+	plan := cfg.Probes[mode]
+	gen := bpftrace.Options{PIDs: cfg.PIDs, CaptureBytes: cfg.CaptureBytes, StrLen: strlen}
+	if !first {
+		gen.Resolve = probes.DefaultHost.First
+	}
+	script, err := bpftrace.GeneratePlan(plan, gen)
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := io.WriteString(stdout, script); err != nil {
+		return fail(err)
+	}
+	return 0
 }

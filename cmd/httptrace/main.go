@@ -32,6 +32,8 @@ their accepted sockets, from the kernel with eBPF, and logs each one.
 Usage:
   httptrace -c FILE [flags]       trace the PIDs the config (and --pid) name
   httptrace --pid N [flags]       trace with the default configuration
+  httptrace bpftrace [flags]      print the same probes as a bpftrace program
+                                  (see httptrace bpftrace --help)
 
 Flags:
   -c, --config FILE      YAML configuration (see configs/httptrace.yaml)
@@ -103,8 +105,21 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
-// loadConfig reads the file (if any) and applies the flags over it.
+// loadConfig reads the file (if any), applies the flags over it, validates
+// the result and checks that its PIDs exist.
 func loadConfig(o options) (config.Config, error) {
+	cfg, err := readConfig(o)
+	if err != nil {
+		return cfg, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, preflight.PIDs(cfg.PIDs)
+}
+
+// readConfig reads the file (if any) and applies the flags over it, unchecked.
+func readConfig(o options) (config.Config, error) {
 	cfg := config.Default()
 	if o.configPath != "" {
 		var err error
@@ -119,10 +134,7 @@ func loadConfig(o options) (config.Config, error) {
 	if o.logFormat != "" {
 		cfg.LogFormat = o.logFormat
 	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, err
-	}
-	return cfg, preflight.PIDs(cfg.PIDs)
+	return cfg, nil
 }
 
 func main() {
@@ -157,8 +169,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		level = logrus.DebugLevel
 	}
 	logs := runner.Loggers{
-		Requests: output.NewLogger(stdout, cfg.LogFormat, logrus.InfoLevel),
-		Diag:     output.NewLogger(stderr, cfg.LogFormat, level),
+		Requests: output.NewRequestLogger(stdout, cfg.LogFormat),
+		Diag:     output.NewDiagLogger(stderr, cfg.LogFormat, level),
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
