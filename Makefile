@@ -7,7 +7,6 @@ export PATH := /usr/local/go/bin:$(PATH)
 # Architectures: the kernel's name (vmlinux/, __TARGET_ARCH_) kept apart from Go's.
 GOARCH     ?= $(shell go env GOARCH 2>/dev/null || echo amd64)
 LINUX_ARCH ?= $(if $(filter arm64,$(GOARCH)),arm64,x86)
-LIB_DIR    ?= /usr/lib/$(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 
 CLANG  ?= clang
 BPFTOOL ?= bpftool
@@ -19,9 +18,8 @@ VMLINUX  := vmlinux/$(LINUX_ARCH)/vmlinux.h
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(LINUX_ARCH) -Wall -Werror \
 	-I vmlinux/$(LINUX_ARCH) -I bpf -MMD -MP
 
-# libbpfgo links no libbpf of its own: link Debian's libbpf.a (1.4, from bookworm-backports).
+# cgo is needed for libbpfgo; pkg/bpfobj/link.go links the static libbpf.
 export CGO_ENABLED := 1
-export CGO_LDFLAGS := $(LIB_DIR)/libbpf.a -lelf -lz -lzstd
 GO_LDFLAGS := -X main.version=$(VERSION)
 GO_SRC := $(shell find cmd pkg -name '*.go' 2>/dev/null) go.mod go.sum
 
@@ -85,8 +83,21 @@ test-unit: $(BPF_OBJ)
 test-e2e: bin/httptrace
 	HTTPTRACE_BIN=$(CURDIR)/bin/httptrace HTTPTRACE_ATTACH=$(ATTACH) go test -count=1 -v ./test/e2e/
 
+# The kernel matrix: the static tool and e2e binary in qemu guests per kernel and mode.
+KERNELS ?= 5.10 6.1 6.12
+vm-test: bin/httptrace-static bin/e2e.test
+	HTTPTRACE_BIN=$(CURDIR)/bin/httptrace-static E2E_BIN=$(CURDIR)/bin/e2e.test \
+		KERNELS="$(KERNELS)" bash scripts/vm/matrix.sh
+
+# vagrant validate needs no VM provider with -p (--ignore-provider).
+vagrant-validate:
+	vagrant validate -p
+
 clean:
 	rm -rf bin $(BPF_OBJ) $(BPF_OBJ:.o=.d)
 
 # Targets kept in their own files (bpftrace script, kernel matrix, ...).
 -include mk/*.mk
+
+demo: deps bin/httptrace
+	@bash scripts/demo.sh
