@@ -14,15 +14,29 @@ import (
 	"github.com/httptrace/httptrace/pkg/httpparse"
 )
 
-// NewLogger makes a logger writing to w in the given format (text or json).
-func NewLogger(w io.Writer, format string, level logrus.Level) *logrus.Logger {
+// NewDiagLogger makes the logger for the tool's own messages: logfmt text
+// or JSON.
+func NewDiagLogger(w io.Writer, format string, level logrus.Level) *logrus.Logger {
 	l := logrus.New()
 	l.SetOutput(w)
 	l.SetLevel(level)
 	if format == "json" {
 		l.SetFormatter(&logrus.JSONFormatter{TimestampFormat: time.RFC3339Nano})
 	} else {
-		l.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: "15:04:05.000000", DisableQuote: false})
+		l.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: "15:04:05.000000"})
+	}
+	return l
+}
+
+// NewRequestLogger makes the logger for captured requests: one readable
+// line each (see requestText), or one JSON object each.
+func NewRequestLogger(w io.Writer, format string) *logrus.Logger {
+	l := logrus.New()
+	l.SetOutput(w)
+	if format == "json" {
+		l.SetFormatter(&logrus.JSONFormatter{TimestampFormat: time.RFC3339Nano})
+	} else {
+		l.SetFormatter(requestText{})
 	}
 	return l
 }
@@ -53,12 +67,10 @@ func Request(l *logrus.Logger, clock Clock, ev event.Event, req httpparse.Reques
 		"captured":  ev.CapturedBytes,
 		"truncated": ev.Truncated() || !req.Complete,
 	}
-	if l.Formatter != nil {
-		if _, ok := l.Formatter.(*logrus.JSONFormatter); ok {
-			f["headers"] = headerMap(req.Headers)
-		} else {
-			f["headers"] = headerText(req.Headers)
-		}
+	if _, ok := l.Formatter.(*logrus.JSONFormatter); ok {
+		f["headers"] = headerMap(req.Headers)
+	} else {
+		f["headers"] = headerText(req.Headers)
 	}
 	l.WithTime(clock.Wall(ev.TimestampNs)).WithFields(f).Info(fmt.Sprintf("%s %s %s", req.Method, req.Path, req.Proto))
 }

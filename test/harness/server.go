@@ -77,7 +77,7 @@ func serveGo() error {
 		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nreuse\n")
 		buf.Flush()
 		conn.Close()
-		fileFD, err := readRaw(file)
+		fileFD, err := readOnFD(file, connFD)
 		if err != nil {
 			say("reuse error %v", err)
 			return
@@ -106,17 +106,27 @@ func fdOf(c net.Conn) int {
 	return fd
 }
 
-// readRaw opens and reads a file with plain syscalls, so the fd number is
-// the lowest free one (as the kernel hands out), and returns it.
-func readRaw(path string) (int, error) {
-	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	defer syscall.Close(fd)
-	buf := make([]byte, 512)
-	if _, err := syscall.Read(fd, buf); err != nil {
+// readOnFD opens a file with plain syscalls until the kernel hands out the
+// wanted fd number (lower free numbers come first and are held open
+// meanwhile), reads it on that fd, and returns the fd it read on.
+func readOnFD(path string, want int) (int, error) {
+	var held []int
+	defer func() {
+		for _, fd := range held {
+			syscall.Close(fd)
+		}
+	}()
+	for {
+		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, err
+		}
+		held = append(held, fd)
+		if fd < want {
+			continue
+		}
+		buf := make([]byte, 512)
+		_, err = syscall.Read(fd, buf)
 		return fd, err
 	}
-	return fd, nil
 }
