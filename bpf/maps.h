@@ -18,12 +18,26 @@ struct socket_key {
 	__s32 fd;
 };
 
+/* Bytes kept from a read too short to tell whether a request starts. */
+#define HTTPTRACE_CARRY_BYTES 4
+
+/* What is known of a tracked socket. */
+struct socket_state {
+	__u64 accepted_ns;
+	/*
+	 * The start of a request read in pieces shorter than a method: Go's
+	 * net/http reads the first byte of each keep-alive request alone.
+	 */
+	__u8 carry[HTTPTRACE_CARRY_BYTES];
+	__u32 carry_len;
+};
+
 /* Accepted sockets of tracked processes; LRU so dead processes age out. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct socket_key);
-	__type(value, __u64); /* accept time, ns */
+	__type(value, struct socket_state);
 } active_sockets SEC(".maps");
 
 /* A read in flight: what the entry saw, for the return to use. */

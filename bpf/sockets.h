@@ -29,7 +29,7 @@ static __always_inline __u32 tracked_pid(void)
 static __always_inline int on_accept_return(long ret)
 {
 	struct socket_key key = {};
-	__u64 now = bpf_ktime_get_ns();
+	struct socket_state state = {};
 
 	if (ret < 0)
 		return 0;
@@ -37,7 +37,8 @@ static __always_inline int on_accept_return(long ret)
 	if (!key.pid)
 		return 0;
 	key.fd = (__s32)ret;
-	bpf_map_update_elem(&active_sockets, &key, &now, BPF_ANY);
+	state.accepted_ns = bpf_ktime_get_ns();
+	bpf_map_update_elem(&active_sockets, &key, &state, BPF_ANY);
 	stat_inc(HTTPTRACE_STAT_SOCKETS_TRACKED);
 	return 0;
 }
@@ -67,9 +68,11 @@ static __always_inline int on_read_entry(__s32 fd, __u64 buf)
 static __always_inline int on_read_return(void *ctx, long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	struct socket_key key = {};
+	struct socket_state *sock;
 	struct read_args *saved, args;
 	struct httptrace_event *e;
-	__u32 zero = 0, n;
+	__u32 zero = 0, n, carried = 0, total;
 
 	saved = bpf_map_lookup_elem(&read_args, &id);
 	if (!saved)
@@ -83,16 +86,42 @@ static __always_inline int on_read_return(void *ctx, long ret)
 	e = bpf_map_lookup_elem(&event_scratch, &zero);
 	if (!e)
 		return 0;
+	key.pid = id >> 32;
+	key.fd = args.fd;
+	sock = bpf_map_lookup_elem(&active_sockets, &key);
+
+	/* Put back the bytes an earlier short read left over. */
+	if (sock) {
+		carried = sock->carry_len;
+		if (carried >= HTTPTRACE_CARRY_BYTES)
+			carried = 0;
+		for (int i = 0; i < HTTPTRACE_CARRY_BYTES - 1; i++)
+			if (i < carried)
+				e->data[i] = sock->carry[i];
+		sock->carry_len = 0;
+	}
 
 	/* Copy no more than was read, the configured size, or the buffer. */
-	n = ret < capture_bytes ? (__u32)ret : capture_bytes;
-	if (n > HTTPTRACE_MAX_CAPTURE_BYTES)
-		n = HTTPTRACE_MAX_CAPTURE_BYTES;
-	if (bpf_probe_read_user(e->data, n, (const void *)args.buf)) {
+	n = ret < capture_bytes - carried ? (__u32)ret : capture_bytes - carried;
+	if (n > HTTPTRACE_MAX_CAPTURE_BYTES - HTTPTRACE_CARRY_BYTES)
+		n = HTTPTRACE_MAX_CAPTURE_BYTES - HTTPTRACE_CARRY_BYTES;
+	if (bpf_probe_read_user(e->data + carried, n, (const void *)args.buf)) {
 		stat_inc(HTTPTRACE_STAT_READ_USER_FAILED);
 		return 0;
 	}
-	if (!is_http_request(e->data, n)) {
+	total = carried + n;
+
+	/* Too short to tell: keep it for the next read on this socket. */
+	if (total < HTTPTRACE_CARRY_BYTES) {
+		if (sock) {
+			for (int i = 0; i < HTTPTRACE_CARRY_BYTES - 1; i++)
+				if (i < total)
+					sock->carry[i] = e->data[i];
+			sock->carry_len = total;
+		}
+		return 0;
+	}
+	if (!is_http_request(e->data, total)) {
 		stat_inc(HTTPTRACE_STAT_NOT_HTTP);
 		return 0;
 	}
@@ -102,13 +131,13 @@ static __always_inline int on_read_return(void *ctx, long ret)
 	e->tid = (__u32)id;
 	e->fd = args.fd;
 	e->kind = HTTPTRACE_EVENT_REQUEST;
-	e->read_bytes = ret > 0xffffffff ? 0xffffffff : (__u32)ret;
-	e->captured_bytes = n;
+	e->read_bytes = ret > 0xffffffff - carried ? 0xffffffff : (__u32)ret + carried;
+	e->captured_bytes = total;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 
 	/* Send the header and the captured bytes only, not the whole buffer. */
 	if (bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, e,
-				  offsetof(struct httptrace_event, data) + n))
+				  offsetof(struct httptrace_event, data) + total))
 		stat_inc(HTTPTRACE_STAT_EVENTS_DROPPED);
 	else
 		stat_inc(HTTPTRACE_STAT_EVENTS_SENT);

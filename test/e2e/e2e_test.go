@@ -116,6 +116,41 @@ func checkExactlyOnce(t *testing.T, recs []harness.Record, want []sent) int {
 	return good
 }
 
+// TestE2EKeepAlive sends several requests over one connection to the Go
+// server, which may read the first byte of a later request on its own (in
+// its background read, while a handler runs); every request must still be
+// logged once, whole.
+func TestE2EKeepAlive(t *testing.T) {
+	harness.RequireRoot(t)
+	srv := harness.StartGoServer(t)
+	tr := harness.StartTracer(t, harness.Mode(), []int{srv.PID()})
+
+	client := harness.NewKeepAlive()
+	var want []sent
+	for i := 0; i < trackedRequests; i++ {
+		s := sent{srv.PID(), fmt.Sprintf("/keep-alive/%d", i), fmt.Sprintf("k-%d-%d", os.Getpid(), i)}
+		client.Get(t, srv.URL(s.path), "X-Test-Id", s.id)
+		want = append(want, s)
+	}
+	client.Close()
+	// The second request arrives while the first is handled: its first
+	// byte is read alone, always.
+	harness.SendDuring(t, srv.Addr, "/slow", "/during-slow", map[string]string{"X-Test-Id": "d"})
+	want = append(want, sent{srv.PID(), "/slow", "d-slow"}, sent{srv.PID(), "/during-slow", "d-during-slow"})
+
+	tr.WaitRecords(t, len(want), waitForEvents)
+	tr.StopAndSummary(t)
+	recs := tr.Records(t)
+	checkExactlyOnce(t, recs, want)
+	fds := map[int]bool{}
+	for _, r := range recs[:min(len(recs), trackedRequests)] {
+		fds[r.FD] = true
+	}
+	if len(fds) != 1 {
+		t.Errorf("keep-alive requests came on %d sockets, want 1: %v", len(fds), fds)
+	}
+}
+
 // TestE2ENoFalseCaptures checks a tracked process reading a regular file
 // produces nothing, and that once a connection is closed, a file opened on
 // the same fd number is not traced.

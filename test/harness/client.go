@@ -1,9 +1,12 @@
 package harness
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"strings"
 	"os/exec"
 	"testing"
 	"time"
@@ -41,5 +44,79 @@ func Get(t testing.TB, url string, headers map[string]string) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET %s: status %d", url, resp.StatusCode)
+	}
+}
+
+// KeepAlive is a client that sends every request over one connection, as
+// browsers and load generators do.
+type KeepAlive struct {
+	client *http.Client
+}
+
+// NewKeepAlive makes a client holding one connection open.
+func NewKeepAlive() *KeepAlive {
+	return &KeepAlive{client: &http.Client{Timeout: 20 * time.Second,
+		Transport: &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1}}}
+}
+
+// Get sends a GET with one header and fails the test unless the answer is 200.
+func (k *KeepAlive) Get(t testing.TB, url, header, value string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(header, value)
+	resp, err := k.client.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: status %d", url, resp.StatusCode)
+	}
+}
+
+// Close drops the connection.
+func (k *KeepAlive) Close() { k.client.CloseIdleConnections() }
+
+// SendDuring sends two requests on one connection, the second while the
+// server is still answering the first (send it to a slow path), then reads
+// both answers. A Go server reads the first byte of the second request on
+// its own then, in its background read.
+func SendDuring(t testing.TB, addr, first, second string, headers map[string]string) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	req := func(path string) string {
+		s := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\n", path, addr)
+		for k, v := range headers {
+			s += fmt.Sprintf("%s: %s-%s\r\n", k, v, strings.TrimPrefix(path, "/"))
+		}
+		return s + "\r\n"
+	}
+	if _, err := io.WriteString(conn, req(first)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, err := io.WriteString(conn, req(second)); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(conn)
+	for _, path := range []string{first, second} {
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatalf("reading the answer to %s: %v", path, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: status %d", path, resp.StatusCode)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 )
 
 // ServeEnv, when set in a test binary's environment, makes ServeIfAsked run
@@ -40,6 +41,7 @@ func ServeIfAsked() {
 //	/read-file  reads a regular file of request-like bytes, then answers
 //	/reuse-fd   answers, closes the connection, then opens and reads that
 //	            file (the fd number is free again) and prints both fds
+//	/slow       answers after 300 ms
 //	anything else: 200 "ok PATH"
 func serveGo() error {
 	dir, err := os.MkdirTemp("", "httptrace-server")
@@ -83,6 +85,10 @@ func serveGo() error {
 			return
 		}
 		say("reuse conn_fd=%d file_fd=%d", connFD, fileFD)
+	})
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond)
+		fmt.Fprintln(w, "slow")
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "ok %s\n", r.URL.Path)
