@@ -6,8 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
