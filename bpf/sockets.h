@@ -72,7 +72,8 @@ static __always_inline int on_read_return(void *ctx, long ret)
 	struct socket_state *sock;
 	struct read_args *saved, args;
 	struct httptrace_event *e;
-	__u32 zero = 0, n, carried = 0, total;
+	__u32 zero = 0;
+	__u64 n, carried = 0, total; /* 64-bit: see the bound on n below */
 
 	saved = bpf_map_lookup_elem(&read_args, &id);
 	if (!saved)
@@ -101,8 +102,16 @@ static __always_inline int on_read_return(void *ctx, long ret)
 		sock->carry_len = 0;
 	}
 
-	/* Copy no more than was read, the configured size, or the buffer. */
-	n = ret < capture_bytes - carried ? (__u32)ret : capture_bytes - carried;
+	/*
+	 * Copy no more than was read, the configured size, or the buffer. n is
+	 * 64-bit and pinned to a register before the last bound: otherwise
+	 * clang may test a 32-bit copy of it and pass the unbounded register to
+	 * the helper, which the 5.10 verifier rejects.
+	 */
+	n = (__u64)ret;
+	if (n > capture_bytes - carried)
+		n = capture_bytes - carried;
+	barrier_var(n);
 	if (n > HTTPTRACE_MAX_CAPTURE_BYTES - HTTPTRACE_CARRY_BYTES)
 		n = HTTPTRACE_MAX_CAPTURE_BYTES - HTTPTRACE_CARRY_BYTES;
 	if (bpf_probe_read_user(e->data + carried, n, (const void *)args.buf)) {
@@ -131,7 +140,7 @@ static __always_inline int on_read_return(void *ctx, long ret)
 	e->tid = (__u32)id;
 	e->fd = args.fd;
 	e->kind = HTTPTRACE_EVENT_REQUEST;
-	e->read_bytes = ret > 0xffffffff - carried ? 0xffffffff : (__u32)ret + carried;
+	e->read_bytes = (__u64)ret + carried > 0xffffffff ? 0xffffffff : (__u32)(ret + carried);
 	e->captured_bytes = total;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/httptrace/httptrace/pkg/kernel"
 )
 
 // Paths the checks read; variables so tests can point them elsewhere.
@@ -81,28 +83,10 @@ func PIDs(pids []int) error {
 	return nil
 }
 
-// KernelRelease is the running kernel's version, e.g. 6.1.0-56-amd64.
-func KernelRelease() string {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		return "unknown"
-	}
-	return unix.ByteSliceToString(u.Release[:])
-}
-
-// kernelAtLeast compares a release string with major.minor.
-func kernelAtLeast(release string, major, minor int) bool {
-	var ma, mi int
-	if _, err := fmt.Sscanf(release, "%d.%d", &ma, &mi); err != nil {
-		return true // unknown: assume modern
-	}
-	return ma > major || (ma == major && mi >= minor)
-}
-
 // Memlock raises RLIMIT_MEMLOCK where the kernel charges BPF memory to it
 // (before 5.11; later kernels use memory cgroups), and says whether it did.
 func Memlock(release string) (raised bool, err error) {
-	if kernelAtLeast(release, 5, 11) {
+	if kernel.AtLeast(release, 5, 11) {
 		return false, nil
 	}
 	lim := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}

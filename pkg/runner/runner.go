@@ -14,6 +14,7 @@ import (
 	"github.com/httptrace/httptrace/pkg/config"
 	"github.com/httptrace/httptrace/pkg/event"
 	"github.com/httptrace/httptrace/pkg/httpparse"
+	"github.com/httptrace/httptrace/pkg/kernel"
 	"github.com/httptrace/httptrace/pkg/output"
 	"github.com/httptrace/httptrace/pkg/preflight"
 	"github.com/httptrace/httptrace/pkg/probes"
@@ -89,7 +90,7 @@ func prepare(cfg config.Config, log *logrus.Logger) (probes.Plan, error) {
 	if mounted {
 		log.WithField("path", preflight.TracefsDir).Info("mounted tracefs")
 	}
-	release := preflight.KernelRelease()
+	release := kernel.Release()
 	raised, err := preflight.Memlock(release)
 	if err != nil {
 		return probes.Plan{}, err
@@ -118,13 +119,17 @@ func logSummary(log *logrus.Logger, s Summary) {
 	for i, name := range event.StatNames {
 		f[name] = c.BPF[i]
 	}
+	if c.KprobeMissedKnown {
+		f["kprobe_missed"] = c.KprobeMissed
+	}
 	entry := log.WithFields(f)
 	lost := c.LostEvents + c.BPF[event.StatEventsDropped]
+	missed := c.BPF[event.StatReturnsMissed] + c.KprobeMissed
 	switch {
 	case lost > 0:
 		entry.Warn(fmt.Sprintf("summary: %d requests, %d events lost", s.Requests, lost))
-	case c.BPF[event.StatReturnsMissed] > 0:
-		entry.Warn(fmt.Sprintf("summary: %d requests, %d read returns missed", s.Requests, c.BPF[event.StatReturnsMissed]))
+	case missed > 0:
+		entry.Warn(fmt.Sprintf("summary: %d requests, %d probe hits missed (returns_missed, kprobe_missed)", s.Requests, missed))
 	default:
 		entry.Info(fmt.Sprintf("summary: %d requests, no events lost", s.Requests))
 	}

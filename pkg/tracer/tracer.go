@@ -44,6 +44,9 @@ type Tracer struct {
 
 	lostEvents   atomic.Uint64
 	decodeErrors atomic.Uint64
+	// What the kernel said the kprobes missed, read just before detaching.
+	kprobeMissedN     uint64
+	kprobeMissedKnown bool
 }
 
 // link is one attached program.
@@ -188,8 +191,12 @@ func (t *Tracer) deliver(raw []byte, handle func(event.Event)) {
 	handle(ev)
 }
 
-// detach destroys every link, so no program fires any more.
+// detach destroys every link, so no program fires any more, after reading
+// what the kernel counted on them.
 func (t *Tracer) detach() {
+	if len(t.links) > 0 {
+		t.kprobeMissedN, t.kprobeMissedKnown = t.kprobeMissed()
+	}
 	for _, l := range t.links {
 		if err := l.Destroy(); err != nil {
 			t.log.WithError(err).WithField("probe", l.Spec.String()).Warn("detaching probe")
@@ -198,16 +205,27 @@ func (t *Tracer) detach() {
 	t.links = nil
 }
 
-// Counters are the tracer's own counts plus the programs' stats map.
+// Counters are the tracer's own counts, the programs' stats map, and what
+// the kernel counted on the kprobes.
 type Counters struct {
 	LostEvents   uint64 // perf buffer overflowed
 	DecodeErrors uint64
 	BPF          [event.StatCount]uint64
+	// KprobeMissed is the kernel's count of kprobe and kretprobe misses
+	// (Linux 6.7 and later, kprobe mode); KprobeMissedKnown says whether
+	// the kernel gave one.
+	KprobeMissed      uint64
+	KprobeMissedKnown bool
 }
 
-// Counters reads the current counts.
+// Counters reads the current counts; the kernel's kprobe counts are those
+// read when the probes were detached, or now while they are attached.
 func (t *Tracer) Counters() (Counters, error) {
-	c := Counters{LostEvents: t.lostEvents.Load(), DecodeErrors: t.decodeErrors.Load()}
+	c := Counters{LostEvents: t.lostEvents.Load(), DecodeErrors: t.decodeErrors.Load(),
+		KprobeMissed: t.kprobeMissedN, KprobeMissedKnown: t.kprobeMissedKnown}
+	if len(t.links) > 0 {
+		c.KprobeMissed, c.KprobeMissedKnown = t.kprobeMissed()
+	}
 	m, err := t.mod.GetMap("stats")
 	if err != nil {
 		return c, fmt.Errorf("finding map stats: %w", err)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/httptrace/httptrace/pkg/kernel"
 	"github.com/httptrace/httptrace/test/harness"
 )
 
@@ -88,7 +89,11 @@ func runScenario(t *testing.T, tracked, untracked *harness.Server) {
 	if sum.Requests != len(recs) || sum.LostEvents != 0 || sum.EventsDropped != 0 || sum.DecodeErrors != 0 {
 		t.Errorf("summary %+v for %d logged requests", sum, len(recs))
 	}
-	fmt.Printf("e2e-result: attach=%s expected=%d captured=%d missed=%d\n", tr.Mode, len(want), captured, sum.ReturnsMissed)
+	fmt.Printf("e2e-result: attach=%s expected=%d captured=%d missed=%d kernel_missed=%s\n",
+		tr.Mode, len(want), captured, sum.Missed(), sum.KernelMissed())
+	if rel := kernel.Release(); mode == "kprobe" && kernel.AtLeast(rel, 6, 7) && sum.KprobeMissed == nil {
+		t.Errorf("kernel %s should give the kprobe miss count; the summary has none", rel)
+	}
 }
 
 // checkExactlyOnce matches records to the requests sent by their unique

@@ -119,6 +119,26 @@ type Summary struct {
 	EventsDropped int `json:"events_dropped"`
 	ReturnsMissed int `json:"returns_missed"`
 	DecodeErrors  int `json:"decode_errors"`
+	// KprobeMissed is the kernel's kprobe miss count; nil where the
+	// kernel does not give one (before 6.7, or tracepoint mode).
+	KprobeMissed *int `json:"kprobe_missed"`
+}
+
+// Missed is every probe hit the summary says was missed.
+func (s Summary) Missed() int {
+	n := s.ReturnsMissed
+	if s.KprobeMissed != nil {
+		n += *s.KprobeMissed
+	}
+	return n
+}
+
+// KernelMissed is the kernel's figure as text, "n/a" where it gave none.
+func (s Summary) KernelMissed() string {
+	if s.KprobeMissed == nil {
+		return "n/a"
+	}
+	return fmt.Sprint(*s.KprobeMissed)
 }
 
 // StopAndSummary stops httptrace with SIGINT, checks it exits 0, and returns its summary.
