@@ -43,7 +43,7 @@ cat "$work/httptrace.err"
 echo
 echo "---- captured requests (stdout) ----"
 cat "$work/requests.log"
-n=$(grep -c 'level=info' "$work/requests.log" || true)
+n=$(grep -c ' fd=' "$work/requests.log" || true)
 echo
 [ "$n" -eq 4 ] || { echo "demo: expected 4 requests, httptrace logged $n" >&2; exit 1; }
 log "httptrace logged all $n requests"

@@ -12,23 +12,43 @@ import (
 	"time"
 )
 
-// Get sends a GET with the given headers, with curl where it is installed
-// (as users do) and Go's client where it is not (the matrix guests), and
-// fails the test unless the answer is 200.
+// Get sends a GET with the given headers; see Request.
 func Get(t testing.TB, url string, headers map[string]string) {
 	t.Helper()
+	Request(t, http.MethodGet, url, headers)
+}
+
+// Request sends one request with the given headers (and a small body for
+// POST, PUT and PATCH), with curl where it is installed (as users do) and
+// Go's client where it is not (the matrix guests), and fails the test unless
+// the answer is 200.
+func Request(t testing.TB, method, url string, headers map[string]string) {
+	t.Helper()
+	var body string
+	if method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
+		body = "body"
+	}
 	if curl, err := exec.LookPath("curl"); err == nil {
-		args := []string{"-sS", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code}"}
+		args := []string{"-sS", "--http1.1", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code}"}
+		switch {
+		case method == http.MethodHead:
+			args = append(args, "-I") // -X HEAD would wait for a body
+		case method != http.MethodGet:
+			args = append(args, "-X", method)
+		}
+		if body != "" {
+			args = append(args, "--data", body)
+		}
 		for k, v := range headers {
 			args = append(args, "-H", fmt.Sprintf("%s: %s", k, v))
 		}
 		out, err := exec.Command(curl, append(args, url)...).CombinedOutput()
 		if err != nil || string(out) != "200" {
-			t.Fatalf("curl %s: %v %s", url, err, out)
+			t.Fatalf("curl %s %s: %v %s", method, url, err, out)
 		}
 		return
 	}
-	req, err := http.NewRequest(http.MethodGet, url, nil)
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,12 +58,12 @@ func Get(t testing.TB, url string, headers map[string]string) {
 	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: status %d", url, resp.StatusCode)
+		t.Fatalf("%s %s: status %d", method, url, resp.StatusCode)
 	}
 }
 

@@ -28,22 +28,22 @@ func ServeIfAsked() {
 	if os.Getenv(ServeEnv) == "" {
 		return
 	}
-	if err := serveGo(); err != nil {
+	if err := Serve("127.0.0.1:0"); err != nil {
 		fmt.Fprintln(os.Stderr, "test server:", err)
 		os.Exit(1)
 	}
 	os.Exit(0)
 }
 
-// serveGo listens on 127.0.0.1 (any port), prints "listening ADDR", and
-// serves:
+// Serve runs the Go net/http test server: it listens on addr, prints
+// "listening ADDR" on stdout, and serves:
 //
 //	/read-file  reads a regular file of request-like bytes, then answers
 //	/reuse-fd   answers, closes the connection, then opens and reads that
 //	            file (the fd number is free again) and prints both fds
 //	/slow       answers after 300 ms
-//	anything else: 200 "ok PATH"
-func serveGo() error {
+//	anything else, any method: 200 "ok PATH"
+func Serve(addr string) error {
 	dir, err := os.MkdirTemp("", "httptrace-server")
 	if err != nil {
 		return err
@@ -52,7 +52,7 @@ func serveGo() error {
 	if err := os.WriteFile(file, []byte(FileRequest), 0o644); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
