@@ -47,13 +47,7 @@ func runBpftrace(args []string, stdout, stderr io.Writer) int {
 		strlen int
 		first  bool
 	)
-	fs := flag.NewFlagSet("httptrace bpftrace", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	fs.StringVar(&o.configPath, "c", "", "")
-	fs.StringVar(&o.configPath, "config", "", "")
-	fs.Var(&o.pids, "pid", "")
-	fs.StringVar(&o.attach, "attach", "", "")
+	fs := newFlagSet("httptrace bpftrace", &o)
 	fs.IntVar(&strlen, "strlen", bpftrace.DefaultStrLen, "")
 	fs.BoolVar(&first, "first", false, "")
 	fail := func(err error) int {

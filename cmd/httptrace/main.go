@@ -79,15 +79,22 @@ type options struct {
 	showVersion bool
 }
 
-func parseFlags(args []string, stderr io.Writer) (options, error) {
-	var o options
-	fs := flag.NewFlagSet("httptrace", flag.ContinueOnError)
+// newFlagSet makes a quiet flag set (usage is printed by hand) with the
+// flags that choose a configuration: -c/--config, --pid and --attach.
+func newFlagSet(name string, o *options) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	fs.StringVar(&o.configPath, "c", "", "")
 	fs.StringVar(&o.configPath, "config", "", "")
 	fs.Var(&o.pids, "pid", "")
 	fs.StringVar(&o.attach, "attach", "", "")
+	return fs
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := newFlagSet("httptrace", &o)
 	fs.StringVar(&o.logFormat, "log-format", "", "")
 	fs.DurationVar(&o.duration, "duration", 0, "")
 	fs.BoolVar(&o.verbose, "v", false, "")

@@ -57,13 +57,19 @@ func Request(t testing.TB, method, url string, headers map[string]string) {
 	}
 	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Do(req)
+	expectOK(t, resp, err, method+" "+url)
+}
+
+// expectOK reads and closes an answer, failing the test unless it is a 200.
+func expectOK(t testing.TB, resp *http.Response, err error, what string) {
+	t.Helper()
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+		t.Fatalf("%s: %v", what, err)
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
-		t.Fatalf("%s %s: status %d", method, url, resp.StatusCode)
+		t.Fatalf("%s: status %d", what, resp.StatusCode)
 	}
 }
 
@@ -88,14 +94,7 @@ func (k *KeepAlive) Get(t testing.TB, url, header, value string) {
 	}
 	req.Header.Set(header, value)
 	resp, err := k.client.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: status %d", url, resp.StatusCode)
-	}
+	expectOK(t, resp, err, "GET "+url)
 }
 
 // Close drops the connection.
@@ -130,13 +129,6 @@ func SendDuring(t testing.TB, addr, first, second string, headers map[string]str
 	r := bufio.NewReader(conn)
 	for _, path := range []string{first, second} {
 		resp, err := http.ReadResponse(r, nil)
-		if err != nil {
-			t.Fatalf("reading the answer to %s: %v", path, err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("GET %s: status %d", path, resp.StatusCode)
-		}
+		expectOK(t, resp, err, "GET "+path)
 	}
 }
