@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// ServeEnv, when set in a test binary's environment, makes ServeIfAsked run
+// ServeEnv is the variable that, set in a test binary's environment, makes ServeIfAsked run
 // the Go test server instead of the tests.
 const ServeEnv = "HTTPTRACE_TEST_SERVE"
 
