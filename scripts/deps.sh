@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # Packages from bookworm itself.
 base_pkgs=(
   clang llvm bpftool libelf-dev zlib1g-dev libzstd-dev pkg-config linux-libc-dev
-  make gcc git file curl ca-certificates python3 nodejs nginx-light wrk apache2-utils
+  make gcc git file curl ca-certificates nodejs
   bpftrace qemu-system-x86 busybox-static cpio gzip xz-utils iproute2 vagrant
 )
 # libbpf 1.4 comes from bookworm-backports (bookworm's own is 1.1).
