@@ -350,7 +350,7 @@ func resolve(plan probes.Plan, pick func(probes.Choice) (probes.Spec, error)) (p
 	for _, d := range probes.Table {
 		for _, c := range plan.Roles[d.Role] {
 			s := c[0]
-			if pick != nil {
+			if pick != nil && len(c) > 1 {
 				var err error
 				if s, err = pick(c); err != nil {
 					return out, nil, fmt.Errorf("%s: %w", d.Role, err)

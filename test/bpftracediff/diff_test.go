@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/httptrace/httptrace/pkg/preflight"
 	"github.com/httptrace/httptrace/test/harness"
 )
 
@@ -86,6 +87,10 @@ func TestSameRequests(t *testing.T) {
 	bpftrace, err := exec.LookPath("bpftrace")
 	if err != nil {
 		t.Fatal("bpftrace is required for this test (make deps installs it)")
+	}
+	// bpftrace needs tracefs, which a fresh boot may not have mounted.
+	if _, err := preflight.Tracefs(); err != nil {
+		t.Fatal(err)
 	}
 	srv := harness.StartGoServer(t)
 	pid := srv.PID()
