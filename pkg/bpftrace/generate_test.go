@@ -3,7 +3,6 @@ package bpftrace
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -281,40 +280,6 @@ func TestBadInput(t *testing.T) {
 	}
 	if _, err := GeneratePlan(probes.Plan{Mode: "uprobe"}, Options{PIDs: []int{1}}); err == nil {
 		t.Error("unknown mode: want an error")
-	}
-}
-
-// TestCompiles has bpftrace compile both programs without loading them,
-// when it is installed and the test runs as root (bpftrace requires it).
-func TestCompiles(t *testing.T) {
-	bin, err := exec.LookPath("bpftrace")
-	if err != nil {
-		t.Skip("bpftrace is not installed")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("bpftrace runs as root only")
-	}
-	for _, tc := range []struct {
-		mode probes.Mode
-		pids []int
-	}{{probes.ModeKprobe, []int{1}}, {probes.ModeTracepoint, []int{1, 2}}, {probes.ModeTracepoint, nil}} {
-		script, err := Generate(defaultConfig(tc.pids...), tc.mode)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir := t.TempDir()
-		path := filepath.Join(dir, "p.bt")
-		if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command(bin, "--emit-elf", filepath.Join(dir, "p.o"), path).CombinedOutput()
-		if err != nil {
-			t.Errorf("%s mode, PIDs %v: bpftrace: %v\n%s", tc.mode, tc.pids, err, out)
-			continue
-		}
-		if strings.Contains(string(out), "WARNING: Addrspace") {
-			t.Errorf("%s mode: address space warnings:\n%s", tc.mode, out)
-		}
 	}
 }
 

@@ -3,43 +3,78 @@ package bpftracediff
 import (
 	"bytes"
 	"debug/elf"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/httptrace/httptrace/pkg/preflight"
 	"github.com/httptrace/httptrace/test/harness"
 )
 
-// TestKprobeScriptCompiles has bpftrace compile the checked-in kprobe
-// program to BPF (without attaching, which this kernel cannot): the script
-// is valid bpftrace for the installed version, and its output is an ELF
-// object with programs in it.
-func TestKprobeScriptCompiles(t *testing.T) {
+// TestProgramsCompile has the installed bpftrace compile the generated
+// programs to BPF without attaching them (this kernel has no kprobes): the
+// checked-in kprobe program and tracepoint programs with and without PIDs.
+// Each must give an ELF object with a program per probe block, and no
+// address-space warnings (a user pointer read as a kernel one).
+func TestProgramsCompile(t *testing.T) {
 	harness.RequireRoot(t)
 	bpftrace, err := exec.LookPath("bpftrace")
 	if err != nil {
 		t.Fatal("bpftrace is required for this test (make deps installs it)")
 	}
-	obj := filepath.Join(t.TempDir(), "httptrace.bt.o")
-	cmd := exec.Command(bpftrace, "--emit-elf", obj, "../../bpf/httptrace.bt", "1")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("bpftrace --emit-elf: %v\n%s", err, stderr.String())
+	if _, err := preflight.Tracefs(); err != nil {
+		t.Fatal(err)
 	}
-	f, err := elf.Open(obj)
-	if err != nil {
-		t.Fatalf("bpftrace wrote no ELF object: %v\n%s", err, stderr.String())
-	}
-	defer f.Close()
-	progs := 0
-	for _, s := range f.Sections {
-		if s.Type == elf.SHT_PROGBITS && s.Flags&elf.SHF_EXECINSTR != 0 {
-			progs++
+	dir := t.TempDir()
+	generate := func(args ...string) string {
+		out, err := exec.Command(harness.Bin(t), append([]string{"bpftrace"}, args...)...).Output()
+		if err != nil {
+			t.Fatalf("httptrace bpftrace %v: %v", args, err)
 		}
+		p := filepath.Join(dir, strings.Join(args, "_")+".bt")
+		if err := os.WriteFile(p, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
-	// accept return, read entry, read return, close entry, BEGIN, END.
-	if progs < 6 {
-		t.Errorf("the object has %d program sections, want at least 6\n%s", progs, stderr.String())
+	cases := []struct {
+		name   string
+		script string
+		args   []string
+	}{
+		{"checked-in kprobe program", "../../bpf/httptrace.bt", []string{"1"}},
+		{"tracepoint, two PIDs", generate("--attach", "tracepoint", "--pid", "1", "--pid", "2"), nil},
+		{"tracepoint, PID as argument", generate("--attach", "tracepoint"), []string{"1"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := filepath.Join(t.TempDir(), "p.o")
+			cmd := exec.Command(bpftrace, append([]string{"--emit-elf", obj, tc.script}, tc.args...)...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("bpftrace --emit-elf: %v\n%s", err, stderr.String())
+			}
+			if strings.Contains(stderr.String(), "Addrspace") {
+				t.Errorf("address space warnings:\n%s", stderr.String())
+			}
+			f, err := elf.Open(obj)
+			if err != nil {
+				t.Fatalf("bpftrace wrote no ELF object: %v\n%s", err, stderr.String())
+			}
+			defer f.Close()
+			progs := 0
+			for _, s := range f.Sections {
+				if s.Type == elf.SHT_PROGBITS && s.Flags&elf.SHF_EXECINSTR != 0 {
+					progs++
+				}
+			}
+			// accept return, read entry, read return, close entry, BEGIN, END.
+			if progs < 6 {
+				t.Errorf("the object has %d program sections, want at least 6\n%s", progs, stderr.String())
+			}
+		})
 	}
 }
