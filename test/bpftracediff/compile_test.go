@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/httptrace/httptrace/pkg/preflight"
 	"github.com/httptrace/httptrace/test/harness"
 )
 
@@ -19,14 +18,7 @@ import (
 // Each must give an ELF object with a program per probe block, and no
 // address-space warnings (a user pointer read as a kernel one).
 func TestProgramsCompile(t *testing.T) {
-	harness.RequireRoot(t)
-	bpftrace, err := exec.LookPath("bpftrace")
-	if err != nil {
-		t.Fatal("bpftrace is required for this test (make deps installs it)")
-	}
-	if _, err := preflight.Tracefs(); err != nil {
-		t.Fatal(err)
-	}
+	bpftrace := needBpftrace(t)
 	dir := t.TempDir()
 	generate := func(args ...string) string {
 		out, err := exec.Command(harness.Bin(t), append([]string{"bpftrace"}, args...)...).Output()

@@ -82,16 +82,24 @@ func sorted(s map[request]bool) string {
 	return strings.Join(out, "\n")
 }
 
-func TestSameRequests(t *testing.T) {
+// needBpftrace returns bpftrace's path after checking what running it
+// needs: root, bpftrace itself, and tracefs (mounted here if a fresh boot
+// has not). A missing piece fails the test.
+func needBpftrace(t *testing.T) string {
+	t.Helper()
 	harness.RequireRoot(t)
 	bpftrace, err := exec.LookPath("bpftrace")
 	if err != nil {
 		t.Fatal("bpftrace is required for this test (make deps installs it)")
 	}
-	// bpftrace needs tracefs, which a fresh boot may not have mounted.
 	if _, err := preflight.Tracefs(); err != nil {
 		t.Fatal(err)
 	}
+	return bpftrace
+}
+
+func TestSameRequests(t *testing.T) {
+	bpftrace := needBpftrace(t)
 	srv := harness.StartGoServer(t)
 	pid := srv.PID()
 
