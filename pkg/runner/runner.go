@@ -4,7 +4,6 @@ package runner
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -142,6 +141,3 @@ func monotonicNow() time.Duration {
 	}
 	return time.Duration(ts.Nano())
 }
-
-// ErrUsage marks errors in how the tool was called or configured (exit 2).
-var ErrUsage = errors.New("usage")
