@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -147,9 +148,13 @@ func TestE2EKeepAlive(t *testing.T) {
 	tr.StopAndSummary(t)
 	recs := tr.Records(t)
 	checkExactlyOnce(t, recs, want)
+	// Events come through per-CPU buffers, so pick the keep-alive ones by
+	// path, not by position.
 	fds := map[int]bool{}
-	for _, r := range recs[:min(len(recs), trackedRequests)] {
-		fds[r.FD] = true
+	for _, r := range recs {
+		if strings.HasPrefix(r.Path, "/keep-alive/") {
+			fds[r.FD] = true
+		}
 	}
 	if len(fds) != 1 {
 		t.Errorf("keep-alive requests came on %d sockets, want 1: %v", len(fds), fds)
@@ -186,7 +191,9 @@ func TestE2ENoFalseCaptures(t *testing.T) {
 			t.Errorf("a regular file read was logged as a request: %+v", r)
 		}
 	}
-	if strings.Join(paths, " ") != "/read-file /reuse-fd /last" {
-		t.Errorf("logged %q, want the three requests in order", paths)
+	// Per-CPU buffers may deliver events out of order: compare as sets.
+	sort.Strings(paths)
+	if strings.Join(paths, " ") != "/last /read-file /reuse-fd" {
+		t.Errorf("logged %q, want the three requests once each", paths)
 	}
 }
