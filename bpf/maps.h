@@ -18,33 +18,35 @@ struct socket_key {
 	__s32 fd;
 };
 
-/* Bytes kept from a read too short to tell whether a request starts. */
-#define HTTPTRACE_CARRY_BYTES 4
+/* A method is told by its first four bytes (see http.h). */
+#define HTTPTRACE_METHOD_BYTES 4
+/* The most bytes a read too short to tell can leave for the next one. */
+#define HTTPTRACE_CARRY_BYTES (HTTPTRACE_METHOD_BYTES - 1)
 
-/* What is known of a tracked socket. */
-struct socket_state {
-	__u64 accepted_ns;
-	/*
-	 * The start of a request read in pieces shorter than a method: Go's
-	 * net/http reads the first byte of each keep-alive request alone.
-	 */
-	__u8 carry[HTTPTRACE_CARRY_BYTES];
-	__u32 carry_len;
+/*
+ * The start of a request read in pieces shorter than a method: Go's
+ * net/http reads the first byte of a keep-alive request alone when it
+ * arrives while the previous handler runs.
+ */
+struct carry {
+	__u8 len;
+	__u8 bytes[HTTPTRACE_CARRY_BYTES];
 };
 
-/* Accepted sockets of tracked processes; LRU so dead processes age out. */
+/* Accepted sockets of tracked processes, with the bytes they carry; LRU so
+ * dead processes age out. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct socket_key);
-	__type(value, struct socket_state);
+	__type(value, struct carry);
 } active_sockets SEC(".maps");
 
 /* A read in flight: what the entry saw, for the return to use. */
 struct read_args {
 	__u64 buf;
 	__s32 fd;
-	__u32 _pad;
+	struct carry carry; /* the socket's carry when the read started */
 };
 
 /* Reads in flight on tracked sockets, keyed by pid_tgid (one per thread). */

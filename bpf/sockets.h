@@ -29,7 +29,7 @@ static __always_inline __u32 tracked_pid(void)
 static __always_inline int on_accept_return(long ret)
 {
 	struct socket_key key = {};
-	struct socket_state state = {};
+	struct carry none = {};
 
 	if (ret < 0)
 		return 0;
@@ -37,8 +37,7 @@ static __always_inline int on_accept_return(long ret)
 	if (!key.pid)
 		return 0;
 	key.fd = (__s32)ret;
-	state.accepted_ns = bpf_ktime_get_ns();
-	bpf_map_update_elem(&active_sockets, &key, &state, BPF_ANY);
+	bpf_map_update_elem(&active_sockets, &key, &none, BPF_ANY);
 	stat_inc(HTTPTRACE_STAT_SOCKETS_TRACKED);
 	return 0;
 }
@@ -48,20 +47,36 @@ static __always_inline int on_read_entry(__s32 fd, __u64 buf)
 {
 	struct socket_key key = {};
 	struct read_args args = {};
+	struct carry *carry;
 	__u64 id = bpf_get_current_pid_tgid();
 
 	key.pid = id >> 32;
 	key.fd = fd;
-	if (!bpf_map_lookup_elem(&active_sockets, &key))
+	carry = bpf_map_lookup_elem(&active_sockets, &key);
+	if (!carry)
 		return 0;
 	/* This thread's previous read never reached its return probe. */
 	if (bpf_map_lookup_elem(&read_args, &id))
 		stat_inc(HTTPTRACE_STAT_RETURNS_MISSED);
 	args.buf = buf;
 	args.fd = fd;
+	args.carry = *carry;
 	bpf_map_update_elem(&read_args, &id, &args, BPF_ANY);
 	stat_inc(HTTPTRACE_STAT_READS);
 	return 0;
+}
+
+/* Keep the bytes of a read too short to tell, or forget them (len 0). */
+static __always_inline void set_carry(struct socket_key *key, const __u8 *data, __u64 len)
+{
+	struct carry *carry = bpf_map_lookup_elem(&active_sockets, key);
+
+	if (!carry)
+		return;
+	for (int i = 0; i < HTTPTRACE_CARRY_BYTES; i++)
+		if (i < len)
+			carry->bytes[i] = data[i];
+	carry->len = len;
 }
 
 /* A read returns: copy what it read and emit it when it starts a request. */
@@ -69,11 +84,10 @@ static __always_inline int on_read_return(void *ctx, long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct socket_key key = {};
-	struct socket_state *sock;
 	struct read_args *saved, args;
 	struct httptrace_event *e;
 	__u32 zero = 0;
-	__u64 n, carried = 0, total; /* 64-bit: see the bound on n below */
+	__u64 n, carried, total; /* 64-bit: see the bound on n below */
 
 	saved = bpf_map_lookup_elem(&read_args, &id);
 	if (!saved)
@@ -82,25 +96,21 @@ static __always_inline int on_read_return(void *ctx, long ret)
 	bpf_map_delete_elem(&read_args, &id);
 	stat_inc(HTTPTRACE_STAT_READ_RETURNS);
 	if (ret <= 0)
-		return 0;
+		return 0; /* a carry, if any, waits for the next read */
 
 	e = bpf_map_lookup_elem(&event_scratch, &zero);
 	if (!e)
 		return 0;
 	key.pid = id >> 32;
 	key.fd = args.fd;
-	sock = bpf_map_lookup_elem(&active_sockets, &key);
 
 	/* Put back the bytes an earlier short read left over. */
-	if (sock) {
-		carried = sock->carry_len;
-		if (carried >= HTTPTRACE_CARRY_BYTES)
-			carried = 0;
-		for (int i = 0; i < HTTPTRACE_CARRY_BYTES - 1; i++)
-			if (i < carried)
-				e->data[i] = sock->carry[i];
-		sock->carry_len = 0;
-	}
+	carried = args.carry.len;
+	if (carried > HTTPTRACE_CARRY_BYTES)
+		carried = 0;
+	for (int i = 0; i < HTTPTRACE_CARRY_BYTES; i++)
+		if (i < carried)
+			e->data[i] = args.carry.bytes[i];
 
 	/*
 	 * Copy no more than was read, the configured size, or the buffer. n is
@@ -112,24 +122,25 @@ static __always_inline int on_read_return(void *ctx, long ret)
 	if (n > capture_bytes - carried)
 		n = capture_bytes - carried;
 	barrier_var(n);
-	if (n > HTTPTRACE_MAX_CAPTURE_BYTES - HTTPTRACE_CARRY_BYTES)
-		n = HTTPTRACE_MAX_CAPTURE_BYTES - HTTPTRACE_CARRY_BYTES;
+	if (n > HTTPTRACE_MAX_CAPTURE_BYTES - HTTPTRACE_METHOD_BYTES)
+		n = HTTPTRACE_MAX_CAPTURE_BYTES - HTTPTRACE_METHOD_BYTES;
 	if (bpf_probe_read_user(e->data + carried, n, (const void *)args.buf)) {
 		stat_inc(HTTPTRACE_STAT_READ_USER_FAILED);
 		return 0;
 	}
 	total = carried + n;
 
-	/* Too short to tell: keep it for the next read on this socket. */
-	if (total < HTTPTRACE_CARRY_BYTES) {
-		if (sock) {
-			for (int i = 0; i < HTTPTRACE_CARRY_BYTES - 1; i++)
-				if (i < total)
-					sock->carry[i] = e->data[i];
-			sock->carry_len = total;
-		}
+	/*
+	 * Too short to tell: keep it for the next read on this socket. The
+	 * socket's entry is touched only here and when a carry is used up, so
+	 * the common read costs no lookup of it.
+	 */
+	if (total < HTTPTRACE_METHOD_BYTES) {
+		set_carry(&key, e->data, total);
 		return 0;
 	}
+	if (carried)
+		set_carry(&key, e->data, 0);
 	if (!is_http_request(e->data, total)) {
 		stat_inc(HTTPTRACE_STAT_NOT_HTTP);
 		return 0;
