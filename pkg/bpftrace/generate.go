@@ -212,12 +212,6 @@ const end = `END
 }
 `
 
-// Handles reports whether the generator has an action for a role.
-func Handles(r probes.Role) bool {
-	_, ok := actions[r]
-	return ok
-}
-
 // modeArgs gives, per mode, how a probe's arguments are read. Kprobes read
 // registers by position like BPF_KPROBE; syscall tracepoints name fields.
 var modeArgs = map[probes.Mode]func(probes.Spec) (exprs, error){

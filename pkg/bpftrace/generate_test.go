@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -126,7 +127,7 @@ func TestGenerateDefault(t *testing.T) {
 
 func TestEveryRoleHandled(t *testing.T) {
 	for _, d := range probes.Table {
-		if !Handles(d.Role) {
+		if _, ok := actions[d.Role]; !ok {
 			t.Errorf("role %s of the probe table has no bpftrace action", d.Role)
 		}
 	}
@@ -237,8 +238,12 @@ func TestUnknownTracepointArgs(t *testing.T) {
 	TracefsDir = t.TempDir()
 	cfg := defaultConfig(1)
 	plan := cfg.Probes[probes.ModeTracepoint]
-	plan.Roles[probes.ReadEntry] = []probes.Choice{{probes.MustParseSpec("tracepoint:syscalls:sys_enter_nosuch")}}
-	_, err := GeneratePlan(plan, Options{PIDs: []int{1}})
+	nosuch, err := probes.ParseChoice("tracepoint:syscalls:sys_enter_nosuch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan.Roles[probes.ReadEntry] = []probes.Choice{nosuch}
+	_, err = GeneratePlan(plan, Options{PIDs: []int{1}})
 	if err == nil || !strings.Contains(err.Error(), "sys_enter_nosuch") {
 		t.Fatalf("want an error naming the tracepoint, got %v", err)
 	}
@@ -304,5 +309,22 @@ func TestAlternatives(t *testing.T) {
 	}})
 	if err == nil || !strings.Contains(err.Error(), "none here") {
 		t.Errorf("a failed resolution gave %v", err)
+	}
+}
+
+// TestMethodsMatchBPF checks Methods against the prefixes is_http_request in
+// bpf/http.h accepts, so both tools keep filtering the same requests.
+func TestMethodsMatchBPF(t *testing.T) {
+	src, err := os.ReadFile("../../bpf/http.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`case HTTPTRACE_WORD\('(.)', '(.)', '(.)', '(.)'\):`)
+	var inC []string
+	for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+		inC = append(inC, m[1]+m[2]+m[3]+m[4])
+	}
+	if strings.Join(inC, "|") != strings.Join(Methods, "|") {
+		t.Errorf("bpf/http.h accepts %q, the bpftrace program %q", inC, Methods)
 	}
 }

@@ -70,6 +70,7 @@ func (c *Config) errorf(key, format string, args ...any) error {
 }
 
 // Validate checks the settings that decoding alone cannot, naming the bad key.
+// Probes are checked as they are decoded, where each has its own line.
 func (c *Config) Validate() error {
 	if len(c.PIDs) == 0 {
 		return c.errorf("pids", "no process to trace: list PIDs under pids or pass --pid")
@@ -94,22 +95,6 @@ func (c *Config) Validate() error {
 	}
 	if c.LogFormat != FormatText && c.LogFormat != FormatJSON {
 		return c.errorf("log_format", "%q is not a log format (want text or json)", c.LogFormat)
-	}
-	for _, m := range probes.Modes {
-		for _, d := range probes.Table {
-			key := fmt.Sprintf("probes.%s.%s", m, d.Role)
-			specs := c.Probes[m].Roles[d.Role]
-			if len(specs) == 0 {
-				return c.errorf(key, "no probe given")
-			}
-			for _, choice := range specs {
-				for _, s := range choice {
-					if err := d.Check(m, s); err != nil {
-						return c.errorf(key, "%v", err)
-					}
-				}
-			}
-		}
 	}
 	return nil
 }

@@ -7,6 +7,15 @@ import (
 	"testing"
 )
 
+func mustParseSpec(t *testing.T, s string) Spec {
+	t.Helper()
+	spec, err := ParseSpec(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec
+}
+
 func TestParseChoice(t *testing.T) {
 	c, err := ParseChoice("kprobe:file_close_fd |k:close_fd")
 	if err != nil || len(c) != 2 || c.String() != "kprobe:file_close_fd | kprobe:close_fd" {
@@ -98,7 +107,7 @@ func TestCheck(t *testing.T) {
 		{ret, ModeTracepoint, "tracepoint:sock:inet_sock_set_state", false},
 	}
 	for _, tc := range cases {
-		err := tc.d.Check(tc.mode, MustParseSpec(tc.spec))
+		err := tc.d.Check(tc.mode, mustParseSpec(t, tc.spec))
 		if (err == nil) != tc.ok {
 			t.Errorf("%s %s %s: err = %v, want ok=%v", tc.d.Role, tc.mode, tc.spec, err, tc.ok)
 		}

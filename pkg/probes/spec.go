@@ -56,15 +56,6 @@ func ParseSpec(s string) (Spec, error) {
 	}
 }
 
-// MustParseSpec is ParseSpec for specs written in the source; it panics on error.
-func MustParseSpec(s string) Spec {
-	spec, err := ParseSpec(s)
-	if err != nil {
-		panic(err)
-	}
-	return spec
-}
-
 // String gives the spec in its canonical bpftrace form.
 func (s Spec) String() string {
 	if s.Kind == Tracepoint {
