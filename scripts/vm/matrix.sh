@@ -125,17 +125,13 @@ for line in $kernels; do
   log "kernel $line ($suite, $release): booting, modes: ${mode_list[*]}"
   t0=$(date +%s)
   set +e
-  if [ "${VERBOSE:-}" = 1 ]; then
-    "$here/run-guest.sh" --kernel "$vmlinuz" --timeout "$vm_timeout" --log "$dir/boot.log" \
-      --add "$HTTPTRACE_BIN:/bin/httptrace" --add "$E2E_BIN:/bin/e2e.test" \
-      --add "$guest_script:/etc/matrix-guest.sh" \
-      -- sh /etc/matrix-guest.sh "$e2e_run" "${mode_list[@]}" 2>"$dir/run.err" >&2
-  else
-    "$here/run-guest.sh" --kernel "$vmlinuz" --timeout "$vm_timeout" --log "$dir/boot.log" \
-      --add "$HTTPTRACE_BIN:/bin/httptrace" --add "$E2E_BIN:/bin/e2e.test" \
-      --add "$guest_script:/etc/matrix-guest.sh" \
-      -- sh /etc/matrix-guest.sh "$e2e_run" "${mode_list[@]}" >/dev/null 2>"$dir/run.err"
-  fi
+  # The console goes to boot.log always, and to stderr too with VERBOSE=1.
+  console=/dev/null
+  [ "${VERBOSE:-}" != 1 ] || console=/dev/stderr
+  "$here/run-guest.sh" --kernel "$vmlinuz" --timeout "$vm_timeout" --log "$dir/boot.log" \
+    --add "$HTTPTRACE_BIN:/bin/httptrace" --add "$E2E_BIN:/bin/e2e.test" \
+    --add "$guest_script:/etc/matrix-guest.sh" \
+    -- sh /etc/matrix-guest.sh "$e2e_run" "${mode_list[@]}" >"$console" 2>"$dir/run.err"
   guest_rc=$?
   set -e
   boot_s=$(( $(date +%s) - t0 ))
