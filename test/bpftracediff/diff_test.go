@@ -19,10 +19,7 @@ import (
 	"github.com/httptrace/httptrace/test/harness"
 )
 
-func TestMain(m *testing.M) {
-	harness.ServeIfAsked()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { harness.Main(m) }
 
 const (
 	requests  = 12

@@ -16,10 +16,7 @@ import (
 	"github.com/httptrace/httptrace/test/harness"
 )
 
-func TestMain(m *testing.M) {
-	harness.ServeIfAsked()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { harness.Main(m) }
 
 // inGuest is set by the kernel matrix, whose guests have no curl and no node.
 var inGuest = os.Getenv("HTTPTRACE_E2E_GUEST") != ""

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -33,6 +34,13 @@ func ServeIfAsked() {
 		os.Exit(1)
 	}
 	os.Exit(0)
+}
+
+// Main is TestMain for packages that use the Go test server: the binary
+// serves when asked to (ServeIfAsked), else runs its tests.
+func Main(m *testing.M) {
+	ServeIfAsked()
+	os.Exit(m.Run())
 }
 
 // Serve runs the Go net/http test server: it listens on addr, prints
