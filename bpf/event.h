@@ -5,46 +5,113 @@
 /*
  * Plain fixed-width types only, so that this header builds both against
  * vmlinux.h (BPF side) and against <linux/types.h> (user space, for the
- * layout check). Every field is naturally aligned; no implicit padding.
+ * layout check). Every field is naturally aligned and padding is explicit.
+ * Records are variable-length ring buffer records; each starts with a __u32
+ * kind (enum httptrace_record_kind).
  */
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
 #endif
 
-/* Largest capture the programs can be configured for (capture_bytes). */
-#define HTTPTRACE_MAX_CAPTURE_BYTES 8192
+/* Largest capture of one syscall's data the programs can be configured for. */
+#define HTTPTRACE_MAX_CAPTURE_BYTES 16384
 #define HTTPTRACE_COMM_LEN 16
+#define HTTPTRACE_ADDR_LEN 16
 
-/* What an event carries. Responses will be a second kind. */
-enum httptrace_event_kind {
-	HTTPTRACE_EVENT_REQUEST = 1,
+/* What a record is. */
+enum httptrace_record_kind {
+	HTTPTRACE_REC_DATA = 1,  /* struct httptrace_data: bytes moved on a connection */
+	HTTPTRACE_REC_CLOSE = 2, /* struct httptrace_close: a connection's socket closed */
+	HTTPTRACE_REC_PROC = 3,  /* struct httptrace_proc: a traced process forked, exec'd or exited */
 };
 
-/* One read of a tracked socket that starts like an HTTP/1.x request. */
-struct httptrace_event {
-	__u64 timestamp_ns;   /* bpf_ktime_get_ns() at the read's return */
+/* The direction of a data record, seen from the traced process. */
+enum httptrace_direction {
+	HTTPTRACE_DIR_RECV = 0, /* the process read the bytes from the socket */
+	HTTPTRACE_DIR_SEND = 1, /* the process wrote the bytes to the socket */
+};
+
+/* The syscall that moved the bytes of a data record. */
+enum httptrace_syscall {
+	HTTPTRACE_SYS_READ = 1,
+	HTTPTRACE_SYS_READV,
+	HTTPTRACE_SYS_RECVFROM,
+	HTTPTRACE_SYS_RECVMSG,
+	HTTPTRACE_SYS_RECVMMSG,
+	HTTPTRACE_SYS_WRITE,
+	HTTPTRACE_SYS_WRITEV,
+	HTTPTRACE_SYS_SENDTO,
+	HTTPTRACE_SYS_SENDMSG,
+	HTTPTRACE_SYS_SENDMMSG,
+	HTTPTRACE_SYS_SENDFILE,
+	HTTPTRACE_SYS_COUNT,
+};
+
+/* Connection flags carried by each data record (struct httptrace_data.flags). */
+enum httptrace_conn_flags {
+	/* First seen on a read or write, not at an accept or connect httptrace saw. */
+	HTTPTRACE_CONN_ADOPTED = 1 << 0,
+	/* Seen at an accept return (the traced process is the server side). */
+	HTTPTRACE_CONN_ACCEPTED = 1 << 1,
+	/* Seen at a connect (the traced process is the client side). */
+	HTTPTRACE_CONN_CONNECTED = 1 << 2,
+};
+
+/*
+ * Bytes a syscall moved on a TCP socket of a traced process. data[] holds
+ * captured_bytes bytes, which start captured_off bytes after pos (the part
+ * before them, and the part after, was moved but not copied).
+ */
+struct httptrace_data {
+	__u32 kind;           /* HTTPTRACE_REC_DATA */
 	__u32 pid;            /* process (tgid) */
 	__u32 tid;            /* thread */
-	__s32 fd;             /* socket file descriptor in that process */
-	__u32 kind;           /* enum httptrace_event_kind */
-	__u32 read_bytes;     /* what the read returned */
-	__u32 captured_bytes; /* how much of it is in data[] (<= capture_bytes) */
+	__s32 fd;             /* the socket's fd in that process */
+	__u64 start_ns;       /* bpf_ktime_get_ns() at the syscall's entry */
+	__u64 end_ns;         /* bpf_ktime_get_ns() at its return */
+	__u64 conn;           /* connection id: the socket's inode number */
+	__u64 pos;            /* offset of the first byte in this direction's stream */
+	__u32 bytes;          /* bytes the syscall moved (its return value) */
+	__u32 captured_bytes; /* bytes in data[] */
+	__u32 captured_off;   /* offset of data[0] from pos */
+	__u8 dir;             /* enum httptrace_direction */
+	__u8 syscall;         /* enum httptrace_syscall */
+	__u8 family;          /* AF_INET or AF_INET6 */
+	__u8 flags;           /* enum httptrace_conn_flags */
+	__u16 local_port;     /* host byte order */
+	__u16 peer_port;      /* host byte order */
+	__u32 pad;
+	__u8 local_addr[HTTPTRACE_ADDR_LEN]; /* network order; IPv4 in the first 4 bytes */
+	__u8 peer_addr[HTTPTRACE_ADDR_LEN];
 	char comm[HTTPTRACE_COMM_LEN];
-	__u8 data[HTTPTRACE_MAX_CAPTURE_BYTES];
+	__u8 data[HTTPTRACE_MAX_CAPTURE_BYTES]; /* only captured_bytes are sent */
 };
 
-/* Counters kept by the programs, one slot each in the stats map. */
-enum httptrace_stat {
-	HTTPTRACE_STAT_SOCKETS_TRACKED = 0, /* accepted fds added to active_sockets */
-	HTTPTRACE_STAT_SOCKETS_CLOSED,      /* tracked fds removed on close */
-	HTTPTRACE_STAT_READS,               /* read entries on a tracked socket */
-	HTTPTRACE_STAT_READ_RETURNS,        /* read returns matched to an entry */
-	HTTPTRACE_STAT_RETURNS_MISSED,      /* entry found its thread's previous entry unreturned */
-	HTTPTRACE_STAT_NOT_HTTP,            /* reads that did not start like a request */
-	HTTPTRACE_STAT_READ_USER_FAILED,    /* bpf_probe_read_user failed */
-	HTTPTRACE_STAT_EVENTS_SENT,         /* events written to the perf buffer */
-	HTTPTRACE_STAT_EVENTS_DROPPED,      /* perf output failed (buffer full) */
-	HTTPTRACE_STAT_COUNT,
+/* The last close of a connection's socket by a traced process. */
+struct httptrace_close {
+	__u32 kind; /* HTTPTRACE_REC_CLOSE */
+	__u32 pid;
+	__u32 tid;
+	__s32 fd;
+	__u64 timestamp_ns;
+	__u64 conn;
+};
+
+/* What happened to a traced process. */
+enum httptrace_proc_op {
+	HTTPTRACE_PROC_FORK = 1, /* pid is a new child of ppid, now traced */
+	HTTPTRACE_PROC_EXEC = 2, /* pid exec'd comm (and is traced, by comm or before) */
+	HTTPTRACE_PROC_EXIT = 3, /* pid (the whole process) exited and is no longer traced */
+};
+
+/* A process event of a traced process. */
+struct httptrace_proc {
+	__u32 kind; /* HTTPTRACE_REC_PROC */
+	__u32 op;   /* enum httptrace_proc_op */
+	__u32 pid;  /* process (tgid) */
+	__u32 ppid; /* parent process (tgid), for fork */
+	__u64 timestamp_ns;
+	char comm[HTTPTRACE_COMM_LEN];
 };
 
 #endif /* HTTPTRACE_EVENT_H */

@@ -3,71 +3,129 @@
 package event
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 )
 
-// Kind mirrors enum httptrace_event_kind.
-type Kind uint32
-
-// The event kinds.
+// Offsets in struct httptrace_data, checked against the C definition by a test.
 const (
-	KindRequest Kind = 1
+	dataOffPID         = 4
+	dataOffTID         = 8
+	dataOffFD          = 12
+	dataOffStartNs     = 16
+	dataOffEndNs       = 24
+	dataOffConn        = 32
+	dataOffPos         = 40
+	dataOffBytes       = 48
+	dataOffCaptured    = 52
+	dataOffCapturedOff = 56
+	dataOffDir         = 60
+	dataOffSyscall     = 61
+	dataOffFamily      = 62
+	dataOffFlags       = 63
+	dataOffLocalPort   = 64
+	dataOffPeerPort    = 66
+	dataOffLocalAddr   = 72
+	dataOffPeerAddr    = 88
+	dataOffComm        = 104
+	// DataHeaderSize is offsetof(struct httptrace_data, data).
+	DataHeaderSize = 120
+	// CloseSize is sizeof(struct httptrace_close).
+	CloseSize = 32
+	// ProcSize is sizeof(struct httptrace_proc).
+	ProcSize = 40
 )
 
-// Header mirrors struct httptrace_event up to its data field. Its size and
-// every offset are checked against the C definition by a test.
-type Header struct {
-	TimestampNs   uint64
-	PID           uint32
-	TID           uint32
-	FD            int32
-	Kind          Kind
-	ReadBytes     uint32
-	CapturedBytes uint32
-	Comm          [16]byte
+// Address families as the kernel numbers them.
+const (
+	afInet  = 2
+	afInet6 = 10
+)
+
+var ne = binary.NativeEndian
+
+// RecordKind reads the kind every record starts with.
+func RecordKind(raw []byte) (Kind, error) {
+	if len(raw) < 4 {
+		return 0, fmt.Errorf("record of %d bytes has no kind", len(raw))
+	}
+	return Kind(ne.Uint32(raw)), nil
 }
 
-// HeaderSize is the size of Header on the wire (offsetof data in C).
-const HeaderSize = 48
-
-// Event is one decoded record.
-type Event struct {
-	Header
-	Data []byte // the captured bytes, CapturedBytes long
+// DecodeData decodes a data record into d without allocating; d.Captured
+// aliases raw.
+func DecodeData(raw []byte, d *Data) error {
+	if len(raw) < DataHeaderSize {
+		return fmt.Errorf("data record of %d bytes is shorter than its %d-byte header", len(raw), DataHeaderSize)
+	}
+	d.PID = ne.Uint32(raw[dataOffPID:])
+	d.TID = ne.Uint32(raw[dataOffTID:])
+	d.FD = int32(ne.Uint32(raw[dataOffFD:]))
+	d.StartNs = ne.Uint64(raw[dataOffStartNs:])
+	d.EndNs = ne.Uint64(raw[dataOffEndNs:])
+	d.Conn = ne.Uint64(raw[dataOffConn:])
+	d.Pos = ne.Uint64(raw[dataOffPos:])
+	d.Bytes = ne.Uint32(raw[dataOffBytes:])
+	captured := ne.Uint32(raw[dataOffCaptured:])
+	d.CapturedOff = ne.Uint32(raw[dataOffCapturedOff:])
+	d.Dir = Direction(raw[dataOffDir])
+	d.Syscall = Syscall(raw[dataOffSyscall])
+	d.Flags = raw[dataOffFlags]
+	if d.Dir > Send {
+		return fmt.Errorf("data record with direction %d", d.Dir)
+	}
+	if d.Syscall == 0 || d.Syscall >= SysCount {
+		return fmt.Errorf("data record with unknown syscall %d", d.Syscall)
+	}
+	if uint64(d.CapturedOff)+uint64(captured) > uint64(d.Bytes) {
+		return fmt.Errorf("data record captures %d bytes at %d of a %d-byte transfer", captured, d.CapturedOff, d.Bytes)
+	}
+	if end := DataHeaderSize + int(captured); end > len(raw) {
+		return fmt.Errorf("data record claims %d captured bytes but carries %d", captured, len(raw)-DataHeaderSize)
+	}
+	lport := ne.Uint16(raw[dataOffLocalPort:])
+	pport := ne.Uint16(raw[dataOffPeerPort:])
+	switch raw[dataOffFamily] {
+	case afInet:
+		d.Local = netip.AddrPortFrom(netip.AddrFrom4([4]byte(raw[dataOffLocalAddr:dataOffLocalAddr+4])), lport)
+		d.Peer = netip.AddrPortFrom(netip.AddrFrom4([4]byte(raw[dataOffPeerAddr:dataOffPeerAddr+4])), pport)
+	case afInet6:
+		d.Local = netip.AddrPortFrom(netip.AddrFrom16([16]byte(raw[dataOffLocalAddr:dataOffLocalAddr+16])).Unmap(), lport)
+		d.Peer = netip.AddrPortFrom(netip.AddrFrom16([16]byte(raw[dataOffPeerAddr:dataOffPeerAddr+16])).Unmap(), pport)
+	default:
+		return fmt.Errorf("data record with address family %d", raw[dataOffFamily])
+	}
+	copy(d.Comm[:], raw[dataOffComm:dataOffComm+16])
+	d.Captured = raw[DataHeaderSize : DataHeaderSize+int(captured)]
+	return nil
 }
 
-// CommString is the process name without its NUL padding.
-func (h *Header) CommString() string {
-	if i := bytes.IndexByte(h.Comm[:], 0); i >= 0 {
-		return string(h.Comm[:i])
+// DecodeClose decodes a close record.
+func DecodeClose(raw []byte, c *Close) error {
+	if len(raw) < CloseSize {
+		return fmt.Errorf("close record of %d bytes, want %d", len(raw), CloseSize)
 	}
-	return string(h.Comm[:])
+	c.PID = ne.Uint32(raw[4:])
+	c.TID = ne.Uint32(raw[8:])
+	c.FD = int32(ne.Uint32(raw[12:]))
+	c.TimestampNs = ne.Uint64(raw[16:])
+	c.Conn = ne.Uint64(raw[24:])
+	return nil
 }
 
-// Truncated reports whether the read returned more than was captured.
-func (h *Header) Truncated() bool { return h.ReadBytes > h.CapturedBytes }
-
-// Decode parses one raw record. The data slice aliases raw.
-func Decode(raw []byte) (Event, error) {
-	var e Event
-	if len(raw) < HeaderSize {
-		return e, fmt.Errorf("event of %d bytes is shorter than its %d-byte header", len(raw), HeaderSize)
+// DecodeProc decodes a process record.
+func DecodeProc(raw []byte, p *Proc) error {
+	if len(raw) < ProcSize {
+		return fmt.Errorf("process record of %d bytes, want %d", len(raw), ProcSize)
 	}
-	if _, err := binary.Decode(raw[:HeaderSize], binary.NativeEndian, &e.Header); err != nil {
-		return e, fmt.Errorf("decoding event header: %w", err)
+	p.Op = ProcOp(ne.Uint32(raw[4:]))
+	if p.Op < ProcFork || p.Op > ProcExit {
+		return fmt.Errorf("process record with unknown op %d", p.Op)
 	}
-	if e.Kind != KindRequest {
-		return e, fmt.Errorf("event of unknown kind %d", e.Kind)
-	}
-	end := HeaderSize + int(e.CapturedBytes)
-	if end > len(raw) {
-		return e, fmt.Errorf("event claims %d captured bytes but carries %d", e.CapturedBytes, len(raw)-HeaderSize)
-	}
-	if e.CapturedBytes > e.ReadBytes {
-		return e, fmt.Errorf("event claims %d captured bytes of a %d-byte read", e.CapturedBytes, e.ReadBytes)
-	}
-	e.Data = raw[HeaderSize:end]
-	return e, nil
+	p.PID = ne.Uint32(raw[8:])
+	p.PPID = ne.Uint32(raw[12:])
+	p.TimestampNs = ne.Uint64(raw[16:])
+	copy(p.Comm[:], raw[24:40])
+	return nil
 }

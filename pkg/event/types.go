@@ -1,0 +1,126 @@
+package event
+
+import (
+	"bytes"
+	"net/netip"
+)
+
+// Kind mirrors enum httptrace_record_kind: what a record is.
+type Kind uint32
+
+// The record kinds.
+const (
+	KindData  Kind = 1
+	KindClose Kind = 2
+	KindProc  Kind = 3
+)
+
+// Direction mirrors enum httptrace_direction, seen from the traced process.
+type Direction uint8
+
+// The directions.
+const (
+	Recv Direction = 0 // the process read the bytes
+	Send Direction = 1 // the process wrote the bytes
+)
+
+func (d Direction) String() string {
+	if d == Send {
+		return "send"
+	}
+	return "recv"
+}
+
+// Syscall mirrors enum httptrace_syscall: what moved a data record's bytes.
+type Syscall uint8
+
+// The syscalls, in the C enum's order.
+const (
+	SysRead Syscall = iota + 1
+	SysReadv
+	SysRecvfrom
+	SysRecvmsg
+	SysRecvmmsg
+	SysWrite
+	SysWritev
+	SysSendto
+	SysSendmsg
+	SysSendmmsg
+	SysSendfile
+	SysCount
+)
+
+// SyscallNames are the syscalls' names, as in logs and the probe table.
+var SyscallNames = [SysCount]string{
+	SysRead: "read", SysReadv: "readv", SysRecvfrom: "recvfrom", SysRecvmsg: "recvmsg",
+	SysRecvmmsg: "recvmmsg", SysWrite: "write", SysWritev: "writev", SysSendto: "sendto",
+	SysSendmsg: "sendmsg", SysSendmmsg: "sendmmsg", SysSendfile: "sendfile",
+}
+
+func (s Syscall) String() string {
+	if s > 0 && s < SysCount {
+		return SyscallNames[s]
+	}
+	return "unknown"
+}
+
+// Conn flags mirror enum httptrace_conn_flags.
+const (
+	ConnAdopted   uint8 = 1 << 0 // first seen on data, not at an accept or connect
+	ConnAccepted  uint8 = 1 << 1 // seen at an accept: the process is the server side
+	ConnConnected uint8 = 1 << 2 // seen at a connect: the process is the client side
+)
+
+// Data is bytes a syscall moved on a TCP socket of a traced process
+// (struct httptrace_data). Captured aliases the record it was decoded from:
+// copy what must outlive the call that handed it over.
+type Data struct {
+	PID, TID    uint32
+	FD          int32
+	StartNs     uint64 // monotonic, at the syscall's entry
+	EndNs       uint64 // monotonic, at its return
+	Conn        uint64 // connection id (the socket's inode number)
+	Pos         uint64 // stream offset of the first byte moved, in this direction
+	Bytes       uint32 // bytes moved
+	CapturedOff uint32 // offset of Captured[0] from Pos
+	Dir         Direction
+	Syscall     Syscall
+	Flags       uint8 // Conn* flags
+	Local, Peer netip.AddrPort
+	Comm        [16]byte
+	Captured    []byte
+}
+
+// Close is the last close of a connection's socket (struct httptrace_close).
+type Close struct {
+	PID, TID    uint32
+	FD          int32
+	TimestampNs uint64
+	Conn        uint64
+}
+
+// ProcOp mirrors enum httptrace_proc_op.
+type ProcOp uint32
+
+// The process operations.
+const (
+	ProcFork ProcOp = 1
+	ProcExec ProcOp = 2
+	ProcExit ProcOp = 3
+)
+
+// Proc is a fork, exec or exit of a traced process (struct httptrace_proc).
+type Proc struct {
+	Op          ProcOp
+	PID, PPID   uint32
+	TimestampNs uint64
+	Comm        [16]byte
+}
+
+// CommString is a NUL-padded process name as a string.
+func CommString(c *[16]byte) string {
+	if i := bytes.IndexByte(c[:], 0); i >= 0 {
+		return string(c[:i])
+	}
+	return string(c[:])
+}

@@ -1,0 +1,60 @@
+// Package record defines one HTTP exchange as it is logged: the type the
+// exchange stage produces and every sink (text, JSON, later metrics and
+// OTLP) consumes.
+package record
+
+// Side is which end of the connection the traced process is.
+type Side string
+
+// The sides: the process that reads the request is the server.
+const (
+	Server Side = "server"
+	Client Side = "client"
+)
+
+// Header is one header line, in the order it came.
+type Header struct {
+	Name, Value string
+}
+
+// Exchange is one request with its response. Times are monotonic
+// nanoseconds (bpf_ktime_get_ns); sinks turn them into wall-clock time.
+type Exchange struct {
+	PID, TID uint32
+	Comm     string
+	FD       int32
+	Conn     uint64 // connection id (the socket's inode number)
+	Side     Side
+	Client   string // ip:port
+	Server   string // ip:port
+
+	// The request. Empty for an unmatched response.
+	Method, Path, Proto string
+	Headers             []Header
+	RequestBytes        uint64 // on the wire: start line, headers and body
+	RequestBody         []byte // the first capture_body_bytes of the body, if asked
+	RequestStartNs      uint64 // first request byte moved
+	RequestEndNs        uint64 // last request byte moved
+
+	// The response. Status 0 when there is none (incomplete).
+	Status          int
+	Reason          string
+	ResponseProto   string
+	ResponseHeaders []Header
+	ResponseBytes   uint64
+	ResponseBody    []byte
+	ResponseStartNs uint64 // first response byte moved
+	ResponseEndNs   uint64 // last response byte moved
+
+	// LatencyNs is the first response byte minus the last request byte.
+	LatencyNs uint64
+
+	Truncated  bool // a header section was cut (max_header_bytes, or bytes not captured)
+	Gap        bool // bytes of this exchange were never seen
+	Adopted    bool // the connection was picked up after it opened
+	Incomplete bool // no response by close or exchange_timeout
+	Unmatched  bool // a response with no request
+}
+
+// LatencyMs is LatencyNs in milliseconds.
+func (e *Exchange) LatencyMs() float64 { return float64(e.LatencyNs) / 1e6 }
