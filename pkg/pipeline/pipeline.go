@@ -77,7 +77,7 @@ type StopReason string
 
 // The reasons Run returns.
 const (
-	StopContext StopReason = "stopped"                        // ctx was cancelled
+	StopContext StopReason = "stopped"                         // ctx was cancelled
 	StopExited  StopReason = "every traced process has exited" // nothing left to trace
 )
 
