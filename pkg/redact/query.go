@@ -15,27 +15,28 @@ func (r *Redactor) redactPath(p string) string {
 	if end < 0 {
 		end = len(p)
 	}
-	var out []byte // nil until the first secret
-	copied := 0    // bytes of p already in out
+	var out strings.Builder // empty until the first secret
+	copied := 0             // bytes of p already in out
 	for i := q + 1; i <= end; {
 		j := indexByte(p[:end], '&', i)
 		if j < 0 {
 			j = end
 		}
 		if eq := indexByte(p[:j], '=', i); eq >= 0 && eq+1 < j && r.secretParam(p[i:eq]) {
-			if out == nil {
-				out = make([]byte, 0, len(p)+len(Mask))
+			if copied == 0 {
+				out.Grow(len(p) + len(Mask))
 			}
-			out = append(out, p[copied:eq+1]...)
-			out = append(out, r.replacement(p[eq+1:j])...)
+			out.WriteString(p[copied : eq+1])
+			out.WriteString(r.replacement(p[eq+1 : j]))
 			copied = j
 		}
 		i = j + 1
 	}
-	if out == nil {
+	if copied == 0 {
 		return p
 	}
-	return string(append(out, p[copied:]...))
+	out.WriteString(p[copied:])
+	return out.String()
 }
 
 // indexByte is the index of the first c in s at or after from, or -1.
