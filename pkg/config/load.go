@@ -101,8 +101,10 @@ func (d *decoder) top(n *yaml.Node) error {
 			return err
 		case "probes":
 			return d.probes(v)
+		case "redact":
+			return d.redact(v)
 		}
-		return d.fail(kn, k, "unknown key (want pids, attach, capture_bytes, log_format or probes)")
+		return d.fail(kn, k, "unknown key (want pids, attach, capture_bytes, log_format, probes or redact)")
 	})
 }
 
