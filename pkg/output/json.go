@@ -10,12 +10,6 @@ import (
 	"github.com/httptrace/httptrace/pkg/record"
 )
 
-// jsonSink writes each exchange as one JSON object on its own line.
-type jsonSink struct {
-	buffer
-	clock Clock
-}
-
 // NewJSON returns a sink writing one JSON object per line with the keys, in
 // order: time, pid, tid, comm, fd, conn, side, client, server, method, path,
 // proto, headers, status, response_headers, request_bytes, response_bytes,
@@ -25,14 +19,13 @@ type jsonSink struct {
 // came in; a name given more than once (compared case-insensitively) is
 // written once, at its first place, with the values joined by ", ".
 func NewJSON(w io.Writer, clock Clock) Sink {
-	return &jsonSink{buffer: newBuffer(w), clock: clock}
+	return &sink{buffer: newBuffer(w), clock: clock, format: appendJSON}
 }
 
-// Write implements Sink.
-func (s *jsonSink) Write(e *record.Exchange) error {
-	b := s.buf
+// appendJSON appends e as one JSON object and a newline.
+func appendJSON(b []byte, e *record.Exchange, clock Clock) []byte {
 	b = append(b, `{"time":"`...)
-	b = s.clock.Wall(startNs(e)).AppendFormat(b, time.RFC3339Nano)
+	b = clock.Wall(startNs(e)).AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","pid":`...)
 	b = strconv.AppendUint(b, uint64(e.PID), 10)
 	b = append(b, `,"tid":`...)
@@ -80,8 +73,7 @@ func (s *jsonSink) Write(e *record.Exchange) error {
 		b = append(b, `,"response_body":`...)
 		b = appendJSONBytes(b, e.ResponseBody)
 	}
-	s.buf = append(b, '}', '\n')
-	return s.wrote()
+	return append(b, '}', '\n')
 }
 
 func appendJSONBool(b []byte, key string, v bool) []byte {

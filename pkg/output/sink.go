@@ -16,6 +16,20 @@ type Sink interface {
 	Flush() error
 }
 
+// sink formats exchanges into its buffer; NewJSON and NewText differ only
+// in the format.
+type sink struct {
+	buffer
+	clock  Clock
+	format func(b []byte, e *record.Exchange, clock Clock) []byte
+}
+
+// Write implements Sink.
+func (s *sink) Write(e *record.Exchange) error {
+	s.buf = s.format(s.buf, e, s.clock)
+	return s.wrote()
+}
+
 // flushBytes is the buffer size past which Write flushes by itself, so a
 // large batch does not hold everything in memory.
 const flushBytes = 64 << 10

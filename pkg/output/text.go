@@ -14,12 +14,6 @@ import (
 // compare.
 const textTime = "2006-01-02T15:04:05.000000Z07:00"
 
-// textSink writes each exchange as one access-log line.
-type textSink struct {
-	buffer
-	clock Clock
-}
-
 // NewText returns a sink writing one line per exchange, fields in a fixed
 // order and separated by single spaces:
 //
@@ -31,13 +25,12 @@ type textSink struct {
 // quotes, spaces are written as \xHH, so every exchange is one line with
 // stable fields.
 func NewText(w io.Writer, clock Clock) Sink {
-	return &textSink{buffer: newBuffer(w), clock: clock}
+	return &sink{buffer: newBuffer(w), clock: clock, format: appendText}
 }
 
-// Write implements Sink.
-func (s *textSink) Write(e *record.Exchange) error {
-	b := s.buf
-	b = s.clock.Wall(startNs(e)).AppendFormat(b, textTime)
+// appendText appends e as one access-log line.
+func appendText(b []byte, e *record.Exchange, clock Clock) []byte {
+	b = clock.Wall(startNs(e)).AppendFormat(b, textTime)
 	b = append(b, ' ')
 	b = appendTextField(b, e.Comm)
 	b = append(b, '[')
@@ -82,8 +75,7 @@ func (s *textSink) Write(e *record.Exchange) error {
 	b = appendFlag(b, " adopted", e.Adopted)
 	b = appendFlag(b, " incomplete", e.Incomplete)
 	b = appendFlag(b, " unmatched", e.Unmatched)
-	s.buf = append(b, '\n')
-	return s.wrote()
+	return append(b, '\n')
 }
 
 func appendFlag(b []byte, word string, set bool) []byte {

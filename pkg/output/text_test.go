@@ -2,7 +2,6 @@ package output
 
 import (
 	"bytes"
-	"io"
 	"strings"
 	"testing"
 
@@ -56,19 +55,5 @@ func TestTextLine(t *testing.T) {
 				t.Errorf("line %q\nwant %q", rest, tc.want)
 			}
 		})
-	}
-}
-
-func BenchmarkText(b *testing.B) {
-	s := NewText(io.Discard, NewClock(0))
-	e := typical()
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := s.Write(e); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := s.Flush(); err != nil {
-		b.Fatal(err)
 	}
 }
