@@ -303,3 +303,27 @@ func BenchmarkApply(b *testing.B) {
 		})
 	}
 }
+
+func TestHashConcurrent(t *testing.T) {
+	r := mustNew(t, Options{Mode: ModeHash, Query: DefaultQuery()})
+	want := r.replacement("v")
+	errs := make(chan string, 4)
+	for range 4 {
+		go func() {
+			for range 200 {
+				e := &record.Exchange{Path: "/?key=v", Headers: []record.Header{{Name: "Cookie", Value: "v"}}}
+				r.Apply(e)
+				if e.Path != "/?key="+want || e.Headers[0].Value != want {
+					errs <- e.Path + " " + e.Headers[0].Value
+					return
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for range 4 {
+		if msg := <-errs; msg != "" {
+			t.Errorf("concurrent Apply gave %s, want %s", msg, want)
+		}
+	}
+}
