@@ -39,8 +39,8 @@ type IO struct {
 
 // Run traces until ctx is done or every traced process has exited, then
 // logs a summary.
-func Run(ctx context.Context, cfg config.Config, io IO) (Summary, error) {
-	log, out := io.Log, io.Out
+func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
+	log, out := dst.Log, dst.Out
 	plan, err := prepare(cfg, log)
 	if err != nil {
 		return Summary{}, err
@@ -65,7 +65,7 @@ func Run(ctx context.Context, cfg config.Config, io IO) (Summary, error) {
 	p := pipeline.New(pipeline.Options{
 		Source:   reader,
 		Exchange: exchangeOptions(cfg),
-		Redactor: io.Redactor,
+		Redactor: dst.Redactor,
 		Sinks:    []output.Sink{sink},
 		Procs:    procs,
 		Log:      log,
