@@ -21,8 +21,9 @@ import (
 // ErrClosed is returned by every method called after Close.
 var ErrClosed = errors.New("ring buffer reader closed")
 
-// Reader reads one ring buffer map. Read, ReadWhile, Wait, Pending and
-// Close belong to one goroutine; Wake may be called from any goroutine.
+// Reader reads one ring buffer map. Read, ReadWhile, Wait and Close belong
+// to one goroutine; Wake, Pending and Size may be called from any goroutine
+// until Close.
 type Reader struct {
 	ring
 	consumerPage []byte // the consumer page, mapped read-write
@@ -117,7 +118,7 @@ func (r *Reader) ReadWhile(fn func(rec []byte) bool) (int, error) {
 }
 
 // Pending is the number of bytes written but not yet consumed, record
-// headers and padding included; 0 after Close.
+// headers and padding included; 0 after Close. Safe from any goroutine.
 func (r *Reader) Pending() uint64 {
 	if r.closed.Load() {
 		return 0

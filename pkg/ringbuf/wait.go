@@ -44,10 +44,7 @@ func (r *Reader) Wait(timeout time.Duration) error {
 	if r.closed.Load() {
 		return ErrClosed
 	}
-	n, err := unix.EpollWait(r.epollFD, r.events[:], epollTimeout(timeout))
-	if errors.Is(err, unix.EINTR) {
-		return nil
-	}
+	n, err := r.epollWait(timeout)
 	if err != nil {
 		return fmt.Errorf("waiting for ring buffer data: %w", err)
 	}
@@ -60,6 +57,26 @@ func (r *Reader) Wait(timeout time.Duration) error {
 		}
 	}
 	return nil
+}
+
+// epollWait waits on the epoll instance, again for the time left when a
+// signal interrupts it, so a timeout is never cut short.
+func (r *Reader) epollWait(timeout time.Duration) (int, error) {
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	for {
+		n, err := unix.EpollWait(r.epollFD, r.events[:], epollTimeout(timeout))
+		if !errors.Is(err, unix.EINTR) {
+			return n, err
+		}
+		if timeout > 0 {
+			if timeout = time.Until(deadline); timeout <= 0 {
+				return 0, nil
+			}
+		}
+	}
 }
 
 // epollTimeout turns a duration into epoll's milliseconds, rounding up so a
