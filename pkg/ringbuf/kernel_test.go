@@ -206,7 +206,7 @@ func TestReadInOrderAcrossWraps(t *testing.T) {
 // TestReadConcurrentWriter reads while another thread writes, so records
 // are caught busy and the ring may fill; what was committed must arrive.
 func TestReadConcurrentWriter(t *testing.T) {
-	const size, attempts = 16 << 10, 50_000
+	const size, attempts = 16 << 10, 20_000
 	obj, r := open(t, size)
 	var done atomic.Bool
 	go func() {

@@ -21,10 +21,15 @@ func (r *Reader) openWait(mapFD int) error {
 	if r.eventFD, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
 		return fmt.Errorf("creating eventfd: %w", err)
 	}
-	for _, fd := range []int{mapFD, r.eventFD} {
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
-		if err := unix.EpollCtl(r.epollFD, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-			return fmt.Errorf("adding fd %d to epoll: %w", fd, err)
+	// The map fd is edge-triggered: level-triggered, it would stay ready
+	// after one wakeup for as long as records keep coming, and Wait would
+	// stop waiting for the timer while the kernel writes without wakeup.
+	for _, ev := range []unix.EpollEvent{
+		{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(mapFD)},
+		{Events: unix.EPOLLIN, Fd: int32(r.eventFD)},
+	} {
+		if err := unix.EpollCtl(r.epollFD, unix.EPOLL_CTL_ADD, int(ev.Fd), &ev); err != nil {
+			return fmt.Errorf("adding fd %d to epoll: %w", ev.Fd, err)
 		}
 	}
 	return nil
@@ -37,9 +42,9 @@ func (r *Reader) openWait(mapFD int) error {
 //
 // The kernel signals when a record is submitted without BPF_RB_NO_WAKEUP
 // while the consumer has caught up with it, or with BPF_RB_FORCE_WAKEUP;
-// records submitted with BPF_RB_NO_WAKEUP wait for the timeout. Wait may
-// also return at once while an earlier signal's data is still unread.
-// A Wake with no Wait blocked makes the next Wait return at once.
+// records submitted with BPF_RB_NO_WAKEUP wait for the timeout, however many
+// are pending. A signal or a Wake that comes while no Wait is blocked makes
+// the next Wait return at once.
 func (r *Reader) Wait(timeout time.Duration) error {
 	if r.closed.Load() {
 		return ErrClosed
