@@ -209,7 +209,11 @@ func TestReadConcurrentWriter(t *testing.T) {
 	const size, attempts = 16 << 10, 20_000
 	obj, r := open(t, size)
 	var done atomic.Bool
+	finished := make(chan struct{})
+	// The writer reads Pending: it must stop before the Reader closes.
+	defer func() { <-finished }()
 	go func() {
+		defer close(finished)
 		defer done.Store(true)
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()

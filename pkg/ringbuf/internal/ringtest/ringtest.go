@@ -32,15 +32,18 @@ const (
 	OutputForceWakeup Mode = 2 // bpf_ringbuf_output, BPF_RB_FORCE_WAKEUP
 	Submit            Mode = 3 // reserve and submit, FixedLen bytes
 	Discard           Mode = 4 // reserve and discard, FixedLen bytes
-	fill              Mode = 5
+	fill              Mode = 5 // see Fill
 )
+
+// counters is RINGTEST_COUNTS, the number of counters.
+const counters = 5
 
 // Counts are the program's counters (enum ringtest_count).
 type Counts struct {
 	Committed     uint64 // records submitted, and the next sequence number
 	OutputFailed  uint64 // bpf_ringbuf_output refused
 	ReserveFailed uint64 // bpf_ringbuf_reserve refused
-	Discarded     uint64
+	Discarded     uint64 // records reserved and discarded
 	Rejected      uint64 // bad requests
 }
 
@@ -151,7 +154,7 @@ func (o *Object) Close() {
 
 // Counts reads the program's counters.
 func (o *Object) Counts() (Counts, error) {
-	var v [5]uint64
+	var v [counters]uint64
 	for i := range v {
 		key := uint32(i)
 		raw, err := o.counts.GetValue(unsafe.Pointer(&key))
