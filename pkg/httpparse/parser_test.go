@@ -18,7 +18,6 @@ type got struct {
 	capturedBodyPrefix string
 }
 
-
 // feeder drives a parser the way the exchange stage does.
 type feeder struct {
 	p       Parser
