@@ -101,6 +101,7 @@ func (dr *dir) isResp() bool { return dr.c.side != "" && dr == dr.c.respDir() }
 // Data parses bytes the stream passes on in order.
 func (dr *dir) Data(b []byte, m stream.Meta) {
 	dr.cur = m
+	dr.p.RecordBoundary()
 	resp := dr.isResp()
 	for {
 		if resp {
@@ -152,9 +153,6 @@ func (c *conn) event(dr *dir, ev httpparse.Event) {
 	case httpparse.Head:
 		if c.side == "" {
 			c.learnSide(dr, m.Request)
-		}
-		if m.Request && len(c.pending) > c.head {
-			c.pipelined = true // a request while another waits for its answer
 		}
 	case httpparse.End:
 		if c.side == "" { // a message cut before its head completed

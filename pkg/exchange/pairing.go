@@ -18,15 +18,14 @@ type pairing struct {
 	unsure bool
 	// unsureGap says unsure came from bytes that were not seen.
 	unsureGap bool
-	// pipelined is set once a request came while another waited: with
-	// such a client a lost request cannot be told apart, so the
-	// connection never pairs again after unsure.
+	// pipelined is set once a request came before the answer to the one
+	// ahead of it: with such a client a lost request cannot be told
+	// apart, so the connection never pairs again once unsure.
 	pipelined bool
 	// answeredUnsure is set when a response came while unsure with no
 	// request to pair: the request it answered is then accounted for.
 	answeredUnsure bool
 	lastRespEnd    uint64 // when the last response's last byte moved
-	lastCut        bool   // the last queued request was cut short
 }
 
 // answers is the kind of the request the next response answers.
@@ -71,7 +70,6 @@ func (c *conn) request(dr *dir, m *httpparse.Message) {
 		c.pending = append(c.pending, pendingReq{})
 	}
 	c.pending[n].fill(c, dr, m)
-	c.lastCut = m.Cut
 }
 
 // response takes a complete (or cut) response.
@@ -85,6 +83,9 @@ func (c *conn) response(dr *dir, m *httpparse.Message) {
 		req := &c.pending[c.head]
 		c.head++
 		c.emitPair(req, dr, m)
+		if c.head < len(c.pending) && c.pending[c.head].startAt < dr.begin.At {
+			c.pipelined = true // the next request came before this answer
+		}
 		stop = stop || req.kind == httpparse.MethodConnect && m.Status/100 == 2
 		if !stop && (req.kind == httpparse.MethodConnect || req.upgrade) && c.reqDir().p.Resume() {
 			c.desync(c.reqDir()) // bytes sent after the refused upgrade were not parsed
@@ -108,12 +109,10 @@ func (c *conn) desync(dr *dir) {
 	c.t.stats.Desyncs++
 	if c.side != "" && dr == c.respDir() {
 		// Responses to any waiting request may be among the lost bytes.
+		// (Requests waiting when request bytes are lost stay: their
+		// answers still come first.)
 		c.dropPending(true)
-	} else if len(c.pending)-c.head > 1 || len(c.pending)-c.head == 1 && !c.lastCut {
-		// Request bytes were lost while a request waited for its answer.
-		c.pipelined = true
 	}
-	c.lastCut = false
 	c.unsure, c.unsureGap, c.answeredUnsure = true, true, false
 }
 

@@ -98,6 +98,14 @@ func (p *Parser) Msg() *Message { return &p.msg }
 // Idle reports whether the parser is in sync between two messages.
 func (p *Parser) Idle() bool { return p.st == stIdle && p.next == None }
 
+// RecordBoundary tells a scanning parser that the next byte starts a new
+// syscall's bytes, a plausible place for a message to start.
+func (p *Parser) RecordBoundary() {
+	if p.st == stResync {
+		p.atBoundary = true
+	}
+}
+
 // Stopped reports whether the parser no longer reads HTTP.
 func (p *Parser) Stopped() bool { return p.st == stStopped }
 
