@@ -39,10 +39,10 @@ func (c *conn) answers() httpparse.MethodKind {
 // canResume reports whether a request that just completed is certain to
 // be answered by the next response: the client has not pipelined, a
 // response for the unseen request came, the response stream is between
-// messages and it was quiet when this request began.
+// messages with nothing held back, and it was quiet when this request began.
 func (c *conn) canResume(dr *dir) bool {
 	return !c.pipelined && c.answeredUnsure && c.head == len(c.pending) &&
-		c.respDir().p.Idle() && c.lastRespEnd <= dr.begin.At
+		!c.respDir().s.Waiting() && c.respDir().p.Idle() && c.lastRespEnd <= dr.begin.At
 }
 
 // request takes a complete (or cut) request.
@@ -91,10 +91,11 @@ func (c *conn) response(dr *dir, m *httpparse.Message) {
 			c.desync(c.reqDir()) // bytes sent after the refused upgrade were not parsed
 		}
 	} else {
+		// A response with no request answers one not seen (lost, or
+		// still to be passed on): pairing waits until the connection is
+		// in step again, and this response accounts for that request.
 		c.emitUnmatched(dr, m)
-		if c.unsure {
-			c.answeredUnsure = true
-		}
+		c.unsure, c.answeredUnsure = true, true
 	}
 	c.lastRespEnd = dr.cur.At
 	c.interim = 0

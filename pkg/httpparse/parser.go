@@ -257,6 +257,7 @@ func (p *Parser) Close() Event {
 	case stHeaders, stBody, stChunkSize, stChunkData, stChunkEnd, stTrailers:
 		if !p.candidate {
 			p.msg.Cut = true
+			p.msg.Truncated = p.msg.Truncated || p.st == stHeaders
 			ev = End
 		}
 	}

@@ -273,7 +273,7 @@ func TestParserGaps(t *testing.T) {
 		{name: "close inside headers cuts", steps: func(f *feeder) {
 			f.feed([]byte("GET / HTTP/1.1\r\nHost"))
 			f.close()
-		}, expect: "GET!cut"},
+		}, expect: "GET!cut!trunc"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
