@@ -309,8 +309,8 @@ func (p *Parser) takeLine(b []byte) ([]byte, int, bool) {
 	}
 	p.lineTotal += uint64(i + 1)
 	line := b[:i]
-	if len(p.line) > 0 || p.lineOver {
-		p.appendLine(line)
+	if len(p.line) > 0 || p.lineOver || i > p.lim.MaxHeaderBytes {
+		p.appendLine(line) // a line too long is over however it came
 		line = p.line
 	}
 	if n := len(line); n > 0 && line[n-1] == '\r' {
