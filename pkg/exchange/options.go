@@ -46,31 +46,22 @@ func DefaultOptions() Options {
 // withDefaults fills options left zero (or negative) with their defaults.
 func (o Options) withDefaults() Options {
 	d := DefaultOptions()
-	if o.MaxHeaderBytes <= 0 {
-		o.MaxHeaderBytes = d.MaxHeaderBytes
-	}
-	if o.CaptureBodyBytes < 0 {
-		o.CaptureBodyBytes = 0
-	}
-	if o.MaxConns <= 0 {
-		o.MaxConns = d.MaxConns
-	}
-	if o.MaxPending <= 0 {
-		o.MaxPending = d.MaxPending
-	}
-	if o.MaxBufferedBytes <= 0 {
-		o.MaxBufferedBytes = d.MaxBufferedBytes
-	}
-	if o.ExchangeTimeout <= 0 {
-		o.ExchangeTimeout = d.ExchangeTimeout
-	}
-	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = d.IdleTimeout
-	}
-	if o.ReorderWindow <= 0 {
-		o.ReorderWindow = d.ReorderWindow
-	}
+	orDefault(&o.MaxHeaderBytes, d.MaxHeaderBytes)
+	orDefault(&o.MaxConns, d.MaxConns)
+	orDefault(&o.MaxPending, d.MaxPending)
+	orDefault(&o.MaxBufferedBytes, d.MaxBufferedBytes)
+	orDefault(&o.ExchangeTimeout, d.ExchangeTimeout)
+	orDefault(&o.IdleTimeout, d.IdleTimeout)
+	orDefault(&o.ReorderWindow, d.ReorderWindow)
+	o.CaptureBodyBytes = max(o.CaptureBodyBytes, 0)
 	return o
+}
+
+// orDefault sets *v to d unless it is positive.
+func orDefault[T int | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
 }
 
 // maxHeldPieces bounds the pieces a direction holds behind a hole.
