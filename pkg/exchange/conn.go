@@ -20,6 +20,7 @@ type dir struct {
 	cur    stream.Meta // the syscall whose bytes are being parsed
 	begin  stream.Meta // the syscall that moved the current message's first byte
 	hinted bool        // a skip hint was given for the current message
+	seen   bool        // a record of this direction has arrived
 }
 
 // conn is one connection in the table.
@@ -54,8 +55,10 @@ func (c *conn) reset(t *Tracker, d *event.Data) {
 	lim := httpparse.Limits{MaxHeaderBytes: t.opts.MaxHeaderBytes, CaptureBodyBytes: t.opts.CaptureBodyBytes}
 	for i := range c.dirs {
 		dr := &c.dirs[i]
-		dr.c, dr.d, dr.hinted = c, event.Direction(i), false
-		dr.s.Reset(t.limits, !c.adopted)
+		dr.c, dr.d, dr.hinted, dr.seen = c, event.Direction(i), false, false
+		// The kernel numbers both streams from 0 when it first sees the
+		// connection, adopted or not: a lost first record is a gap.
+		dr.s.Reset(t.limits, true)
 		dr.p.Reset(lim, c.adopted)
 	}
 	// An adopted connection may have a response in flight for a request

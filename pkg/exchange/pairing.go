@@ -26,6 +26,7 @@ type pairing struct {
 	// request to pair: the request it answered is then accounted for.
 	answeredUnsure bool
 	lastRespEnd    uint64 // when the last response's last byte moved
+	sawRequest     bool   // a request has been seen on this connection
 }
 
 // answers is the kind of the request the next response answers.
@@ -41,8 +42,21 @@ func (c *conn) answers() httpparse.MethodKind {
 // response for the unseen request came, the response stream is between
 // messages with nothing held back, and it was quiet when this request began.
 func (c *conn) canResume(dr *dir) bool {
+	if c.adoptedInStep() {
+		return true
+	}
 	return !c.pipelined && c.answeredUnsure && c.head == len(c.pending) &&
 		!c.respDir().s.Waiting() && c.respDir().p.Idle() && c.lastRespEnd <= dr.begin.At
+}
+
+// adoptedInStep reports whether an adopted connection's first request can
+// pair: it is the first message seen on the connection, no byte has moved
+// the other way since it was picked up, and nothing was lost. Its response
+// is then the next one, unless the peer had pipelined requests before
+// tracing began, which a server cannot be answering while it reads.
+func (c *conn) adoptedInStep() bool {
+	return c.adopted && !c.sawRequest && !c.unsureGap && !c.answeredUnsure &&
+		c.head == len(c.pending) && !c.respDir().seen && c.reqDir().p.Skipped == 0
 }
 
 // request takes a complete (or cut) request.
@@ -50,6 +64,7 @@ func (c *conn) request(dr *dir, m *httpparse.Message) {
 	if c.unsure && c.canResume(dr) {
 		c.unsure, c.unsureGap = false, false
 	}
+	c.sawRequest = true
 	if !c.unsure && len(c.pending)-c.head >= c.t.opts.MaxPending {
 		c.t.stats.PendingDropped++
 		c.unsure, c.answeredUnsure = true, false

@@ -78,6 +78,7 @@ func (t *Tracker) Data(d *event.Data) {
 		Meta: stream.Meta{At: at, PID: d.PID, TID: d.TID, FD: d.FD, Comm: d.Comm},
 	}
 	dr := &c.dirs[d.Dir]
+	dr.seen = true
 	dr.s.Push(&t.piece, dr)
 	t.piece.Data = nil
 	if t.hint != nil && !c.stopped {

@@ -93,13 +93,29 @@ func TestScenarios(t *testing.T) {
 		{name: "adopted mid-body resynchronises", steps: func(w *world) {
 			c := w.serverConn(1)
 			c.flags = event.ConnAdopted
-			c.pos = [2]uint64{5000, 7000}
 			c.send(in, "ody of an earlier request\r\nthat ends here")
 			c.send(in, get("/one"))
 			c.send(out, ok("1"))
 			c.send(in, get("/two"))
 			c.send(out, ok("2"))
 		}, expect: "GET /one - adopted incomplete; ? 200 adopted unmatched; GET /two 200 adopted"},
+		{name: "adopted between requests pairs at once", steps: func(w *world) {
+			c := w.serverConn(1)
+			c.flags = event.ConnAdopted
+			c.send(in, get("/one"))
+			c.send(out, ok("1"))
+			c.send(in, get("/two"))
+			c.send(out, ok("2"))
+		}, expect: "GET /one 200 adopted; GET /two 200 adopted"},
+		{name: "adopted with the first response lost", steps: func(w *world) {
+			c := w.serverConn(1)
+			c.flags = event.ConnAdopted
+			c.send(in, get("/one"))
+			c.lose(out, ok("1"))
+			c.send(in, get("/two"))
+			c.send(out, ok("2"))
+			w.tick(time.Second)
+		}, expect: "GET /one - gap adopted incomplete; GET /two - gap adopted incomplete; ? 200 gap adopted unmatched"},
 		{name: "gap inside a body", steps: func(w *world) {
 			c := w.serverConn(1)
 			c.send(in, post+strings.Repeat("a", 10))

@@ -225,6 +225,10 @@ func (p *Parser) Skip(n uint64, lost bool) (uint64, Event) {
 		p.Skipped += n
 		p.resetLine()
 		p.atBoundary = true
+		if lost {
+			// Whole messages may be among the lost bytes.
+			return n, Desync
+		}
 		return n, None
 	}
 	p.Skipped += n
@@ -234,6 +238,8 @@ func (p *Parser) Skip(n uint64, lost bool) (uint64, Event) {
 	p.resetLine()
 	p.st, p.atBoundary, p.candidate = stResync, true, false
 	switch {
+	case wasCandidate && inHead && lost:
+		return n, Desync // messages may be among the lost bytes
 	case wasCandidate && inHead:
 		return n, None // what was being checked is gone; keep scanning
 	case !started:
