@@ -15,7 +15,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BPF_SRC  := bpf/httptrace.bpf.c
 BPF_OBJ  := pkg/bpfobj/httptrace.bpf.o
 VMLINUX  := vmlinux/$(LINUX_ARCH)/vmlinux.h
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(LINUX_ARCH) -Wall -Werror \
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(LINUX_ARCH) -Wall -Werror \
 	-I vmlinux/$(LINUX_ARCH) -I bpf -MMD -MP
 
 # cgo is needed for libbpfgo; pkg/bpfobj/link.go links the static libbpf.
