@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"fmt"
 	"os"
+	"strings"
 
 	bpf "github.com/aquasecurity/libbpfgo"
 	"golang.org/x/sys/unix"
@@ -65,6 +66,19 @@ func (m *Module) Programs() []string {
 	it := m.Iterator()
 	for p := it.NextProgram(); p != nil; p = it.NextProgram() {
 		names = append(names, p.Name())
+	}
+	return names
+}
+
+// Maps lists the names of the object's own maps, leaving out the ones
+// libbpf makes for global variables (.rodata, .bss, ...).
+func (m *Module) Maps() []string {
+	var names []string
+	it := m.Iterator()
+	for mp := it.NextMap(); mp != nil; mp = it.NextMap() {
+		if !strings.Contains(mp.Name(), ".") {
+			names = append(names, mp.Name())
+		}
 	}
 	return names
 }
