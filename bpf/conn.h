@@ -74,11 +74,11 @@ static __always_inline void conn_addresses(struct conn *c, struct sock *sk)
 	c->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	c->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (c->family == HT_AF_INET) {
-		BPF_CORE_READ_INTO(c->local_addr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO(c->peer_addr, sk, __sk_common.skc_daddr);
+		bpf_core_read(c->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(c->peer_addr, 4, &sk->__sk_common.skc_daddr);
 	} else {
-		BPF_CORE_READ_INTO(c->local_addr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(c->peer_addr, sk, __sk_common.skc_v6_daddr);
+		bpf_core_read(c->local_addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(c->peer_addr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
 }
 

@@ -5,9 +5,10 @@
 #include "maps.h"
 
 /*
- * Ring fill level, in bytes, above which a record wakes the reader; below
- * it records are written without a wake-up and user space finds them on its
- * next timed poll. Set by user space before load.
+ * Ring fill level, in bytes, at which a record wakes the reader: the record
+ * that brings the ring to it wakes, those before are written without a
+ * wake-up and user space finds them on its next timed poll. Set by user
+ * space before load.
  */
 const volatile __u64 wakeup_bytes = 4 << 20;
 
@@ -16,7 +17,7 @@ static __always_inline void emit(void *rec, __u64 size)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size >= wakeup_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
 	if (bpf_ringbuf_output(&events, rec, size, flags))
 		stat_inc(HTTPTRACE_STAT_RECORDS_DROPPED);
