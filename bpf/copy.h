@@ -9,23 +9,23 @@
 const volatile __u32 capture_bytes = 1024;
 
 /*
- * Whether the kernel has atomic fetch-and-add (BPF_FETCH, Linux 5.12), set by
- * user space before load. Without it a position is read and then advanced
- * with a plain atomic add, which two threads moving bytes on the same socket
- * in the same direction at once could interleave.
+ * Advances a stream position by n bytes and returns where they start.
+ * Kernels before 5.12 have no atomic fetch-and-add (BPF_FETCH) and refuse it
+ * even in code that never runs, so they get an object built with
+ * HTTPTRACE_NO_ATOMIC_FETCH: the position is read, then advanced with a
+ * plain atomic add, which two threads moving bytes on one socket in the same
+ * direction at once could interleave.
  */
-const volatile bool has_atomic_fetch = false;
-
-/* Advances a stream position by n bytes and returns where they start. */
 static __always_inline __u64 advance(__u64 *pos, __u64 n)
 {
-	__u64 old;
+#ifdef HTTPTRACE_NO_ATOMIC_FETCH
+	__u64 old = *pos;
 
-	if (has_atomic_fetch)
-		return __sync_fetch_and_add(pos, n);
-	old = *pos;
 	__sync_fetch_and_add(pos, n);
 	return old;
+#else
+	return __sync_fetch_and_add(pos, n);
+#endif
 }
 
 /* Fills the parts of a data record that all records of one call share. */

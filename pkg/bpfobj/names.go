@@ -19,7 +19,6 @@ var MapNames = []string{MapTrackedPIDs, MapTrackedComms, MapConns, MapConnSkips,
 
 // Read-only globals, set before load.
 const (
-	GlobalCaptureBytes   = "capture_bytes"    // __u32: bytes of each transfer copied
-	GlobalWakeupBytes    = "wakeup_bytes"     // __u64: ring fill level that wakes the reader
-	GlobalHasAtomicFetch = "has_atomic_fetch" // bool: the kernel has BPF atomic fetch-and-add
+	GlobalCaptureBytes = "capture_bytes" // __u32: bytes of each transfer copied
+	GlobalWakeupBytes  = "wakeup_bytes"  // __u64: ring fill level that wakes the reader
 )

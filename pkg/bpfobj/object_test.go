@@ -11,7 +11,13 @@ import (
 // checks it holds exactly the programs the probe table names and the maps
 // and globals the constants name.
 func TestObjectMatchesNames(t *testing.T) {
-	m, err := Open()
+	for _, fetch := range []bool{true, false} {
+		t.Run(map[bool]string{true: "fetch", false: "nofetch"}[fetch], func(t *testing.T) { checkObject(t, fetch) })
+	}
+}
+
+func checkObject(t *testing.T, atomicFetch bool) {
+	m, err := Open(atomicFetch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +36,7 @@ func TestObjectMatchesNames(t *testing.T) {
 	for _, g := range []struct {
 		name  string
 		value any
-	}{{GlobalCaptureBytes, uint32(1)}, {GlobalWakeupBytes, uint64(1)}, {GlobalHasAtomicFetch, true}} {
+	}{{GlobalCaptureBytes, uint32(1)}, {GlobalWakeupBytes, uint64(1)}} {
 		if err := m.InitGlobalVariable(g.name, g.value); err != nil {
 			t.Errorf("global %s: %v", g.name, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/httptrace/httptrace/pkg/event"
 	"github.com/httptrace/httptrace/pkg/probes"
 )
 
@@ -63,6 +64,12 @@ probes:
 	// Roles the file does not name keep their defaults.
 	if got := c.Probes[probes.ModeKprobe].Roles[probes.Role("read_return")]; len(got) != 1 || got[0].String() != "kretprobe:ksys_read" {
 		t.Errorf("kprobe read_return = %v", got)
+	}
+}
+
+func TestCaptureFitsTheRecord(t *testing.T) {
+	if MaxCaptureBytes > event.MaxCaptureBytes {
+		t.Errorf("config allows %d capture bytes, a data record holds %d", MaxCaptureBytes, event.MaxCaptureBytes)
 	}
 }
 

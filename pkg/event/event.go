@@ -48,6 +48,10 @@ const (
 	ProcSize = 40
 )
 
+// MaxCaptureBytes is HTTPTRACE_MAX_CAPTURE_BYTES: the most bytes of one
+// transfer a data record can carry.
+const MaxCaptureBytes = 16384
+
 // Address families as the kernel numbers them.
 const (
 	afInet  = 2

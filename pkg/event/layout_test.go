@@ -3,7 +3,6 @@ package event
 import (
 	"testing"
 
-	"github.com/httptrace/httptrace/pkg/config"
 	"github.com/httptrace/httptrace/pkg/event/internal/cevent"
 )
 
@@ -75,8 +74,8 @@ func TestLayoutMatchesC(t *testing.T) {
 		t.Errorf("close %d / proc %d bytes in C, Go CloseSize %d ProcSize %d",
 			cevent.Sizes["httptrace_close"], cevent.Sizes["httptrace_proc"], CloseSize, ProcSize)
 	}
-	if config.MaxCaptureBytes > int(maxCapture) {
-		t.Errorf("config allows %d capture bytes, the BPF record holds %d", config.MaxCaptureBytes, maxCapture)
+	if MaxCaptureBytes != maxCapture {
+		t.Errorf("MaxCaptureBytes = %d, the BPF record holds %d", MaxCaptureBytes, maxCapture)
 	}
 }
 
@@ -88,7 +87,7 @@ func TestConstantsMatchC(t *testing.T) {
 		"HTTPTRACE_DIR_RECV": int64(Recv), "HTTPTRACE_DIR_SEND": int64(Send),
 		"HTTPTRACE_CONN_ADOPTED": int64(ConnAdopted), "HTTPTRACE_CONN_ACCEPTED": int64(ConnAccepted),
 		"HTTPTRACE_CONN_CONNECTED": int64(ConnConnected),
-		"HTTPTRACE_PROC_FORK": int64(ProcFork), "HTTPTRACE_PROC_EXEC": int64(ProcExec), "HTTPTRACE_PROC_EXIT": int64(ProcExit),
+		"HTTPTRACE_PROC_FORK":      int64(ProcFork), "HTTPTRACE_PROC_EXEC": int64(ProcExec), "HTTPTRACE_PROC_EXIT": int64(ProcExit),
 		"HTTPTRACE_STAT_COUNT": int64(StatCount), "HTTPTRACE_SYS_COUNT": int64(SysCount),
 	}
 	cSyscall := map[Syscall]string{

@@ -13,6 +13,7 @@ import (
 
 	"github.com/httptrace/httptrace/pkg/bpfobj"
 	"github.com/httptrace/httptrace/pkg/config"
+	"github.com/httptrace/httptrace/pkg/event"
 	"github.com/httptrace/httptrace/pkg/kernel"
 	"github.com/httptrace/httptrace/pkg/probes"
 	"github.com/httptrace/httptrace/pkg/procs"
@@ -68,7 +69,7 @@ func Open(opts Options) (*Tracer, error) {
 		return nil, err
 	}
 	routeLibbpfLog(opts.Log)
-	mod, err := bpfobj.Open()
+	mod, err := bpfobj.Open(opts.Host.HasAtomicFetch())
 	if err != nil {
 		return nil, err
 	}
@@ -91,8 +92,8 @@ func fillDefaults(o *Options) error {
 	if o.CaptureBytes == 0 {
 		o.CaptureBytes = config.DefaultCaptureBytes
 	}
-	if o.CaptureBytes < 0 || o.CaptureBytes > maxCaptureBytes {
-		return fmt.Errorf("capture of %d bytes is out of range (0 to %d)", o.CaptureBytes, maxCaptureBytes)
+	if o.CaptureBytes < 0 || o.CaptureBytes > event.MaxCaptureBytes {
+		return fmt.Errorf("capture of %d bytes is out of range (0 to %d)", o.CaptureBytes, event.MaxCaptureBytes)
 	}
 	if o.RingBytes == 0 {
 		o.RingBytes = DefaultRingBytes
@@ -108,9 +109,6 @@ func fillDefaults(o *Options) error {
 	}
 	return nil
 }
-
-// maxCaptureBytes is HTTPTRACE_MAX_CAPTURE_BYTES (bpf/event.h).
-const maxCaptureBytes = 16384
 
 func (t *Tracer) open(opts Options) error {
 	if err := t.configure(opts); err != nil {
@@ -141,7 +139,6 @@ func (t *Tracer) configure(opts Options) error {
 	}{
 		{bpfobj.GlobalCaptureBytes, uint32(opts.CaptureBytes)},
 		{bpfobj.GlobalWakeupBytes, uint64(opts.WakeupBytes)},
-		{bpfobj.GlobalHasAtomicFetch, t.host.HasAtomicFetch()},
 	}
 	for _, g := range globals {
 		if err := t.mod.InitGlobalVariable(g.name, g.value); err != nil {

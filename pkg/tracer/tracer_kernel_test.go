@@ -173,7 +173,11 @@ func TestTracerKernel(t *testing.T) {
 		}
 	}
 
-	// The child sends on the socket it accepted before tracing began ...
+	// The child sends on the socket it accepted before tracing began, the
+	// first skipBytes of which we ask not to be copied ...
+	if err := tr.SetSkip(connA, event.Send, skipBytes); err != nil {
+		t.Fatal(err)
+	}
 	c.say(t, "go")
 	c.expect(t, "sent")
 	var sent, want strings.Builder
@@ -224,7 +228,7 @@ func TestTracerKernel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if counters.BPF[event.StatRecordsDropped] != 0 || counters.BPF[event.StatRecordsSent] == 0 {
+	if counters.BPF[event.StatRecordsDropped] != 0 || counters.BPF[event.StatRecordsSent] == 0 || counters.BPF[event.StatSkips] != 1 {
 		t.Errorf("counters %v", counters.BPF)
 	}
 	stats, err := tr.ProgramStats()
@@ -282,11 +286,15 @@ func hasProc(ps []event.Proc, op event.ProcOp, pid uint32) bool {
 	return false
 }
 
+// skipBytes is where copying starts on connection A's send side (SetSkip).
+const skipBytes = 3
+
 // span is what one record should say, in stream order.
 type span struct {
 	sys      event.Syscall
 	text     string
 	captured bool
+	skip     int // bytes at the start left out of the copy
 }
 
 func spans(ps []struct {
@@ -297,7 +305,7 @@ func spans(ps []struct {
 	for _, p := range ps {
 		sys := syscallByName(p.sys)
 		for _, part := range p.parts {
-			out = append(out, span{sys, part, sys != event.SysSendfile})
+			out = append(out, span{sys, part, sys != event.SysSendfile, 0})
 		}
 	}
 	return out
@@ -324,11 +332,11 @@ func checkStream(t *testing.T, name string, recs []event.Data, want []span) {
 	var pos uint64
 	for i, r := range recs {
 		w := want[i]
-		wantCaptured := w.text
+		wantCaptured := w.text[w.skip:]
 		if !w.captured {
 			wantCaptured = ""
 		}
-		if r.Pos != pos || r.Syscall != w.sys || r.Bytes != uint32(len(w.text)) || r.CapturedOff != 0 ||
+		if r.Pos != pos || r.Syscall != w.sys || r.Bytes != uint32(len(w.text)) || r.CapturedOff != uint32(w.skip) ||
 			string(r.Captured) != wantCaptured || r.EndNs < r.StartNs {
 			t.Errorf("%s record %d: pos %d syscall %s bytes %d captured %q at %d; want pos %d %s %q",
 				name, i, r.Pos, r.Syscall, r.Bytes, r.Captured, r.CapturedOff, pos, w.sys, w.text)
@@ -371,10 +379,11 @@ func checkRecords(t *testing.T, got *records, childPID uint32, connA, connB uint
 		key := fmt.Sprintf("conn=%d %s", d.Conn, d.Dir)
 		streams[key] = append(streams[key], d)
 	}
-	sendA := append(spans(sendPayloads), span{event.SysWrite, grandchildPayload, true})
+	sendA := append(spans(sendPayloads), span{event.SysWrite, grandchildPayload, true, 0})
+	sendA[0].skip = skipBytes
 	checkStream(t, "A send", streams[fmt.Sprintf("conn=%d send", connA)], sendA)
 	checkStream(t, "A recv", streams[fmt.Sprintf("conn=%d recv", connA)], spans(recvPayloads))
-	checkStream(t, "B send", streams[fmt.Sprintf("conn=%d send", connB)], []span{{event.SysWrite, connectPayload, true}})
+	checkStream(t, "B send", streams[fmt.Sprintf("conn=%d send", connB)], []span{{event.SysWrite, connectPayload, true, 0}})
 	if n := len(streams[fmt.Sprintf("conn=%d recv", connB)]); n != 0 {
 		t.Errorf("B recv: %d records, want none", n)
 	}
