@@ -16,24 +16,31 @@ char LICENSE[] SEC("license") = "GPL";
  * the function the probe table (or the configuration) names.
  */
 
-/* A data function (fd, pointer, count or iovec count, ...) starts. */
-#define KPROBE_DATA(prog, sys, dir, shape)                                        \
-	SEC("kprobe")                                                             \
-	int BPF_KPROBE(prog, long fd, __u64 ptr, __u64 n)                         \
-	{                                                                         \
-		return on_data_entry((__s32)fd, ptr, n, sys, dir, shape);         \
+/*
+ * The data syscalls: name, syscall, direction, shape. Each gets a kprobe
+ * program kprobe_<name> and a tracepoint program tp_enter_<name>, whose
+ * arguments are (fd, pointer, count or iovec count, ...). For sendfile
+ * (do_sendfile, sendfile64) the fd is out_fd, the socket.
+ */
+#define DATA_SYSCALLS(X)                                        \
+	X(read, HTTPTRACE_SYS_READ, HTTPTRACE_DIR_RECV, SHAPE_BUFFER)         \
+	X(readv, HTTPTRACE_SYS_READV, HTTPTRACE_DIR_RECV, SHAPE_IOVEC)        \
+	X(recvfrom, HTTPTRACE_SYS_RECVFROM, HTTPTRACE_DIR_RECV, SHAPE_BUFFER) \
+	X(recvmsg, HTTPTRACE_SYS_RECVMSG, HTTPTRACE_DIR_RECV, SHAPE_IOVEC)    \
+	X(write, HTTPTRACE_SYS_WRITE, HTTPTRACE_DIR_SEND, SHAPE_BUFFER)       \
+	X(writev, HTTPTRACE_SYS_WRITEV, HTTPTRACE_DIR_SEND, SHAPE_IOVEC)      \
+	X(sendto, HTTPTRACE_SYS_SENDTO, HTTPTRACE_DIR_SEND, SHAPE_BUFFER)     \
+	X(sendmsg, HTTPTRACE_SYS_SENDMSG, HTTPTRACE_DIR_SEND, SHAPE_IOVEC)    \
+	X(sendfile, HTTPTRACE_SYS_SENDFILE, HTTPTRACE_DIR_SEND, SHAPE_SENDFILE)
+
+#define KPROBE_DATA(name, sys, dir, shape)                                \
+	SEC("kprobe")                                                     \
+	int BPF_KPROBE(kprobe_##name, long fd, __u64 ptr, __u64 n)        \
+	{                                                                 \
+		return on_data_entry((__s32)fd, ptr, n, sys, dir, shape); \
 	}
 
-KPROBE_DATA(kprobe_read, HTTPTRACE_SYS_READ, HTTPTRACE_DIR_RECV, SHAPE_BUFFER)
-KPROBE_DATA(kprobe_readv, HTTPTRACE_SYS_READV, HTTPTRACE_DIR_RECV, SHAPE_IOVEC)
-KPROBE_DATA(kprobe_recvfrom, HTTPTRACE_SYS_RECVFROM, HTTPTRACE_DIR_RECV, SHAPE_BUFFER)
-KPROBE_DATA(kprobe_recvmsg, HTTPTRACE_SYS_RECVMSG, HTTPTRACE_DIR_RECV, SHAPE_IOVEC)
-KPROBE_DATA(kprobe_write, HTTPTRACE_SYS_WRITE, HTTPTRACE_DIR_SEND, SHAPE_BUFFER)
-KPROBE_DATA(kprobe_writev, HTTPTRACE_SYS_WRITEV, HTTPTRACE_DIR_SEND, SHAPE_IOVEC)
-KPROBE_DATA(kprobe_sendto, HTTPTRACE_SYS_SENDTO, HTTPTRACE_DIR_SEND, SHAPE_BUFFER)
-KPROBE_DATA(kprobe_sendmsg, HTTPTRACE_SYS_SENDMSG, HTTPTRACE_DIR_SEND, SHAPE_IOVEC)
-/* do_sendfile(out_fd, in_fd, ...): the socket is out_fd. */
-KPROBE_DATA(kprobe_sendfile, HTTPTRACE_SYS_SENDFILE, HTTPTRACE_DIR_SEND, SHAPE_SENDFILE)
+DATA_SYSCALLS(KPROBE_DATA)
 
 SEC("kprobe")
 int BPF_KPROBE(kprobe_connect, long fd)
@@ -65,23 +72,14 @@ int BPF_KRETPROBE(kretprobe_accept, long ret)
  * syscalls:sys_exit_* its return value.
  */
 
-#define TP_DATA(prog, sys, dir, shape)                                                          \
+#define TP_DATA(name, sys, dir, shape)                                                          \
 	SEC("tracepoint")                                                                       \
-	int prog(struct trace_event_raw_sys_enter *ctx)                                         \
+	int tp_enter_##name(struct trace_event_raw_sys_enter *ctx)                              \
 	{                                                                                       \
 		return on_data_entry((__s32)ctx->args[0], ctx->args[1], ctx->args[2], sys, dir, shape); \
 	}
 
-TP_DATA(tp_enter_read, HTTPTRACE_SYS_READ, HTTPTRACE_DIR_RECV, SHAPE_BUFFER)
-TP_DATA(tp_enter_readv, HTTPTRACE_SYS_READV, HTTPTRACE_DIR_RECV, SHAPE_IOVEC)
-TP_DATA(tp_enter_recvfrom, HTTPTRACE_SYS_RECVFROM, HTTPTRACE_DIR_RECV, SHAPE_BUFFER)
-TP_DATA(tp_enter_recvmsg, HTTPTRACE_SYS_RECVMSG, HTTPTRACE_DIR_RECV, SHAPE_IOVEC)
-TP_DATA(tp_enter_write, HTTPTRACE_SYS_WRITE, HTTPTRACE_DIR_SEND, SHAPE_BUFFER)
-TP_DATA(tp_enter_writev, HTTPTRACE_SYS_WRITEV, HTTPTRACE_DIR_SEND, SHAPE_IOVEC)
-TP_DATA(tp_enter_sendto, HTTPTRACE_SYS_SENDTO, HTTPTRACE_DIR_SEND, SHAPE_BUFFER)
-TP_DATA(tp_enter_sendmsg, HTTPTRACE_SYS_SENDMSG, HTTPTRACE_DIR_SEND, SHAPE_IOVEC)
-/* sendfile64(out_fd, in_fd, ...): the socket is out_fd. */
-TP_DATA(tp_enter_sendfile, HTTPTRACE_SYS_SENDFILE, HTTPTRACE_DIR_SEND, SHAPE_SENDFILE)
+DATA_SYSCALLS(TP_DATA)
 
 SEC("tracepoint")
 int tp_enter_connect(struct trace_event_raw_sys_enter *ctx)

@@ -18,22 +18,22 @@ import (
 // programs ignore) and over loopback TCP sockets made with raw syscalls.
 const childRole = "HTTPTRACE_TRACER_TEST_CHILD"
 
+// payload is what one syscall moves: one part per buffer.
+type payload struct {
+	sys   string
+	parts []string
+}
+
 // Payloads the child sends and receives, one per syscall.
 var (
-	sendPayloads = []struct {
-		sys   string
-		parts []string
-	}{
+	sendPayloads = []payload{
 		{"write", []string{"write-payload"}},
 		{"writev", []string{"writev-a", "writev-bb"}},
 		{"sendto", []string{"sendto-payload"}},
 		{"sendmsg", []string{"sendmsg-payload"}},
 		{"sendfile", []string{"sendfile-file-body"}},
 	}
-	recvPayloads = []struct {
-		sys   string
-		parts []string
-	}{
+	recvPayloads = []payload{
 		{"read", []string{"read-payload"}},
 		{"readv", []string{"readv-a", "readv-bb"}},
 		{"recvfrom", []string{"recvfrom-payload"}},

@@ -13,9 +13,9 @@ import (
 
 // trackPIDs adds processes to the tracked_pids map.
 func (t *Tracer) trackPIDs(pids []int) error {
-	m, err := t.mod.GetMap(bpfobj.MapTrackedPIDs)
+	m, err := t.bpfMap(bpfobj.MapTrackedPIDs)
 	if err != nil {
-		return fmt.Errorf("finding map %s: %w", bpfobj.MapTrackedPIDs, err)
+		return err
 	}
 	one := uint8(1)
 	for _, pid := range pids {
@@ -29,9 +29,9 @@ func (t *Tracer) trackPIDs(pids []int) error {
 
 // trackComms fills the tracked_comms map with NUL-padded names.
 func (t *Tracer) trackComms(comms []string) error {
-	m, err := t.mod.GetMap(bpfobj.MapTrackedComms)
+	m, err := t.bpfMap(bpfobj.MapTrackedComms)
 	if err != nil {
-		return fmt.Errorf("finding map %s: %w", bpfobj.MapTrackedComms, err)
+		return err
 	}
 	one := uint8(1)
 	for _, c := range comms {
@@ -59,9 +59,9 @@ func (t *Tracer) SetSkip(conn uint64, dir event.Direction, pos uint64) error {
 	if dir > event.Send {
 		return fmt.Errorf("skip on connection %d: direction %d", conn, dir)
 	}
-	m, err := t.mod.GetMap(bpfobj.MapConnSkips)
+	m, err := t.bpfMap(bpfobj.MapConnSkips)
 	if err != nil {
-		return fmt.Errorf("finding map %s: %w", bpfobj.MapConnSkips, err)
+		return err
 	}
 	key := skipKey{Conn: conn, Dir: uint32(dir)}
 	if err := m.Update(unsafe.Pointer(&key), unsafe.Pointer(&pos)); err != nil {

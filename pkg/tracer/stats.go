@@ -45,9 +45,9 @@ func (t *Tracer) Counters() (Counters, error) {
 	if len(t.links) > 0 {
 		c.KprobeMissed, c.KprobeMissedKnown = t.kprobeMissed()
 	}
-	m, err := t.mod.GetMap(bpfobj.MapStats)
+	m, err := t.bpfMap(bpfobj.MapStats)
 	if err != nil {
-		return c, fmt.Errorf("finding map %s: %w", bpfobj.MapStats, err)
+		return c, err
 	}
 	for i := range c.BPF {
 		key := uint32(i)

@@ -145,9 +145,9 @@ func (t *Tracer) configure(opts Options) error {
 			return fmt.Errorf("setting %s: %w", g.name, err)
 		}
 	}
-	ring, err := t.mod.GetMap(bpfobj.MapEvents)
+	ring, err := t.bpfMap(bpfobj.MapEvents)
 	if err != nil {
-		return fmt.Errorf("finding map %s: %w", bpfobj.MapEvents, err)
+		return err
 	}
 	if err := ring.SetMaxEntries(uint32(opts.RingBytes)); err != nil {
 		return fmt.Errorf("sizing the ring buffer: %w", err)
@@ -219,7 +219,7 @@ func (t *Tracer) attach(plan probes.Plan) error {
 
 // EventsMapFD is the ring buffer map's file descriptor, for its reader.
 func (t *Tracer) EventsMapFD() int {
-	m, err := t.mod.GetMap(bpfobj.MapEvents)
+	m, err := t.bpfMap(bpfobj.MapEvents)
 	if err != nil {
 		return -1
 	}
@@ -244,4 +244,13 @@ func (t *Tracer) Detach() {
 func (t *Tracer) Close() {
 	t.Detach()
 	t.mod.Close()
+}
+
+// bpfMap finds one of the object's maps by name.
+func (t *Tracer) bpfMap(name string) (*bpf.BPFMap, error) {
+	m, err := t.mod.GetMap(name)
+	if err != nil {
+		return nil, fmt.Errorf("finding map %s: %w", name, err)
+	}
+	return m, nil
 }

@@ -297,10 +297,7 @@ type span struct {
 	skip     int // bytes at the start left out of the copy
 }
 
-func spans(ps []struct {
-	sys   string
-	parts []string
-}) []span {
+func spans(ps []payload) []span {
 	var out []span
 	for _, p := range ps {
 		sys := syscallByName(p.sys)
