@@ -13,7 +13,7 @@ import (
 // lost or never seen, and says how much.
 func logSummary(log *logrus.Logger, s Summary) {
 	c, x := s.Counters, s.Exchange
-	lost := c.BPF[event.StatEventsDropped]
+	lost := c.BPF[event.StatRecordsDropped]
 	f := logrus.Fields{
 		"mode":           s.Mode,
 		"reason":         string(s.Reason),
