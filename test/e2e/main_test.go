@@ -34,7 +34,9 @@ func trace(t *testing.T, pids ...int) *harness.Tracer {
 // suite is set. It returns, by id, which requests were logged right.
 func finish(t *testing.T, tr *harness.Tracer, suite string, sent []harness.Sent) map[string]bool {
 	t.Helper()
+	start := time.Now()
 	tr.WaitFor(t, waitForLogs, harness.AllLogged(sent))
+	t.Logf("waited %s for the exchanges to be logged", time.Since(start).Round(time.Millisecond))
 	sum := tr.StopAndSummary(t)
 	recs := tr.Records(t)
 	good := harness.Check(t, recs, sent)

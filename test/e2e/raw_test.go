@@ -47,7 +47,7 @@ func TestRawPipelined(t *testing.T) {
 		if order[i].Conn != order[0].Conn || order[i].FD != order[0].FD {
 			t.Errorf("pipelined requests logged on different connections:\n%s\n%s", order[0].Line, order[i].Line)
 		}
-		if order[i].Time < order[i-1].Time {
+		if order[i].Start.Before(order[i-1].Start) {
 			t.Errorf("pipelined request %d logged as starting before request %d:\n%s\n%s", i+1, i, order[i-1].Line, order[i].Line)
 		}
 	}

@@ -79,6 +79,9 @@ func TestParseRecordMissingKey(t *testing.T) {
 	if _, err := ParseRecord(line(`,"gap":false`, ``)); err == nil || !strings.Contains(err.Error(), "gap") {
 		t.Errorf("a record without gap: err %v, want it named", err)
 	}
+	if _, err := ParseRecord(line(`"time":"2026-11-27T00:00:00.000000001Z"`, `"time":"00:00:00"`)); err == nil {
+		t.Error("a record with a time not in RFC 3339 parsed")
+	}
 	if _, err := ParseRecord("GET /x HTTP/1.1"); err == nil {
 		t.Error("a text line parsed as a record")
 	}

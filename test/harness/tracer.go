@@ -77,6 +77,8 @@ type Record struct {
 	Incomplete      bool              `json:"incomplete"`
 	Unmatched       bool              `json:"unmatched"`
 
+	// Start is Time parsed: when the request's first byte moved.
+	Start time.Time `json:"-"`
 	// Line is the JSON line as printed.
 	Line string `json:"-"`
 }
@@ -115,7 +117,11 @@ func ParseRecord(line string) (Record, error) {
 	if err := json.Unmarshal([]byte(line), &r); err != nil {
 		return Record{}, fmt.Errorf("bad field: %w", err)
 	}
-	r.Line = line
+	start, err := time.Parse(time.RFC3339Nano, r.Time)
+	if err != nil {
+		return Record{}, fmt.Errorf("time: %w", err)
+	}
+	r.Start, r.Line = start, line
 	return r, nil
 }
 
