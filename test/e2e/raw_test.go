@@ -77,57 +77,86 @@ func TestRawSplitHeaders(t *testing.T) {
 	finish(t, tr, "", sent)
 }
 
+// step is one request on a shared connection: its method, its path before
+// the id, extra header lines, the status the server must answer, and what
+// else to check or allow once the answer is in.
+type step struct {
+	method, path string
+	status       int
+	extra        []string
+	after        func(t *testing.T, s *harness.Sent, got harness.RawAnswer, c *harness.RawConn)
+}
+
+// thenOK is a plain GET after the step under test: its exchange shows the
+// one before it ended where it should.
+var thenOK = step{method: "GET", path: "/ok/", status: 200}
+
+// onOneConn traces the Go server, sends the steps on one connection, and
+// checks every exchange.
+func onOneConn(t *testing.T, prefix string, steps ...step) {
+	srv := harness.StartGoServer(t)
+	tr := trace(t, srv.PID())
+	c := harness.DialRaw(t, srv.Addr)
+	var sent []harness.Sent
+	for _, st := range steps {
+		id := harness.NewID(prefix)
+		path := st.path + id
+		req := harness.RequestText(st.method, path, id, st.extra...)
+		c.Send(t, req)
+		got := c.Read(t, st.method)
+		s := c.Sent(st.method, path, id, int64(len(req)), got)
+		expectStatus(t, s, st.status)
+		if st.after != nil {
+			st.after(t, &s, got, c)
+		}
+		sent = append(sent, s)
+	}
+	finish(t, tr, "", sent)
+}
+
 // TestRawLargeHeader sends a 12 KiB header, then a short request on the
 // same connection. The big header section may be cut in the record
 // (truncated), but both exchanges must be there, with their sizes.
 func TestRawLargeHeader(t *testing.T) {
-	srv := harness.StartGoServer(t)
-	tr := trace(t, srv.PID())
-	c := harness.DialRaw(t, srv.Addr)
-	id := harness.NewID("big")
-	big := c.Exchange(t, "GET", "/big/"+id, id, "X-Big: "+strings.Repeat("b", 12*1024))
-	expectStatus(t, big, 200)
-	big.AnyTruncated = true
-	id = harness.NewID("big")
-	next := c.Exchange(t, "GET", "/after-big/"+id, id)
-	expectStatus(t, next, 200)
-	finish(t, tr, "", []harness.Sent{big, next})
+	big := step{method: "GET", path: "/big/", status: 200, extra: []string{"X-Big: " + strings.Repeat("b", 12*1024)},
+		after: func(_ *testing.T, s *harness.Sent, _ harness.RawAnswer, _ *harness.RawConn) { s.AnyTruncated = true }}
+	onOneConn(t, "big", big, thenOK)
 }
 
 // TestRawChunked gets a chunked response, then another answer on the same
 // connection: the end of the chunked body must be found.
 func TestRawChunked(t *testing.T) {
-	srv := harness.StartGoServer(t)
-	tr := trace(t, srv.PID())
-	c := harness.DialRaw(t, srv.Addr)
-	id := harness.NewID("chunked")
-	req := harness.RequestText("GET", "/chunked/"+id, id)
-	c.Send(t, req)
-	got := c.Read(t, "GET")
-	if !got.Chunked || !strings.Contains(got.Body, "chunk 2") {
-		t.Fatalf("the server did not answer in chunks: chunked=%v body %q", got.Chunked, got.Body)
-	}
-	chunked := c.Sent("GET", "/chunked/"+id, id, int64(len(req)), got)
-	expectStatus(t, chunked, 200)
-	id = harness.NewID("chunked")
-	next := c.Exchange(t, "GET", "/ok/"+id, id)
-	expectStatus(t, next, 200)
-	finish(t, tr, "", []harness.Sent{chunked, next})
+	chunked := step{method: "GET", path: "/chunked/", status: 200,
+		after: func(t *testing.T, _ *harness.Sent, got harness.RawAnswer, _ *harness.RawConn) {
+			if !got.Chunked || !strings.Contains(got.Body, "chunk 2") {
+				t.Fatalf("the server did not answer in chunks: chunked=%v body %q", got.Chunked, got.Body)
+			}
+		}}
+	onOneConn(t, "chunked", chunked, thenOK)
 }
 
 // TestRawHead sends HEAD (an answer with Content-Length and no body), then
 // GET on the same connection.
 func TestRawHead(t *testing.T) {
-	srv := harness.StartGoServer(t)
-	tr := trace(t, srv.PID())
-	c := harness.DialRaw(t, srv.Addr)
-	id := harness.NewID("head")
-	head := c.Exchange(t, "HEAD", "/ok/"+id, id)
-	expectStatus(t, head, 200)
-	id = harness.NewID("head")
-	next := c.Exchange(t, "GET", "/ok/"+id, id)
-	expectStatus(t, next, 200)
-	finish(t, tr, "", []harness.Sent{head, next})
+	onOneConn(t, "head", step{method: "HEAD", path: "/ok/", status: 200}, thenOK)
+}
+
+// TestRawNoBodyStatuses gets 204 and 304 (no body whatever the headers
+// say), then 200, on one connection.
+func TestRawNoBodyStatuses(t *testing.T) {
+	onOneConn(t, "nobody", step{method: "GET", path: "/status/204/", status: 204},
+		step{method: "GET", path: "/status/304/", status: 304}, thenOK)
+}
+
+// TestRawConnectionClose sends Connection: close; the server answers and
+// closes, and the record has every byte the client read before the end.
+func TestRawConnectionClose(t *testing.T) {
+	onOneConn(t, "close", step{method: "GET", path: "/ok/", status: 200, extra: []string{"Connection: close"},
+		after: func(t *testing.T, _ *harness.Sent, _ harness.RawAnswer, c *harness.RawConn) {
+			if rest := c.ReadToEOF(t); rest != 0 {
+				t.Fatalf("%d bytes after the answer to Connection: close", rest)
+			}
+		}})
 }
 
 // TestRawExpectContinue sends headers with Expect: 100-continue, waits for
@@ -155,35 +184,4 @@ func TestRawExpectContinue(t *testing.T) {
 	next := c.Exchange(t, "GET", "/ok/"+id, id)
 	expectStatus(t, next, 200)
 	finish(t, tr, "", []harness.Sent{s, next})
-}
-
-// TestRawNoBodyStatuses gets 204 and 304 (no body whatever the headers
-// say), then 200, on one connection.
-func TestRawNoBodyStatuses(t *testing.T) {
-	srv := harness.StartGoServer(t)
-	tr := trace(t, srv.PID())
-	c := harness.DialRaw(t, srv.Addr)
-	var sent []harness.Sent
-	for _, code := range []int{204, 304, 200} {
-		id := harness.NewID("nobody")
-		s := c.Exchange(t, "GET", fmt.Sprintf("/status/%d/%s", code, id), id)
-		expectStatus(t, s, code)
-		sent = append(sent, s)
-	}
-	finish(t, tr, "", sent)
-}
-
-// TestRawConnectionClose sends Connection: close; the server answers and
-// closes, and the record has every byte the client read before the end.
-func TestRawConnectionClose(t *testing.T) {
-	srv := harness.StartGoServer(t)
-	tr := trace(t, srv.PID())
-	c := harness.DialRaw(t, srv.Addr)
-	id := harness.NewID("close")
-	s := c.Exchange(t, "GET", "/ok/"+id, id, "Connection: close")
-	expectStatus(t, s, 200)
-	if rest := c.ReadToEOF(t); rest != 0 {
-		t.Fatalf("%d bytes after the answer to Connection: close", rest)
-	}
-	finish(t, tr, "", []harness.Sent{s})
 }
