@@ -74,29 +74,39 @@ func ratio(a, b float64) string {
 
 // mainTable is the requests/s, ratio and tracer-cost table.
 func mainTable(rows []row) [][]string {
-	t := [][]string{{"server", "setup", "req/s (median)", "÷ untraced", "÷ floor", "÷ bpftrace",
+	t := [][]string{{"server", "setup", "req/s (median)", "req/s min-max", "÷ untraced", "÷ floor", "÷ bpftrace",
 		"logged / wrk requests", "events lost (all rounds)", "tracer CPU µs/exchange", "peak RSS MiB", "wrk errors"}}
 	for _, r := range rows {
 		if r.Median == nil {
-			t = append(t, []string{r.Server, r.Setup, "FAILED", "", "", "", "", "", "", "", ""})
+			t = append(t, []string{r.Server, r.Setup, "FAILED", "", "", "", "", "", "", "", "", ""})
 			continue
 		}
 		m := r.Median
 		rps := m.Wrk.RPS
-		line := []string{r.Server, r.Setup, fmt.Sprintf("%.0f", rps),
+		line := []string{r.Server, r.Setup, fmt.Sprintf("%.0f", rps), spread(r.Runs),
 			ratio(rps, rpsOf(rows, r.Server, setupUntraced)),
 			ratio(rps, rpsOf(rows, r.Server, setupFloor)),
 			ratio(rps, rpsOf(rows, r.Server, setupBpftrace)),
 			"-", "-", "-", "-", orDash(m.Wrk.Errors)}
 		if tr := m.Tracer; tr != nil {
-			line[6] = loggedCell(tr, m.Wrk.Requests, r.Setup == setupFloor)
-			line[7] = fmt.Sprint(r.LostTotal)
-			line[8] = cpuCell(tr, m.Wrk.Requests)
-			line[9] = fmt.Sprintf("%.1f", float64(tr.PeakRSSKiB)/1024)
+			line[7] = loggedCell(tr, m.Wrk.Requests, r.Setup == setupFloor)
+			line[8] = fmt.Sprint(r.LostTotal)
+			line[9] = cpuCell(tr, m.Wrk.Requests)
+			line[10] = fmt.Sprintf("%.1f", float64(tr.PeakRSSKiB)/1024)
 		}
 		t = append(t, line)
 	}
 	return t
+}
+
+// spread is the lowest and highest requests/s over the rounds, so the
+// noise of a shared machine shows next to the median.
+func spread(runs []runResult) string {
+	lo, hi := runs[0].Wrk.RPS, runs[0].Wrk.RPS
+	for _, r := range runs[1:] {
+		lo, hi = min(lo, r.Wrk.RPS), max(hi, r.Wrk.RPS)
+	}
+	return fmt.Sprintf("%.0f-%.0f", lo, hi)
 }
 
 // loggedCell is "logged / requests (difference)"; the floor traces an idle

@@ -64,7 +64,7 @@ func TestAggregateAndMainTable(t *testing.T) {
 	}
 	// Median of 400 and 500 is the lower run, 400; untraced median 900.
 	got := find(setupText)
-	want := []string{"go", setupText, "400", "0.444", "0.500", "1.600", "400 / 400 (=)", "5", "0.00", "0.0", "-"}
+	want := []string{"go", setupText, "400", "400-500", "0.444", "0.500", "1.600", "400 / 400 (=)", "5", "0.00", "0.0", "-"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("text row\n got %q\nwant %q", got, want)
 	}
