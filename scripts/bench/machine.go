@@ -90,8 +90,8 @@ func header(c config, m machine) []string {
 		"floor: " + floorWhy(c.floor),
 		"nginx: 2 workers, `return 200 \"ok\\n\"`, traced by master PID; go: test/servers/goserver (net/http, 200 \"ok PATH\")",
 		"req/s is the median over the rounds; every other column comes from that median run, except events lost (summed over rounds).",
-		"logged = records in the tracer's output file (httptrace: stdout lines; bpftrace: its \"REQ pid=\" lines); wrk counts only",
-		"responses it read before its duration ended, so a few in-flight requests can be logged beyond its count.",
+		"logged = records in the tracer's output file (httptrace: stdout lines; bpftrace: its \"REQ pid=\" lines); " +
+			"wrk counts only responses it read before its duration ended, so a few in-flight requests can be logged beyond its count.",
 		"tracer CPU = utime+stime of the tracer over the wrk run / records logged (/req: per wrk request when nothing was logged).",
 	}
 }
