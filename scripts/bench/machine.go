@@ -93,6 +93,8 @@ func header(c config, m machine) []string {
 		"logged = records in the tracer's output file (httptrace: stdout lines; bpftrace: its \"REQ pid=\" lines); " +
 			"wrk counts only responses it read before its duration ended, so a few in-flight requests can be logged beyond its count.",
 		"tracer CPU = utime+stime of the tracer over the wrk run / records logged (/req: per wrk request when nothing was logged).",
+		"BPF ns/exchange = run_time_ns of all the tracer's BPF programs since load (kernel.bpf_stats_enabled) / records logged: " +
+			"time spent inside the syscalls of the server (and of every other process: the tracepoints are system-wide), not in the tracer's CPU column.",
 	}
 }
 

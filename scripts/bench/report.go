@@ -75,10 +75,10 @@ func ratio(a, b float64) string {
 // mainTable is the requests/s, ratio and tracer-cost table.
 func mainTable(rows []row) [][]string {
 	t := [][]string{{"server", "setup", "req/s (median)", "req/s min-max", "÷ untraced", "÷ floor", "÷ bpftrace",
-		"logged / wrk requests", "events lost (all rounds)", "tracer CPU µs/exchange", "peak RSS MiB", "wrk errors"}}
+		"logged / wrk requests", "events lost (all rounds)", "tracer CPU µs/exchange", "BPF ns/exchange", "peak RSS MiB", "wrk errors"}}
 	for _, r := range rows {
 		if r.Median == nil {
-			t = append(t, []string{r.Server, r.Setup, "FAILED", "", "", "", "", "", "", "", "", ""})
+			t = append(t, []string{r.Server, r.Setup, "FAILED", "", "", "", "", "", "", "", "", "", ""})
 			continue
 		}
 		m := r.Median
@@ -87,12 +87,13 @@ func mainTable(rows []row) [][]string {
 			ratio(rps, rpsOf(rows, r.Server, setupUntraced)),
 			ratio(rps, rpsOf(rows, r.Server, setupFloor)),
 			ratio(rps, rpsOf(rows, r.Server, setupBpftrace)),
-			"-", "-", "-", "-", orDash(m.Wrk.Errors)}
+			"-", "-", "-", "-", "-", orDash(m.Wrk.Errors)}
 		if tr := m.Tracer; tr != nil {
 			line[7] = loggedCell(tr, m.Wrk.Requests, r.Setup == setupFloor)
 			line[8] = fmt.Sprint(r.LostTotal)
-			line[9] = cpuCell(tr, m.Wrk.Requests)
-			line[10] = fmt.Sprintf("%.1f", float64(tr.PeakRSSKiB)/1024)
+			line[9] = perExchange(float64(tr.CPUTicks)*1e6/userHZ, tr, m.Wrk.Requests)
+			line[10] = perExchange(float64(bpfRunTimeNs(tr.Progs)), tr, m.Wrk.Requests)
+			line[11] = fmt.Sprintf("%.1f", float64(tr.PeakRSSKiB)/1024)
 		}
 		t = append(t, line)
 	}
@@ -128,20 +129,29 @@ func loggedCell(tr *tracerStats, requests int64, floor bool) string {
 	return cell
 }
 
-// cpuCell is tracer CPU per exchange logged, or per request completed
-// (marked "/req") when nothing was logged.
-func cpuCell(tr *tracerStats, requests int64) string {
-	us := float64(tr.CPUTicks) * 1e6 / userHZ
+// perExchange divides a tracer's cost by the records it logged, or by the
+// requests completed (marked "/req") when it logged nothing.
+func perExchange(cost float64, tr *tracerStats, requests int64) string {
 	switch {
 	case tr.Logged > 0:
-		return fmt.Sprintf("%.2f", us/float64(tr.Logged))
+		return fmt.Sprintf("%.2f", cost/float64(tr.Logged))
 	case requests > 0:
-		return fmt.Sprintf("%.2f /req", us/float64(requests))
+		return fmt.Sprintf("%.2f /req", cost/float64(requests))
 	}
 	return "n/a"
 }
 
-// progTable lists every BPF program of each traced setup's median run.
+// bpfRunTimeNs is the run time of all a tracer's BPF programs since load.
+func bpfRunTimeNs(ps []progStat) uint64 {
+	var n uint64
+	for _, p := range ps {
+		n += p.RunTimeNs
+	}
+	return n
+}
+
+// progTable lists the BPF programs that ran in each traced setup's median
+// run; programs that never ran are left out.
 func progTable(rows []row) [][]string {
 	t := [][]string{{"server", "setup", "BPF program", "runs", "avg ns/run"}}
 	for _, r := range rows {
@@ -149,6 +159,9 @@ func progTable(rows []row) [][]string {
 			continue
 		}
 		for _, p := range r.Median.Tracer.Progs {
+			if p.RunCnt == 0 {
+				continue
+			}
 			t = append(t, []string{r.Server, r.Setup, p.Name, fmt.Sprint(p.RunCnt), fmt.Sprintf("%.0f", p.avgNs())})
 		}
 	}

@@ -3,6 +3,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -64,7 +65,7 @@ func TestAggregateAndMainTable(t *testing.T) {
 	}
 	// Median of 400 and 500 is the lower run, 400; untraced median 900.
 	got := find(setupText)
-	want := []string{"go", setupText, "400", "400-500", "0.444", "0.500", "1.600", "400 / 400 (=)", "5", "0.00", "0.0", "-"}
+	want := []string{"go", setupText, "400", "400-500", "0.444", "0.500", "1.600", "400 / 400 (=)", "5", "0.00", "0.00", "0.0", "-"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("text row\n got %q\nwant %q", got, want)
 	}
@@ -101,12 +102,27 @@ func TestCells(t *testing.T) {
 		if got := loggedCell(&tr, tt.requests, tt.floor); got != tt.wantLog {
 			t.Errorf("%s: logged %q, want %q", tt.name, got, tt.wantLog)
 		}
-		if got := cpuCell(&tr, tt.requests); got != tt.wantCPU {
+		if got := perExchange(float64(tr.CPUTicks)*1e6/userHZ, &tr, tt.requests); got != tt.wantCPU {
 			t.Errorf("%s: cpu %q, want %q", tt.name, got, tt.wantCPU)
 		}
 	}
 	if ratio(1, 0) != "n/a" || ratio(0, 1) != "n/a" || ratio(3, 4) != "0.750" {
 		t.Error("ratio: want n/a without a reference and 0.750 for 3/4")
+	}
+}
+
+func TestProgTableAndRunTime(t *testing.T) {
+	run := rr("go", setupText, 1, 10)
+	run.Tracer = &tracerStats{Progs: []progStat{{Name: "idle"}, {Name: "read", RunCnt: 4, RunTimeNs: 1000}, {Name: "exit", RunCnt: 1, RunTimeNs: 7}}}
+	rows := aggregate([]runResult{run, rr("go", setupUntraced, 1, 20)}, []string{"go"}, setupKeys)
+	got := progTable(rows)
+	want := [][]string{{"server", "setup", "BPF program", "runs", "avg ns/run"},
+		{"go", setupText, "read", "4", "250"}, {"go", setupText, "exit", "1", "7"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("prog table\n got %q\nwant %q", got, want)
+	}
+	if n := bpfRunTimeNs(run.Tracer.Progs); n != 1007 {
+		t.Errorf("run time = %d, want 1007", n)
 	}
 }
 
