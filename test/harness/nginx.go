@@ -87,7 +87,7 @@ func StartNginx(t testing.TB) *Nginx {
 		case <-time.After(10 * time.Second):
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil && len(Children(n.PID())) == 2 {
@@ -121,7 +121,7 @@ func (n *Nginx) Reload(t testing.TB) []int {
 	if err != nil {
 		t.Fatalf("nginx -s reload: %v\n%s", err, out)
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		now := n.Workers()
 		fresh := 0
