@@ -2,6 +2,14 @@
 // attach mode named by $HTTPTRACE_ATTACH (tracepoint on the development
 // machines, both modes in the kernel matrix), and every exchange a client
 // completed must be logged exactly once, right. They run as root.
+//
+// Environment: HTTPTRACE_BIN (the binary, default bin/httptrace),
+// HTTPTRACE_ATTACH (auto, kprobe or tracepoint; default tracepoint),
+// HTTPTRACE_E2E_REQUIRE_ALL=1 (a missing nginx, python3 or node fails the
+// test instead of skipping it), HTTPTRACE_SYSCALLSERVER (a static
+// syscallserver binary; default this binary in that role) and
+// HTTPTRACE_E2E_GUEST (set in the kernel matrix's emulated guests).
+// Servers are found on PATH and listen on loopback only.
 package e2e
 
 import (
@@ -39,8 +47,9 @@ func trace(t *testing.T, pids ...int) *harness.Tracer {
 }
 
 // finish waits until every request is logged (bounded), stops httptrace,
-// checks the records and the summary, and prints the result line when
-// suite is set. It returns, by id, which requests were logged right.
+// checks the records and the summary, and prints the result line unless
+// suite is "" (the caller prints its own). It returns, by id, which
+// requests were logged right.
 func finish(t *testing.T, tr *harness.Tracer, suite string, sent []harness.Sent) map[string]bool {
 	t.Helper()
 	start := time.Now()

@@ -30,7 +30,7 @@ func TestRawPipelined(t *testing.T) {
 		expectStatus(t, s, want)
 		sent = append(sent, s)
 	}
-	finish(t, tr, "", sent)
+	finish(t, tr, "raw", sent)
 	recs := tr.Records(t)
 	var order []harness.Record
 	for _, id := range ids {
@@ -74,7 +74,7 @@ func TestRawSplitHeaders(t *testing.T) {
 		sent = append(sent, s)
 		c.Close()
 	}
-	finish(t, tr, "", sent)
+	finish(t, tr, "raw", sent)
 }
 
 // step is one request on a shared connection: its method, its path before
@@ -111,7 +111,7 @@ func onOneConn(t *testing.T, prefix string, steps ...step) {
 		}
 		sent = append(sent, s)
 	}
-	finish(t, tr, "", sent)
+	finish(t, tr, "raw", sent)
 }
 
 // TestRawLargeHeader sends a 12 KiB header, then a short request on the
@@ -183,5 +183,5 @@ func TestRawExpectContinue(t *testing.T) {
 	id = harness.NewID("continue")
 	next := c.Exchange(t, "GET", "/ok/"+id, id)
 	expectStatus(t, next, 200)
-	finish(t, tr, "", []harness.Sent{s, next})
+	finish(t, tr, "raw", []harness.Sent{s, next})
 }

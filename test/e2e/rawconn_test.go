@@ -35,7 +35,7 @@ func TestRawAdopted(t *testing.T) {
 	id = harness.NewID("adopt")
 	news := fresh.Exchange(t, "GET", "/ok/"+id, id)
 	expectStatus(t, news, 200)
-	finish(t, tr, "", []harness.Sent{adopted, again, news})
+	finish(t, tr, "raw", []harness.Sent{adopted, again, news})
 }
 
 // TestRawForkPerConnection traces a server that forks a child per
@@ -64,7 +64,7 @@ func TestRawForkPerConnection(t *testing.T) {
 	if len(children) != 3 || children[srv.PID()] {
 		t.Fatalf("served by %v (parent %d): want three children, one per connection", children, srv.PID())
 	}
-	finish(t, tr, "", sent)
+	finish(t, tr, "raw", sent)
 }
 
 // TestRawUntracedTwin sends the same traffic to a traced server and its
@@ -85,7 +85,7 @@ func TestRawUntracedTwin(t *testing.T) {
 			}
 		}
 	}
-	finish(t, tr, "", sent)
+	finish(t, tr, "raw", sent)
 	noneFrom(t, tr, twin.PID())
 }
 
@@ -112,7 +112,7 @@ func TestRawSecrets(t *testing.T) {
 		}
 		return nil
 	}
-	finish(t, tr, "", []harness.Sent{s})
+	finish(t, tr, "raw", []harness.Sent{s})
 	for _, r := range tr.Records(t) {
 		if harness.Matches(r, id) && r.Header("Authorization") != redactedMark {
 			t.Errorf("Authorization logged as %q, want %q", r.Header("Authorization"), redactedMark)
@@ -148,7 +148,7 @@ func TestRawNoFalseCaptures(t *testing.T) {
 		t.Fatalf("the file got fd %d, not the closed connection's fd %d: the check would prove nothing", fileFD, connFD)
 	}
 	// Check fails on any record no client completed, such as the file's bytes.
-	finish(t, tr, "", sent)
+	finish(t, tr, "raw", sent)
 }
 
 // TestRawKeepAliveDuring sends a second request while the server still
@@ -168,5 +168,5 @@ func TestRawKeepAliveDuring(t *testing.T) {
 	b := c.Sent("GET", "/ok/"+during, during, int64(len(second)), c.Read(t, "GET"))
 	expectStatus(t, a, 200)
 	expectStatus(t, b, 200)
-	finish(t, tr, "", []harness.Sent{a, b})
+	finish(t, tr, "raw", []harness.Sent{a, b})
 }

@@ -114,9 +114,8 @@ func TestNginx(t *testing.T) {
 	checkServedBy(t, reloaded, after)
 	traffic(t, twin.Addr, nginxPaths, "nginx-twin")
 
-	good := finish(t, tr, "", append(sent, reloaded...))
+	good := finish(t, tr, "nginx", append(sent, reloaded...))
 	noneFrom(t, tr, append(twin.Workers(), twin.PID())...)
-	harness.Result("nginx", tr.Mode, good, append(sent, reloaded...))
 	n := 0
 	for _, s := range reloaded {
 		if good[s.ID] {
