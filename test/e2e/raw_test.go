@@ -11,14 +11,27 @@ import (
 	"github.com/httptrace/httptrace/test/harness"
 )
 
-// TestRawPipelined sends three requests in one write; the answers are 200,
-// 404, 200 in order, and so are the records, on one connection.
+// TestRawPipelined sends three requests in one write to the Go server;
+// the answers are 200, 404, 200 in order, and so are the records, on one
+// connection.
 func TestRawPipelined(t *testing.T) {
 	srv := harness.StartGoServer(t)
-	tr := trace(t, srv.PID())
-	c := harness.DialRaw(t, srv.Addr)
+	pipelined(t, srv.PID(), srv.Addr, appPaths)
+}
+
+// TestRawNginxPipelined does the same with nginx (recv, writev, sendfile),
+// traced by its master's PID.
+func TestRawNginxPipelined(t *testing.T) {
+	ngx := harness.StartNginx(t)
+	pipelined(t, ngx.PID(), ngx.Addr, nginxPaths)
+}
+
+// pipelined traces pid and sends three requests in one write to addr.
+func pipelined(t *testing.T, pid int, addr string, p paths) {
+	tr := trace(t, pid)
+	c := harness.DialRaw(t, addr)
 	ids := []string{harness.NewID("pipe"), harness.NewID("pipe"), harness.NewID("pipe")}
-	reqPaths := []string{"/ok/" + ids[0], "/status/404/" + ids[1], "/ok/" + ids[2]}
+	reqPaths := []string{p.ok(ids[0]), p.notFound(ids[1]), p.ok(ids[2])}
 	var texts []string
 	for i, id := range ids {
 		texts = append(texts, harness.RequestText("GET", reqPaths[i], id))
@@ -95,8 +108,13 @@ var thenOK = step{method: "GET", path: "/ok/", status: 200}
 // checks every exchange.
 func onOneConn(t *testing.T, prefix string, steps ...step) {
 	srv := harness.StartGoServer(t)
-	tr := trace(t, srv.PID())
-	c := harness.DialRaw(t, srv.Addr)
+	onOneConnTo(t, srv.PID(), srv.Addr, prefix, steps...)
+}
+
+// onOneConnTo traces pid and sends the steps on one connection to addr.
+func onOneConnTo(t *testing.T, pid int, addr, prefix string, steps ...step) {
+	tr := trace(t, pid)
+	c := harness.DialRaw(t, addr)
 	var sent []harness.Sent
 	for _, st := range steps {
 		id := harness.NewID(prefix)
@@ -146,6 +164,14 @@ func TestRawHead(t *testing.T) {
 func TestRawNoBodyStatuses(t *testing.T) {
 	onOneConn(t, "nobody", step{method: "GET", path: "/status/204/", status: 204},
 		step{method: "GET", path: "/status/304/", status: 304}, thenOK)
+}
+
+// TestRawNginxNoBody sends HEAD for a static file, gets a 204, then the
+// file, on one connection to nginx.
+func TestRawNginxNoBody(t *testing.T) {
+	ngx := harness.StartNginx(t)
+	onOneConnTo(t, ngx.PID(), ngx.Addr, "nginx-nobody", step{method: "HEAD", path: "/static/", status: 200},
+		step{method: "GET", path: "/status/204/", status: 204}, step{method: "GET", path: "/static/", status: 200})
 }
 
 // TestRawConnectionClose sends Connection: close; the server answers and
