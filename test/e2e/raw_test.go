@@ -97,6 +97,7 @@ type step struct {
 	method, path string
 	status       int
 	extra        []string
+	body         string // sent with the headers, with its Content-Length
 	after        func(t *testing.T, s *harness.Sent, got harness.RawAnswer, c *harness.RawConn)
 }
 
@@ -119,7 +120,11 @@ func onOneConnTo(t *testing.T, pid int, addr, prefix string, steps ...step) {
 	for _, st := range steps {
 		id := harness.NewID(prefix)
 		path := st.path + id
-		req := harness.RequestText(st.method, path, id, st.extra...)
+		extra := st.extra
+		if st.body != "" {
+			extra = append(extra, fmt.Sprintf("Content-Length: %d", len(st.body)))
+		}
+		req := harness.RequestText(st.method, path, id, extra...) + st.body
 		c.Send(t, req)
 		got := c.Read(t, st.method)
 		s := c.Sent(st.method, path, id, int64(len(req)), got)
@@ -139,6 +144,18 @@ func TestRawLargeHeader(t *testing.T) {
 	big := step{method: "GET", path: "/big/", status: 200, extra: []string{"X-Big: " + strings.Repeat("b", 12*1024)},
 		after: func(_ *testing.T, s *harness.Sent, _ harness.RawAnswer, _ *harness.RawConn) { s.AnyTruncated = true }}
 	onOneConn(t, "big", big, thenOK)
+}
+
+// TestRawLargeBodies sends a 256 KiB request body and gets a 1 MiB
+// response, each moved by many syscalls, then a plain GET, on one
+// connection: the sizes must be exact.
+func TestRawLargeBodies(t *testing.T) {
+	onOneConn(t, "large", step{method: "POST", path: "/body/", status: 200, body: strings.Repeat("q", 256<<10)},
+		step{method: "GET", path: "/large/", status: 200, after: func(t *testing.T, _ *harness.Sent, got harness.RawAnswer, _ *harness.RawConn) {
+			if len(got.Body) != 1<<20 {
+				t.Fatalf("the server answered /large/ with %d bytes, want 1 MiB", len(got.Body))
+			}
+		}}, thenOK)
 }
 
 // TestRawChunked gets a chunked response, then another answer on the same

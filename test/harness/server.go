@@ -4,6 +4,7 @@ package harness
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -66,6 +67,7 @@ func Main(m *testing.M) {
 //	/slow       answers after 300 ms
 //	/status/N/  answers with status N (no body for 1xx, 204 and 304)
 //	/chunked/   answers in three flushed chunks (Transfer-Encoding: chunked)
+//	/large/     answers with a 1 MiB body
 //	/body/      reads the request body (so Expect: 100-continue is answered) and echoes its size
 //	anything else, any method: 200 "ok PATH"
 //
@@ -131,6 +133,10 @@ func Serve(addr string) error {
 			fmt.Fprintf(w, "chunk %d of %s\n", i, r.URL.Path)
 			w.(http.Flusher).Flush()
 		}
+	})
+	large := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
+	mux.HandleFunc("/large/", func(w http.ResponseWriter, r *http.Request) {
+		w.Write(large)
 	})
 	mux.HandleFunc("/body/", func(w http.ResponseWriter, r *http.Request) {
 		n, err := io.Copy(io.Discard, r.Body)
