@@ -97,7 +97,7 @@ type step struct {
 	method, path string
 	status       int
 	extra        []string
-	body         string // sent with the headers, with its Content-Length
+	body         string // sent with the headers, with its Content-Length unless chunked
 	after        func(t *testing.T, s *harness.Sent, got harness.RawAnswer, c *harness.RawConn)
 }
 
@@ -121,7 +121,7 @@ func onOneConnTo(t *testing.T, pid int, addr, prefix string, steps ...step) {
 		id := harness.NewID(prefix)
 		path := st.path + id
 		extra := st.extra
-		if st.body != "" {
+		if st.body != "" && !strings.Contains(strings.Join(extra, "\n"), "Transfer-Encoding") {
 			extra = append(extra, fmt.Sprintf("Content-Length: %d", len(st.body)))
 		}
 		req := harness.RequestText(st.method, path, id, extra...) + st.body
@@ -154,6 +154,17 @@ func TestRawLargeBodies(t *testing.T) {
 		step{method: "GET", path: "/large/", status: 200, after: func(t *testing.T, _ *harness.Sent, got harness.RawAnswer, _ *harness.RawConn) {
 			if len(got.Body) != 1<<20 {
 				t.Fatalf("the server answered /large/ with %d bytes, want 1 MiB", len(got.Body))
+			}
+		}}, thenOK)
+}
+
+// TestRawChunkedRequest sends a request body in chunks, then a plain GET.
+func TestRawChunkedRequest(t *testing.T) {
+	onOneConn(t, "chunked-req", step{method: "POST", path: "/body/", status: 200,
+		extra: []string{"Transfer-Encoding: chunked"}, body: "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+		after: func(t *testing.T, _ *harness.Sent, got harness.RawAnswer, _ *harness.RawConn) {
+			if got.Body != "got 11 bytes\n" {
+				t.Fatalf("the server read the chunked body as %q", got.Body)
 			}
 		}}, thenOK)
 }

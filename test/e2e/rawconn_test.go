@@ -5,6 +5,7 @@ package e2e
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,6 +64,44 @@ func TestRawForkPerConnection(t *testing.T) {
 	}
 	if len(children) != 3 || children[srv.PID()] {
 		t.Fatalf("served by %v (parent %d): want three children, one per connection", children, srv.PID())
+	}
+	finish(t, tr, "raw", sent)
+}
+
+// TestRawConcurrent runs 32 connections at once, five requests each.
+func TestRawConcurrent(t *testing.T) {
+	srv := harness.StartGoServer(t)
+	tr := trace(t, srv.PID())
+	const conns, each = 32, 5
+	results := make(chan []harness.Sent, conns)
+	var wg sync.WaitGroup
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		// A failing request ends only its goroutine (FailNow's Goexit);
+		// the count below then fails the test.
+		go func() {
+			defer wg.Done()
+			c := harness.DialRaw(t, srv.Addr)
+			var sent []harness.Sent
+			for j := 0; j < each; j++ {
+				id := harness.NewID("conc")
+				sent = append(sent, c.Exchange(t, "GET", "/ok/"+id, id))
+			}
+			c.Close()
+			results <- sent
+		}()
+	}
+	wg.Wait()
+	close(results)
+	var sent []harness.Sent
+	for r := range results {
+		sent = append(sent, r...)
+	}
+	if len(sent) != conns*each {
+		t.Fatalf("%d of %d requests answered", len(sent), conns*each)
+	}
+	for _, s := range sent {
+		expectStatus(t, s, 200)
 	}
 	finish(t, tr, "raw", sent)
 }
