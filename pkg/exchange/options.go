@@ -75,7 +75,7 @@ type Stats struct {
 	Records          uint64 // data records taken
 	Exchanges        uint64 // records emitted, of every kind
 	Paired           uint64 // records with both a request and a response
-	Incomplete       uint64 // requests logged without a response (close, timeout, lost pairing)
+	Incomplete       uint64 // records logged incomplete: requests without a response (close, timeout, lost pairing) or exchanges cut short
 	TimedOut         uint64 // of Incomplete: requests that waited ExchangeTimeout
 	Unmatched        uint64 // responses logged without a request
 	Gaps             uint64 // holes in streams that became gaps (records lost)

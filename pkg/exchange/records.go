@@ -19,6 +19,7 @@ type pendingReq struct {
 	kind                httpparse.MethodKind
 	upgrade             bool
 	gap, truncated      bool
+	cut                 bool // the request ended early (httpparse.Message.Cut)
 }
 
 // fill copies what the record needs of request m, which dr just parsed.
@@ -32,7 +33,7 @@ func (q *pendingReq) fill(c *conn, dr *dir, m *httpparse.Message) {
 	q.body = append(q.body[:0], m.Body...)
 	q.startAt, q.endAt, q.meta = dr.begin.At, dr.cur.At, dr.begin
 	q.kind, q.upgrade = m.Kind(), m.Upgrade
-	q.gap, q.truncated = m.Gap, m.Truncated
+	q.gap, q.truncated, q.cut = m.Gap, m.Truncated, m.Cut
 }
 
 func slice(s string, sp httpparse.Span) string { return s[sp.Off:sp.End] }
@@ -84,7 +85,10 @@ func (c *conn) setResponse(r *record.Exchange, dr *dir, m *httpparse.Message) {
 	r.Truncated = r.Truncated || m.Truncated
 }
 
-// emitPair logs a request with its response.
+// emitPair logs a request with its response. When either ended early
+// without bytes going unseen (the connection closed inside it, or its
+// framing was broken) the exchange is logged incomplete, with what was
+// seen; a message cut by unseen bytes is flagged gap already.
 func (c *conn) emitPair(q *pendingReq, dr *dir, m *httpparse.Message) {
 	r := c.base(&q.meta)
 	setRequest(r, q)
@@ -93,6 +97,10 @@ func (c *conn) emitPair(q *pendingReq, dr *dir, m *httpparse.Message) {
 		r.LatencyNs = r.ResponseStartNs - r.RequestEndNs
 	}
 	c.t.stats.Paired++
+	if (q.cut && !q.gap) || (m.Cut && !m.Gap) {
+		r.Incomplete = true
+		c.t.stats.Incomplete++
+	}
 	c.send(r)
 }
 

@@ -138,6 +138,36 @@ func TestScenarios(t *testing.T) {
 			c.send(in, get("/n2"))
 			c.send(out, ok("n2"))
 		}, expect: "GET /cut 200 gap trunc; GET /n1 - gap incomplete; ? 200 gap unmatched; GET /n2 200"},
+		{name: "chunked response cut by the close", steps: func(w *world) {
+			c := w.serverConn(1)
+			c.send(in, get("/big"))
+			c.send(out, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n"+strings.Repeat("x", 0x400)+"\r\n")
+			c.close()
+		}, expect: "GET /big 200 incomplete"},
+		{name: "sized response cut by the close", steps: func(w *world) {
+			c := w.serverConn(1)
+			c.send(in, get("/big"))
+			c.send(out, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this")
+			c.close()
+		}, expect: "GET /big 200 incomplete"},
+		{name: "headers never ended, answered on the close", steps: func(w *world) {
+			c := w.serverConn(1)
+			c.send(in, "GET /half HTTP/1.1\r\nHost: h\r\nX-Slow: s")
+			c.send(out, "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
+			c.close()
+		}, expect: "GET /half 400 trunc incomplete"},
+		{name: "invalid chunk size, answered", steps: func(w *world) {
+			c := w.serverConn(1)
+			c.send(in, "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n")
+			c.send(out, "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+			c.close()
+		}, expect: "POST /c 400 incomplete"},
+		{name: "response ended whole before the close", steps: func(w *world) {
+			c := w.serverConn(1)
+			c.send(in, get("/a"))
+			c.send(out, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n")
+			c.close()
+		}, expect: "GET /a 200"},
 		{name: "out-of-order records", steps: func(w *world) {
 			c := w.serverConn(1)
 			r1, r2, r3 := c.data(in, "GET /ooo HT"), c.data(in, "TP/1.1\r\nHost"), c.data(in, ": h\r\n\r\n")
