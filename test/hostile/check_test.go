@@ -127,12 +127,27 @@ func peakRSSKiB(t *testing.T, pid int) int {
 // view is what a client knows of one hostile connection: what it sent and
 // what came back. A record of the connection must agree with it.
 type view struct {
-	client, server string // the connection's addresses
-	requests       []line // request lines sent, whole or not
-	statuses       []int  // statuses received, in order
+	client, server string    // the connection's addresses
+	since          time.Time // just before it was opened (ports are reused)
+	requests       []line    // request lines sent, whole or not
+	statuses       []int     // statuses received, in order
 	// complete are the exchanges that went whole both ways; only these
 	// may be logged without a flag.
 	complete []harness.Sent
+}
+
+// newView starts the view of a connection about to be opened.
+func newView() view { return view{since: time.Now().Add(-clockSlack)} }
+
+// clockSlack allows for the tracer's wall-clock times differing from the
+// test's by a little.
+const clockSlack = 20 * time.Millisecond
+
+// of tells whether a record is of the viewed connection: its addresses,
+// and a start after the connection opened (an earlier connection may have
+// had the same client port).
+func (v view) of(r harness.Record) bool {
+	return r.Client == v.client && r.Server == v.server && !r.Start.Before(v.since)
 }
 
 // line is a request line: a method and a path.
@@ -149,7 +164,7 @@ func judge(t *testing.T, recs []harness.Record, v view) []harness.Record {
 	t.Helper()
 	var mine []harness.Record
 	for _, r := range recs {
-		if r.Client != v.client || r.Server != v.server {
+		if !v.of(r) {
 			continue
 		}
 		mine = append(mine, r)
@@ -230,7 +245,7 @@ func (h *hostile) settle(t *testing.T, d time.Duration, views []view) []harness.
 		for _, v := range views {
 			seen := false
 			for _, r := range recs {
-				if r.Client == v.client && r.Server == v.server {
+				if v.of(r) {
 					seen = true
 					break
 				}

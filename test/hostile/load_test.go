@@ -79,10 +79,11 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // is logged flagged or not at all.
 func casePipelined(t *testing.T, h *hostile) {
 	for _, tg := range h.targets {
+		v := newView()
 		conn := dial(t, tg.addr)
+		v.client, v.server = conn.LocalAddr().String(), conn.RemoteAddr().String()
 		var all strings.Builder
 		reqs := make([]harness.Sent, pipelined)
-		v := view{client: conn.LocalAddr().String(), server: conn.RemoteAddr().String()}
 		for i := range reqs {
 			id := harness.NewID("pipe")
 			path := tg.statusPath(tg.statuses[i%len(tg.statuses)], id)
@@ -192,6 +193,7 @@ func caseResetMidResponse(t *testing.T, h *hostile) {
 	}}
 	var views []view
 	for i := 0; i < resets; i++ {
+		v := newView()
 		conn, err := dialer.Dial("tcp", tg.addr)
 		if err != nil {
 			t.Fatalf("dialing %s: %v", tg.addr, err)
@@ -199,8 +201,8 @@ func caseResetMidResponse(t *testing.T, h *hostile) {
 		conn.SetDeadline(time.Now().Add(10 * time.Second))
 		id := harness.NewID("reset")
 		path := "/large/" + id
-		v := view{client: conn.LocalAddr().String(), server: conn.RemoteAddr().String(),
-			requests: []line{{"GET", path}}}
+		v.client, v.server = conn.LocalAddr().String(), conn.RemoteAddr().String()
+		v.requests = []line{{"GET", path}}
 		if _, err := io.WriteString(conn, harness.RequestText("GET", path, id)); err != nil {
 			t.Fatalf("writing: %v", err)
 		}

@@ -27,8 +27,10 @@ type hostileConn struct {
 // newHostileConn dials the target and starts the connection's view.
 func newHostileConn(t *testing.T, tg target) *hostileConn {
 	t.Helper()
+	v := newView()
 	c := dial(t, tg.addr)
-	return &hostileConn{conn: c, view: view{client: c.LocalAddr().String(), server: c.RemoteAddr().String()}}
+	v.client, v.server = c.LocalAddr().String(), c.RemoteAddr().String()
+	return &hostileConn{conn: c, view: v}
 }
 
 // sendAndDrain writes payload (errors are expected: the server may close
