@@ -22,6 +22,7 @@ import (
 	"github.com/httptrace/httptrace/pkg/output"
 	"github.com/httptrace/httptrace/pkg/preflight"
 	"github.com/httptrace/httptrace/pkg/probes"
+	"github.com/httptrace/httptrace/pkg/redact"
 	"github.com/httptrace/httptrace/pkg/runner"
 )
 
@@ -188,6 +189,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "httptrace: %v\n", err)
 		return exitUsage
 	}
+	// The redaction key file is read now, so a bad one is a usage error.
+	redactor, err := redact.New(cfg.Redact)
+	if err != nil {
+		fmt.Fprintf(stderr, "httptrace: %v\n", err)
+		return exitUsage
+	}
 
 	level := logrus.InfoLevel
 	if o.verbose {
@@ -208,7 +215,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ctx, cancelTimeout = context.WithTimeout(ctx, o.duration)
 		defer cancelTimeout()
 	}
-	if _, err := runner.Run(ctx, cfg, stdout, diag); err != nil {
+	if cfg.Redact.Disabled() {
+		diag.Warn("redaction is off (redact.mode: none): header and query secrets are logged in clear")
+	}
+	if _, err := runner.Run(ctx, cfg, runner.IO{Out: stdout, Log: diag, Redactor: redactor}); err != nil {
 		diag.Error(strings.TrimSpace(err.Error()))
 		return exitRuntime
 	}

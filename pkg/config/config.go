@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/httptrace/httptrace/pkg/probes"
+	"github.com/httptrace/httptrace/pkg/redact"
 )
 
 // Log formats for captured requests.
@@ -51,6 +52,8 @@ type Config struct {
 	// Probes has a full plan for each concrete mode: the table's defaults
 	// with what the file overrides.
 	Probes map[probes.Mode]probes.Plan
+	// Redact says which secrets are hidden before records are written.
+	Redact redact.Options
 
 	// where records file:line of each key read from a file, for errors.
 	where map[string]string
@@ -65,6 +68,7 @@ func Default() Config {
 		MaxHeaderBytes:  DefaultMaxHeaderBytes,
 		ExchangeTimeout: DefaultExchangeTimeout,
 		Probes:          map[probes.Mode]probes.Plan{},
+		Redact:          redact.DefaultOptions(),
 		where:           map[string]string{},
 	}
 	for _, m := range probes.Modes {
@@ -141,5 +145,5 @@ func (c *Config) Validate() error {
 	if c.LogFormat != FormatText && c.LogFormat != FormatJSON {
 		return c.errorf("log_format", "%q is not a log format (want text or json)", c.LogFormat)
 	}
-	return nil
+	return c.validateRedact()
 }

@@ -134,6 +134,8 @@ func (d *decoder) top(n *yaml.Node) error {
 			return err
 		case "probes":
 			return d.probes(v)
+		case "redact":
+			return d.redact(v)
 		}
 		return d.fail(kn, k, "unknown key (want %s)", strings.Join(topKeys, ", "))
 	})
@@ -141,7 +143,7 @@ func (d *decoder) top(n *yaml.Node) error {
 
 // topKeys are the keys the top level takes, for the unknown-key message.
 var topKeys = []string{"pids", "comm", "attach", "capture_bytes", "max_header_bytes",
-	"capture_body_bytes", "exchange_timeout", "log_format", "probes"}
+	"capture_body_bytes", "exchange_timeout", "log_format", "probes", "redact"}
 
 // strs reads one string or a list of strings.
 func (d *decoder) strs(n *yaml.Node, key string) ([]string, error) {

@@ -30,19 +30,20 @@ type Summary struct {
 	Reason   pipeline.StopReason
 }
 
+// IO is where a session's output goes, and what it applies first.
+type IO struct {
+	Out      io.Writer        // exchanges
+	Log      *logrus.Logger   // diagnostics
+	Redactor *redact.Redactor // applied to every exchange before any sink
+}
+
 // Run traces until ctx is done or every traced process has exited, then
-// logs a summary. Records go to out, diagnostics to log.
-func Run(ctx context.Context, cfg config.Config, out io.Writer, log *logrus.Logger) (Summary, error) {
+// logs a summary.
+func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
+	log, out := dst.Log, dst.Out
 	plan, err := prepare(cfg, log)
 	if err != nil {
 		return Summary{}, err
-	}
-	redactor, err := redact.New(cfg.Redact)
-	if err != nil {
-		return Summary{}, err
-	}
-	if cfg.Redact.Disabled() {
-		log.Warn("redaction is off (redact.mode: none): header and query secrets are logged in clear")
 	}
 	tr, err := tracer.Open(tracer.Options{PIDs: cfg.PIDs, Comms: cfg.Comms, CaptureBytes: cfg.CaptureBytes, Plan: plan, Log: log})
 	if err != nil {
@@ -64,7 +65,7 @@ func Run(ctx context.Context, cfg config.Config, out io.Writer, log *logrus.Logg
 	p := pipeline.New(pipeline.Options{
 		Source:   reader,
 		Exchange: exchangeOptions(cfg),
-		Redactor: redactor,
+		Redactor: dst.Redactor,
 		Sinks:    []output.Sink{sink},
 		Procs:    procs,
 		Log:      log,
