@@ -43,7 +43,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	log, out := dst.Log, dst.Out
 	plan, err := prepare(cfg, log)
 	if err != nil {
-		return Summary{}, err
+		return Summary{}, &SetupError{Err: err}
 	}
 	tr, err := tracer.Open(tracer.Options{PIDs: cfg.PIDs, Comms: cfg.Comms, CaptureBytes: cfg.CaptureBytes, Plan: plan, Log: log})
 	if err != nil {
