@@ -18,14 +18,14 @@ import (
 // badCase is one wrong invocation and the exact line httptrace must print.
 type badCase struct {
 	name string
-	args []string // httptrace's arguments; FILE is replaced by the config path
-	yaml string   // when set, written to FILE (config cases)
+	args []string // httptrace's arguments; {file} is replaced by the config path
+	yaml string   // when set, written to {file} (config cases); {dir} is the test directory
 	env  []string // extra environment
 	// wrap, when set, builds the command around httptrace's path and
 	// arguments (another user, another mount namespace, a shell that execs).
 	wrap func(bin string, args []string) *exec.Cmd
-	// want is the whole stderr line. FILE is the config path, DIR the
-	// test's directory, PID the started process's PID.
+	// want is the whole stderr line. {file} is the config path, {dir} the
+	// test directory, {pid} the started process ID.
 	want string
 }
 
@@ -39,8 +39,8 @@ func TestBadInput(t *testing.T) {
 	zombie := makeZombie(t)
 	thread := otherThread(t)
 	self := os.Getpid()
-	tp := []string{"-c", "FILE", "--attach", "tracepoint"}
-	kp := []string{"-c", "FILE", "--attach", "kprobe"}
+	tp := []string{"-c", "{file}", "--attach", "tracepoint"}
+	kp := []string{"-c", "{file}", "--attach", "kprobe"}
 	keyFile := filepath.Join(dir, "empty.key")
 	if err := os.WriteFile(keyFile, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -64,7 +64,7 @@ func TestBadInput(t *testing.T) {
 			want: fmt.Sprintf("PID %d is a thread of process %d: pass --pid %d (every thread of a process is traced)", thread, self, self)},
 		{name: "own pid", wrap: func(bin string, _ []string) *exec.Cmd {
 			return exec.Command("sh", "-c", `exec "$0" --pid $$`, bin)
-		}, want: "PID PID is httptrace itself: pass the PID of the process to trace"},
+		}, want: "PID {pid} is httptrace itself: pass the PID of the process to trace"},
 		{name: "bad attach", args: []string{"--pid", "1", "--attach", "fentry"}, want: `attach: "fentry" is not an attach mode (want auto, kprobe or tracepoint)`},
 		{name: "bad log format", args: []string{"--pid", "1", "--log-format", "xml"}, want: `log_format: "xml" is not a log format (want text or json)`},
 		{name: "bad duration", args: []string{"--pid", "1", "--duration", "soon"}, want: `invalid value "soon" for flag -duration: parse error (see httptrace --help)`},
@@ -75,41 +75,41 @@ func TestBadInput(t *testing.T) {
 
 		// Configuration files.
 		{name: "config missing", args: []string{"-c", filepath.Join(dir, "none.yaml")},
-			want: "reading config: stat DIR/none.yaml: no such file or directory"},
-		{name: "config is a directory", args: []string{"-c", dir}, want: "reading config: DIR is not a regular file"},
-		{name: "config over 1 MiB", args: []string{"-c", "FILE"}, yaml: "pids: [1]\n#" + strings.Repeat("x", 1<<20) + "\n",
-			want: "reading config: FILE is 1048588 bytes, more than the 1048576 a configuration may have"},
-		{name: "config not UTF-8", args: []string{"-c", "FILE"}, yaml: "pids: [1]\ncomm: [caf\xe9]\n", want: "FILE:2: not valid UTF-8 text"},
-		{name: "config control character", args: []string{"-c", "FILE"}, yaml: "pids: [1]\n\x00\n", want: "FILE:2: character U+0000 is not allowed in YAML"},
-		{name: "alias bomb", args: []string{"-c", "FILE"}, yaml: aliasBomb(), want: "FILE:2: pids: want a whole number, got an alias"},
-		{name: "syntax error", args: []string{"-c", "FILE"}, yaml: "pids: [1\n", want: "FILE:2: did not find expected ',' or ']'"},
-		{name: "unknown key", args: []string{"-c", "FILE"}, yaml: "pids: [1]\ncolour: red\n", want: "FILE:2: colour: unknown key (want " + topKeys + ")"},
-		{name: "key twice", args: []string{"-c", "FILE"}, yaml: "pids: [1]\npids: [2]\n", want: "FILE:2: pids: key given twice"},
-		{name: "pids not a list", args: []string{"-c", "FILE"}, yaml: "pids: \"12\"\n", want: `FILE:1: pids: want a list of PIDs, got "12" (str)`},
-		{name: "capture_bytes not a number", args: []string{"-c", "FILE"}, yaml: "pids: [1]\ncapture_bytes: big\n", want: `FILE:2: capture_bytes: want a whole number, got "big" (str)`},
-		{name: "log_format a list", args: []string{"-c", "FILE"}, yaml: "pids: [1]\nlog_format: [json]\n", want: "FILE:2: log_format: want a string, got a list"},
-		{name: "exchange_timeout not a duration", args: []string{"-c", "FILE"}, yaml: "pids: [1]\nexchange_timeout: soon\n", want: `FILE:2: exchange_timeout: "soon" is not a duration (e.g. 30s, 2m)`},
-		{name: "capture_bytes huge", args: []string{"-c", "FILE"}, yaml: "pids: [1]\ncapture_bytes: 99999999999\n", want: `FILE:2: capture_bytes: "99999999999" is out of range`},
-		{name: "capture_bytes low", args: []string{"-c", "FILE"}, yaml: "pids: [1]\ncapture_bytes: 10\n", want: "FILE:2: capture_bytes: 10 is out of range (64 to 16384)"},
-		{name: "capture_bytes high", args: []string{"-c", "FILE"}, yaml: "pids: [1]\ncapture_bytes: 16385\n", want: "FILE:2: capture_bytes: 16385 is out of range (64 to 16384)"},
-		{name: "max_header_bytes low", args: []string{"-c", "FILE"}, yaml: "pids: [1]\nmax_header_bytes: 1023\n", want: "FILE:2: max_header_bytes: 1023 is out of range (1024 to 1048576)"},
-		{name: "max_header_bytes high", args: []string{"-c", "FILE"}, yaml: "pids: [1]\nmax_header_bytes: 1048577\n", want: "FILE:2: max_header_bytes: 1048577 is out of range (1024 to 1048576)"},
-		{name: "capture_body_bytes negative", args: []string{"-c", "FILE"}, yaml: "pids: [1]\ncapture_body_bytes: -1\n", want: "FILE:2: capture_body_bytes: -1 is out of range (0 to 65536)"},
-		{name: "capture_body_bytes high", args: []string{"-c", "FILE"}, yaml: "pids: [1]\ncapture_body_bytes: 65537\n", want: "FILE:2: capture_body_bytes: 65537 is out of range (0 to 65536)"},
-		{name: "exchange_timeout short", args: []string{"-c", "FILE"}, yaml: "pids: [1]\nexchange_timeout: 500ms\n", want: "FILE:2: exchange_timeout: 500ms is out of range (1s to 1h)"},
-		{name: "exchange_timeout long", args: []string{"-c", "FILE"}, yaml: "pids: [1]\nexchange_timeout: 2h\n", want: "FILE:2: exchange_timeout: 2h0m0s is out of range (1s to 1h)"},
-		{name: "redact key_file missing", args: []string{"-c", "FILE"}, yaml: "pids: [1]\nredact:\n  mode: hash\n  key_file: DIR/none.key\n",
-			want: "redaction key: open DIR/none.key: no such file or directory"},
-		{name: "redact key_file empty", args: []string{"-c", "FILE"}, yaml: "pids: [1]\nredact:\n  mode: hash\n  key_file: " + keyFile + "\n",
-			want: "redaction key " + keyFile + ": empty"},
+			want: "reading config: stat {dir}/none.yaml: no such file or directory"},
+		{name: "config is a directory", args: []string{"-c", dir}, want: "reading config: {dir} is not a regular file"},
+		{name: "config over 1 MiB", args: []string{"-c", "{file}"}, yaml: "pids: [1]\n#" + strings.Repeat("x", 1<<20) + "\n",
+			want: "reading config: {file} is 1048588 bytes, more than the 1048576 a configuration may have"},
+		{name: "config not UTF-8", args: []string{"-c", "{file}"}, yaml: "pids: [1]\ncomm: [caf\xe9]\n", want: "{file}:2: not valid UTF-8 text"},
+		{name: "config control character", args: []string{"-c", "{file}"}, yaml: "pids: [1]\n\x00\n", want: "{file}:2: character U+0000 is not allowed in YAML"},
+		{name: "alias bomb", args: []string{"-c", "{file}"}, yaml: aliasBomb(), want: "{file}:2: pids: want a whole number, got an alias"},
+		{name: "syntax error", args: []string{"-c", "{file}"}, yaml: "pids: [1\n", want: "{file}:1: did not find expected ',' or ']'"},
+		{name: "unknown key", args: []string{"-c", "{file}"}, yaml: "pids: [1]\ncolour: red\n", want: "{file}:2: colour: unknown key (want " + topKeys + ")"},
+		{name: "key twice", args: []string{"-c", "{file}"}, yaml: "pids: [1]\npids: [2]\n", want: "{file}:2: pids: key given twice"},
+		{name: "pids not a list", args: []string{"-c", "{file}"}, yaml: "pids: \"12\"\n", want: `{file}:1: pids: want a list of PIDs, got "12" (str)`},
+		{name: "capture_bytes not a number", args: []string{"-c", "{file}"}, yaml: "pids: [1]\ncapture_bytes: big\n", want: `{file}:2: capture_bytes: want a whole number, got "big" (str)`},
+		{name: "log_format a list", args: []string{"-c", "{file}"}, yaml: "pids: [1]\nlog_format: [json]\n", want: "{file}:2: log_format: want a string, got a list"},
+		{name: "exchange_timeout not a duration", args: []string{"-c", "{file}"}, yaml: "pids: [1]\nexchange_timeout: soon\n", want: `{file}:2: exchange_timeout: "soon" is not a duration (e.g. 30s, 2m)`},
+		{name: "capture_bytes huge", args: []string{"-c", "{file}"}, yaml: "pids: [1]\ncapture_bytes: 99999999999\n", want: `{file}:2: capture_bytes: "99999999999" is out of range`},
+		{name: "capture_bytes low", args: []string{"-c", "{file}"}, yaml: "pids: [1]\ncapture_bytes: 10\n", want: "{file}:2: capture_bytes: 10 is out of range (64 to 16384)"},
+		{name: "capture_bytes high", args: []string{"-c", "{file}"}, yaml: "pids: [1]\ncapture_bytes: 16385\n", want: "{file}:2: capture_bytes: 16385 is out of range (64 to 16384)"},
+		{name: "max_header_bytes low", args: []string{"-c", "{file}"}, yaml: "pids: [1]\nmax_header_bytes: 1023\n", want: "{file}:2: max_header_bytes: 1023 is out of range (1024 to 1048576)"},
+		{name: "max_header_bytes high", args: []string{"-c", "{file}"}, yaml: "pids: [1]\nmax_header_bytes: 1048577\n", want: "{file}:2: max_header_bytes: 1048577 is out of range (1024 to 1048576)"},
+		{name: "capture_body_bytes negative", args: []string{"-c", "{file}"}, yaml: "pids: [1]\ncapture_body_bytes: -1\n", want: "{file}:2: capture_body_bytes: -1 is out of range (0 to 65536)"},
+		{name: "capture_body_bytes high", args: []string{"-c", "{file}"}, yaml: "pids: [1]\ncapture_body_bytes: 65537\n", want: "{file}:2: capture_body_bytes: 65537 is out of range (0 to 65536)"},
+		{name: "exchange_timeout short", args: []string{"-c", "{file}"}, yaml: "pids: [1]\nexchange_timeout: 500ms\n", want: "{file}:2: exchange_timeout: 500ms is out of range (1s to 1h)"},
+		{name: "exchange_timeout long", args: []string{"-c", "{file}"}, yaml: "pids: [1]\nexchange_timeout: 2h\n", want: "{file}:2: exchange_timeout: 2h0m0s is out of range (1s to 1h)"},
+		{name: "redact key_file missing", args: []string{"-c", "{file}"}, yaml: "pids: [1]\nredact:\n  mode: hash\n  key_file: {dir}/none.key\n",
+			want: "redaction key: open {dir}/none.key: no such file or directory"},
+		{name: "redact key_file empty", args: []string{"-c", "{file}"}, yaml: "pids: [1]\nredact:\n  mode: hash\n  key_file: " + keyFile + "\n",
+			want: "redaction key " + keyFile + ": the file is empty"},
 		{name: "no such tracepoint", args: tp, yaml: "pids: [1]\nprobes:\n  tracepoint:\n    read_entry: tracepoint:syscalls:sys_enter_raed\n",
-			want: "tracepoint mode: read_entry: tracepoint syscalls:sys_enter_raed does not exist (/sys/kernel/tracing/events/syscalls); similar: sys_enter_read"},
+			want: "tracepoint mode: read_entry: tracepoint syscalls:sys_enter_raed does not exist (/sys/kernel/tracing/events/syscalls); similar: sys_enter_read, sys_enter_rseq"},
 		{name: "no such kernel function", args: kp, yaml: "pids: [1]\nprobes:\n  kprobe:\n    read_entry: kprobe:ksys_raed\n",
 			want: "kprobe mode: read_entry: kernel function ksys_raed is not a text symbol in /proc/kallsyms; similar: ksys_read"},
 
 		// Environment and privileges.
 		{name: "cpu profile path", args: []string{"--pid", "1"}, env: []string{"HTTPTRACE_CPUPROFILE=" + filepath.Join(dir, "no", "cpu.prof")},
-			want: "HTTPTRACE_CPUPROFILE: open DIR/no/cpu.prof: no such file or directory"},
+			want: "HTTPTRACE_CPUPROFILE: open {dir}/no/cpu.prof: no such file or directory"},
 		{name: "no capabilities", args: []string{"--pid", "1", "--attach", "tracepoint"}, wrap: asNobody,
 			want: "not permitted to load BPF programs: run as root (or with CAP_BPF and CAP_PERFMON)"},
 		{name: "tracefs cannot be mounted", args: []string{"--pid", "1", "--attach", "tracepoint"}, wrap: withoutTracefs,
@@ -122,14 +122,14 @@ func TestBadInput(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(dir, fmt.Sprintf("case%d.yaml", i))
 			if tc.yaml != "" {
-				yaml := strings.ReplaceAll(tc.yaml, "DIR", dir)
+				yaml := strings.ReplaceAll(tc.yaml, "{dir}", dir)
 				if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
 			args := make([]string, len(tc.args))
 			for j, a := range tc.args {
-				args[j] = strings.ReplaceAll(a, "FILE", file)
+				args[j] = strings.ReplaceAll(a, "{file}", file)
 			}
 			cmd := exec.Command(bin, args...)
 			if tc.wrap != nil {
@@ -137,7 +137,7 @@ func TestBadInput(t *testing.T) {
 			}
 			cmd.Env = append(os.Environ(), tc.env...)
 			stdout, stderr, code, pid := runBounded(t, cmd, 20*time.Second)
-			want := "httptrace: " + strings.NewReplacer("FILE", file, "DIR", dir, "PID", strconv.Itoa(pid)).Replace(tc.want) + "\n"
+			want := "httptrace: " + strings.NewReplacer("{file}", file, "{dir}", dir, "{pid}", strconv.Itoa(pid)).Replace(tc.want) + "\n"
 			if code != 2 {
 				t.Errorf("exit status %d, want 2", code)
 			}
