@@ -68,7 +68,7 @@ func readTime(t *testing.T, path string) time.Time {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("the child never wrote its exit time: %v", err)
+		t.Fatalf("httptrace exited before the traced child did (%v)", err)
 	}
 	secs, err := strconv.ParseFloat(strings.TrimSpace(string(data)), 64)
 	if err != nil {
