@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/httptrace/httptrace/pkg/event"
 	"github.com/httptrace/httptrace/pkg/probes"
 )
 
@@ -42,6 +43,7 @@ log_format: json
 probes:
   kprobe:
     read_entry: k:__sys_recvfrom
+    proc_exit: rt:sched_process_free
   tracepoint:
     read_entry: [tracepoint:syscalls:sys_enter_read, t:syscalls:sys_enter_recvfrom]
 `))
@@ -54,15 +56,24 @@ probes:
 	if len(c.PIDs) != 2 || c.PIDs[1] != 20 || c.Attach != probes.ModeTracepoint || c.CaptureBytes != 2048 || c.LogFormat != "json" {
 		t.Errorf("decoded %+v", c)
 	}
-	if got := c.Probes[probes.ModeKprobe].Roles[probes.ReadEntry]; len(got) != 1 || got[0].String() != "kprobe:__sys_recvfrom" {
+	if got := c.Probes[probes.ModeKprobe].Roles[probes.Role("read_entry")]; len(got) != 1 || got[0].String() != "kprobe:__sys_recvfrom" {
 		t.Errorf("kprobe read_entry = %v", got)
 	}
-	if got := c.Probes[probes.ModeTracepoint].Roles[probes.ReadEntry]; len(got) != 2 || got[1][0].Name != "sys_enter_recvfrom" {
+	if got := c.Probes[probes.ModeTracepoint].Roles[probes.Role("read_entry")]; len(got) != 2 || got[1][0].Name != "sys_enter_recvfrom" {
 		t.Errorf("tracepoint read_entry = %v", got)
 	}
+	if got := c.Probes[probes.ModeKprobe].Roles[probes.Role("proc_exit")]; len(got) != 1 || got[0].String() != "rawtracepoint:sched_process_free" {
+		t.Errorf("kprobe proc_exit = %v", got)
+	}
 	// Roles the file does not name keep their defaults.
-	if got := c.Probes[probes.ModeKprobe].Roles[probes.ReadReturn]; len(got) != 1 || got[0].String() != "kretprobe:ksys_read" {
+	if got := c.Probes[probes.ModeKprobe].Roles[probes.Role("read_return")]; len(got) != 1 || got[0].String() != "kretprobe:ksys_read" {
 		t.Errorf("kprobe read_return = %v", got)
+	}
+}
+
+func TestCaptureFitsTheRecord(t *testing.T) {
+	if MaxCaptureBytes > event.MaxCaptureBytes {
+		t.Errorf("config allows %d capture bytes, a data record holds %d", MaxCaptureBytes, event.MaxCaptureBytes)
 	}
 }
 
@@ -87,7 +98,8 @@ func TestParseErrors(t *testing.T) {
 		{"capture not a number", "capture_bytes: big\n", `c.yaml:1: capture_bytes: want a whole number`},
 		{"duplicate key", "attach: auto\nattach: kprobe\n", `c.yaml:2: attach: key given twice`},
 		{"unknown mode", "probes:\n  uprobe: {}\n", `c.yaml:2: probes.uprobe: unknown attach mode`},
-		{"unknown role", "probes:\n  kprobe:\n    write_entry: kprobe:ksys_write\n", `c.yaml:3: probes.kprobe.write_entry: unknown role (want one of accept_return, read_entry, read_return, close_entry)`},
+		{"unknown role", "probes:\n  kprobe:\n    peek_entry: kprobe:ksys_read\n", `c.yaml:3: probes.kprobe.peek_entry: unknown role (want one of read_entry, read_return, readv_entry, `},
+		{"process event kind", "probes:\n  tracepoint:\n    proc_fork: tracepoint:sched:sched_process_fork\n", `c.yaml:3: probes.tracepoint.proc_fork: proc_fork must be a rawtracepoint probe`},
 		{"bad spec", "probes:\n  kprobe:\n    read_entry: kprobe\n", `c.yaml:3: probes.kprobe.read_entry: probe "kprobe": want kprobe:FUNCTION`},
 		{"unknown kind", "probes:\n  kprobe:\n    read_entry: uprobe:/bin/x:f\n", `c.yaml:3: probes.kprobe.read_entry: probe "uprobe:/bin/x:f": unknown kind "uprobe"`},
 		{"kind for role", "probes:\n  kprobe:\n    read_return: kprobe:ksys_read\n", `c.yaml:3: probes.kprobe.read_return: read_return in kprobe mode must be a kretprobe probe`},

@@ -198,7 +198,7 @@ func (d *decoder) probes(n *yaml.Node) error {
 		}
 		return d.mapping(v, "probes."+k, func(role string, rn, rv *yaml.Node) error {
 			key := "probes." + k + "." + role
-			desc, ok := probes.Lookup(probes.Role(role))
+			_, hook, ok := probes.Lookup(probes.Role(role))
 			if !ok {
 				return d.fail(rn, key, "unknown role (want one of %s)", strings.Join(probes.RoleNames(), ", "))
 			}
@@ -208,12 +208,12 @@ func (d *decoder) probes(n *yaml.Node) error {
 			}
 			for i, c := range specs {
 				for _, s := range c {
-					if err := desc.Check(mode, s); err != nil {
+					if err := hook.Check(mode, s); err != nil {
 						return d.fail(itemNode(rv, i), key, "%v", err)
 					}
 				}
 			}
-			plan.Roles[desc.Role] = specs
+			plan.Roles[hook.Role] = specs
 			return nil
 		})
 	})

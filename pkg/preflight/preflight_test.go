@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/httptrace/httptrace/pkg/kernel"
 )
 
 func TestCapabilities(t *testing.T) {
@@ -37,8 +39,8 @@ func TestCapabilities(t *testing.T) {
 }
 
 func TestBTF(t *testing.T) {
-	defer func(p string) { BTFPath = p }(BTFPath)
-	BTFPath = filepath.Join(t.TempDir(), "vmlinux")
+	defer func(h kernel.Host) { kernel.DefaultHost = h }(kernel.DefaultHost)
+	kernel.DefaultHost.BTF = filepath.Join(t.TempDir(), "vmlinux")
 	if err := BTF(); err == nil || !strings.Contains(err.Error(), "CONFIG_DEBUG_INFO_BTF") {
 		t.Errorf("missing BTF: %v", err)
 	}

@@ -35,7 +35,7 @@ func prepare(cfg config.Config, log *logrus.Logger) (probes.Plan, error) {
 		return probes.Plan{}, err
 	}
 	if mounted {
-		log.WithField("path", preflight.TracefsDir).Info("mounted tracefs")
+		log.WithField("path", kernel.DefaultHost.Tracefs).Info("mounted tracefs")
 	}
 	release := kernel.Release()
 	raised, err := preflight.Memlock(release)
@@ -45,7 +45,7 @@ func prepare(cfg config.Config, log *logrus.Logger) (probes.Plan, error) {
 	if raised {
 		log.WithField("kernel", release).Debug("raised RLIMIT_MEMLOCK")
 	}
-	plan, why, err := probes.DefaultHost.Choose(cfg.Attach, cfg.Probes)
+	plan, why, err := probes.Choose(kernel.DefaultHost, cfg.Attach, cfg.Probes)
 	if err != nil {
 		return probes.Plan{}, err
 	}

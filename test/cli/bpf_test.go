@@ -72,18 +72,21 @@ func loaded(t *testing.T, kind string) map[int]string {
 	return m
 }
 
-// objectPrograms are the program names in the built BPF object.
+// objectPrograms are the program names in the built BPF objects (with and
+// without atomic fetch operations).
 func objectPrograms(t *testing.T) map[string]bool {
 	t.Helper()
 	bpf.SetLoggerCbs(bpf.Callbacks{Log: func(int, string) {}}) // libbpf's chatter is not the test's
-	m, err := bpfobj.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
 	names := map[string]bool{}
-	for _, n := range m.Programs() {
-		names[n] = true
+	for _, atomicFetch := range []bool{true, false} {
+		m, err := bpfobj.Open(atomicFetch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range m.Programs() {
+			names[n] = true
+		}
+		m.Close()
 	}
 	return names
 }
