@@ -239,7 +239,7 @@ def markdown(args, r, checks):
         f"| requests sent / responses | {r['sent']['requests']} / {r['sent']['responses']} |",
         f"| exchanges logged (stdout records of /soak/ requests) | {r['logged']} |",
         f"| stdout lines | {r['stdout_lines']} |",
-        f"| peak RSS of httptrace (VmHWM) | {r['hwm_kib']} KiB |",
+        f"| peak RSS of httptrace (VmHWM; the kernel updates it lazily, so it may trail the sampled VmRSS) | {r['hwm_kib']} KiB |",
     ]
     for key in ("exchanges", "incomplete", "unmatched", "gaps", "bytes_not_seen", "events_lost",
                 "lost_events", "decode_errors", "records"):
