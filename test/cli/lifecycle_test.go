@@ -199,3 +199,15 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// TestInitIsAllowed: tracing PID 1 is legitimate (a container's init, a
+// service manager); it runs until --duration and exits 0.
+func TestInitIsAllowed(t *testing.T) {
+	tl := attached(t, "--pid", "1", "--duration", "1s")
+	if code := tl.waitExit(t, 30*time.Second); code != 0 {
+		t.Fatalf("exit status %d:\n%s", code, strings.Join(tl.Stderr(), "\n"))
+	}
+	if r := fmt.Sprint(summaryOf(t, tl)["reason"]); r != "stopped" {
+		t.Errorf("summary reason %q", r)
+	}
+}
