@@ -6,6 +6,9 @@
 FUZZTIME        ?= 60s
 FUZZ_SMOKE_TIME ?= 3s
 FUZZ_PKGS       ?= ./...
+# Minimising each new input may take up to a minute by default, which would
+# eat short runs; failures are still minimised within this bound.
+FUZZ_MINIMIZE   ?= 5s
 
 .PHONY: fuzz fuzz-smoke fuzz-list
 
@@ -41,7 +44,7 @@ targets=$$($(list-fuzz)); \
 n=0; \
 while read -r pkg name; do \
 	echo "fuzz: $$name in $$pkg for $(1)"; \
-	go test -run '^$$' -fuzz "^$$name$$" -fuzztime $(1) "$$pkg"; \
+	go test -run '^$$' -fuzz "^$$name$$" -fuzztime $(1) -fuzzminimizetime $(FUZZ_MINIMIZE) "$$pkg"; \
 	n=$$((n+1)); \
 done <<< "$$targets"; \
 echo "fuzz: $$n targets passed"

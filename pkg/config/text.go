@@ -3,7 +3,6 @@
 package config
 
 import (
-	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -14,14 +13,17 @@ import (
 // checkText fails on the first byte sequence that is not valid UTF-8 or is
 // a character YAML does not allow (most control characters), naming its line.
 func checkText(name string, data []byte) error {
+	line := 1
 	for i := 0; i < len(data); {
 		r, size := utf8.DecodeRune(data[i:])
-		line := 1 + bytes.Count(data[:i], []byte("\n"))
 		switch {
 		case r == utf8.RuneError && size <= 1:
 			return fmt.Errorf("%s:%d: not valid UTF-8 text", name, line)
 		case !yamlChar(r):
 			return fmt.Errorf("%s:%d: character %U is not allowed in YAML", name, line, r)
+		}
+		if r == '\n' {
+			line++
 		}
 		i += size
 	}
