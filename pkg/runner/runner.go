@@ -83,6 +83,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 
 	start := time.Now()
 	reason, runErr := p.Run(ctx)
+	progs := programStats(tr, log)
 	tr.Detach()
 	if err := p.Finish(); err != nil && runErr == nil {
 		runErr = err
@@ -93,6 +94,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		log.WithError(err).Warn("reading counters")
 	}
 	logSummary(log, s)
+	logProgramStats(log, progs)
 	return s, runErr
 }
 
