@@ -25,6 +25,7 @@ type countReader struct {
 	n int64
 }
 
+// Read reads from the connection and counts what came.
 func (c *countReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
