@@ -4,6 +4,7 @@ package hostile
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -61,18 +62,6 @@ func caseConcurrent(t *testing.T, h *hostile) {
 // pipelined is how many requests go in one write on one connection.
 const pipelined = 1000
 
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
 // casePipelined writes 1000 requests with mixed statuses in one write on
 // one connection per target and reads the answers. Every answered request
 // is logged right and in order; any not answered (the server closed early)
@@ -93,16 +82,21 @@ func casePipelined(t *testing.T, h *hostile) {
 				Server: v.server, Client: v.client}
 			v.requests = append(v.requests, line{"GET", path})
 		}
+		// The client writes everything, ends its side, and reads until the
+		// server, done with the pipeline, closes.
 		wrote := make(chan error, 1)
 		go func() {
 			_, err := io.WriteString(conn, all.String())
+			conn.(*net.TCPConn).CloseWrite()
 			wrote <- err
 		}()
-		cr := &countingReader{r: conn}
-		br := bufio.NewReaderSize(cr, 64<<10)
+		got := drain(conn, 15*time.Second)
+		rd := bytes.NewReader(got)
+		br := bufio.NewReader(rd)
+		consumed := func() int64 { return int64(len(got)) - int64(rd.Len()) - int64(br.Buffered()) }
 		var answered []harness.Sent
 		for i := range reqs {
-			before := cr.n - int64(br.Buffered())
+			before := consumed()
 			resp, err := http.ReadResponse(br, &http.Request{Method: "GET"})
 			if err != nil {
 				t.Logf("%s: the server answered %d of %d pipelined requests (%v)", tg.name, i, pipelined, err)
@@ -116,7 +110,7 @@ func casePipelined(t *testing.T, h *hostile) {
 			}
 			s := reqs[i]
 			s.Answer = harness.Answer{Status: resp.StatusCode}
-			s.ResponseBytes = cr.n - int64(br.Buffered()) - before
+			s.ResponseBytes = consumed() - before
 			answered = append(answered, s)
 			v.statuses = append(v.statuses, resp.StatusCode)
 		}
