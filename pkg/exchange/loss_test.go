@@ -147,6 +147,54 @@ func TestBounds(t *testing.T) {
 			t.Fatalf("records\n got %s\nwant %s", got, want)
 		}
 	})
+	t.Run("pending bytes", func(t *testing.T) {
+		w := newWorld(t, Options{MaxPendingBytes: 2 * len(get("/1"))})
+		c := w.serverConn(1)
+		c.send(in, get("/1")+get("/2")+get("/3"))
+		c.send(out, ok("1")+ok("2")+ok("3"))
+		if s := w.tr.Stats(); s.PendingDropped != 1 || w.tr.pendingBytes != 0 {
+			t.Fatalf("pending dropped %d, %d bytes held; want 1, 0", s.PendingDropped, w.tr.pendingBytes)
+		}
+	})
+	t.Run("a thousand pipelined", func(t *testing.T) {
+		w := newWorld(t, DefaultOptions())
+		c := w.serverConn(1)
+		var reqs, resps strings.Builder
+		for i := range 1000 {
+			reqs.WriteString(get(fmt.Sprint("/", i)))
+			resps.WriteString(ok(fmt.Sprint(i)))
+		}
+		c.send(in, reqs.String())
+		c.send(out, resps.String())
+		if len(w.recs) != 1000 {
+			t.Fatalf("%d records, want 1000", len(w.recs))
+		}
+		for i, rec := range w.recs {
+			if rec.Path != fmt.Sprint("/", i) || rec.Status != 200 || rec.Incomplete || rec.Unmatched {
+				t.Fatalf("record %d: %s %d incomplete=%v unmatched=%v", i, rec.Path, rec.Status, rec.Incomplete, rec.Unmatched)
+			}
+		}
+		if w.tr.pendingBytes != 0 {
+			t.Fatalf("%d bytes still held for waiting requests", w.tr.pendingBytes)
+		}
+	})
+	t.Run("a 64 KiB header line", func(t *testing.T) {
+		w := newWorld(t, DefaultOptions())
+		c := w.serverConn(1)
+		req := "GET /big HTTP/1.1\r\nX-Big: " + strings.Repeat("b", 64<<10) + "\r\n\r\n"
+		for i := 0; i < len(req); i += 4096 {
+			c.send(in, req[i:min(i+4096, len(req))])
+		}
+		c.send(out, ok("1"))
+		if len(w.recs) != 1 {
+			t.Fatalf("records %s", w.summary())
+		}
+		rec := w.recs[0]
+		if rec.Path != "/big" || rec.Status != 200 || !rec.Truncated || rec.Incomplete || rec.RequestBytes != uint64(len(req)) {
+			t.Fatalf("record %s %d truncated=%v incomplete=%v bytes=%d, want /big 200 truncated, %d bytes",
+				rec.Path, rec.Status, rec.Truncated, rec.Incomplete, rec.RequestBytes, len(req))
+		}
+	})
 	t.Run("buffered bytes", func(t *testing.T) {
 		w := newWorld(t, Options{MaxBufferedBytes: 100})
 		c := w.serverConn(1)

@@ -14,8 +14,12 @@ type Options struct {
 	// MaxConns bounds the connection table; the least recently used
 	// connection is evicted to make room.
 	MaxConns int
-	// MaxPending bounds requests waiting for their response on one connection.
+	// MaxPending bounds requests waiting for their response on one
+	// connection (a client may pipeline hundreds).
 	MaxPending int
+	// MaxPendingBytes bounds what all waiting requests hold together
+	// (header sections and captured bodies).
+	MaxPendingBytes int
 	// MaxBufferedBytes bounds bytes held per direction while waiting for
 	// out-of-order records to fill a hole.
 	MaxBufferedBytes int
@@ -35,7 +39,8 @@ func DefaultOptions() Options {
 		MaxHeaderBytes:   16 << 10,
 		CaptureBodyBytes: 0,
 		MaxConns:         16384,
-		MaxPending:       32,
+		MaxPending:       4096,
+		MaxPendingBytes:  32 << 20,
 		MaxBufferedBytes: 256 << 10,
 		ExchangeTimeout:  30 * time.Second,
 		IdleTimeout:      5 * time.Minute,
@@ -49,6 +54,7 @@ func (o Options) withDefaults() Options {
 	orDefault(&o.MaxHeaderBytes, d.MaxHeaderBytes)
 	orDefault(&o.MaxConns, d.MaxConns)
 	orDefault(&o.MaxPending, d.MaxPending)
+	orDefault(&o.MaxPendingBytes, d.MaxPendingBytes)
 	orDefault(&o.MaxBufferedBytes, d.MaxBufferedBytes)
 	orDefault(&o.ExchangeTimeout, d.ExchangeTimeout)
 	orDefault(&o.IdleTimeout, d.IdleTimeout)
@@ -85,7 +91,7 @@ type Stats struct {
 	HolesForced      uint64 // holes made gaps early because a buffering bound was reached
 	Desyncs          uint64 // times a parser lost framing and scanned for the next message
 	SkippedBytes     uint64 // bytes outside any message (scanned over, tunnels, upgrades)
-	PendingDropped   uint64 // requests not queued because MaxPending was reached
+	PendingDropped   uint64 // requests not queued because MaxPending or MaxPendingBytes was reached
 	Upgraded         uint64 // connections no longer parsed after 101 or CONNECT
 	ConnsOpened      uint64 // connections added to the table
 	ConnsClosed      uint64 // connections removed on their close record or process exit

@@ -65,7 +65,8 @@ func (c *conn) request(dr *dir, m *httpparse.Message) {
 		c.unsure, c.unsureGap = false, false
 	}
 	c.sawRequest = true
-	if !c.unsure && len(c.pending)-c.head >= c.t.opts.MaxPending {
+	if !c.unsure && (len(c.pending)-c.head >= c.t.opts.MaxPending ||
+		c.t.pendingBytes+uint64(len(m.Head())) > uint64(c.t.opts.MaxPendingBytes)) {
 		c.t.stats.PendingDropped++
 		c.unsure, c.answeredUnsure = true, false
 	}
@@ -85,6 +86,15 @@ func (c *conn) request(dr *dir, m *httpparse.Message) {
 		c.pending = append(c.pending, pendingReq{})
 	}
 	c.pending[n].fill(c, dr, m)
+	c.t.pendingBytes += c.pending[n].size
+}
+
+// pop takes the oldest waiting request off the queue.
+func (c *conn) pop() *pendingReq {
+	req := &c.pending[c.head]
+	c.head++
+	c.t.pendingBytes -= req.size
+	return req
 }
 
 // response takes a complete (or cut) response.
@@ -95,8 +105,7 @@ func (c *conn) response(dr *dir, m *httpparse.Message) {
 	}
 	stop := m.Status == 101
 	if c.head < len(c.pending) {
-		req := &c.pending[c.head]
-		c.head++
+		req := c.pop()
 		c.emitPair(req, dr, m)
 		if c.head < len(c.pending) && c.pending[c.head].startAt < dr.begin.At {
 			c.pipelined = true // the next request came before this answer
@@ -135,8 +144,7 @@ func (c *conn) desync(dr *dir) {
 // dropPending logs every waiting request as incomplete.
 func (c *conn) dropPending(gap bool) {
 	for c.head < len(c.pending) {
-		req := &c.pending[c.head]
-		c.head++
+		req := c.pop()
 		c.emitIncomplete(req, gap)
 	}
 	c.pending, c.head = c.pending[:0], 0
@@ -146,8 +154,7 @@ func (c *conn) dropPending(gap bool) {
 // late answer must not pair with the next request, so pairing stops.
 func (c *conn) expire(nowNs, timeout uint64) {
 	for c.head < len(c.pending) && c.pending[c.head].endAt+timeout <= nowNs {
-		req := &c.pending[c.head]
-		c.head++
+		req := c.pop()
 		c.t.stats.TimedOut++
 		c.emitIncomplete(req, false)
 		c.unsure, c.answeredUnsure = true, false

@@ -19,7 +19,8 @@ type pendingReq struct {
 	kind                httpparse.MethodKind
 	upgrade             bool
 	gap, truncated      bool
-	cut                 bool // the request ended early (httpparse.Message.Cut)
+	cut                 bool   // the request ended early (httpparse.Message.Cut)
+	size                uint64 // bytes it holds: header section and body
 }
 
 // fill copies what the record needs of request m, which dr just parsed.
@@ -34,6 +35,7 @@ func (q *pendingReq) fill(c *conn, dr *dir, m *httpparse.Message) {
 	q.startAt, q.endAt, q.meta = dr.begin.At, dr.cur.At, dr.begin
 	q.kind, q.upgrade = m.Kind(), m.Upgrade
 	q.gap, q.truncated, q.cut = m.Gap, m.Truncated, m.Cut
+	q.size = uint64(len(head) + len(q.body))
 }
 
 func slice(s string, sp httpparse.Span) string { return s[sp.Off:sp.End] }

@@ -27,7 +27,9 @@ type Tracker struct {
 	respHeaders []record.Header
 	scratch     pendingReq
 	piece       stream.Piece
-	limits      stream.Limits
+	// pendingBytes is what every waiting request holds (MaxPendingBytes).
+	pendingBytes uint64
+	limits       stream.Limits
 }
 
 // New returns a tracker that calls emit, synchronously, for each exchange;

@@ -140,8 +140,10 @@ func (p *Parser) BodyRemaining() (uint64, bool) {
 func (p *Parser) CaptureDone() bool { return len(p.msg.Body) >= p.lim.CaptureBodyBytes }
 
 // hardHeaderLimit is where a header section that does not end is taken
-// for something that is not HTTP.
-func (p *Parser) hardHeaderLimit() uint64 { return uint64(max(4*p.lim.MaxHeaderBytes, 64<<10)) }
+// for something that is not HTTP. Up to it, a section longer than
+// MaxHeaderBytes is counted, not kept, and its message logged truncated:
+// servers accept header lines of 64 KiB and more.
+func (p *Parser) hardHeaderLimit() uint64 { return uint64(max(64*p.lim.MaxHeaderBytes, 1<<20)) }
 
 // Feed consumes bytes up to the next event.
 func (p *Parser) Feed(b []byte) (int, Event) {
