@@ -76,7 +76,7 @@ ATTACH ?= tracepoint
 # real tool against real servers and bad input on this kernel, the bpftrace
 # twin, the benchmark's smoke run, then the kernel matrix under qemu.
 test: deps
-	$(MAKE) test-unit fuzz-smoke test-e2e-servers test-e2e-all test-cli \
+	$(MAKE) test-unit fuzz-smoke test-e2e-servers test-e2e-all test-cli test-hostile \
 		check-bpftrace test-bpftrace-diff bench-smoke vm-test vm-tracer-test vagrant-validate
 	@echo "make test: all passed"
 
