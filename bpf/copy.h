@@ -134,6 +134,8 @@ static __always_inline void send_transfer(const struct call *c, __u64 bytes)
 	__u32 zero = 0;
 
 	conn = bpf_map_lookup_elem(&conns, &c->conn);
+	if (!conn) /* first seen, or evicted: adopted */
+		conn = conn_get(c->conn, (struct sock *)c->sk, HTTPTRACE_CONN_ADOPTED);
 	if (!conn) {
 		stat_inc(HTTPTRACE_STAT_CONNS_LOST);
 		return;
