@@ -11,9 +11,29 @@
 #define HT_S_IFMT 00170000
 #define HT_S_IFSOCK 0140000
 
+/*
+ * The object with atomic fetch loads on Linux 5.12 and later, which all have
+ * bpf_get_current_task_btf (5.11): there the fd table is reached with plain
+ * loads instead of a helper call per pointer.
+ */
+#ifndef HTTPTRACE_NO_ATOMIC_FETCH
+#define HTTPTRACE_TASK_BTF
+#endif
+
 /* The file behind fd in the current process's fd table, or NULL. */
 static __always_inline struct file *fd_file(__s32 fd)
 {
+#ifdef HTTPTRACE_TASK_BTF
+	struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
+	struct file **fds;
+	struct file *file = NULL;
+
+	if (fd < 0 || !fdt)
+		return NULL;
+	if ((__u32)fd >= fdt->max_fds)
+		return NULL;
+	fds = fdt->fd;
+#else
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	struct file **fds;
@@ -24,6 +44,7 @@ static __always_inline struct file *fd_file(__s32 fd)
 	if ((__u32)fd >= BPF_CORE_READ(fdt, max_fds))
 		return NULL;
 	fds = BPF_CORE_READ(fdt, fd);
+#endif
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
 		return NULL;
 	return file;
