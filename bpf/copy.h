@@ -49,7 +49,14 @@ static __always_inline void fill_header(struct httptrace_data *d, const struct c
 	d->pad = 0;
 	__builtin_memcpy(d->local_addr, conn->local_addr, HTTPTRACE_ADDR_LEN);
 	__builtin_memcpy(d->peer_addr, conn->peer_addr, HTTPTRACE_ADDR_LEN);
+#ifdef HTTPTRACE_TASK_BTF
+	/* Two plain loads rather than a helper call (the bytes after the NUL as they are). */
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	__builtin_memcpy(d->comm, task->comm, HTTPTRACE_COMM_LEN);
+#else
 	bpf_get_current_comm(d->comm, sizeof(d->comm));
+#endif
 }
 
 /*
