@@ -134,12 +134,18 @@ struct {
 	__type(value, struct call);
 } calls SEC(".maps");
 
-/* Scratch space for building a data record: too large for the BPF stack. */
+/* What a return builds its records from. */
+struct scratch {
+	struct httptrace_data rec;              /* the data record being built */
+	struct iovec iov[HTTPTRACE_MAX_IOVS]; /* the iovecs of a vector transfer, read at once */
+};
+
+/* Scratch space for building data records: too large for the BPF stack. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct httptrace_data);
+	__type(value, struct scratch);
 } scratch SEC(".maps");
 
 /* Records to user space; user space sets the size before load. */
