@@ -11,9 +11,29 @@
 #define HT_S_IFMT 00170000
 #define HT_S_IFSOCK 0140000
 
+/*
+ * The object with atomic fetch loads on Linux 5.12 and later, which all have
+ * bpf_get_current_task_btf (5.11): there the fd table is reached with plain
+ * loads instead of a helper call per pointer.
+ */
+#ifndef HTTPTRACE_NO_ATOMIC_FETCH
+#define HTTPTRACE_TASK_BTF
+#endif
+
 /* The file behind fd in the current process's fd table, or NULL. */
 static __always_inline struct file *fd_file(__s32 fd)
 {
+#ifdef HTTPTRACE_TASK_BTF
+	struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
+	struct file **fds;
+	struct file *file = NULL;
+
+	if (fd < 0 || !fdt)
+		return NULL;
+	if ((__u32)fd >= fdt->max_fds)
+		return NULL;
+	fds = fdt->fd;
+#else
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	struct file **fds;
@@ -24,6 +44,7 @@ static __always_inline struct file *fd_file(__s32 fd)
 	if ((__u32)fd >= BPF_CORE_READ(fdt, max_fds))
 		return NULL;
 	fds = BPF_CORE_READ(fdt, fd);
+#endif
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
 		return NULL;
 	return file;
@@ -61,10 +82,39 @@ static __always_inline __u64 tcp_conn_of_file(struct file *file, struct sock **s
 	return BPF_CORE_READ(inode, i_ino);
 }
 
-/* The connection id of fd in the current process, or 0 (see tcp_conn_of_file). */
-static __always_inline __u64 tcp_conn_of_fd(__s32 fd, struct sock **skp)
+/* The inode number of a file. */
+static __always_inline __u64 file_ino(struct file *file)
 {
-	return tcp_conn_of_file(fd_file(fd), skp);
+	return BPF_CORE_READ(file, f_inode, i_ino);
+}
+
+/*
+ * The connection id of fd in process tgid, or 0 (see tcp_conn_of_file).
+ * The fd table gives the file each time; what the file is comes from
+ * fd_conns while the entry there is for the same file, and is checked and
+ * stored otherwise.
+ */
+static __always_inline __u64 tcp_conn_of_fd(__u32 tgid, __s32 fd, struct sock **skp)
+{
+	struct fd_key key = {.tgid = tgid, .fd = fd};
+	struct file *file = fd_file(fd);
+	struct fd_conn *known, fresh = {};
+	struct sock *sk = NULL;
+
+	if (!file)
+		return 0;
+	fresh.ino = file_ino(file);
+	known = bpf_map_lookup_elem(&fd_conns, &key);
+	if (known && known->file == (__u64)file && known->ino == fresh.ino) {
+		*skp = (struct sock *)known->sk;
+		return known->conn;
+	}
+	fresh.file = (__u64)file;
+	fresh.conn = tcp_conn_of_file(file, &sk);
+	fresh.sk = (__u64)sk;
+	bpf_map_update_elem(&fd_conns, &key, &fresh, BPF_ANY);
+	*skp = sk;
+	return fresh.conn;
 }
 
 /* Reads both ends of a socket into a new conns value. */
@@ -111,10 +161,10 @@ static __always_inline struct conn *conn_get(__u64 id, struct sock *sk, __u8 fla
 }
 
 /* An accept returned or a connect succeeded on fd: record the connection with flag. */
-static __always_inline void conn_hint(__s32 fd, __u8 flag)
+static __always_inline void conn_hint(__u32 tgid, __s32 fd, __u8 flag)
 {
 	struct sock *sk = NULL;
-	__u64 id = tcp_conn_of_fd(fd, &sk);
+	__u64 id = tcp_conn_of_fd(tgid, fd, &sk);
 
 	if (id)
 		conn_get(id, sk, flag);
@@ -137,8 +187,12 @@ static __always_inline bool conn_forget(__u64 id)
 static __always_inline __u64 conn_skip_to(__u64 id, __u8 dir)
 {
 	struct skip_key key = {.conn = id, .dir = dir};
-	__u64 *to = bpf_map_lookup_elem(&conn_skips, &key);
+	__u32 zero = 0, *set = bpf_map_lookup_elem(&skips_set, &zero);
+	__u64 *to;
 
+	if (!set || !*set)
+		return 0;
+	to = bpf_map_lookup_elem(&conn_skips, &key);
 	return to ? *to : 0;
 }
 

@@ -49,7 +49,14 @@ static __always_inline void fill_header(struct httptrace_data *d, const struct c
 	d->pad = 0;
 	__builtin_memcpy(d->local_addr, conn->local_addr, HTTPTRACE_ADDR_LEN);
 	__builtin_memcpy(d->peer_addr, conn->peer_addr, HTTPTRACE_ADDR_LEN);
+#ifdef HTTPTRACE_TASK_BTF
+	/* Two plain loads rather than a helper call (the bytes after the NUL as they are). */
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	__builtin_memcpy(d->comm, task->comm, HTTPTRACE_COMM_LEN);
+#else
 	bpf_get_current_comm(d->comm, sizeof(d->comm));
+#endif
 }
 
 /*
@@ -92,33 +99,37 @@ static __always_inline void send_span(struct httptrace_data *d, __u64 pos, __u64
 
 /*
  * Sends the bytes of an iovec transfer: one record per iovec, positions
- * following each other. Past HTTPTRACE_MAX_IOVS entries, or when an entry
- * cannot be read, the rest goes as one record with nothing copied.
+ * following each other. The iovec array is read in one copy. Past
+ * HTTPTRACE_MAX_IOVS entries, or when the array cannot be read, the rest
+ * goes as one record with nothing copied.
  */
-static __always_inline void send_iovecs(struct httptrace_data *d, const struct call *c, __u64 pos, __u64 bytes, __u64 skip_to)
+static __always_inline void send_iovecs(struct scratch *s, const struct call *c, __u64 pos, __u64 bytes, __u64 skip_to)
 {
-	const struct iovec *vec = (const struct iovec *)c->ptr;
-	struct iovec iov;
-	__u64 done = 0, len;
+	__u64 done = 0, len, count = c->iovlen;
 
+	if (count > HTTPTRACE_MAX_IOVS)
+		count = HTTPTRACE_MAX_IOVS;
+	barrier_var(count); /* a bounded register for the helper, as in send_span */
+	if (count > HTTPTRACE_MAX_IOVS)
+		count = HTTPTRACE_MAX_IOVS;
+	if (count && bpf_probe_read_user(s->iov, count * sizeof(struct iovec), (const void *)c->ptr)) {
+		stat_inc(HTTPTRACE_STAT_READ_USER_FAILED);
+		count = 0;
+	}
 	for (int i = 0; i < HTTPTRACE_MAX_IOVS; i++) {
-		if (i >= c->iovlen || done >= bytes)
+		if (i >= count || done >= bytes)
 			break;
-		if (bpf_probe_read_user(&iov, sizeof(iov), &vec[i])) {
-			stat_inc(HTTPTRACE_STAT_READ_USER_FAILED);
-			break;
-		}
-		len = iov.iov_len;
+		len = s->iov[i].iov_len;
 		if (len > bytes - done)
 			len = bytes - done;
 		if (!len)
 			continue;
-		send_span(d, pos + done, len, (__u64)iov.iov_base, skip_to);
+		send_span(&s->rec, pos + done, len, (__u64)s->iov[i].iov_base, skip_to);
 		done += len;
 	}
 	if (done < bytes) {
 		stat_inc(HTTPTRACE_STAT_IOV_CUT);
-		send_span(d, pos + done, bytes - done, 0, skip_to);
+		send_span(&s->rec, pos + done, bytes - done, 0, skip_to);
 	}
 }
 
@@ -128,20 +139,24 @@ static __always_inline void send_iovecs(struct httptrace_data *d, const struct c
  */
 static __always_inline void send_transfer(const struct call *c, __u64 bytes)
 {
+	struct scratch *s;
 	struct httptrace_data *d;
 	struct conn *conn;
 	__u64 pos, skip_to;
 	__u32 zero = 0;
 
 	conn = bpf_map_lookup_elem(&conns, &c->conn);
+	if (!conn) /* first seen, or evicted: adopted */
+		conn = conn_get(c->conn, (struct sock *)c->sk, HTTPTRACE_CONN_ADOPTED);
 	if (!conn) {
 		stat_inc(HTTPTRACE_STAT_CONNS_LOST);
 		return;
 	}
 	pos = advance(&conn->pos[c->dir & 1], bytes);
-	d = bpf_map_lookup_elem(&scratch, &zero);
-	if (!d)
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
 		return;
+	d = &s->rec;
 	fill_header(d, c, conn);
 	skip_to = conn_skip_to(c->conn, c->dir);
 	switch (c->shape) {
@@ -149,7 +164,7 @@ static __always_inline void send_transfer(const struct call *c, __u64 bytes)
 		send_span(d, pos, bytes, c->ptr, skip_to);
 		break;
 	case SHAPE_IOVEC:
-		send_iovecs(d, c, pos, bytes, skip_to);
+		send_iovecs(s, c, pos, bytes, skip_to);
 		break;
 	default: /* SHAPE_SENDFILE: the bytes never pass through user memory */
 		send_span(d, pos, bytes, 0, skip_to);

@@ -6,18 +6,22 @@
 
 /*
  * Ring fill level, in bytes, at which a record wakes the reader: the record
- * that brings the ring to it wakes, those before are written without a
- * wake-up and user space finds them on its next timed poll. Set by user
- * space before load.
+ * that brings the ring to it wakes, and so does each that brings it past a
+ * further multiple of it (in case the reader left records behind); the
+ * others are written without a wake-up and user space finds them on its
+ * next timed poll. Only crossings wake: a wake-up per record while the ring
+ * stays full would send the reader, already awake, an interrupt each time.
+ * Set by user space before load (not 0).
  */
 const volatile __u64 wakeup_bytes = 4 << 20;
 
 /* Writes one record of size bytes, counting it as sent or dropped. */
 static __always_inline void emit(void *rec, __u64 size)
 {
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size >= wakeup_bytes)
+	if (avail / wakeup_bytes != (avail + size) / wakeup_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
 	if (bpf_ringbuf_output(&events, rec, size, flags))
 		stat_inc(HTTPTRACE_STAT_RECORDS_DROPPED);

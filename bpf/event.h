@@ -125,7 +125,7 @@ enum httptrace_stat {
 	HTTPTRACE_STAT_CONNS_ACCEPTED,     /* connections seen at an accept return */
 	HTTPTRACE_STAT_CONNS_CONNECTED,    /* connections seen at a connect return */
 	HTTPTRACE_STAT_CONNS_CLOSED,       /* last closes of a known connection (close records) */
-	HTTPTRACE_STAT_CONNS_LOST,         /* a return found no conns entry (evicted): its bytes are not counted */
+	HTTPTRACE_STAT_CONNS_LOST,         /* a return found no conns entry and could not make one: its bytes are not counted */
 	HTTPTRACE_STAT_RECORDS_SENT,       /* records written to the ring buffer */
 	HTTPTRACE_STAT_RECORDS_DROPPED,    /* records the ring buffer had no room for */
 	HTTPTRACE_STAT_READ_USER_FAILED,   /* copies from user memory that failed (record sent uncaptured) */

@@ -44,6 +44,32 @@ struct {
 	__type(value, struct conn);
 } conns SEC(".maps");
 
+/* The key of fd_conns: one fd of one process. */
+struct fd_key {
+	__u32 tgid;
+	__s32 fd;
+};
+
+/* What the programs concluded of the file behind one fd. */
+struct fd_conn {
+	__u64 file; /* the struct file it was concluded for: a replaced fd misses */
+	__u64 ino;  /* its inode number, in case a new file reuses the address */
+	__u64 conn; /* connection id, 0: not a TCP socket */
+	__u64 sk;   /* the socket's struct sock, for a connection */
+};
+
+/*
+ * Verdicts per fd of traced processes, so that the data syscalls on a known
+ * fd skip the socket checks. Dropped at close; LRU so that fds replaced
+ * without a close (dup2, close-on-exec, close_range) age out.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct fd_key);
+	__type(value, struct fd_conn);
+} fd_conns SEC(".maps");
+
 /* The key of conn_skips: one direction of one connection. */
 struct skip_key {
 	__u64 conn;
@@ -63,7 +89,18 @@ struct {
 	__type(value, __u64);
 } conn_skips SEC(".maps");
 
-/* How a syscall hands over its data (struct call.shape). */
+/*
+ * Non-zero once user space has set any skip: until then the programs do not
+ * look conn_skips up. User space sets it before its first skip.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} skips_set SEC(".maps");
+
+/* How a syscall hands over its data (struct call.shape); 0: no call in flight. */
 enum call_shape {
 	SHAPE_BUFFER = 1, /* one buffer: ptr, the byte count is the return value */
 	SHAPE_IOVEC,      /* an iovec array: ptr, iovlen entries */
@@ -77,6 +114,7 @@ struct call {
 	__u64 start_ns;
 	__u64 ptr;      /* buffer or iovec array in user memory */
 	__u64 iovlen;   /* iovec entries, for SHAPE_IOVEC */
+	__u64 sk;       /* the socket's struct sock, to recreate an evicted conns entry */
 	__s32 fd;
 	__u8 shape;     /* enum call_shape */
 	__u8 dir;       /* enum httptrace_direction */
@@ -84,7 +122,11 @@ struct call {
 	__u8 pad;
 };
 
-/* Calls in flight, keyed by pid_tgid (one per thread). */
+/*
+ * Calls of threads of traced processes, keyed by pid_tgid: an entry is
+ * written in place at each entry and marked done (shape 0) at the return,
+ * and deleted when the thread exits.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
@@ -92,12 +134,18 @@ struct {
 	__type(value, struct call);
 } calls SEC(".maps");
 
-/* Scratch space for building a data record: too large for the BPF stack. */
+/* What a return builds its records from. */
+struct scratch {
+	struct httptrace_data rec;              /* the data record being built */
+	struct iovec iov[HTTPTRACE_MAX_IOVS]; /* the iovecs of a vector transfer, read at once */
+};
+
+/* Scratch space for building data records: too large for the BPF stack. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct httptrace_data);
+	__type(value, struct scratch);
 } scratch SEC(".maps");
 
 /* Records to user space; user space sets the size before load. */

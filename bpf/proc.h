@@ -50,8 +50,10 @@ static __always_inline int on_exec(void)
 static __always_inline int on_exit(void)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 pid = pid_tgid >> 32;
 
+	bpf_map_delete_elem(&calls, &pid_tgid); /* the thread's, if it made any */
 	/* do_exit counts the thread out of signal->live before this tracepoint. */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;

@@ -6,15 +6,23 @@
 
 #define HT_EINPROGRESS 115
 
-/* Saves a call in flight for its return, counting a previous one that never returned. */
+/*
+ * Saves a call in flight for its return, counting a previous one that never
+ * returned. The thread's entry is overwritten in place once it has one.
+ */
 static __always_inline void save_call(struct call *c)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	struct call *slot = bpf_map_lookup_elem(&calls, &id);
 
-	if (bpf_map_lookup_elem(&calls, &id))
-		stat_inc(HTTPTRACE_STAT_RETURNS_MISSED);
 	c->start_ns = bpf_ktime_get_ns();
-	bpf_map_update_elem(&calls, &id, c, BPF_ANY);
+	if (!slot) {
+		bpf_map_update_elem(&calls, &id, c, BPF_ANY);
+		return;
+	}
+	if (slot->shape)
+		stat_inc(HTTPTRACE_STAT_RETURNS_MISSED);
+	*slot = *c;
 }
 
 /*
@@ -27,12 +35,14 @@ static __always_inline int on_data_entry(__s32 fd, __u64 ptr, __u64 iovlen, __u8
 	struct call c = {};
 	struct user_msghdr msg;
 	struct sock *sk = NULL;
+	__u32 tgid = tracked_pid();
 
-	if (!tracked_pid())
+	if (!tgid)
 		return 0;
-	c.conn = tcp_conn_of_fd(fd, &sk);
-	if (!c.conn || !conn_get(c.conn, sk, HTTPTRACE_CONN_ADOPTED))
+	c.conn = tcp_conn_of_fd(tgid, fd, &sk);
+	if (!c.conn)
 		return 0;
+	c.sk = (__u64)sk;
 	c.fd = fd;
 	c.ptr = ptr;
 	c.iovlen = iovlen;
@@ -75,14 +85,14 @@ static __always_inline int on_call_return(long ret)
 	struct call *saved, c;
 
 	saved = bpf_map_lookup_elem(&calls, &id);
-	if (!saved)
+	if (!saved || !saved->shape)
 		return 0;
 	c = *saved;
-	bpf_map_delete_elem(&calls, &id);
+	saved->shape = 0;
 	if (c.shape == SHAPE_CONNECT) {
 		/* A non-blocking connect has its addresses once it returns EINPROGRESS. */
 		if (ret == 0 || ret == -HT_EINPROGRESS)
-			conn_hint(c.fd, HTTPTRACE_CONN_CONNECTED);
+			conn_hint(id >> 32, c.fd, HTTPTRACE_CONN_CONNECTED);
 		return 0;
 	}
 	if (ret > 0)
@@ -93,9 +103,13 @@ static __always_inline int on_call_return(long ret)
 /* An accept of a traced process returned fd: the connection is the server side. */
 static __always_inline int on_accept_return(long fd)
 {
-	if (fd < 0 || !tracked_pid())
+	__u32 tgid;
+
+	if (fd < 0)
 		return 0;
-	conn_hint((__s32)fd, HTTPTRACE_CONN_ACCEPTED);
+	tgid = tracked_pid();
+	if (tgid)
+		conn_hint(tgid, (__s32)fd, HTTPTRACE_CONN_ACCEPTED);
 	return 0;
 }
 
@@ -113,17 +127,21 @@ static __always_inline long file_refs(struct file *f)
 }
 
 /*
- * A close starts: when it drops the last reference to a known connection's
- * socket, send a close record and forget the connection.
+ * A close starts: forget what fd was; when the close drops the last
+ * reference to a known connection's socket, send a close record and forget
+ * the connection.
  */
 static __always_inline int on_close_entry(__s32 fd)
 {
 	struct sock *sk = NULL;
 	struct file *file;
+	__u32 tgid = tracked_pid();
+	struct fd_key key = {.tgid = tgid, .fd = fd};
 	__u64 id;
 
-	if (!tracked_pid())
+	if (!tgid)
 		return 0;
+	bpf_map_delete_elem(&fd_conns, &key);
 	file = fd_file(fd);
 	id = tcp_conn_of_file(file, &sk);
 	if (!id || file_refs(file) != 1)

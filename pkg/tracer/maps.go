@@ -68,6 +68,9 @@ func (t *Tracer) SetSkip(conn uint64, dir event.Direction, pos uint64) error {
 	if dir > event.Send {
 		return fmt.Errorf("skip on connection %d: direction %d", conn, dir)
 	}
+	if err := t.markSkipsSet(); err != nil {
+		return err
+	}
 	m, err := t.bpfMap(bpfobj.MapConnSkips)
 	if err != nil {
 		return err
@@ -76,5 +79,23 @@ func (t *Tracer) SetSkip(conn uint64, dir event.Direction, pos uint64) error {
 	if err := m.Update(unsafe.Pointer(&key), unsafe.Pointer(&pos)); err != nil {
 		return fmt.Errorf("skip on connection %d %s: %w", conn, dir, err)
 	}
+	return nil
+}
+
+// markSkipsSet tells the programs, before the first skip, that there are
+// skips to look up; until then they skip the lookup.
+func (t *Tracer) markSkipsSet() error {
+	if t.skipsSet.Load() {
+		return nil
+	}
+	m, err := t.bpfMap(bpfobj.MapSkipsSet)
+	if err != nil {
+		return err
+	}
+	var zero, one uint32 = 0, 1
+	if err := m.Update(unsafe.Pointer(&zero), unsafe.Pointer(&one)); err != nil {
+		return fmt.Errorf("marking skips set: %w", err)
+	}
+	t.skipsSet.Store(true)
 	return nil
 }

@@ -7,6 +7,7 @@ package tracer
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	bpf "github.com/aquasecurity/libbpfgo"
 	"github.com/sirupsen/logrus"
@@ -53,6 +54,8 @@ type Tracer struct {
 	// What the kernel said the kprobes missed, read just before detaching.
 	kprobeMissedN     uint64
 	kprobeMissedKnown bool
+	// skipsSet: skips_set is marked (SetSkip).
+	skipsSet atomic.Bool
 }
 
 // link is one attached program.
