@@ -1,6 +1,7 @@
 // Package bpftracediff checks that the generated bpftrace program and
-// httptrace see the same requests: both trace one real Go server in
-// tracepoint mode, side by side, while curl sends it requests.
+// httptrace see the same requests: both trace one real Go server in the
+// attach mode named by $HTTPTRACE_ATTACH (tracepoint unless set; the kernel
+// matrix runs both), side by side, while requests are sent to it.
 package bpftracediff
 
 import (
@@ -70,6 +71,17 @@ func fromHttptrace(t *testing.T, tr *harness.Tracer, prefix string) map[request]
 	return out
 }
 
+// seenByBoth counts the sent requests that both tools reported.
+func seenByBoth(sent, a, b map[request]bool) int {
+	n := 0
+	for r := range sent {
+		if a[r] && b[r] {
+			n++
+		}
+	}
+	return n
+}
+
 func sorted(s map[request]bool) string {
 	var out []string
 	for r := range s {
@@ -100,8 +112,9 @@ func TestSameRequests(t *testing.T) {
 	srv := harness.StartGoServer(t)
 	pid := srv.PID()
 
-	// The bpftrace program for this PID in tracepoint mode.
-	script, err := exec.Command(harness.Bin(t), "bpftrace", "--pid", strconv.Itoa(pid), "--attach", "tracepoint").Output()
+	// The bpftrace program for this PID in the mode under test.
+	mode := harness.Mode()
+	script, err := exec.Command(harness.Bin(t), "bpftrace", "--pid", strconv.Itoa(pid), "--attach", mode).Output()
 	if err != nil {
 		t.Fatalf("httptrace bpftrace: %v", err)
 	}
@@ -113,7 +126,7 @@ func TestSameRequests(t *testing.T) {
 	// Both tracers, side by side.
 	bt := harness.Start(t, exec.Command(bpftrace, scriptPath))
 	bt.WaitLine(t, false, func(l string) bool { return strings.HasPrefix(l, "Tracing HTTP requests") }, waitLimit)
-	ht := harness.StartTracer(t, "tracepoint", []int{pid})
+	ht := harness.StartTracer(t, mode, []int{pid})
 
 	// bpftrace says it is tracing before its probes are live: warm up until
 	// both report a request.
@@ -153,6 +166,9 @@ func TestSameRequests(t *testing.T) {
 	gotBT := fromBpftrace(t, bt.Stdout(), "/diff/")
 	gotHT := fromHttptrace(t, ht, "/diff/")
 	t.Logf("bpftrace: %d requests, httptrace: %d requests, sent: %d", len(gotBT), len(gotHT), len(sent))
+	// The kernel matrix reads this line: requests=<seen by both>/<sent>.
+	fmt.Printf("e2e-result: suite=bpftrace-diff mode=%s requests=%d/%d bpftrace=%d httptrace=%d\n",
+		mode, seenByBoth(sent, gotBT, gotHT), len(sent), len(gotBT), len(gotHT))
 	if len(gotBT) == 0 || len(gotHT) == 0 {
 		t.Fatalf("a tracer reported nothing\nbpftrace:\n%s", strings.Join(bt.Stdout(), "\n"))
 	}
