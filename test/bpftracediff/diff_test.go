@@ -71,6 +71,21 @@ func fromHttptrace(t *testing.T, tr *harness.Tracer, prefix string) map[request]
 	return out
 }
 
+// vmlinuxBTF is the kernel's own BTF.
+const vmlinuxBTF = "/sys/kernel/btf/vmlinux"
+
+// bpftraceCmd runs bpftrace on a script. bpftrace 0.17 finds the kernel's
+// BTF by the name the BPF syscall gives it, which kernels before 5.11 do
+// not give; without BTF it cannot type tracepoint arguments (u64, size_t).
+// Naming the file with BPFTRACE_BTF works on every kernel.
+func bpftraceCmd(bpftrace, script string) *exec.Cmd {
+	cmd := exec.Command(bpftrace, script)
+	if _, err := os.Stat(vmlinuxBTF); err == nil && os.Getenv("BPFTRACE_BTF") == "" {
+		cmd.Env = append(os.Environ(), "BPFTRACE_BTF="+vmlinuxBTF)
+	}
+	return cmd
+}
+
 // seenByBoth counts the sent requests that both tools reported.
 func seenByBoth(sent, a, b map[request]bool) int {
 	n := 0
@@ -124,7 +139,7 @@ func TestSameRequests(t *testing.T) {
 	}
 
 	// Both tracers, side by side.
-	bt := harness.Start(t, exec.Command(bpftrace, scriptPath))
+	bt := harness.Start(t, bpftraceCmd(bpftrace, scriptPath))
 	bt.WaitLine(t, false, func(l string) bool { return strings.HasPrefix(l, "Tracing HTTP requests") }, waitLimit)
 	ht := harness.StartTracer(t, mode, []int{pid})
 
