@@ -15,6 +15,7 @@
 #                     (they must be static; the server suites then fail for want of servers).
 #   SRC_DIR           source tree the tests run in (their package directories), default this one
 #   SUITE_TIMEOUT     seconds one suite may take in the guest, default 240
+#   JOBS              kernels booted at once, default 1 (each guest keeps one host CPU busy)
 #   VM_TIMEOUT        seconds per boot, default 120 + (SUITE_TIMEOUT + 15) x suites x modes
 #   RESULTS_DIR       logs, default ${TMPDIR:-/tmp}/httptrace-matrix; per kernel line boot.log
 #                     (whole console), <mode>-<suite>.log and run.err
@@ -41,6 +42,7 @@ suites=${SUITES:-smoke nginx python node go syscalls bpftrace-diff}
 host_root=${HOST_ROOT:-1}
 src=$(cd "${SRC_DIR:-$here/../..}" && pwd) || die "SRC_DIR ${SRC_DIR:-} is not a directory"
 suite_timeout=${SUITE_TIMEOUT:-240}
+jobs=${JOBS:-1}
 results=${RESULTS_DIR:-${TMPDIR:-/tmp}/httptrace-matrix}
 read -r -a mode_list <<<"$modes"
 read -r -a suite_list <<<"$suites"
@@ -50,6 +52,7 @@ for m in "${mode_list[@]}"; do
   [[ $m =~ ^[A-Za-z0-9_-]+$ ]] || die "bad mode '$m' in MODES"
 done
 [[ $suite_timeout =~ ^[0-9]+$ ]] || die "SUITE_TIMEOUT wants whole seconds"
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || die "JOBS wants a positive count"
 vm_timeout=${VM_TIMEOUT:-$((120 + (suite_timeout + 15) * ${#suite_list[@]} * ${#mode_list[@]}))}
 [ -n "${HTTPTRACE_BIN:-}" ] || die "HTTPTRACE_BIN is not set"
 mkdir -p "$results" || die "cannot create RESULTS_DIR $results"
@@ -201,52 +204,57 @@ judge() { # dir guest_kernel mode suite
   fi
 }
 
-matrix_start=$(date +%s)
-for line in $kernels; do
-  if ! suite=$(suite_of "$line"); then
-    fail_all "$line" "unknown kernel line $line (known: 5.10 6.1 6.12)" ""
-    continue
-  fi
+# boot fetches a kernel line's kernel and runs every mode and suite in one boot. It writes
+# the kernel line's directory: boot.log, run.err, kernel.txt ("<release>" once fetched) or
+# fetch.err. Safe to run for several kernel lines at once.
+boot() { # line
+  local line=$1 suite dir out vmlinuz release moddir t0 fetch_s boot_s guest_rc console root_opt=()
+  suite=$(suite_of "$line") || return 0
   dir=$results/$line
-  rm -rf "$dir"
-  mkdir -p "$dir"
-
-  # Fetch (or reuse) the suite's kernel and its guest modules.
   t0=$(date +%s)
   if ! out=$("$here/fetch-kernel.sh" "$suite" 2>"$dir/fetch.err"); then
-    fail_all "$line($suite)" "fetch failed: $(tail -n1 "$dir/fetch.err")" "$dir/fetch.err"
-    continue
+    return 0
   fi
   { read -r vmlinuz; read -r release; read -r moddir; } <<<"$out"
+  echo "$release" >"$dir/kernel.txt"
   fetch_s=$(( $(date +%s) - t0 ))
-
-  # Boot once and run every mode and suite.
   log "kernel $line ($suite, $release): booting; modes: ${mode_list[*]}; suites: ${suite_list[*]}"
-  root_opt=()
   [ "$host_root" != 1 ] || root_opt=(--host-root "$moddir")
   t0=$(date +%s)
-  set +e
   # The console goes to boot.log always, and to stderr too with VERBOSE=1.
   console=/dev/null
   [ "${VERBOSE:-}" != 1 ] || console=/dev/stderr
+  guest_rc=0
   "$here/run-guest.sh" --kernel "$vmlinuz" --timeout "$vm_timeout" --mem 2048 --log "$dir/boot.log" \
     "${root_opt[@]}" "${adds[@]}" --env "HTTPTRACE_BIN=/opt/matrix/httptrace" \
     --env "SUITE_TIMEOUT=$suite_timeout" \
-    -- sh /opt/matrix/matrix-guest.sh /opt/matrix/suites.txt "${mode_list[@]}" >"$console" 2>"$dir/run.err"
-  guest_rc=$?
-  set -e
+    -- sh /opt/matrix/matrix-guest.sh /opt/matrix/suites.txt "${mode_list[@]}" >"$console" 2>"$dir/run.err" \
+    || guest_rc=$?
   boot_s=$(( $(date +%s) - t0 ))
   log "kernel $line ($suite, $release): fetch ${fetch_s}s, boot+run ${boot_s}s, guest exit $guest_rc"
-  echo "kernel $line suite=$suite release=$release fetch_seconds=$fetch_s boot_run_seconds=$boot_s" >>"$summary"
+  echo "kernel $line suite=$suite release=$release fetch_seconds=$fetch_s boot_run_seconds=$boot_s" >"$dir/times.txt"
+}
 
+# verdicts reports every mode and suite of a booted (or failed) kernel line.
+verdicts() { # line
+  local line=$1 dir=$results/$1 guest_kernel m s
+  if ! suite_of "$line" >/dev/null; then
+    fail_all "$line" "unknown kernel line $line (known: 5.10 6.1 6.12)" ""
+    return
+  fi
+  if [ ! -s "$dir/kernel.txt" ]; then
+    fail_all "$line($(suite_of "$line"))" "fetch failed: $(tail -n1 "$dir/fetch.err")" "$dir/fetch.err"
+    return
+  fi
+  cat "$dir/times.txt" >>"$summary" 2>/dev/null || true
   guest_kernel=$(sed -n 's/.*guest-kernel: \([^ ]*\)$/\1/p' "$dir/boot.log" 2>/dev/null | head -n1)
   if [ -z "$guest_kernel" ]; then
-    fail_all "$release" "guest did not boot: $(tail -n1 "$dir/run.err")" "$dir/boot.log"
-    continue
+    fail_all "$(cat "$dir/kernel.txt")" "guest did not boot: $(tail -n1 "$dir/run.err")" "$dir/boot.log"
+    return
   fi
   if grep -q '^guest-init: ' "$dir/boot.log"; then
     fail_all "$guest_kernel" "$(grep -m1 '^guest-init: ' "$dir/boot.log")" "$dir/boot.log"
-    continue
+    return
   fi
   for m in "${mode_list[@]}"; do
     for s in "${suite_list[@]}"; do
@@ -258,7 +266,33 @@ for line in $kernels; do
       fi
     done
   done
+}
+
+matrix_start=$(date +%s)
+for line in $kernels; do
+  rm -rf "${results:?}/$line"
+  mkdir -p "$results/$line"
 done
+if [ "$jobs" -le 1 ]; then
+  # One kernel after the other, each reported as soon as it is done.
+  for line in $kernels; do
+    boot "$line"
+    verdicts "$line"
+  done
+else
+  # Up to JOBS guests at once (each emulates its CPUs on one host thread), then the report.
+  running=0
+  for line in $kernels; do
+    if [ "$running" -ge "$jobs" ]; then
+      wait -n || true
+      running=$((running - 1))
+    fi
+    boot "$line" &
+    running=$((running + 1))
+  done
+  wait || true
+  for line in $kernels; do verdicts "$line"; done
+fi
 
 wall=$(( $(date +%s) - matrix_start ))
 echo "matrix: $passed passed, $failed failed in ${wall}s (logs in $results)" | tee -a "$summary"
