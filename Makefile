@@ -13,9 +13,11 @@ BPFTOOL ?= bpftool
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 BPF_SRC  := bpf/httptrace.bpf.c
-BPF_OBJ  := pkg/bpfobj/httptrace.bpf.o
+# Two builds of one source: the second for kernels before 5.12, whose
+# verifier refuses atomic fetch-and-add anywhere in a program.
+BPF_OBJ  := pkg/bpfobj/httptrace.bpf.o pkg/bpfobj/httptrace_nofetch.bpf.o
 VMLINUX  := vmlinux/$(LINUX_ARCH)/vmlinux.h
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(LINUX_ARCH) -Wall -Werror \
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(LINUX_ARCH) -Wall -Werror \
 	-I vmlinux/$(LINUX_ARCH) -I bpf -MMD -MP
 
 # cgo is needed for libbpfgo; pkg/bpfobj/link.go links the static libbpf.
@@ -47,8 +49,9 @@ bpf: $(BPF_OBJ)
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)
 
+pkg/bpfobj/httptrace_nofetch.bpf.o: BPF_DEFS := -DHTTPTRACE_NO_ATOMIC_FETCH
 $(BPF_OBJ): $(BPF_SRC) $(VMLINUX)
-	$(CLANG) $(BPF_CFLAGS) -MF $(@:.o=.d) -c $< -o $@
+	$(CLANG) $(BPF_CFLAGS) $(BPF_DEFS) -MF $(@:.o=.d) -c $< -o $@
 
 -include $(BPF_OBJ:.o=.d)
 

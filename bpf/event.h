@@ -114,4 +114,27 @@ struct httptrace_proc {
 	char comm[HTTPTRACE_COMM_LEN];
 };
 
+/*
+ * Counters of the stats map (a per-CPU array indexed by this enum), summed
+ * over CPUs by user space. pkg/event/stats.go mirrors it; a test compares.
+ */
+enum httptrace_stat {
+	HTTPTRACE_STAT_CALLS = 0,          /* data syscalls entered on a TCP socket of a traced process */
+	HTTPTRACE_STAT_RETURNS_MISSED,     /* an entry found its thread's previous call never returned */
+	HTTPTRACE_STAT_CONNS_ADOPTED,      /* connections first seen on data */
+	HTTPTRACE_STAT_CONNS_ACCEPTED,     /* connections seen at an accept return */
+	HTTPTRACE_STAT_CONNS_CONNECTED,    /* connections seen at a connect return */
+	HTTPTRACE_STAT_CONNS_CLOSED,       /* last closes of a known connection (close records) */
+	HTTPTRACE_STAT_CONNS_LOST,         /* a return found no conns entry (evicted): its bytes are not counted */
+	HTTPTRACE_STAT_RECORDS_SENT,       /* records written to the ring buffer */
+	HTTPTRACE_STAT_RECORDS_DROPPED,    /* records the ring buffer had no room for */
+	HTTPTRACE_STAT_READ_USER_FAILED,   /* copies from user memory that failed (record sent uncaptured) */
+	HTTPTRACE_STAT_IOV_CUT,            /* vector transfers with more iovecs than copied: the rest sent uncaptured */
+	HTTPTRACE_STAT_SKIPS,              /* records that left out bytes user space marked to skip (skip_to) */
+	HTTPTRACE_STAT_PROCS_TRACKED,      /* processes tracked at a fork or exec */
+	HTTPTRACE_STAT_PROCS_EXITED,       /* tracked processes that exited */
+	HTTPTRACE_STAT_TRACK_FAILED,       /* processes not tracked because tracked_pids was full */
+	HTTPTRACE_STAT_COUNT,
+};
+
 #endif /* HTTPTRACE_EVENT_H */

@@ -1,40 +1,70 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The programs: one per role and attach kind, each a thin wrapper around sockets.h. */
+/* The programs: thin wrappers that unpack each attach point's arguments for syscalls.h and proc.h. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 
-#include "sockets.h"
+#include "syscalls.h"
+#include "proc.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 /*
  * Kprobe mode. Sections carry no target: user space attaches each program to
- * the symbol the configuration names (kprobe:ksys_read by default).
+ * the function the probe table (or the configuration) names.
  */
 
-SEC("kretprobe")
-int BPF_KRETPROBE(kretprobe_accept_return, long ret)
+/*
+ * The data syscalls: name, syscall, direction, shape. Each gets a kprobe
+ * program kprobe_<name> and a tracepoint program tp_enter_<name>, whose
+ * arguments are (fd, pointer, count or iovec count, ...). For sendfile
+ * (do_sendfile, sendfile64) the fd is out_fd, the socket.
+ */
+#define DATA_SYSCALLS(X)                                        \
+	X(read, HTTPTRACE_SYS_READ, HTTPTRACE_DIR_RECV, SHAPE_BUFFER)         \
+	X(readv, HTTPTRACE_SYS_READV, HTTPTRACE_DIR_RECV, SHAPE_IOVEC)        \
+	X(recvfrom, HTTPTRACE_SYS_RECVFROM, HTTPTRACE_DIR_RECV, SHAPE_BUFFER) \
+	X(recvmsg, HTTPTRACE_SYS_RECVMSG, HTTPTRACE_DIR_RECV, SHAPE_IOVEC)    \
+	X(write, HTTPTRACE_SYS_WRITE, HTTPTRACE_DIR_SEND, SHAPE_BUFFER)       \
+	X(writev, HTTPTRACE_SYS_WRITEV, HTTPTRACE_DIR_SEND, SHAPE_IOVEC)      \
+	X(sendto, HTTPTRACE_SYS_SENDTO, HTTPTRACE_DIR_SEND, SHAPE_BUFFER)     \
+	X(sendmsg, HTTPTRACE_SYS_SENDMSG, HTTPTRACE_DIR_SEND, SHAPE_IOVEC)    \
+	X(sendfile, HTTPTRACE_SYS_SENDFILE, HTTPTRACE_DIR_SEND, SHAPE_SENDFILE)
+
+#define KPROBE_DATA(name, sys, dir, shape)                                \
+	SEC("kprobe")                                                     \
+	int BPF_KPROBE(kprobe_##name, long fd, __u64 ptr, __u64 n)        \
+	{                                                                 \
+		return on_data_entry((__s32)fd, ptr, n, sys, dir, shape); \
+	}
+
+DATA_SYSCALLS(KPROBE_DATA)
+
+SEC("kprobe")
+int BPF_KPROBE(kprobe_connect, long fd)
 {
-	return on_accept_return(ret);
+	return on_connect_entry((__s32)fd);
 }
 
 SEC("kprobe")
-int BPF_KPROBE(kprobe_read_entry, unsigned int fd, char *buf)
-{
-	return on_read_entry((__s32)fd, (__u64)buf);
-}
-
-SEC("kretprobe")
-int BPF_KRETPROBE(kretprobe_read_return, long ret)
-{
-	return on_read_return(ctx, ret);
-}
-
-SEC("kprobe")
-int BPF_KPROBE(kprobe_close_entry, unsigned int fd)
+int BPF_KPROBE(kprobe_close, long fd)
 {
 	return on_close_entry((__s32)fd);
+}
+
+/* Every data function and connect returns here. */
+SEC("kretprobe")
+int BPF_KRETPROBE(kretprobe_return, long ret)
+{
+	return on_call_return(ret);
+}
+
+SEC("kretprobe")
+int BPF_KRETPROBE(kretprobe_accept, long ret)
+{
+	return on_accept_return(ret);
 }
 
 /*
@@ -42,26 +72,59 @@ int BPF_KPROBE(kprobe_close_entry, unsigned int fd)
  * syscalls:sys_exit_* its return value.
  */
 
+#define TP_DATA(name, sys, dir, shape)                                                          \
+	SEC("tracepoint")                                                                       \
+	int tp_enter_##name(struct trace_event_raw_sys_enter *ctx)                              \
+	{                                                                                       \
+		return on_data_entry((__s32)ctx->args[0], ctx->args[1], ctx->args[2], sys, dir, shape); \
+	}
+
+DATA_SYSCALLS(TP_DATA)
+
 SEC("tracepoint")
-int tracepoint_accept_return(struct trace_event_raw_sys_exit *ctx)
+int tp_enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_connect_entry((__s32)ctx->args[0]);
+}
+
+SEC("tracepoint")
+int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_close_entry((__s32)ctx->args[0]);
+}
+
+/* Every data syscall and connect exits here. */
+SEC("tracepoint")
+int tp_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_call_return(ctx->ret);
+}
+
+SEC("tracepoint")
+int tp_exit_accept(struct trace_event_raw_sys_exit *ctx)
 {
 	return on_accept_return(ctx->ret);
 }
 
-SEC("tracepoint")
-int tracepoint_read_entry(struct trace_event_raw_sys_enter *ctx)
+/*
+ * Processes, in every mode: raw tracepoints, whose arguments are the
+ * tracepoint's own (sched_process_fork: parent, child).
+ */
+
+SEC("raw_tracepoint")
+int raw_tp_proc_fork(struct bpf_raw_tracepoint_args *ctx)
 {
-	return on_read_entry((__s32)ctx->args[0], (__u64)ctx->args[1]);
+	return on_fork((struct task_struct *)ctx->args[0], (struct task_struct *)ctx->args[1]);
 }
 
-SEC("tracepoint")
-int tracepoint_read_return(struct trace_event_raw_sys_exit *ctx)
+SEC("raw_tracepoint")
+int raw_tp_proc_exec(struct bpf_raw_tracepoint_args *ctx)
 {
-	return on_read_return(ctx, ctx->ret);
+	return on_exec();
 }
 
-SEC("tracepoint")
-int tracepoint_close_entry(struct trace_event_raw_sys_enter *ctx)
+SEC("raw_tracepoint")
+int raw_tp_proc_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	return on_close_entry((__s32)ctx->args[0]);
+	return on_exit();
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/httptrace/httptrace/pkg/bpftrace"
+	"github.com/httptrace/httptrace/pkg/kernel"
 	"github.com/httptrace/httptrace/pkg/probes"
 )
 
@@ -85,7 +86,7 @@ func runBpftrace(args []string, stdout, stderr io.Writer) int {
 	plan := cfg.Probes[mode]
 	gen := bpftrace.Options{PIDs: cfg.PIDs, CaptureBytes: cfg.CaptureBytes, StrLen: strlen}
 	if !first {
-		gen.Resolve = probes.DefaultHost.First
+		gen.Resolve = func(c probes.Choice) (probes.Spec, error) { return probes.First(kernel.DefaultHost, c) }
 	}
 	script, err := bpftrace.GeneratePlan(plan, gen)
 	if err != nil {

@@ -1,5 +1,5 @@
-// Command httptrace logs the HTTP requests that chosen server processes read
-// from their sockets, traced from the kernel with eBPF.
+// Command httptrace logs the HTTP exchanges (request, response, status,
+// latency) of chosen processes, traced from the kernel with eBPF.
 package main
 
 import (
@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,38 +22,47 @@ import (
 	"github.com/httptrace/httptrace/pkg/output"
 	"github.com/httptrace/httptrace/pkg/preflight"
 	"github.com/httptrace/httptrace/pkg/probes"
+	"github.com/httptrace/httptrace/pkg/redact"
 	"github.com/httptrace/httptrace/pkg/runner"
 )
 
 var version = "dev"
 
-const usage = `httptrace traces the HTTP/1.x requests that chosen processes read from
-their accepted sockets, from the kernel with eBPF, and logs each one.
+const usage = `httptrace logs every HTTP/1.x exchange (request, response, status, latency)
+of chosen processes and their children, traced from the kernel with eBPF.
 
 Usage:
-  httptrace -c FILE [flags]       trace the PIDs the config (and --pid) name
-  httptrace --pid N [flags]       trace with the default configuration
+  httptrace -c FILE [flags]       trace what the config (and --pid, --comm) select
+  httptrace --pid N [flags]       trace process N and its descendants
+  httptrace --comm NAME [flags]   trace processes named NAME, running or started later
   httptrace bpftrace [flags]      print the same probes as a bpftrace program
                                   (see httptrace bpftrace --help)
 
 Flags:
   -c, --config FILE      YAML configuration (see configs/httptrace.yaml)
       --pid N            trace process N; repeatable, adds to the config's pids
+      --comm NAME        trace processes whose command name is NAME; repeatable
       --attach MODE      auto, kprobe or tracepoint (overrides the config)
       --log-format FMT   text or json (overrides the config)
-      --duration D       stop after D (e.g. 30s); default: until SIGINT/SIGTERM
+      --duration D       stop after D (e.g. 30s); default: until SIGINT/SIGTERM,
+                         or until every traced process has exited (--pid only)
   -v, --verbose          debug diagnostics (libbpf, each probe attached)
       --version          print the version and exit
   -h, --help             this help
 
-Requests go to stdout, diagnostics to stderr. Exit status: 0 after a clean
-stop, 2 for a bad configuration or usage, 1 for a failure while tracing.
+Exchanges go to stdout, diagnostics to stderr. A second SIGINT exits at once.
+Exit status: 0 after a clean stop, 2 for a bad configuration or usage, 1 for a
+failure while tracing.
+
+Environment:
+  HTTPTRACE_CPUPROFILE=FILE   write a Go CPU profile of the run to FILE
 `
 
 // exit codes
 const (
-	exitRuntime = 1
-	exitUsage   = 2
+	exitRuntime     = 1
+	exitUsage       = 2
+	exitInterrupted = 130
 )
 
 // pidList is a repeatable --pid flag.
@@ -68,10 +78,17 @@ func (p *pidList) Set(s string) error {
 	return nil
 }
 
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
 // options are the parsed command line.
 type options struct {
 	configPath  string
 	pids        pidList
+	comms       stringList
 	attach      string
 	logFormat   string
 	duration    time.Duration
@@ -88,6 +105,7 @@ func newFlagSet(name string, o *options) *flag.FlagSet {
 	fs.StringVar(&o.configPath, "c", "", "")
 	fs.StringVar(&o.configPath, "config", "", "")
 	fs.Var(&o.pids, "pid", "")
+	fs.Var(&o.comms, "comm", "")
 	fs.StringVar(&o.attach, "attach", "", "")
 	return fs
 }
@@ -135,6 +153,7 @@ func readConfig(o options) (config.Config, error) {
 		}
 	}
 	cfg.PIDs = append(cfg.PIDs, o.pids...)
+	cfg.Comms = append(cfg.Comms, o.comms...)
 	if o.attach != "" {
 		cfg.Attach = probes.Mode(o.attach)
 	}
@@ -170,26 +189,70 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "httptrace: %v\n", err)
 		return exitUsage
 	}
+	// The redaction key file is read now, so a bad one is a usage error.
+	redactor, err := redact.New(cfg.Redact)
+	if err != nil {
+		fmt.Fprintf(stderr, "httptrace: %v\n", err)
+		return exitUsage
+	}
 
 	level := logrus.InfoLevel
 	if o.verbose {
 		level = logrus.DebugLevel
 	}
-	logs := runner.Loggers{
-		Requests: output.NewRequestLogger(stdout, cfg.LogFormat),
-		Diag:     output.NewDiagLogger(stderr, cfg.LogFormat, level),
+	diag := output.NewDiagLogger(stderr, cfg.LogFormat, level)
+	stopProfile, err := startProfile(os.Getenv("HTTPTRACE_CPUPROFILE"))
+	if err != nil {
+		diag.Error(err.Error())
+		return exitRuntime
 	}
+	defer stopProfile()
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := signalContext(diag)
+	defer cancel()
 	if o.duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.duration)
-		defer cancel()
+		var cancelTimeout context.CancelFunc
+		ctx, cancelTimeout = context.WithTimeout(ctx, o.duration)
+		defer cancelTimeout()
 	}
-	if _, err := runner.Run(ctx, cfg, logs); err != nil {
-		logs.Diag.Error(strings.TrimSpace(err.Error()))
+	if cfg.Redact.Disabled() {
+		diag.Warn("redaction is off (redact.mode: none): header and query secrets are logged in clear")
+	}
+	if _, err := runner.Run(ctx, cfg, runner.IO{Out: stdout, Log: diag, Redactor: redactor}); err != nil {
+		diag.Error(strings.TrimSpace(err.Error()))
 		return exitRuntime
 	}
 	return 0
+}
+
+// signalContext is cancelled by the first SIGINT or SIGTERM; a second one
+// exits at once, without a summary.
+func signalContext(log *logrus.Logger) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		cancel()
+		<-sigs
+		log.Warn("second signal: exiting at once")
+		os.Exit(exitInterrupted)
+	}()
+	return ctx, func() { signal.Stop(sigs); cancel() }
+}
+
+// startProfile writes a CPU profile to path until the returned func runs.
+func startProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("HTTPTRACE_CPUPROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("HTTPTRACE_CPUPROFILE: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

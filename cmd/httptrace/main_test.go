@@ -29,7 +29,7 @@ func TestUsageErrors(t *testing.T) {
 		{"bad attach", []string{"--pid", "1", "--attach", "fentry"}, `httptrace: attach: "fentry" is not an attach mode`},
 		{"bad format", []string{"--pid", "1", "--log-format", "xml"}, `httptrace: log_format: "xml" is not a log format`},
 		{"config line", []string{"-c", bad}, "httptrace: " + bad + ":3: capture: unknown key"},
-		{"missing config", []string{"-c", filepath.Join(dir, "none.yaml")}, "httptrace: reading config: open " + dir},
+		{"missing config", []string{"-c", filepath.Join(dir, "none.yaml")}, "httptrace: reading config: stat " + dir},
 		{"negative duration", []string{"--pid", "1", "--duration", "-1s"}, "httptrace: --duration -1s is negative"},
 		{"bpftrace bad mode", []string{"bpftrace", "--attach", "uprobe"}, `httptrace bpftrace: attach: "uprobe" is not an attach mode`},
 		{"bpftrace bad strlen", []string{"bpftrace", "--strlen", "1000"}, "httptrace bpftrace: string size 1000 is out of range"},

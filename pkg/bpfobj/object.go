@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"fmt"
 	"os"
+	"strings"
 
 	bpf "github.com/aquasecurity/libbpfgo"
 	"golang.org/x/sys/unix"
@@ -16,6 +17,12 @@ import (
 //go:embed httptrace.bpf.o
 var Object []byte
 
+// ObjectNoFetch is the same source built for kernels before 5.12, which
+// refuse atomic fetch-and-add (see advance in bpf/copy.h).
+//
+//go:embed httptrace_nofetch.bpf.o
+var ObjectNoFetch []byte
+
 // Name is the object's name in libbpf's messages.
 const Name = "httptrace"
 
@@ -25,19 +32,24 @@ type Module struct {
 	file *os.File // memfd holding the object, kept open while libbpf may read it
 }
 
-// Open hands the embedded object to libbpf without loading it into the kernel.
+// Open hands the embedded object for a kernel with or without BPF atomic
+// fetch operations to libbpf, without loading it into the kernel.
 //
 // It goes through a memfd rather than libbpfgo's from-buffer constructor
 // because that one always raises RLIMIT_MEMLOCK and fails where the process
 // may not (CAP_SYS_RESOURCE dropped); the limit is raised only where the
 // kernel needs it (see package preflight).
-func Open() (*Module, error) {
+func Open(atomicFetch bool) (*Module, error) {
+	obj := Object
+	if !atomicFetch {
+		obj = ObjectNoFetch
+	}
 	fd, err := unix.MemfdCreate(Name+".bpf.o", unix.MFD_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("creating memfd for the BPF object: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), Name+".bpf.o")
-	if _, err := f.Write(Object); err != nil {
+	if _, err := f.Write(obj); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("writing the BPF object to a memfd: %w", err)
 	}
@@ -65,6 +77,19 @@ func (m *Module) Programs() []string {
 	it := m.Iterator()
 	for p := it.NextProgram(); p != nil; p = it.NextProgram() {
 		names = append(names, p.Name())
+	}
+	return names
+}
+
+// Maps lists the names of the object's own maps, leaving out the ones
+// libbpf makes for global variables (.rodata, .bss, ...).
+func (m *Module) Maps() []string {
+	var names []string
+	it := m.Iterator()
+	for mp := it.NextMap(); mp != nil; mp = it.NextMap() {
+		if !strings.Contains(mp.Name(), ".") {
+			names = append(names, mp.Name())
+		}
 	}
 	return names
 }

@@ -1,36 +1,44 @@
 package bpfobj
 
 import (
-	"sort"
+	"slices"
 	"testing"
 
 	"github.com/httptrace/httptrace/pkg/probes"
 )
 
-// TestObjectMatchesProbeTable opens the built object (no load, no root) and
-// checks it holds exactly the programs the probe table names.
-func TestObjectMatchesProbeTable(t *testing.T) {
-	m, err := Open()
+// TestObjectMatchesNames opens the built object (no load, no root) and
+// checks it holds exactly the programs the probe table names and the maps
+// and globals the constants name.
+func TestObjectMatchesNames(t *testing.T) {
+	for _, fetch := range []bool{true, false} {
+		t.Run(map[bool]string{true: "fetch", false: "nofetch"}[fetch], func(t *testing.T) { checkObject(t, fetch) })
+	}
+}
+
+func checkObject(t *testing.T, atomicFetch bool) {
+	m, err := Open(atomicFetch)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	got := m.Programs()
-	want := probes.ProgramNames()
-	sort.Strings(got)
-	sort.Strings(want)
-	if len(got) != len(want) {
-		t.Fatalf("object programs %v\nprobe table     %v", got, want)
-	}
-	for i := range got {
-		if got[i] != want[i] {
-			t.Errorf("object programs %v\nprobe table     %v", got, want)
-			break
+	same := func(what string, got, want []string) {
+		t.Helper()
+		slices.Sort(got)
+		want = slices.Clone(want)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("object %s %v\nnamed in Go   %v", what, got, want)
 		}
 	}
-	for _, name := range []string{"tracked_pids", "active_sockets", "read_args", "events", "stats", "event_scratch"} {
-		if _, err := m.GetMap(name); err != nil {
-			t.Errorf("map %s: %v", name, err)
+	same("programs", m.Programs(), probes.ProgramNames())
+	same("maps", m.Maps(), MapNames)
+	for _, g := range []struct {
+		name  string
+		value any
+	}{{GlobalCaptureBytes, uint32(1)}, {GlobalWakeupBytes, uint64(1)}} {
+		if err := m.InitGlobalVariable(g.name, g.value); err != nil {
+			t.Errorf("global %s: %v", g.name, err)
 		}
 	}
 }

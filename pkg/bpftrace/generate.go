@@ -37,7 +37,7 @@ type Options struct {
 	StrLen int
 	// Resolve picks the alternative of a probe ("A | B") to write; nil
 	// writes the first. httptrace itself attaches the first that exists on
-	// the running kernel (probes.Host.First).
+	// the running kernel (probes.First).
 	Resolve func(probes.Choice) (probes.Spec, error)
 }
 
@@ -97,7 +97,7 @@ func GeneratePlan(plan probes.Plan, o Options) (string, error) {
 	for _, a := range atts {
 		act, ok := actions[a.Role]
 		if !ok {
-			return "", fmt.Errorf("role %s has no bpftrace action", a.Role)
+			continue // only the request-reading roles have a bpftrace form
 		}
 		ex, err := args(a.Spec)
 		if err != nil {
@@ -124,8 +124,8 @@ func GeneratePlan(plan probes.Plan, o Options) (string, error) {
 		fmt.Fprintf(&b, "BEGIN\n{\n\tprintf(\"Tracing HTTP requests of %s... Hit Ctrl-C to end.\\n\");\n}\n\n", pidList(o.PIDs))
 	}
 	for _, bl := range blocks {
-		d, _ := probes.Lookup(bl.role)
-		fmt.Fprintf(&b, "// %s: %s\n", bl.role, d.Doc)
+		row, _, _ := probes.Lookup(bl.role)
+		fmt.Fprintf(&b, "// %s: %s\n", bl.role, row.Doc)
 		b.WriteString(strings.Join(bl.specs, ",\n"))
 		fmt.Fprintf(&b, "\n/ %s /\n{\n%s}\n\n", bl.pred, bl.body)
 	}
@@ -156,14 +156,22 @@ type scriptVars struct {
 	show int // bytes of each request printed
 }
 
-// actions maps each role of the probe table to its predicate and body. A
-// role without an entry here is an error, never skipped.
+// The roles the script serves: accepts, reads and closes.
+const (
+	roleAcceptReturn probes.Role = "accept_return"
+	roleReadEntry    probes.Role = "read_entry"
+	roleReadReturn   probes.Role = "read_return"
+	roleCloseEntry   probes.Role = "close_entry"
+)
+
+// actions maps the roles the script serves to their predicate and body;
+// the plan's other roles are left out of the script.
 var actions = map[probes.Role]func(e exprs, v scriptVars) (pred, body string, err error){
-	probes.AcceptReturn: func(e exprs, v scriptVars) (string, string, error) {
+	roleAcceptReturn: func(e exprs, v scriptVars) (string, string, error) {
 		return fmt.Sprintf("(%s) && %s >= 0", pidFilter(v.pids), e.ret),
 			fmt.Sprintf("\t@active_sockets[pid, %s] = nsecs;\n", e.retFD), nil
 	},
-	probes.ReadEntry: func(e exprs, v scriptVars) (string, string, error) {
+	roleReadEntry: func(e exprs, v scriptVars) (string, string, error) {
 		if e.buf == "" {
 			return "", "", fmt.Errorf("the probe has no second argument to read the buffer from")
 		}
@@ -172,7 +180,7 @@ var actions = map[probes.Role]func(e exprs, v scriptVars) (pred, body string, er
 				"\tif (@read_buf[tid] != 0) {\n\t\t@returns_missed++;\n\t}\n" +
 				fmt.Sprintf("\t@read_buf[tid] = %s;\n\t@read_fd[tid] = %s;\n", e.buf, e.fd), nil
 	},
-	probes.ReadReturn: func(e exprs, v scriptVars) (string, string, error) {
+	roleReadReturn: func(e exprs, v scriptVars) (string, string, error) {
 		var conds []string
 		for _, m := range Methods {
 			conds = append(conds, fmt.Sprintf("$word == 0x%08x /* %q */", word(m), m))
@@ -192,7 +200,7 @@ var actions = map[probes.Role]func(e exprs, v scriptVars) (pred, body string, er
 	}
 `, e.ret, strings.Join(conds, " ||\n\t\t    "), v.show, v.show), nil
 	},
-	probes.CloseEntry: func(e exprs, v scriptVars) (string, string, error) {
+	roleCloseEntry: func(e exprs, v scriptVars) (string, string, error) {
 		return fmt.Sprintf("@active_sockets[pid, %s]", e.fd),
 			fmt.Sprintf("\tdelete(@active_sockets[pid, %s]);\n", e.fd), nil
 	},
@@ -341,19 +349,19 @@ func word(s string) uint32 {
 func resolve(plan probes.Plan, pick func(probes.Choice) (probes.Spec, error)) (probes.Plan, []string, error) {
 	out := probes.Plan{Mode: plan.Mode, Roles: map[probes.Role][]probes.Choice{}}
 	var notes []string
-	for _, d := range probes.Table {
-		for _, c := range plan.Roles[d.Role] {
+	for role := range actions {
+		for _, c := range plan.Roles[role] {
 			s := c[0]
 			if pick != nil && len(c) > 1 {
 				var err error
 				if s, err = pick(c); err != nil {
-					return out, nil, fmt.Errorf("%s: %w", d.Role, err)
+					return out, nil, fmt.Errorf("%s: %w", role, err)
 				}
 			}
 			if len(c) > 1 {
-				notes = append(notes, fmt.Sprintf("%s: %s (this program: %s)", d.Role, c, s))
+				notes = append(notes, fmt.Sprintf("%s: %s (this program: %s)", role, c, s))
 			}
-			out.Roles[d.Role] = append(out.Roles[d.Role], probes.Choice{s})
+			out.Roles[role] = append(out.Roles[role], probes.Choice{s})
 		}
 	}
 	return out, notes, nil

@@ -4,8 +4,10 @@ package config
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/httptrace/httptrace/pkg/probes"
+	"github.com/httptrace/httptrace/pkg/redact"
 )
 
 // Log formats for captured requests.
@@ -17,19 +19,41 @@ const (
 // Capture size limits; the upper one is the BPF side's buffer.
 const (
 	MinCaptureBytes     = 64
-	MaxCaptureBytes     = 8192 // HTTPTRACE_MAX_CAPTURE_BYTES in bpf/event.h
-	DefaultCaptureBytes = 1024
+	MaxCaptureBytes     = 16384 // HTTPTRACE_MAX_CAPTURE_BYTES in bpf/event.h
+	DefaultCaptureBytes = MaxCaptureBytes
+)
+
+// Limits of the exchange settings.
+const (
+	MinHeaderBytes         = 1024
+	MaxHeaderBytes         = 1 << 20
+	DefaultMaxHeaderBytes  = 16 << 10
+	MaxCaptureBodyBytes    = 64 << 10
+	DefaultExchangeTimeout = 30 * time.Second
+	// CommLen is the most bytes of a command name the kernel keeps (TASK_COMM_LEN - 1).
+	CommLen = 15
 )
 
 // Config is everything a run needs.
 type Config struct {
-	PIDs         []int
+	PIDs []int
+	// Comms selects processes by command name, running or started later.
+	Comms        []string
 	Attach       probes.Mode
 	CaptureBytes int
 	LogFormat    string
+	// MaxHeaderBytes caps the header section kept per message.
+	MaxHeaderBytes int
+	// CaptureBodyBytes is how much of each body is kept (0: counted only).
+	CaptureBodyBytes int
+	// ExchangeTimeout is how long a request waits for its response before
+	// it is logged as incomplete.
+	ExchangeTimeout time.Duration
 	// Probes has a full plan for each concrete mode: the table's defaults
 	// with what the file overrides.
 	Probes map[probes.Mode]probes.Plan
+	// Redact says which secrets are hidden before records are written.
+	Redact redact.Options
 
 	// where records file:line of each key read from a file, for errors.
 	where map[string]string
@@ -38,11 +62,14 @@ type Config struct {
 // Default is the configuration with nothing set.
 func Default() Config {
 	c := Config{
-		Attach:       probes.ModeAuto,
-		CaptureBytes: DefaultCaptureBytes,
-		LogFormat:    FormatText,
-		Probes:       map[probes.Mode]probes.Plan{},
-		where:        map[string]string{},
+		Attach:          probes.ModeAuto,
+		CaptureBytes:    DefaultCaptureBytes,
+		LogFormat:       FormatText,
+		MaxHeaderBytes:  DefaultMaxHeaderBytes,
+		ExchangeTimeout: DefaultExchangeTimeout,
+		Probes:          map[probes.Mode]probes.Plan{},
+		Redact:          redact.DefaultOptions(),
+		where:           map[string]string{},
 	}
 	for _, m := range probes.Modes {
 		c.Probes[m] = probes.DefaultPlan(m)
@@ -72,8 +99,20 @@ func (c *Config) errorf(key, format string, args ...any) error {
 // Validate checks the settings that decoding alone cannot, naming the bad key.
 // Probes are checked as they are decoded, where each has its own line.
 func (c *Config) Validate() error {
-	if len(c.PIDs) == 0 {
-		return c.errorf("pids", "no process to trace: list PIDs under pids or pass --pid")
+	if len(c.PIDs) == 0 && len(c.Comms) == 0 {
+		return c.errorf("pids", "no process to trace: list PIDs under pids or names under comm, or pass --pid or --comm")
+	}
+	seenComm := map[string]bool{}
+	for _, name := range c.Comms {
+		switch {
+		case name == "":
+			return c.errorf("comm", "empty command name")
+		case len(name) > CommLen:
+			return c.errorf("comm", "%q is longer than the %d bytes the kernel keeps of a command name", name, CommLen)
+		case seenComm[name]:
+			return c.errorf("comm", "%q is listed twice", name)
+		}
+		seenComm[name] = true
 	}
 	seen := map[int]bool{}
 	for _, pid := range c.PIDs {
@@ -93,8 +132,17 @@ func (c *Config) Validate() error {
 	if c.CaptureBytes < MinCaptureBytes || c.CaptureBytes > MaxCaptureBytes {
 		return c.errorf("capture_bytes", "%d is out of range (%d to %d)", c.CaptureBytes, MinCaptureBytes, MaxCaptureBytes)
 	}
+	if c.MaxHeaderBytes < MinHeaderBytes || c.MaxHeaderBytes > MaxHeaderBytes {
+		return c.errorf("max_header_bytes", "%d is out of range (%d to %d)", c.MaxHeaderBytes, MinHeaderBytes, MaxHeaderBytes)
+	}
+	if c.CaptureBodyBytes < 0 || c.CaptureBodyBytes > MaxCaptureBodyBytes {
+		return c.errorf("capture_body_bytes", "%d is out of range (0 to %d)", c.CaptureBodyBytes, MaxCaptureBodyBytes)
+	}
+	if c.ExchangeTimeout < time.Second || c.ExchangeTimeout > time.Hour {
+		return c.errorf("exchange_timeout", "%s is out of range (1s to 1h)", c.ExchangeTimeout)
+	}
 	if c.LogFormat != FormatText && c.LogFormat != FormatJSON {
 		return c.errorf("log_format", "%q is not a log format (want text or json)", c.LogFormat)
 	}
-	return nil
+	return c.validateRedact()
 }

@@ -1,9 +1,14 @@
 package config
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/httptrace/httptrace/pkg/event"
 	"github.com/httptrace/httptrace/pkg/probes"
 )
 
@@ -38,6 +43,7 @@ log_format: json
 probes:
   kprobe:
     read_entry: k:__sys_recvfrom
+    proc_exit: rt:sched_process_free
   tracepoint:
     read_entry: [tracepoint:syscalls:sys_enter_read, t:syscalls:sys_enter_recvfrom]
 `))
@@ -50,15 +56,24 @@ probes:
 	if len(c.PIDs) != 2 || c.PIDs[1] != 20 || c.Attach != probes.ModeTracepoint || c.CaptureBytes != 2048 || c.LogFormat != "json" {
 		t.Errorf("decoded %+v", c)
 	}
-	if got := c.Probes[probes.ModeKprobe].Roles[probes.ReadEntry]; len(got) != 1 || got[0].String() != "kprobe:__sys_recvfrom" {
+	if got := c.Probes[probes.ModeKprobe].Roles[probes.Role("read_entry")]; len(got) != 1 || got[0].String() != "kprobe:__sys_recvfrom" {
 		t.Errorf("kprobe read_entry = %v", got)
 	}
-	if got := c.Probes[probes.ModeTracepoint].Roles[probes.ReadEntry]; len(got) != 2 || got[1][0].Name != "sys_enter_recvfrom" {
+	if got := c.Probes[probes.ModeTracepoint].Roles[probes.Role("read_entry")]; len(got) != 2 || got[1][0].Name != "sys_enter_recvfrom" {
 		t.Errorf("tracepoint read_entry = %v", got)
 	}
+	if got := c.Probes[probes.ModeKprobe].Roles[probes.Role("proc_exit")]; len(got) != 1 || got[0].String() != "rawtracepoint:sched_process_free" {
+		t.Errorf("kprobe proc_exit = %v", got)
+	}
 	// Roles the file does not name keep their defaults.
-	if got := c.Probes[probes.ModeKprobe].Roles[probes.ReadReturn]; len(got) != 1 || got[0].String() != "kretprobe:ksys_read" {
+	if got := c.Probes[probes.ModeKprobe].Roles[probes.Role("read_return")]; len(got) != 1 || got[0].String() != "kretprobe:ksys_read" {
 		t.Errorf("kprobe read_return = %v", got)
+	}
+}
+
+func TestCaptureFitsTheRecord(t *testing.T) {
+	if MaxCaptureBytes > event.MaxCaptureBytes {
+		t.Errorf("config allows %d capture bytes, a data record holds %d", MaxCaptureBytes, event.MaxCaptureBytes)
 	}
 }
 
@@ -83,7 +98,8 @@ func TestParseErrors(t *testing.T) {
 		{"capture not a number", "capture_bytes: big\n", `c.yaml:1: capture_bytes: want a whole number`},
 		{"duplicate key", "attach: auto\nattach: kprobe\n", `c.yaml:2: attach: key given twice`},
 		{"unknown mode", "probes:\n  uprobe: {}\n", `c.yaml:2: probes.uprobe: unknown attach mode`},
-		{"unknown role", "probes:\n  kprobe:\n    write_entry: kprobe:ksys_write\n", `c.yaml:3: probes.kprobe.write_entry: unknown role (want one of accept_return, read_entry, read_return, close_entry)`},
+		{"unknown role", "probes:\n  kprobe:\n    peek_entry: kprobe:ksys_read\n", `c.yaml:3: probes.kprobe.peek_entry: unknown role (want one of read_entry, read_return, readv_entry, `},
+		{"process event kind", "probes:\n  tracepoint:\n    proc_fork: tracepoint:sched:sched_process_fork\n", `c.yaml:3: probes.tracepoint.proc_fork: proc_fork must be a rawtracepoint probe`},
 		{"bad spec", "probes:\n  kprobe:\n    read_entry: kprobe\n", `c.yaml:3: probes.kprobe.read_entry: probe "kprobe": want kprobe:FUNCTION`},
 		{"unknown kind", "probes:\n  kprobe:\n    read_entry: uprobe:/bin/x:f\n", `c.yaml:3: probes.kprobe.read_entry: probe "uprobe:/bin/x:f": unknown kind "uprobe"`},
 		{"kind for role", "probes:\n  kprobe:\n    read_return: kprobe:ksys_read\n", `c.yaml:3: probes.kprobe.read_return: read_return in kprobe mode must be a kretprobe probe`},
@@ -92,6 +108,11 @@ func TestParseErrors(t *testing.T) {
 		{"empty list", "probes:\n  kprobe:\n    read_entry: []\n", `c.yaml:3: probes.kprobe.read_entry: empty list`},
 		{"syntax", "pids: [1\n", `c.yaml:1: did not find expected ',' or ']'`},
 		{"top level list", "- 1\n", `c.yaml:1: the top level: want a mapping, got a list`},
+		{"alias bomb", "a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\ncomm: *b\n", `c.yaml:1: a: unknown key`},
+		{"alias", "pids: &p [1]\ncomm: *p\n", `c.yaml:2: comm: want a string, got an alias`},
+		{"bad duration", "exchange_timeout: soon\n", `c.yaml:1: exchange_timeout: "soon" is not a duration`},
+		{"comm not text", "comm: [1]\n", `c.yaml:1: comm: want a string, got "1" (int)`},
+		{"not utf-8", "pids: [1]\n# caf\xe9\n", `c.yaml:2: not valid UTF-8 text`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -114,8 +135,14 @@ func TestValidateErrors(t *testing.T) {
 		{"zero pid", "pids: [0]\n", `c.yaml:1: pids: PID 0 is not a process ID`},
 		{"pid twice", "pids: [5, 5]\n", `c.yaml:1: pids: PID 5 is listed twice`},
 		{"bad attach", "pids: [1]\nattach: fentry\n", `c.yaml:2: attach: "fentry" is not an attach mode (want auto, kprobe or tracepoint)`},
-		{"capture too small", "pids: [1]\ncapture_bytes: 10\n", `c.yaml:2: capture_bytes: 10 is out of range (64 to 8192)`},
-		{"capture too big", "pids: [1]\ncapture_bytes: 100000\n", `c.yaml:2: capture_bytes: 100000 is out of range (64 to 8192)`},
+		{"capture too small", "pids: [1]\ncapture_bytes: 10\n", `c.yaml:2: capture_bytes: 10 is out of range (64 to 16384)`},
+		{"capture too big", "pids: [1]\ncapture_bytes: 100000\n", `c.yaml:2: capture_bytes: 100000 is out of range (64 to 16384)`},
+		{"comm too long", "comm: [nginx, a-very-long-command]\n", `c.yaml:1: comm: "a-very-long-command" is longer than the 15 bytes the kernel keeps of a command name`},
+		{"comm empty", "comm: ['']\n", `c.yaml:1: comm: empty command name`},
+		{"comm twice", "comm: [nginx, nginx]\n", `c.yaml:1: comm: "nginx" is listed twice`},
+		{"header limit small", "pids: [1]\nmax_header_bytes: 100\n", `c.yaml:2: max_header_bytes: 100 is out of range (1024 to 1048576)`},
+		{"body negative", "pids: [1]\ncapture_body_bytes: -1\n", `c.yaml:2: capture_body_bytes: -1 is out of range (0 to 65536)`},
+		{"timeout short", "pids: [1]\nexchange_timeout: 10ms\n", `c.yaml:2: exchange_timeout: 10ms is out of range (1s to 1h)`},
 		{"bad format", "pids: [1]\nlog_format: xml\n", `c.yaml:2: log_format: "xml" is not a log format (want text or json)`},
 	}
 	for _, tc := range cases {
@@ -129,6 +156,36 @@ func TestValidateErrors(t *testing.T) {
 				t.Errorf("Validate() = %v\nwant %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestParseComm(t *testing.T) {
+	c, err := Parse("c.yaml", []byte("comm: nginx\nexchange_timeout: 2m\nmax_header_bytes: 4096\ncapture_body_bytes: 64\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Comms) != 1 || c.Comms[0] != "nginx" || c.ExchangeTimeout != 2*time.Minute || c.MaxHeaderBytes != 4096 || c.CaptureBodyBytes != 64 {
+		t.Errorf("decoded %+v", c)
+	}
+}
+
+func TestLoadRejectsOddFiles(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, bytes.Repeat([]byte("# padding\n"), MaxFileBytes/10+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ path, want string }{
+		{dir, dir + " is not a regular file"},
+		{big, big + " is 1048580 bytes, more than the 1048576 a configuration may have"},
+	}
+	for _, tc := range cases {
+		if _, err := Load(tc.path); err == nil || !strings.HasSuffix(err.Error(), tc.want) {
+			t.Errorf("Load(%s) = %v, want ...%q", tc.path, err, tc.want)
+		}
 	}
 }
 

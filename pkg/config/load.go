@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -17,6 +19,16 @@ import (
 // Load reads a YAML file over the defaults. Unknown keys, wrong types and
 // bad probe specs are errors naming the file, line and key.
 func Load(path string) (Config, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("reading config: %w", err)
+	}
+	if !info.Mode().IsRegular() {
+		return Config{}, fmt.Errorf("reading config: %s is not a regular file", path)
+	}
+	if info.Size() > MaxFileBytes {
+		return Config{}, fmt.Errorf("reading config: %s is %d bytes, more than the %d a configuration may have", path, info.Size(), MaxFileBytes)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("reading config: %w", err)
@@ -24,9 +36,16 @@ func Load(path string) (Config, error) {
 	return Parse(path, data)
 }
 
+// MaxFileBytes is the largest configuration file read.
+const MaxFileBytes = 1 << 20
+
 // Parse decodes YAML read from the named file over the defaults.
 func Parse(name string, data []byte) (Config, error) {
 	c := Default()
+	if !utf8.Valid(data) {
+		line := 1 + bytes.Count(data[:invalidUTF8At(data)], []byte("\n"))
+		return Config{}, fmt.Errorf("%s:%d: not valid UTF-8 text", name, line)
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
@@ -99,11 +118,63 @@ func (d *decoder) top(n *yaml.Node) error {
 			var err error
 			d.cfg.LogFormat, err = d.str(v, k)
 			return err
+		case "comm":
+			var err error
+			d.cfg.Comms, err = d.strs(v, k)
+			return err
+		case "max_header_bytes":
+			var err error
+			d.cfg.MaxHeaderBytes, err = d.int(v, k)
+			return err
+		case "capture_body_bytes":
+			var err error
+			d.cfg.CaptureBodyBytes, err = d.int(v, k)
+			return err
+		case "exchange_timeout":
+			var err error
+			d.cfg.ExchangeTimeout, err = d.duration(v, k)
+			return err
 		case "probes":
 			return d.probes(v)
+		case "redact":
+			return d.redact(v)
 		}
-		return d.fail(kn, k, "unknown key (want pids, attach, capture_bytes, log_format or probes)")
+		return d.fail(kn, k, "unknown key (want %s)", strings.Join(topKeys, ", "))
 	})
+}
+
+// topKeys are the keys the top level takes, for the unknown-key message.
+var topKeys = []string{"pids", "comm", "attach", "capture_bytes", "max_header_bytes",
+	"capture_body_bytes", "exchange_timeout", "log_format", "probes", "redact"}
+
+// strs reads one string or a list of strings.
+func (d *decoder) strs(n *yaml.Node, key string) ([]string, error) {
+	items := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
+		items = n.Content
+	}
+	out := make([]string, 0, len(items))
+	for _, item := range items {
+		s, err := d.str(item, key)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// duration reads a Go duration such as 30s or 2m.
+func (d *decoder) duration(n *yaml.Node, key string) (time.Duration, error) {
+	s, err := d.str(n, key)
+	if err != nil {
+		return 0, err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, d.fail(n, key, "%q is not a duration (e.g. 30s, 2m)", s)
+	}
+	return v, nil
 }
 
 func (d *decoder) pids(n *yaml.Node) error {
@@ -129,7 +200,7 @@ func (d *decoder) probes(n *yaml.Node) error {
 		}
 		return d.mapping(v, "probes."+k, func(role string, rn, rv *yaml.Node) error {
 			key := "probes." + k + "." + role
-			desc, ok := probes.Lookup(probes.Role(role))
+			_, hook, ok := probes.Lookup(probes.Role(role))
 			if !ok {
 				return d.fail(rn, key, "unknown role (want one of %s)", strings.Join(probes.RoleNames(), ", "))
 			}
@@ -139,12 +210,12 @@ func (d *decoder) probes(n *yaml.Node) error {
 			}
 			for i, c := range specs {
 				for _, s := range c {
-					if err := desc.Check(mode, s); err != nil {
+					if err := hook.Check(mode, s); err != nil {
 						return d.fail(itemNode(rv, i), key, "%v", err)
 					}
 				}
 			}
-			plan.Roles[desc.Role] = specs
+			plan.Roles[hook.Role] = specs
 			return nil
 		})
 	})
@@ -191,6 +262,18 @@ func (d *decoder) int(n *yaml.Node, key string) (int, error) {
 		return 0, d.fail(n, key, "%q is out of range", n.Value)
 	}
 	return int(v), nil
+}
+
+// invalidUTF8At is the offset of the first byte that is not valid UTF-8.
+func invalidUTF8At(data []byte) int {
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
+	}
+	return len(data)
 }
 
 // syntaxError puts yaml's "line N: msg" in the file:line form of the

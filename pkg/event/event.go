@@ -29,6 +29,17 @@ const (
 	dataOffLocalAddr   = 72
 	dataOffPeerAddr    = 88
 	dataOffComm        = 104
+	// Offsets in struct httptrace_close and struct httptrace_proc.
+	closeOffPID       = 4
+	closeOffTID       = 8
+	closeOffFD        = 12
+	closeOffTimestamp = 16
+	closeOffConn      = 24
+	procOffOp         = 4
+	procOffPID        = 8
+	procOffPPID       = 12
+	procOffTimestamp  = 16
+	procOffComm       = 24
 	// DataHeaderSize is offsetof(struct httptrace_data, data).
 	DataHeaderSize = 120
 	// CloseSize is sizeof(struct httptrace_close).
@@ -36,6 +47,10 @@ const (
 	// ProcSize is sizeof(struct httptrace_proc).
 	ProcSize = 40
 )
+
+// MaxCaptureBytes is HTTPTRACE_MAX_CAPTURE_BYTES: the most bytes of one
+// transfer a data record can carry.
+const MaxCaptureBytes = 16384
 
 // Address families as the kernel numbers them.
 const (
@@ -106,11 +121,11 @@ func DecodeClose(raw []byte, c *Close) error {
 	if len(raw) < CloseSize {
 		return fmt.Errorf("close record of %d bytes, want %d", len(raw), CloseSize)
 	}
-	c.PID = ne.Uint32(raw[4:])
-	c.TID = ne.Uint32(raw[8:])
-	c.FD = int32(ne.Uint32(raw[12:]))
-	c.TimestampNs = ne.Uint64(raw[16:])
-	c.Conn = ne.Uint64(raw[24:])
+	c.PID = ne.Uint32(raw[closeOffPID:])
+	c.TID = ne.Uint32(raw[closeOffTID:])
+	c.FD = int32(ne.Uint32(raw[closeOffFD:]))
+	c.TimestampNs = ne.Uint64(raw[closeOffTimestamp:])
+	c.Conn = ne.Uint64(raw[closeOffConn:])
 	return nil
 }
 
@@ -119,13 +134,13 @@ func DecodeProc(raw []byte, p *Proc) error {
 	if len(raw) < ProcSize {
 		return fmt.Errorf("process record of %d bytes, want %d", len(raw), ProcSize)
 	}
-	p.Op = ProcOp(ne.Uint32(raw[4:]))
+	p.Op = ProcOp(ne.Uint32(raw[procOffOp:]))
 	if p.Op < ProcFork || p.Op > ProcExit {
 		return fmt.Errorf("process record with unknown op %d", p.Op)
 	}
-	p.PID = ne.Uint32(raw[8:])
-	p.PPID = ne.Uint32(raw[12:])
-	p.TimestampNs = ne.Uint64(raw[16:])
-	copy(p.Comm[:], raw[24:40])
+	p.PID = ne.Uint32(raw[procOffPID:])
+	p.PPID = ne.Uint32(raw[procOffPPID:])
+	p.TimestampNs = ne.Uint64(raw[procOffTimestamp:])
+	copy(p.Comm[:], raw[procOffComm:procOffComm+16])
 	return nil
 }

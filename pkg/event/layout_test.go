@@ -1,55 +1,120 @@
 package event
 
 import (
-	"reflect"
-	"strings"
 	"testing"
-	"unicode"
 
-	"github.com/httptrace/httptrace/pkg/config"
 	"github.com/httptrace/httptrace/pkg/event/internal/cevent"
 )
 
-// TestLayoutMatchesC compares Header with struct httptrace_event in
-// bpf/event.h field by field: order, offset, and the size up to data.
+// goField is where the decoder reads a field, and how wide it takes it.
+type goField struct {
+	off, size uintptr
+}
+
+// goLayouts are the offsets and widths the decoder uses, per C struct and
+// field; every C field must be here and every entry must be in C.
+var goLayouts = map[string]map[string]goField{
+	"httptrace_data": {
+		"kind": {0, 4}, "pid": {dataOffPID, 4}, "tid": {dataOffTID, 4}, "fd": {dataOffFD, 4},
+		"start_ns": {dataOffStartNs, 8}, "end_ns": {dataOffEndNs, 8}, "conn": {dataOffConn, 8},
+		"pos": {dataOffPos, 8}, "bytes": {dataOffBytes, 4}, "captured_bytes": {dataOffCaptured, 4},
+		"captured_off": {dataOffCapturedOff, 4}, "dir": {dataOffDir, 1}, "syscall": {dataOffSyscall, 1},
+		"family": {dataOffFamily, 1}, "flags": {dataOffFlags, 1}, "local_port": {dataOffLocalPort, 2},
+		"peer_port": {dataOffPeerPort, 2}, "pad": {dataOffPeerPort + 2, 4},
+		"local_addr": {dataOffLocalAddr, 16}, "peer_addr": {dataOffPeerAddr, 16},
+		"comm": {dataOffComm, 16}, "data": {DataHeaderSize, 0}, // data's size is checked below
+	},
+	"httptrace_close": {
+		"kind": {0, 4}, "pid": {closeOffPID, 4}, "tid": {closeOffTID, 4}, "fd": {closeOffFD, 4},
+		"timestamp_ns": {closeOffTimestamp, 8}, "conn": {closeOffConn, 8},
+	},
+	"httptrace_proc": {
+		"kind": {0, 4}, "op": {procOffOp, 4}, "pid": {procOffPID, 4}, "ppid": {procOffPPID, 4},
+		"timestamp_ns": {procOffTimestamp, 8}, "comm": {procOffComm, 16},
+	},
+}
+
+// TestLayoutMatchesC compares every field offset and size of the three
+// record structs in bpf/event.h with what the decoder reads, and the
+// structs' sizes with the Go constants (no implicit padding).
 func TestLayoutMatchesC(t *testing.T) {
 	cFields := cevent.Fields()
-	goType := reflect.TypeOf(Header{})
-	if goType.NumField()+1 != len(cFields) { // +1: data follows the header
-		t.Fatalf("Go Header has %d fields, C struct has %d before data", goType.NumField(), len(cFields)-1)
-	}
-	for i := 0; i < goType.NumField(); i++ {
-		f := goType.Field(i)
-		if snake(f.Name) != cFields[i].Name {
-			t.Errorf("field %d: Go %s, C %s (order or name differs)", i, f.Name, cFields[i].Name)
+	consts := cevent.Constants()
+	maxCapture := uintptr(consts["HTTPTRACE_MAX_CAPTURE_BYTES"])
+	for rec, want := range goLayouts {
+		got := cFields[rec]
+		if len(got) != len(want) {
+			t.Errorf("%s: C has %d fields, Go %d", rec, len(got), len(want))
 		}
-		if f.Offset != cFields[i].Offset {
-			t.Errorf("field %d: Go %s at %d, C %s at %d", i, f.Name, f.Offset, cFields[i].Name, cFields[i].Offset)
+		var end uintptr
+		for _, f := range got {
+			w, ok := want[f.Name]
+			if !ok {
+				t.Errorf("%s.%s: in C, not read by Go", rec, f.Name)
+				continue
+			}
+			if f.Name == "data" {
+				w.size = maxCapture
+			}
+			if f.Offset != w.off || f.Size != w.size {
+				t.Errorf("%s.%s: C offset %d size %d, Go offset %d size %d", rec, f.Name, f.Offset, f.Size, w.off, w.size)
+			}
+			if f.Offset < end {
+				t.Errorf("%s.%s at %d overlaps the field before, which ends at %d", rec, f.Name, f.Offset, end)
+			} else if f.Offset > end {
+				t.Errorf("%s.%s at %d: %d bytes of implicit padding before it", rec, f.Name, f.Offset, f.Offset-end)
+			}
+			end = f.Offset + f.Size
+		}
+		if size := cevent.Sizes[rec]; size != end {
+			t.Errorf("sizeof(struct %s) = %d, its fields end at %d (implicit tail padding)", rec, size, end)
 		}
 	}
-	data := cFields[len(cFields)-1]
-	if data.Name != "data" || data.Offset != HeaderSize || goType.Size() != HeaderSize {
-		t.Errorf("C data at %d, HeaderSize %d, Go header size %d", data.Offset, HeaderSize, goType.Size())
+	if cevent.Sizes["httptrace_close"] != CloseSize || cevent.Sizes["httptrace_proc"] != ProcSize {
+		t.Errorf("close %d / proc %d bytes in C, Go CloseSize %d ProcSize %d",
+			cevent.Sizes["httptrace_close"], cevent.Sizes["httptrace_proc"], CloseSize, ProcSize)
 	}
-	if cevent.Size != HeaderSize+cevent.MaxCaptureBytes {
-		t.Errorf("sizeof(struct httptrace_event) = %d, want header %d + data %d (implicit padding?)", cevent.Size, HeaderSize, cevent.MaxCaptureBytes)
+	if MaxCaptureBytes != maxCapture {
+		t.Errorf("MaxCaptureBytes = %d, the BPF record holds %d", MaxCaptureBytes, maxCapture)
 	}
-	if len(Header{}.Comm) != cevent.CommLen {
-		t.Errorf("comm is %d bytes in Go, %d in C", len(Header{}.Comm), cevent.CommLen)
+}
+
+// TestConstantsMatchC checks every enum and macro of event.h that Go mirrors.
+func TestConstantsMatchC(t *testing.T) {
+	want := map[string]int64{
+		"HTTPTRACE_COMM_LEN": int64(len(Data{}.Comm)), "HTTPTRACE_ADDR_LEN": 16,
+		"HTTPTRACE_REC_DATA": int64(KindData), "HTTPTRACE_REC_CLOSE": int64(KindClose), "HTTPTRACE_REC_PROC": int64(KindProc),
+		"HTTPTRACE_DIR_RECV": int64(Recv), "HTTPTRACE_DIR_SEND": int64(Send),
+		"HTTPTRACE_CONN_ADOPTED": int64(ConnAdopted), "HTTPTRACE_CONN_ACCEPTED": int64(ConnAccepted),
+		"HTTPTRACE_CONN_CONNECTED": int64(ConnConnected),
+		"HTTPTRACE_PROC_FORK":      int64(ProcFork), "HTTPTRACE_PROC_EXEC": int64(ProcExec), "HTTPTRACE_PROC_EXIT": int64(ProcExit),
+		"HTTPTRACE_STAT_COUNT": int64(StatCount), "HTTPTRACE_SYS_COUNT": int64(SysCount),
 	}
-	if config.MaxCaptureBytes != cevent.MaxCaptureBytes {
-		t.Errorf("config allows %d capture bytes, the BPF buffer holds %d", config.MaxCaptureBytes, cevent.MaxCaptureBytes)
+	cSyscall := map[Syscall]string{
+		SysRead: "READ", SysReadv: "READV", SysRecvfrom: "RECVFROM", SysRecvmsg: "RECVMSG", SysRecvmmsg: "RECVMMSG",
+		SysWrite: "WRITE", SysWritev: "WRITEV", SysSendto: "SENDTO", SysSendmsg: "SENDMSG", SysSendmmsg: "SENDMMSG",
+		SysSendfile: "SENDFILE",
 	}
-	if KindRequest != cevent.KindRequest {
-		t.Errorf("KindRequest = %d, C has %d", KindRequest, cevent.KindRequest)
+	if len(cSyscall) != int(SysCount)-1 {
+		t.Fatalf("test names %d syscalls, Go has %d", len(cSyscall), SysCount-1)
+	}
+	for s, name := range cSyscall {
+		want["HTTPTRACE_SYS_"+name] = int64(s)
+	}
+	got := cevent.Constants()
+	for name, v := range want {
+		c, ok := got[name]
+		if !ok || c != v {
+			t.Errorf("%s: C %d (present %v), Go %d", name, c, ok, v)
+		}
 	}
 }
 
 // TestStatsMatchC checks every counter's index against enum httptrace_stat.
 func TestStatsMatchC(t *testing.T) {
 	c := cevent.Stats()
-	if len(c) != int(StatCount) || cevent.StatCount != int(StatCount) {
-		t.Fatalf("C has %d counters (count %d), Go %d", len(c), cevent.StatCount, StatCount)
+	if len(c) != int(StatCount) {
+		t.Fatalf("C has %d counters, Go %d", len(c), StatCount)
 	}
 	for i, name := range StatNames {
 		v, ok := c[name]
@@ -57,17 +122,4 @@ func TestStatsMatchC(t *testing.T) {
 			t.Errorf("counter %s: Go index %d, C %d (present %v)", name, i, v, ok)
 		}
 	}
-}
-
-// snake turns a Go field name into its C spelling: TimestampNs -> timestamp_ns, PID -> pid.
-func snake(name string) string {
-	var b strings.Builder
-	rs := []rune(name)
-	for i, r := range rs {
-		if i > 0 && unicode.IsUpper(r) && unicode.IsLower(rs[i-1]) {
-			b.WriteByte('_')
-		}
-		b.WriteRune(unicode.ToLower(r))
-	}
-	return b.String()
 }

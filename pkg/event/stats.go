@@ -5,27 +5,46 @@ type Stat uint32
 
 // The counters, in the C enum's order (checked by a test).
 const (
-	StatSocketsTracked Stat = iota
-	StatSocketsClosed
-	StatReads
-	StatReadReturns
+	StatCalls Stat = iota
 	StatReturnsMissed
-	StatNotHTTP
+	StatConnsAdopted
+	StatConnsAccepted
+	StatConnsConnected
+	StatConnsClosed
+	StatConnsLost
+	StatRecordsSent
+	StatRecordsDropped
 	StatReadUserFailed
-	StatEventsSent
-	StatEventsDropped
+	StatIovCut
+	StatSkips
+	StatProcsTracked
+	StatProcsExited
+	StatTrackFailed
 	StatCount
 )
 
 // StatNames are the counters' names in logs and summaries.
 var StatNames = [StatCount]string{
-	StatSocketsTracked: "sockets_tracked",
-	StatSocketsClosed:  "sockets_closed",
-	StatReads:          "reads",
-	StatReadReturns:    "read_returns",
+	StatCalls:          "calls",
 	StatReturnsMissed:  "returns_missed",
-	StatNotHTTP:        "not_http",
+	StatConnsAdopted:   "conns_adopted",
+	StatConnsAccepted:  "conns_accepted",
+	StatConnsConnected: "conns_connected",
+	StatConnsClosed:    "conns_closed",
+	StatConnsLost:      "conns_lost",
+	StatRecordsSent:    "records_sent",
+	StatRecordsDropped: "records_dropped",
 	StatReadUserFailed: "read_user_failed",
-	StatEventsSent:     "events_sent",
-	StatEventsDropped:  "events_dropped",
+	StatIovCut:         "iov_cut",
+	StatSkips:          "skips",
+	StatProcsTracked:   "procs_tracked",
+	StatProcsExited:    "procs_exited",
+	StatTrackFailed:    "track_failed",
+}
+
+func (s Stat) String() string {
+	if s < StatCount {
+		return StatNames[s]
+	}
+	return "unknown"
 }

@@ -1,4 +1,5 @@
-// Package kernel answers questions about the running kernel's version.
+// Package kernel answers questions about the running kernel: its release,
+// BTF, tracefs, kernel symbols and kprobe support, all through one Host.
 package kernel
 
 import (

@@ -1,32 +1,127 @@
+// The text sink: one access-log line per exchange.
 package output
 
 import (
-	"bytes"
-	"fmt"
+	"io"
+	"strconv"
+	"unicode/utf8"
 
-	"github.com/sirupsen/logrus"
+	"github.com/httptrace/httptrace/pkg/record"
 )
 
-// requestText renders a captured request on one line, most telling first:
-//
-//	15:04:05.000000 goserver[1234/1240] fd=6 GET /api?x=1 HTTP/1.1 host=h bytes=118 | Accept: */*; X-Id: 7
-//
-// A request cut short by the capture or the read ends in " [truncated]".
-type requestText struct{}
+// textTime is the time format of text lines: local time to the microsecond,
+// with the zone, so lines from different days and hosts still sort and
+// compare.
+const textTime = "2006-01-02T15:04:05.000000Z07:00"
 
-// Format implements logrus.Formatter.
-func (requestText) Format(e *logrus.Entry) ([]byte, error) {
-	d := e.Data
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s %v[%v/%v] fd=%v %s host=%v bytes=%v",
-		e.Time.Format("15:04:05.000000"), d["comm"], d["pid"], d["tid"], d["fd"], e.Message, d["host"], d["bytes"])
-	if h, _ := d["headers"].(string); h != "" {
-		b.WriteString(" | ")
-		b.WriteString(h)
+// NewText returns a sink writing one line per exchange, fields in a fixed
+// order and separated by single spaces:
+//
+//	2026-11-25T10:15:04.123456+01:00 nginx[1234/1240] server 127.0.0.1:51234 -> 127.0.0.1:8080 "GET /a?x=1 HTTP/1.1" 200 req=118 resp=2048 1.234ms
+//
+// then the flags that are set, each as a word: truncated, gap, adopted,
+// incomplete, unmatched. A missing value (no request, no status, no
+// latency) is "-". Control bytes, '"', '\', invalid UTF-8 and, outside the
+// quotes, spaces are written as \xHH, so every exchange is one line with
+// stable fields.
+func NewText(w io.Writer, clock Clock) Sink {
+	return &sink{buffer: newBuffer(w), clock: clock, format: appendText}
+}
+
+// appendText appends e as one access-log line.
+func appendText(b []byte, e *record.Exchange, clock Clock) []byte {
+	b = clock.Wall(startNs(e)).AppendFormat(b, textTime)
+	b = append(b, ' ')
+	b = appendTextField(b, e.Comm)
+	b = append(b, '[')
+	b = strconv.AppendUint(b, uint64(e.PID), 10)
+	b = append(b, '/')
+	b = strconv.AppendUint(b, uint64(e.TID), 10)
+	b = append(b, "] "...)
+	b = appendTextField(b, string(e.Side))
+	b = append(b, ' ')
+	b = appendTextField(b, e.Client)
+	b = append(b, " -> "...)
+	b = appendTextField(b, e.Server)
+	b = append(b, ' ', '"')
+	if e.Method == "" && e.Path == "" && e.Proto == "" {
+		b = append(b, '-')
+	} else {
+		b = appendTextQuoted(b, e.Method)
+		b = append(b, ' ')
+		b = appendTextQuoted(b, e.Path)
+		b = append(b, ' ')
+		b = appendTextQuoted(b, e.Proto)
 	}
-	if t, _ := d["truncated"].(bool); t {
-		b.WriteString(" [truncated]")
+	b = append(b, '"', ' ')
+	if e.Status == 0 {
+		b = append(b, '-')
+	} else {
+		b = strconv.AppendInt(b, int64(e.Status), 10)
 	}
-	b.WriteByte('\n')
-	return b.Bytes(), nil
+	b = append(b, " req="...)
+	b = strconv.AppendUint(b, e.RequestBytes, 10)
+	b = append(b, " resp="...)
+	b = strconv.AppendUint(b, e.ResponseBytes, 10)
+	b = append(b, ' ')
+	if e.Incomplete || e.Unmatched {
+		b = append(b, '-')
+	} else {
+		b = strconv.AppendFloat(b, e.LatencyMs(), 'f', 3, 64)
+		b = append(b, "ms"...)
+	}
+	b = appendFlag(b, " truncated", e.Truncated)
+	b = appendFlag(b, " gap", e.Gap)
+	b = appendFlag(b, " adopted", e.Adopted)
+	b = appendFlag(b, " incomplete", e.Incomplete)
+	b = appendFlag(b, " unmatched", e.Unmatched)
+	return append(b, '\n')
+}
+
+func appendFlag(b []byte, word string, set bool) []byte {
+	if set {
+		return append(b, word...)
+	}
+	return b
+}
+
+// appendTextField appends a space-free field, "-" when empty.
+func appendTextField(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, '-')
+	}
+	return appendTextEscaped(b, s, true)
+}
+
+// appendTextQuoted appends a part of the quoted request line, "-" when empty.
+func appendTextQuoted(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, '-')
+	}
+	return appendTextEscaped(b, s, false)
+}
+
+// appendTextEscaped writes s with control bytes, DEL, '"', '\', invalid
+// UTF-8 and (if escapeSpace) ' ' as \xHH.
+func appendTextEscaped(b []byte, s string, escapeSpace bool) []byte {
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		size := 1
+		var bad bool
+		if c < utf8.RuneSelf {
+			bad = c < 0x20 || c == 0x7f || c == '"' || c == '\\' || (escapeSpace && c == ' ')
+		} else {
+			var r rune
+			r, size = utf8.DecodeRuneInString(s[i:])
+			bad = r == utf8.RuneError && size == 1
+		}
+		if bad {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&0xf])
+			start = i + 1
+		}
+		i += size
+	}
+	return append(b, s[start:]...)
 }

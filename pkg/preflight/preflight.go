@@ -14,12 +14,9 @@ import (
 	"github.com/httptrace/httptrace/pkg/kernel"
 )
 
-// Paths the checks read; variables so tests can point them elsewhere.
-var (
-	ProcRoot   = "/proc"
-	BTFPath    = "/sys/kernel/btf/vmlinux"
-	TracefsDir = "/sys/kernel/tracing"
-)
+// ProcRoot is where the process checks read /proc; a variable so tests can
+// point it elsewhere. Kernel facts come from kernel.DefaultHost.
+var ProcRoot = "/proc"
 
 // Capability bits (linux/capability.h).
 const (
@@ -53,24 +50,15 @@ func Capabilities() error {
 	return errors.New("no CapEff line in /proc/self/status")
 }
 
-// BTF confirms the kernel publishes its BTF, which CO-RE relocation needs.
+// BTF confirms the running kernel publishes its BTF, which CO-RE relocation needs.
 func BTF() error {
-	if _, err := os.Stat(BTFPath); err != nil {
-		return fmt.Errorf("kernel BTF not found at %s: httptrace needs a kernel built with CONFIG_DEBUG_INFO_BTF=y", BTFPath)
-	}
-	return nil
+	return kernel.DefaultHost.CheckBTF()
 }
 
-// Tracefs makes sure tracefs is mounted, mounting it if it is not, and says
-// whether it did.
+// Tracefs makes sure tracefs is mounted (at kernel.DefaultHost.Tracefs),
+// mounting it if it is not, and says whether it did.
 func Tracefs() (mounted bool, err error) {
-	if _, err := os.Stat(TracefsDir + "/events"); err == nil {
-		return false, nil
-	}
-	if err := unix.Mount("tracefs", TracefsDir, "tracefs", 0, ""); err != nil {
-		return false, fmt.Errorf("tracefs is not mounted at %s and mounting it failed (%v): mount -t tracefs tracefs %s", TracefsDir, err, TracefsDir)
-	}
-	return true, nil
+	return kernel.DefaultHost.MountTracefs()
 }
 
 // PIDs confirms each process exists.

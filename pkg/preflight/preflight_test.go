@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/httptrace/httptrace/pkg/kernel"
 )
 
 func TestCapabilities(t *testing.T) {
@@ -43,8 +45,8 @@ func TestPIDsAndBTF(t *testing.T) {
 	if err := PIDs([]int{os.Getpid(), 999999999}); err == nil || err.Error() != "PID 999999999: no such process" {
 		t.Errorf("missing PID: %v", err)
 	}
-	defer func(p string) { BTFPath = p }(BTFPath)
-	BTFPath = filepath.Join(t.TempDir(), "vmlinux")
+	defer func(h kernel.Host) { kernel.DefaultHost = h }(kernel.DefaultHost)
+	kernel.DefaultHost.BTF = filepath.Join(t.TempDir(), "vmlinux")
 	if err := BTF(); err == nil || !strings.Contains(err.Error(), "CONFIG_DEBUG_INFO_BTF") {
 		t.Errorf("missing BTF: %v", err)
 	}

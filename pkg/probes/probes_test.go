@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/httptrace/httptrace/pkg/event"
+	"github.com/httptrace/httptrace/pkg/kernel"
 )
 
 func mustParseSpec(t *testing.T, s string) Spec {
@@ -41,6 +44,9 @@ func TestParseSpec(t *testing.T) {
 		{in: "kprobe:9abc", err: "want kprobe:FUNCTION"},
 		{in: "tracepoint:syscalls", err: "want tracepoint:CATEGORY:NAME"},
 		{in: "tracepoint:sys calls:x", err: "want tracepoint:CATEGORY:NAME"},
+		{in: "rawtracepoint:sched_process_fork", want: "rawtracepoint:sched_process_fork"},
+		{in: "rt:sched_process_exit", want: "rawtracepoint:sched_process_exit"},
+		{in: "rawtracepoint:sched:sched_process_fork", err: "want rawtracepoint:NAME"},
 		{in: "fentry:ksys_read", err: `unknown kind "fentry"`},
 		{in: "", err: `unknown kind ""`},
 	}
@@ -59,40 +65,63 @@ func TestParseSpec(t *testing.T) {
 }
 
 func TestTableIsComplete(t *testing.T) {
-	seen := map[string]bool{}
-	for _, d := range Table {
-		for _, m := range Modes {
-			prog := d.Programs[m]
-			if prog == "" {
-				t.Errorf("%s has no %s program", d.Role, m)
+	roles := map[Role]bool{}
+	syscalls := map[event.Syscall]bool{}
+	for _, row := range Table {
+		if row.Syscall != 0 {
+			syscalls[row.Syscall] = true
+			if row.Shape == ShapeNone || len(row.Hooks) != 2 || row.Hooks[0].Side != Entry || row.Hooks[1].Side != Return {
+				t.Errorf("data row %s: shape %q, hooks %+v", row.Name, row.Shape, row.Hooks)
 			}
-			if seen[prog] {
-				t.Errorf("program %s serves two roles", prog)
+		}
+		for _, h := range row.Hooks {
+			if roles[h.Role] {
+				t.Errorf("role %s is in two rows", h.Role)
 			}
-			seen[prog] = true
-			if len(d.Defaults[m]) == 0 {
-				t.Errorf("%s has no default %s probe", d.Role, m)
-			}
-			for _, s := range d.Defaults[m] {
-				c, err := ParseChoice(s)
-				if err != nil {
-					t.Fatalf("default of %s in %s mode: %v", d.Role, m, err)
+			roles[h.Role] = true
+			for _, m := range Modes {
+				if h.Programs[m] == "" {
+					t.Errorf("%s has no %s program", h.Role, m)
 				}
-				for _, alt := range c {
-					if err := d.Check(m, alt); err != nil {
-						t.Errorf("default of %s in %s mode: %v", d.Role, m, err)
+				if len(h.Defaults[m]) == 0 {
+					t.Errorf("%s has no default %s probe", h.Role, m)
+				}
+				for _, s := range h.Defaults[m] {
+					c, err := ParseChoice(s)
+					if err != nil {
+						t.Fatalf("default of %s in %s mode: %v", h.Role, m, err)
+					}
+					for _, alt := range c {
+						if err := h.Check(m, alt); err != nil {
+							t.Errorf("default of %s in %s mode: %v", h.Role, m, err)
+						}
 					}
 				}
 			}
+			if h.Side == Event && h.Programs[ModeKprobe] != h.Programs[ModeTracepoint] {
+				t.Errorf("event hook %s has a program per mode", h.Role)
+			}
+		}
+	}
+	// Every syscall of the wire format has a row except recvmmsg and sendmmsg.
+	for s := event.SysRead; s < event.SysCount; s++ {
+		if want := s != event.SysRecvmmsg && s != event.SysSendmmsg; syscalls[s] != want {
+			t.Errorf("syscall %s: in the table %v, want %v", s, syscalls[s], want)
+		}
+	}
+	for _, r := range []Role{"read_entry", "read_return", "accept_return", "close_entry", "proc_fork", "sendmsg_return"} {
+		if !roles[r] {
+			t.Errorf("no role %s", r)
 		}
 	}
 }
 
 func TestCheck(t *testing.T) {
-	read, _ := Lookup(ReadEntry)
-	ret, _ := Lookup(ReadReturn)
+	_, read, _ := Lookup("read_entry")
+	_, ret, _ := Lookup("read_return")
+	_, fork, _ := Lookup("proc_fork")
 	cases := []struct {
-		d    RoleDesc
+		h    Hook
 		mode Mode
 		spec string
 		ok   bool
@@ -105,17 +134,23 @@ func TestCheck(t *testing.T) {
 		{read, ModeTracepoint, "tracepoint:syscalls:sys_exit_read", false},
 		{ret, ModeTracepoint, "tracepoint:syscalls:sys_exit_read", true},
 		{ret, ModeTracepoint, "tracepoint:sock:inet_sock_set_state", false},
+		{fork, ModeKprobe, "rawtracepoint:sched_process_fork", true},
+		{fork, ModeTracepoint, "rawtracepoint:sched_process_fork", true},
+		{fork, ModeTracepoint, "tracepoint:sched:sched_process_fork", false},
+		{read, ModeTracepoint, "rawtracepoint:sys_enter", false},
 	}
 	for _, tc := range cases {
-		err := tc.d.Check(tc.mode, mustParseSpec(t, tc.spec))
+		err := tc.h.Check(tc.mode, mustParseSpec(t, tc.spec))
 		if (err == nil) != tc.ok {
-			t.Errorf("%s %s %s: err = %v, want ok=%v", tc.d.Role, tc.mode, tc.spec, err, tc.ok)
+			t.Errorf("%s %s %s: err = %v, want ok=%v", tc.h.Role, tc.mode, tc.spec, err, tc.ok)
 		}
 	}
 }
 
-// fakeHost lays out kallsyms, a blacklist and tracefs in a temporary folder.
-func fakeHost(t *testing.T, kprobes bool) Host {
+// fakeHost lays out kallsyms, a blacklist and tracefs in a temporary folder:
+// every default function except do_sendfile and file_close_fd, and every
+// default tracepoint.
+func fakeHost(t *testing.T, kprobes bool) kernel.Host {
 	dir := t.TempDir()
 	write := func(rel, body string) string {
 		p := filepath.Join(dir, rel)
@@ -127,16 +162,26 @@ func fakeHost(t *testing.T, kprobes bool) Host {
 		}
 		return p
 	}
-	h := Host{
-		Kallsyms: write("kallsyms", "0000000000000000 T ksys_read\n0000000000000000 T __sys_accept4\n"+
-			"0000000000000000 T close_fd\n0000000000000000 t do_readv\n0000000000000000 D ksys_data\n"+
-			"0000000000000000 T __x64_sys_read\n0000000000000000 T do_int3\n"),
+	syms := "0000000000000000 D ksys_data\n0000000000000000 T __x64_sys_read\n0000000000000000 T do_int3\n"
+	for _, f := range []string{"ksys_read", "ksys_write", "__sys_recvfrom", "__sys_sendto", "__sys_recvmsg",
+		"__sys_sendmsg", "__sys_accept4", "__sys_connect", "close_fd"} {
+		syms += "0000000000000000 T " + f + "\n"
+	}
+	syms += "0000000000000000 t do_readv\n0000000000000000 t do_writev\n"
+	h := kernel.Host{
+		Release:   "6.1.0",
+		Kallsyms:  write("kallsyms", syms),
 		Blacklist: write("blacklist", "0xffffffff81000000-0xffffffff81000010\tdo_int3\n"),
 		KprobePMU: filepath.Join(dir, "kprobe-type"),
 		Tracefs:   filepath.Join(dir, "tracing"),
 	}
-	for _, tp := range []string{"sys_enter_read", "sys_exit_read", "sys_exit_accept4", "sys_exit_accept", "sys_enter_close"} {
-		write("tracing/events/syscalls/"+tp+"/id", "1\n")
+	for _, sc := range []string{"read", "readv", "recvfrom", "recvmsg", "write", "writev", "sendto", "sendmsg",
+		"sendfile64", "connect", "accept4", "accept", "close"} {
+		write("tracing/events/syscalls/sys_enter_"+sc+"/id", "1\n")
+		write("tracing/events/syscalls/sys_exit_"+sc+"/id", "1\n")
+	}
+	for _, tp := range []string{"sched_process_fork", "sched_process_exec", "sched_process_exit"} {
+		write("tracing/events/sched/"+tp+"/id", "1\n")
 	}
 	if kprobes {
 		write("kprobe-type", "6\n")
@@ -151,7 +196,7 @@ func kprobePlan(readEntry string) Plan {
 	if err != nil {
 		panic(err)
 	}
-	p.Roles[ReadEntry] = []Choice{c}
+	p.Roles["read_entry"] = []Choice{c}
 	return p
 }
 
@@ -172,7 +217,7 @@ func TestResolveSymbols(t *testing.T) {
 		{"kprobe:nosuch | kprobe:nosuch2", "!read_entry: kernel function nosuch is not a text symbol in " + h.Kallsyms + "; kernel function nosuch2"},
 	}
 	for _, tc := range cases {
-		p, err := h.Resolve(kprobePlan(tc.readEntry))
+		p, err := Resolve(h, kprobePlan(tc.readEntry))
 		if strings.HasPrefix(tc.want, "!") {
 			if err == nil || !strings.Contains(err.Error(), tc.want[1:]) {
 				t.Errorf("%s: err = %v, want %q", tc.readEntry, err, tc.want[1:])
@@ -183,17 +228,24 @@ func TestResolveSymbols(t *testing.T) {
 			t.Errorf("%s: %v", tc.readEntry, err)
 			continue
 		}
-		if got := p.Roles[ReadEntry]; len(got) != 1 || got[0].String() != tc.want {
+		if got := p.Roles["read_entry"]; len(got) != 1 || got[0].String() != tc.want {
 			t.Errorf("%s resolved to %v, want %s", tc.readEntry, got, tc.want)
 		}
 	}
-	// The default close probe: file_close_fd is missing here, close_fd is taken.
-	p, err := h.Resolve(DefaultPlan(ModeKprobe))
+	// The defaults: file_close_fd is missing here, close_fd is taken; the
+	// optional sendfile row (no do_sendfile) is left out whole.
+	p, err := Resolve(h, DefaultPlan(ModeKprobe))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := p.Roles[CloseEntry][0].String(); got != "kprobe:close_fd" {
+	if got := p.Roles["close_entry"][0].String(); got != "kprobe:close_fd" {
 		t.Errorf("close_entry resolved to %s", got)
+	}
+	if _, ok := p.Roles["sendfile_entry"]; ok || len(p.Skipped) != 1 || !strings.Contains(p.Skipped[0], "do_sendfile") {
+		t.Errorf("sendfile: roles %v, skipped %q", p.Roles["sendfile_entry"], p.Skipped)
+	}
+	if got := p.Roles["proc_exit"]; len(got) != 1 || got[0].String() != "rawtracepoint:sched_process_exit" {
+		t.Errorf("proc_exit resolved to %v", got)
 	}
 }
 
@@ -206,6 +258,12 @@ func TestCheckTracepoint(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "similar: sys_enter_read") {
 		t.Errorf("missing tracepoint: %v", err)
 	}
+	if err := h.CheckRawTracepoint("sched_process_fork"); err != nil {
+		t.Error(err)
+	}
+	if err := h.CheckRawTracepoint("sched_process_frok"); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("missing raw tracepoint: %v", err)
+	}
 	h.Tracefs = filepath.Join(t.TempDir(), "none")
 	if err := h.CheckTracepoint("syscalls", "sys_enter_read"); err == nil || !strings.Contains(err.Error(), "tracefs is not mounted") {
 		t.Errorf("no tracefs: %v", err)
@@ -215,36 +273,44 @@ func TestCheckTracepoint(t *testing.T) {
 func TestChoose(t *testing.T) {
 	plans := map[Mode]Plan{ModeKprobe: DefaultPlan(ModeKprobe), ModeTracepoint: DefaultPlan(ModeTracepoint)}
 
-	p, why, err := fakeHost(t, true).Choose(ModeAuto, plans)
+	p, why, err := Choose(fakeHost(t, true), ModeAuto, plans)
 	if err != nil || p.Mode != ModeKprobe || why != "every probe resolves" {
 		t.Errorf("auto with kprobes: %v %q %v", p.Mode, why, err)
 	}
 
-	p, why, err = fakeHost(t, false).Choose(ModeAuto, plans)
+	p, why, err = Choose(fakeHost(t, false), ModeAuto, plans)
 	if err != nil || p.Mode != ModeTracepoint || !strings.Contains(why, "no kprobes") {
 		t.Errorf("auto without kprobes: %v %q %v", p.Mode, why, err)
 	}
 
-	_, _, err = fakeHost(t, false).Choose(ModeKprobe, plans)
+	_, _, err = Choose(fakeHost(t, false), ModeKprobe, plans)
 	if err == nil || !strings.Contains(err.Error(), "kprobe mode: this kernel has no kprobes") {
 		t.Errorf("kprobe requested without kprobes: %v", err)
 	}
 
-	bad := map[Mode]Plan{ModeKprobe: DefaultPlan(ModeKprobe), ModeTracepoint: plans[ModeTracepoint]}
-	bad[ModeKprobe] = kprobePlan("kprobe:nope_read")
-	p, why, err = fakeHost(t, true).Choose(ModeAuto, bad)
+	bad := map[Mode]Plan{ModeKprobe: kprobePlan("kprobe:nope_read"), ModeTracepoint: plans[ModeTracepoint]}
+	p, why, err = Choose(fakeHost(t, true), ModeAuto, bad)
 	if err != nil || p.Mode != ModeTracepoint || !strings.Contains(why, "nope_read") {
 		t.Errorf("auto with an unresolved symbol: %v %q %v", p.Mode, why, err)
 	}
 }
 
 func TestAttachmentsFollowTable(t *testing.T) {
-	p := DefaultPlan(ModeTracepoint)
-	got := p.Attachments()
-	if len(got) != 5 {
-		t.Fatalf("%d attachments, want 5: %+v", len(got), got)
+	got := DefaultPlan(ModeTracepoint).Attachments()
+	// Nine data rows and connect with two hooks, accept with two probes,
+	// close, and three process events.
+	if len(got) != 9*2+2+2+1+3 {
+		t.Fatalf("%d attachments: %+v", len(got), got)
 	}
-	if got[0].Program != "tracepoint_accept_return" || got[1].Spec.Name != "sys_exit_accept" || got[4].Role != CloseEntry {
+	if got[0].Program != ProgTpEnterRead || got[0].Spec.Name != "sys_enter_read" || got[1].Program != ProgTpExit ||
+		got[len(got)-1].Program != ProgProcExit || got[len(got)-1].Spec.Kind != RawTracepoint {
 		t.Errorf("attachments: %+v", got)
+	}
+	progs := DefaultPlan(ModeKprobe).Programs()
+	if !progs[ProgKprobeSendfile] || !progs[ProgKretprobeReturn] || progs[ProgTpExit] || !progs[ProgProcFork] {
+		t.Errorf("kprobe plan programs: %v", progs)
+	}
+	if n := len(ProgramNames()); n != 2*11+2*2+3 {
+		t.Errorf("%d programs named, want %d", n, 2*11+2*2+3)
 	}
 }

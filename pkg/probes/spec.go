@@ -1,6 +1,8 @@
-// Package probes owns the probe table: which program serves which role in
-// which attach mode, the bpftrace-syntax probe specs that name attach points,
-// and the kernel checks made before attaching.
+// Package probes owns the probe table: what httptrace attaches to (each
+// socket syscall with its direction and argument shape, connection hints,
+// close, process events), which program serves each hook in each attach
+// mode, the bpftrace-syntax probe specs that name attach points, and their
+// resolution against a kernel.
 package probes
 
 import (
@@ -16,6 +18,9 @@ const (
 	Kprobe     Kind = "kprobe"
 	Kretprobe  Kind = "kretprobe"
 	Tracepoint Kind = "tracepoint"
+	// RawTracepoint is a tracepoint whose program gets the tracepoint's own
+	// arguments (bpftrace 0.21's rawtracepoint:NAME).
+	RawTracepoint Kind = "rawtracepoint"
 )
 
 // shortKinds are bpftrace's one- and two-letter aliases.
@@ -23,10 +28,12 @@ var shortKinds = map[string]Kind{
 	"k": Kprobe, "kprobe": Kprobe,
 	"kr": Kretprobe, "kretprobe": Kretprobe,
 	"t": Tracepoint, "tracepoint": Tracepoint,
+	"rt": RawTracepoint, "rawtracepoint": RawTracepoint,
 }
 
 // Spec is one attach point in bpftrace's probe syntax:
-// kprobe:SYMBOL, kretprobe:SYMBOL or tracepoint:CATEGORY:NAME.
+// kprobe:SYMBOL, kretprobe:SYMBOL, tracepoint:CATEGORY:NAME or
+// rawtracepoint:NAME.
 type Spec struct {
 	Kind     Kind
 	Symbol   string // kernel function, for kprobe and kretprobe
@@ -40,7 +47,7 @@ func ParseSpec(s string) (Spec, error) {
 	parts := strings.Split(strings.TrimSpace(s), ":")
 	kind, ok := shortKinds[parts[0]]
 	if !ok {
-		return Spec{}, fmt.Errorf("probe %q: unknown kind %q (want kprobe, kretprobe or tracepoint)", s, parts[0])
+		return Spec{}, fmt.Errorf("probe %q: unknown kind %q (want kprobe, kretprobe, tracepoint or rawtracepoint)", s, parts[0])
 	}
 	switch kind {
 	case Kprobe, Kretprobe:
@@ -48,6 +55,11 @@ func ParseSpec(s string) (Spec, error) {
 			return Spec{}, fmt.Errorf("probe %q: want %s:FUNCTION", s, kind)
 		}
 		return Spec{Kind: kind, Symbol: parts[1]}, nil
+	case RawTracepoint:
+		if len(parts) != 2 || !isIdent(parts[1]) {
+			return Spec{}, fmt.Errorf("probe %q: want rawtracepoint:NAME", s)
+		}
+		return Spec{Kind: kind, Name: parts[1]}, nil
 	default:
 		if len(parts) != 3 || !isIdent(parts[1]) || !isIdent(parts[2]) {
 			return Spec{}, fmt.Errorf("probe %q: want tracepoint:CATEGORY:NAME", s)
@@ -58,8 +70,11 @@ func ParseSpec(s string) (Spec, error) {
 
 // String gives the spec in its canonical bpftrace form.
 func (s Spec) String() string {
-	if s.Kind == Tracepoint {
+	switch s.Kind {
+	case Tracepoint:
 		return fmt.Sprintf("tracepoint:%s:%s", s.Category, s.Name)
+	case RawTracepoint:
+		return fmt.Sprintf("rawtracepoint:%s", s.Name)
 	}
 	return fmt.Sprintf("%s:%s", s.Kind, s.Symbol)
 }

@@ -1,11 +1,11 @@
 package probes
 
 import (
-	"fmt"
-	"strings"
+	"github.com/httptrace/httptrace/pkg/event"
 )
 
-// Mode is how the programs attach: to kernel functions or to syscall tracepoints.
+// Mode is how the syscall programs attach: to kernel functions or to
+// syscall tracepoints.
 type Mode string
 
 // The attach modes. Auto is resolved to one of the others at start-up.
@@ -18,184 +18,176 @@ const (
 // Modes are the concrete attach modes, in the order auto prefers them.
 var Modes = []Mode{ModeKprobe, ModeTracepoint}
 
-// Role is one job in the tracing logic, served by one program per mode.
-type Role string
+// Side is when a hook's program runs.
+type Side string
 
-// The roles. Adding one (a write, a recvfrom) is a row in Table and a
-// program in bpf/httptrace.bpf.c.
+// The sides.
 const (
-	AcceptReturn Role = "accept_return"
-	ReadEntry    Role = "read_entry"
-	ReadReturn   Role = "read_return"
-	CloseEntry   Role = "close_entry"
+	Entry  Side = "entry"  // a syscall (or the kernel function behind it) starts
+	Return Side = "return" // it returns
+	Event  Side = "event"  // a scheduler event: one raw tracepoint program in every mode
 )
 
-// RoleDesc describes a role: its programs and default attach points per mode.
-type RoleDesc struct {
+// Shape is how a data syscall hands over its bytes.
+type Shape string
+
+// The shapes.
+const (
+	ShapeNone     Shape = ""         // not a data syscall
+	ShapeBuffer   Shape = "buffer"   // one buffer
+	ShapeIovec    Shape = "iovec"    // an iovec array, one record per iovec
+	ShapeMsghdr   Shape = "msghdr"   // a msghdr whose msg_iov is copied as iovecs
+	ShapeSendfile Shape = "sendfile" // file to socket inside the kernel: counted, nothing copied
+)
+
+// Role names one hook in a configuration (probes.<mode>.<role>): the row's
+// name and the side, e.g. read_entry, or the row's name for event rows.
+type Role string
+
+// Hook is one program slot of a row: what runs at one side, and where it
+// attaches by default, per mode.
+type Hook struct {
 	Role     Role
-	Doc      string
-	AtReturn bool // fires when the function or syscall returns
-	// Required roles must attach; a failed optional one is logged and skipped.
-	Required bool
-	Programs map[Mode]string   // BPF program name per mode
+	Side     Side
+	Programs map[Mode]string   // BPF program per mode
 	Defaults map[Mode][]string // default probes (choices) per mode
 }
 
-// Table is the probe table: the one place that says which program serves
-// which role and where it attaches by default.
-var Table = []RoleDesc{
-	{
-		Role:     AcceptReturn,
-		Doc:      "an accept returns: the new fd of a tracked process becomes an active socket",
-		AtReturn: true,
-		Required: true,
-		Programs: map[Mode]string{
-			ModeKprobe:     "kretprobe_accept_return",
-			ModeTracepoint: "tracepoint_accept_return",
-		},
-		Defaults: map[Mode][]string{
-			ModeKprobe:     {"kretprobe:__sys_accept4"},
-			ModeTracepoint: {"tracepoint:syscalls:sys_exit_accept4", "tracepoint:syscalls:sys_exit_accept"},
-		},
-	},
-	{
-		Role:     ReadEntry,
-		Doc:      "a read starts: on an active socket its fd and buffer pointer are saved",
-		Required: true,
-		Programs: map[Mode]string{
-			ModeKprobe:     "kprobe_read_entry",
-			ModeTracepoint: "tracepoint_read_entry",
-		},
-		Defaults: map[Mode][]string{
-			ModeKprobe:     {"kprobe:ksys_read"},
-			ModeTracepoint: {"tracepoint:syscalls:sys_enter_read"},
-		},
-	},
-	{
-		Role:     ReadReturn,
-		Doc:      "a read returns: the bytes read are copied and sent when they start an HTTP request",
-		AtReturn: true,
-		Required: true,
-		Programs: map[Mode]string{
-			ModeKprobe:     "kretprobe_read_return",
-			ModeTracepoint: "tracepoint_read_return",
-		},
-		Defaults: map[Mode][]string{
-			ModeKprobe:     {"kretprobe:ksys_read"},
-			ModeTracepoint: {"tracepoint:syscalls:sys_exit_read"},
-		},
-	},
-	{
-		Role:     CloseEntry,
-		Doc:      "a close starts: the fd stops being an active socket",
-		Required: true,
-		Programs: map[Mode]string{
-			ModeKprobe:     "kprobe_close_entry",
-			ModeTracepoint: "tracepoint_close_entry",
-		},
-		Defaults: map[Mode][]string{
-			ModeKprobe:     {"kprobe:file_close_fd | kprobe:close_fd"},
-			ModeTracepoint: {"tracepoint:syscalls:sys_enter_close"},
-		},
-	},
+// Row is one thing httptrace traces: a socket syscall with its direction
+// and argument shape, a connection hint (accept, connect), close, or a
+// process event.
+type Row struct {
+	Name string
+	Doc  string
+	// Syscall and Dir are set for data rows, whose records carry them.
+	Syscall event.Syscall
+	Dir     event.Direction
+	Shape   Shape
+	// Required rows must attach; an optional row that cannot is left out
+	// whole, with a warning.
+	Required bool
+	Hooks    []Hook
 }
 
-// Lookup returns the table row of a role.
-func Lookup(r Role) (RoleDesc, bool) {
-	for _, d := range Table {
-		if d.Role == r {
-			return d, true
+// Table is the probe table: the one place that says which program serves
+// which hook and where it attaches by default.
+var Table = []Row{
+	dataRow(event.SysRead, event.Recv, ShapeBuffer, true, "ksys_read", "read", ProgKprobeRead, ProgTpEnterRead),
+	dataRow(event.SysReadv, event.Recv, ShapeIovec, true, "do_readv", "readv", ProgKprobeReadv, ProgTpEnterReadv),
+	dataRow(event.SysRecvfrom, event.Recv, ShapeBuffer, true, "__sys_recvfrom", "recvfrom", ProgKprobeRecvfrom, ProgTpEnterRecvfrom),
+	dataRow(event.SysRecvmsg, event.Recv, ShapeMsghdr, true, "__sys_recvmsg", "recvmsg", ProgKprobeRecvmsg, ProgTpEnterRecvmsg),
+	dataRow(event.SysWrite, event.Send, ShapeBuffer, true, "ksys_write", "write", ProgKprobeWrite, ProgTpEnterWrite),
+	dataRow(event.SysWritev, event.Send, ShapeIovec, true, "do_writev", "writev", ProgKprobeWritev, ProgTpEnterWritev),
+	dataRow(event.SysSendto, event.Send, ShapeBuffer, true, "__sys_sendto", "sendto", ProgKprobeSendto, ProgTpEnterSendto),
+	dataRow(event.SysSendmsg, event.Send, ShapeMsghdr, true, "__sys_sendmsg", "sendmsg", ProgKprobeSendmsg, ProgTpEnterSendmsg),
+	// do_sendfile is a static function: optional, in case a kernel inlines it.
+	dataRow(event.SysSendfile, event.Send, ShapeSendfile, false, "do_sendfile", "sendfile64", ProgKprobeSendfile, ProgTpEnterSendfile),
+	{
+		Name: "accept",
+		Doc:  "an accept returns a socket: its connection is the server side (a hint; connections are found without it)",
+		Hooks: []Hook{hook("accept", Return, ProgKretprobeAccept, ProgTpExitAccept,
+			[]string{"kretprobe:__sys_accept4"},
+			[]string{"tracepoint:syscalls:sys_exit_accept4", "tracepoint:syscalls:sys_exit_accept"})},
+	},
+	{
+		Name: "connect",
+		Doc:  "a connect succeeds: its connection is the client side (a hint)",
+		Hooks: []Hook{
+			hook("connect", Entry, ProgKprobeConnect, ProgTpEnterConnect,
+				[]string{"kprobe:__sys_connect"}, []string{"tracepoint:syscalls:sys_enter_connect"}),
+			hook("connect", Return, ProgKretprobeReturn, ProgTpExit,
+				[]string{"kretprobe:__sys_connect"}, []string{"tracepoint:syscalls:sys_exit_connect"}),
+		},
+	},
+	{
+		Name:     "close",
+		Doc:      "a close drops the last reference to a connection's socket: a close record, the connection is forgotten",
+		Required: true,
+		Hooks: []Hook{hook("close", Entry, ProgKprobeClose, ProgTpEnterClose,
+			// close(2) calls file_close_fd since Linux 6.8, close_fd before.
+			[]string{"kprobe:file_close_fd | kprobe:close_fd"}, []string{"tracepoint:syscalls:sys_enter_close"})},
+	},
+	procRow("proc_fork", "a tracked process forks: the child process (not a new thread) is tracked", ProgProcFork, "sched_process_fork"),
+	procRow("proc_exec", "a process execs: tracked when its new name is one of the configured names", ProgProcExec, "sched_process_exec"),
+	procRow("proc_exit", "the last thread of a tracked process exits: the process is untracked", ProgProcExit, "sched_process_exit"),
+}
+
+// hook builds the hook of one side of a syscall row.
+func hook(row string, side Side, kprog, tprog string, kdefaults, tdefaults []string) Hook {
+	return Hook{
+		Role:     Role(row + "_" + string(side)),
+		Side:     side,
+		Programs: map[Mode]string{ModeKprobe: kprog, ModeTracepoint: tprog},
+		Defaults: map[Mode][]string{ModeKprobe: kdefaults, ModeTracepoint: tdefaults},
+	}
+}
+
+// dataRow builds a data syscall's row: its entry program per mode, the
+// shared return programs, at the kernel function kfunc or the syscall's
+// tracepoints.
+func dataRow(sys event.Syscall, dir event.Direction, shape Shape, required bool, kfunc, tpName, kprog, tprog string) Row {
+	name := sys.String()
+	return Row{
+		Name: name, Syscall: sys, Dir: dir, Shape: shape, Required: required,
+		Doc: "bytes " + map[event.Direction]string{event.Recv: "read from", event.Send: "written to"}[dir] +
+			" a TCP socket with " + name + " (" + string(shape) + ")",
+		Hooks: []Hook{
+			hook(name, Entry, kprog, tprog, []string{"kprobe:" + kfunc}, []string{"tracepoint:syscalls:sys_enter_" + tpName}),
+			hook(name, Return, ProgKretprobeReturn, ProgTpExit, []string{"kretprobe:" + kfunc}, []string{"tracepoint:syscalls:sys_exit_" + tpName}),
+		},
+	}
+}
+
+// procRow builds a process event's row: one raw tracepoint program in every mode.
+func procRow(name, doc, prog, tracepoint string) Row {
+	spec := []string{"rawtracepoint:" + tracepoint}
+	return Row{
+		Name: name, Doc: doc, Required: true,
+		Hooks: []Hook{{
+			Role:     Role(name),
+			Side:     Event,
+			Programs: map[Mode]string{ModeKprobe: prog, ModeTracepoint: prog},
+			Defaults: map[Mode][]string{ModeKprobe: spec, ModeTracepoint: spec},
+		}},
+	}
+}
+
+// Lookup returns the row and hook of a role.
+func Lookup(r Role) (Row, Hook, bool) {
+	for _, row := range Table {
+		for _, h := range row.Hooks {
+			if h.Role == r {
+				return row, h, true
+			}
 		}
 	}
-	return RoleDesc{}, false
+	return Row{}, Hook{}, false
 }
 
 // RoleNames lists the roles in table order, for messages.
 func RoleNames() []string {
-	names := make([]string, len(Table))
-	for i, d := range Table {
-		names[i] = string(d.Role)
-	}
-	return names
-}
-
-// ProgramNames lists every program the table names, in table order.
-func ProgramNames() []string {
 	var names []string
-	for _, d := range Table {
-		for _, m := range Modes {
-			names = append(names, d.Programs[m])
+	for _, row := range Table {
+		for _, h := range row.Hooks {
+			names = append(names, string(h.Role))
 		}
 	}
 	return names
 }
 
-// Check says whether a spec can serve this role in this mode: the kind must
-// match the mode and the role's entry or return side, and a tracepoint must be
-// a syscall tracepoint whose arguments the program knows how to read.
-func (d RoleDesc) Check(mode Mode, s Spec) error {
-	switch mode {
-	case ModeKprobe:
-		want := Kprobe
-		if d.AtReturn {
-			want = Kretprobe
-		}
-		if s.Kind != want {
-			return fmt.Errorf("%s in kprobe mode must be a %s probe, not %q", d.Role, want, s)
-		}
-	case ModeTracepoint:
-		prefix := "sys_enter_"
-		if d.AtReturn {
-			prefix = "sys_exit_"
-		}
-		if s.Kind != Tracepoint || s.Category != "syscalls" || !strings.HasPrefix(s.Name, prefix) {
-			return fmt.Errorf("%s in tracepoint mode must be tracepoint:syscalls:%s*, not %q", d.Role, prefix, s)
-		}
-	default:
-		return fmt.Errorf("unknown attach mode %q", mode)
-	}
-	return nil
-}
-
-// Plan is what to attach in one mode: the probes of every role. Each probe
-// of a role is attached; a probe with alternatives attaches one of them.
-type Plan struct {
-	Mode  Mode
-	Roles map[Role][]Choice
-}
-
-// DefaultPlan is the table's defaults for a mode.
-func DefaultPlan(mode Mode) Plan {
-	p := Plan{Mode: mode, Roles: map[Role][]Choice{}}
-	for _, d := range Table {
-		for _, s := range d.Defaults[mode] {
-			c, err := ParseChoice(s)
-			if err != nil {
-				panic(err)
+// ProgramNames lists every program the table names, once each, in table order.
+func ProgramNames() []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, row := range Table {
+		for _, h := range row.Hooks {
+			for _, m := range Modes {
+				if p := h.Programs[m]; !seen[p] {
+					seen[p] = true
+					names = append(names, p)
+				}
 			}
-			p.Roles[d.Role] = append(p.Roles[d.Role], c)
 		}
 	}
-	return p
-}
-
-// Attachment is one program attached at one spec.
-type Attachment struct {
-	Role     Role
-	Program  string
-	Spec     Spec
-	Required bool
-}
-
-// Attachments lists, in table order, every program and attach point of the
-// plan. A probe with alternatives contributes its first: resolve the plan
-// against the kernel first (Host.Resolve) to get the first that exists.
-func (p Plan) Attachments() []Attachment {
-	var out []Attachment
-	for _, d := range Table {
-		for _, c := range p.Roles[d.Role] {
-			out = append(out, Attachment{Role: d.Role, Program: d.Programs[p.Mode], Spec: c[0], Required: d.Required})
-		}
-	}
-	return out
+	return names
 }

@@ -1,3 +1,5 @@
+// libbpf's own messages, routed into the logger.
+
 package tracer
 
 import (

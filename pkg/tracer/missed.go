@@ -1,3 +1,5 @@
+// The kernel's own count of missed kprobe and kretprobe hits, per link.
+
 package tracer
 
 import (
@@ -39,11 +41,11 @@ type perfLinkInfo struct {
 // kprobeMissed asks the kernel how many times the kprobe or kretprobe
 // behind a link missed: for a kretprobe, returns lost when more calls were
 // in flight than its maxactive instances. Kernels before 6.7 do not say.
-func kprobeMissed(linkFD int) (missed uint64, err error) {
+func kprobeMissed(h kernel.Host, linkFD int) (missed uint64, err error) {
 	if linkFD < 0 {
 		return 0, fmt.Errorf("no link fd")
 	}
-	if !kernel.AtLeast(kernel.Release(), 6, 7) {
+	if !h.CountsKprobeMisses() {
 		return 0, fmt.Errorf("kernels before 6.7 do not count kprobe misses per link")
 	}
 	var info perfLinkInfo
@@ -66,10 +68,10 @@ func kprobeMissed(linkFD int) (missed uint64, err error) {
 // false when no kprobe is attached or the kernel does not say.
 func (t *Tracer) kprobeMissed() (missed uint64, ok bool) {
 	for _, l := range t.links {
-		if l.Spec.Kind == probes.Tracepoint {
+		if l.Spec.Kind != probes.Kprobe && l.Spec.Kind != probes.Kretprobe {
 			continue
 		}
-		m, err := kprobeMissed(l.FileDescriptor())
+		m, err := kprobeMissed(t.host, l.FileDescriptor())
 		if err != nil {
 			t.log.WithError(err).WithField("probe", l.Spec.String()).Debug("no kernel count of kprobe misses")
 			return 0, false

@@ -1,49 +1,55 @@
-// Package tracer loads the BPF programs, attaches them by the probe table,
-// and turns what they send into decoded events.
+// Package tracer loads the BPF programs with their settings, fills the maps
+// that say what to trace, attaches every probe of a plan, and reports the
+// programs' counters. Reading the records is left to the ring buffer's
+// reader (EventsMapFD).
 package tracer
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
-	"time"
-	"unsafe"
 
 	bpf "github.com/aquasecurity/libbpfgo"
 	"github.com/sirupsen/logrus"
 
 	"github.com/httptrace/httptrace/pkg/bpfobj"
+	"github.com/httptrace/httptrace/pkg/config"
 	"github.com/httptrace/httptrace/pkg/event"
+	"github.com/httptrace/httptrace/pkg/kernel"
 	"github.com/httptrace/httptrace/pkg/probes"
+	"github.com/httptrace/httptrace/pkg/procs"
 )
+
+// DefaultRingBytes is the ring buffer's size when Options.RingBytes is 0.
+const DefaultRingBytes = 16 << 20
 
 // Options say what to trace and how.
 type Options struct {
-	PIDs         []int
-	CaptureBytes int
-	Plan         probes.Plan
-	Log          logrus.FieldLogger
+	PIDs []int // processes (tgid) to trace, with their descendants
+	// Comms are process names: running processes with one are traced, and
+	// so is any process that execs one later.
+	Comms        []string
+	CaptureBytes int // bytes of each transfer copied (default config.DefaultCaptureBytes)
+	RingBytes    int // ring buffer size, a power of two of at least a page (default DefaultRingBytes)
+	// WakeupBytes is how full the ring must be before a record wakes the
+	// reader (default a quarter of the ring); below that the reader finds
+	// records on its own timed polls.
+	WakeupBytes int
+	Plan        probes.Plan // resolved (probes.Resolve)
+	Log         logrus.FieldLogger
+	// Host is the kernel (default kernel.DefaultHost); ProcRoot is where
+	// running processes are listed (default /proc).
+	Host     *kernel.Host
+	ProcRoot string
 }
-
-// perfPagesPerCPU sizes the perf buffer: 128 pages (512 KiB) per CPU holds
-// about sixty full 8 KiB captures per CPU between two polls.
-const perfPagesPerCPU = 128
-
-// pollTimeout is how long one poll of the perf buffer may block.
-const pollTimeout = 100 * time.Millisecond
 
 // Tracer is a loaded and attached BPF object.
 type Tracer struct {
-	mod    *bpfobj.Module
-	links  []*link
-	perf   *bpf.PerfBuffer
-	events chan []byte
-	lost   chan uint64
-	log    logrus.FieldLogger
-
-	lostEvents   atomic.Uint64
-	decodeErrors atomic.Uint64
+	mod   *bpfobj.Module
+	links []*link
+	log   logrus.FieldLogger
+	host  kernel.Host
+	// tracked are the processes user space put in tracked_pids.
+	tracked []int
 	// What the kernel said the kprobes missed, read just before detaching.
 	kprobeMissedN     uint64
 	kprobeMissedKnown bool
@@ -55,32 +61,101 @@ type link struct {
 	*bpf.BPFLink
 }
 
-// Open loads the object with the capture size set, marks the PIDs as
-// tracked, and attaches every program of the plan.
+// Open loads the object with its settings, fills the maps that say what to
+// trace, and attaches every probe of the plan. It returns once all are live.
 func Open(opts Options) (*Tracer, error) {
+	if opts.Log == nil {
+		opts.Log = logrus.StandardLogger()
+	}
+	if err := fillDefaults(&opts); err != nil {
+		return nil, err
+	}
 	routeLibbpfLog(opts.Log)
-	mod, err := bpfobj.Open()
+	mod, err := bpfobj.Open(opts.Host.HasAtomicFetch())
 	if err != nil {
 		return nil, err
 	}
-	t := &Tracer{mod: mod, log: opts.Log}
-	if err := t.load(opts); err != nil {
+	t := &Tracer{mod: mod, log: opts.Log, host: *opts.Host}
+	if err := t.open(opts); err != nil {
 		t.Close()
 		return nil, err
 	}
 	return t, nil
 }
 
-func (t *Tracer) load(opts Options) error {
-	// Settings reach the programs as read-only globals, before load.
-	if err := t.mod.InitGlobalVariable("capture_bytes", uint32(opts.CaptureBytes)); err != nil {
-		return fmt.Errorf("setting capture_bytes: %w", err)
+// fillDefaults sets what the options leave out and checks the rest.
+func fillDefaults(o *Options) error {
+	if o.Host == nil {
+		o.Host = &kernel.DefaultHost
 	}
-	// Only the programs of the chosen mode are loaded.
-	want := map[string]bool{}
-	for _, a := range opts.Plan.Attachments() {
-		want[a.Program] = true
+	if o.ProcRoot == "" {
+		o.ProcRoot = "/proc"
 	}
+	if o.CaptureBytes == 0 {
+		o.CaptureBytes = config.DefaultCaptureBytes
+	}
+	if o.CaptureBytes < 0 || o.CaptureBytes > event.MaxCaptureBytes {
+		return fmt.Errorf("capture of %d bytes is out of range (0 to %d)", o.CaptureBytes, event.MaxCaptureBytes)
+	}
+	if o.RingBytes == 0 {
+		o.RingBytes = DefaultRingBytes
+	}
+	if o.RingBytes < 4096 || o.RingBytes&(o.RingBytes-1) != 0 || o.RingBytes > 1<<30 {
+		return fmt.Errorf("ring buffer of %d bytes: want a power of two from 4096 to 1 GiB", o.RingBytes)
+	}
+	if o.WakeupBytes == 0 {
+		o.WakeupBytes = o.RingBytes / 4
+	}
+	if o.Plan.Mode != probes.ModeKprobe && o.Plan.Mode != probes.ModeTracepoint {
+		return fmt.Errorf("plan for attach mode %q: want kprobe or tracepoint", o.Plan.Mode)
+	}
+	return nil
+}
+
+func (t *Tracer) open(opts Options) error {
+	if err := t.configure(opts); err != nil {
+		return err
+	}
+	if err := t.mod.BPFLoadObject(); err != nil {
+		return fmt.Errorf("loading BPF programs: %w", err)
+	}
+	if err := t.trackComms(opts.Comms); err != nil {
+		return err
+	}
+	if err := t.trackRunning(opts); err != nil {
+		return err
+	}
+	if err := t.attach(opts.Plan); err != nil {
+		return err
+	}
+	// A process forked between the scan and the fork probe going live is
+	// found by scanning again.
+	return t.trackRunning(opts)
+}
+
+// configure sets the globals, the ring's size and which programs load.
+func (t *Tracer) configure(opts Options) error {
+	globals := []struct {
+		name  string
+		value any
+	}{
+		{bpfobj.GlobalCaptureBytes, uint32(opts.CaptureBytes)},
+		{bpfobj.GlobalWakeupBytes, uint64(opts.WakeupBytes)},
+	}
+	for _, g := range globals {
+		if err := t.mod.InitGlobalVariable(g.name, g.value); err != nil {
+			return fmt.Errorf("setting %s: %w", g.name, err)
+		}
+	}
+	ring, err := t.bpfMap(bpfobj.MapEvents)
+	if err != nil {
+		return err
+	}
+	if err := ring.SetMaxEntries(uint32(opts.RingBytes)); err != nil {
+		return fmt.Errorf("sizing the ring buffer: %w", err)
+	}
+	// Only the programs of the plan are loaded.
+	want := opts.Plan.Programs()
 	for _, name := range probes.ProgramNames() {
 		prog, err := t.mod.GetProgram(name)
 		if err != nil {
@@ -90,41 +165,25 @@ func (t *Tracer) load(opts Options) error {
 			return fmt.Errorf("setting autoload of %s: %w", name, err)
 		}
 	}
-	if err := t.mod.BPFLoadObject(); err != nil {
-		return fmt.Errorf("loading BPF programs: %w", err)
-	}
-	if err := t.trackPIDs(opts.PIDs); err != nil {
-		return err
-	}
-	t.events = make(chan []byte, 4096)
-	t.lost = make(chan uint64, 64)
-	perf, err := t.mod.InitPerfBuf("events", t.events, t.lost, perfPagesPerCPU)
-	if err != nil {
-		return fmt.Errorf("creating perf buffer: %w", err)
-	}
-	t.perf = perf
-	return t.attach(opts.Plan)
-}
-
-// trackPIDs fills the tracked_pids map.
-func (t *Tracer) trackPIDs(pids []int) error {
-	m, err := t.mod.GetMap("tracked_pids")
-	if err != nil {
-		return fmt.Errorf("finding map tracked_pids: %w", err)
-	}
-	one := uint8(1)
-	for _, pid := range pids {
-		key := uint32(pid)
-		if err := m.Update(unsafe.Pointer(&key), unsafe.Pointer(&one)); err != nil {
-			return fmt.Errorf("tracking PID %d: %w", pid, err)
-		}
-	}
 	return nil
 }
 
-// attach attaches every program at its spec. A required role that fails is
-// an error; an optional one is logged and skipped.
+// trackRunning tracks the given processes, their descendants and the
+// processes running a traced name.
+func (t *Tracer) trackRunning(opts Options) error {
+	all, err := procs.List(opts.ProcRoot)
+	if err != nil {
+		return err
+	}
+	return t.trackPIDs(procs.Select(all, opts.PIDs, opts.Comms))
+}
+
+// attach attaches every program at its spec. A required probe that fails
+// is an error; an optional one is logged and skipped.
 func (t *Tracer) attach(plan probes.Plan) error {
+	for _, s := range plan.Skipped {
+		t.log.WithField("reason", s).Warn("optional probe left out")
+	}
 	for _, a := range plan.Attachments() {
 		prog, err := t.mod.GetProgram(a.Program)
 		if err != nil {
@@ -138,11 +197,16 @@ func (t *Tracer) attach(plan probes.Plan) error {
 			l, err = prog.AttachKretprobe(a.Spec.Symbol)
 		case probes.Tracepoint:
 			l, err = prog.AttachTracepoint(a.Spec.Category, a.Spec.Name)
+		case probes.RawTracepoint:
+			l, err = prog.AttachRawTracepoint(a.Spec.Name)
 		default:
 			err = fmt.Errorf("unknown probe kind %q", a.Spec.Kind)
 		}
 		if err != nil {
-			err = fmt.Errorf("attaching %s to %s: %w", a.Role, a.Spec, errors.Unwrap(err))
+			if inner := errors.Unwrap(err); inner != nil {
+				err = inner
+			}
+			err = fmt.Errorf("attaching %s to %s: %w", a.Role, a.Spec, err)
 			if a.Required {
 				return err
 			}
@@ -155,45 +219,18 @@ func (t *Tracer) attach(plan probes.Plan) error {
 	return nil
 }
 
-// Run polls the perf buffer and calls handle for each decoded event until
-// ctx is done. It then detaches, drains what is left, and returns.
-func (t *Tracer) Run(ctx context.Context, handle func(event.Event)) {
-	t.perf.Poll(int(pollTimeout / time.Millisecond))
-	done := ctx.Done()
-	for {
-		select {
-		case raw, ok := <-t.events:
-			if !ok {
-				return
-			}
-			t.deliver(raw, handle)
-		case n, ok := <-t.lost:
-			if ok {
-				t.lostEvents.Add(n)
-				t.log.WithField("lost", n).Warn("perf buffer overflowed: events lost")
-			}
-		case <-done:
-			done = nil
-			t.detach()
-			// Let the poller hand over what the kernel wrote before detaching.
-			time.AfterFunc(3*pollTimeout, t.perf.Stop)
-		}
-	}
-}
-
-func (t *Tracer) deliver(raw []byte, handle func(event.Event)) {
-	ev, err := event.Decode(raw)
+// EventsMapFD is the ring buffer map's file descriptor, for its reader.
+func (t *Tracer) EventsMapFD() int {
+	m, err := t.bpfMap(bpfobj.MapEvents)
 	if err != nil {
-		t.decodeErrors.Add(1)
-		t.log.WithError(err).Warn("undecodable event")
-		return
+		return -1
 	}
-	handle(ev)
+	return m.FileDescriptor()
 }
 
-// detach destroys every link, so no program fires any more, after reading
-// what the kernel counted on them.
-func (t *Tracer) detach() {
+// Detach destroys every link, so no program fires any more, after reading
+// what the kernel counted on them. Calling it again does nothing.
+func (t *Tracer) Detach() {
 	if len(t.links) > 0 {
 		t.kprobeMissedN, t.kprobeMissedKnown = t.kprobeMissed()
 	}
@@ -205,47 +242,17 @@ func (t *Tracer) detach() {
 	t.links = nil
 }
 
-// Counters are the tracer's own counts, the programs' stats map, and what
-// the kernel counted on the kprobes.
-type Counters struct {
-	LostEvents   uint64 // perf buffer overflowed
-	DecodeErrors uint64
-	BPF          [event.StatCount]uint64
-	// KprobeMissed is the kernel's count of kprobe and kretprobe misses
-	// (Linux 6.7 and later, kprobe mode); KprobeMissedKnown says whether
-	// the kernel gave one.
-	KprobeMissed      uint64
-	KprobeMissedKnown bool
-}
-
-// Counters reads the current counts; the kernel's kprobe counts are those
-// read when the probes were detached, or now while they are attached.
-func (t *Tracer) Counters() (Counters, error) {
-	c := Counters{LostEvents: t.lostEvents.Load(), DecodeErrors: t.decodeErrors.Load(),
-		KprobeMissed: t.kprobeMissedN, KprobeMissedKnown: t.kprobeMissedKnown}
-	if len(t.links) > 0 {
-		c.KprobeMissed, c.KprobeMissedKnown = t.kprobeMissed()
-	}
-	m, err := t.mod.GetMap("stats")
-	if err != nil {
-		return c, fmt.Errorf("finding map stats: %w", err)
-	}
-	for i := range c.BPF {
-		key := uint32(i)
-		raw, err := m.GetValue(unsafe.Pointer(&key))
-		if err != nil {
-			return c, fmt.Errorf("reading stat %s: %w", event.StatNames[i], err)
-		}
-		// A per-CPU value: one u64 a CPU, summed.
-		for off := 0; off+8 <= len(raw); off += 8 {
-			c.BPF[i] += *(*uint64)(unsafe.Pointer(&raw[off]))
-		}
-	}
-	return c, nil
-}
-
-// Close detaches and frees everything.
+// Close detaches and frees everything, the ring buffer included.
 func (t *Tracer) Close() {
-	t.detach()
+	t.Detach()
 	t.mod.Close()
+}
+
+// bpfMap finds one of the object's maps by name.
+func (t *Tracer) bpfMap(name string) (*bpf.BPFMap, error) {
+	m, err := t.mod.GetMap(name)
+	if err != nil {
+		return nil, fmt.Errorf("finding map %s: %w", name, err)
+	}
+	return m, nil
 }

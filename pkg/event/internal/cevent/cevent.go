@@ -7,70 +7,96 @@ package cevent
 #include <stddef.h>
 #include "event.h"
 
-static const size_t field_offsets[] = {
-	offsetof(struct httptrace_event, timestamp_ns),
-	offsetof(struct httptrace_event, pid),
-	offsetof(struct httptrace_event, tid),
-	offsetof(struct httptrace_event, fd),
-	offsetof(struct httptrace_event, kind),
-	offsetof(struct httptrace_event, read_bytes),
-	offsetof(struct httptrace_event, captured_bytes),
-	offsetof(struct httptrace_event, comm),
-	offsetof(struct httptrace_event, data),
+struct field { const char *rec, *name; size_t off, size; };
+#define F(s, f) {#s, #f, offsetof(struct s, f), sizeof(((struct s *)0)->f)}
+static const struct field fields[] = {
+	F(httptrace_data, kind), F(httptrace_data, pid), F(httptrace_data, tid), F(httptrace_data, fd),
+	F(httptrace_data, start_ns), F(httptrace_data, end_ns), F(httptrace_data, conn), F(httptrace_data, pos),
+	F(httptrace_data, bytes), F(httptrace_data, captured_bytes), F(httptrace_data, captured_off),
+	F(httptrace_data, dir), F(httptrace_data, syscall), F(httptrace_data, family), F(httptrace_data, flags),
+	F(httptrace_data, local_port), F(httptrace_data, peer_port), F(httptrace_data, pad),
+	F(httptrace_data, local_addr), F(httptrace_data, peer_addr), F(httptrace_data, comm), F(httptrace_data, data),
+	F(httptrace_close, kind), F(httptrace_close, pid), F(httptrace_close, tid), F(httptrace_close, fd),
+	F(httptrace_close, timestamp_ns), F(httptrace_close, conn),
+	F(httptrace_proc, kind), F(httptrace_proc, op), F(httptrace_proc, pid), F(httptrace_proc, ppid),
+	F(httptrace_proc, timestamp_ns), F(httptrace_proc, comm),
 };
-static const char *field_names[] = {
-	"timestamp_ns", "pid", "tid", "fd", "kind", "read_bytes", "captured_bytes", "comm", "data",
+static size_t field_count(void) { return sizeof(fields) / sizeof(fields[0]); }
+static const struct field *field_at(size_t i) { return &fields[i]; }
+
+struct constant { const char *name; long long value; };
+#define C(n) {#n, n}
+static const struct constant constants[] = {
+	C(HTTPTRACE_MAX_CAPTURE_BYTES), C(HTTPTRACE_COMM_LEN), C(HTTPTRACE_ADDR_LEN),
+	C(HTTPTRACE_REC_DATA), C(HTTPTRACE_REC_CLOSE), C(HTTPTRACE_REC_PROC),
+	C(HTTPTRACE_DIR_RECV), C(HTTPTRACE_DIR_SEND),
+	C(HTTPTRACE_SYS_READ), C(HTTPTRACE_SYS_READV), C(HTTPTRACE_SYS_RECVFROM), C(HTTPTRACE_SYS_RECVMSG),
+	C(HTTPTRACE_SYS_RECVMMSG), C(HTTPTRACE_SYS_WRITE), C(HTTPTRACE_SYS_WRITEV), C(HTTPTRACE_SYS_SENDTO),
+	C(HTTPTRACE_SYS_SENDMSG), C(HTTPTRACE_SYS_SENDMMSG), C(HTTPTRACE_SYS_SENDFILE), C(HTTPTRACE_SYS_COUNT),
+	C(HTTPTRACE_CONN_ADOPTED), C(HTTPTRACE_CONN_ACCEPTED), C(HTTPTRACE_CONN_CONNECTED),
+	C(HTTPTRACE_PROC_FORK), C(HTTPTRACE_PROC_EXEC), C(HTTPTRACE_PROC_EXIT),
+	C(HTTPTRACE_STAT_COUNT),
 };
+static size_t constant_count(void) { return sizeof(constants) / sizeof(constants[0]); }
+static const struct constant *constant_at(size_t i) { return &constants[i]; }
+
 static const struct { const char *name; unsigned value; } stats[] = {
-	{"sockets_tracked", HTTPTRACE_STAT_SOCKETS_TRACKED},
-	{"sockets_closed", HTTPTRACE_STAT_SOCKETS_CLOSED},
-	{"reads", HTTPTRACE_STAT_READS},
-	{"read_returns", HTTPTRACE_STAT_READ_RETURNS},
+	{"calls", HTTPTRACE_STAT_CALLS},
 	{"returns_missed", HTTPTRACE_STAT_RETURNS_MISSED},
-	{"not_http", HTTPTRACE_STAT_NOT_HTTP},
+	{"conns_adopted", HTTPTRACE_STAT_CONNS_ADOPTED},
+	{"conns_accepted", HTTPTRACE_STAT_CONNS_ACCEPTED},
+	{"conns_connected", HTTPTRACE_STAT_CONNS_CONNECTED},
+	{"conns_closed", HTTPTRACE_STAT_CONNS_CLOSED},
+	{"conns_lost", HTTPTRACE_STAT_CONNS_LOST},
+	{"records_sent", HTTPTRACE_STAT_RECORDS_SENT},
+	{"records_dropped", HTTPTRACE_STAT_RECORDS_DROPPED},
 	{"read_user_failed", HTTPTRACE_STAT_READ_USER_FAILED},
-	{"events_sent", HTTPTRACE_STAT_EVENTS_SENT},
-	{"events_dropped", HTTPTRACE_STAT_EVENTS_DROPPED},
+	{"iov_cut", HTTPTRACE_STAT_IOV_CUT},
+	{"skips", HTTPTRACE_STAT_SKIPS},
+	{"procs_tracked", HTTPTRACE_STAT_PROCS_TRACKED},
+	{"procs_exited", HTTPTRACE_STAT_PROCS_EXITED},
+	{"track_failed", HTTPTRACE_STAT_TRACK_FAILED},
 };
 static size_t stat_count(void) { return sizeof(stats) / sizeof(stats[0]); }
 static const char *stat_name(size_t i) { return stats[i].name; }
 static unsigned stat_value(size_t i) { return stats[i].value; }
-static size_t field_count(void) { return sizeof(field_offsets) / sizeof(field_offsets[0]); }
-static size_t field_offset(size_t i) { return field_offsets[i]; }
-static const char *field_name(size_t i) { return field_names[i]; }
 */
 import "C"
 
-// Field is one member of struct httptrace_event.
+// Field is one member of a record struct.
 type Field struct {
-	Name   string
-	Offset uintptr
+	Name         string
+	Offset, Size uintptr
 }
 
-// Fields lists the struct's members in declaration order.
-func Fields() []Field {
-	n := int(C.field_count())
-	out := make([]Field, n)
-	for i := 0; i < n; i++ {
-		out[i] = Field{Name: C.GoString(C.field_name(C.size_t(i))), Offset: uintptr(C.field_offset(C.size_t(i)))}
+// Fields lists each record struct's members in declaration order, keyed by
+// struct name (httptrace_data, httptrace_close, httptrace_proc).
+func Fields() map[string][]Field {
+	out := map[string][]Field{}
+	for i := C.size_t(0); i < C.field_count(); i++ {
+		f := C.field_at(i)
+		rec := C.GoString(f.rec)
+		out[rec] = append(out[rec], Field{Name: C.GoString(f.name), Offset: uintptr(f.off), Size: uintptr(f.size)})
 	}
 	return out
 }
 
-// Size is sizeof(struct httptrace_event).
-const Size = C.sizeof_struct_httptrace_event
+// Sizes are the record structs' sizes.
+var Sizes = map[string]uintptr{
+	"httptrace_data":  C.sizeof_struct_httptrace_data,
+	"httptrace_close": C.sizeof_struct_httptrace_close,
+	"httptrace_proc":  C.sizeof_struct_httptrace_proc,
+}
 
-// MaxCaptureBytes is HTTPTRACE_MAX_CAPTURE_BYTES.
-const MaxCaptureBytes = C.HTTPTRACE_MAX_CAPTURE_BYTES
-
-// CommLen is HTTPTRACE_COMM_LEN.
-const CommLen = C.HTTPTRACE_COMM_LEN
-
-// KindRequest is HTTPTRACE_EVENT_REQUEST.
-const KindRequest = C.HTTPTRACE_EVENT_REQUEST
-
-// StatCount is HTTPTRACE_STAT_COUNT.
-const StatCount = C.HTTPTRACE_STAT_COUNT
+// Constants maps each enum value and macro of event.h to its value.
+func Constants() map[string]int64 {
+	out := map[string]int64{}
+	for i := C.size_t(0); i < C.constant_count(); i++ {
+		c := C.constant_at(i)
+		out[C.GoString(c.name)] = int64(c.value)
+	}
+	return out
+}
 
 // Stats maps each counter's name to its value in enum httptrace_stat.
 func Stats() map[string]uint32 {

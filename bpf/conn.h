@@ -1,0 +1,145 @@
+/* Connection identity: from a syscall's fd to its TCP socket, keyed by the socket's inode number. */
+#ifndef HTTPTRACE_CONN_H
+#define HTTPTRACE_CONN_H
+
+#include "maps.h"
+
+/* Constants that are macros in the kernel, so not in vmlinux.h. */
+#define HT_AF_INET 2
+#define HT_AF_INET6 10
+#define HT_SOCK_STREAM 1
+#define HT_S_IFMT 00170000
+#define HT_S_IFSOCK 0140000
+
+/* The file behind fd in the current process's fd table, or NULL. */
+static __always_inline struct file *fd_file(__s32 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *file = NULL;
+
+	if (fd < 0 || !fdt)
+		return NULL;
+	if ((__u32)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
+		return NULL;
+	return file;
+}
+
+/*
+ * The connection id of a file when it is a TCP socket (AF_INET or AF_INET6,
+ * SOCK_STREAM, IPPROTO_TCP): its inode number, what /proc/PID/fd shows as
+ * socket:[N]. 0 for anything else. *skp is set to the socket's struct sock.
+ */
+static __always_inline __u64 tcp_conn_of_file(struct file *file, struct sock **skp)
+{
+	struct inode *inode;
+	struct socket *sock;
+	struct sock *sk;
+	__u16 family;
+
+	if (!file)
+		return 0;
+	inode = BPF_CORE_READ(file, f_inode);
+	if ((BPF_CORE_READ(inode, i_mode) & HT_S_IFMT) != HT_S_IFSOCK)
+		return 0;
+	sock = BPF_CORE_READ(file, private_data);
+	if (!sock || BPF_CORE_READ(sock, type) != HT_SOCK_STREAM)
+		return 0;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return 0;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != HT_AF_INET && family != HT_AF_INET6)
+		return 0;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	*skp = sk;
+	return BPF_CORE_READ(inode, i_ino);
+}
+
+/* The connection id of fd in the current process, or 0 (see tcp_conn_of_file). */
+static __always_inline __u64 tcp_conn_of_fd(__s32 fd, struct sock **skp)
+{
+	return tcp_conn_of_file(fd_file(fd), skp);
+}
+
+/* Reads both ends of a socket into a new conns value. */
+static __always_inline void conn_addresses(struct conn *c, struct sock *sk)
+{
+	c->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	c->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	c->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (c->family == HT_AF_INET) {
+		bpf_core_read(c->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(c->peer_addr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		bpf_core_read(c->local_addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(c->peer_addr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+}
+
+/* The stat counting connections created with a flag. */
+static __always_inline __u32 conn_stat(__u8 flag)
+{
+	if (flag == HTTPTRACE_CONN_ACCEPTED)
+		return HTTPTRACE_STAT_CONNS_ACCEPTED;
+	if (flag == HTTPTRACE_CONN_CONNECTED)
+		return HTTPTRACE_STAT_CONNS_CONNECTED;
+	return HTTPTRACE_STAT_CONNS_ADOPTED;
+}
+
+/*
+ * The conns entry of a connection, created with flag (and its addresses,
+ * read once) when there is none yet.
+ */
+static __always_inline struct conn *conn_get(__u64 id, struct sock *sk, __u8 flag)
+{
+	struct conn *c = bpf_map_lookup_elem(&conns, &id);
+	struct conn fresh = {};
+
+	if (c)
+		return c;
+	fresh.flags = flag;
+	conn_addresses(&fresh, sk);
+	if (bpf_map_update_elem(&conns, &id, &fresh, BPF_NOEXIST) == 0)
+		stat_inc(conn_stat(flag));
+	return bpf_map_lookup_elem(&conns, &id);
+}
+
+/* An accept returned or a connect succeeded on fd: record the connection with flag. */
+static __always_inline void conn_hint(__s32 fd, __u8 flag)
+{
+	struct sock *sk = NULL;
+	__u64 id = tcp_conn_of_fd(fd, &sk);
+
+	if (id)
+		conn_get(id, sk, flag);
+}
+
+/* Forgets a connection and what user space asked to skip on it; true if it was known. */
+static __always_inline bool conn_forget(__u64 id)
+{
+	struct skip_key key = {.conn = id};
+
+	if (bpf_map_delete_elem(&conns, &id))
+		return false;
+	bpf_map_delete_elem(&conn_skips, &key);
+	key.dir = HTTPTRACE_DIR_SEND;
+	bpf_map_delete_elem(&conn_skips, &key);
+	return true;
+}
+
+/* Where user space wants copying to resume in one direction (0: copy everything). */
+static __always_inline __u64 conn_skip_to(__u64 id, __u8 dir)
+{
+	struct skip_key key = {.conn = id, .dir = dir};
+	__u64 *to = bpf_map_lookup_elem(&conn_skips, &key);
+
+	return to ? *to : 0;
+}
+
+#endif /* HTTPTRACE_CONN_H */

@@ -1,0 +1,138 @@
+/* The socket syscalls of traced processes: entry saves the call, return sends its bytes; accept, connect and close. */
+#ifndef HTTPTRACE_SYSCALLS_H
+#define HTTPTRACE_SYSCALLS_H
+
+#include "copy.h"
+
+#define HT_EINPROGRESS 115
+
+/* Saves a call in flight for its return, counting a previous one that never returned. */
+static __always_inline void save_call(struct call *c)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (bpf_map_lookup_elem(&calls, &id))
+		stat_inc(HTTPTRACE_STAT_RETURNS_MISSED);
+	c->start_ns = bpf_ktime_get_ns();
+	bpf_map_update_elem(&calls, &id, c, BPF_ANY);
+}
+
+/*
+ * A data syscall starts: on a TCP socket of a traced process, make sure the
+ * connection is known and save where its data is. ptr is the buffer, the
+ * iovec array (iovlen entries) or the struct user_msghdr, by shape.
+ */
+static __always_inline int on_data_entry(__s32 fd, __u64 ptr, __u64 iovlen, __u8 sys, __u8 dir, __u8 shape)
+{
+	struct call c = {};
+	struct user_msghdr msg;
+	struct sock *sk = NULL;
+
+	if (!tracked_pid())
+		return 0;
+	c.conn = tcp_conn_of_fd(fd, &sk);
+	if (!c.conn || !conn_get(c.conn, sk, HTTPTRACE_CONN_ADOPTED))
+		return 0;
+	c.fd = fd;
+	c.ptr = ptr;
+	c.iovlen = iovlen;
+	c.syscall = sys;
+	c.dir = dir;
+	c.shape = shape;
+	if (sys == HTTPTRACE_SYS_RECVMSG || sys == HTTPTRACE_SYS_SENDMSG) {
+		/* A msghdr: its iovecs are the data. */
+		if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)ptr)) {
+			stat_inc(HTTPTRACE_STAT_READ_USER_FAILED);
+			c.iovlen = 0;
+		} else {
+			c.ptr = (__u64)msg.msg_iov;
+			c.iovlen = msg.msg_iovlen;
+		}
+		c.shape = SHAPE_IOVEC;
+	}
+	save_call(&c);
+	stat_inc(HTTPTRACE_STAT_CALLS);
+	return 0;
+}
+
+/* A connect starts on a socket of a traced process: its return says whether it made a connection. */
+static __always_inline int on_connect_entry(__s32 fd)
+{
+	struct call c = {};
+
+	if (!tracked_pid())
+		return 0;
+	c.fd = fd;
+	c.shape = SHAPE_CONNECT;
+	save_call(&c);
+	return 0;
+}
+
+/* A saved syscall returns ret: send the bytes it moved, or record the connection it made. */
+static __always_inline int on_call_return(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call *saved, c;
+
+	saved = bpf_map_lookup_elem(&calls, &id);
+	if (!saved)
+		return 0;
+	c = *saved;
+	bpf_map_delete_elem(&calls, &id);
+	if (c.shape == SHAPE_CONNECT) {
+		/* A non-blocking connect has its addresses once it returns EINPROGRESS. */
+		if (ret == 0 || ret == -HT_EINPROGRESS)
+			conn_hint(c.fd, HTTPTRACE_CONN_CONNECTED);
+		return 0;
+	}
+	if (ret > 0)
+		send_transfer(&c, (__u64)ret);
+	return 0;
+}
+
+/* An accept of a traced process returned fd: the connection is the server side. */
+static __always_inline int on_accept_return(long fd)
+{
+	if (fd < 0 || !tracked_pid())
+		return 0;
+	conn_hint((__s32)fd, HTTPTRACE_CONN_ACCEPTED);
+	return 0;
+}
+
+/* A file as old kernels had it: a plain reference count (before file_ref_t). */
+struct file___old {
+	atomic_long_t f_count;
+} __attribute__((preserve_access_index));
+
+/* References to a file: file_ref_t (Linux 6.13) stores the count minus one. */
+static __always_inline long file_refs(struct file *f)
+{
+	if (bpf_core_field_exists(f->f_ref))
+		return BPF_CORE_READ(f, f_ref.refcnt.counter) + 1;
+	return BPF_CORE_READ((struct file___old *)f, f_count.counter);
+}
+
+/*
+ * A close starts: when it drops the last reference to a known connection's
+ * socket, send a close record and forget the connection.
+ */
+static __always_inline int on_close_entry(__s32 fd)
+{
+	struct sock *sk = NULL;
+	struct file *file;
+	__u64 id;
+
+	if (!tracked_pid())
+		return 0;
+	file = fd_file(fd);
+	id = tcp_conn_of_file(file, &sk);
+	if (!id || file_refs(file) != 1)
+		return 0;
+	if (!conn_forget(id))
+		return 0;
+	stat_inc(HTTPTRACE_STAT_CONNS_CLOSED);
+	emit_close(id, fd);
+	return 0;
+}
+
+#endif /* HTTPTRACE_SYSCALLS_H */

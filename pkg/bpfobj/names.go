@@ -1,0 +1,24 @@
+// The names of the object's maps and read-only globals, one constant each.
+
+package bpfobj
+
+// Maps (bpf/maps.h).
+const (
+	MapTrackedPIDs  = "tracked_pids"  // processes (tgid) to trace
+	MapTrackedComms = "tracked_comms" // process names whose exec is traced
+	MapConns        = "conns"         // connections by socket inode number
+	MapConnSkips    = "conn_skips"    // per-direction positions user space wants skipped
+	MapCalls        = "calls"         // syscalls in flight, per thread
+	MapScratch      = "scratch"       // per-CPU record being built
+	MapEvents       = "events"        // the ring buffer of records
+	MapStats        = "stats"         // per-CPU counters (enum httptrace_stat)
+)
+
+// MapNames lists every map the object must hold.
+var MapNames = []string{MapTrackedPIDs, MapTrackedComms, MapConns, MapConnSkips, MapCalls, MapScratch, MapEvents, MapStats}
+
+// Read-only globals, set before load.
+const (
+	GlobalCaptureBytes = "capture_bytes" // __u32: bytes of each transfer copied
+	GlobalWakeupBytes  = "wakeup_bytes"  // __u64: ring fill level that wakes the reader
+)

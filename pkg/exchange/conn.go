@@ -1,0 +1,217 @@
+// One connection: its two directions, each a stream feeding a parser, and
+// the side the traced process is on.
+package exchange
+
+import (
+	"net/netip"
+
+	"github.com/httptrace/httptrace/pkg/event"
+	"github.com/httptrace/httptrace/pkg/httpparse"
+	"github.com/httptrace/httptrace/pkg/record"
+	"github.com/httptrace/httptrace/pkg/stream"
+)
+
+// dir is one direction of a connection; it is the sink of its stream.
+type dir struct {
+	c      *conn
+	d      event.Direction
+	s      stream.Stream
+	p      httpparse.Parser
+	cur    stream.Meta // the syscall whose bytes are being parsed
+	begin  stream.Meta // the syscall that moved the current message's first byte
+	hinted bool        // a skip hint was given for the current message
+	seen   bool        // a record of this direction has arrived
+}
+
+// conn is one connection in the table.
+type conn struct {
+	t          *Tracker
+	id         uint64
+	prev, next *conn // LRU list
+	dirs       [2]dir
+	local      netip.AddrPort
+	peer       netip.AddrPort
+	side       record.Side // empty until known
+	client     string
+	server     string
+	comm       string
+	commRaw    [16]byte
+	adopted    bool
+	pid        uint32
+	multiPID   bool
+	lastAt     uint64
+	stopped    bool
+	interim    uint64 // bytes of 1xx responses before the final one
+	pairing
+}
+
+// reset prepares c for the connection of d, keeping its buffers.
+func (c *conn) reset(t *Tracker, d *event.Data) {
+	dirs, pend := c.dirs, c.pending
+	*c = conn{t: t, id: d.Conn, local: d.Local, peer: d.Peer, pid: d.PID, lastAt: d.StartNs}
+	c.dirs = dirs
+	c.pending = pend[:0]
+	c.adopted = d.Flags&event.ConnAdopted != 0
+	lim := httpparse.Limits{MaxHeaderBytes: t.opts.MaxHeaderBytes, CaptureBodyBytes: t.opts.CaptureBodyBytes}
+	for i := range c.dirs {
+		dr := &c.dirs[i]
+		dr.c, dr.d, dr.hinted, dr.seen = c, event.Direction(i), false, false
+		// The kernel numbers both streams from 0 when it first sees the
+		// connection, adopted or not: a lost first record is a gap.
+		dr.s.Reset(t.limits, true)
+		dr.p.Reset(lim, c.adopted)
+	}
+	// An adopted connection may have a response in flight for a request
+	// never seen: pair nothing until the connection is known to be in step.
+	c.unsure = c.adopted
+	switch {
+	case d.Flags&event.ConnAccepted != 0:
+		c.setSide(record.Server)
+	case d.Flags&event.ConnConnected != 0:
+		c.setSide(record.Client)
+	}
+}
+
+// setSide fixes which end the traced process is, and with it which
+// direction carries requests.
+func (c *conn) setSide(s record.Side) {
+	c.side = s
+	reqs := c.reqDir()
+	reqs.p.Want = httpparse.Requests
+	c.dirs[1-reqs.d].p.Want = httpparse.Responses
+	if s == record.Server {
+		c.client, c.server = c.peer.String(), c.local.String()
+	} else {
+		c.client, c.server = c.local.String(), c.peer.String()
+	}
+}
+
+// reqDir is the direction that carries requests: the traced process reads
+// them on the server side and writes them on the client side.
+func (c *conn) reqDir() *dir {
+	if c.side == record.Client {
+		return &c.dirs[event.Send]
+	}
+	return &c.dirs[event.Recv]
+}
+
+// respDir is the direction that carries responses.
+func (c *conn) respDir() *dir { return &c.dirs[1-c.reqDir().d] }
+
+// isResp reports whether dr carries responses (false while the side is unknown).
+func (dr *dir) isResp() bool { return dr.c.side != "" && dr == dr.c.respDir() }
+
+// Data parses bytes the stream passes on in order.
+func (dr *dir) Data(b []byte, m stream.Meta) {
+	dr.cur = m
+	dr.p.RecordBoundary()
+	resp := dr.isResp()
+	for {
+		if resp {
+			dr.p.Answers = dr.c.answers()
+		}
+		n, ev := dr.p.Feed(b)
+		b = b[n:]
+		if ev == httpparse.None {
+			return
+		}
+		dr.c.event(dr, ev)
+		resp = dr.isResp()
+	}
+}
+
+// Missing tells the parser about bytes moved but not seen.
+func (dr *dir) Missing(n uint64, lost bool, m stream.Meta) {
+	dr.cur = m
+	for {
+		if dr.isResp() {
+			dr.p.Answers = dr.c.answers()
+		}
+		k, ev := dr.p.Skip(n, lost)
+		n -= k
+		if ev == httpparse.None && n == 0 {
+			return
+		}
+		dr.c.event(dr, ev)
+	}
+}
+
+// maybeHint tells the kernel side where a long uncaptured body ends.
+func (dr *dir) maybeHint() {
+	if dr.hinted || !dr.p.CaptureDone() || dr.s.Waiting() {
+		return
+	}
+	if rem, ok := dr.p.BodyRemaining(); ok && rem > skipHintMin {
+		dr.hinted = true
+		dr.c.t.hint(dr.c.id, dr.d, dr.s.Next()+rem)
+	}
+}
+
+// event handles what a parser found.
+func (c *conn) event(dr *dir, ev httpparse.Event) {
+	m := dr.p.Msg()
+	switch ev {
+	case httpparse.Begin:
+		dr.begin, dr.hinted = dr.cur, false
+	case httpparse.Head:
+		if c.side == "" {
+			c.learnSide(dr, m.Request)
+		}
+	case httpparse.End:
+		if c.side == "" { // a message cut before its head completed
+			c.learnSide(dr, m.Request)
+		}
+		if m.Request {
+			c.request(dr, m)
+		} else {
+			c.response(dr, m)
+		}
+	case httpparse.Desync:
+		c.desync(dr)
+	}
+}
+
+// learnSide decides the side from the first message: whoever sends a
+// request is the client.
+func (c *conn) learnSide(dr *dir, request bool) {
+	if request == (dr.d == event.Recv) {
+		c.setSide(record.Server)
+	} else {
+		c.setSide(record.Client)
+	}
+}
+
+// stop ends parsing after an upgrade or a tunnel.
+func (c *conn) stop() {
+	c.stopped = true
+	c.dirs[0].p.Stop()
+	c.dirs[1].p.Stop()
+	c.t.stats.Upgraded++
+}
+
+// commString is the process name of m, allocated once while it stays the same.
+func (c *conn) commString(m *stream.Meta) string {
+	if m.Comm != c.commRaw || c.comm == "" {
+		c.commRaw = m.Comm
+		c.comm = event.CommString(&m.Comm)
+	}
+	return c.comm
+}
+
+// close ends both directions: held pieces are passed on, bodies that run
+// to the close complete, and requests left are logged incomplete.
+func (c *conn) close() {
+	order := [2]*dir{&c.dirs[event.Recv], &c.dirs[event.Send]}
+	if c.side != "" {
+		order = [2]*dir{c.reqDir(), c.respDir()}
+	}
+	for _, dr := range order {
+		if !c.stopped {
+			dr.s.Flush(dr)
+		}
+		for ev := dr.p.Close(); ev != httpparse.None; ev = dr.p.Close() {
+			c.event(dr, ev)
+		}
+	}
+	c.dropPending(false)
+}

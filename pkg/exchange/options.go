@@ -1,0 +1,94 @@
+// Options of the exchange stage, with their defaults in one place, and the
+// counters it keeps.
+package exchange
+
+import "time"
+
+// Options bound what the tracker keeps and say when it gives up waiting.
+type Options struct {
+	// MaxHeaderBytes is how much of a header section is kept; longer
+	// sections are truncated (the message is still framed and counted).
+	MaxHeaderBytes int
+	// CaptureBodyBytes is how many body bytes of each message are kept.
+	CaptureBodyBytes int
+	// MaxConns bounds the connection table; the least recently used
+	// connection is evicted to make room.
+	MaxConns int
+	// MaxPending bounds requests waiting for their response on one connection.
+	MaxPending int
+	// MaxBufferedBytes bounds bytes held per direction while waiting for
+	// out-of-order records to fill a hole.
+	MaxBufferedBytes int
+	// ExchangeTimeout is how long a request waits for its response.
+	ExchangeTimeout time.Duration
+	// IdleTimeout is how long a connection may go without records before it
+	// is dropped.
+	IdleTimeout time.Duration
+	// ReorderWindow is how long a hole in a stream may stay open before the
+	// bytes are taken as lost.
+	ReorderWindow time.Duration
+}
+
+// DefaultOptions are the defaults of every option.
+func DefaultOptions() Options {
+	return Options{
+		MaxHeaderBytes:   16 << 10,
+		CaptureBodyBytes: 0,
+		MaxConns:         16384,
+		MaxPending:       32,
+		MaxBufferedBytes: 256 << 10,
+		ExchangeTimeout:  30 * time.Second,
+		IdleTimeout:      5 * time.Minute,
+		ReorderWindow:    100 * time.Millisecond,
+	}
+}
+
+// withDefaults fills options left zero (or negative) with their defaults.
+func (o Options) withDefaults() Options {
+	d := DefaultOptions()
+	orDefault(&o.MaxHeaderBytes, d.MaxHeaderBytes)
+	orDefault(&o.MaxConns, d.MaxConns)
+	orDefault(&o.MaxPending, d.MaxPending)
+	orDefault(&o.MaxBufferedBytes, d.MaxBufferedBytes)
+	orDefault(&o.ExchangeTimeout, d.ExchangeTimeout)
+	orDefault(&o.IdleTimeout, d.IdleTimeout)
+	orDefault(&o.ReorderWindow, d.ReorderWindow)
+	o.CaptureBodyBytes = max(o.CaptureBodyBytes, 0)
+	return o
+}
+
+// orDefault sets *v to d unless it is positive.
+func orDefault[T int | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
+}
+
+// maxHeldPieces bounds the pieces a direction holds behind a hole.
+const maxHeldPieces = 64
+
+// skipHintMin is the body still to come above which a skip hint is given.
+const skipHintMin = 4096
+
+// Stats are the tracker's counters since New; they only grow.
+type Stats struct {
+	Records          uint64 // data records taken
+	Exchanges        uint64 // records emitted, of every kind
+	Paired           uint64 // records with both a request and a response
+	Incomplete       uint64 // requests logged without a response (close, timeout, lost pairing)
+	TimedOut         uint64 // of Incomplete: requests that waited ExchangeTimeout
+	Unmatched        uint64 // responses logged without a request
+	Gaps             uint64 // holes in streams that became gaps (records lost)
+	BytesNotSeen     uint64 // bytes in those gaps
+	BytesNotCaptured uint64 // bytes moved but not captured (capture cap or skipped body)
+	LateRecords      uint64 // records whose bytes had already been passed on or declared lost
+	HolesForced      uint64 // holes made gaps early because a buffering bound was reached
+	Desyncs          uint64 // times a parser lost framing and scanned for the next message
+	SkippedBytes     uint64 // bytes outside any message (scanned over, tunnels, upgrades)
+	PendingDropped   uint64 // requests not queued because MaxPending was reached
+	Upgraded         uint64 // connections no longer parsed after 101 or CONNECT
+	ConnsOpened      uint64 // connections added to the table
+	ConnsClosed      uint64 // connections removed on their close record or process exit
+	ConnsEvicted     uint64 // connections evicted because MaxConns was reached
+	ConnsIdle        uint64 // connections dropped after IdleTimeout
+}

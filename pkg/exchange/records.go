@@ -1,0 +1,122 @@
+// Building the exchange records: strings are made once per message, every
+// other buffer is reused.
+package exchange
+
+import (
+	"github.com/httptrace/httptrace/pkg/httpparse"
+	"github.com/httptrace/httptrace/pkg/record"
+	"github.com/httptrace/httptrace/pkg/stream"
+)
+
+// pendingReq is a request kept until its response comes.
+type pendingReq struct {
+	method, path, proto string // slices of one string holding the header section
+	headers             []record.Header
+	bytes               uint64
+	body                []byte
+	startAt, endAt      uint64
+	meta                stream.Meta
+	kind                httpparse.MethodKind
+	upgrade             bool
+	gap, truncated      bool
+}
+
+// fill copies what the record needs of request m, which dr just parsed.
+func (q *pendingReq) fill(c *conn, dr *dir, m *httpparse.Message) {
+	head := string(m.Head())
+	q.method = slice(head, m.Method)
+	q.path = slice(head, m.Target)
+	q.proto = slice(head, m.Proto)
+	q.headers = appendHeaders(q.headers[:0], head, m)
+	q.bytes = m.WireBytes
+	q.body = append(q.body[:0], m.Body...)
+	q.startAt, q.endAt, q.meta = dr.begin.At, dr.cur.At, dr.begin
+	q.kind, q.upgrade = m.Kind(), m.Upgrade
+	q.gap, q.truncated = m.Gap, m.Truncated
+}
+
+func slice(s string, sp httpparse.Span) string { return s[sp.Off:sp.End] }
+
+func appendHeaders(hs []record.Header, head string, m *httpparse.Message) []record.Header {
+	for _, f := range m.Fields {
+		hs = append(hs, record.Header{Name: slice(head, f.Name), Value: slice(head, f.Value)})
+	}
+	return hs
+}
+
+// base starts the record of an exchange on c, with the process details of
+// the syscall that moved the message's first byte.
+func (c *conn) base(meta *stream.Meta) *record.Exchange {
+	r := &c.t.rec
+	*r = record.Exchange{
+		PID: meta.PID, TID: meta.TID, Comm: c.commString(meta), FD: meta.FD,
+		Conn: c.id, Side: c.side, Client: c.client, Server: c.server,
+		Adopted: c.adopted,
+	}
+	return r
+}
+
+func setRequest(r *record.Exchange, q *pendingReq) {
+	r.Method, r.Path, r.Proto = q.method, q.path, q.proto
+	r.Headers = q.headers
+	r.RequestBytes = q.bytes
+	if len(q.body) > 0 {
+		r.RequestBody = q.body
+	}
+	r.RequestStartNs, r.RequestEndNs = q.startAt, q.endAt
+	r.Gap = r.Gap || q.gap
+	r.Truncated = r.Truncated || q.truncated
+}
+
+func (c *conn) setResponse(r *record.Exchange, dr *dir, m *httpparse.Message) {
+	head := string(m.Head())
+	r.Status = m.Status
+	r.Reason = slice(head, m.Reason)
+	r.ResponseProto = slice(head, m.Proto)
+	c.t.respHeaders = appendHeaders(c.t.respHeaders[:0], head, m)
+	r.ResponseHeaders = c.t.respHeaders
+	r.ResponseBytes = m.WireBytes + c.interim
+	if len(m.Body) > 0 {
+		r.ResponseBody = m.Body
+	}
+	r.ResponseStartNs, r.ResponseEndNs = dr.begin.At, dr.cur.At
+	r.Gap = r.Gap || m.Gap
+	r.Truncated = r.Truncated || m.Truncated
+}
+
+// emitPair logs a request with its response.
+func (c *conn) emitPair(q *pendingReq, dr *dir, m *httpparse.Message) {
+	r := c.base(&q.meta)
+	setRequest(r, q)
+	c.setResponse(r, dr, m)
+	if r.ResponseStartNs > r.RequestEndNs {
+		r.LatencyNs = r.ResponseStartNs - r.RequestEndNs
+	}
+	c.t.stats.Paired++
+	c.send(r)
+}
+
+// emitIncomplete logs a request without a response.
+func (c *conn) emitIncomplete(q *pendingReq, gap bool) {
+	r := c.base(&q.meta)
+	setRequest(r, q)
+	r.Incomplete = true
+	r.Gap = r.Gap || gap
+	c.t.stats.Incomplete++
+	c.send(r)
+}
+
+// emitUnmatched logs a response without a request.
+func (c *conn) emitUnmatched(dr *dir, m *httpparse.Message) {
+	r := c.base(&dr.begin)
+	c.setResponse(r, dr, m)
+	r.Unmatched = true
+	r.Gap = r.Gap || c.unsureGap
+	c.t.stats.Unmatched++
+	c.send(r)
+}
+
+func (c *conn) send(r *record.Exchange) {
+	c.t.stats.Exchanges++
+	c.t.emit(r)
+}

@@ -1,0 +1,217 @@
+// Package exchange turns data, close and process records into HTTP
+// exchanges: it keeps a bounded table of connections, reassembles each
+// direction, parses it, pairs requests with responses and emits one
+// record.Exchange per exchange.
+package exchange
+
+import (
+	"time"
+
+	"github.com/httptrace/httptrace/pkg/event"
+	"github.com/httptrace/httptrace/pkg/record"
+	"github.com/httptrace/httptrace/pkg/stream"
+)
+
+// Tracker is the exchange stage. It is not safe for concurrent use: one
+// goroutine feeds it records in the order they were read.
+type Tracker struct {
+	opts        Options
+	emit        func(*record.Exchange)
+	hint        func(conn uint64, dir event.Direction, pos uint64)
+	conns       map[uint64]*conn
+	lru         conn // sentinel: lru.next is the most recently used connection
+	free        []*conn
+	stats       Stats
+	done        stream.Stats // stream counters of connections already removed
+	rec         record.Exchange
+	respHeaders []record.Header
+	scratch     pendingReq
+	piece       stream.Piece
+	limits      stream.Limits
+}
+
+// New returns a tracker that calls emit, synchronously, for each exchange;
+// the record and everything it points to may be reused after emit returns.
+func New(opts Options, emit func(*record.Exchange)) *Tracker {
+	opts = opts.withDefaults()
+	t := &Tracker{
+		opts:  opts,
+		emit:  emit,
+		conns: make(map[uint64]*conn),
+		limits: stream.Limits{
+			MaxBufferedBytes: opts.MaxBufferedBytes,
+			MaxPieces:        maxHeldPieces,
+			WindowNs:         uint64(opts.ReorderWindow / time.Nanosecond),
+		},
+	}
+	t.lru.next, t.lru.prev = &t.lru, &t.lru
+	return t
+}
+
+// SkipHint sets fn to be told, for a body with more than 4 KiB still to
+// come and nothing more to capture from it, the stream position up to which
+// bytes are body the parser will not read.
+func (t *Tracker) SkipHint(fn func(conn uint64, dir event.Direction, pos uint64)) { t.hint = fn }
+
+// Data takes one data record. d.Captured is only read during the call.
+func (t *Tracker) Data(d *event.Data) {
+	t.stats.Records++
+	if d.Dir > event.Send {
+		return
+	}
+	c := t.lookup(d)
+	at := d.EndNs
+	if d.Dir == event.Send {
+		at = d.StartNs
+	}
+	if at > c.lastAt {
+		c.lastAt = at
+	}
+	if c.pid != d.PID {
+		c.multiPID = true
+	}
+	if c.stopped {
+		return
+	}
+	t.piece = stream.Piece{
+		Pos: d.Pos, Bytes: d.Bytes, CapturedOff: d.CapturedOff, Data: d.Captured,
+		Meta: stream.Meta{At: at, PID: d.PID, TID: d.TID, FD: d.FD, Comm: d.Comm},
+	}
+	dr := &c.dirs[d.Dir]
+	dr.seen = true
+	dr.s.Push(&t.piece, dr)
+	t.piece.Data = nil
+	if t.hint != nil && !c.stopped {
+		dr.maybeHint()
+	}
+}
+
+// Close takes the last close of a connection: what waits is passed on,
+// a body that runs to the close completes, requests left are incomplete.
+func (t *Tracker) Close(cl *event.Close) {
+	if c := t.conns[cl.Conn]; c != nil {
+		t.stats.ConnsClosed++
+		t.remove(c)
+	}
+}
+
+// ProcExit closes the connections only process pid used (best effort: a
+// socket shared with another process stays).
+func (t *Tracker) ProcExit(pid uint32, nowNs uint64) {
+	for c := t.lru.next; c != &t.lru; {
+		next := c.next
+		if c.pid == pid && !c.multiPID {
+			t.stats.ConnsClosed++
+			t.remove(c)
+		}
+		c = next
+	}
+}
+
+// Tick runs timers: holes older than the reorder window become gaps,
+// requests older than ExchangeTimeout are logged incomplete, connections
+// idle longer than IdleTimeout are dropped. nowNs is monotonic, the clock
+// of the records.
+func (t *Tracker) Tick(nowNs uint64) {
+	idle := uint64(t.opts.IdleTimeout / time.Nanosecond)
+	timeout := uint64(t.opts.ExchangeTimeout / time.Nanosecond)
+	for c := t.lru.next; c != &t.lru; {
+		next := c.next
+		if c.lastAt+idle <= nowNs {
+			t.stats.ConnsIdle++
+			t.remove(c)
+			c = next
+			continue
+		}
+		for i := range c.dirs {
+			dr := &c.dirs[i]
+			if dr.s.Waiting() {
+				dr.s.Expire(nowNs, dr)
+			}
+		}
+		c.expire(nowNs, timeout)
+		c = next
+	}
+}
+
+// Flush ends the run: every connection is closed as if its close record had
+// come, so pending requests are logged incomplete.
+func (t *Tracker) Flush(nowNs uint64) {
+	for t.lru.next != &t.lru {
+		t.remove(t.lru.next)
+	}
+}
+
+// Stats returns the counters.
+func (t *Tracker) Stats() Stats {
+	s := t.stats
+	st := t.done
+	for c := t.lru.next; c != &t.lru; c = c.next {
+		s.SkippedBytes += c.dirs[0].p.Skipped + c.dirs[1].p.Skipped
+		addStream(&st, &c.dirs[0].s.Stats)
+		addStream(&st, &c.dirs[1].s.Stats)
+	}
+	s.Gaps, s.BytesNotSeen, s.BytesNotCaptured = st.Gaps, st.Lost, st.NotCaptured
+	s.LateRecords, s.HolesForced = st.Late, st.Forced
+	return s
+}
+
+func addStream(to, s *stream.Stats) {
+	to.Gaps += s.Gaps
+	to.Lost += s.Lost
+	to.NotCaptured += s.NotCaptured
+	to.Late += s.Late
+	to.Forced += s.Forced
+}
+
+// lookup finds the record's connection, adding it (and evicting the least
+// recently used one when the table is full) if it is new.
+func (t *Tracker) lookup(d *event.Data) *conn {
+	c := t.conns[d.Conn]
+	if c != nil {
+		if d.Flags&event.ConnAdopted != 0 {
+			c.adopted = true
+		}
+		if t.lru.next != c {
+			c.unlink()
+			t.pushFront(c)
+		}
+		return c
+	}
+	if len(t.conns) >= t.opts.MaxConns {
+		t.stats.ConnsEvicted++
+		t.remove(t.lru.prev)
+	}
+	if n := len(t.free); n > 0 {
+		c, t.free = t.free[n-1], t.free[:n-1]
+	} else {
+		c = new(conn)
+	}
+	c.reset(t, d)
+	t.conns[d.Conn] = c
+	t.pushFront(c)
+	t.stats.ConnsOpened++
+	return c
+}
+
+func (t *Tracker) pushFront(c *conn) {
+	c.prev, c.next = &t.lru, t.lru.next
+	t.lru.next.prev = c
+	t.lru.next = c
+}
+
+func (c *conn) unlink() {
+	c.prev.next, c.next.prev = c.next, c.prev
+	c.prev, c.next = nil, nil
+}
+
+// remove closes a connection and returns it to the free list.
+func (t *Tracker) remove(c *conn) {
+	c.close()
+	addStream(&t.done, &c.dirs[0].s.Stats)
+	addStream(&t.done, &c.dirs[1].s.Stats)
+	t.stats.SkippedBytes += c.dirs[0].p.Skipped + c.dirs[1].p.Skipped
+	delete(t.conns, c.id)
+	c.unlink()
+	t.free = append(t.free, c)
+}

@@ -1,0 +1,125 @@
+// The JSON sink: one object per exchange and line, keys in the contract's order.
+package output
+
+import (
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/httptrace/httptrace/pkg/record"
+)
+
+// NewJSON returns a sink writing one JSON object per line with the keys, in
+// order: time, pid, tid, comm, fd, conn, side, client, server, method, path,
+// proto, headers, status, response_headers, request_bytes, response_bytes,
+// latency_ms, truncated, gap, adopted, incomplete, unmatched, and then
+// request_body and response_body when the exchange carries a body slice
+// (non-nil, i.e. body capture is on). Header objects keep the order headers
+// came in; a name given more than once (compared case-insensitively) is
+// written once, at its first place, with the values joined by ", ".
+func NewJSON(w io.Writer, clock Clock) Sink {
+	return &sink{buffer: newBuffer(w), clock: clock, format: appendJSON}
+}
+
+// appendJSON appends e as one JSON object and a newline.
+func appendJSON(b []byte, e *record.Exchange, clock Clock) []byte {
+	b = append(b, `{"time":"`...)
+	b = clock.Wall(startNs(e)).AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","pid":`...)
+	b = strconv.AppendUint(b, uint64(e.PID), 10)
+	b = append(b, `,"tid":`...)
+	b = strconv.AppendUint(b, uint64(e.TID), 10)
+	b = append(b, `,"comm":`...)
+	b = appendJSONString(b, e.Comm)
+	b = append(b, `,"fd":`...)
+	b = strconv.AppendInt(b, int64(e.FD), 10)
+	b = append(b, `,"conn":`...)
+	b = strconv.AppendUint(b, e.Conn, 10)
+	b = append(b, `,"side":`...)
+	b = appendJSONString(b, string(e.Side))
+	b = append(b, `,"client":`...)
+	b = appendJSONString(b, e.Client)
+	b = append(b, `,"server":`...)
+	b = appendJSONString(b, e.Server)
+	b = append(b, `,"method":`...)
+	b = appendJSONString(b, e.Method)
+	b = append(b, `,"path":`...)
+	b = appendJSONString(b, e.Path)
+	b = append(b, `,"proto":`...)
+	b = appendJSONString(b, e.Proto)
+	b = append(b, `,"headers":`...)
+	b = appendJSONHeaders(b, e.Headers)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(e.Status), 10)
+	b = append(b, `,"response_headers":`...)
+	b = appendJSONHeaders(b, e.ResponseHeaders)
+	b = append(b, `,"request_bytes":`...)
+	b = strconv.AppendUint(b, e.RequestBytes, 10)
+	b = append(b, `,"response_bytes":`...)
+	b = strconv.AppendUint(b, e.ResponseBytes, 10)
+	b = append(b, `,"latency_ms":`...)
+	b = strconv.AppendFloat(b, e.LatencyMs(), 'f', -1, 64)
+	b = appendJSONBool(b, `,"truncated":`, e.Truncated)
+	b = appendJSONBool(b, `,"gap":`, e.Gap)
+	b = appendJSONBool(b, `,"adopted":`, e.Adopted)
+	b = appendJSONBool(b, `,"incomplete":`, e.Incomplete)
+	b = appendJSONBool(b, `,"unmatched":`, e.Unmatched)
+	if e.RequestBody != nil {
+		b = append(b, `,"request_body":`...)
+		b = appendJSONBytes(b, e.RequestBody)
+	}
+	if e.ResponseBody != nil {
+		b = append(b, `,"response_body":`...)
+		b = appendJSONBytes(b, e.ResponseBody)
+	}
+	return append(b, '}', '\n')
+}
+
+func appendJSONBool(b []byte, key string, v bool) []byte {
+	b = append(b, key...)
+	if v {
+		return append(b, "true"...)
+	}
+	return append(b, "false"...)
+}
+
+// appendJSONHeaders writes headers as an object in their order, a repeated
+// name once with its values joined by ", " (RFC 9110 section 5.3).
+func appendJSONHeaders(b []byte, hs []record.Header) []byte {
+	b = append(b, '{')
+	first := true
+	for i, h := range hs {
+		if seenName(hs[:i], h.Name) {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendJSONString(b, h.Name)
+		b = append(b, ':', '"')
+		b = appendJSONEscaped(b, h.Value)
+		for _, more := range hs[i+1:] {
+			if sameName(more.Name, h.Name) {
+				b = append(b, ',', ' ')
+				b = appendJSONEscaped(b, more.Value)
+			}
+		}
+		b = append(b, '"')
+	}
+	return append(b, '}')
+}
+
+// seenName reports whether a header called name is among hs.
+func seenName(hs []record.Header, name string) bool {
+	for _, h := range hs {
+		if sameName(h.Name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameName compares header names as HTTP does: ignoring case.
+func sameName(a, b string) bool { return len(a) == len(b) && strings.EqualFold(a, b) }

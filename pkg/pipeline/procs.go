@@ -1,0 +1,69 @@
+package pipeline
+
+import (
+	"errors"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/httptrace/httptrace/pkg/event"
+)
+
+// livenessEveryNs is how often the set is checked against the running
+// processes, in case an exit record was lost.
+const livenessEveryNs = uint64(1e9)
+
+// Procs is the set of traced processes, kept from the programs' fork, exec
+// and exit records. A run that selects processes only by PID ends when the
+// set is empty; one that also selects by command name keeps waiting.
+type Procs struct {
+	mu        sync.Mutex
+	live      map[uint32]bool
+	keepEmpty bool
+	checkedNs uint64
+}
+
+// NewProcs starts the set with the processes traced at start.
+func NewProcs(pids []int, keepWaitingWhenEmpty bool) *Procs {
+	p := &Procs{live: make(map[uint32]bool, len(pids)), keepEmpty: keepWaitingWhenEmpty}
+	for _, pid := range pids {
+		p.live[uint32(pid)] = true
+	}
+	return p
+}
+
+// Apply updates the set from one record.
+func (p *Procs) Apply(ev *event.Proc) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch ev.Op {
+	case event.ProcFork, event.ProcExec:
+		p.live[ev.PID] = true
+	case event.ProcExit:
+		delete(p.live, ev.PID)
+	}
+}
+
+// Len is the number of traced processes.
+func (p *Procs) Len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.live)
+}
+
+// Done reports whether the run should end: no traced process is left and
+// none can come. Once a second it also drops processes that are gone
+// without an exit record.
+func (p *Procs) Done(nowNs uint64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if nowNs-p.checkedNs >= livenessEveryNs {
+		p.checkedNs = nowNs
+		for pid := range p.live {
+			if errors.Is(unix.Kill(int(pid), 0), unix.ESRCH) {
+				delete(p.live, pid)
+			}
+		}
+	}
+	return !p.keepEmpty && len(p.live) == 0
+}

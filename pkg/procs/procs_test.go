@@ -1,0 +1,77 @@
+package procs
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+func TestParseStat(t *testing.T) {
+	cases := []struct {
+		stat string
+		want Proc
+		ok   bool
+	}{
+		{"42 (nginx) S 1 42 42 0", Proc{42, 1, "nginx"}, true},
+		{"43 (a (b) c) R 42 43", Proc{43, 42, "a (b) c"}, true},
+		{"44 nginx S 1", Proc{}, false},
+		{"45 (x) S", Proc{}, false},
+		{"46 (x) S y", Proc{}, false},
+	}
+	for _, tc := range cases {
+		pid := tc.want.PID
+		if !tc.ok {
+			pid = 1
+		}
+		got, err := parseStat(pid, tc.stat)
+		if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
+			t.Errorf("parseStat(%q) = %+v, %v", tc.stat, got, err)
+		}
+	}
+}
+
+func TestSelect(t *testing.T) {
+	all := []Proc{
+		{1, 0, "init"}, {10, 1, "server"}, {11, 10, "worker"}, {12, 11, "helper"},
+		{20, 1, "nginx"}, {21, 20, "nginx"}, {30, 1, "other"}, {31, 1, "averyveryverylo"},
+	}
+	cases := []struct {
+		pids  []int
+		comms []string
+		want  []int
+	}{
+		{[]int{10}, nil, []int{10, 11, 12}},
+		{nil, []string{"nginx"}, []int{20, 21}},
+		{[]int{11}, []string{"averyveryverylongname"}, []int{11, 12, 31}},
+		{[]int{99}, nil, []int{99}},
+		{nil, nil, []int{}},
+	}
+	for _, tc := range cases {
+		if got := Select(all, tc.pids, tc.comms); !slices.Equal(got, tc.want) {
+			t.Errorf("Select(%v, %v) = %v, want %v", tc.pids, tc.comms, got, tc.want)
+		}
+	}
+}
+
+func TestListReadsProc(t *testing.T) {
+	dir := t.TempDir()
+	for pid, stat := range map[string]string{"7": "7 (sh) S 1 7", "8": "8 (cat) R 7 8"} {
+		if err := os.MkdirAll(filepath.Join(dir, pid), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, pid, "stat"), []byte(stat), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "self"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got, err := List(dir)
+	if err != nil || len(got) != 2 || Select(got, []int{7}, nil)[1] != 8 {
+		t.Errorf("List = %+v, %v", got, err)
+	}
+	if _, err := List(filepath.Join(dir, "none")); err == nil {
+		t.Error("List of a missing directory succeeded")
+	}
+}

@@ -1,0 +1,44 @@
+package runner
+
+import (
+	"github.com/sirupsen/logrus"
+
+	"github.com/httptrace/httptrace/pkg/config"
+	"github.com/httptrace/httptrace/pkg/kernel"
+	"github.com/httptrace/httptrace/pkg/preflight"
+	"github.com/httptrace/httptrace/pkg/probes"
+)
+
+// prepare runs the start-up checks and chooses the probes.
+func prepare(cfg config.Config, log *logrus.Logger) (probes.Plan, error) {
+	if err := preflight.Capabilities(); err != nil {
+		return probes.Plan{}, err
+	}
+	if err := preflight.BTF(); err != nil {
+		return probes.Plan{}, err
+	}
+	if err := preflight.PIDs(cfg.PIDs); err != nil {
+		return probes.Plan{}, err
+	}
+	mounted, err := preflight.Tracefs()
+	if err != nil {
+		return probes.Plan{}, err
+	}
+	if mounted {
+		log.WithField("path", kernel.DefaultHost.Tracefs).Info("mounted tracefs")
+	}
+	release := kernel.Release()
+	raised, err := preflight.Memlock(release)
+	if err != nil {
+		return probes.Plan{}, err
+	}
+	if raised {
+		log.WithField("kernel", release).Debug("raised RLIMIT_MEMLOCK")
+	}
+	plan, why, err := probes.Choose(kernel.DefaultHost, cfg.Attach, cfg.Probes)
+	if err != nil {
+		return probes.Plan{}, err
+	}
+	log.WithFields(logrus.Fields{"requested": cfg.Attach, "mode": plan.Mode, "reason": why, "kernel": release}).Info("attach mode chosen")
+	return plan, nil
+}

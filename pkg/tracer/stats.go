@@ -1,0 +1,95 @@
+// Counters: the programs' stats map, the kernel's kprobe misses, and per-program run statistics.
+
+package tracer
+
+/*
+#include <bpf/bpf.h>
+
+static int prog_run_stats(int fd, unsigned long long *cnt, unsigned long long *ns)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int err = bpf_prog_get_info_by_fd(fd, &info, &len);
+
+	*cnt = info.run_cnt;
+	*ns = info.run_time_ns;
+	return err;
+}
+*/
+import "C"
+
+import (
+	"fmt"
+	"syscall"
+	"unsafe"
+
+	"github.com/httptrace/httptrace/pkg/bpfobj"
+	"github.com/httptrace/httptrace/pkg/event"
+)
+
+// Counters are the programs' stats map summed over CPUs, and what the kernel
+// counted on the kprobes.
+type Counters struct {
+	BPF [event.StatCount]uint64
+	// KprobeMissed is the kernel's count of kprobe and kretprobe misses
+	// (Linux 6.7 and later, kprobe mode); KprobeMissedKnown says whether
+	// the kernel gave one.
+	KprobeMissed      uint64
+	KprobeMissedKnown bool
+}
+
+// Counters reads the current counts; the kernel's kprobe counts are those
+// read when the probes were detached, or now while they are attached.
+func (t *Tracer) Counters() (Counters, error) {
+	c := Counters{KprobeMissed: t.kprobeMissedN, KprobeMissedKnown: t.kprobeMissedKnown}
+	if len(t.links) > 0 {
+		c.KprobeMissed, c.KprobeMissedKnown = t.kprobeMissed()
+	}
+	m, err := t.bpfMap(bpfobj.MapStats)
+	if err != nil {
+		return c, err
+	}
+	for i := range c.BPF {
+		key := uint32(i)
+		raw, err := m.GetValue(unsafe.Pointer(&key))
+		if err != nil {
+			return c, fmt.Errorf("reading stat %s: %w", event.Stat(i), err)
+		}
+		// A per-CPU value: one u64 a CPU, summed.
+		for off := 0; off+8 <= len(raw); off += 8 {
+			c.BPF[i] += *(*uint64)(unsafe.Pointer(&raw[off]))
+		}
+	}
+	return c, nil
+}
+
+// ProgramStat is what the kernel counted for one attached program. The
+// counts grow only while kernel.bpf_stats_enabled is 1.
+type ProgramStat struct {
+	Name      string
+	RunCount  uint64
+	RunTimeNs uint64
+}
+
+// ProgramStats reads the kernel's run count and run time of each attached
+// program, once per program, in attach order.
+func (t *Tracer) ProgramStats() ([]ProgramStat, error) {
+	var out []ProgramStat
+	seen := map[string]bool{}
+	for _, l := range t.links {
+		if seen[l.Program] {
+			continue
+		}
+		seen[l.Program] = true
+		prog, err := t.mod.GetProgram(l.Program)
+		if err != nil {
+			return out, fmt.Errorf("finding program %s: %w", l.Program, err)
+		}
+		var cnt, ns C.ulonglong
+		if rc := C.prog_run_stats(C.int(prog.FileDescriptor()), &cnt, &ns); rc != 0 {
+			return out, fmt.Errorf("reading info of program %s: %w", l.Program, syscall.Errno(-rc))
+		}
+		out = append(out, ProgramStat{Name: l.Program, RunCount: uint64(cnt), RunTimeNs: uint64(ns)})
+	}
+	return out, nil
+}

@@ -1,0 +1,408 @@
+package tracer
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/httptrace/httptrace/pkg/bpfobj"
+	"github.com/httptrace/httptrace/pkg/event"
+	"github.com/httptrace/httptrace/pkg/kernel"
+	"github.com/httptrace/httptrace/pkg/preflight"
+	"github.com/httptrace/httptrace/pkg/probes"
+)
+
+// records holds what the ring buffer delivered, decoded.
+type records struct {
+	data   []event.Data
+	closes []event.Close
+	procs  []event.Proc
+}
+
+func (r *records) add(t *testing.T, raw []byte) {
+	kind, err := event.RecordKind(raw)
+	if err != nil {
+		t.Errorf("record: %v", err)
+		return
+	}
+	switch kind {
+	case event.KindData:
+		var d event.Data
+		if err := event.DecodeData(raw, &d); err != nil {
+			t.Errorf("data record: %v", err)
+			return
+		}
+		d.Captured = append([]byte(nil), d.Captured...)
+		r.data = append(r.data, d)
+	case event.KindClose:
+		var c event.Close
+		if err := event.DecodeClose(raw, &c); err != nil {
+			t.Errorf("close record: %v", err)
+		}
+		r.closes = append(r.closes, c)
+	case event.KindProc:
+		var p event.Proc
+		if err := event.DecodeProc(raw, &p); err != nil {
+			t.Errorf("process record: %v", err)
+		}
+		r.procs = append(r.procs, p)
+	default:
+		t.Errorf("record of kind %d", kind)
+	}
+}
+
+// attachMode is the mode under test: HTTPTRACE_ATTACH, tracepoint by default
+// (the development machines have no kprobes).
+func attachMode() probes.Mode {
+	if m := os.Getenv("HTTPTRACE_ATTACH"); m != "" {
+		return probes.Mode(m)
+	}
+	return probes.ModeTracepoint
+}
+
+// child is the traced process and the pipes to it.
+type child struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Scanner
+}
+
+func (c *child) expect(t *testing.T, word string) []string {
+	t.Helper()
+	if !c.out.Scan() {
+		t.Fatalf("child stopped before %q", word)
+	}
+	f := strings.Fields(c.out.Text())
+	if len(f) == 0 || f[0] != word {
+		t.Fatalf("child said %q, want %q", c.out.Text(), word)
+	}
+	return f[1:]
+}
+
+func (c *child) say(t *testing.T, word string) {
+	t.Helper()
+	if _, err := fmt.Fprintln(c.in, word); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// socketInode reads socket:[N] of a process's fd.
+func socketInode(t *testing.T, pid int, fd string) uint64 {
+	t.Helper()
+	target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ino uint64
+	if _, err := fmt.Sscanf(target, "socket:[%d]", &ino); err != nil {
+		t.Fatalf("fd %s is %q, not a socket", fd, target)
+	}
+	return ino
+}
+
+// TestTracerKernel traces a child doing real loopback TCP traffic with
+// every socket syscall and checks every record it causes.
+func TestTracerKernel(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to load BPF programs")
+	}
+	host := kernel.DefaultHost
+	if _, err := preflight.Tracefs(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := preflight.Memlock(host.Release); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := probes.Resolve(host, probes.DefaultPlan(attachMode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Skipped) > 0 {
+		t.Fatalf("probes left out: %v", plan.Skipped)
+	}
+
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c := startChild(t, ln.Addr().(*net.TCPAddr).Port)
+	port := c.expect(t, "listen")[0]
+	peerA, err := net.Dial("tcp4", "127.0.0.1:"+port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peerA.Close()
+	afd := c.expect(t, "accepted")[0]
+	connA := socketInode(t, c.cmd.Process.Pid, afd)
+
+	log := logrus.New()
+	log.SetLevel(logrus.WarnLevel)
+	tr, err := Open(Options{PIDs: []int{c.cmd.Process.Pid}, CaptureBytes: 4096, RingBytes: 1 << 20, WakeupBytes: 1, Plan: plan, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	ch := make(chan []byte, 1024)
+	rb, err := tr.mod.InitRingBuf(bpfobj.MapEvents, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb.Poll(50)
+	defer rb.Close()
+	var got records
+	drain := func(until func() bool, d time.Duration) {
+		deadline := time.After(d)
+		for !until() {
+			select {
+			case raw := <-ch:
+				got.add(t, raw)
+			case <-deadline:
+				return
+			}
+		}
+	}
+
+	// The child sends on the socket it accepted before tracing began, the
+	// first skipBytes of which we ask not to be copied ...
+	if err := tr.SetSkip(connA, event.Send, skipBytes); err != nil {
+		t.Fatal(err)
+	}
+	c.say(t, "go")
+	c.expect(t, "sent")
+	var sent, want strings.Builder
+	for _, p := range sendPayloads {
+		want.WriteString(strings.Join(p.parts, ""))
+	}
+	if err := readFull(peerA, &sent, want.Len()); err != nil || sent.String() != want.String() {
+		t.Fatalf("peer read %q (%v), want %q", sent.String(), err, want.String())
+	}
+	// ... receives ...
+	var queued strings.Builder
+	for _, p := range recvPayloads {
+		queued.WriteString(strings.Join(p.parts, ""))
+	}
+	if _, err := peerA.Write([]byte(queued.String())); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // loopback delivers at once; leave margin
+	c.say(t, "recv")
+	// ... a forked child writes on the inherited socket, then the child
+	// connects to us.
+	peerB, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peerB.Close()
+	connB := socketInode(t, c.cmd.Process.Pid, c.expect(t, "connected")[0])
+	var fromB strings.Builder
+	if err := readFull(peerB, &fromB, len(connectPayload)); err != nil {
+		t.Fatal(err)
+	}
+	var fromGrandchild strings.Builder
+	if err := readFull(peerA, &fromGrandchild, len(grandchildPayload)); err != nil || fromGrandchild.String() != grandchildPayload {
+		t.Fatalf("grandchild wrote %q (%v)", fromGrandchild.String(), err)
+	}
+	c.say(t, "close")
+	c.expect(t, "done")
+	if err := c.cmd.Wait(); err != nil {
+		t.Fatalf("child: %v", err)
+	}
+	childPID := uint32(c.cmd.Process.Pid)
+	drain(func() bool {
+		return len(got.closes) >= 2 && hasProc(got.procs, event.ProcExit, childPID)
+	}, 5*time.Second)
+
+	checkRecords(t, &got, childPID, connA, connB, peerA, peerB)
+	counters, err := tr.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counters.BPF[event.StatRecordsDropped] != 0 || counters.BPF[event.StatRecordsSent] == 0 || counters.BPF[event.StatSkips] != 1 {
+		t.Errorf("counters %v", counters.BPF)
+	}
+	stats, err := tr.ProgramStats()
+	if err != nil || len(stats) != len(plan.Programs()) {
+		t.Errorf("program stats %+v, %v; want %d programs", stats, err, len(plan.Programs()))
+	}
+	t.Logf("mode=%s kernel=%s data=%d closes=%d procs=%d counters=%v", plan.Mode, host.Release,
+		len(got.data), len(got.closes), len(got.procs), counters.BPF)
+	tr.Detach()
+	tr.Detach() // idempotent
+}
+
+func startChild(t *testing.T, port int) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), childRole+"=child", "HTTPTRACE_TRACER_TEST_PORT="+strconv.Itoa(port))
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		in.Close()
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return &child{cmd: cmd, in: in, out: bufio.NewScanner(out)}
+}
+
+func readFull(c net.Conn, into *strings.Builder, n int) error {
+	buf := make([]byte, n)
+	if err := c.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		return err
+	}
+	if _, err := io.ReadFull(c, buf); err != nil {
+		return err
+	}
+	into.Write(buf)
+	return nil
+}
+
+func hasProc(ps []event.Proc, op event.ProcOp, pid uint32) bool {
+	for _, p := range ps {
+		if p.Op == op && p.PID == pid {
+			return true
+		}
+	}
+	return false
+}
+
+// skipBytes is where copying starts on connection A's send side (SetSkip).
+const skipBytes = 3
+
+// span is what one record should say, in stream order.
+type span struct {
+	sys      event.Syscall
+	text     string
+	captured bool
+	skip     int // bytes at the start left out of the copy
+}
+
+func spans(ps []payload) []span {
+	var out []span
+	for _, p := range ps {
+		sys := syscallByName(p.sys)
+		for _, part := range p.parts {
+			out = append(out, span{sys, part, sys != event.SysSendfile, 0})
+		}
+	}
+	return out
+}
+
+func syscallByName(name string) event.Syscall {
+	for s := event.SysRead; s < event.SysCount; s++ {
+		if s.String() == name {
+			return s
+		}
+	}
+	return 0
+}
+
+// checkStream checks the records of one direction of one connection: in
+// position order, contiguous from 0, one per span with its syscall and bytes.
+func checkStream(t *testing.T, name string, recs []event.Data, want []span) {
+	t.Helper()
+	sort.Slice(recs, func(i, j int) bool { return recs[i].Pos < recs[j].Pos })
+	if len(recs) != len(want) {
+		t.Errorf("%s: %d records, want %d: %+v", name, len(recs), len(want), recs)
+		return
+	}
+	var pos uint64
+	for i, r := range recs {
+		w := want[i]
+		wantCaptured := w.text[w.skip:]
+		if !w.captured {
+			wantCaptured = ""
+		}
+		if r.Pos != pos || r.Syscall != w.sys || r.Bytes != uint32(len(w.text)) || r.CapturedOff != uint32(w.skip) ||
+			string(r.Captured) != wantCaptured || r.EndNs < r.StartNs {
+			t.Errorf("%s record %d: pos %d syscall %s bytes %d captured %q at %d; want pos %d %s %q",
+				name, i, r.Pos, r.Syscall, r.Bytes, r.Captured, r.CapturedOff, pos, w.sys, w.text)
+		}
+		pos += uint64(r.Bytes)
+	}
+}
+
+func checkRecords(t *testing.T, got *records, childPID uint32, connA, connB uint64, peerA, peerB net.Conn) {
+	t.Helper()
+	var grandchild uint32
+	for _, p := range got.procs {
+		if p.Op == event.ProcFork && p.PPID == childPID {
+			grandchild = p.PID
+		}
+	}
+	if grandchild == 0 || !hasProc(got.procs, event.ProcExec, grandchild) || !hasProc(got.procs, event.ProcExit, grandchild) ||
+		!hasProc(got.procs, event.ProcExit, childPID) {
+		t.Errorf("process records %+v: want fork, exec and exit of a grandchild of %d, and exit of %d", got.procs, childPID, childPID)
+	}
+	streams := map[string][]event.Data{}
+	for _, d := range got.data {
+		if d.PID != childPID && d.PID != grandchild {
+			t.Errorf("record of untraced process %d: %+v", d.PID, d)
+			continue
+		}
+		switch d.Conn {
+		case connA:
+			if d.Flags != event.ConnAdopted || d.Local.String() != peerA.RemoteAddr().String() || d.Peer.String() != peerA.LocalAddr().String() {
+				t.Errorf("connection A record: flags %d local %s peer %s", d.Flags, d.Local, d.Peer)
+			}
+		case connB:
+			if d.Flags != event.ConnConnected || d.Local.String() != peerB.RemoteAddr().String() || d.Peer.String() != peerB.LocalAddr().String() {
+				t.Errorf("connection B record: flags %d local %s peer %s", d.Flags, d.Local, d.Peer)
+			}
+		default:
+			t.Errorf("record of unknown connection %d (A %d, B %d): %+v", d.Conn, connA, connB, d)
+			continue
+		}
+		key := fmt.Sprintf("conn=%d %s", d.Conn, d.Dir)
+		streams[key] = append(streams[key], d)
+	}
+	sendA := append(spans(sendPayloads), span{event.SysWrite, grandchildPayload, true, 0})
+	sendA[0].skip = skipBytes
+	checkStream(t, "A send", streams[fmt.Sprintf("conn=%d send", connA)], sendA)
+	checkStream(t, "A recv", streams[fmt.Sprintf("conn=%d recv", connA)], spans(recvPayloads))
+	checkStream(t, "B send", streams[fmt.Sprintf("conn=%d send", connB)], []span{{event.SysWrite, connectPayload, true, 0}})
+	if n := len(streams[fmt.Sprintf("conn=%d recv", connB)]); n != 0 {
+		t.Errorf("B recv: %d records, want none", n)
+	}
+	for _, d := range streams[fmt.Sprintf("conn=%d send", connA)] {
+		if want := childPID; d.Syscall == event.SysWrite && string(d.Captured) == grandchildPayload {
+			want = grandchild
+			if d.PID != want {
+				t.Errorf("grandchild's write has pid %d, want %d", d.PID, want)
+			}
+		}
+	}
+	closed := map[uint64]bool{}
+	for _, c := range got.closes {
+		if c.PID != childPID {
+			t.Errorf("close by %d: %+v", c.PID, c)
+		}
+		if closed[c.Conn] {
+			t.Errorf("connection %d closed twice", c.Conn)
+		}
+		closed[c.Conn] = true
+	}
+	if !closed[connA] || !closed[connB] || len(closed) != 2 {
+		t.Errorf("closes %+v, want connections %d and %d", got.closes, connA, connB)
+	}
+}
