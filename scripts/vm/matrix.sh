@@ -171,6 +171,12 @@ counts() { # logfile
     }'
 }
 
+# first_error prints a log's first test failure, panic or smoke failure, quotes replaced.
+first_error() { # logfile
+  { grep -m1 -E '^\s*[A-Za-z0-9_]+\.go:[0-9]+:|^panic:|^smoke:' "$1" || true; } \
+    | sed 's/^\s*//; s/"/'\''/g' | cut -c1-160
+}
+
 # judge reports one suite's run from the boot log.
 judge() { # dir guest_kernel mode suite
   local dir=$1 kernel=$2 m=$3 s=$4 log end rc secs n seen fields reason
@@ -191,7 +197,7 @@ judge() { # dir guest_kernel mode suite
   elif [ "$rc" = 137 ]; then
     reason="killed after ${SUITE_TIMEOUT:-240}s"
   elif [ "$rc" != 0 ]; then
-    reason="test exited $rc: $(grep -m1 -E '^\s*[a-z_]+\.go:[0-9]+:|^panic:|^smoke:' "$log" | sed 's/^\s*//; s/"/'\''/g' | cut -c1-160)"
+    reason="test exited $rc: $(first_error "$log")"
   elif [ "$n" -eq 0 ]; then
     reason="no e2e-result line"
   elif [ "$seen" != "$m" ]; then
