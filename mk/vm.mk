@@ -1,5 +1,6 @@
 # The kernel matrix: every suite in qemu guests, one boot per Debian kernel, in both attach modes.
-# KERNELS, MODES and SUITES (environment or make's command line) pick subsets; see scripts/vm/matrix.sh.
+# KERNELS, MODES, SUITES and JOBS (environment or make's command line) pick subsets and
+# parallelism; see scripts/vm/matrix.sh.
 
 .PHONY: vm-test
 
@@ -8,6 +9,11 @@ bin/bpftracediff.test: $(BPF_OBJ) $(GO_SRC) $(shell find test -name '*.go')
 	go test -c -trimpath -tags netgo,osusergo \
 		-ldflags '-linkmode external -extldflags "-static"' -o $@ ./test/bpftracediff
 
-vm-test: bin/httptrace-static bin/e2e.test bin/bpftracediff.test
+# The syscall-path server of the syscalls suite, where the tree builds one (mk/e2e.mk).
+VM_SYSCALLSERVER := $(if $(wildcard mk/e2e.mk),bin/syscallserver)
+
+vm-test: bin/httptrace-static bin/e2e.test bin/bpftracediff.test $(VM_SYSCALLSERVER)
 	HTTPTRACE_BIN=$(CURDIR)/bin/httptrace-static E2E_BIN=$(CURDIR)/bin/e2e.test \
-		BPFTRACEDIFF_BIN=$(CURDIR)/bin/bpftracediff.test bash scripts/vm/matrix.sh
+		BPFTRACEDIFF_BIN=$(CURDIR)/bin/bpftracediff.test \
+		$(if $(VM_SYSCALLSERVER),SYSCALLSERVER_BIN=$(CURDIR)/$(VM_SYSCALLSERVER)) \
+		bash scripts/vm/matrix.sh

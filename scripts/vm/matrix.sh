@@ -5,6 +5,8 @@
 #   HTTPTRACE_BIN     the httptrace binary (required); in the guest at /opt/matrix/httptrace
 #   E2E_BIN           the e2e test binary (go test -c ./test/e2e), for the server suites
 #   BPFTRACEDIFF_BIN  the bpftracediff test binary (go test -c ./test/bpftracediff)
+#   SYSCALLSERVER_BIN the syscall-path server the syscalls suite drives (HTTPTRACE_SYSCALLSERVER
+#                     in the guest); without it that suite finds its own or fails
 #   KERNELS           kernel lines, default "5.10 6.1 6.12" (5.10=bullseye, 6.1=bookworm, 6.12=trixie)
 #   MODES             attach modes, default "kprobe tracepoint"
 #   SUITES            default "smoke nginx python node go syscalls bpftrace-diff"; an entry
@@ -76,6 +78,13 @@ declare -A unrunnable=()
 adds=(--add "$HTTPTRACE_BIN:/opt/matrix/httptrace" --add "$here/matrix-guest.sh:/opt/matrix/matrix-guest.sh"
   --add "$suites_file:/opt/matrix/suites.txt")
 declare -A added=()
+envs=(--env "HTTPTRACE_BIN=/opt/matrix/httptrace")
+if [ -n "${SYSCALLSERVER_BIN:-}" ]; then
+  why=$(usable SYSCALLSERVER_BIN)
+  [ -z "$why" ] || die "$why"
+  adds+=(--add "$SYSCALLSERVER_BIN:/opt/matrix/syscallserver")
+  envs+=(--env "HTTPTRACE_SYSCALLSERVER=/opt/matrix/syscallserver")
+fi
 for s in "${suite_list[@]}"; do
   name=$s var=E2E_BIN dir=test/e2e
   case "$s" in
@@ -232,7 +241,7 @@ boot() { # line
   [ "${VERBOSE:-}" != 1 ] || console=/dev/stderr
   guest_rc=0
   "$here/run-guest.sh" --kernel "$vmlinuz" --timeout "$vm_timeout" --mem 2048 --log "$dir/boot.log" \
-    "${root_opt[@]}" "${adds[@]}" --env "HTTPTRACE_BIN=/opt/matrix/httptrace" \
+    "${root_opt[@]}" "${adds[@]}" "${envs[@]}" \
     --env "SUITE_TIMEOUT=$suite_timeout" \
     -- sh /opt/matrix/matrix-guest.sh /opt/matrix/suites.txt "${mode_list[@]}" >"$console" 2>"$dir/run.err" \
     || guest_rc=$?
