@@ -12,24 +12,30 @@ import (
 )
 
 const bpftraceUsage = `httptrace bpftrace prints the bpftrace program equivalent to what httptrace
-attaches for a configuration: the same probes, the same PID filter and the
-same socket bookkeeping, printing one line per request:
-  REQ pid=<pid> fd=<fd> bytes=<bytes read> <first bytes of the request>
+attaches for a configuration: the same data syscalls at the same probes and
+the same process tracking (descendants included), printing one line per read
+or write that starts an HTTP/1.x message, from its first bytes only:
+  REQ pid=<pid> fd=<fd> bytes=<bytes moved> <first bytes>
+  RESP pid=<pid> fd=<fd> bytes=<bytes moved> <first bytes>
+  SENDFILE pid=<pid> fd=<fd> bytes=<bytes sent>
+The program's header lists what it cannot do against httptrace.
 
 Usage:
-  httptrace bpftrace [-c FILE] [--pid N]... [--attach MODE] [--strlen N] [--first]
+  httptrace bpftrace [-c FILE] [--pid N]... [--comm NAME]... [--attach MODE]
+                     [--strlen N] [--first]
   sudo bpftrace <(httptrace bpftrace -c FILE --attach tracepoint)
 
 Flags:
   -c, --config FILE   YAML configuration (see configs/httptrace.yaml)
       --pid N         trace process N; repeatable, adds to the config's pids.
-                      With no PIDs at all the program takes one PID as its
-                      first argument: bpftrace SCRIPT PID
+                      With no PIDs and no names the program takes one PID
+                      as its first argument: bpftrace SCRIPT PID
+      --comm NAME     trace processes named NAME; repeatable
       --attach MODE   kprobe or tracepoint (overrides the config). auto, the
                       default, prints the kprobe program: a bpftrace program
                       attaches exactly what it names. Use tracepoint on kernels
                       without kprobes.
-      --strlen N      bytes of each request printed, 4 to 200 (default 64,
+      --strlen N      bytes of each message printed, 4 to 200 (default 64,
                       bpftrace's default BPFTRACE_STRLEN); above 64, run
                       bpftrace with BPFTRACE_STRLEN=N
       --first         of a probe with alternatives ("A | B"), write the first
@@ -73,7 +79,7 @@ func runBpftrace(args []string, stdout, stderr io.Writer) int {
 	}
 	// The PIDs need not exist here, nor be given: the program can take one.
 	check := cfg
-	if len(check.PIDs) == 0 {
+	if len(check.PIDs) == 0 && len(check.Comms) == 0 {
 		check.PIDs = []int{1}
 	}
 	if err := check.Validate(); err != nil {
@@ -84,7 +90,7 @@ func runBpftrace(args []string, stdout, stderr io.Writer) int {
 		mode = probes.ModeKprobe
 	}
 	plan := cfg.Probes[mode]
-	gen := bpftrace.Options{PIDs: cfg.PIDs, CaptureBytes: cfg.CaptureBytes, StrLen: strlen}
+	gen := bpftrace.Options{PIDs: cfg.PIDs, Comms: cfg.Comms, CaptureBytes: cfg.CaptureBytes, StrLen: strlen}
 	if !first {
 		gen.Resolve = func(c probes.Choice) (probes.Spec, error) { return probes.First(kernel.DefaultHost, c) }
 	}

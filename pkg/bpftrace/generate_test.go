@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -19,6 +18,8 @@ func defaultConfig(pids ...int) config.Config {
 }
 
 func TestGenerateDefault(t *testing.T) {
+	withComm := defaultConfig(5)
+	withComm.Comms = []string{"nginx"}
 	tests := []struct {
 		name    string
 		cfg     config.Config
@@ -32,19 +33,24 @@ func TestGenerateDefault(t *testing.T) {
 			mode: probes.ModeKprobe,
 			want: []string{
 				"in kprobe mode",
-				"kretprobe:__sys_accept4\n/ (pid == 1234) && (int64)retval >= 0 /",
-				"@active_sockets[pid, (int32)retval] = nsecs;",
-				"kprobe:ksys_read\n/ @active_sockets[pid, (int32)arg0] /",
-				"@read_buf[tid] = uptr(arg1);",
-				"kretprobe:ksys_read\n/ @read_buf[tid] /",
+				"@tracked[1234] = 1;",
+				"kprobe:ksys_read\n/ @tracked[pid] /",
+				"@fd[tid] = (int32)arg0;\n\t@ptr[tid] = uptr(arg1);",
+				"kretprobe:ksys_read\n/ @entry[tid] /",
 				"$ret = (int64)retval;",
-				"kprobe:file_close_fd\n/ @active_sockets[pid, (int32)arg0] /",
-				"delete(@active_sockets[pid, (int32)arg0]);",
-				`printf("REQ pid=%d fd=%d bytes=%d %r\n", pid, $fd, $ret, buf($buf, $n));`,
-				"$n = $ret < 64 ? $ret : 64;",
-				"Tracing HTTP requests of PID 1234...",
+				"kprobe:do_readv\n", "kprobe:__sys_recvfrom\n", "kprobe:__sys_recvmsg\n", "kprobe:ksys_write\n",
+				"kprobe:do_writev\n", "kprobe:__sys_sendto\n", "kprobe:__sys_sendmsg\n", "kprobe:do_sendfile\n",
+				"$iov = (struct iovec *)@ptr[tid];",
+				"$iov = ((struct user_msghdr *)@ptr[tid])->msg_iov;",
+				"$len = (int64)kptr($iov->iov_len);",
+				`printf("SENDFILE pid=%d fd=%d bytes=%d\n", pid, $fd, $ret);`,
+				"tracepoint:sched:sched_process_fork\n/ @tracked[pid] /\n{",
+				"@tracked[args->child_pid] = 1;",
+				"tracepoint:sched:sched_process_exit\n/ @tracked[pid] || @tracked[tid] /",
+				"$n = $seen < 64 ? $seen : 64;",
+				"Tracing HTTP of PID 1234...",
 			},
-			notWant: []string{"tracepoint:", "args->", "$1"},
+			notWant: []string{"tracepoint:syscalls", "args->fd", "$1", "rawtracepoint:", "close_fd", "kretprobe:__sys_accept4"},
 		},
 		{
 			name: "tracepoint",
@@ -52,45 +58,43 @@ func TestGenerateDefault(t *testing.T) {
 			mode: probes.ModeTracepoint,
 			want: []string{
 				"in tracepoint mode",
-				"tracepoint:syscalls:sys_exit_accept4,\ntracepoint:syscalls:sys_exit_accept\n/ (pid == 7 || pid == 12) && args->ret >= 0 /",
-				"@active_sockets[pid, (int32)args->ret] = nsecs;",
-				"tracepoint:syscalls:sys_enter_read\n/ @active_sockets[pid, (int32)args->fd] /",
-				"@read_buf[tid] = args->buf;",
-				"tracepoint:syscalls:sys_exit_read\n/ @read_buf[tid] /",
+				"@tracked[7] = 1;\n\t@tracked[12] = 1;",
+				"tracepoint:syscalls:sys_enter_read\n/ @tracked[pid] /",
+				"@ptr[tid] = args->buf;",
+				"tracepoint:syscalls:sys_enter_recvfrom\n", "@ptr[tid] = args->ubuf;",
+				"tracepoint:syscalls:sys_enter_sendto\n", "@ptr[tid] = args->buff;",
+				"@ptr[tid] = args->vec;", "@ptr[tid] = args->msg;",
+				"tracepoint:syscalls:sys_enter_sendfile64\n/ @tracked[pid] /\n{", "@fd[tid] = (int32)args->out_fd;",
+				"tracepoint:syscalls:sys_exit_read\n/ @entry[tid] /",
 				"$ret = args->ret;",
-				"tracepoint:syscalls:sys_enter_close\n/ @active_sockets[pid, (int32)args->fd] /",
-				"Tracing HTTP requests of PIDs 7, 12...",
+				"$len = (int64)$iov->iov_len;",
+				"Tracing HTTP of PIDs 7, 12...",
 			},
-			notWant: []string{"kprobe:", "kretprobe:", "arg0", "retval", "$1"},
+			notWant: []string{"kprobe:", "kretprobe:", "arg0", "retval", "$1", "kptr", "sys_enter_close"},
 		},
 		{
 			name:    "auto is kprobe",
 			cfg:     defaultConfig(1),
 			mode:    probes.ModeAuto,
-			want:    []string{"in kprobe mode", "kretprobe:__sys_accept4"},
-			notWant: []string{"tracepoint:"},
+			want:    []string{"in kprobe mode", "kretprobe:__sys_sendmsg"},
+			notWant: []string{"tracepoint:syscalls"},
 		},
 		{
 			name: "no PIDs: the first argument",
 			cfg:  defaultConfig(),
 			mode: probes.ModeTracepoint,
 			want: []string{
-				"if ($1 == 0) {",
-				"/ (pid == $1) && args->ret >= 0 /",
+				"if ($1 == 0) {", "@tracked[$1] = 1;",
+				`printf("Tracing HTTP of PID %d... Hit Ctrl-C to end.\n", $1);`,
 				"Traces the process given as the first argument",
 			},
 		},
 		{
-			name: "every method the BPF side accepts",
-			cfg:  defaultConfig(1),
-			mode: probes.ModeTracepoint,
-			want: []string{
-				`$word == 0x20544547 /* "GET " */`, `$word == 0x54534f50 /* "POST" */`,
-				`$word == 0x20545550 /* "PUT " */`, `$word == 0x44414548 /* "HEAD" */`,
-				`$word == 0x454c4544 /* "DELE" */`, `$word == 0x43544150 /* "PATC" */`,
-				`$word == 0x4954504f /* "OPTI" */`, `$word == 0x4e4e4f43 /* "CONN" */`,
-				`$word == 0x43415254 /* "TRAC" */`,
-			},
+			name:    "names",
+			cfg:     withComm,
+			mode:    probes.ModeTracepoint,
+			want:    []string{`/ @tracked[pid] || comm == "nginx" /`, "Traces PID 5 and processes named nginx", "by name (comm =="},
+			notWant: []string{"$1"},
 		},
 		{
 			name: "header states the limits",
@@ -99,7 +103,14 @@ func TestGenerateDefault(t *testing.T) {
 			want: []string{
 				"Generated by `httptrace bpftrace`",
 				"at most the first 64 bytes",
-				"capture_bytes (1024 in the configuration) cannot be honoured",
+				"capture_bytes (16384 in the configuration) cannot be honoured",
+				"first bytes only, with no reassembly",
+				"all fds of tracked processes",
+				"only the first iovec",
+				"the count only",
+				"accept, connect, close (it keeps",
+				"proc_exec (it compares names",
+				"bpftrace 0.17 has no\n *   rawtracepoint probes",
 				"BPFTRACE_MAP_KEYS_MAX",
 			},
 			notWant: []string{"BPFTRACE_STRLEN=64"},
@@ -125,23 +136,79 @@ func TestGenerateDefault(t *testing.T) {
 	}
 }
 
-func TestServedRolesInScript(t *testing.T) {
-	for role := range actions {
-		if _, _, ok := probes.Lookup(role); !ok {
-			t.Errorf("role %s of the script is not in the probe table", role)
+// TestEveryRowWritten checks the program follows the probe table: every
+// hook of every row is written, at its default probes, unless the row is
+// left out and the header says so.
+func TestEveryRowWritten(t *testing.T) {
+	for name := range leftOut {
+		found := false
+		for _, row := range probes.Table {
+			found = found || row.Name == name
+		}
+		if !found {
+			t.Errorf("left-out row %s is not in the probe table", name)
 		}
 	}
 	for _, m := range probes.Modes {
-		plan := probes.DefaultPlan(m)
-		got, err := GeneratePlan(plan, Options{PIDs: []int{1}})
+		got, err := GeneratePlan(probes.DefaultPlan(m), Options{PIDs: []int{1}})
 		if err != nil {
 			t.Fatalf("%s: %v", m, err)
 		}
-		for _, a := range plan.Attachments() {
-			_, served := actions[a.Role]
-			if in := strings.Contains(got, "// "+string(a.Role)+": "); in != served {
-				t.Errorf("%s: role %s in the script %v, want %v", m, a.Role, in, served)
+		for _, row := range probes.Table {
+			_, out := leftOut[row.Name]
+			if out && !strings.Contains(got, row.Name) {
+				t.Errorf("%s: the header does not name left-out row %s", m, row.Name)
 			}
+			for _, h := range row.Hooks {
+				if in := strings.Contains(got, "// "+string(h.Role)+": "); in == out {
+					t.Errorf("%s: role %s in the script %v, want %v", m, h.Role, in, !out)
+				}
+				if out || h.Side == probes.Event {
+					continue
+				}
+				for _, d := range h.Defaults[m] {
+					if !strings.Contains(got, "\n"+d+"\n/ ") {
+						t.Errorf("%s: %s is not attached at %s", m, h.Role, d)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestKnownArgs checks the argument names kept for the enter tracepoints
+// are those of the table's data rows, and, where tracefs is readable, the
+// kernel's own.
+func TestKnownArgs(t *testing.T) {
+	want := map[string]bool{}
+	for _, row := range probes.Table {
+		if row.Shape == probes.ShapeNone {
+			continue
+		}
+		for _, h := range row.Hooks {
+			if h.Side != probes.Entry {
+				continue
+			}
+			for _, d := range h.Defaults[probes.ModeTracepoint] {
+				s, err := probes.ParseSpec(d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want[s.Name] = true
+				if _, ok := knownArgs[s.Name]; !ok {
+					t.Errorf("%s: no argument names for %s", row.Name, s.Name)
+				}
+				if names, err := formatArgs(filepath.Join(TracefsDir, "events", "syscalls", s.Name, "format")); err == nil {
+					if strings.Join(names, ",") != strings.Join(knownArgs[s.Name], ",") {
+						t.Errorf("%s: tracefs names %v, kept %v", s.Name, names, knownArgs[s.Name])
+					}
+				}
+			}
+		}
+	}
+	for name := range knownArgs {
+		if !want[name] {
+			t.Errorf("argument names kept for %s, which no data row attaches", name)
 		}
 	}
 }
@@ -173,13 +240,11 @@ format:
 capture_bytes: 100
 probes:
   kprobe:
-    accept_return: [kretprobe:__sys_accept4, kretprobe:do_accept]
-    read_entry: kprobe:vfs_read
-    read_return: kr:vfs_read
+    read_entry: [kprobe:ksys_read, kprobe:vfs_read]
+    read_return: [kretprobe:ksys_read, kr:vfs_read]
   tracepoint:
-    read_entry: [tracepoint:syscalls:sys_enter_recvfrom, tracepoint:syscalls:sys_enter_preadv2]
-    read_return: [tracepoint:syscalls:sys_exit_recvfrom, tracepoint:syscalls:sys_exit_preadv2]
-    close_entry: t:syscalls:sys_enter_close
+    readv_entry: [tracepoint:syscalls:sys_enter_readv, tracepoint:syscalls:sys_enter_preadv2]
+    readv_return: [tracepoint:syscalls:sys_exit_readv, tracepoint:syscalls:sys_exit_preadv2]
 `
 	cfg, err := config.Parse("custom.yaml", []byte(yaml))
 	if err != nil {
@@ -190,19 +255,16 @@ probes:
 		want []string
 	}{
 		{probes.ModeKprobe, []string{
-			"kretprobe:__sys_accept4,\nkretprobe:do_accept\n/ (pid == 42) && (int64)retval >= 0 /",
-			"kprobe:vfs_read\n/ @active_sockets[pid, (int32)arg0] /",
-			"kretprobe:vfs_read\n/ @read_buf[tid] /",
-			"kprobe:file_close_fd\n",
+			"kprobe:ksys_read,\nkprobe:vfs_read\n/ @tracked[pid] /",
+			"kretprobe:ksys_read,\nkretprobe:vfs_read\n/ @entry[tid] /",
+			"$n = $seen < 64 ? $seen : 64;",
 			"capture_bytes (100 in the configuration)",
 		}},
 		{probes.ModeTracepoint, []string{
-			"tracepoint:syscalls:sys_enter_recvfrom\n/ @active_sockets[pid, (int32)args->fd] /",
-			"@read_buf[tid] = args->ubuf;",
-			"tracepoint:syscalls:sys_enter_preadv2\n/ @active_sockets[pid, (int32)args->fd] /",
-			"@read_buf[tid] = args->vec;",
-			"tracepoint:syscalls:sys_exit_recvfrom,\ntracepoint:syscalls:sys_exit_preadv2\n/ @read_buf[tid] /",
-			"tracepoint:syscalls:sys_enter_close\n",
+			// Same arguments, same action: one block.
+			"tracepoint:syscalls:sys_enter_readv,\ntracepoint:syscalls:sys_enter_preadv2\n/ @tracked[pid] /",
+			"@ptr[tid] = args->vec;",
+			"tracepoint:syscalls:sys_exit_readv,\ntracepoint:syscalls:sys_exit_preadv2\n/ @entry[tid] /",
 		}},
 	}
 	for _, tt := range tests {
@@ -223,13 +285,12 @@ probes:
 func TestUnknownTracepointArgs(t *testing.T) {
 	defer func(d string) { TracefsDir = d }(TracefsDir)
 	TracefsDir = t.TempDir()
-	cfg := defaultConfig(1)
-	plan := cfg.Probes[probes.ModeTracepoint]
+	plan := defaultConfig(1).Probes[probes.ModeTracepoint]
 	nosuch, err := probes.ParseChoice("tracepoint:syscalls:sys_enter_nosuch")
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan.Roles[roleReadEntry] = []probes.Choice{nosuch}
+	plan.Roles["read_entry"] = []probes.Choice{nosuch}
 	_, err = GeneratePlan(plan, Options{PIDs: []int{1}})
 	if err == nil || !strings.Contains(err.Error(), "sys_enter_nosuch") {
 		t.Fatalf("want an error naming the tracepoint, got %v", err)
@@ -242,8 +303,8 @@ func TestStrLen(t *testing.T) {
 		want            []string
 		err             bool
 	}{
-		{strlen: 200, capture: 1024, want: []string{"$n = $ret < 200 ? $ret : 200;", "BPFTRACE_STRLEN=200"}},
-		{strlen: 200, capture: 100, want: []string{"$n = $ret < 100 ? $ret : 100;"}},
+		{strlen: 200, capture: 1024, want: []string{"$n = $seen < 200 ? $seen : 200;", "BPFTRACE_STRLEN=200"}},
+		{strlen: 200, capture: 100, want: []string{"$n = $seen < 100 ? $seen : 100;"}},
 		{strlen: 201, err: true},
 		{strlen: 2, err: true},
 	}
@@ -267,28 +328,44 @@ func TestStrLen(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	if _, err := GeneratePlan(probes.DefaultPlan(probes.ModeTracepoint), Options{PIDs: []int{0}}); err == nil {
-		t.Error("PID 0: want an error")
+	rawExec := probes.DefaultPlan(probes.ModeKprobe)
+	rawExec.Roles["proc_fork"] = []probes.Choice{{{Kind: probes.RawTracepoint, Name: "sys_enter"}}}
+	tests := []struct {
+		name string
+		plan probes.Plan
+		o    Options
+	}{
+		{"PID 0", probes.DefaultPlan(probes.ModeTracepoint), Options{PIDs: []int{0}}},
+		{"unknown mode", probes.Plan{Mode: "uprobe"}, Options{PIDs: []int{1}}},
+		{"quote in a name", probes.DefaultPlan(probes.ModeTracepoint), Options{Comms: []string{`a"b`}}},
+		{"name too long", probes.DefaultPlan(probes.ModeTracepoint), Options{Comms: []string{"a-very-long-command"}}},
+		{"raw tracepoint without a tracepoint", rawExec, Options{PIDs: []int{1}}},
 	}
-	if _, err := GeneratePlan(probes.Plan{Mode: "uprobe"}, Options{PIDs: []int{1}}); err == nil {
-		t.Error("unknown mode: want an error")
+	for _, tt := range tests {
+		if _, err := GeneratePlan(tt.plan, tt.o); err == nil {
+			t.Errorf("%s: want an error", tt.name)
+		}
 	}
 }
 
 // TestAlternatives checks a probe with alternatives writes the one Resolve
 // picks, and names all of them in the header.
 func TestAlternatives(t *testing.T) {
-	cfg := defaultConfig(1)
-	plan := cfg.Probes[probes.ModeKprobe]
+	plan := probes.DefaultPlan(probes.ModeKprobe)
+	alt, err := probes.ParseChoice("kprobe:ksys_read | kprobe:vfs_read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan.Roles["read_entry"] = []probes.Choice{alt}
 	second := func(c probes.Choice) (probes.Spec, error) { return c[len(c)-1], nil }
 	got, err := GeneratePlan(plan, Options{PIDs: []int{1}, Resolve: second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(got, "\nkprobe:close_fd\n") || strings.Contains(got, "\nkprobe:file_close_fd\n") {
+	if !strings.Contains(got, "\nkprobe:vfs_read\n") || strings.Contains(got, "\nkprobe:ksys_read\n") {
 		t.Errorf("Resolve's pick was not written:\n%s", got)
 	}
-	if !strings.Contains(got, "close_entry: kprobe:file_close_fd | kprobe:close_fd (this program: kprobe:close_fd)") {
+	if !strings.Contains(got, "read_entry: kprobe:ksys_read | kprobe:vfs_read (this program: kprobe:vfs_read)") {
 		t.Errorf("header does not list the alternatives:\n%s", got)
 	}
 	_, err = GeneratePlan(plan, Options{PIDs: []int{1}, Resolve: func(probes.Choice) (probes.Spec, error) {
@@ -296,22 +373,5 @@ func TestAlternatives(t *testing.T) {
 	}})
 	if err == nil || !strings.Contains(err.Error(), "none here") {
 		t.Errorf("a failed resolution gave %v", err)
-	}
-}
-
-// TestMethodsMatchBPF checks Methods against the prefixes is_http_request in
-// bpf/http.h accepts, so both tools keep filtering the same requests.
-func TestMethodsMatchBPF(t *testing.T) {
-	src, err := os.ReadFile("../../bpf/http.h")
-	if err != nil {
-		t.Fatal(err)
-	}
-	re := regexp.MustCompile(`case HTTPTRACE_WORD\('(.)', '(.)', '(.)', '(.)'\):`)
-	var inC []string
-	for _, m := range re.FindAllStringSubmatch(string(src), -1) {
-		inC = append(inC, m[1]+m[2]+m[3]+m[4])
-	}
-	if strings.Join(inC, "|") != strings.Join(Methods, "|") {
-		t.Errorf("bpf/http.h accepts %q, the bpftrace program %q", inC, Methods)
 	}
 }

@@ -75,8 +75,11 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 			log.WithError(err).Debug("setting a skip hint")
 		}
 	})
-	log.WithFields(logrus.Fields{"mode": plan.Mode, "pids": cfg.PIDs, "comm": cfg.Comms,
-		"processes": procs.Len(), "probes": len(plan.Attachments())}).Info("probes attached")
+	attached := logrus.Fields{"mode": plan.Mode, "pids": cfg.PIDs, "processes": procs.Len(), "probes": len(plan.Attachments())}
+	if len(cfg.Comms) > 0 {
+		attached["comm"] = cfg.Comms
+	}
+	log.WithFields(attached).Info("probes attached")
 
 	start := time.Now()
 	reason, runErr := p.Run(ctx)

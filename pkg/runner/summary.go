@@ -27,8 +27,11 @@ func logSummary(log *logrus.Logger, s Summary) {
 		"records":        s.Pipeline.Records,
 		"decode_errors":  s.Pipeline.DecodeErrors,
 	}
+	// The programs' own counters, where they counted something.
 	for i, name := range event.StatNames {
-		f["bpf_"+name] = c.BPF[i]
+		if c.BPF[i] != 0 {
+			f["bpf_"+name] = c.BPF[i]
+		}
 	}
 	if c.KprobeMissedKnown {
 		f["kprobe_missed"] = c.KprobeMissed

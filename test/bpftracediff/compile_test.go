@@ -13,8 +13,9 @@ import (
 )
 
 // TestProgramsCompile has the installed bpftrace compile the generated
-// programs to BPF without attaching them (this kernel has no kprobes): the
-// checked-in kprobe program and tracepoint programs with and without PIDs.
+// programs to BPF without attaching them (kprobes need not exist here): the
+// checked-in kprobe program, kprobe and tracepoint programs with PIDs, the
+// PID as an argument, and names.
 // Each must give an ELF object with a program per probe block, and no
 // address-space warnings (a user pointer read as a kernel one).
 func TestProgramsCompile(t *testing.T) {
@@ -37,8 +38,10 @@ func TestProgramsCompile(t *testing.T) {
 		args   []string
 	}{
 		{"checked-in kprobe program", "../../bpf/httptrace.bt", []string{"1"}},
+		{"kprobe, one PID", generate("--attach", "kprobe", "--first", "--pid", "1"), nil},
 		{"tracepoint, two PIDs", generate("--attach", "tracepoint", "--pid", "1", "--pid", "2"), nil},
 		{"tracepoint, PID as argument", generate("--attach", "tracepoint"), []string{"1"}},
+		{"tracepoint, a name", generate("--attach", "tracepoint", "--comm", "nginx"), nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,9 +66,9 @@ func TestProgramsCompile(t *testing.T) {
 					progs++
 				}
 			}
-			// accept return, read entry, read return, close entry, BEGIN, END.
-			if progs < 6 {
-				t.Errorf("the object has %d program sections, want at least 6\n%s", progs, stderr.String())
+			// An entry and a return per data syscall (9), fork, exit, BEGIN, END.
+			if progs < 22 {
+				t.Errorf("the object has %d program sections, want at least 22\n%s", progs, stderr.String())
 			}
 		})
 	}

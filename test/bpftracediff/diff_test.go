@@ -1,11 +1,14 @@
 // Package bpftracediff checks that the generated bpftrace program and
-// httptrace see the same requests: both trace one real Go server in the
-// attach mode named by $HTTPTRACE_ATTACH (tracepoint unless set; the kernel
-// matrix runs both), side by side, while requests are sent to it.
+// httptrace see the same exchanges: both trace one real server side by
+// side (the Go test server, which reads and writes with read(2) and
+// write(2), and Python's http.server, which uses recvfrom(2) and
+// sendto(2)) while requests are sent to it.
 package bpftracediff
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,52 +26,99 @@ import (
 func TestMain(m *testing.M) { harness.Main(m) }
 
 const (
-	requests  = 12
 	warmupMax = 50 // warm-up requests before giving up on the tools attaching
 	waitLimit = 60 * time.Second
 	settle    = 10 * time.Second
 )
 
-// request is what both tools must agree on.
-type request struct {
+// exchange is what both tools must agree on for each request.
+type exchange struct {
 	PID    int
 	Method string
 	Path   string
 }
 
-func (r request) String() string { return fmt.Sprintf("%d %s %s", r.PID, r.Method, r.Path) }
+func (e exchange) String() string { return fmt.Sprintf("%d %s %s", e.PID, e.Method, e.Path) }
 
-// reqLine matches the bpftrace program's output: REQ pid=P fd=F bytes=B METHOD PATH ...
-var reqLine = regexp.MustCompile(`^REQ pid=(\d+) fd=(-?\d+) bytes=(\d+) (\S+) (\S+)`)
+// The bpftrace program's lines: REQ pid=P fd=F bytes=B METHOD PATH ... and
+// RESP pid=P fd=F bytes=B HTTP/1.x STATUS ...
+var (
+	reqLine  = regexp.MustCompile(`^REQ pid=(\d+) fd=(-?\d+) bytes=(\d+) (\S+) (\S+)`)
+	respLine = regexp.MustCompile(`^RESP pid=(\d+) fd=(-?\d+) bytes=(\d+) HTTP/1\.[01] (\d{3})`)
+)
 
-// fromBpftrace collects the requests bpftrace printed whose path has the prefix.
-func fromBpftrace(t *testing.T, lines []string, prefix string) map[request]bool {
-	out := map[request]bool{}
+// seen is what one tool reported: requests, and a count of responses per
+// (pid, status).
+type seen struct {
+	requests  map[exchange]bool
+	responses map[string]int
+}
+
+func respKey(pid, status int) string { return fmt.Sprintf("%d %d", pid, status) }
+
+// fromBpftrace collects the requests with the path prefix, and the
+// responses, from the program's lines.
+func fromBpftrace(t *testing.T, lines []string, prefix string) seen {
+	s := seen{requests: map[exchange]bool{}, responses: map[string]int{}}
 	for _, l := range lines {
-		m := reqLine.FindStringSubmatch(l)
-		if m == nil {
-			if strings.HasPrefix(l, "REQ ") {
-				t.Errorf("bpftrace line not understood: %q", l)
+		if m := reqLine.FindStringSubmatch(l); m != nil {
+			pid, _ := strconv.Atoi(m[1])
+			if strings.HasPrefix(m[5], prefix) {
+				s.requests[exchange{PID: pid, Method: m[4], Path: m[5]}] = true
 			}
 			continue
 		}
-		pid, _ := strconv.Atoi(m[1])
-		if strings.HasPrefix(m[5], prefix) {
-			out[request{PID: pid, Method: m[4], Path: m[5]}] = true
+		if m := respLine.FindStringSubmatch(l); m != nil {
+			pid, _ := strconv.Atoi(m[1])
+			status, _ := strconv.Atoi(m[4])
+			s.responses[respKey(pid, status)]++
+			continue
+		}
+		if strings.HasPrefix(l, "REQ ") || strings.HasPrefix(l, "RESP ") {
+			t.Errorf("bpftrace line not understood: %q", l)
 		}
 	}
-	return out
+	return s
 }
 
-// fromHttptrace collects the requests httptrace logged whose path has the prefix.
-func fromHttptrace(t *testing.T, tr *harness.Tracer, prefix string) map[request]bool {
-	out := map[request]bool{}
-	for _, r := range tr.Records(t) {
-		if strings.HasPrefix(r.Path, prefix) {
-			out[request{PID: r.PID, Method: r.Method, Path: r.Path}] = true
+// record is the part of an httptrace JSON record compared.
+type record struct {
+	PID    int    `json:"pid"`
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	Status int    `json:"status"`
+}
+
+// fromHttptrace collects the exchanges httptrace logged whose path has
+// the prefix, and their statuses.
+func fromHttptrace(t *testing.T, tr *harness.Tracer, prefix string) (seen, map[exchange]int) {
+	s := seen{requests: map[exchange]bool{}, responses: map[string]int{}}
+	status := map[exchange]int{}
+	for _, l := range tr.Stdout() {
+		var r record
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("stdout line is not a JSON record: %q: %v", l, err)
+		}
+		if !strings.HasPrefix(r.Path, prefix) {
+			continue
+		}
+		e := exchange{PID: r.PID, Method: r.Method, Path: r.Path}
+		s.requests[e] = true
+		status[e] = r.Status
+		if r.Status != 0 {
+			s.responses[respKey(r.PID, r.Status)]++
 		}
 	}
-	return out
+	return s, status
+}
+
+func sorted[K comparable](m map[K]bool) string {
+	var out []string
+	for k := range m {
+		out = append(out, fmt.Sprint(k))
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
 }
 
 // vmlinuxBTF is the kernel's own BTF.
@@ -84,26 +134,6 @@ func bpftraceCmd(bpftrace, script string) *exec.Cmd {
 		cmd.Env = append(os.Environ(), "BPFTRACE_BTF="+vmlinuxBTF)
 	}
 	return cmd
-}
-
-// seenByBoth counts the sent requests that both tools reported.
-func seenByBoth(sent, a, b map[request]bool) int {
-	n := 0
-	for r := range sent {
-		if a[r] && b[r] {
-			n++
-		}
-	}
-	return n
-}
-
-func sorted(s map[request]bool) string {
-	var out []string
-	for r := range s {
-		out = append(out, r.String())
-	}
-	sort.Strings(out)
-	return strings.Join(out, "\n")
 }
 
 // needBpftrace returns bpftrace's path after checking what running it
@@ -122,13 +152,110 @@ func needBpftrace(t *testing.T) string {
 	return bpftrace
 }
 
+// pythonServer is Python's http.server answering any method with the
+// status the path ends with (/…/404), or 200.
+const pythonServer = `
+import http.server
+class H(http.server.BaseHTTPRequestHandler):
+    def answer(self, body=True):
+        last = self.path.rsplit('/', 1)[-1]
+        self.send_response(int(last) if last.isdigit() and len(last) == 3 else 200)
+        self.send_header('Content-Length', '3')
+        self.end_headers()
+        if body:
+            self.wfile.write(b'ok\n')
+    def do_HEAD(self):
+        self.answer(False)
+    def __getattr__(self, name):
+        if name.startswith('do_'):
+            return self.answer
+        raise AttributeError(name)
+    def log_message(self, *args):
+        pass
+s = http.server.HTTPServer(('127.0.0.1', 0), H)
+print('listening 127.0.0.1:%d' % s.server_address[1], flush=True)
+s.serve_forever()
+`
+
+// client sends requests without keep-alive and takes any status.
+var client = &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
+// send sends one request and returns the status.
+func send(t *testing.T, method, url string) int {
+	t.Helper()
+	var body *strings.Reader
+	if method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
+		body = strings.NewReader("body")
+	} else {
+		body = strings.NewReader("")
+	}
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// server is one server under test and the requests it gets.
+type server struct {
+	name     string
+	start    func(t *testing.T) *harness.Server
+	methods  []string
+	statuses []int // status asked for by the i-th request (path suffix), cycling
+}
+
+var servers = []server{
+	{
+		name:     "go",
+		start:    func(t *testing.T) *harness.Server { return harness.StartGoServer(t) },
+		methods:  []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "PROPFIND"},
+		statuses: []int{200},
+	},
+	{
+		name: "python",
+		start: func(t *testing.T) *harness.Server {
+			py, err := exec.LookPath("python3")
+			if err != nil {
+				t.Skip("python3 is not installed: the Python http.server comparison did not run")
+			}
+			p := harness.Start(t, exec.Command(py, "-c", pythonServer))
+			line := p.WaitLine(t, false, func(l string) bool { return strings.HasPrefix(l, "listening ") }, 30*time.Second)
+			return &harness.Server{Proc: p, Addr: strings.TrimPrefix(line, "listening ")}
+		},
+		methods:  []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"},
+		statuses: []int{200, 404, 201, 500, 302, 418},
+	},
+}
+
+const requests = 12 // per server
+
 func TestSameRequests(t *testing.T) {
 	bpftrace := needBpftrace(t)
-	srv := harness.StartGoServer(t)
+	mode := harness.Mode()
+	agreed, sent := 0, 0
+	defer func() {
+		fmt.Printf("e2e-result: suite=bpftrace-diff mode=%s requests=%d/%d\n", mode, agreed, sent)
+	}()
+	for _, s := range servers {
+		t.Run(s.name, func(t *testing.T) {
+			n, m := compare(t, bpftrace, mode, s)
+			agreed, sent = agreed+n, sent+m
+		})
+	}
+}
+
+// compare runs the program and httptrace on one server, sends it the
+// requests, and returns how many of them both reported alike, of how many.
+func compare(t *testing.T, bpftrace, mode string, s server) (int, int) {
+	srv := s.start(t)
 	pid := srv.PID()
 
-	// The bpftrace program for this PID in the mode under test.
-	mode := harness.Mode()
+	// The program for this PID and mode, resolved on this kernel.
 	script, err := exec.Command(harness.Bin(t), "bpftrace", "--pid", strconv.Itoa(pid), "--attach", mode).Output()
 	if err != nil {
 		t.Fatalf("httptrace bpftrace: %v", err)
@@ -140,37 +267,48 @@ func TestSameRequests(t *testing.T) {
 
 	// Both tracers, side by side.
 	bt := harness.Start(t, bpftraceCmd(bpftrace, scriptPath))
-	bt.WaitLine(t, false, func(l string) bool { return strings.HasPrefix(l, "Tracing HTTP requests") }, waitLimit)
+	bt.WaitLine(t, false, func(l string) bool { return strings.HasPrefix(l, "Tracing HTTP") }, waitLimit)
 	ht := harness.StartTracer(t, mode, []int{pid})
 
 	// bpftrace says it is tracing before its probes are live: warm up until
 	// both report a request.
 	warm := false
 	for i := 0; i < warmupMax && !warm; i++ {
-		harness.Get(t, srv.URL(fmt.Sprintf("/warmup/%d", i)), nil)
+		send(t, "GET", srv.URL(fmt.Sprintf("/warmup/%d", i)))
 		time.Sleep(100 * time.Millisecond)
-		warm = len(fromBpftrace(t, bt.Stdout(), "/warmup/")) > 0 && len(fromHttptrace(t, ht, "/warmup/")) > 0
+		b := fromBpftrace(t, bt.Stdout(), "/warmup/")
+		h, _ := fromHttptrace(t, ht, "/warmup/")
+		warm = len(b.requests) > 0 && len(h.requests) > 0
 	}
 	if !warm {
 		t.Fatalf("after %d warm-up requests the tools still did not both report one\nbpftrace:\n%s",
 			warmupMax, strings.Join(bt.Stdout(), "\n"))
 	}
+	// Responses to warm-up requests may still be on their way: let them
+	// land, then count the program's lines from here on.
+	time.Sleep(time.Second)
+	from := len(bt.Stdout())
 
-	// The requests, each with its own path, method and header.
-	methods := []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}
-	sent := map[request]bool{}
+	// The requests, each with its own path and method, and the status it asks for.
+	sent := map[exchange]int{}
 	tag := strconv.FormatInt(time.Now().UnixNano()%1e6, 36)
 	for i := 0; i < requests; i++ {
-		m := methods[i%len(methods)]
-		path := fmt.Sprintf("/diff/%s/%d", tag, i)
-		harness.Request(t, m, srv.URL(path), map[string]string{"X-Diff-Seq": strconv.Itoa(i)})
-		sent[request{PID: pid, Method: m, Path: path}] = true
+		method, want := s.methods[i%len(s.methods)], s.statuses[i%len(s.statuses)]
+		path := fmt.Sprintf("/diff/%s/%d/%d", tag, i, want)
+		if got := send(t, method, srv.URL(path)); got != want {
+			t.Fatalf("%s %s: status %d, want %d", method, path, got, want)
+		}
+		sent[exchange{PID: pid, Method: method, Path: path}] = want
 	}
 
 	// Let both report them all (bounded), then stop both.
 	deadline := time.Now().Add(settle)
-	for time.Now().Before(deadline) &&
-		(len(fromBpftrace(t, bt.Stdout(), "/diff/")) < requests || len(fromHttptrace(t, ht, "/diff/")) < requests) {
+	for time.Now().Before(deadline) {
+		b := fromBpftrace(t, bt.Stdout()[from:], "/diff/")
+		h, _ := fromHttptrace(t, ht, "/diff/")
+		if len(b.requests) >= requests && len(h.requests) >= requests && len(h.responses) > 0 {
+			break
+		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	if err := bt.Stop(t, waitLimit); err != nil {
@@ -178,19 +316,30 @@ func TestSameRequests(t *testing.T) {
 	}
 	ht.StopAndSummary(t)
 
-	gotBT := fromBpftrace(t, bt.Stdout(), "/diff/")
-	gotHT := fromHttptrace(t, ht, "/diff/")
-	t.Logf("bpftrace: %d requests, httptrace: %d requests, sent: %d", len(gotBT), len(gotHT), len(sent))
-	// The kernel matrix reads this line: requests=<seen by both>/<sent>.
-	fmt.Printf("e2e-result: suite=bpftrace-diff mode=%s requests=%d/%d bpftrace=%d httptrace=%d\n",
-		mode, seenByBoth(sent, gotBT, gotHT), len(sent), len(gotBT), len(gotHT))
-	if len(gotBT) == 0 || len(gotHT) == 0 {
+	gotBT := fromBpftrace(t, bt.Stdout()[from:], "/diff/")
+	gotHT, statusHT := fromHttptrace(t, ht, "/diff/")
+	t.Logf("%s server: bpftrace %d requests %v responses, httptrace %d requests %v responses, sent %d",
+		s.name, len(gotBT.requests), gotBT.responses, len(gotHT.requests), gotHT.responses, len(sent))
+	if len(gotBT.requests) == 0 || len(gotHT.requests) == 0 {
 		t.Fatalf("a tracer reported nothing\nbpftrace:\n%s", strings.Join(bt.Stdout(), "\n"))
 	}
-	if a, b := sorted(gotBT), sorted(gotHT); a != b {
-		t.Errorf("bpftrace and httptrace disagree\nbpftrace:\n%s\nhttptrace:\n%s", a, b)
+	if a, b := sorted(gotBT.requests), sorted(gotHT.requests); a != b {
+		t.Errorf("bpftrace and httptrace disagree on requests\nbpftrace:\n%s\nhttptrace:\n%s", a, b)
 	}
-	if a, b := sorted(gotHT), sorted(sent); a != b {
-		t.Errorf("httptrace did not report what was sent\nhttptrace:\n%s\nsent:\n%s", a, b)
+	if a, b := fmt.Sprint(gotBT.responses), fmt.Sprint(gotHT.responses); a != b {
+		t.Errorf("bpftrace and httptrace disagree on responses (pid status: count)\nbpftrace:  %s\nhttptrace: %s", a, b)
 	}
+	agreed := 0
+	for e, want := range sent {
+		if !gotBT.requests[e] || !gotHT.requests[e] {
+			t.Errorf("%s: bpftrace reported it %v, httptrace %v", e, gotBT.requests[e], gotHT.requests[e])
+			continue
+		}
+		if statusHT[e] != want {
+			t.Errorf("%s: httptrace logged status %d, the server sent %d", e, statusHT[e], want)
+			continue
+		}
+		agreed++
+	}
+	return agreed, len(sent)
 }

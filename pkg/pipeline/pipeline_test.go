@@ -1,0 +1,146 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/httptrace/httptrace/pkg/event"
+	"github.com/httptrace/httptrace/pkg/exchange"
+	"github.com/httptrace/httptrace/pkg/output"
+	"github.com/httptrace/httptrace/pkg/redact"
+)
+
+// batches is a Source that hands over one batch of raw records per Read.
+type batches struct{ queue [][][]byte }
+
+func (b *batches) Wait(time.Duration) error { return nil }
+func (b *batches) Wake() error              { return nil }
+func (b *batches) Read(fn func([]byte)) (int, error) {
+	if len(b.queue) == 0 {
+		return 0, nil
+	}
+	batch := b.queue[0]
+	b.queue = b.queue[1:]
+	for _, rec := range batch {
+		fn(rec)
+	}
+	return len(batch), nil
+}
+
+// dataRecord encodes a struct httptrace_data record (IPv4, loopback).
+// at is the syscall's entry time; it returns 500 ns later.
+func dataRecord(pid uint32, conn, pos, at uint64, dir event.Direction, sys event.Syscall, payload string) []byte {
+	raw := make([]byte, event.DataHeaderSize+len(payload))
+	ne := binary.NativeEndian
+	ne.PutUint32(raw[0:], uint32(event.KindData))
+	ne.PutUint32(raw[4:], pid)
+	ne.PutUint32(raw[8:], pid)
+	ne.PutUint32(raw[12:], 5)
+	ne.PutUint64(raw[16:], at)
+	ne.PutUint64(raw[24:], at+500)
+	ne.PutUint64(raw[32:], conn)
+	ne.PutUint64(raw[40:], pos)
+	ne.PutUint32(raw[48:], uint32(len(payload)))
+	ne.PutUint32(raw[52:], uint32(len(payload)))
+	raw[60], raw[61], raw[62], raw[63] = byte(dir), byte(sys), 2, event.ConnAccepted
+	ne.PutUint16(raw[64:], 8080)
+	ne.PutUint16(raw[66:], 40000)
+	copy(raw[72:], []byte{127, 0, 0, 1})
+	copy(raw[88:], []byte{127, 0, 0, 1})
+	copy(raw[104:], "server")
+	copy(raw[event.DataHeaderSize:], payload)
+	return raw
+}
+
+func procRecord(op event.ProcOp, pid uint32) []byte {
+	raw := make([]byte, event.ProcSize)
+	binary.NativeEndian.PutUint32(raw[0:], uint32(event.KindProc))
+	binary.NativeEndian.PutUint32(raw[4:], uint32(op))
+	binary.NativeEndian.PutUint32(raw[8:], pid)
+	return raw
+}
+
+// TestRecordsToSink runs raw records through every stage: decoding, the
+// exchange tracker, redaction and the JSON sink, and ends the run when the
+// last traced process exits.
+func TestRecordsToSink(t *testing.T) {
+	req := "GET /a?token=t0k HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n\r\n"
+	resp := "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nno"
+	now := MonotonicNow() // Tick expires requests older than the timeout
+	src := &batches{queue: [][][]byte{
+		{dataRecord(10, 7, 0, now+1000, event.Recv, event.SysRecvfrom, req), {0xff, 0, 0, 0}},
+		{dataRecord(10, 7, 0, now+3000, event.Send, event.SysSendto, resp), procRecord(event.ProcFork, 11)},
+		{procRecord(event.ProcExit, 10)},
+		{procRecord(event.ProcExit, 11)},
+	}}
+	redactor, err := redact.New(redact.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	p := New(Options{
+		Source:   src,
+		Exchange: exchange.DefaultOptions(),
+		Redactor: redactor,
+		Sinks:    []output.Sink{output.NewJSON(&out, output.NewClock(0))},
+		Procs:    NewProcs([]int{10}, false),
+		Log:      log,
+	})
+	reason, err := p.Run(context.Background())
+	if err != nil || reason != StopExited {
+		t.Fatalf("Run = %q, %v; want %q", reason, err, StopExited)
+	}
+	if err := p.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("output %q: %v", out.String(), err)
+	}
+	headers, _ := got["headers"].(map[string]any)
+	checks := map[string]bool{
+		"method":        got["method"] == "GET",
+		"path redacted": got["path"] == "/a?token=[redacted]",
+		"status":        got["status"] == float64(404),
+		"header":        headers["Authorization"] == "[redacted]",
+		"server":        got["server"] == "127.0.0.1:8080",
+		"client":        got["client"] == "127.0.0.1:40000",
+		"side":          got["side"] == "server",
+		"sizes":         got["request_bytes"] == float64(len(req)) && got["response_bytes"] == float64(len(resp)),
+		"latency":       got["latency_ms"] == 0.0015, // response write entry (3000) - request read return (1500)
+		"no secret":     !bytes.Contains(out.Bytes(), []byte("s3cret")) && !bytes.Contains(out.Bytes(), []byte("t0k")),
+	}
+	for name, ok := range checks {
+		if !ok {
+			t.Errorf("%s wrong in %s", name, out.String())
+		}
+	}
+	if s := p.Stats(); s.Records != 6 || s.DecodeErrors != 1 {
+		t.Errorf("stats %+v, want 6 records and 1 decode error", s)
+	}
+	if n := p.Tracker().Stats().Exchanges; n != 1 {
+		t.Errorf("%d exchanges, want 1", n)
+	}
+}
+
+// TestKeepWaitingByName: a run that selects processes by name does not end
+// when the set is empty.
+func TestKeepWaitingByName(t *testing.T) {
+	p := NewProcs(nil, true)
+	if p.Done(0) {
+		t.Error("a run selecting by name ended with no process")
+	}
+	p = NewProcs(nil, false)
+	if !p.Done(0) {
+		t.Error("a run selecting by PID did not end with no process")
+	}
+}

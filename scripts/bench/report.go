@@ -1,0 +1,223 @@
+// Medians, ratios and the two result tables, as aligned text and as markdown.
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// row is one server and setup over all rounds.
+type row struct {
+	Server, Setup string
+	Runs          []runResult // rounds that ran without error
+	Median        *runResult  // the run with the median requests/s
+	LostTotal     int64       // events lost, summed over the rounds
+	Errors        []string
+}
+
+// aggregate groups runs by server and setup, in the order given.
+func aggregate(runs []runResult, servers, setups []string) []row {
+	var rows []row
+	for _, sv := range servers {
+		for _, st := range setups {
+			r := row{Server: sv, Setup: st}
+			for _, run := range runs {
+				if run.Server != sv || run.Setup != st {
+					continue
+				}
+				if run.Err != nil {
+					r.Errors = append(r.Errors, fmt.Sprintf("round %d: %v", run.Round, run.Err))
+					continue
+				}
+				r.Runs = append(r.Runs, run)
+				if run.Tracer != nil {
+					r.LostTotal += run.Tracer.EventsLost
+				}
+			}
+			r.Median = medianRun(r.Runs)
+			rows = append(rows, r)
+		}
+	}
+	return rows
+}
+
+// medianRun is the run whose requests/s is the median (the lower middle
+// one of an even count), so its other columns come from one real run.
+func medianRun(runs []runResult) *runResult {
+	if len(runs) == 0 {
+		return nil
+	}
+	s := append([]runResult(nil), runs...)
+	sort.Slice(s, func(i, j int) bool { return s[i].Wrk.RPS < s[j].Wrk.RPS })
+	m := s[(len(s)-1)/2]
+	return &m
+}
+
+// rpsOf is the median requests/s of a server's setup, 0 when it never ran.
+func rpsOf(rows []row, server, setup string) float64 {
+	for _, r := range rows {
+		if r.Server == server && r.Setup == setup && r.Median != nil {
+			return r.Median.Wrk.RPS
+		}
+	}
+	return 0
+}
+
+// ratio formats a/b, or "n/a" without a reference.
+func ratio(a, b float64) string {
+	if a == 0 || b == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.3f", a/b)
+}
+
+// mainTable is the requests/s, ratio and tracer-cost table.
+func mainTable(rows []row) [][]string {
+	t := [][]string{{"server", "setup", "req/s (median)", "req/s min-max", "÷ untraced", "÷ floor", "÷ bpftrace",
+		"logged / wrk requests", "events lost (all rounds)", "tracer CPU µs/exchange", "BPF ns/exchange", "peak RSS MiB", "wrk errors"}}
+	for _, r := range rows {
+		if r.Median == nil {
+			t = append(t, []string{r.Server, r.Setup, "FAILED", "", "", "", "", "", "", "", "", "", ""})
+			continue
+		}
+		m := r.Median
+		rps := m.Wrk.RPS
+		line := []string{r.Server, r.Setup, fmt.Sprintf("%.0f", rps), spread(r.Runs),
+			ratio(rps, rpsOf(rows, r.Server, setupUntraced)),
+			ratio(rps, rpsOf(rows, r.Server, setupFloor)),
+			ratio(rps, rpsOf(rows, r.Server, setupBpftrace)),
+			"-", "-", "-", "-", "-", orDash(m.Wrk.Errors)}
+		if tr := m.Tracer; tr != nil {
+			line[7] = loggedCell(tr, m.Wrk.Requests, r.Setup == setupFloor)
+			line[8] = fmt.Sprint(r.LostTotal)
+			line[9] = perExchange(float64(tr.CPUTicks)*1e6/userHZ, tr, m.Wrk.Requests)
+			line[10] = perExchange(float64(bpfRunTimeNs(tr.Progs)), tr, m.Wrk.Requests)
+			line[11] = fmt.Sprintf("%.1f", float64(tr.PeakRSSKiB)/1024)
+		}
+		t = append(t, line)
+	}
+	return t
+}
+
+// spread is the lowest and highest requests/s over the rounds, so the
+// noise of a shared machine shows next to the median.
+func spread(runs []runResult) string {
+	lo, hi := runs[0].Wrk.RPS, runs[0].Wrk.RPS
+	for _, r := range runs[1:] {
+		lo, hi = min(lo, r.Wrk.RPS), max(hi, r.Wrk.RPS)
+	}
+	return fmt.Sprintf("%.0f-%.0f", lo, hi)
+}
+
+// loggedCell is "logged / requests (difference)"; the floor traces an idle
+// process, so there its records are compared with zero.
+func loggedCell(tr *tracerStats, requests int64, floor bool) string {
+	want := requests
+	if floor {
+		want = 0
+	}
+	cell := fmt.Sprintf("%d / %d", tr.Logged, requests)
+	if d := tr.Logged - want; d != 0 {
+		cell += fmt.Sprintf(" (%+d)", d)
+	} else {
+		cell += " (=)"
+	}
+	if tr.Summary != nil && tr.Summary.Exchanges != tr.Logged {
+		cell += fmt.Sprintf(" summary %d", tr.Summary.Exchanges)
+	}
+	return cell
+}
+
+// perExchange divides a tracer's cost by the records it logged, or by the
+// requests completed (marked "/req") when it logged nothing.
+func perExchange(cost float64, tr *tracerStats, requests int64) string {
+	switch {
+	case tr.Logged > 0:
+		return fmt.Sprintf("%.2f", cost/float64(tr.Logged))
+	case requests > 0:
+		return fmt.Sprintf("%.2f /req", cost/float64(requests))
+	}
+	return "n/a"
+}
+
+// bpfRunTimeNs is the run time of all a tracer's BPF programs since load.
+func bpfRunTimeNs(ps []progStat) uint64 {
+	var n uint64
+	for _, p := range ps {
+		n += p.RunTimeNs
+	}
+	return n
+}
+
+// progTable lists the BPF programs that ran in each traced setup's median
+// run; programs that never ran are left out.
+func progTable(rows []row) [][]string {
+	t := [][]string{{"server", "setup", "BPF program", "runs", "avg ns/run"}}
+	for _, r := range rows {
+		if r.Median == nil || r.Median.Tracer == nil {
+			continue
+		}
+		for _, p := range r.Median.Tracer.Progs {
+			if p.RunCnt == 0 {
+				continue
+			}
+			t = append(t, []string{r.Server, r.Setup, p.Name, fmt.Sprint(p.RunCnt), fmt.Sprintf("%.0f", p.avgNs())})
+		}
+	}
+	return t
+}
+
+// errorLines lists every failed run.
+func errorLines(rows []row) []string {
+	var out []string
+	for _, r := range rows {
+		for _, e := range r.Errors {
+			out = append(out, fmt.Sprintf("%s %s %s", r.Server, r.Setup, e))
+		}
+	}
+	return out
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// renderText aligns a table's columns with spaces.
+func renderText(t [][]string) string {
+	width := make([]int, len(t[0]))
+	for _, line := range t {
+		for i, cell := range line {
+			if n := len([]rune(cell)); n > width[i] {
+				width[i] = n
+			}
+		}
+	}
+	var b strings.Builder
+	for _, line := range t {
+		for i, cell := range line {
+			pad := width[i] - len([]rune(cell))
+			b.WriteString(cell)
+			if i < len(line)-1 {
+				b.WriteString(strings.Repeat(" ", pad+2))
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// renderMarkdown writes a table as GitHub markdown.
+func renderMarkdown(t [][]string) string {
+	var b strings.Builder
+	for i, line := range t {
+		b.WriteString("| " + strings.Join(line, " | ") + " |\n")
+		if i == 0 {
+			b.WriteString("|" + strings.Repeat(" --- |", len(line)) + "\n")
+		}
+	}
+	return b.String()
+}

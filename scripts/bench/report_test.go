@@ -1,0 +1,162 @@
+// Tests of the medians, ratios, table cells and settings.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func rr(server, setup string, round int, rps float64) runResult {
+	return runResult{Server: server, Setup: setup, Round: round, Wrk: wrkResult{RPS: rps, Requests: int64(rps)}}
+}
+
+func TestMedianRun(t *testing.T) {
+	tests := []struct {
+		name string
+		rps  []float64
+		want float64
+	}{
+		{"one", []float64{5}, 5},
+		{"three", []float64{30, 10, 20}, 20},
+		{"four takes the lower middle", []float64{4, 1, 3, 2}, 2},
+	}
+	for _, tt := range tests {
+		var runs []runResult
+		for i, v := range tt.rps {
+			runs = append(runs, rr("go", setupUntraced, i+1, v))
+		}
+		if got := medianRun(runs); got == nil || got.Wrk.RPS != tt.want {
+			t.Errorf("%s: got %+v, want rps %v", tt.name, got, tt.want)
+		}
+	}
+	if medianRun(nil) != nil {
+		t.Error("no runs: want nil")
+	}
+}
+
+func TestAggregateAndMainTable(t *testing.T) {
+	failed := rr("go", setupJSON, 1, 0)
+	failed.Err = errors.New("no summary line on stderr")
+	text := rr("go", setupText, 1, 500)
+	text.Tracer = &tracerStats{Logged: 503, EventsLost: 2, CPUTicks: 1, PeakRSSKiB: 2048}
+	text2 := rr("go", setupText, 2, 400)
+	text2.Tracer = &tracerStats{Logged: 400, EventsLost: 3}
+	runs := []runResult{
+		rr("go", setupUntraced, 1, 1000), rr("go", setupUntraced, 2, 900),
+		rr("go", setupFloor, 1, 800), rr("go", setupBpftrace, 1, 250),
+		text, text2, failed,
+	}
+	rows := aggregate(runs, []string{"go"}, setupKeys)
+	if len(rows) != len(setupKeys) {
+		t.Fatalf("rows = %d, want %d", len(rows), len(setupKeys))
+	}
+	tab := mainTable(rows)
+	find := func(setup string) []string {
+		for _, line := range tab {
+			if line[1] == setup {
+				return line
+			}
+		}
+		t.Fatalf("no row %s", setup)
+		return nil
+	}
+	// Median of 400 and 500 is the lower run, 400; untraced median 900.
+	got := find(setupText)
+	want := []string{"go", setupText, "400", "400-500", "0.444", "0.500", "1.600", "400 / 400 (=)", "5", "0.00", "0.00", "0.0", "-"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("text row\n got %q\nwant %q", got, want)
+	}
+	if got := find(setupJSON); got[2] != "FAILED" {
+		t.Errorf("json row = %q, want FAILED", got)
+	}
+	if errs := errorLines(rows); len(errs) != 1 || !strings.Contains(errs[0], "no summary line") {
+		t.Errorf("errors = %q", errs)
+	}
+}
+
+func TestCells(t *testing.T) {
+	tests := []struct {
+		name      string
+		tr        tracerStats
+		requests  int64
+		floor     bool
+		wantLog   string
+		wantCPU   string
+		summaryEx int64
+	}{
+		{"match", tracerStats{Logged: 100, CPUTicks: 2}, 100, false, "100 / 100 (=)", "200.00", -1},
+		{"over", tracerStats{Logged: 103, CPUTicks: 0}, 100, false, "103 / 100 (+3)", "0.00", -1},
+		{"nothing logged", tracerStats{CPUTicks: 1}, 1000, false, "0 / 1000 (-1000)", "10.00 /req", -1},
+		{"floor logs nothing", tracerStats{}, 1000, true, "0 / 1000 (=)", "0.00 /req", -1},
+		{"summary disagrees", tracerStats{Logged: 10}, 10, false, "10 / 10 (=) summary 12", "0.00", 12},
+		{"no load", tracerStats{}, 0, false, "0 / 0 (=)", "n/a", -1},
+	}
+	for _, tt := range tests {
+		tr := tt.tr
+		if tt.summaryEx >= 0 {
+			tr.Summary = &summary{Exchanges: tt.summaryEx}
+		}
+		if got := loggedCell(&tr, tt.requests, tt.floor); got != tt.wantLog {
+			t.Errorf("%s: logged %q, want %q", tt.name, got, tt.wantLog)
+		}
+		if got := perExchange(float64(tr.CPUTicks)*1e6/userHZ, &tr, tt.requests); got != tt.wantCPU {
+			t.Errorf("%s: cpu %q, want %q", tt.name, got, tt.wantCPU)
+		}
+	}
+	if ratio(1, 0) != "n/a" || ratio(0, 1) != "n/a" || ratio(3, 4) != "0.750" {
+		t.Error("ratio: want n/a without a reference and 0.750 for 3/4")
+	}
+}
+
+func TestProgTableAndRunTime(t *testing.T) {
+	run := rr("go", setupText, 1, 10)
+	run.Tracer = &tracerStats{Progs: []progStat{{Name: "idle"}, {Name: "read", RunCnt: 4, RunTimeNs: 1000}, {Name: "exit", RunCnt: 1, RunTimeNs: 7}}}
+	rows := aggregate([]runResult{run, rr("go", setupUntraced, 1, 20)}, []string{"go"}, setupKeys)
+	got := progTable(rows)
+	want := [][]string{{"server", "setup", "BPF program", "runs", "avg ns/run"},
+		{"go", setupText, "read", "4", "250"}, {"go", setupText, "exit", "1", "7"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("prog table\n got %q\nwant %q", got, want)
+	}
+	if n := bpfRunTimeNs(run.Tracer.Progs); n != 1007 {
+		t.Errorf("run time = %d, want 1007", n)
+	}
+}
+
+func TestRender(t *testing.T) {
+	tab := [][]string{{"a", "bb"}, {"ccc", "d"}}
+	if got, want := renderText(tab), "a    bb\nccc  d\n"; got != want {
+		t.Errorf("text %q, want %q", got, want)
+	}
+	if got, want := renderMarkdown(tab), "| a | bb |\n| --- | --- |\n| ccc | d |\n"; got != want {
+		t.Errorf("markdown %q, want %q", got, want)
+	}
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	env := func(kv map[string]string) func(string) string {
+		return func(k string) string { return kv[k] }
+	}
+	c, err := configFromEnv(env(nil))
+	if err != nil || c.smoke || c.rounds != 3 || c.duration != 5*time.Second || c.out == "" {
+		t.Errorf("defaults: %+v, %v", c, err)
+	}
+	c, err = configFromEnv(env(map[string]string{"BENCH_SMOKE": "1", "HTTPTRACE_BIN": "/x/httptrace"}))
+	if err != nil || !c.smoke || c.rounds != 1 || c.out != "" || c.tool != "/x/httptrace" {
+		t.Errorf("smoke: %+v, %v", c, err)
+	}
+	c, err = configFromEnv(env(map[string]string{"BENCH_SERVERS": "go", "BENCH_FLOOR": "bpftrace", "BENCH_SECONDS": "2"}))
+	if err != nil || len(c.servers) != 1 || c.floor != floorBpftrace || c.duration != 2*time.Second {
+		t.Errorf("overrides: %+v, %v", c, err)
+	}
+	for _, bad := range []map[string]string{
+		{"BENCH_ROUNDS": "0"}, {"BENCH_SECONDS": "x"}, {"BENCH_FLOOR": "none"}, {"BENCH_SERVERS": "apache"},
+	} {
+		if _, err := configFromEnv(env(bad)); err == nil {
+			t.Errorf("%v: want an error", bad)
+		}
+	}
+}

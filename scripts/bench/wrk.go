@@ -1,0 +1,75 @@
+// Load from wrk: run it against one URL and read its report.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// wrkResult is what one wrk run reports.
+type wrkResult struct {
+	Requests int64   // requests completed
+	RPS      float64 // Requests/sec
+	Errors   string  // socket errors and non-2xx/3xx responses, "" when none
+}
+
+// runWrk loads url for c.duration; the run is bounded by a timeout well
+// past the duration, so a stuck server cannot hang the benchmark.
+func runWrk(c config, url string, d time.Duration) (wrkResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d+20*time.Second)
+	defer cancel()
+	secs := int(d / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	cmd := exec.CommandContext(ctx, "wrk",
+		"-t"+strconv.Itoa(c.threads), "-c"+strconv.Itoa(c.conns), "-d"+strconv.Itoa(secs)+"s",
+		"--timeout", "2s", url)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return wrkResult{}, fmt.Errorf("wrk: %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	return parseWrk(string(out))
+}
+
+var (
+	wrkTotalRe  = regexp.MustCompile(`(?m)^\s*(\d+) requests in `)
+	wrkRateRe   = regexp.MustCompile(`(?m)^Requests/sec:\s*([0-9.]+)`)
+	wrkSocketRe = regexp.MustCompile(`(?m)^\s*Socket errors: (.*)$`)
+	wrkNon2xxRe = regexp.MustCompile(`(?m)^\s*Non-2xx or 3xx responses: (\d+)`)
+)
+
+// parseWrk reads wrk's text report; a report without the request count or
+// the rate is an error.
+func parseWrk(out string) (wrkResult, error) {
+	var r wrkResult
+	m := wrkTotalRe.FindStringSubmatch(out)
+	if m == nil {
+		return r, errors.New("wrk: no \"N requests in\" line in its report")
+	}
+	r.Requests, _ = strconv.ParseInt(m[1], 10, 64)
+	m = wrkRateRe.FindStringSubmatch(out)
+	if m == nil {
+		return r, errors.New("wrk: no \"Requests/sec:\" line in its report")
+	}
+	rps, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return r, fmt.Errorf("wrk: Requests/sec %q: %w", m[1], err)
+	}
+	r.RPS = rps
+	var errs []string
+	if m := wrkSocketRe.FindStringSubmatch(out); m != nil {
+		errs = append(errs, "socket errors: "+m[1])
+	}
+	if m := wrkNon2xxRe.FindStringSubmatch(out); m != nil {
+		errs = append(errs, m[1]+" non-2xx/3xx")
+	}
+	r.Errors = strings.Join(errs, "; ")
+	return r, nil
+}
