@@ -72,8 +72,12 @@ bin/e2e.test: $(BPF_OBJ) $(GO_SRC) $(shell find test -name '*.go')
 # Tests. `make test` is what CI runs: it installs what is missing first.
 ATTACH ?= tracepoint
 
+# Every tier in order: pure Go and object tests, fuzz targets briefly, the
+# real tool against real servers and bad input on this kernel, the bpftrace
+# twin, the benchmark's smoke run, then the kernel matrix under qemu.
 test: deps
-	$(MAKE) test-unit test-e2e check-bpftrace test-bpftrace-diff vm-test vagrant-validate
+	$(MAKE) test-unit fuzz-smoke test-e2e-servers test-e2e-all test-cli \
+		check-bpftrace test-bpftrace-diff bench-smoke vm-test vm-tracer-test vagrant-validate
 	@echo "make test: all passed"
 
 test-host: deps

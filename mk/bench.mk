@@ -29,4 +29,3 @@ bench-smoke: deps
 	$(MAKE) bench-unit bin/bench bin/goserver $(BENCH_TOOL_DEP)
 	BENCH_SMOKE=1 HTTPTRACE_BIN=$(BENCH_TOOL) BENCH_GOSERVER=$(CURDIR)/bin/goserver bin/bench
 
-test: bench-smoke

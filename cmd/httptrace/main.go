@@ -203,8 +203,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	diag := output.NewDiagLogger(stderr, cfg.LogFormat, level)
 	stopProfile, err := startProfile(os.Getenv("HTTPTRACE_CPUPROFILE"))
 	if err != nil {
-		diag.Error(err.Error())
-		return exitRuntime
+		fmt.Fprintf(stderr, "httptrace: %v\n", err)
+		return exitUsage
 	}
 	defer stopProfile()
 
@@ -218,7 +218,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cfg.Redact.Disabled() {
 		diag.Warn("redaction is off (redact.mode: none): header and query secrets are logged in clear")
 	}
-	if _, err := runner.Run(ctx, cfg, runner.IO{Out: stdout, Log: diag, Redactor: redactor}); err != nil {
+	_, err = runner.Run(ctx, cfg, runner.IO{Out: stdout, Log: diag, Redactor: redactor})
+	if setup := (*runner.SetupError)(nil); errors.As(err, &setup) {
+		fmt.Fprintf(stderr, "httptrace: %v\n", strings.TrimSpace(err.Error()))
+		return exitUsage
+	}
+	if err != nil {
 		diag.Error(strings.TrimSpace(err.Error()))
 		return exitRuntime
 	}

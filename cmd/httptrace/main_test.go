@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -31,6 +33,9 @@ func TestUsageErrors(t *testing.T) {
 		{"config line", []string{"-c", bad}, "httptrace: " + bad + ":3: capture: unknown key"},
 		{"missing config", []string{"-c", filepath.Join(dir, "none.yaml")}, "httptrace: reading config: stat " + dir},
 		{"negative duration", []string{"--pid", "1", "--duration", "-1s"}, "httptrace: --duration -1s is negative"},
+		{"own pid", []string{"--pid", strconv.Itoa(os.Getpid())}, fmt.Sprintf("httptrace: PID %d is httptrace itself", os.Getpid())},
+		{"kernel thread", []string{"--pid", "2"}, "httptrace: PID 2 (kthreadd) is a kernel thread"},
+		{"empty comm", []string{"--comm", ""}, "httptrace: comm: empty command name"},
 		{"bpftrace bad mode", []string{"bpftrace", "--attach", "uprobe"}, `httptrace bpftrace: attach: "uprobe" is not an attach mode`},
 		{"bpftrace bad strlen", []string{"bpftrace", "--strlen", "1000"}, "httptrace bpftrace: string size 1000 is out of range"},
 	}
@@ -38,17 +43,33 @@ func TestUsageErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			code := run(tc.args, &out, &errOut)
-			if code != exitUsage {
-				t.Errorf("exit %d, want %d", code, exitUsage)
-			}
-			if out.Len() != 0 {
-				t.Errorf("stdout: %q", out.String())
-			}
-			msg := errOut.String()
-			if strings.Count(msg, "\n") != 1 || !strings.HasPrefix(msg, tc.want) {
-				t.Errorf("stderr %q\nwant one line starting %q", msg, tc.want)
-			}
+			checkUsageError(t, code, out.String(), errOut.String(), tc.want)
 		})
+	}
+}
+
+// TestProfileEnvIsUsageError: a CPU profile path that cannot be created
+// stops the run before anything is loaded.
+func TestProfileEnvIsUsageError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "no", "cpu.prof")
+	t.Setenv("HTTPTRACE_CPUPROFILE", path)
+	var out, errOut bytes.Buffer
+	code := run([]string{"--pid", strconv.Itoa(os.Getppid())}, &out, &errOut)
+	checkUsageError(t, code, out.String(), errOut.String(), "httptrace: HTTPTRACE_CPUPROFILE: open "+path)
+}
+
+// checkUsageError asserts exit status 2, nothing on stdout and one line on
+// stderr starting with want.
+func checkUsageError(t *testing.T, code int, stdout, stderr, want string) {
+	t.Helper()
+	if code != exitUsage {
+		t.Errorf("exit %d, want %d", code, exitUsage)
+	}
+	if stdout != "" {
+		t.Errorf("stdout: %q", stdout)
+	}
+	if strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, want) {
+		t.Errorf("stderr %q\nwant one line starting %q", stderr, want)
 	}
 }
 
@@ -61,7 +82,7 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 	var out bytes.Buffer
 	run([]string{"--help"}, &out, &out)
-	for _, flag := range []string{"--config", "--pid", "--attach", "--log-format", "--duration", "--verbose", "--version", "bpftrace"} {
+	for _, flag := range []string{"--config", "--pid", "--comm", "--attach", "--log-format", "--duration", "--verbose", "--version", "bpftrace"} {
 		if !strings.Contains(out.String(), flag) {
 			t.Errorf("--help does not mention %s", flag)
 		}

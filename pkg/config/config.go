@@ -86,10 +86,11 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	key := printable(e.Key) // a key from a file may hold any character
 	if e.Where == "" {
-		return fmt.Sprintf("%s: %s", e.Key, e.Msg)
+		return fmt.Sprintf("%s: %s", key, e.Msg)
 	}
-	return fmt.Sprintf("%s: %s: %s", e.Where, e.Key, e.Msg)
+	return fmt.Sprintf("%s: %s: %s", e.Where, key, e.Msg)
 }
 
 func (c *Config) errorf(key, format string, args ...any) error {

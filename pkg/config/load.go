@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -42,9 +41,8 @@ const MaxFileBytes = 1 << 20
 // Parse decodes YAML read from the named file over the defaults.
 func Parse(name string, data []byte) (Config, error) {
 	c := Default()
-	if !utf8.Valid(data) {
-		line := 1 + bytes.Count(data[:invalidUTF8At(data)], []byte("\n"))
-		return Config{}, fmt.Errorf("%s:%d: not valid UTF-8 text", name, line)
+	if err := checkText(name, data); err != nil {
+		return Config{}, err
 	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -264,18 +262,6 @@ func (d *decoder) int(n *yaml.Node, key string) (int, error) {
 	return int(v), nil
 }
 
-// invalidUTF8At is the offset of the first byte that is not valid UTF-8.
-func invalidUTF8At(data []byte) int {
-	for i := 0; i < len(data); {
-		r, size := utf8.DecodeRune(data[i:])
-		if r == utf8.RuneError && size <= 1 {
-			return i
-		}
-		i += size
-	}
-	return len(data)
-}
-
 // syntaxError puts yaml's "line N: msg" in the file:line form of the
 // other errors.
 func syntaxError(name string, err error) error {
@@ -285,7 +271,8 @@ func syntaxError(name string, err error) error {
 		_, rest, _ := strings.Cut(msg, ": ")
 		return fmt.Errorf("%s:%d: %s", name, line, rest)
 	}
-	return fmt.Errorf("%s: %s", name, msg)
+	// yaml leaves out the line when it is the first.
+	return fmt.Errorf("%s:1: %s", name, msg)
 }
 
 // itemNode is the node of the i-th spec, for pointing at the right line.
@@ -308,5 +295,5 @@ func kindName(n *yaml.Node) string {
 	if n.Tag == "!!null" {
 		return "nothing"
 	}
-	return fmt.Sprintf("%q (%s)", n.Value, strings.TrimPrefix(n.Tag, "!!"))
+	return fmt.Sprintf("%q (%s)", n.Value, printable(strings.TrimPrefix(n.Tag, "!!")))
 }

@@ -112,7 +112,8 @@ func DecodeData(raw []byte, d *Data) error {
 		return fmt.Errorf("data record with address family %d", raw[dataOffFamily])
 	}
 	copy(d.Comm[:], raw[dataOffComm:dataOffComm+16])
-	d.Captured = raw[DataHeaderSize : DataHeaderSize+int(captured)]
+	end := DataHeaderSize + int(captured)
+	d.Captured = raw[DataHeaderSize:end:end] // no capacity past the record
 	return nil
 }
 

@@ -61,16 +61,6 @@ func Tracefs() (mounted bool, err error) {
 	return kernel.DefaultHost.MountTracefs()
 }
 
-// PIDs confirms each process exists.
-func PIDs(pids []int) error {
-	for _, pid := range pids {
-		if _, err := os.Stat(fmt.Sprintf("%s/%d", ProcRoot, pid)); err != nil {
-			return fmt.Errorf("PID %d: no such process", pid)
-		}
-	}
-	return nil
-}
-
 // Memlock raises RLIMIT_MEMLOCK where the kernel charges BPF memory to it
 // (before 5.11; later kernels use memory cgroups), and says whether it did.
 func Memlock(release string) (raised bool, err error) {

@@ -9,6 +9,16 @@ import (
 	"github.com/httptrace/httptrace/pkg/probes"
 )
 
+// SetupError is a start-up check that failed before anything was loaded:
+// privileges, the kernel, tracefs, the PIDs or the probes asked for. It is
+// the user's to fix, and main exits with the usage status for it.
+type SetupError struct{ Err error }
+
+func (e *SetupError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the failed check's error.
+func (e *SetupError) Unwrap() error { return e.Err }
+
 // prepare runs the start-up checks and chooses the probes.
 func prepare(cfg config.Config, log *logrus.Logger) (probes.Plan, error) {
 	if err := preflight.Capabilities(); err != nil {

@@ -43,7 +43,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	log, out := dst.Log, dst.Out
 	plan, err := prepare(cfg, log)
 	if err != nil {
-		return Summary{}, err
+		return Summary{}, &SetupError{Err: err}
 	}
 	tr, err := tracer.Open(tracer.Options{PIDs: cfg.PIDs, Comms: cfg.Comms, CaptureBytes: cfg.CaptureBytes, Plan: plan, Log: log})
 	if err != nil {
@@ -83,6 +83,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 
 	start := time.Now()
 	reason, runErr := p.Run(ctx)
+	progs := programStats(tr, log)
 	tr.Detach()
 	if err := p.Finish(); err != nil && runErr == nil {
 		runErr = err
@@ -93,6 +94,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		log.WithError(err).Warn("reading counters")
 	}
 	logSummary(log, s)
+	logProgramStats(log, progs)
 	return s, runErr
 }
 

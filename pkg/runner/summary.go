@@ -1,13 +1,44 @@
 package runner
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/httptrace/httptrace/pkg/event"
+	"github.com/httptrace/httptrace/pkg/tracer"
 )
+
+// bpfStatsSysctl says whether the kernel counts BPF programs' run time.
+const bpfStatsSysctl = "/proc/sys/kernel/bpf_stats_enabled"
+
+// programStats reads the programs' run counts and times while they are
+// attached, when the kernel counts them (kernel.bpf_stats_enabled=1).
+func programStats(tr *tracer.Tracer, log *logrus.Logger) []tracer.ProgramStat {
+	on, err := os.ReadFile(bpfStatsSysctl)
+	if err != nil || !bytes.Equal(bytes.TrimSpace(on), []byte("1")) {
+		return nil
+	}
+	stats, err := tr.ProgramStats()
+	if err != nil {
+		log.WithError(err).Warn("reading BPF program stats")
+	}
+	return stats
+}
+
+// logProgramStats logs each program that ran with its average run time.
+func logProgramStats(log *logrus.Logger, stats []tracer.ProgramStat) {
+	for _, p := range stats {
+		if p.RunCount == 0 {
+			continue
+		}
+		log.WithFields(logrus.Fields{"program": p.Name, "runs": p.RunCount,
+			"avg_ns": p.RunTimeNs / p.RunCount}).Info("bpf program run time")
+	}
+}
 
 // logSummary logs what the session saw. It is a warning when anything was
 // lost or never seen, and says how much.

@@ -4,14 +4,20 @@ package harness
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/httptrace/httptrace/test/servers/syscalls"
 )
 
 // ServeEnv is the variable that, set in a test binary's environment, makes ServeIfAsked run
@@ -22,14 +28,23 @@ const ServeEnv = "HTTPTRACE_TEST_SERVE"
 // a request, so a tracer that wrongly followed file reads would log them.
 const FileRequest = "GET /from-regular-file HTTP/1.1\r\nHost: file\r\n\r\n"
 
-// ServeIfAsked runs the Go net/http test server and exits when ServeEnv is
-// set; call it first in TestMain. The server lets one static test binary be
-// both the tests and a server in a guest that has nothing else.
+// ServeIfAsked runs a test server and exits when ServeEnv is set: "1" (or
+// "go") for the Go net/http server, "syscalls" for the syscall-path server.
+// Call it first in TestMain. One static test binary is then both the tests
+// and the servers in a guest that has nothing else.
 func ServeIfAsked() {
-	if os.Getenv(ServeEnv) == "" {
+	which := os.Getenv(ServeEnv)
+	if which == "" {
 		return
 	}
-	if err := Serve("127.0.0.1:0"); err != nil {
+	var err error
+	switch which {
+	case "syscalls":
+		err = syscalls.Serve(os.Stdout)
+	default:
+		err = Serve("127.0.0.1:0")
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "test server:", err)
 		os.Exit(1)
 	}
@@ -50,7 +65,13 @@ func Main(m *testing.M) {
 //	/reuse-fd   answers, closes the connection, then opens and reads that
 //	            file (the fd number is free again) and prints both fds
 //	/slow       answers after 300 ms
+//	/status/N/  answers with status N (no body for 1xx, 204 and 304)
+//	/chunked/   answers in three flushed chunks (Transfer-Encoding: chunked)
+//	/large/     answers with a 1 MiB body
+//	/body/      reads the request body (so Expect: 100-continue is answered) and echoes its size
 //	anything else, any method: 200 "ok PATH"
+//
+// Every answer carries X-Server-Pid, the pid that served it.
 func Serve(addr string) error {
 	dir, err := os.MkdirTemp("", "httptrace-server")
 	if err != nil {
@@ -84,7 +105,7 @@ func Serve(addr string) error {
 			return
 		}
 		connFD := fdOf(conn)
-		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nreuse\n")
+		fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\nX-Server-Pid: %d\r\n\r\nreuse\n", os.Getpid())
 		buf.Flush()
 		conn.Close()
 		fileFD, err := readOnFD(file, connFD)
@@ -98,11 +119,43 @@ func Serve(addr string) error {
 		time.Sleep(300 * time.Millisecond)
 		fmt.Fprintln(w, "slow")
 	})
+	mux.HandleFunc("/status/", func(w http.ResponseWriter, r *http.Request) {
+		code, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(r.URL.Path, "/status/"), "/", 2)[0])
+		if err != nil || code < 200 || code > 599 {
+			http.Error(w, "bad status", 400)
+			return
+		}
+		w.WriteHeader(code)
+		fmt.Fprintf(w, "status %d\n", code) // dropped by net/http for 204 and 304
+	})
+	mux.HandleFunc("/chunked/", func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i < 3; i++ {
+			fmt.Fprintf(w, "chunk %d of %s\n", i, r.URL.Path)
+			w.(http.Flusher).Flush()
+		}
+	})
+	large := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
+	mux.HandleFunc("/large/", func(w http.ResponseWriter, r *http.Request) {
+		w.Write(large)
+	})
+	mux.HandleFunc("/body/", func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		fmt.Fprintf(w, "got %d bytes\n", n)
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "ok %s\n", r.URL.Path)
 	})
+	pid := strconv.Itoa(os.Getpid())
+	withPid := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Server-Pid", pid)
+		mux.ServeHTTP(w, r)
+	})
 	say("listening %s", ln.Addr())
-	return http.Serve(ln, mux)
+	return http.Serve(ln, withPid)
 }
 
 // fdOf is the file descriptor number of a TCP connection.

@@ -51,23 +51,82 @@ type Tracer struct {
 	Mode string // the attach mode it reported
 }
 
-// Record is one logged request (JSON output).
+// Record is one logged exchange (JSON output, see the output contract).
 type Record struct {
-	PID       int               `json:"pid"`
-	TID       int               `json:"tid"`
-	FD        int               `json:"fd"`
-	Comm      string            `json:"comm"`
-	Method    string            `json:"method"`
-	Path      string            `json:"path"`
-	Proto     string            `json:"proto"`
-	Host      string            `json:"host"`
-	Headers   map[string]string `json:"headers"`
-	Bytes     int               `json:"bytes"`
-	Captured  int               `json:"captured"`
-	Truncated bool              `json:"truncated"`
+	Time            string            `json:"time"`
+	PID             int               `json:"pid"`
+	TID             int               `json:"tid"`
+	Comm            string            `json:"comm"`
+	FD              int               `json:"fd"`
+	Conn            uint64            `json:"conn"`
+	Side            string            `json:"side"`
+	Client          string            `json:"client"`
+	Server          string            `json:"server"`
+	Method          string            `json:"method"`
+	Path            string            `json:"path"`
+	Proto           string            `json:"proto"`
+	Headers         map[string]string `json:"headers"`
+	Status          int               `json:"status"`
+	ResponseHeaders map[string]string `json:"response_headers"`
+	RequestBytes    int64             `json:"request_bytes"`
+	ResponseBytes   int64             `json:"response_bytes"`
+	LatencyMs       float64           `json:"latency_ms"`
+	Truncated       bool              `json:"truncated"`
+	Gap             bool              `json:"gap"`
+	Adopted         bool              `json:"adopted"`
+	Incomplete      bool              `json:"incomplete"`
+	Unmatched       bool              `json:"unmatched"`
+
+	// Start is Time parsed: when the request's first byte moved.
+	Start time.Time `json:"-"`
+	// Line is the JSON line as printed.
+	Line string `json:"-"`
 }
 
-// StartTracer runs httptrace for the PIDs and waits until its probes are attached.
+// Header is a request header by name, in any case.
+func (r Record) Header(name string) string {
+	for k, v := range r.Headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// requiredKeys are the keys every JSON record carries.
+var requiredKeys = []string{"time", "pid", "tid", "comm", "fd", "conn", "side", "client", "server",
+	"method", "path", "proto", "headers", "status", "response_headers", "request_bytes",
+	"response_bytes", "latency_ms", "truncated", "gap", "adopted", "incomplete", "unmatched"}
+
+// ParseRecord parses one stdout line, checking every key of the contract is there.
+func ParseRecord(line string) (Record, error) {
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(line), &keys); err != nil {
+		return Record{}, fmt.Errorf("not a JSON object: %w", err)
+	}
+	var missing []string
+	for _, k := range requiredKeys {
+		if _, ok := keys[k]; !ok {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return Record{}, fmt.Errorf("missing keys %s", strings.Join(missing, ", "))
+	}
+	var r Record
+	if err := json.Unmarshal([]byte(line), &r); err != nil {
+		return Record{}, fmt.Errorf("bad field: %w", err)
+	}
+	start, err := time.Parse(time.RFC3339Nano, r.Time)
+	if err != nil {
+		return Record{}, fmt.Errorf("time: %w", err)
+	}
+	r.Start, r.Line = start, line
+	return r, nil
+}
+
+// StartTracer runs httptrace in the mode for the PIDs and waits until its
+// probes are attached.
 func StartTracer(t testing.TB, mode string, pids []int, extra ...string) *Tracer {
 	t.Helper()
 	args := []string{"--attach", mode, "--log-format", "json"}
@@ -77,80 +136,87 @@ func StartTracer(t testing.TB, mode string, pids []int, extra ...string) *Tracer
 	p := Start(t, exec.Command(Bin(t), append(args, extra...)...))
 	line := p.WaitLine(t, true, func(l string) bool { return strings.Contains(l, `"msg":"probes attached"`) }, 60*time.Second)
 	var m struct {
-		Mode string `json:"mode"`
+		Mode   string `json:"mode"`
+		Attach string `json:"attach"`
 	}
 	if err := json.Unmarshal([]byte(line), &m); err != nil {
 		t.Fatalf("parsing %q: %v", line, err)
 	}
+	if m.Mode == "" {
+		m.Mode = m.Attach
+	}
 	return &Tracer{Proc: p, Mode: m.Mode}
 }
 
-// Records parses the requests logged so far.
+// Records parses the exchanges logged so far; a line that breaks the
+// contract fails the test.
 func (tr *Tracer) Records(t testing.TB) []Record {
 	t.Helper()
 	var out []Record
 	for _, l := range tr.Stdout() {
-		var r Record
-		if err := json.Unmarshal([]byte(l), &r); err != nil {
-			t.Fatalf("stdout line is not a JSON request: %q: %v", l, err)
+		r, err := ParseRecord(l)
+		if err != nil {
+			t.Fatalf("stdout line breaks the output contract: %v\n%s", err, l)
 		}
 		out = append(out, r)
 	}
 	return out
 }
 
-// WaitRecords waits until at least n requests are logged, or the timeout.
-func (tr *Tracer) WaitRecords(t testing.TB, n int, timeout time.Duration) []Record {
+// WaitFor polls the records until done says they are all there, or the
+// timeout passes, and returns the last records read.
+func (tr *Tracer) WaitFor(t testing.TB, timeout time.Duration, done func([]Record) bool) []Record {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		recs := tr.Records(t)
-		if len(recs) >= n || time.Now().After(deadline) {
+		if done(recs) || time.Now().After(deadline) {
 			return recs
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
+// WaitRecords waits until at least n exchanges are logged, or the timeout.
+func (tr *Tracer) WaitRecords(t testing.TB, n int, timeout time.Duration) []Record {
+	t.Helper()
+	return tr.WaitFor(t, timeout, func(r []Record) bool { return len(r) >= n })
+}
+
 // Summary is the closing summary httptrace logs on stderr.
 type Summary struct {
-	Requests      int `json:"requests"`
-	LostEvents    int `json:"lost_events"`
-	EventsDropped int `json:"events_dropped"`
-	ReturnsMissed int `json:"returns_missed"`
-	DecodeErrors  int `json:"decode_errors"`
-	// KprobeMissed is the kernel's kprobe miss count; nil where the
-	// kernel does not give one (before 6.7, or tracepoint mode).
-	KprobeMissed *int `json:"kprobe_missed"`
+	Exchanges    int    `json:"exchanges"`
+	Incomplete   int    `json:"incomplete"`
+	Unmatched    int    `json:"unmatched"`
+	Gaps         int    `json:"gaps"`
+	BytesNotSeen int    `json:"bytes_not_seen"`
+	EventsLost   int    `json:"events_lost"`
+	DecodeErrors int    `json:"decode_errors"`
+	Line         string `json:"-"`
 }
 
-// Missed is every probe hit the summary says was missed.
-func (s Summary) Missed() int {
-	n := s.ReturnsMissed
-	if s.KprobeMissed != nil {
-		n += *s.KprobeMissed
-	}
-	return n
-}
+// summaryKeys are the fields the contract promises in the summary.
+var summaryKeys = []string{"exchanges", "incomplete", "unmatched", "gaps", "bytes_not_seen", "events_lost", "decode_errors"}
 
-// KernelMissed is the kernel's figure as text, "n/a" where it gave none.
-func (s Summary) KernelMissed() string {
-	if s.KprobeMissed == nil {
-		return "n/a"
-	}
-	return fmt.Sprint(*s.KprobeMissed)
-}
-
-// StopAndSummary stops httptrace with SIGINT, checks it exits 0, and returns its summary.
+// StopAndSummary stops httptrace with SIGINT, checks it exits 0 with a
+// summary holding every promised field, and returns the summary.
 func (tr *Tracer) StopAndSummary(t testing.TB) Summary {
 	t.Helper()
 	if err := tr.Stop(t, 30*time.Second); err != nil {
 		t.Fatalf("httptrace exited with %v\nstderr:\n%s", err, strings.Join(tr.Stderr(), "\n"))
 	}
-	line := tr.WaitLine(t, true, func(l string) bool { return strings.Contains(l, `"msg":"summary: `) }, time.Second)
+	line := tr.WaitLine(t, true, func(l string) bool { return strings.Contains(l, `"msg":"summary:`) }, time.Second)
 	var s Summary
 	if err := json.Unmarshal([]byte(line), &s); err != nil {
 		t.Fatalf("parsing summary %q: %v", line, err)
 	}
+	var keys map[string]json.RawMessage
+	json.Unmarshal([]byte(line), &keys)
+	for _, k := range summaryKeys {
+		if _, ok := keys[k]; !ok {
+			t.Errorf("summary has no %s: %s", k, line)
+		}
+	}
+	s.Line = line
 	return s
 }

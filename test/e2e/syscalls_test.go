@@ -1,0 +1,59 @@
+// The syscall-path server: every way a request can be read and a response
+// written on a socket must produce the exchange.
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/httptrace/httptrace/test/harness"
+	"github.com/httptrace/httptrace/test/servers/syscalls"
+)
+
+// TestSyscallPaths reads requests with each of read, readv, recvfrom and
+// recvmsg (one port each) and answers each with write, writev, sendto,
+// sendmsg and sendfile (chosen by the path), on one kept-alive connection
+// per read path. It prints the paths that produced a right exchange.
+func TestSyscallPaths(t *testing.T) {
+	srv := harness.StartSyscallServer(t)
+	tr := trace(t, srv.PID())
+	var sent []harness.Sent
+	uses := map[string][]string{} // syscall -> ids of the requests that used it
+	for _, rx := range syscalls.Reads {
+		addr, ok := srv.Addrs[rx]
+		if !ok {
+			t.Fatalf("the syscall server has no port for %s: %v", rx, srv.Addrs)
+		}
+		c := harness.DialRaw(t, addr)
+		for _, tx := range syscalls.Writes {
+			id := harness.NewID("sys")
+			path := fmt.Sprintf("/tx/%s/%s", tx, id)
+			req := harness.RequestText("GET", path, id)
+			c.Send(t, req)
+			got := c.Read(t, "GET")
+			s := c.Sent("GET", path, id, int64(len(req)), got)
+			expectStatus(t, s, 200)
+			if got.Header.Get("X-Rx") != rx || got.Header.Get("X-Tx") != tx {
+				t.Fatalf("%s on the %s port was served by rx=%s tx=%s", path, rx,
+					got.Header.Get("X-Rx"), got.Header.Get("X-Tx"))
+			}
+			sent = append(sent, s)
+			uses[rx] = append(uses[rx], id)
+			uses[tx] = append(uses[tx], id)
+		}
+		c.Close()
+	}
+	good := finish(t, tr, "", sent)
+	var worked []string
+	for _, name := range append(append([]string(nil), syscalls.Reads...), syscalls.Writes...) {
+		for _, id := range uses[name] {
+			if good[id] {
+				worked = append(worked, name)
+				break
+			}
+		}
+	}
+	fmt.Printf("e2e-result: suite=syscalls mode=%s exchanges=%d/%d syscalls=%s\n",
+		tr.Mode, len(good), len(sent), strings.Join(worked, ","))
+}

@@ -1,0 +1,171 @@
+package harness
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Nginx is an nginx master process (daemon off) with its workers.
+type Nginx struct {
+	*Server
+	bin, conf, prefix string
+}
+
+// nginxConf is the generated configuration: %[1]s the prefix directory,
+// %[2]s the listen address, %[3]s the user line.
+const nginxConf = `%[3]s
+worker_processes 2;
+daemon off;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log off;
+    sendfile on;
+    keepalive_timeout 30s;
+    client_body_temp_path %[1]s/body;
+    proxy_temp_path %[1]s/proxy;
+    fastcgi_temp_path %[1]s/fastcgi;
+    uwsgi_temp_path %[1]s/uwsgi;
+    scgi_temp_path %[1]s/scgi;
+    default_type text/plain;
+    server {
+        listen %[2]s;
+        root %[1]s/www;
+        add_header X-Server-Pid $pid always;
+        location /static/ { try_files /file.txt =404; }
+        location /status/200/ { return 200 "ok\n"; }
+        location /status/201/ { return 201 "created\n"; }
+        location /status/204/ { return 204; }
+        location /status/404/ { return 404; }
+        location /status/500/ { return 500; }
+        location /post/ { return 200 "posted\n"; }
+    }
+}
+`
+
+// StartNginx runs nginx with two workers on a free loopback port, from a
+// generated configuration in a temporary directory, and waits until it
+// accepts connections and both workers are up. Its PID is the master's.
+func StartNginx(t testing.TB) *Nginx {
+	t.Helper()
+	bin := NeedBinary(t, "nginx")
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "www"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Repeat("nginx static file\n", 200)
+	if err := os.WriteFile(filepath.Join(dir, "www", "file.txt"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;"
+	}
+	addr := FreeAddr(t)
+	conf := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, addr, user)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n := &Nginx{bin: bin, conf: conf, prefix: dir}
+	p := Start(t, exec.Command(bin, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log")))
+	n.Server = &Server{Proc: p, Addr: addr}
+	// Runs before Start's cleanup: a killed master would leave its workers.
+	t.Cleanup(func() {
+		p.Cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil && len(Children(n.PID())) == 2 {
+			c.Close()
+			return n
+		}
+		if c != nil {
+			c.Close()
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Fatalf("nginx did not come up on %s with 2 workers: %v\nstderr:\n%s\nerror.log:\n%s",
+				addr, err, strings.Join(p.Stderr(), "\n"), log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Workers are the master's worker processes now.
+func (n *Nginx) Workers() []int { return Children(n.PID()) }
+
+// Reload runs `nginx -s reload` and waits until the old workers are gone
+// and two new ones serve, returning the new workers.
+func (n *Nginx) Reload(t testing.TB) []int {
+	t.Helper()
+	old := map[int]bool{}
+	for _, pid := range n.Workers() {
+		old[pid] = true
+	}
+	out, err := exec.Command(n.bin, "-p", n.prefix, "-c", n.conf, "-e", filepath.Join(n.prefix, "error.log"), "-s", "reload").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nginx -s reload: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		now := n.Workers()
+		fresh := 0
+		for _, pid := range now {
+			if !old[pid] {
+				fresh++
+			}
+		}
+		if fresh == 2 && len(now) == 2 {
+			return now
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after nginx -s reload the workers are %v (were %v)", now, old)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Children are the live child processes of pid, from /proc.
+func Children(pid int) []int {
+	var out []int
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, s := range strings.Fields(string(b)) {
+			if c, err := strconv.Atoi(s); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	sort.Ints(out)
+	return out
+}
+
+// FreeAddr is a loopback address with a port nothing listens on now.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}

@@ -1,0 +1,20 @@
+// Package servers holds the test servers written in Python and JavaScript,
+// embedded so the test binary can write them out wherever it runs.
+package servers
+
+import _ "embed"
+
+// PythonServer is python/server.py: http.server with threads and keep-alive.
+//
+//go:embed python/server.py
+var PythonServer string
+
+// ForkServer is python/forkserver.py: a child per connection on fds 0 and 1, bodies sent with sendfile.
+//
+//go:embed python/forkserver.py
+var ForkServer string
+
+// NodeServer is node/server.js: Node's http module.
+//
+//go:embed node/server.js
+var NodeServer string

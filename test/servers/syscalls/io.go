@@ -1,0 +1,141 @@
+// The syscalls that move bytes on a connection, one function per path.
+package syscalls
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Reads are the request paths, in the order the listeners are printed.
+var Reads = []string{"read", "readv", "recvfrom", "recvmsg"}
+
+// Writes are the response paths, chosen by the request path /tx/<write>/...
+var Writes = []string{"write", "writev", "sendto", "sendmsg", "sendfile"}
+
+// retry repeats a syscall interrupted by a signal (the Go runtime sends
+// SIGURG to preempt goroutines, which interrupts blocking syscalls).
+func retry(f func() (int, error)) (int, error) {
+	for {
+		n, err := f()
+		if !errors.Is(err, unix.EINTR) {
+			return n, err
+		}
+	}
+}
+
+// recv reads what the connection has into p with the named syscall; 0 at
+// the end of the stream.
+func recv(fd int, how string, p []byte) (int, error) {
+	half := len(p) / 2
+	switch how {
+	case "read":
+		return retry(func() (int, error) { return unix.Read(fd, p) })
+	case "readv":
+		// Two iovecs, so a request may straddle them.
+		return retry(func() (int, error) { return unix.Readv(fd, [][]byte{p[:half], p[half:]}) })
+	case "recvfrom":
+		return retry(func() (int, error) {
+			n, _, err := unix.Recvfrom(fd, p, 0)
+			return n, err
+		})
+	case "recvmsg":
+		return retry(func() (int, error) {
+			n, _, _, _, err := unix.RecvmsgBuffers(fd, [][]byte{p[:half], p[half:]}, nil, 0)
+			return n, err
+		})
+	}
+	return 0, fmt.Errorf("unknown read path %q", how)
+}
+
+// send writes head and body with the named path. sendfile sends the body
+// from a file after writing the head with write(2), as nginx and Apache do.
+func send(fd int, how string, head, body []byte) error {
+	all := append(append([]byte(nil), head...), body...)
+	switch how {
+	case "write":
+		return loop(all, func(p []byte) (int, error) { return unix.Write(fd, p) })
+	case "writev":
+		return loopv(head, body, func(v [][]byte) (int, error) { return unix.Writev(fd, v) })
+	case "sendto":
+		return loop(all, func(p []byte) (int, error) { return sendto(fd, p) })
+	case "sendmsg":
+		return loopv(head, body, func(v [][]byte) (int, error) { return unix.SendmsgBuffers(fd, v, nil, nil, 0) })
+	case "sendfile":
+		if err := loop(head, func(p []byte) (int, error) { return unix.Write(fd, p) }); err != nil {
+			return err
+		}
+		return sendFile(fd, body)
+	}
+	return fmt.Errorf("unknown write path %q", how)
+}
+
+// sendto is sendto(2) with no address, returning the count (unix.Send drops it).
+func sendto(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
+	if errno != 0 {
+		return int(n), errno
+	}
+	return int(n), nil
+}
+
+// loop writes all of p, resuming after short writes and interruptions.
+func loop(p []byte, f func([]byte) (int, error)) error {
+	for len(p) > 0 {
+		n, err := retry(func() (int, error) { return f(p) })
+		if err != nil {
+			return err
+		}
+		p = p[n:]
+	}
+	return nil
+}
+
+// loopv writes head and body as two buffers, resuming after short writes.
+func loopv(head, body []byte, f func([][]byte) (int, error)) error {
+	for len(head)+len(body) > 0 {
+		var v [][]byte
+		if len(head) > 0 {
+			v = append(v, head)
+		}
+		if len(body) > 0 {
+			v = append(v, body)
+		}
+		n, err := retry(func() (int, error) { return f(v) })
+		if err != nil {
+			return err
+		}
+		k := min(n, len(head))
+		head, n = head[k:], n-k
+		body = body[n:]
+	}
+	return nil
+}
+
+// sendFile puts body in a temporary file and sends it with sendfile(2).
+func sendFile(fd int, body []byte) error {
+	f, err := os.CreateTemp("", "syscallserver-body")
+	if err != nil {
+		return fmt.Errorf("body file: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if _, err := f.Write(body); err != nil {
+		return fmt.Errorf("body file: %w", err)
+	}
+	var off int64
+	for off < int64(len(body)) {
+		if _, err := retry(func() (int, error) {
+			return unix.Sendfile(fd, int(f.Fd()), &off, len(body)-int(off))
+		}); err != nil {
+			return fmt.Errorf("sendfile: %w", err)
+		}
+	}
+	return nil
+}
