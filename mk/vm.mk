@@ -4,6 +4,9 @@
 
 .PHONY: vm-test
 
+# Kernel lines, also what vm-tracer-test (mk/kernel.mk) boots.
+KERNELS ?= 5.10 6.1 6.12
+
 # The bpftrace comparison runs in the guests as a test binary too.
 bin/bpftracediff.test: $(BPF_OBJ) $(GO_SRC) $(shell find test -name '*.go')
 	go test -c -trimpath -tags netgo,osusergo \
@@ -13,7 +16,7 @@ bin/bpftracediff.test: $(BPF_OBJ) $(GO_SRC) $(shell find test -name '*.go')
 VM_SYSCALLSERVER := $(if $(wildcard mk/e2e.mk),bin/syscallserver)
 
 vm-test: bin/httptrace-static bin/e2e.test bin/bpftracediff.test $(VM_SYSCALLSERVER)
-	HTTPTRACE_BIN=$(CURDIR)/bin/httptrace-static E2E_BIN=$(CURDIR)/bin/e2e.test \
+	KERNELS="$(KERNELS)" HTTPTRACE_BIN=$(CURDIR)/bin/httptrace-static E2E_BIN=$(CURDIR)/bin/e2e.test \
 		BPFTRACEDIFF_BIN=$(CURDIR)/bin/bpftracediff.test \
 		$(if $(VM_SYSCALLSERVER),SYSCALLSERVER_BIN=$(CURDIR)/$(VM_SYSCALLSERVER)) \
 		bash scripts/vm/matrix.sh
