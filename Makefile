@@ -41,7 +41,7 @@ help:
 	@echo "make bench      side-by-side benchmark (nginx, Go; untraced, floor, bpftrace, httptrace)"
 	@echo "make fuzz       every Go fuzz target for FUZZTIME (60s) each"
 	@echo "make soak       about a million requests against a prefork server; writes docs/SOAK.md"
-	@echo "make vm-test    the kernel matrix under qemu (KERNELS=\"5.10 6.1 6.12\")"
+	@echo "make vm-test    the kernel matrix under qemu (KERNELS=\"5.10 6.1 6.12\" MODES=... SUITES=...)"
 	@echo "make bpftrace   regenerate bpf/httptrace.bt from configs/httptrace.yaml"
 	@echo "make vmlinux    regenerate $(VMLINUX) from this kernel's BTF"
 
@@ -94,12 +94,6 @@ test-unit: $(BPF_OBJ)
 
 test-e2e: bin/httptrace
 	HTTPTRACE_BIN=$(CURDIR)/bin/httptrace HTTPTRACE_ATTACH=$(ATTACH) go test -count=1 -v ./test/e2e/
-
-# The kernel matrix: the static tool and e2e binary in qemu guests per kernel and mode.
-KERNELS ?= 5.10 6.1 6.12
-vm-test: bin/httptrace-static bin/e2e.test
-	HTTPTRACE_BIN=$(CURDIR)/bin/httptrace-static E2E_BIN=$(CURDIR)/bin/e2e.test \
-		KERNELS="$(KERNELS)" bash scripts/vm/matrix.sh
 
 # vagrant validate needs no VM provider with -p (--ignore-provider).
 vagrant-validate:

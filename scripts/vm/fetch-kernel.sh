@@ -2,8 +2,14 @@
 # Fetches the current Debian kernel image of a suite into a cache; prints its vmlinuz path and release.
 #
 # Usage: scripts/vm/fetch-kernel.sh SUITE      (SUITE: bullseye | bookworm | trixie)
-# Output (stdout): line 1 the vmlinuz path, line 2 the kernel release (what `uname -r` says).
+# Output (stdout): line 1 the vmlinuz path, line 2 the kernel release (what `uname -r` says),
+# line 3 the directory of the guest modules (see below).
 # Cache: ${HTTPTRACE_CACHE:-/var/cache/httptrace}/kernels/SUITE/
+#
+# Guest modules: the guests mount the host's root over virtio-9p with an overlay on top, and
+# Debian builds those drivers as modules. The modules named in GUEST_MODULES and everything
+# they depend on (read from each module's .modinfo, since the package ships no modules.dep)
+# are kept, uncompressed, in <kernel>/modules/, with load-order listing them dependencies first.
 #
 # The suite is read through a private apt configuration (its own sources list, lists, package
 # cache and an empty dpkg status), so the host's apt sources and installed packages are never
@@ -19,6 +25,9 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 
+# What the guest loads to reach the host's root: virtio PCI transport, 9p over virtio, overlayfs.
+GUEST_MODULES="virtio_pci 9pnet_virtio 9p overlay"
+
 die() { echo "fetch-kernel: $*" >&2; exit 1; }
 warn() { echo "fetch-kernel: warning: $*" >&2; }
 
@@ -28,7 +37,7 @@ case "$suite" in
   bullseye|bookworm|trixie) ;;
   *) die "unknown suite '$suite' (want bullseye, bookworm or trixie)" ;;
 esac
-for tool in apt-get apt-cache dpkg-deb flock; do
+for tool in apt-get apt-cache dpkg-deb flock xz; do
   command -v "$tool" >/dev/null || die "$tool not found (this script needs a Debian host)"
 done
 
@@ -44,13 +53,51 @@ current=$cache/current
 exec 9>"$cache/.lock"
 flock 9
 
-# print_current prints the cached kernel (path, release) or fails if there is none.
+# print_current prints the cached kernel (path, release, modules) or fails if there is none.
 print_current() {
   local path rel
   [ -s "$current" ] || return 1
   read -r path rel <"$current"
   [ -f "$path" ] || return 1
-  printf '%s\n%s\n' "$path" "$rel"
+  [ -f "$(dirname "$(dirname "$path")")/modules/.complete" ] || return 1
+  printf '%s\n%s\n%s\n' "$path" "$rel" "$(dirname "$(dirname "$path")")/modules"
+}
+
+# keep_modules copies the guest modules and their dependencies out of an extracted package
+# tree into a directory, uncompressed, and writes load-order (dependencies first).
+keep_modules() { # extracted-root dest-dir
+  local root=$1 out=$2 moddir ko name dep
+  moddir=$(find "$root/lib/modules" "$root/usr/lib/modules" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | head -n1 || true)
+  [ -n "$moddir" ] || die "the package has no lib/modules directory"
+  mkdir -p "$out"
+  # Index: module name (dashes as underscores) -> file.
+  declare -A file_of=()
+  while IFS= read -r -d '' ko; do
+    name=${ko##*/}
+    name=${name%%.ko*}
+    file_of[${name//-/_}]=$ko
+  done < <(find "$moddir/kernel" -name '*.ko*' -print0)
+  declare -A done_=()
+  : >"$out/load-order"
+  # visit loads a module's dependencies before the module (depth first).
+  visit() {
+    local n=${1//-/_} f deps d
+    [ -z "${done_[$n]:-}" ] || return 0
+    done_[$n]=1
+    f=${file_of[$n]:-}
+    [ -n "$f" ] || return 0 # built in
+    case "$f" in
+      *.xz) xz -dc "$f" >"$out/$n.ko" ;;
+      *.zst) zstd -qdc "$f" >"$out/$n.ko" ;;
+      *) cp "$f" "$out/$n.ko" ;;
+    esac
+    deps=$(tr '\0' '\n' <"$out/$n.ko" | sed -n 's/^depends=//p' | head -n1)
+    for d in ${deps//,/ }; do visit "$d"; done
+    echo "$n.ko" >>"$out/load-order"
+  }
+  for name in $GUEST_MODULES; do visit "$name"; done
+  [ -s "$out/load-order" ] || die "none of the guest modules ($GUEST_MODULES) is in the package"
+  touch "$out/.complete"
 }
 
 # Private apt tree: sources list, empty sources.list.d, lists, package cache, empty status.
@@ -108,7 +155,7 @@ ver=$(apt-cache "${apt_opts[@]}" show --no-all-versions "$pkg" 2>/dev/null | awk
 [ -n "$ver" ] || die "cannot find the version of $pkg in $suite"
 
 dest=$cache/${pkg}_${ver//:/%3a}
-if [ -f "$dest/.complete" ]; then
+if [ -f "$dest/.complete" ] && [ -f "$dest/modules/.complete" ]; then
   log "kernel $pkg $ver ($suite) already cached"
 else
   log "downloading $pkg $ver from $suite"
@@ -118,14 +165,15 @@ else
     || { cat "$tmp/download.log" >&2; die "apt-get download $pkg=$ver failed"; }
   deb=$(find "$tmp" -maxdepth 1 -name "*.deb" | head -n1)
   [ -n "$deb" ] || die "apt-get download left no .deb for $pkg"
-  # Keep only boot/ (vmlinuz, config, System.map); the modules are not needed because
-  # kprobes, BPF, loopback and the serial console are built into Debian's kernels.
+  # Keep boot/ (vmlinuz, config, System.map) and the few modules the guest loads; kprobes,
+  # BPF, loopback and the serial console are built into Debian's kernels.
   mkdir -p "$tmp/root"
-  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp/root" --wildcards './boot/*' \
-    || die "cannot extract boot/ from $deb"
+  dpkg-deb -x "$deb" "$tmp/root" || die "cannot extract $deb"
+  keep_modules "$tmp/root" "$tmp/modules"
   rm -rf "$dest"
   mkdir -p "$dest"
   mv "$tmp/root/boot" "$dest/boot"
+  mv "$tmp/modules" "$dest/modules"
   touch "$dest/.complete"
   rm -rf "$tmp"
   trap - EXIT
@@ -143,4 +191,4 @@ done
 rm -f "$apt_dir"/cache/archives/*.deb
 
 log "kernel $release: $vmlinuz"
-printf '%s\n%s\n' "$vmlinuz" "$release"
+printf '%s\n%s\n%s\n' "$vmlinuz" "$release" "$dest/modules"

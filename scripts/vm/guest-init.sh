@@ -5,6 +5,13 @@
 # run-guest.sh copies this file to /init of the initramfs, next to busybox, the files it was
 # asked to add, /etc/guest/cmd.sh (environment and command) and /etc/guest/marker (the line
 # prefix the host looks for). Runs under busybox sh (ash), not bash.
+#
+# With /etc/guest/host-root present, the host's root filesystem, shared read-only over
+# virtio-9p with the tag hostroot, becomes the command's root: the modules listed in
+# /lib/guest-modules/load-order are loaded, the share is mounted under an overlay whose upper
+# layer is a tmpfs (so /tmp, /var/log, /var/lib/nginx ... are writable and nothing reaches the
+# host), the files under /added are copied in, and the command runs chrooted there with the
+# host's own programs (nginx, python3, node, bpftrace ...) on the guest's kernel.
 set -u
 
 /bin/busybox mkdir -p /sbin /usr/bin /usr/sbin
@@ -33,9 +40,42 @@ hostname guest
 printf '\nguest-kernel: %s\n' "$(uname -r)"
 
 marker=$(cat /etc/guest/marker)
+
+# host_root builds /newroot from the host's root share; it prints why when it cannot.
+host_root() {
+  local m opts
+  while read -r m; do
+    insmod "/lib/guest-modules/$m" || { echo "guest-init: insmod $m failed"; return 1; }
+  done </lib/guest-modules/load-order
+  mkdir -p /mnt/lower /mnt/rw /newroot
+  # cache=loose: the share is read-only, so the guest may cache it; large messages for speed.
+  opts=trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose
+  mount -t 9p -o "$opts" hostroot /mnt/lower || { echo "guest-init: mounting the 9p share failed"; return 1; }
+  mount -t tmpfs -o mode=755 tmpfs /mnt/rw
+  mkdir -p /mnt/rw/upper /mnt/rw/work
+  mount -t overlay overlay -o lowerdir=/mnt/lower,upperdir=/mnt/rw/upper,workdir=/mnt/rw/work /newroot \
+    || { echo "guest-init: the overlay over the host root failed"; return 1; }
+  for m in proc sys dev; do mount --move "/$m" "/newroot/$m" || mount -o bind "/$m" "/newroot/$m"; done
+  # Fresh state where the host's would mislead (pid files, sockets).
+  mount -t tmpfs -o mode=755 tmpfs /newroot/run
+  mkdir -p /newroot/etc/guest
+  cp -a /etc/guest/. /newroot/etc/guest/
+  [ ! -d /added ] || cp -a /added/. /newroot/
+}
+
 cd /tmp || cd /
-sh /etc/guest/cmd.sh
-rc=$?
+if [ -f /etc/guest/host-root ]; then
+  if host_root; then
+    chroot /newroot /bin/sh -c 'cd /tmp && exec /bin/sh /etc/guest/cmd.sh'
+    rc=$?
+  else
+    echo "guest-init: cannot use the host's root filesystem"
+    rc=125
+  fi
+else
+  sh /etc/guest/cmd.sh
+  rc=$?
+fi
 
 # The marker goes on a line of its own even if the command's output did not end in a newline.
 printf '\n%s %d\n' "$marker" "$rc"

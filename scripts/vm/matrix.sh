@@ -1,25 +1,36 @@
 #!/usr/bin/env bash
-# Runs the end-to-end test binary in qemu guests across Debian kernels and attach modes; prints PASS/FAIL per pair.
+# Runs the test suites in qemu guests across Debian kernels and attach modes; prints PASS/FAIL per kernel x mode x suite.
 #
 # Environment:
-#   HTTPTRACE_BIN  statically linked httptrace binary (required); /bin/httptrace in the guest
-#   E2E_BIN        statically linked test binary from `go test -c` (required); /bin/e2e.test
-#   KERNELS        kernel lines, default "5.10 6.1 6.12" (5.10=bullseye, 6.1=bookworm, 6.12=trixie)
-#   MODES          attach modes, default "kprobe tracepoint"
-#   E2E_RUN        -test.run pattern, default '^TestE2E'
-#   RESULTS_DIR    logs, default ${TMPDIR:-/tmp}/httptrace-matrix; one directory per kernel line
-#                  holding boot.log (whole console), <mode>.log (that mode's output) and run.err
-#   VM_TIMEOUT     seconds per boot, default 60 + 120 per mode (a run takes about 10 s)
-#   VERBOSE=1      stream the guest console to stderr
-# Each kernel is fetched and booted once; inside, the test binary runs once per mode with
-# HTTPTRACE_BIN=/bin/httptrace HTTPTRACE_ATTACH=<mode> HTTPTRACE_E2E_GUEST=1.
-# Output, one line per kernel x mode (seconds = that mode's test run, timed in the guest):
-#   PASS|FAIL kernel=<guest uname -r> mode=<requested> reported=<attach> expected=N captured=N missed=N kernel_missed=N|n/a seconds=S [reason="..."]
-# (missed: probe hits httptrace's summary counts as missed; kernel_missed: the kernel's own
-# kprobe miss count, which kernels before 6.7 do not expose)
-# A pair passes when the test binary exits 0, printed at least one e2e-result line, and every
-# such line reports the requested attach mode (counts are summed over the lines). A kernel that
-# cannot be fetched or booted fails every mode with its reason. Exit status 1 if anything failed.
+#   HTTPTRACE_BIN     the httptrace binary (required); in the guest at /opt/matrix/httptrace
+#   E2E_BIN           the e2e test binary (go test -c ./test/e2e), for the server suites
+#   BPFTRACEDIFF_BIN  the bpftracediff test binary (go test -c ./test/bpftracediff)
+#   SYSCALLSERVER_BIN the syscall-path server the syscalls suite drives (HTTPTRACE_SYSCALLSERVER
+#                     in the guest); without it that suite finds its own or fails
+#   KERNELS           kernel lines, default "5.10 6.1 6.12" (5.10=bullseye, 6.1=bookworm, 6.12=trixie)
+#   MODES             attach modes, default "kprobe tracepoint"
+#   SUITES            default "smoke nginx python node go syscalls bpftrace-diff"; an entry
+#                     NAME=REGEX runs E2E_BIN with -test.run REGEX under that name
+#   HOST_ROOT         1 (default): the guest runs on the host's root filesystem (read-only
+#                     9p share under a tmpfs overlay), so the host's nginx, python3, node and
+#                     bpftrace run on the guest's kernel. 0: busybox and the added binaries only
+#                     (they must be static; the server suites then fail for want of servers).
+#   SRC_DIR           source tree the tests run in (their package directories), default this one
+#   SUITE_TIMEOUT     seconds one suite may take in the guest, default 240
+#   JOBS              kernels booted at once, default 1 (each guest keeps one host CPU busy)
+#   VM_TIMEOUT        seconds per boot, default 120 + (SUITE_TIMEOUT + 15) x suites x modes
+#   RESULTS_DIR       logs, default ${TMPDIR:-/tmp}/httptrace-matrix; per kernel line boot.log
+#                     (whole console), <mode>-<suite>.log and run.err
+#   VERBOSE=1         stream the guest console to stderr
+# Each kernel is fetched and booted once; inside, every suite runs once per mode with
+# HTTPTRACE_ATTACH=<mode>, HTTPTRACE_E2E_GUEST=1 and HTTPTRACE_E2E_REQUIRE_ALL=1 (matrix-guest.sh).
+# Output, one line per kernel x mode x suite (seconds: that run, timed in the guest):
+#   PASS|FAIL kernel=<guest uname -r> mode=<mode> suite=<suite> <counts> seconds=S [reason="..."]
+# where <counts> are the fields of the suite's e2e-result lines (n/m counts summed over lines),
+# e.g. exchanges=12/12 or requests=12/12. A suite passes when its test exits 0, prints at least
+# one e2e-result line, and every such line names the requested mode. A suite that cannot run
+# (binary not given, kernel not fetched or booted, guest stopped) fails with its reason.
+# Exit status 1 if anything failed, 2 for bad usage.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
@@ -29,44 +40,77 @@ die() { echo "matrix: $*" >&2; exit 2; }
 
 kernels=${KERNELS:-5.10 6.1 6.12}
 modes=${MODES:-kprobe tracepoint}
-e2e_run=${E2E_RUN:-^TestE2E}
+suites=${SUITES:-smoke nginx python node go syscalls bpftrace-diff}
+host_root=${HOST_ROOT:-1}
+src=$(cd "${SRC_DIR:-$here/../..}" && pwd) || die "SRC_DIR ${SRC_DIR:-} is not a directory"
+suite_timeout=${SUITE_TIMEOUT:-240}
+jobs=${JOBS:-1}
 results=${RESULTS_DIR:-${TMPDIR:-/tmp}/httptrace-matrix}
 read -r -a mode_list <<<"$modes"
+read -r -a suite_list <<<"$suites"
 [ ${#mode_list[@]} -gt 0 ] || die "MODES is empty"
+[ ${#suite_list[@]} -gt 0 ] || die "SUITES is empty"
 for m in "${mode_list[@]}"; do
   [[ $m =~ ^[A-Za-z0-9_-]+$ ]] || die "bad mode '$m' in MODES"
 done
-vm_timeout=${VM_TIMEOUT:-$((60 + 120 * ${#mode_list[@]}))}
-
-# Both binaries must exist and be static: the guest has busybox and nothing else.
-for var in HTTPTRACE_BIN E2E_BIN; do
-  f=${!var:-}
-  [ -n "$f" ] || die "$var is not set (path of a statically linked binary)"
-  if [ ! -f "$f" ] || [ ! -x "$f" ]; then die "$var=$f is not an executable file"; fi
-  ! file -L -b "$f" | grep -q 'dynamically linked' \
-    || die "$var=$f is dynamically linked; build it static (CGO_ENABLED=0, or -extldflags -static)"
-done
+[[ $suite_timeout =~ ^[0-9]+$ ]] || die "SUITE_TIMEOUT wants whole seconds"
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || die "JOBS wants a positive count"
+vm_timeout=${VM_TIMEOUT:-$((120 + (suite_timeout + 15) * ${#suite_list[@]} * ${#mode_list[@]}))}
+[ -n "${HTTPTRACE_BIN:-}" ] || die "HTTPTRACE_BIN is not set"
 mkdir -p "$results" || die "cannot create RESULTS_DIR $results"
 
-# The guest side: run the test binary once per mode between marker lines.
-guest_script=$results/matrix-guest.sh
-cat >"$guest_script" <<'GUEST'
-# Runs the e2e test binary once per attach mode given as arguments (busybox sh).
-run=$1; shift
-fail=0
-for mode in "$@"; do
-  echo
-  echo "matrix-mode-begin: $mode"
-  start=$(date +%s)
-  HTTPTRACE_BIN=/bin/httptrace HTTPTRACE_ATTACH=$mode HTTPTRACE_E2E_GUEST=1 \
-    /bin/e2e.test -test.v -test.run "$run"
-  rc=$?
-  echo
-  echo "matrix-mode-end: $mode rc=$rc seconds=$(( $(date +%s) - start ))"
-  [ "$rc" -eq 0 ] || fail=1
+# usable prints why a binary cannot go into the guest, or nothing.
+usable() { # var
+  local f=${!1:-}
+  if [ -z "$f" ]; then echo "$1 is not set"
+  elif [ ! -f "$f" ] || [ ! -x "$f" ]; then echo "$1=$f is not an executable file"
+  elif [ "$host_root" != 1 ] && file -L -b "$f" | grep -q 'dynamically linked'; then
+    echo "$1=$f is dynamically linked and HOST_ROOT=0 gives the guest no libc"
+  fi
+}
+why=$(usable HTTPTRACE_BIN)
+[ -z "$why" ] || die "$why"
+
+# The guest's suite list (NAME BINARY REGEX DIR); suites that cannot run get a reason instead.
+suites_file=$results/suites.txt
+: >"$suites_file"
+declare -A unrunnable=()
+adds=(--add "$HTTPTRACE_BIN:/opt/matrix/httptrace" --add "$here/matrix-guest.sh:/opt/matrix/matrix-guest.sh"
+  --add "$suites_file:/opt/matrix/suites.txt")
+declare -A added=()
+envs=(--env "HTTPTRACE_BIN=/opt/matrix/httptrace")
+if [ -n "${SYSCALLSERVER_BIN:-}" ]; then
+  why=$(usable SYSCALLSERVER_BIN)
+  [ -z "$why" ] || die "$why"
+  adds+=(--add "$SYSCALLSERVER_BIN:/opt/matrix/syscallserver")
+  envs+=(--env "HTTPTRACE_SYSCALLSERVER=/opt/matrix/syscallserver")
+fi
+for s in "${suite_list[@]}"; do
+  name=$s var=E2E_BIN dir=test/e2e
+  case "$s" in
+    smoke) echo "smoke - - -" >>"$suites_file"; continue ;;
+    nginx) run='^TestNginx$' ;;
+    python) run='^TestPython$' ;;
+    node) run='^TestNode$' ;;
+    go) run='^TestGo$' ;;
+    syscalls) run='^TestSyscallPaths$' ;;
+    bpftrace-diff) run='^TestSameRequests$' var=BPFTRACEDIFF_BIN dir=test/bpftracediff ;;
+    *=*) name=${s%%=*} run=${s#*=} ;;
+    *) die "unknown suite '$s' (known: smoke nginx python node go syscalls bpftrace-diff, or NAME=REGEX)" ;;
+  esac
+  [[ $name =~ ^[A-Za-z0-9_-]+$ && $run =~ ^[^[:space:]]+$ ]] || die "bad suite '$s'"
+  why=$(usable "$var")
+  if [ -n "$why" ]; then
+    unrunnable[$name]=$why
+    continue
+  fi
+  guest_bin=/opt/matrix/$(basename "${!var}")
+  if [ -z "${added[$var]:-}" ]; then
+    adds+=(--add "${!var}:$guest_bin")
+    added[$var]=1
+  fi
+  echo "$name $guest_bin $run $src/$dir" >>"$suites_file"
 done
-exit $fail
-GUEST
 
 suite_of() {
   case "$1" in
@@ -81,108 +125,190 @@ passed=0 failed=0
 summary=$results/summary.txt
 : >"$summary"
 
-# report prints one summary line, and the tail of the mode's log when it failed.
-report() { # verdict kernel mode reported expected captured missed seconds reason logfile
-  local line="$1 kernel=$2 mode=$3 reported=$4 expected=$5 captured=$6 missed=$7 kernel_missed=${kmissed:--} seconds=$8"
-  [ -z "$9" ] || line="$line reason=\"$9\""
+# report prints one result line, and the tail of its log when it failed.
+report() { # verdict kernel mode suite counts seconds reason logfile
+  local line="$1 kernel=$2 mode=$3 suite=$4${5:+ $5} seconds=$6"
+  [ -z "$7" ] || line="$line reason=\"$7\""
   echo "$line" | tee -a "$summary"
   if [ "$1" = PASS ]; then
     passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    if [ -n "${10}" ] && [ -s "${10}" ]; then
-      echo "    --- last 30 lines of ${10}"
-      tail -n 30 "${10}" | sed 's/^/    | /'
-    fi
+    return
+  fi
+  failed=$((failed + 1))
+  if [ -n "$8" ] && [ -s "$8" ]; then
+    echo "    --- last 30 lines of $8"
+    tail -n 30 "$8" | sed 's/^/    | /'
   fi
 }
 
-# fail_all marks every mode of a kernel line as failed with one reason.
+# fail_all fails every mode and suite of a kernel line with one reason.
 fail_all() { # kernel reason logfile
-  local m
-  for m in "${mode_list[@]}"; do report FAIL "$1" "$m" - - - - - "$2" "$3"; done
+  local m s
+  for m in "${mode_list[@]}"; do
+    for s in "${suite_list[@]}"; do report FAIL "$1" "$m" "${s%%=*}" "" - "$2" "$3"; done
+  done
 }
 
-for line in $kernels; do
-  if ! suite=$(suite_of "$line"); then
-    fail_all "$line" "unknown kernel line $line (known: 5.10 6.1 6.12)" ""
-    continue
-  fi
-  dir=$results/$line
-  rm -rf "$dir"
-  mkdir -p "$dir"
+# counts sums the e2e-result lines of a log: prints "<lines> <modes seen> <fields>", where
+# n/m counts (summed over lines) come first, fields keep their first-seen order, and the old format's
+# expected=E captured=C becomes exchanges=C/E.
+counts() { # logfile
+  grep -o 'e2e-result: .*' "$1" | awk '
+    { lines++
+      ex = ""; ca = ""
+      for (i = 2; i <= NF; i++) {
+        k = $i; sub(/=.*/, "", k); v = substr($i, length(k) + 2)
+        if (k == "mode" || k == "attach") { if (!(v in seen)) { seen[v] = 1; modes = modes (modes == "" ? "" : ",") v }; continue }
+        if (k == "suite") continue
+        if (k == "expected") { ex = v; continue }
+        if (k == "captured") { ca = v; continue }
+        add(k, v)
+      }
+      if (ex != "" && ca != "") add("exchanges", ca "/" ex)
+    }
+    function add(k, v,   p) {
+      if (!(k in val)) order[++n] = k
+      if (v ~ /^[0-9]+\/[0-9]+$/) {
+        split(v, p, "/"); num[k] += p[1]; den[k] += p[2]; val[k] = num[k] "/" den[k]
+      } else if (!(k in val)) val[k] = v
+    }
+    END {
+      out = ""
+      for (i = 1; i <= n; i++) if (order[i] in den) out = out (out == "" ? "" : " ") order[i] "=" val[order[i]]
+      for (i = 1; i <= n; i++) if (!(order[i] in den)) out = out (out == "" ? "" : " ") order[i] "=" val[order[i]]
+      print lines + 0, (modes == "" ? "-" : modes), out
+    }'
+}
 
-  # Fetch (or reuse) the suite's kernel.
+# first_error prints a log's first test failure, panic or smoke failure, quotes replaced.
+first_error() { # logfile
+  { grep -m1 -E '^\s*[A-Za-z0-9_]+\.go:[0-9]+:|^panic:|^smoke:' "$1" || true; } \
+    | sed 's/^\s*//; s/"/'\''/g' | cut -c1-160
+}
+
+# judge reports one suite's run from the boot log.
+judge() { # dir guest_kernel mode suite
+  local dir=$1 kernel=$2 m=$3 s=$4 log end rc secs n seen fields reason
+  log=$dir/$m-$s.log
+  awk -v b="matrix-begin: $m $s" -v e="matrix-end: $m $s " \
+    '$0 == b {on = 1} on {print} on && index($0, e) == 1 {exit}' "$dir/boot.log" >"$log"
+  if [ ! -s "$log" ]; then
+    report FAIL "$kernel" "$m" "$s" "" - "never started: $(tail -n1 "$dir/run.err")" "$dir/boot.log"
+    return
+  fi
+  end=$(grep -m1 "^matrix-end: $m $s " "$log" || true)
+  rc=$(sed -n 's/.* rc=\([0-9]*\).*/\1/p' <<<"$end")
+  secs=$(sed -n 's/.* seconds=\([0-9]*\).*/\1/p' <<<"$end")
+  read -r n seen fields < <(counts "$log")
+  reason=
+  if [ -z "$end" ]; then
+    reason="guest stopped during this suite: $(tail -n1 "$dir/run.err")" secs=-
+  elif [ "$rc" = 137 ]; then
+    reason="killed after ${SUITE_TIMEOUT:-240}s"
+  elif [ "$rc" != 0 ]; then
+    reason="test exited $rc: $(first_error "$log")"
+  elif [ "$n" -eq 0 ]; then
+    reason="no e2e-result line"
+  elif [ "$seen" != "$m" ]; then
+    reason="results name mode $seen, requested $m"
+  fi
+  if [ -z "$reason" ]; then
+    report PASS "$kernel" "$m" "$s" "$fields" "$secs" "" ""
+  else
+    report FAIL "$kernel" "$m" "$s" "$fields" "$secs" "$reason" "$log"
+  fi
+}
+
+# boot fetches a kernel line's kernel and runs every mode and suite in one boot. It writes
+# the kernel line's directory: boot.log, run.err, kernel.txt ("<release>" once fetched) or
+# fetch.err. Safe to run for several kernel lines at once.
+boot() { # line
+  local line=$1 suite dir out vmlinuz release moddir t0 fetch_s boot_s guest_rc console root_opt=()
+  suite=$(suite_of "$line") || return 0
+  dir=$results/$line
   t0=$(date +%s)
   if ! out=$("$here/fetch-kernel.sh" "$suite" 2>"$dir/fetch.err"); then
-    fail_all "$line($suite)" "fetch failed: $(tail -n1 "$dir/fetch.err")" "$dir/fetch.err"
-    continue
+    return 0
   fi
-  { read -r vmlinuz; read -r release; } <<<"$out"
+  { read -r vmlinuz; read -r release; read -r moddir; } <<<"$out"
+  echo "$release" >"$dir/kernel.txt"
   fetch_s=$(( $(date +%s) - t0 ))
-
-  # Boot once and run every mode.
-  log "kernel $line ($suite, $release): booting, modes: ${mode_list[*]}"
+  log "kernel $line ($suite, $release): booting; modes: ${mode_list[*]}; suites: ${suite_list[*]}"
+  [ "$host_root" != 1 ] || root_opt=(--host-root "$moddir")
   t0=$(date +%s)
-  set +e
   # The console goes to boot.log always, and to stderr too with VERBOSE=1.
   console=/dev/null
   [ "${VERBOSE:-}" != 1 ] || console=/dev/stderr
-  "$here/run-guest.sh" --kernel "$vmlinuz" --timeout "$vm_timeout" --log "$dir/boot.log" \
-    --add "$HTTPTRACE_BIN:/bin/httptrace" --add "$E2E_BIN:/bin/e2e.test" \
-    --add "$guest_script:/etc/matrix-guest.sh" \
-    -- sh /etc/matrix-guest.sh "$e2e_run" "${mode_list[@]}" >"$console" 2>"$dir/run.err"
-  guest_rc=$?
-  set -e
+  guest_rc=0
+  "$here/run-guest.sh" --kernel "$vmlinuz" --timeout "$vm_timeout" --mem 2048 --log "$dir/boot.log" \
+    "${root_opt[@]}" "${adds[@]}" "${envs[@]}" \
+    --env "SUITE_TIMEOUT=$suite_timeout" \
+    -- sh /opt/matrix/matrix-guest.sh /opt/matrix/suites.txt "${mode_list[@]}" >"$console" 2>"$dir/run.err" \
+    || guest_rc=$?
   boot_s=$(( $(date +%s) - t0 ))
   log "kernel $line ($suite, $release): fetch ${fetch_s}s, boot+run ${boot_s}s, guest exit $guest_rc"
-  echo "kernel $line suite=$suite release=$release fetch_seconds=$fetch_s boot_run_seconds=$boot_s" >>"$summary"
+  echo "kernel $line suite=$suite release=$release fetch_seconds=$fetch_s boot_run_seconds=$boot_s" >"$dir/times.txt"
+}
 
+# verdicts reports every mode and suite of a booted (or failed) kernel line.
+verdicts() { # line
+  local line=$1 dir=$results/$1 guest_kernel m s
+  if ! suite_of "$line" >/dev/null; then
+    fail_all "$line" "unknown kernel line $line (known: 5.10 6.1 6.12)" ""
+    return
+  fi
+  if [ ! -s "$dir/kernel.txt" ]; then
+    fail_all "$line($(suite_of "$line"))" "fetch failed: $(tail -n1 "$dir/fetch.err")" "$dir/fetch.err"
+    return
+  fi
+  cat "$dir/times.txt" >>"$summary" 2>/dev/null || true
   guest_kernel=$(sed -n 's/.*guest-kernel: \([^ ]*\)$/\1/p' "$dir/boot.log" 2>/dev/null | head -n1)
   if [ -z "$guest_kernel" ]; then
-    fail_all "$release" "guest did not boot: $(tail -n1 "$dir/run.err")" "$dir/boot.log"
-    continue
+    fail_all "$(cat "$dir/kernel.txt")" "guest did not boot: $(tail -n1 "$dir/run.err")" "$dir/boot.log"
+    return
   fi
-
+  if grep -q '^guest-init: ' "$dir/boot.log"; then
+    fail_all "$guest_kernel" "$(grep -m1 '^guest-init: ' "$dir/boot.log")" "$dir/boot.log"
+    return
+  fi
   for m in "${mode_list[@]}"; do
-    mlog=$dir/$m.log
-    # This mode's output: from its begin marker to its end marker (or to the end of the log).
-    awk -v m="$m" '$0 == "matrix-mode-begin: " m {on = 1} on {print} on && index($0, "matrix-mode-end: " m " ") == 1 {exit}' \
-      "$dir/boot.log" >"$mlog"
-    if [ ! -s "$mlog" ]; then
-      report FAIL "$guest_kernel" "$m" - - - - - "mode never started: $(tail -n1 "$dir/run.err")" "$dir/boot.log"
-      continue
-    fi
-    end=$(grep -m1 "^matrix-mode-end: $m " "$mlog" || true)
-    rc=$(sed -n 's/.* rc=\([0-9]*\).*/\1/p' <<<"$end")
-    secs=$(sed -n 's/.* seconds=\([0-9]*\).*/\1/p' <<<"$end")
-    # Sum the counts of every e2e-result line; collect the distinct attach modes reported.
-    read -r n reported expected captured missed < <(
-      grep -o 'e2e-result: attach=[^ ]* expected=[0-9]* captured=[0-9]* missed=[0-9]*' "$mlog" \
-        | awk '{ split($2, a, "="); split($3, e, "="); split($4, c, "="); split($5, x, "=");
-                 if (!(a[2] in seen)) { seen[a[2]] = 1; att = att (att == "" ? "" : ",") a[2] }
-                 n++; E += e[2]; C += c[2]; X += x[2] }
-               END { if (n) print n, att, E, C, X; else print 0, "-", "-", "-", "-" }')
-    # What the kernel itself counted as kprobe misses (6.7+; n/a before).
-    kmissed=$(grep -o 'e2e-result: .* kernel_missed=[^ ]*' "$mlog" | sed 's/.*kernel_missed=//' | tail -n1)
-    reason=
-    if [ -z "$end" ]; then
-      reason="guest stopped during this mode: $(tail -n1 "$dir/run.err")"
-      secs=-
-    elif [ "$rc" != 0 ]; then
-      reason="test binary exited $rc"
-    elif [ "$n" -eq 0 ]; then
-      reason="no e2e-result line"
-    elif [ "$reported" != "$m" ]; then
-      reason="tool reported attach=$reported, requested $m"
-    fi
-    if [ -z "$reason" ]; then
-      report PASS "$guest_kernel" "$m" "$reported" "$expected" "$captured" "$missed" "$secs" "" ""
-    else
-      report FAIL "$guest_kernel" "$m" "$reported" "$expected" "$captured" "$missed" "$secs" "$reason" "$mlog"
-    fi
+    for s in "${suite_list[@]}"; do
+      s=${s%%=*}
+      if [ -n "${unrunnable[$s]:-}" ]; then
+        report FAIL "$guest_kernel" "$m" "$s" "" - "${unrunnable[$s]}" ""
+      else
+        judge "$dir" "$guest_kernel" "$m" "$s"
+      fi
+    done
   done
-done
+}
 
-echo "matrix: $passed passed, $failed failed (logs in $results)" | tee -a "$summary"
+matrix_start=$(date +%s)
+for line in $kernels; do
+  rm -rf "${results:?}/$line"
+  mkdir -p "$results/$line"
+done
+if [ "$jobs" -le 1 ]; then
+  # One kernel after the other, each reported as soon as it is done.
+  for line in $kernels; do
+    boot "$line"
+    verdicts "$line"
+  done
+else
+  # Up to JOBS guests at once (each emulates its CPUs on one host thread), then the report.
+  running=0
+  for line in $kernels; do
+    if [ "$running" -ge "$jobs" ]; then
+      wait -n || true
+      running=$((running - 1))
+    fi
+    boot "$line" &
+    running=$((running + 1))
+  done
+  wait || true
+  for line in $kernels; do verdicts "$line"; done
+fi
+
+wall=$(( $(date +%s) - matrix_start ))
+echo "matrix: $passed passed, $failed failed in ${wall}s (logs in $results)" | tee -a "$summary"
 [ "$failed" -eq 0 ]

@@ -3,9 +3,14 @@
 #
 # Usage: scripts/vm/run-guest.sh --kernel VMLINUZ [options] -- GUEST COMMAND [ARGS...]
 #   --kernel FILE          kernel image to boot (e.g. from fetch-kernel.sh)
+#   --host-root MODDIR     run the command on the host's root filesystem, shared read-only
+#                          over virtio-9p under a tmpfs overlay, so the host's dynamically
+#                          linked programs run in the guest. MODDIR holds the guest kernel's
+#                          9p and overlay modules and their load-order (fetch-kernel.sh line 3).
 #   --add HOST[:GUEST]     put a file or directory into the guest; GUEST defaults to
-#                          /bin/<name>, a GUEST ending in / gets <name> appended. Executables
-#                          must be statically linked (the guest has no libc). Repeatable.
+#                          /bin/<name>, a GUEST ending in / gets <name> appended. Without
+#                          --host-root, executables must be statically linked (the guest has
+#                          no libc). Repeatable.
 #   --env K=V              set K=V for the guest command. Repeatable.
 #   --timeout SECONDS      stop the guest after this long (default ${HTTPTRACE_VM_TIMEOUT:-300})
 #   --mem MB               guest memory (default 1536)
@@ -19,16 +24,17 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
 die() { echo "run-guest: $*" >&2; exit 125; }
-usage() { sed -n '4,16s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+usage() { sed -n '4,21s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 
 # sq quotes a string for sh: 'it'\''s'.
 sq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 
-kernel='' timeout_s=${HTTPTRACE_VM_TIMEOUT:-300} mem=1536 smp=2 extra_append='' log_file=''
+kernel='' host_root='' timeout_s=${HTTPTRACE_VM_TIMEOUT:-300} mem=1536 smp=2 extra_append='' log_file=''
 adds=() envs=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --kernel) kernel=${2:?--kernel needs a file}; shift 2 ;;
+    --host-root) host_root=${2:?--host-root needs the modules directory}; shift 2 ;;
     --add) adds+=("${2:?--add needs HOST[:GUEST]}"); shift 2 ;;
     --env) envs+=("${2:?--env needs K=V}"); shift 2 ;;
     --timeout) timeout_s=${2:?--timeout needs seconds}; shift 2 ;;
@@ -60,12 +66,26 @@ mkdir -p "$root"/{bin,etc/guest,dev,proc,sys,tmp,root}
 cp "$busybox" "$root/bin/busybox"
 cp "$here/guest-init.sh" "$root/init"
 chmod 755 "$root/init"
+# With the host's root, added files go to /added and init copies them over that root.
+added=$root
+qemu_share=()
+if [ -n "$host_root" ]; then
+  [ -s "$host_root/load-order" ] || die "--host-root: no load-order in $host_root (fetch-kernel.sh writes it)"
+  mkdir -p "$root/lib/guest-modules" "$root/added"
+  cp "$host_root"/*.ko "$host_root/load-order" "$root/lib/guest-modules/"
+  : >"$root/etc/guest/host-root"
+  added=$root/added
+  # multidevs=remap keeps inode numbers unique across the host's mounts.
+  qemu_share=(-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
+    -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot)
+fi
 # A console node lets the kernel hand /init its stdio before devtmpfs is mounted.
 [ "$(id -u)" -ne 0 ] || mknod "$root/dev/console" c 5 1
 
 # check_static refuses dynamically linked executables, which cannot run without a libc.
 check_static() {
   local f=$1 kind
+  [ -z "$host_root" ] || return 0
   kind=$(file -L -b "$f")
   case "$kind" in
     *ELF*dynamically\ linked*) die "$f is dynamically linked; the guest has no libc (build it static, e.g. CGO_ENABLED=0 or -extldflags -static)" ;;
@@ -88,8 +108,8 @@ for spec in ${adds[@]+"${adds[@]}"}; do
   else
     check_static "$host_path"
   fi
-  mkdir -p "$root$(dirname "$guest_path")"
-  cp -a -L "$host_path" "$root$guest_path"
+  mkdir -p "$added$(dirname "$guest_path")"
+  cp -a -L "$host_path" "$added$guest_path"
 done
 
 # The command file: environment, then the command with each argument quoted.
@@ -120,7 +140,7 @@ start=$(date +%s)
 set +e
 timeout --kill-after=10 "$timeout_s" \
   qemu-system-x86_64 -accel "tcg,thread=${HTTPTRACE_TCG_THREAD:-single}" -m "$mem" -smp "$smp" -nographic -no-reboot -nic none \
-    -kernel "$kernel" -initrd "$work/initrd.gz" \
+    -kernel "$kernel" -initrd "$work/initrd.gz" ${qemu_share[@]+"${qemu_share[@]}"} \
     -append "console=ttyS0 rdinit=/init panic=-1 quiet${extra_append:+ $extra_append}" \
     </dev/null 2>&1 | sed -u -e 's/\r//g' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc//g' | tee "$console"
 status=("${PIPESTATUS[@]}")

@@ -121,6 +121,21 @@ func sorted[K comparable](m map[K]bool) string {
 	return strings.Join(out, "\n")
 }
 
+// vmlinuxBTF is the kernel's own BTF.
+const vmlinuxBTF = "/sys/kernel/btf/vmlinux"
+
+// bpftraceCmd runs bpftrace on a script. bpftrace 0.17 finds the kernel's
+// BTF by the name the BPF syscall gives it, which kernels before 5.11 do
+// not give; without BTF it cannot type tracepoint arguments (u64, size_t).
+// Naming the file with BPFTRACE_BTF works on every kernel.
+func bpftraceCmd(bpftrace, script string) *exec.Cmd {
+	cmd := exec.Command(bpftrace, script)
+	if _, err := os.Stat(vmlinuxBTF); err == nil && os.Getenv("BPFTRACE_BTF") == "" {
+		cmd.Env = append(os.Environ(), "BPFTRACE_BTF="+vmlinuxBTF)
+	}
+	return cmd
+}
+
 // needBpftrace returns bpftrace's path after checking what running it
 // needs: root, bpftrace itself, and tracefs (mounted here if a fresh boot
 // has not). A missing piece fails the test.
@@ -251,7 +266,7 @@ func compare(t *testing.T, bpftrace, mode string, s server) (int, int) {
 	}
 
 	// Both tracers, side by side.
-	bt := harness.Start(t, exec.Command(bpftrace, scriptPath))
+	bt := harness.Start(t, bpftraceCmd(bpftrace, scriptPath))
 	bt.WaitLine(t, false, func(l string) bool { return strings.HasPrefix(l, "Tracing HTTP") }, waitLimit)
 	ht := harness.StartTracer(t, mode, []int{pid})
 

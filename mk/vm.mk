@@ -1,0 +1,22 @@
+# The kernel matrix: every suite in qemu guests, one boot per Debian kernel, in both attach modes.
+# KERNELS, MODES, SUITES and JOBS (environment or make's command line) pick subsets and
+# parallelism; see scripts/vm/matrix.sh.
+
+.PHONY: vm-test
+
+# Kernel lines, also what vm-tracer-test (mk/kernel.mk) boots.
+KERNELS ?= 5.10 6.1 6.12
+
+# The bpftrace comparison runs in the guests as a test binary too.
+bin/bpftracediff.test: $(BPF_OBJ) $(GO_SRC) $(shell find test -name '*.go')
+	go test -c -trimpath -tags netgo,osusergo \
+		-ldflags '-linkmode external -extldflags "-static"' -o $@ ./test/bpftracediff
+
+# The syscall-path server of the syscalls suite, where the tree builds one (mk/e2e.mk).
+VM_SYSCALLSERVER := $(if $(wildcard mk/e2e.mk),bin/syscallserver)
+
+vm-test: bin/httptrace-static bin/e2e.test bin/bpftracediff.test $(VM_SYSCALLSERVER)
+	KERNELS="$(KERNELS)" HTTPTRACE_BIN=$(CURDIR)/bin/httptrace-static E2E_BIN=$(CURDIR)/bin/e2e.test \
+		BPFTRACEDIFF_BIN=$(CURDIR)/bin/bpftracediff.test \
+		$(if $(VM_SYSCALLSERVER),SYSCALLSERVER_BIN=$(CURDIR)/$(VM_SYSCALLSERVER)) \
+		bash scripts/vm/matrix.sh
