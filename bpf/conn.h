@@ -139,7 +139,27 @@ static __always_inline __u32 conn_stat(__u8 flag)
 		return HTTPTRACE_STAT_CONNS_ACCEPTED;
 	if (flag == HTTPTRACE_CONN_CONNECTED)
 		return HTTPTRACE_STAT_CONNS_CONNECTED;
-	return HTTPTRACE_STAT_CONNS_ADOPTED;
+	if (flag == HTTPTRACE_CONN_ADOPTED)
+		return HTTPTRACE_STAT_CONNS_ADOPTED;
+	return HTTPTRACE_STAT_CONNS_FROM_START;
+}
+
+/*
+ * True when a read that just returned bytes got the first bytes the socket
+ * ever delivered, and the process has written nothing on it: the connection
+ * is seen from its start although its accept was not (a kretprobe misses an
+ * accept that was already blocked when it was attached). The bytes the
+ * process has read in all are what the socket received less what still
+ * waits to be read.
+ */
+static __always_inline bool read_from_start(struct sock *sk, __u64 bytes)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	__u64 received = BPF_CORE_READ(tp, bytes_received);
+	__u32 unread = BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq);
+
+	return received - unread == bytes && BPF_CORE_READ(tp, data_segs_out) == 0 &&
+	       BPF_CORE_READ(tp, write_seq) == BPF_CORE_READ(tp, snd_nxt);
 }
 
 /*

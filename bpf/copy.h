@@ -146,8 +146,14 @@ static __always_inline void send_transfer(const struct call *c, __u64 bytes)
 	__u32 zero = 0;
 
 	conn = bpf_map_lookup_elem(&conns, &c->conn);
-	if (!conn) /* first seen, or evicted: adopted */
-		conn = conn_get(c->conn, (struct sock *)c->sk, HTTPTRACE_CONN_ADOPTED);
+	if (!conn) {
+		/* First seen on data (or evicted): adopted, unless this read got its first bytes. */
+		__u8 flag = HTTPTRACE_CONN_ADOPTED;
+
+		if (c->dir == HTTPTRACE_DIR_RECV && read_from_start((struct sock *)c->sk, bytes))
+			flag = 0;
+		conn = conn_get(c->conn, (struct sock *)c->sk, flag);
+	}
 	if (!conn) {
 		stat_inc(HTTPTRACE_STAT_CONNS_LOST);
 		return;

@@ -121,7 +121,7 @@ struct httptrace_proc {
 enum httptrace_stat {
 	HTTPTRACE_STAT_CALLS = 0,          /* data syscalls entered on a TCP socket of a traced process */
 	HTTPTRACE_STAT_RETURNS_MISSED,     /* an entry found its thread's previous call never returned */
-	HTTPTRACE_STAT_CONNS_ADOPTED,      /* connections first seen on data */
+	HTTPTRACE_STAT_CONNS_ADOPTED,      /* connections first seen on data, after bytes httptrace did not see */
 	HTTPTRACE_STAT_CONNS_ACCEPTED,     /* connections seen at an accept return */
 	HTTPTRACE_STAT_CONNS_CONNECTED,    /* connections seen at a connect return */
 	HTTPTRACE_STAT_CONNS_CLOSED,       /* last closes of a known connection (close records) */
@@ -134,6 +134,7 @@ enum httptrace_stat {
 	HTTPTRACE_STAT_PROCS_TRACKED,      /* processes tracked at a fork or exec */
 	HTTPTRACE_STAT_PROCS_EXITED,       /* tracked processes that exited */
 	HTTPTRACE_STAT_TRACK_FAILED,       /* processes not tracked because tracked_pids was full */
+	HTTPTRACE_STAT_CONNS_FROM_START,   /* connections first seen on data, at the stream's first bytes */
 	HTTPTRACE_STAT_COUNT,
 };
 

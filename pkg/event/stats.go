@@ -20,6 +20,7 @@ const (
 	StatProcsTracked
 	StatProcsExited
 	StatTrackFailed
+	StatConnsFromStart
 	StatCount
 )
 
@@ -40,6 +41,7 @@ var StatNames = [StatCount]string{
 	StatProcsTracked:   "procs_tracked",
 	StatProcsExited:    "procs_exited",
 	StatTrackFailed:    "track_failed",
+	StatConnsFromStart: "conns_from_start",
 }
 
 func (s Stat) String() string {

@@ -56,6 +56,7 @@ static const struct { const char *name; unsigned value; } stats[] = {
 	{"procs_tracked", HTTPTRACE_STAT_PROCS_TRACKED},
 	{"procs_exited", HTTPTRACE_STAT_PROCS_EXITED},
 	{"track_failed", HTTPTRACE_STAT_TRACK_FAILED},
+	{"conns_from_start", HTTPTRACE_STAT_CONNS_FROM_START},
 };
 static size_t stat_count(void) { return sizeof(stats) / sizeof(stats[0]); }
 static const char *stat_name(size_t i) { return stats[i].name; }
