@@ -27,9 +27,12 @@ func TestMain(m *testing.M) { harness.Main(m) }
 
 const (
 	warmupMax = 50 // warm-up requests before giving up on the tools attaching
-	waitLimit = 60 * time.Second
 	settle    = 10 * time.Second
 )
+
+// waitLimit bounds each wait on bpftrace: attaching and detaching its
+// probes takes long under the guests' emulation.
+var waitLimit = 60 * time.Second * harness.Slowdown()
 
 // exchange is what both tools must agree on for each request.
 type exchange struct {

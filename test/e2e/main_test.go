@@ -13,7 +13,6 @@
 package e2e
 
 import (
-	"os"
 	"testing"
 	"time"
 
@@ -25,13 +24,7 @@ func TestMain(m *testing.M) { harness.Main(m) }
 // waitForLogs bounds how long a test waits for its exchanges to be logged
 // (it stops waiting once they all are). Guests of the kernel matrix
 // (HTTPTRACE_E2E_GUEST set) run under software emulation and get longer.
-var waitForLogs = 15 * time.Second
-
-func init() {
-	if os.Getenv("HTTPTRACE_E2E_GUEST") != "" {
-		waitForLogs *= 4
-	}
-}
+var waitForLogs = 15 * time.Second * harness.Slowdown()
 
 // trace starts httptrace on the PIDs in the mode under test and checks it
 // reports that mode.

@@ -220,3 +220,12 @@ func (tr *Tracer) StopAndSummary(t testing.TB) Summary {
 	s.Line = line
 	return s
 }
+
+// Slowdown is how much longer waits should be: 4 in the kernel matrix's
+// guests (HTTPTRACE_E2E_GUEST set), which run under software emulation, else 1.
+func Slowdown() time.Duration {
+	if os.Getenv("HTTPTRACE_E2E_GUEST") != "" {
+		return 4
+	}
+	return 1
+}
