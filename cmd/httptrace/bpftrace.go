@@ -9,6 +9,7 @@ import (
 	"github.com/httptrace/httptrace/pkg/bpftrace"
 	"github.com/httptrace/httptrace/pkg/kernel"
 	"github.com/httptrace/httptrace/pkg/probes"
+	"github.com/httptrace/httptrace/pkg/procs"
 )
 
 const bpftraceUsage = `httptrace bpftrace prints the bpftrace program equivalent to what httptrace
@@ -27,7 +28,8 @@ Usage:
 
 Flags:
   -c, --config FILE   YAML configuration (see configs/httptrace.yaml)
-      --pid N         trace process N; repeatable, adds to the config's pids.
+      --pid N         trace process N and the descendants it has now (the
+                      program follows later forks); repeatable.
                       With no PIDs and no names the program takes one PID
                       as its first argument: bpftrace SCRIPT PID
       --comm NAME     trace processes named NAME; repeatable
@@ -90,7 +92,7 @@ func runBpftrace(args []string, stdout, stderr io.Writer) int {
 		mode = probes.ModeKprobe
 	}
 	plan := cfg.Probes[mode]
-	gen := bpftrace.Options{PIDs: cfg.PIDs, Comms: cfg.Comms, CaptureBytes: cfg.CaptureBytes, StrLen: strlen}
+	gen := bpftrace.Options{PIDs: withDescendants(cfg.PIDs), Comms: cfg.Comms, CaptureBytes: cfg.CaptureBytes, StrLen: strlen}
 	if !first {
 		gen.Resolve = func(c probes.Choice) (probes.Spec, error) { return probes.First(kernel.DefaultHost, c) }
 	}
@@ -102,4 +104,18 @@ func runBpftrace(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	return 0
+}
+
+// withDescendants adds the running descendants of the given processes, as
+// httptrace itself traces them: the program then sees the workers a server
+// forked before it started (it follows later forks itself).
+func withDescendants(pids []int) []int {
+	if len(pids) == 0 {
+		return pids
+	}
+	all, err := procs.List("/proc")
+	if err != nil {
+		return pids
+	}
+	return procs.Select(all, pids, nil)
 }
