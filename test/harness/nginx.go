@@ -21,7 +21,8 @@ type Nginx struct {
 }
 
 // nginxConf is the generated configuration: %[1]s the prefix directory,
-// %[2]s the listen address, %[3]s the user line.
+// %[2]s the listen address, %[3]s the user line, %[4]s the upstream that
+// /proxy/ forwards to (its path without /proxy).
 const nginxConf = `%[3]s
 worker_processes 2;
 daemon off;
@@ -49,6 +50,7 @@ http {
         location /status/404/ { return 404; }
         location /status/500/ { return 500; }
         location /post/ { return 200 "posted\n"; }
+        location /proxy/ { proxy_pass http://%[4]s/; }
     }
 }
 `
@@ -57,6 +59,12 @@ http {
 // generated configuration in a temporary directory, and waits until it
 // accepts connections and both workers are up. Its PID is the master's.
 func StartNginx(t testing.TB) *Nginx {
+	t.Helper()
+	return StartNginxProxy(t, "127.0.0.1:9")
+}
+
+// StartNginxProxy is StartNginx with /proxy/ forwarded to upstream (host:port).
+func StartNginxProxy(t testing.TB, upstream string) *Nginx {
 	t.Helper()
 	bin := NeedBinary(t, "nginx")
 	dir := t.TempDir()
@@ -73,7 +81,7 @@ func StartNginx(t testing.TB) *Nginx {
 	}
 	addr := FreeAddr(t)
 	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, addr, user)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, addr, user, upstream)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	n := &Nginx{bin: bin, conf: conf, prefix: dir}
