@@ -9,7 +9,7 @@
 #                     in the guest); without it that suite finds its own or fails
 #   KERNELS           kernel lines, default "5.10 6.1 6.12" (5.10=bullseye, 6.1=bookworm, 6.12=trixie)
 #   MODES             attach modes, default "kprobe tracepoint"
-#   SUITES            default "smoke nginx python node go syscalls bpftrace-diff"; an entry
+#   SUITES            default "smoke nginx python node go proxy syscalls bpftrace-diff"; an entry
 #                     NAME=REGEX runs E2E_BIN with -test.run REGEX under that name
 #   HOST_ROOT         1 (default): the guest runs on the host's root filesystem (read-only
 #                     9p share under a tmpfs overlay), so the host's nginx, python3, node and
@@ -40,7 +40,7 @@ die() { echo "matrix: $*" >&2; exit 2; }
 
 kernels=${KERNELS:-5.10 6.1 6.12}
 modes=${MODES:-kprobe tracepoint}
-suites=${SUITES:-smoke nginx python node go syscalls bpftrace-diff}
+suites=${SUITES:-smoke nginx python node go proxy syscalls bpftrace-diff}
 host_root=${HOST_ROOT:-1}
 src=$(cd "${SRC_DIR:-$here/../..}" && pwd) || die "SRC_DIR ${SRC_DIR:-} is not a directory"
 suite_timeout=${SUITE_TIMEOUT:-240}
@@ -93,10 +93,11 @@ for s in "${suite_list[@]}"; do
     python) run='^TestPython$' ;;
     node) run='^TestNode$' ;;
     go) run='^TestGo$' ;;
+    proxy) run='^TestReverseProxy$' ;;
     syscalls) run='^TestSyscallPaths$' ;;
     bpftrace-diff) run='^TestSameRequests$' var=BPFTRACEDIFF_BIN dir=test/bpftracediff ;;
     *=*) name=${s%%=*} run=${s#*=} ;;
-    *) die "unknown suite '$s' (known: smoke nginx python node go syscalls bpftrace-diff, or NAME=REGEX)" ;;
+    *) die "unknown suite '$s' (known: smoke nginx python node go proxy syscalls bpftrace-diff, or NAME=REGEX)" ;;
   esac
   [[ $name =~ ^[A-Za-z0-9_-]+$ && $run =~ ^[^[:space:]]+$ ]] || die "bad suite '$s'"
   why=$(usable "$var")
