@@ -16,7 +16,7 @@
 #                     bpftrace run on the guest's kernel. 0: busybox and the added binaries only
 #                     (they must be static; the server suites then fail for want of servers).
 #   SRC_DIR           source tree the tests run in (their package directories), default this one
-#   SUITE_TIMEOUT     seconds one suite may take in the guest, default 240
+#   SUITE_TIMEOUT     seconds one suite may take in the guest, default 300
 #   JOBS              kernels booted at once, default 1 (each guest keeps one host CPU busy)
 #   VM_TIMEOUT        seconds per boot, default 120 + (SUITE_TIMEOUT + 15) x suites x modes
 #   RESULTS_DIR       logs, default ${TMPDIR:-/tmp}/httptrace-matrix; per kernel line boot.log
@@ -43,7 +43,7 @@ modes=${MODES:-kprobe tracepoint}
 suites=${SUITES:-smoke nginx python node go proxy syscalls bpftrace-diff}
 host_root=${HOST_ROOT:-1}
 src=$(cd "${SRC_DIR:-$here/../..}" && pwd) || die "SRC_DIR ${SRC_DIR:-} is not a directory"
-suite_timeout=${SUITE_TIMEOUT:-240}
+suite_timeout=${SUITE_TIMEOUT:-300}
 jobs=${JOBS:-1}
 results=${RESULTS_DIR:-${TMPDIR:-/tmp}/httptrace-matrix}
 read -r -a mode_list <<<"$modes"

@@ -28,6 +28,7 @@ func TestMain(m *testing.M) { harness.Main(m) }
 const (
 	warmupMax = 50 // warm-up requests before giving up on the tools attaching
 	settle    = 10 * time.Second
+	stopLimit = 45 * time.Second // for bpftrace to exit after SIGINT, then after SIGKILL
 )
 
 // waitLimit bounds each wait on bpftrace: attaching and detaching its
@@ -314,7 +315,11 @@ func compare(t *testing.T, bpftrace, mode string, s server) (int, int) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if err := bt.Stop(t, waitLimit); err != nil {
+	// bpftrace 0.17 sometimes takes minutes to detach under the guests'
+	// emulation; what it printed by now is what is compared.
+	if exited, err := bt.Interrupt(stopLimit); !exited {
+		t.Logf("bpftrace did not exit within %s of SIGINT and was killed; its output so far is compared", stopLimit)
+	} else if err != nil {
 		t.Errorf("bpftrace exited with %v\n%s", err, strings.Join(bt.Stderr(), "\n"))
 	}
 	ht.StopAndSummary(t)

@@ -19,7 +19,10 @@ type Proc struct {
 	stdout []string
 	stderr []string
 	done   chan struct{}
-	err    error
+	// abandoned is set when a killed process did not exit in time: nothing
+	// waits for it any more.
+	abandoned bool
+	err       error
 }
 
 // Start runs a command, collecting stdout and stderr lines, and kills it
@@ -52,7 +55,9 @@ func Start(t testing.TB, cmd *exec.Cmd) *Proc {
 		case <-p.done:
 		default:
 			cmd.Process.Kill()
-			<-p.done
+			if !p.abandoned {
+				<-p.done
+			}
 		}
 	})
 	return p
@@ -124,6 +129,27 @@ func (p *Proc) Stop(t testing.TB, timeout time.Duration) error {
 		<-p.done
 		t.Fatalf("%s did not exit within %s of SIGINT", p.Cmd.Path, timeout)
 		return nil
+	}
+}
+
+// Interrupt sends SIGINT and waits up to timeout for the process to exit.
+// If it has not by then, it is killed and exited is false; err is its exit
+// error otherwise. For a tool whose output, not its exit, is under test.
+func (p *Proc) Interrupt(timeout time.Duration) (exited bool, err error) {
+	p.Cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+		return true, p.err
+	case <-time.After(timeout):
+		// Even a killed process may take long to exit while the kernel
+		// releases its probes; past a second bound it is left to finish.
+		p.Cmd.Process.Kill()
+		select {
+		case <-p.done:
+		case <-time.After(timeout):
+			p.abandoned = true
+		}
+		return false, nil
 	}
 }
 
