@@ -52,6 +52,9 @@ type Pipeline struct {
 	tracker *exchange.Tracker
 	stats   Stats
 	sinkErr error
+	// tickedNs is when the tracker's timers last ran: once per PollInterval,
+	// however often batches come.
+	tickedNs uint64
 
 	// Reused for every record: decoding allocates nothing.
 	data  event.Data
@@ -119,7 +122,10 @@ func (p *Pipeline) batch() error {
 	if err != nil {
 		return fmt.Errorf("reading records: %w", err)
 	}
-	p.tracker.Tick(MonotonicNow())
+	if now := MonotonicNow(); now-p.tickedNs >= uint64(PollInterval) {
+		p.tickedNs = now
+		p.tracker.Tick(now)
+	}
 	return p.flush()
 }
 

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"errors"
-	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -15,9 +14,9 @@ const livenessEveryNs = uint64(1e9)
 
 // Procs is the set of traced processes, kept from the programs' fork, exec
 // and exit records. A run that selects processes only by PID ends when the
-// set is empty; one that also selects by command name keeps waiting.
+// set is empty; one that also selects by command name keeps waiting. It
+// belongs to the pipeline's goroutine.
 type Procs struct {
-	mu        sync.Mutex
 	live      map[uint32]bool
 	keepEmpty bool
 	checkedNs uint64
@@ -34,8 +33,6 @@ func NewProcs(pids []int, keepWaitingWhenEmpty bool) *Procs {
 
 // Apply updates the set from one record.
 func (p *Procs) Apply(ev *event.Proc) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	switch ev.Op {
 	case event.ProcFork, event.ProcExec:
 		p.live[ev.PID] = true
@@ -46,8 +43,6 @@ func (p *Procs) Apply(ev *event.Proc) {
 
 // Len is the number of traced processes.
 func (p *Procs) Len() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	return len(p.live)
 }
 
@@ -55,8 +50,6 @@ func (p *Procs) Len() int {
 // none can come. Once a second it also drops processes that are gone
 // without an exit record.
 func (p *Procs) Done(nowNs uint64) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	if nowNs-p.checkedNs >= livenessEveryNs {
 		p.checkedNs = nowNs
 		for pid := range p.live {
