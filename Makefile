@@ -20,7 +20,7 @@ VMLINUX  := vmlinux/$(LINUX_ARCH)/vmlinux.h
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(LINUX_ARCH) -Wall -Werror \
 	-I vmlinux/$(LINUX_ARCH) -I bpf -MMD -MP
 
-# cgo is needed for libbpfgo; pkg/bpfobj/link.go links the static libbpf.
+# cgo is needed for libbpfgo; pkg/libbpf links the static libbpf.
 export CGO_ENABLED := 1
 GO_LDFLAGS := -X main.version=$(VERSION)
 GO_SRC := $(shell find cmd pkg -name '*.go' 2>/dev/null) go.mod go.sum

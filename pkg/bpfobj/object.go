@@ -10,6 +10,9 @@ import (
 
 	bpf "github.com/aquasecurity/libbpfgo"
 	"golang.org/x/sys/unix"
+
+	// libbpf itself, linked statically.
+	_ "github.com/httptrace/httptrace/pkg/libbpf"
 )
 
 // Object is the CO-RE object built from bpf/httptrace.bpf.c.

@@ -13,6 +13,9 @@ import (
 
 	bpf "github.com/aquasecurity/libbpfgo"
 	"golang.org/x/sys/unix"
+
+	// libbpf itself, linked statically.
+	_ "github.com/httptrace/httptrace/pkg/libbpf"
 )
 
 // The request and its modes, as testdata/ringtest.h defines them.
