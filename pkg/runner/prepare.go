@@ -37,7 +37,7 @@ func prepare(cfg config.Config, log *logrus.Logger) (probes.Plan, error) {
 	if mounted {
 		log.WithField("path", kernel.DefaultHost.Tracefs).Info("mounted tracefs")
 	}
-	release := kernel.Release()
+	release := kernel.DefaultHost.Release
 	raised, err := preflight.Memlock(release)
 	if err != nil {
 		return probes.Plan{}, err
