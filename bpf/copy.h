@@ -60,29 +60,53 @@ static __always_inline void fill_header(struct httptrace_data *d, const struct c
 }
 
 /*
- * Sends one data record for len bytes at stream position pos, copying up to
- * capture_bytes of them from src (0: copy nothing), after the part before
- * skip_to that user space asked to leave out.
+ * How much of a transfer of len bytes at stream position pos to copy: the
+ * part before skip_to (which user space asked to leave out) is skipped
+ * (*skip), and at most capture_bytes of the rest are copied.
+ */
+static __always_inline __u64 capture_window(__u64 pos, __u64 len, __u64 skip_to, __u64 *skip)
+{
+	__u64 n;
+
+	*skip = 0;
+	if (skip_to > pos) {
+		*skip = skip_to - pos;
+		if (*skip > len)
+			*skip = len;
+		stat_inc(HTTPTRACE_STAT_SKIPS);
+	}
+	n = len - *skip;
+	if (n > capture_bytes)
+		n = capture_bytes;
+	return n;
+}
+
+/* Completes a data record for len bytes at pos, n of them copied from off, and sends it. */
+static __always_inline void send_record(struct httptrace_data *d, __u64 pos, __u64 len, __u64 off, __u64 n)
+{
+	d->pos = pos;
+	d->bytes = len > 0xffffffff ? 0xffffffff : (__u32)len;
+	d->captured_off = off;
+	d->captured_bytes = n;
+	emit(d, offsetof(struct httptrace_data, data) + n);
+}
+
+/*
+ * Sends one data record for len bytes at stream position pos, copying what
+ * capture_window allows from src (0: copy nothing).
  */
 static __always_inline void send_span(struct httptrace_data *d, __u64 pos, __u64 len, __u64 src, __u64 skip_to)
 {
-	__u64 skip = 0, n; /* 64-bit: see the bound on n below */
+	__u64 skip, n; /* 64-bit: see the bound on n below */
 
-	if (skip_to > pos) {
-		skip = skip_to - pos;
-		if (skip > len)
-			skip = len;
-		stat_inc(HTTPTRACE_STAT_SKIPS);
-	}
+	n = capture_window(pos, len, skip_to, &skip);
+	if (!src)
+		n = 0;
 	/*
-	 * Copy no more than is left, the configured size, or the buffer. n is
-	 * pinned to a register before the last bound: otherwise clang may test a
-	 * 32-bit copy of it and pass the unbounded register to the helper, which
-	 * the 5.10 verifier rejects.
+	 * n is pinned to a register before the last bound: otherwise clang may
+	 * test a 32-bit copy of it and pass the unbounded register to the
+	 * helper, which the 5.10 verifier rejects.
 	 */
-	n = src ? len - skip : 0;
-	if (n > capture_bytes)
-		n = capture_bytes;
 	barrier_var(n);
 	if (n > HTTPTRACE_MAX_CAPTURE_BYTES)
 		n = HTTPTRACE_MAX_CAPTURE_BYTES;
@@ -90,47 +114,93 @@ static __always_inline void send_span(struct httptrace_data *d, __u64 pos, __u64
 		stat_inc(HTTPTRACE_STAT_READ_USER_FAILED);
 		n = 0;
 	}
-	d->pos = pos;
-	d->bytes = len > 0xffffffff ? 0xffffffff : (__u32)len;
-	d->captured_off = skip;
-	d->captured_bytes = n;
-	emit(d, offsetof(struct httptrace_data, data) + n);
+	send_record(d, pos, len, skip, n);
 }
 
 /*
- * Sends the bytes of an iovec transfer: one record per iovec, positions
- * following each other. The iovec array is read in one copy. Past
- * HTTPTRACE_MAX_IOVS entries, or when the array cannot be read, the rest
- * goes as one record with nothing copied.
+ * Sends an iovec transfer as one record: the bytes of its iovecs follow each
+ * other in data[], as they do in the stream, up to what capture_window
+ * allows. The iovec array is read in one copy. Copying stops at an iovec
+ * that cannot be read, or after HTTPTRACE_MAX_IOVS entries (counted as
+ * iov_cut); the record still counts every byte moved.
+ *
+ * Each step copies up to HTTPTRACE_COPY_CHUNK bytes of one iovec to an
+ * offset below the end of data[] (the verifier checks offset and length each
+ * at their largest, which scratch.spill leaves room for). A step either ends
+ * an iovec or copies a whole chunk, so HTTPTRACE_MAX_IOVS steps plus one per
+ * chunk of the largest capture cover every transfer. The cursor lives in the
+ * scratch map and is reloaded each step, so the verifier sees every path
+ * through a step end in the same state rather than following each apart.
  */
 static __always_inline void send_iovecs(struct scratch *s, const struct call *c, __u64 pos, __u64 bytes, __u64 skip_to)
 {
-	__u64 done = 0, len, count = c->iovlen;
+	volatile struct iov_cursor *cur = &s->cur;
+	__u64 skip, want, got, seg, len, off, n, count = c->iovlen;
+	__u32 i;
 
+	want = capture_window(pos, bytes, skip_to, &skip);
+	cur->got = 0;
+	cur->seg = 0;
+	cur->off = 0;
+	cur->i = 0;
+	cur->failed = 0;
 	if (count > HTTPTRACE_MAX_IOVS)
 		count = HTTPTRACE_MAX_IOVS;
 	barrier_var(count); /* a bounded register for the helper, as in send_span */
 	if (count > HTTPTRACE_MAX_IOVS)
 		count = HTTPTRACE_MAX_IOVS;
-	if (count && bpf_probe_read_user(s->iov, count * sizeof(struct iovec), (const void *)c->ptr)) {
+	if (want && count && bpf_probe_read_user(s->iov, count * sizeof(struct iovec), (const void *)c->ptr)) {
 		stat_inc(HTTPTRACE_STAT_READ_USER_FAILED);
-		count = 0;
+		cur->failed = 1;
 	}
-	for (int i = 0; i < HTTPTRACE_MAX_IOVS; i++) {
-		if (i >= count || done >= bytes)
+	for (int step = 0; step < HTTPTRACE_MAX_IOVS + HTTPTRACE_MAX_CAPTURE_BYTES / HTTPTRACE_COPY_CHUNK; step++) {
+		/* i: the iovec; seg: where it starts in the transfer; off: how far into it copying has got. */
+		got = cur->got;
+		seg = cur->seg;
+		off = cur->off;
+		i = cur->i;
+		if (cur->failed || i >= count || i >= HTTPTRACE_MAX_IOVS || got >= want || seg >= bytes)
 			break;
 		len = s->iov[i].iov_len;
-		if (len > bytes - done)
-			len = bytes - done;
-		if (!len)
+		if (len > bytes - seg)
+			len = bytes - seg;
+		if (skip > seg && off < skip - seg)
+			off = skip - seg; /* the skipped part of this iovec */
+		if (off >= len) {
+			cur->seg = seg + len;
+			cur->off = 0;
+			cur->i = i + 1;
 			continue;
-		send_span(&s->rec, pos + done, len, (__u64)s->iov[i].iov_base, skip_to);
-		done += len;
+		}
+		n = len - off;
+		if (n > want - got)
+			n = want - got;
+		if (got >= HTTPTRACE_MAX_CAPTURE_BYTES)
+			break;
+		barrier_var(n);
+		if (n > HTTPTRACE_COPY_CHUNK)
+			n = HTTPTRACE_COPY_CHUNK;
+		if (bpf_probe_read_user(s->rec.data + got, n, (const void *)(s->iov[i].iov_base + off))) {
+			stat_inc(HTTPTRACE_STAT_READ_USER_FAILED);
+			cur->failed = 1;
+			break;
+		}
+		cur->got = got + n;
+		if (off + n < len) {
+			cur->off = off + n;
+			continue;
+		}
+		cur->seg = seg + len;
+		cur->off = 0;
+		cur->i = i + 1;
 	}
-	if (done < bytes) {
+	got = cur->got;
+	if (!cur->failed && got < want)
 		stat_inc(HTTPTRACE_STAT_IOV_CUT);
-		send_span(&s->rec, pos + done, bytes - done, 0, skip_to);
-	}
+	barrier_var(got);
+	if (got > HTTPTRACE_MAX_CAPTURE_BYTES)
+		got = HTTPTRACE_MAX_CAPTURE_BYTES;
+	send_record(&s->rec, pos, bytes, skip, got);
 }
 
 /*

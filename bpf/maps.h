@@ -4,8 +4,10 @@
 
 #include "event.h"
 
-/* Most iovecs of one readv/writev/recvmsg/sendmsg copied as records. */
+/* Most iovecs of one readv/writev/recvmsg/sendmsg whose bytes are copied. */
 #define HTTPTRACE_MAX_IOVS 16
+/* Most bytes one copy of an iovec's part moves (a power of two dividing HTTPTRACE_MAX_CAPTURE_BYTES). */
+#define HTTPTRACE_COPY_CHUNK 8192
 
 /* Processes (tgid) to trace: filled by user space, grown at fork and exec. */
 struct {
@@ -134,10 +136,25 @@ struct {
 	__type(value, struct call);
 } calls SEC(".maps");
 
+/* How far send_iovecs has got through a transfer's iovecs. */
+struct iov_cursor {
+	__u64 got; /* bytes copied into the record */
+	__u64 seg; /* where iovec i starts in the transfer */
+	__u64 off; /* bytes of iovec i passed over */
+	__u32 i;
+	__u32 failed; /* a copy from user memory failed: copy no more */
+};
+
 /* What a return builds its records from. */
 struct scratch {
 	struct httptrace_data rec;              /* the data record being built */
+	/*
+	 * Room after rec.data for the verifier: a chunk of an iovec is copied
+	 * to an offset up to the end of data[] (send_iovecs).
+	 */
+	__u8 spill[HTTPTRACE_COPY_CHUNK];
 	struct iovec iov[HTTPTRACE_MAX_IOVS]; /* the iovecs of a vector transfer, read at once */
+	struct iov_cursor cur;
 };
 
 /* Scratch space for building data records: too large for the BPF stack. */

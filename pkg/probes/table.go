@@ -35,7 +35,7 @@ type Shape string
 const (
 	ShapeNone     Shape = ""         // not a data syscall
 	ShapeBuffer   Shape = "buffer"   // one buffer
-	ShapeIovec    Shape = "iovec"    // an iovec array, one record per iovec
+	ShapeIovec    Shape = "iovec"    // an iovec array, its bytes in one record
 	ShapeMsghdr   Shape = "msghdr"   // a msghdr whose msg_iov is copied as iovecs
 	ShapeSendfile Shape = "sendfile" // file to socket inside the kernel: counted, nothing copied
 )

@@ -24,11 +24,21 @@ type payload struct {
 	parts []string
 }
 
+// manyParts is n short buffers, prefix and a two-digit number each.
+func manyParts(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%02d", prefix, i)
+	}
+	return out
+}
+
 // Payloads the child sends and receives, one per syscall.
 var (
 	sendPayloads = []payload{
+		{"writev", []string{"writev-a", "writev-bb"}}, // the skip passes over the first buffer
 		{"write", []string{"write-payload"}},
-		{"writev", []string{"writev-a", "writev-bb"}},
+		{"writev", manyParts("v", 18)}, // more iovecs than are copied
 		{"sendto", []string{"sendto-payload"}},
 		{"sendmsg", []string{"sendmsg-payload"}},
 		{"sendfile", []string{"sendfile-file-body"}},
