@@ -132,10 +132,13 @@ static __always_inline void send_span(struct httptrace_data *d, __u64 pos, __u64
  * scratch map and is reloaded each step, so the verifier sees every path
  * through a step end in the same state rather than following each apart.
  */
+_Static_assert((HTTPTRACE_MAX_CAPTURE_BYTES & (HTTPTRACE_MAX_CAPTURE_BYTES - 1)) == 0,
+	       "send_iovecs masks offsets with HTTPTRACE_MAX_CAPTURE_BYTES - 1");
+
 static __always_inline void send_iovecs(struct scratch *s, const struct call *c, __u64 pos, __u64 bytes, __u64 skip_to)
 {
 	volatile struct iov_cursor *cur = &s->cur;
-	__u64 skip, want, got, seg, len, off, n, count = c->iovlen;
+	__u64 skip, want, got, at, seg, len, off, n, count = c->iovlen;
 	__u32 i;
 
 	want = capture_window(pos, bytes, skip_to, &skip);
@@ -177,10 +180,19 @@ static __always_inline void send_iovecs(struct scratch *s, const struct call *c,
 			n = want - got;
 		if (got >= HTTPTRACE_MAX_CAPTURE_BYTES)
 			break;
+		/*
+		 * The offset masked where it is used (a no-op after the test
+		 * above, which the barrier hides from clang): otherwise clang
+		 * may reload the unbounded copy, which the 5.10 and 6.1
+		 * verifiers cannot tie to the tested one.
+		 */
+		at = got;
+		barrier_var(at);
+		at &= HTTPTRACE_MAX_CAPTURE_BYTES - 1;
 		barrier_var(n);
 		if (n > HTTPTRACE_COPY_CHUNK)
 			n = HTTPTRACE_COPY_CHUNK;
-		if (bpf_probe_read_user(s->rec.data + got, n, (const void *)(s->iov[i].iov_base + off))) {
+		if (bpf_probe_read_user(s->rec.data + at, n, (const void *)(s->iov[i].iov_base + off))) {
 			stat_inc(HTTPTRACE_STAT_READ_USER_FAILED);
 			cur->failed = 1;
 			break;

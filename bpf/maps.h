@@ -110,13 +110,13 @@ enum call_shape {
 	SHAPE_CONNECT,    /* not data: a connect whose return makes a connection */
 };
 
-/* A syscall in flight on a TCP socket: what its entry saw, for its return. */
+/* A syscall of a traced process in flight: what its entry saw, for its return. */
 struct call {
-	__u64 conn;     /* socket inode number (0 for connect: looked up at return) */
+	__u64 conn;     /* socket inode number: set at a return that moved bytes */
 	__u64 start_ns;
-	__u64 ptr;      /* buffer or iovec array in user memory */
+	__u64 ptr;      /* buffer, iovec array or msghdr in user memory */
 	__u64 iovlen;   /* iovec entries, for SHAPE_IOVEC */
-	__u64 sk;       /* the socket's struct sock, to recreate an evicted conns entry */
+	__u64 sk;       /* the socket's struct sock, to recreate an evicted conns entry (set with conn) */
 	__s32 fd;
 	__u8 shape;     /* enum call_shape */
 	__u8 dir;       /* enum httptrace_direction */

@@ -26,43 +26,53 @@ static __always_inline void save_call(struct call *c)
 }
 
 /*
- * A data syscall starts: on a TCP socket of a traced process, make sure the
- * connection is known and save where its data is. ptr is the buffer, the
- * iovec array (iovlen entries) or the struct user_msghdr, by shape.
+ * A data syscall of a traced process starts: save where its data is, for
+ * its return. ptr is the buffer, the iovec array (iovlen entries) or the
+ * struct user_msghdr, by shape. Whether fd is a TCP socket is left to a
+ * return that moved bytes: most calls that move none (EAGAIN) never pay it.
  */
 static __always_inline int on_data_entry(__s32 fd, __u64 ptr, __u64 iovlen, __u8 sys, __u8 dir, __u8 shape)
 {
 	struct call c = {};
-	struct user_msghdr msg;
-	struct sock *sk = NULL;
-	__u32 tgid = tracked_pid();
 
-	if (!tgid)
+	if (!tracked_pid())
 		return 0;
-	c.conn = tcp_conn_of_fd(tgid, fd, &sk);
-	if (!c.conn)
-		return 0;
-	c.sk = (__u64)sk;
 	c.fd = fd;
 	c.ptr = ptr;
 	c.iovlen = iovlen;
 	c.syscall = sys;
 	c.dir = dir;
 	c.shape = shape;
-	if (sys == HTTPTRACE_SYS_RECVMSG || sys == HTTPTRACE_SYS_SENDMSG) {
-		/* A msghdr: its iovecs are the data. */
-		if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)ptr)) {
-			stat_inc(HTTPTRACE_STAT_READ_USER_FAILED);
-			c.iovlen = 0;
-		} else {
-			c.ptr = (__u64)msg.msg_iov;
-			c.iovlen = msg.msg_iovlen;
-		}
-		c.shape = SHAPE_IOVEC;
-	}
 	save_call(&c);
-	stat_inc(HTTPTRACE_STAT_CALLS);
 	return 0;
+}
+
+/*
+ * A saved data call moved bytes: when its fd is a TCP socket, find where
+ * its data is (a msghdr's iovecs) and send it.
+ */
+static __always_inline void on_data_return(struct call *c, __u64 bytes)
+{
+	struct user_msghdr msg;
+	struct sock *sk = NULL;
+
+	c->conn = tcp_conn_of_fd(bpf_get_current_pid_tgid() >> 32, c->fd, &sk);
+	if (!c->conn)
+		return;
+	c->sk = (__u64)sk;
+	stat_inc(HTTPTRACE_STAT_CALLS);
+	if (c->syscall == HTTPTRACE_SYS_RECVMSG || c->syscall == HTTPTRACE_SYS_SENDMSG) {
+		/* A msghdr: its iovecs are the data. */
+		if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)c->ptr)) {
+			stat_inc(HTTPTRACE_STAT_READ_USER_FAILED);
+			c->iovlen = 0;
+		} else {
+			c->ptr = (__u64)msg.msg_iov;
+			c->iovlen = msg.msg_iovlen;
+		}
+		c->shape = SHAPE_IOVEC;
+	}
+	send_transfer(c, bytes);
 }
 
 /* A connect starts on a socket of a traced process: its return says whether it made a connection. */
@@ -96,7 +106,7 @@ static __always_inline int on_call_return(long ret)
 		return 0;
 	}
 	if (ret > 0)
-		send_transfer(&c, (__u64)ret);
+		on_data_return(&c, (__u64)ret);
 	return 0;
 }
 
