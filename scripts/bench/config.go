@@ -38,7 +38,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	c := config{
 		tool:     "bin/httptrace",
 		goserver: "bin/goserver",
-		rounds:   3,
+		rounds:   5,
 		duration: 5 * time.Second,
 		conns:    20,
 		threads:  1,

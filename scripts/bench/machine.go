@@ -89,10 +89,12 @@ func header(c config, m machine) []string {
 			mode, c.rounds, c.threads, c.conns, int(c.duration.Seconds()), attachMode),
 		"floor: " + floorWhy(c.floor),
 		"nginx: 2 workers, `return 200 \"ok\\n\"`, traced by master PID; go: test/servers/goserver (net/http, 200 \"ok PATH\")",
-		"req/s is the median over the rounds; every other column comes from that median run, except events lost (summed over rounds).",
+		"req/s is the median over the rounds; every other column comes from that median run, except events lost (summed over rounds) " +
+			"and tracer CPU (the median over the rounds, then the lowest and highest).",
+		"÷ bpftrace of the untraced row is the most any tracer could reach against this bpftrace.",
 		"logged = records in the tracer's output file (httptrace: stdout lines; bpftrace: its \"REQ pid=\" lines); " +
 			"wrk counts only responses it read before its duration ended, so a few in-flight requests can be logged beyond its count.",
-		"tracer CPU = utime+stime of the tracer over the wrk run / records logged (/req: per wrk request when nothing was logged).",
+		"tracer CPU = utime+stime of the tracer over the wrk run / records logged (/req: per wrk request when nothing was logged), per round.",
 		"BPF ns/exchange = run_time_ns of all the tracer's BPF programs since load (kernel.bpf_stats_enabled) / records logged: " +
 			"time spent inside the syscalls of the server (and of every other process: the tracepoints are system-wide), not in the tracer's CPU column.",
 	}

@@ -91,7 +91,7 @@ func mainTable(rows []row) [][]string {
 		if tr := m.Tracer; tr != nil {
 			line[7] = loggedCell(tr, m.Wrk.Requests, r.Setup == setupFloor)
 			line[8] = fmt.Sprint(r.LostTotal)
-			line[9] = perExchange(float64(tr.CPUTicks)*1e6/userHZ, tr, m.Wrk.Requests)
+			line[9] = cpuCell(r.Runs)
 			line[10] = perExchange(float64(bpfRunTimeNs(tr.Progs)), tr, m.Wrk.Requests)
 			line[11] = fmt.Sprintf("%.1f", float64(tr.PeakRSSKiB)/1024)
 		}
@@ -139,6 +139,45 @@ func perExchange(cost float64, tr *tracerStats, requests int64) string {
 		return fmt.Sprintf("%.2f /req", cost/float64(requests))
 	}
 	return "n/a"
+}
+
+// cpuCell is the tracer's CPU per exchange: the median over the rounds
+// (the lower middle one of an even count), then the lowest and highest when
+// there was more than one round. The tracer's CPU varies from round to
+// round apart from the requests/s, so its own median says more than the
+// value of the median-requests/s run alone.
+func cpuCell(runs []runResult) string {
+	var vals []float64
+	var cells []string
+	for _, r := range runs {
+		if r.Tracer == nil {
+			continue
+		}
+		cost := float64(r.Tracer.CPUTicks) * 1e6 / userHZ
+		cell := perExchange(cost, r.Tracer, r.Wrk.Requests)
+		if cell == "n/a" {
+			continue
+		}
+		den := float64(r.Tracer.Logged)
+		if r.Tracer.Logged == 0 {
+			den = float64(r.Wrk.Requests)
+		}
+		vals = append(vals, cost/den)
+		cells = append(cells, cell)
+	}
+	if len(vals) == 0 {
+		return "n/a"
+	}
+	idx := make([]int, len(vals))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return vals[idx[a]] < vals[idx[b]] })
+	med := cells[idx[(len(idx)-1)/2]]
+	if len(vals) == 1 {
+		return med
+	}
+	return fmt.Sprintf("%s (%.2f-%.2f)", med, vals[idx[0]], vals[idx[len(idx)-1]])
 }
 
 // bpfRunTimeNs is the run time of all a tracer's BPF programs since load.

@@ -65,7 +65,8 @@ func TestAggregateAndMainTable(t *testing.T) {
 	}
 	// Median of 400 and 500 is the lower run, 400; untraced median 900.
 	got := find(setupText)
-	want := []string{"go", setupText, "400", "400-500", "0.444", "0.500", "1.600", "400 / 400 (=)", "5", "0.00", "0.00", "0.0", "-"}
+	// Tracer CPU: 0 ticks over 400 and 1 tick (10,000 µs) over 503 records.
+	want := []string{"go", setupText, "400", "400-500", "0.444", "0.500", "1.600", "400 / 400 (=)", "5", "0.00 (0.00-19.88)", "0.00", "0.0", "-"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("text row\n got %q\nwant %q", got, want)
 	}
@@ -141,7 +142,7 @@ func TestConfigFromEnv(t *testing.T) {
 		return func(k string) string { return kv[k] }
 	}
 	c, err := configFromEnv(env(nil))
-	if err != nil || c.smoke || c.rounds != 3 || c.duration != 5*time.Second || c.out == "" {
+	if err != nil || c.smoke || c.rounds != 5 || c.duration != 5*time.Second || c.out == "" {
 		t.Errorf("defaults: %+v, %v", c, err)
 	}
 	c, err = configFromEnv(env(map[string]string{"BENCH_SMOKE": "1", "HTTPTRACE_BIN": "/x/httptrace"}))
