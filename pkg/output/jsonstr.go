@@ -2,6 +2,7 @@
 package output
 
 import (
+	"encoding/binary"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -39,8 +40,12 @@ func appendJSONBytes(b []byte, p []byte) []byte {
 // UTF-8 becomes \ufffd, and U+2028 and U+2029 are escaped so the line is
 // safe for JavaScript readers too.
 func appendJSONEscaped(b []byte, s string) []byte {
+	i := jsonPlain(s)
+	if i == len(s) {
+		return append(b, s...)
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if jsonSafe[c] {
@@ -84,4 +89,45 @@ func appendJSONEscaped(b []byte, s string) []byte {
 		start = i
 	}
 	return append(b, s[start:]...)
+}
+
+// Byte-parallel tests on 8 bytes at a time: lsb has the lowest bit of
+// every byte set, msb the highest.
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// wordAt is the 8 bytes of s from i, in either order (the tests below look
+// at each byte the same way).
+func wordAt(s string, i int) uint64 {
+	return binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:i+8]), 8))
+}
+
+// hasByte reports whether a byte of x is c (exact for "any", whatever the
+// other bytes).
+func hasByte(x uint64, c byte) bool {
+	y := x ^ lsb*uint64(c)
+	return (y-lsb)&^y&msb != 0
+}
+
+// hasBelow reports whether a byte of x is less than n (n <= 128), or has
+// its high bit set.
+func hasBelow(x uint64, n byte) bool { return (x|(x-lsb*uint64(n))&^x)&msb != 0 }
+
+// jsonPlain is the length of the longest prefix of s that goes into a JSON
+// string unchanged: printable ASCII other than '"' and '\', checked 8
+// bytes at a time, then byte by byte.
+func jsonPlain(s string) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := wordAt(s, i)
+		if hasBelow(x, 0x20) || hasByte(x, '"') || hasByte(x, '\\') {
+			break
+		}
+	}
+	for i < len(s) && s[i] < utf8.RuneSelf && jsonSafe[s[i]] {
+		i++
+	}
+	return i
 }
