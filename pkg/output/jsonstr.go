@@ -117,17 +117,24 @@ func hasBelow(x uint64, n byte) bool { return (x|(x-lsb*uint64(n))&^x)&msb != 0 
 
 // jsonPlain is the length of the longest prefix of s that goes into a JSON
 // string unchanged: printable ASCII other than '"' and '\', checked 8
-// bytes at a time, then byte by byte.
+// bytes at a time (the last 8 overlapping the ones before), byte by byte
+// in a string shorter than 8 and from the word that holds a byte to escape.
 func jsonPlain(s string) int {
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		x := wordAt(s, i)
-		if hasBelow(x, 0x20) || hasByte(x, '"') || hasByte(x, '\\') {
-			break
+	n, i := len(s), 0
+	if n >= 8 {
+		for ; i+8 <= n; i += 8 {
+			if !jsonPlainWord(wordAt(s, i)) {
+				break
+			}
+		}
+		if i == n || i+8 > n && jsonPlainWord(wordAt(s, n-8)) {
+			return n
 		}
 	}
-	for i < len(s) && s[i] < utf8.RuneSelf && jsonSafe[s[i]] {
+	for i < n && s[i] < utf8.RuneSelf && jsonSafe[s[i]] {
 		i++
 	}
 	return i
 }
+
+func jsonPlainWord(x uint64) bool { return !hasBelow(x, 0x20) && !hasByte(x, '"') && !hasByte(x, '\\') }
