@@ -25,6 +25,7 @@ type Tracker struct {
 	done        stream.Stats // stream counters of connections already removed
 	rec         record.Exchange
 	respHeaders []record.Header
+	respHead    string // the last response's header section
 	scratch     pendingReq
 	piece       stream.Piece
 	// pendingBytes is what every waiting request holds (MaxPendingBytes).
