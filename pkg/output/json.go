@@ -87,6 +87,17 @@ func appendJSONBool(b []byte, key string, v bool) []byte {
 // name once with its values joined by ", " (RFC 9110 section 5.3).
 func appendJSONHeaders(b []byte, hs []record.Header) []byte {
 	b = append(b, '{')
+	if !repeatedName(hs) {
+		for i := range hs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, hs[i].Name)
+			b = append(b, ':')
+			b = appendJSONString(b, hs[i].Value)
+		}
+		return append(b, '}')
+	}
 	first := true
 	for i, h := range hs {
 		if seenName(hs[:i], h.Name) {
@@ -108,6 +119,16 @@ func appendJSONHeaders(b []byte, hs []record.Header) []byte {
 		b = append(b, '"')
 	}
 	return append(b, '}')
+}
+
+// repeatedName reports whether a header name is given more than once.
+func repeatedName(hs []record.Header) bool {
+	for i := 1; i < len(hs); i++ {
+		if seenName(hs[:i], hs[i].Name) {
+			return true
+		}
+	}
+	return false
 }
 
 // seenName reports whether a header called name is among hs.
