@@ -1,4 +1,5 @@
-// Building the exchange records: strings are made once per message, every
+// Building the exchange records: strings are made once per message (or
+// not at all when the header section is the same as the last one's), every
 // other buffer is reused.
 package exchange
 
@@ -10,7 +11,8 @@ import (
 
 // pendingReq is a request kept until its response comes.
 type pendingReq struct {
-	method, path, proto string // slices of one string holding the header section
+	head                string // the start line and header section
+	method, path, proto string // slices of head
 	headers             []record.Header
 	bytes               uint64
 	body                []byte
@@ -25,7 +27,8 @@ type pendingReq struct {
 
 // fill copies what the record needs of request m, which dr just parsed.
 func (q *pendingReq) fill(c *conn, dr *dir, m *httpparse.Message) {
-	head := string(m.Head())
+	head := sameOrCopy(q.head, m.Head())
+	q.head = head
 	q.method = slice(head, m.Method)
 	q.path = slice(head, m.Target)
 	q.proto = slice(head, m.Proto)
@@ -39,6 +42,16 @@ func (q *pendingReq) fill(c *conn, dr *dir, m *httpparse.Message) {
 }
 
 func slice(s string, sp httpparse.Span) string { return s[sp.Off:sp.End] }
+
+// sameOrCopy is last if it holds the bytes of head, else head as a new
+// string: clients and servers under load tend to send the same header
+// section again and again, and a string kept is one not allocated.
+func sameOrCopy(last string, head []byte) string {
+	if last == string(head) { // compared without a copy
+		return last
+	}
+	return string(head)
+}
 
 func appendHeaders(hs []record.Header, head string, m *httpparse.Message) []record.Header {
 	for _, f := range m.Fields {
@@ -72,7 +85,8 @@ func setRequest(r *record.Exchange, q *pendingReq) {
 }
 
 func (c *conn) setResponse(r *record.Exchange, dr *dir, m *httpparse.Message) {
-	head := string(m.Head())
+	head := sameOrCopy(c.t.respHead, m.Head())
+	c.t.respHead = head
 	r.Status = m.Status
 	r.Reason = slice(head, m.Reason)
 	r.ResponseProto = slice(head, m.Proto)

@@ -25,6 +25,7 @@ type Tracker struct {
 	done        stream.Stats // stream counters of connections already removed
 	rec         record.Exchange
 	respHeaders []record.Header
+	respHead    string // the last response's header section
 	scratch     pendingReq
 	piece       stream.Piece
 	// pendingBytes is what every waiting request holds (MaxPendingBytes).
@@ -169,7 +170,12 @@ func addStream(to, s *stream.Stats) {
 // lookup finds the record's connection, adding it (and evicting the least
 // recently used one when the table is full) if it is new.
 func (t *Tracker) lookup(d *event.Data) *conn {
-	c := t.conns[d.Conn]
+	// A request and its response come one after the other: the most
+	// recently used connection is often the one.
+	c := t.lru.next
+	if c == &t.lru || c.id != d.Conn {
+		c = t.conns[d.Conn]
+	}
 	if c != nil {
 		if d.Flags&event.ConnAdopted != 0 {
 			c.adopted = true

@@ -186,20 +186,28 @@ func (p *Parser) headerLine(line []byte) Event {
 // framingHeader notes the headers that decide where a message ends.
 func (p *Parser) framingHeader(name, value []byte) {
 	m := &p.msg
-	switch {
-	case equalFold(name, "content-length"):
-		n, ok := parseDecimal(value)
-		if !ok || m.ContentLength >= 0 && m.ContentLength != n {
-			p.bad = true
+	switch len(name) { // most names are none of these, and differ in length
+	case len("content-length"):
+		if equalFold(name, "content-length") {
+			n, ok := parseDecimal(value)
+			if !ok || m.ContentLength >= 0 && m.ContentLength != n {
+				p.bad = true
+			}
+			m.ContentLength = n
 		}
-		m.ContentLength = n
-	case equalFold(name, "transfer-encoding"):
-		m.Chunked = lastToken(value, "chunked")
-		p.teOther = !m.Chunked
-	case equalFold(name, "connection"):
-		m.Close = m.Close || hasToken(value, "close")
-	case equalFold(name, "upgrade"):
-		m.Upgrade = true
+	case len("transfer-encoding"):
+		if equalFold(name, "transfer-encoding") {
+			m.Chunked = lastToken(value, "chunked")
+			p.teOther = !m.Chunked
+		}
+	case len("connection"):
+		if equalFold(name, "connection") {
+			m.Close = m.Close || hasToken(value, "close")
+		}
+	case len("upgrade"):
+		if equalFold(name, "upgrade") {
+			m.Upgrade = true
+		}
 	}
 }
 

@@ -10,14 +10,24 @@ import (
 // maxMethodLen bounds a method token; real ones are short.
 const maxMethodLen = 24
 
-// isTchar reports whether c may appear in a header field name (RFC 9110 token).
-func isTchar(c byte) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		return true
+// tchars marks the bytes that may appear in a header field name (RFC 9110
+// token).
+var tchars = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			strings.IndexByte("!#$%&'*+-.^_`|~", byte(c)) >= 0
 	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-}
+	return t
+}()
+
+// valueOK marks the bytes a header field value may hold: any but control
+// bytes other than HTAB, and DEL.
+var valueOK = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c >= ' ' && c != 0x7f || c == '\t'
+	}
+	return t
+}()
 
 // isMethodChar reports whether c may appear in a method: methods are
 // upper-case tokens in practice, and accepting only those keeps random
@@ -96,14 +106,14 @@ func headerField(line []byte) (name, value Span, fold, ok bool) {
 	if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
 		return name, value, true, true
 	}
-	colon := bytes.IndexByte(line, ':')
-	if colon <= 0 {
-		return name, value, false, false
+	// The name runs to the first byte that is not a tchar, which must be
+	// the colon.
+	colon := 0
+	for colon < len(line) && tchars[line[colon]] {
+		colon++
 	}
-	for _, c := range line[:colon] {
-		if !isTchar(c) {
-			return name, value, false, false
-		}
+	if colon == 0 || colon == len(line) || line[colon] != ':' {
+		return name, value, false, false
 	}
 	v0, v1 := colon+1, len(line)
 	for v0 < v1 && (line[v0] == ' ' || line[v0] == '\t') {
@@ -113,7 +123,7 @@ func headerField(line []byte) (name, value Span, fold, ok bool) {
 		v1--
 	}
 	for _, c := range line[v0:v1] {
-		if c < ' ' && c != '\t' || c == 0x7f {
+		if !valueOK[c] {
 			return name, value, false, false
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/httptrace/httptrace/pkg/record"
 )
@@ -19,13 +18,13 @@ import (
 // came in; a name given more than once (compared case-insensitively) is
 // written once, at its first place, with the values joined by ", ".
 func NewJSON(w io.Writer, clock Clock) Sink {
-	return &sink{buffer: newBuffer(w), clock: clock, format: appendJSON}
+	return &sink{buffer: newBuffer(w), clock: clock, stamp: jsonStamp(), format: appendJSON}
 }
 
 // appendJSON appends e as one JSON object and a newline.
-func appendJSON(b []byte, e *record.Exchange, clock Clock) []byte {
+func appendJSON(b []byte, e *record.Exchange, s *sink) []byte {
 	b = append(b, `{"time":"`...)
-	b = clock.Wall(startNs(e)).AppendFormat(b, time.RFC3339Nano)
+	b = s.appendTime(b, e)
 	b = append(b, `","pid":`...)
 	b = strconv.AppendUint(b, uint64(e.PID), 10)
 	b = append(b, `,"tid":`...)
@@ -59,7 +58,7 @@ func appendJSON(b []byte, e *record.Exchange, clock Clock) []byte {
 	b = append(b, `,"response_bytes":`...)
 	b = strconv.AppendUint(b, e.ResponseBytes, 10)
 	b = append(b, `,"latency_ms":`...)
-	b = strconv.AppendFloat(b, e.LatencyMs(), 'f', -1, 64)
+	b = appendMs(b, e.LatencyNs) // as strconv formats e.LatencyMs()
 	b = appendJSONBool(b, `,"truncated":`, e.Truncated)
 	b = appendJSONBool(b, `,"gap":`, e.Gap)
 	b = appendJSONBool(b, `,"adopted":`, e.Adopted)
@@ -88,6 +87,17 @@ func appendJSONBool(b []byte, key string, v bool) []byte {
 // name once with its values joined by ", " (RFC 9110 section 5.3).
 func appendJSONHeaders(b []byte, hs []record.Header) []byte {
 	b = append(b, '{')
+	if !repeatedName(hs) {
+		for i := range hs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, hs[i].Name)
+			b = append(b, ':')
+			b = appendJSONString(b, hs[i].Value)
+		}
+		return append(b, '}')
+	}
 	first := true
 	for i, h := range hs {
 		if seenName(hs[:i], h.Name) {
@@ -109,6 +119,16 @@ func appendJSONHeaders(b []byte, hs []record.Header) []byte {
 		b = append(b, '"')
 	}
 	return append(b, '}')
+}
+
+// repeatedName reports whether a header name is given more than once.
+func repeatedName(hs []record.Header) bool {
+	for i := 1; i < len(hs); i++ {
+		if seenName(hs[:i], hs[i].Name) {
+			return true
+		}
+	}
+	return false
 }
 
 // seenName reports whether a header called name is among hs.

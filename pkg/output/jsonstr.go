@@ -2,6 +2,7 @@
 package output
 
 import (
+	"encoding/binary"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -39,8 +40,12 @@ func appendJSONBytes(b []byte, p []byte) []byte {
 // UTF-8 becomes \ufffd, and U+2028 and U+2029 are escaped so the line is
 // safe for JavaScript readers too.
 func appendJSONEscaped(b []byte, s string) []byte {
+	i := jsonPlain(s)
+	if i == len(s) {
+		return append(b, s...)
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if jsonSafe[c] {
@@ -85,3 +90,51 @@ func appendJSONEscaped(b []byte, s string) []byte {
 	}
 	return append(b, s[start:]...)
 }
+
+// Byte-parallel tests on 8 bytes at a time: lsb has the lowest bit of
+// every byte set, msb the highest.
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// wordAt is the 8 bytes of s from i, in either order (the tests below look
+// at each byte the same way).
+func wordAt(s string, i int) uint64 {
+	return binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:i+8]), 8))
+}
+
+// hasByte reports whether a byte of x is c (exact for "any", whatever the
+// other bytes).
+func hasByte(x uint64, c byte) bool {
+	y := x ^ lsb*uint64(c)
+	return (y-lsb)&^y&msb != 0
+}
+
+// hasBelow reports whether a byte of x is less than n (n <= 128), or has
+// its high bit set.
+func hasBelow(x uint64, n byte) bool { return (x|(x-lsb*uint64(n))&^x)&msb != 0 }
+
+// jsonPlain is the length of the longest prefix of s that goes into a JSON
+// string unchanged: printable ASCII other than '"' and '\', checked 8
+// bytes at a time (the last 8 overlapping the ones before), byte by byte
+// in a string shorter than 8 and from the word that holds a byte to escape.
+func jsonPlain(s string) int {
+	n, i := len(s), 0
+	if n >= 8 {
+		for ; i+8 <= n; i += 8 {
+			if !jsonPlainWord(wordAt(s, i)) {
+				break
+			}
+		}
+		if i == n || i+8 > n && jsonPlainWord(wordAt(s, n-8)) {
+			return n
+		}
+	}
+	for i < n && s[i] < utf8.RuneSelf && jsonSafe[s[i]] {
+		i++
+	}
+	return i
+}
+
+func jsonPlainWord(x uint64) bool { return !hasBelow(x, 0x20) && !hasByte(x, '"') && !hasByte(x, '\\') }

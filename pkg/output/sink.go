@@ -21,13 +21,19 @@ type Sink interface {
 type sink struct {
 	buffer
 	clock  Clock
-	format func(b []byte, e *record.Exchange, clock Clock) []byte
+	stamp  stamp
+	format func(b []byte, e *record.Exchange, s *sink) []byte
 }
 
 // Write implements Sink.
 func (s *sink) Write(e *record.Exchange) error {
-	s.buf = s.format(s.buf, e, s.clock)
+	s.buf = s.format(s.buf, e, s)
 	return s.wrote()
+}
+
+// appendTime appends when e began in the sink's time layout.
+func (s *sink) appendTime(b []byte, e *record.Exchange) []byte {
+	return s.stamp.append(b, s.clock.Wall(startNs(e)))
 }
 
 // flushBytes is the buffer size past which Write flushes by itself, so a

@@ -25,12 +25,12 @@ const textTime = "2006-01-02T15:04:05.000000Z07:00"
 // quotes, spaces are written as \xHH, so every exchange is one line with
 // stable fields.
 func NewText(w io.Writer, clock Clock) Sink {
-	return &sink{buffer: newBuffer(w), clock: clock, format: appendText}
+	return &sink{buffer: newBuffer(w), clock: clock, stamp: textStamp(), format: appendText}
 }
 
 // appendText appends e as one access-log line.
-func appendText(b []byte, e *record.Exchange, clock Clock) []byte {
-	b = clock.Wall(startNs(e)).AppendFormat(b, textTime)
+func appendText(b []byte, e *record.Exchange, s *sink) []byte {
+	b = s.appendTime(b, e)
 	b = append(b, ' ')
 	b = appendTextField(b, e.Comm)
 	b = append(b, '[')
@@ -67,7 +67,7 @@ func appendText(b []byte, e *record.Exchange, clock Clock) []byte {
 	if e.Incomplete || e.Unmatched {
 		b = append(b, '-')
 	} else {
-		b = strconv.AppendFloat(b, e.LatencyMs(), 'f', 3, 64)
+		b = appendMs3(b, e.LatencyNs) // as strconv formats e.LatencyMs()
 		b = append(b, "ms"...)
 	}
 	b = appendFlag(b, " truncated", e.Truncated)
@@ -104,8 +104,12 @@ func appendTextQuoted(b []byte, s string) []byte {
 // appendTextEscaped writes s with control bytes, DEL, '"', '\', invalid
 // UTF-8 and (if escapeSpace) ' ' as \xHH.
 func appendTextEscaped(b []byte, s string, escapeSpace bool) []byte {
+	i := textPlain(s, escapeSpace)
+	if i == len(s) {
+		return append(b, s...)
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		c := s[i]
 		size := 1
 		var bad bool
@@ -124,4 +128,29 @@ func appendTextEscaped(b []byte, s string, escapeSpace bool) []byte {
 		i += size
 	}
 	return append(b, s[start:]...)
+}
+
+// textPlain is the length of the longest prefix of s that a text field
+// holds unchanged: ASCII from ' ' (or '!' when escapeSpace) to '~' other
+// than '"' and '\', checked 8 bytes at a time, then byte by byte.
+func textPlain(s string, escapeSpace bool) int {
+	low := byte(' ')
+	if escapeSpace {
+		low = '!'
+	}
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := wordAt(s, i)
+		if hasBelow(x, low) || hasByte(x, 0x7f) || hasByte(x, '"') || hasByte(x, '\\') {
+			break
+		}
+	}
+	for i < len(s) {
+		c := s[i]
+		if c < low || c >= 0x7f || c == '"' || c == '\\' {
+			break
+		}
+		i++
+	}
+	return i
 }

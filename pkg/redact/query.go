@@ -49,6 +49,9 @@ func indexByte(s string, c byte, from int) int {
 
 // secretParam reports whether the encoded parameter name is on the list.
 func (r *Redactor) secretParam(encoded string) bool {
+	if encoded == "" || !r.queryFirst[encoded[0]] {
+		return false // names are not empty, and none starts so
+	}
 	for _, name := range r.query {
 		if nameIs(encoded, name) {
 			return true
@@ -96,6 +99,13 @@ func unhex(c byte) byte {
 		return c - 'A' + 10
 	}
 	return c - 'a' + 10
+}
+
+func upper(c byte) byte {
+	if 'a' <= c && c <= 'z' {
+		return c - ('a' - 'A')
+	}
+	return c
 }
 
 func lower(c byte) byte {

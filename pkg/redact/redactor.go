@@ -31,6 +31,11 @@ type Redactor struct {
 	mode    string
 	headers []string
 	query   []string
+	// byLen[n] are the secret header names n bytes long.
+	byLen [][]string
+	// queryFirst has the bytes a secret query name may start with when
+	// encoded: each name's first byte in both cases, '%' and '+'.
+	queryFirst [256]bool
 
 	mu  sync.Mutex // guards mac and sum (hash mode)
 	mac hash.Hash
@@ -47,6 +52,17 @@ func New(o Options) (*Redactor, error) {
 		mode:    o.Mode,
 		headers: append(slices.Clone(defaultHeaders), o.Headers...),
 		query:   slices.Clone(o.Query),
+	}
+	for _, h := range r.headers {
+		for len(r.byLen) <= len(h) {
+			r.byLen = append(r.byLen, nil)
+		}
+		r.byLen[len(h)] = append(r.byLen[len(h)], h)
+	}
+	r.queryFirst['%'], r.queryFirst['+'] = true, true
+	for _, q := range r.query {
+		r.queryFirst[lower(q[0])] = true
+		r.queryFirst[upper(q[0])] = true
 	}
 	if o.Mode == ModeHash {
 		key, err := hashKey(o.KeyFile)
@@ -114,8 +130,11 @@ func (r *Redactor) redactHeaders(hs []record.Header) {
 }
 
 func (r *Redactor) secretHeader(name string) bool {
-	for _, h := range r.headers {
-		if len(h) == len(name) && strings.EqualFold(h, name) {
+	if len(name) >= len(r.byLen) {
+		return false
+	}
+	for _, h := range r.byLen[len(name)] {
+		if strings.EqualFold(h, name) {
 			return true
 		}
 	}
