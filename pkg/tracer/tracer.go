@@ -62,6 +62,7 @@ type Tracer struct {
 type link struct {
 	probes.Attachment
 	*bpf.BPFLink
+	event *kprobeEvent // the tracefs kprobe event behind a kretprobe, removed after the link
 }
 
 // Open loads the object with its settings, fills the maps that say what to
@@ -128,7 +129,7 @@ func (t *Tracer) open(opts Options) error {
 	if err := t.trackRunning(opts); err != nil {
 		return err
 	}
-	if err := t.attach(opts.Plan); err != nil {
+	if err := t.attach(opts.Plan, opts.ProcRoot); err != nil {
 		return err
 	}
 	// A process forked between the scan and the fork probe going live is
@@ -183,9 +184,17 @@ func (t *Tracer) trackRunning(opts Options) error {
 
 // attach attaches every program at its spec. A required probe that fails
 // is an error; an optional one is logged and skipped.
-func (t *Tracer) attach(plan probes.Plan) error {
+func (t *Tracer) attach(plan probes.Plan, procRoot string) error {
 	for _, s := range plan.Skipped {
 		t.log.WithField("reason", s).Warn("optional probe left out")
+	}
+	if plan.Mode == probes.ModeKprobe {
+		n, err := removeStaleKprobeEvents(t.host, procRoot)
+		if err != nil {
+			t.log.WithError(err).Warn("removing kprobe events left by earlier runs")
+		} else if n > 0 {
+			t.log.WithField("events", n).Info("removed kprobe events left by earlier runs that were killed")
+		}
 	}
 	for _, a := range plan.Attachments() {
 		prog, err := t.mod.GetProgram(a.Program)
@@ -193,11 +202,12 @@ func (t *Tracer) attach(plan probes.Plan) error {
 			return fmt.Errorf("finding program %s: %w", a.Program, err)
 		}
 		var l *bpf.BPFLink
+		var ev *kprobeEvent
 		switch a.Spec.Kind {
 		case probes.Kprobe:
 			l, err = prog.AttachKprobe(a.Spec.Symbol)
 		case probes.Kretprobe:
-			l, err = prog.AttachKretprobe(a.Spec.Symbol)
+			l, ev, err = attachKretprobe(t.host, prog, a.Spec.Symbol)
 		case probes.Tracepoint:
 			l, err = prog.AttachTracepoint(a.Spec.Category, a.Spec.Name)
 		case probes.RawTracepoint:
@@ -216,7 +226,7 @@ func (t *Tracer) attach(plan probes.Plan) error {
 			t.log.WithError(err).Warn("optional probe not attached")
 			continue
 		}
-		t.links = append(t.links, &link{Attachment: a, BPFLink: l})
+		t.links = append(t.links, &link{Attachment: a, BPFLink: l, event: ev})
 		t.log.WithFields(logrus.Fields{"role": a.Role, "probe": a.Spec.String(), "program": a.Program}).Debug("probe attached")
 	}
 	return nil
@@ -240,6 +250,11 @@ func (t *Tracer) Detach() {
 	for _, l := range t.links {
 		if err := l.Destroy(); err != nil {
 			t.log.WithError(err).WithField("probe", l.Spec.String()).Warn("detaching probe")
+		}
+		if l.event != nil {
+			if err := l.event.remove(); err != nil {
+				t.log.WithError(err).WithField("probe", l.Spec.String()).Warn("removing the kprobe event")
+			}
 		}
 	}
 	t.links = nil

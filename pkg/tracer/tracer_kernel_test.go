@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -240,6 +241,13 @@ func TestTracerKernel(t *testing.T) {
 		len(got.data), len(got.closes), len(got.procs), counters.BPF)
 	tr.Detach()
 	tr.Detach() // idempotent
+	if plan.Mode == probes.ModeKprobe {
+		// The kretprobes' tracefs events are gone with their links.
+		events, err := os.ReadFile(filepath.Join(host.Tracefs, "kprobe_events"))
+		if err != nil || strings.Contains(string(events), kprobeGroup()+"/") {
+			t.Errorf("kprobe_events after detach (%v):\n%s", err, events)
+		}
+	}
 }
 
 func startChild(t *testing.T, port int) *child {

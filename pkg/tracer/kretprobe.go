@@ -1,0 +1,174 @@
+// Kretprobes made through tracefs, with room for many calls in flight.
+//
+// A kretprobe keeps one instance per call in flight. Made through perf
+// (what libbpf does), it gets the kernel's default number of instances:
+// on kernels without CONFIG_PREEMPTION (Debian's 5.10, many distribution
+// kernels) that is the number of CPUs, elsewhere max(10, 2 x CPUs). Every
+// thread blocked inside the probed function holds one (a read on a pipe or
+// a terminal, a write to a full pipe, this tool's own output), and while
+// none is free the returns of all other calls go unseen: on a 2-CPU machine
+// two blocked readers are enough. A kprobe event written to tracefs can ask
+// for more (up to 4096), so httptrace's kretprobes are made that way and
+// their BPF programs attached to the event's perf tracepoint.
+
+package tracer
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	bpf "github.com/aquasecurity/libbpfgo"
+	"golang.org/x/sys/unix"
+
+	"github.com/httptrace/httptrace/pkg/kernel"
+)
+
+// kretprobeMaxActive is how many calls in flight each kretprobe can follow
+// (the kernel's largest, KRETPROBE_MAXACTIVE_MAX).
+const kretprobeMaxActive = 4096
+
+// kprobeGroupPrefix starts the tracefs group of this process's kprobe
+// events; the process id follows, so a later run can tell stale ones.
+const kprobeGroupPrefix = "httptrace_"
+
+// kprobeEvent is a kprobe event this process wrote to tracefs.
+type kprobeEvent struct {
+	host         kernel.Host
+	group, event string
+}
+
+// kprobeGroup is this process's tracefs group.
+func kprobeGroup() string { return kprobeGroupPrefix + strconv.Itoa(os.Getpid()) }
+
+// eventName is a tracefs event name for a kretprobe on symbol: letters,
+// digits and '_' only, at most 63 characters.
+func eventName(symbol string) string {
+	b := []byte("r_" + symbol)
+	for i, c := range b {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 63 {
+		b = b[:63]
+	}
+	return string(b)
+}
+
+// appendKprobeEvents writes one line to tracefs's kprobe_events.
+func appendKprobeEvents(h kernel.Host, line string) error {
+	f, err := os.OpenFile(filepath.Join(h.Tracefs, "kprobe_events"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(line + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// attachKretprobe makes a kretprobe on symbol with kretprobeMaxActive
+// instances and attaches prog to it.
+func attachKretprobe(h kernel.Host, prog *bpf.BPFProg, symbol string) (*bpf.BPFLink, *kprobeEvent, error) {
+	ev := &kprobeEvent{host: h, group: kprobeGroup(), event: eventName(symbol)}
+	def := fmt.Sprintf("r%d:%s/%s %s", kretprobeMaxActive, ev.group, ev.event, symbol)
+	if err := appendKprobeEvents(h, def); err != nil {
+		return nil, nil, fmt.Errorf("writing %q to %s: %w", def, filepath.Join(h.Tracefs, "kprobe_events"), err)
+	}
+	l, err := ev.attach(prog)
+	if err != nil {
+		ev.remove()
+		return nil, nil, err
+	}
+	return l, ev, nil
+}
+
+// attach opens the event's perf tracepoint on every CPU and attaches prog.
+func (ev *kprobeEvent) attach(prog *bpf.BPFProg) (*bpf.BPFLink, error) {
+	idPath := filepath.Join(ev.host.Tracefs, "events", ev.group, ev.event, "id")
+	raw, err := os.ReadFile(idPath)
+	if err != nil {
+		return nil, fmt.Errorf("reading the kprobe event's id: %w", err)
+	}
+	id, err := strconv.ParseUint(strings.TrimSpace(string(raw)), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", idPath, err)
+	}
+	attr := unix.PerfEventAttr{
+		Type:        unix.PERF_TYPE_TRACEPOINT,
+		Config:      id,
+		Sample:      1,
+		Wakeup:      1,
+		Sample_type: unix.PERF_SAMPLE_RAW,
+	}
+	attr.Size = uint32(unsafe.Sizeof(attr))
+	// pid -1 with cpu 0: every process, on every CPU (a kprobe event is not per CPU).
+	fd, err := unix.PerfEventOpen(&attr, -1, 0, -1, unix.PERF_FLAG_FD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("perf_event_open of the kprobe event: %w", err)
+	}
+	l, err := prog.AttachPerfEvent(fd)
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return l, nil
+}
+
+// remove deletes the event from tracefs (once nothing holds it open).
+func (ev *kprobeEvent) remove() error {
+	return appendKprobeEvents(ev.host, fmt.Sprintf("-:%s/%s", ev.group, ev.event))
+}
+
+// removeStaleKprobeEvents deletes the kprobe events that earlier httptrace
+// processes, now gone (killed before they could clean up), left in tracefs.
+// It returns how many it removed.
+func removeStaleKprobeEvents(h kernel.Host, procRoot string) (int, error) {
+	f, err := os.Open(filepath.Join(h.Tracefs, "kprobe_events"))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var stale []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// e.g. "r4096:httptrace_123/r_ksys_read ksys_read"
+		def, _, _ := strings.Cut(sc.Text(), " ")
+		_, name, ok := strings.Cut(def, ":")
+		group, _, _ := strings.Cut(name, "/")
+		if !ok || !strings.HasPrefix(group, kprobeGroupPrefix) {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimPrefix(group, kprobeGroupPrefix))
+		if err != nil || pid == os.Getpid() || processAlive(procRoot, pid) {
+			continue
+		}
+		stale = append(stale, name)
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	for i, name := range stale {
+		if err := appendKprobeEvents(h, "-:"+name); err != nil {
+			return i, fmt.Errorf("removing stale kprobe event %s: %w", name, err)
+		}
+	}
+	return len(stale), nil
+}
+
+// processAlive says whether pid is a running process.
+func processAlive(procRoot string, pid int) bool {
+	_, err := os.Stat(filepath.Join(procRoot, strconv.Itoa(pid)))
+	return err == nil || !errors.Is(err, syscall.ENOENT)
+}

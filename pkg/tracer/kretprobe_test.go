@@ -1,0 +1,58 @@
+package tracer
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/httptrace/httptrace/pkg/kernel"
+)
+
+func TestEventName(t *testing.T) {
+	for sym, want := range map[string]string{
+		"ksys_read":              "r_ksys_read",
+		"__x64_sys_recvfrom":     "r___x64_sys_recvfrom",
+		"do_sys_open.isra.0":     "r_do_sys_open_isra_0",
+		strings.Repeat("a", 100): "r_" + strings.Repeat("a", 61),
+	} {
+		if got := eventName(sym); got != want {
+			t.Errorf("eventName(%q) = %q, want %q", sym, got, want)
+		}
+	}
+}
+
+// TestRemoveStaleKprobeEvents: the events of httptrace processes that are
+// gone are removed; this process's, a live one's and other tools' stay.
+func TestRemoveStaleKprobeEvents(t *testing.T) {
+	dir := t.TempDir()
+	procRoot := filepath.Join(dir, "proc")
+	if err := os.MkdirAll(filepath.Join(procRoot, "4242"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	me := strconv.Itoa(os.Getpid())
+	events := strings.Join([]string{
+		"r4096:httptrace_999999/r_ksys_read ksys_read", // gone: removed
+		"r4096:httptrace_4242/r_ksys_read ksys_read",   // alive
+		"r4096:httptrace_" + me + "/r_ksys_read ksys_read",
+		"r:kprobes/myprobe do_sys_open", // another tool's
+		"p:httptrace_999999/p_x ksys_write",
+	}, "\n") + "\n"
+	path := filepath.Join(dir, "kprobe_events")
+	if err := os.WriteFile(path, []byte(events), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n, err := removeStaleKprobeEvents(kernel.Host{Tracefs: dir}, procRoot)
+	if err != nil || n != 2 {
+		t.Fatalf("removed %d, %v; want 2", n, err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// tracefs would delete them; a plain file shows what was written.
+	if want := events + "-:httptrace_999999/r_ksys_read\n-:httptrace_999999/p_x\n"; string(got) != want {
+		t.Errorf("kprobe_events now\n%s\nwant\n%s", got, want)
+	}
+}
