@@ -116,6 +116,26 @@ func fromHttptrace(t *testing.T, tr *harness.Tracer, prefix string) (seen, map[e
 	return s, status
 }
 
+// subset says whether every key of a is in b.
+func subset[K comparable](a, b map[K]bool) bool {
+	for k := range a {
+		if !b[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// atMost says whether every count in a is at most b's for the same key.
+func atMost(a, b map[string]int) bool {
+	for k, n := range a {
+		if n > b[k] {
+			return false
+		}
+	}
+	return true
+}
+
 func sorted[K comparable](m map[K]bool) string {
 	var out []string
 	for k := range m {
@@ -331,17 +351,28 @@ func compare(t *testing.T, bpftrace, mode string, s server) (int, int) {
 	if len(gotBT.requests) == 0 || len(gotHT.requests) == 0 {
 		t.Fatalf("a tracer reported nothing\nbpftrace:\n%s", strings.Join(bt.Stdout(), "\n"))
 	}
-	if a, b := sorted(gotBT.requests), sorted(gotHT.requests); a != b {
+	// bpftrace's kretprobes get the kernel's default number of instances
+	// (the CPU count on kernels without CONFIG_PREEMPTION, such as 5.10):
+	// threads blocked in read or write, the tools' own output included,
+	// use them up and the returns of other calls go unseen. httptrace
+	// makes its kretprobes with room for 4096 calls in flight, so in
+	// kprobe mode bpftrace may report less than httptrace, never more or
+	// other; httptrace is held to every exchange in both modes.
+	bpftraceMayMiss := mode == "kprobe"
+	if a, b := sorted(gotBT.requests), sorted(gotHT.requests); a != b && !(bpftraceMayMiss && subset(gotBT.requests, gotHT.requests)) {
 		t.Errorf("bpftrace and httptrace disagree on requests\nbpftrace:\n%s\nhttptrace:\n%s", a, b)
 	}
-	if a, b := fmt.Sprint(gotBT.responses), fmt.Sprint(gotHT.responses); a != b {
+	if a, b := fmt.Sprint(gotBT.responses), fmt.Sprint(gotHT.responses); a != b && !(bpftraceMayMiss && atMost(gotBT.responses, gotHT.responses)) {
 		t.Errorf("bpftrace and httptrace disagree on responses (pid status: count)\nbpftrace:  %s\nhttptrace: %s", a, b)
 	}
 	agreed := 0
 	for e, want := range sent {
-		if !gotBT.requests[e] || !gotHT.requests[e] {
+		if !gotHT.requests[e] || (!gotBT.requests[e] && !bpftraceMayMiss) {
 			t.Errorf("%s: bpftrace reported it %v, httptrace %v", e, gotBT.requests[e], gotHT.requests[e])
 			continue
+		}
+		if !gotBT.requests[e] {
+			t.Logf("%s: bpftrace missed it (kprobe mode), httptrace reported it", e)
 		}
 		if statusHT[e] != want {
 			t.Errorf("%s: httptrace logged status %d, the server sent %d", e, statusHT[e], want)
