@@ -60,36 +60,36 @@ func (s *stamp) fill(t time.Time, sec int64, loc *time.Location) {
 	}
 }
 
+// appendFraction appends a dot and frac as exactly digits decimal digits
+// (frac < 10^digits, digits <= 9), then drops trailing zeros when trim says
+// so (and the dot with them when all are zeros).
+func appendFraction(b []byte, frac uint64, digits int, trim bool) []byte {
+	var d [10]byte
+	d[0] = '.'
+	for i := digits; i > 0; i-- {
+		d[i] = byte('0' + frac%10)
+		frac /= 10
+	}
+	n := digits + 1
+	for trim && n > 1 && d[n-1] == '0' {
+		n--
+	}
+	if n == 1 {
+		return b
+	}
+	return append(b, d[:n]...)
+}
+
 // appendNanos appends ns (< 1e9) as ".999999999" does: a dot and nine
 // digits without trailing zeros, nothing at all for 0.
 func appendNanos(b []byte, ns int) []byte {
-	if ns == 0 {
-		return b
-	}
-	var d [10]byte
-	d[0] = '.'
-	for i := 9; i > 0; i-- {
-		d[i] = byte('0' + ns%10)
-		ns /= 10
-	}
-	n := 10
-	for d[n-1] == '0' {
-		n--
-	}
-	return append(b, d[:n]...)
+	return appendFraction(b, uint64(ns), 9, true)
 }
 
 // appendMicros appends ns (< 1e9) as ".000000" does: a dot and six digits,
 // truncated.
 func appendMicros(b []byte, ns int) []byte {
-	us := ns / 1000
-	var d [7]byte
-	d[0] = '.'
-	for i := 6; i > 0; i-- {
-		d[i] = byte('0' + us%10)
-		us /= 10
-	}
-	return append(b, d[:]...)
+	return appendFraction(b, uint64(ns/1000), 6, false)
 }
 
 // exactNs bounds the latencies formatted with integers: below it ns/1e6
@@ -104,21 +104,7 @@ func appendMs(b []byte, ns uint64) []byte {
 		return strconv.AppendFloat(b, float64(ns)/1e6, 'f', -1, 64)
 	}
 	b = strconv.AppendUint(b, ns/1e6, 10)
-	frac := ns % 1e6
-	if frac == 0 {
-		return b
-	}
-	var d [7]byte
-	d[0] = '.'
-	for i := 6; i > 0; i-- {
-		d[i] = byte('0' + frac%10)
-		frac /= 10
-	}
-	n := 7
-	for d[n-1] == '0' {
-		n--
-	}
-	return append(b, d[:n]...)
+	return appendFraction(b, ns%1e6, 6, true)
 }
 
 // appendMs3 appends ns in milliseconds as
