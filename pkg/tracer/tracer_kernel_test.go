@@ -233,6 +233,9 @@ func TestTracerKernel(t *testing.T) {
 		counters.BPF[event.StatIovCut] != 1 {
 		t.Errorf("counters %v", counters.BPF)
 	}
+	if want := plan.Mode == probes.ModeKprobe && host.CountsKprobeMisses(); counters.KprobeMissedKnown != want {
+		t.Errorf("kprobe misses known %v, want %v (missed %d)", counters.KprobeMissedKnown, want, counters.KprobeMissed)
+	}
 	stats, err := tr.ProgramStats()
 	if err != nil || len(stats) != len(plan.Programs()) {
 		t.Errorf("program stats %+v, %v; want %d programs", stats, err, len(plan.Programs()))
