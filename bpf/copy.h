@@ -29,7 +29,7 @@ static __always_inline __u64 advance(__u64 *pos, __u64 n)
 }
 
 /* Fills the parts of a data record that all records of one call share. */
-static __always_inline void fill_header(struct httptrace_data *d, const struct call *c, const struct conn *conn)
+static __always_inline void fill_header(struct httptrace_data *d, const struct call *c, __u64 id, const struct conn *conn)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
@@ -39,7 +39,7 @@ static __always_inline void fill_header(struct httptrace_data *d, const struct c
 	d->fd = c->fd;
 	d->start_ns = c->start_ns;
 	d->end_ns = bpf_ktime_get_ns();
-	d->conn = c->conn;
+	d->conn = id;
 	d->dir = c->dir;
 	d->syscall = c->syscall;
 	d->family = conn->family;
@@ -216,10 +216,11 @@ static __always_inline void send_iovecs(struct scratch *s, const struct call *c,
 }
 
 /*
- * A data syscall moved bytes: advance the connection's position by all of
- * them, whether or not the records reach user space, and send them.
+ * A data syscall moved bytes on connection id (socket sk): advance its
+ * position by all of them, whether or not the records reach user space,
+ * and send them.
  */
-static __always_inline void send_transfer(const struct call *c, __u64 bytes)
+static __always_inline void send_transfer(const struct call *c, __u64 id, struct sock *sk, __u64 bytes)
 {
 	struct scratch *s;
 	struct httptrace_data *d;
@@ -227,14 +228,14 @@ static __always_inline void send_transfer(const struct call *c, __u64 bytes)
 	__u64 pos, skip_to;
 	__u32 zero = 0;
 
-	conn = bpf_map_lookup_elem(&conns, &c->conn);
+	conn = bpf_map_lookup_elem(&conns, &id);
 	if (!conn) {
 		/* First seen on data (or evicted): adopted, unless this read got its first bytes. */
 		__u8 flag = HTTPTRACE_CONN_ADOPTED;
 
-		if (c->dir == HTTPTRACE_DIR_RECV && read_from_start((struct sock *)c->sk, bytes))
+		if (c->dir == HTTPTRACE_DIR_RECV && read_from_start(sk, bytes))
 			flag = 0;
-		conn = conn_get(c->conn, (struct sock *)c->sk, flag);
+		conn = conn_get(id, sk, flag);
 	}
 	if (!conn) {
 		stat_inc(HTTPTRACE_STAT_CONNS_LOST);
@@ -245,8 +246,8 @@ static __always_inline void send_transfer(const struct call *c, __u64 bytes)
 	if (!s)
 		return;
 	d = &s->rec;
-	fill_header(d, c, conn);
-	skip_to = conn_skip_to(c->conn, c->dir);
+	fill_header(d, c, id, conn);
+	skip_to = conn_skip_to(id, c->dir);
 	switch (c->shape) {
 	case SHAPE_BUFFER:
 		send_span(d, pos, bytes, c->ptr, skip_to);

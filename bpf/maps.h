@@ -112,11 +112,9 @@ enum call_shape {
 
 /* A syscall of a traced process in flight: what its entry saw, for its return. */
 struct call {
-	__u64 conn;     /* socket inode number: set at a return that moved bytes */
 	__u64 start_ns;
 	__u64 ptr;      /* buffer, iovec array or msghdr in user memory */
 	__u64 iovlen;   /* iovec entries, for SHAPE_IOVEC */
-	__u64 sk;       /* the socket's struct sock, to recreate an evicted conns entry (set with conn) */
 	__s32 fd;
 	__u8 shape;     /* enum call_shape */
 	__u8 dir;       /* enum httptrace_direction */

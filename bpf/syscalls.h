@@ -55,11 +55,10 @@ static __always_inline void on_data_return(struct call *c, __u64 bytes)
 {
 	struct user_msghdr msg;
 	struct sock *sk = NULL;
+	__u64 id = tcp_conn_of_fd(bpf_get_current_pid_tgid() >> 32, c->fd, &sk);
 
-	c->conn = tcp_conn_of_fd(bpf_get_current_pid_tgid() >> 32, c->fd, &sk);
-	if (!c->conn)
+	if (!id)
 		return;
-	c->sk = (__u64)sk;
 	stat_inc(HTTPTRACE_STAT_CALLS);
 	if (c->syscall == HTTPTRACE_SYS_RECVMSG || c->syscall == HTTPTRACE_SYS_SENDMSG) {
 		/* A msghdr: its iovecs are the data. */
@@ -72,7 +71,7 @@ static __always_inline void on_data_return(struct call *c, __u64 bytes)
 		}
 		c->shape = SHAPE_IOVEC;
 	}
-	send_transfer(c, bytes);
+	send_transfer(c, id, sk, bytes);
 }
 
 /* A connect starts on a socket of a traced process: its return says whether it made a connection. */
