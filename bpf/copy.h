@@ -178,13 +178,12 @@ static __always_inline void send_iovecs(struct scratch *s, const struct call *c,
 		n = len - off;
 		if (n > want - got)
 			n = want - got;
-		if (got >= HTTPTRACE_MAX_CAPTURE_BYTES)
-			break;
 		/*
-		 * The offset masked where it is used (a no-op after the test
-		 * above, which the barrier hides from clang): otherwise clang
-		 * may reload the unbounded copy, which the 5.10 and 6.1
-		 * verifiers cannot tie to the tested one.
+		 * The offset is masked where it is used, for the verifier: got <
+		 * want <= HTTPTRACE_MAX_CAPTURE_BYTES, so the mask changes
+		 * nothing, and the barrier keeps clang from dropping it. (A
+		 * bounds test instead lets clang reload the unbounded copy,
+		 * which the 5.10 and 6.1 verifiers cannot tie to the tested one.)
 		 */
 		at = got;
 		barrier_var(at);
