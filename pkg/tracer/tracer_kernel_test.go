@@ -236,6 +236,14 @@ func TestTracerKernel(t *testing.T) {
 	if want := plan.Mode == probes.ModeKprobe && host.CountsKprobeMisses(); counters.KprobeMissedKnown != want {
 		t.Errorf("kprobe misses known %v, want %v (missed %d)", counters.KprobeMissedKnown, want, counters.KprobeMissed)
 	}
+	if plan.Mode == probes.ModeKprobe {
+		// The kretprobes are tracefs events with room for kretprobeMaxActive calls.
+		events, err := os.ReadFile(filepath.Join(host.Tracefs, "kprobe_events"))
+		want := fmt.Sprintf("r%d:%s/", kretprobeMaxActive, kprobeGroup())
+		if err != nil || !strings.Contains(string(events), want) {
+			t.Errorf("kprobe_events while attached has no %q (%v):\n%s", want, err, events)
+		}
+	}
 	stats, err := tr.ProgramStats()
 	if err != nil || len(stats) != len(plan.Programs()) {
 		t.Errorf("program stats %+v, %v; want %d programs", stats, err, len(plan.Programs()))
