@@ -54,27 +54,56 @@ func medianRun(runs []runResult) *runResult {
 	return &m
 }
 
-// rpsOf is the median requests/s of a server's setup, 0 when it never ran.
-func rpsOf(rows []row, server, setup string) float64 {
-	for _, r := range rows {
-		if r.Server == server && r.Setup == setup && r.Median != nil {
-			return r.Median.Wrk.RPS
+// rowOf is a server's row for a setup, nil when there is none.
+func rowOf(rows []row, server, setup string) *row {
+	for i := range rows {
+		if rows[i].Server == server && rows[i].Setup == setup {
+			return &rows[i]
 		}
 	}
-	return 0
+	return nil
 }
 
-// ratio formats a/b, or "n/a" without a reference.
-func ratio(a, b float64) string {
-	if a == 0 || b == 0 {
+// roundRatios are a row's requests/s divided by the reference row's, round
+// by round, over the rounds in which both ran. Each pair ran against the
+// same server process within a minute of each other, so the ratio keeps
+// what the setups differ in and loses most of the drift of a shared
+// machine, which moves every setup of a round alike.
+func roundRatios(r, ref *row) []float64 {
+	if ref == nil {
+		return nil
+	}
+	var out []float64
+	for _, a := range r.Runs {
+		for _, b := range ref.Runs {
+			if a.Round == b.Round && a.Wrk.RPS > 0 && b.Wrk.RPS > 0 {
+				out = append(out, a.Wrk.RPS/b.Wrk.RPS)
+			}
+		}
+	}
+	return out
+}
+
+// ratioCell is the median of per-round ratios (the mean of the two middle
+// ones for an even count), then the lowest and highest when they differ;
+// "n/a" when no round had both setups.
+func ratioCell(vals []float64) string {
+	if len(vals) == 0 {
 		return "n/a"
 	}
-	return fmt.Sprintf("%.3f", a/b)
+	s := append([]float64(nil), vals...)
+	sort.Float64s(s)
+	n := len(s)
+	med := (s[(n-1)/2] + s[n/2]) / 2
+	if s[0] == s[n-1] {
+		return fmt.Sprintf("%.3f", med)
+	}
+	return fmt.Sprintf("%.3f (%.2f-%.2f)", med, s[0], s[n-1])
 }
 
 // mainTable is the requests/s, ratio and tracer-cost table.
 func mainTable(rows []row) [][]string {
-	t := [][]string{{"server", "setup", "req/s (median)", "req/s min-max", "÷ untraced", "÷ floor", "÷ bpftrace",
+	t := [][]string{{"server", "setup", "req/s (median)", "req/s min-max", "÷ untraced (per round)", "÷ floor (per round)", "÷ bpftrace (per round)",
 		"logged / wrk requests", "events lost (all rounds)", "tracer CPU µs/exchange", "BPF ns/exchange", "peak RSS MiB", "wrk errors"}}
 	for _, r := range rows {
 		if r.Median == nil {
@@ -84,9 +113,9 @@ func mainTable(rows []row) [][]string {
 		m := r.Median
 		rps := m.Wrk.RPS
 		line := []string{r.Server, r.Setup, fmt.Sprintf("%.0f", rps), spread(r.Runs),
-			ratio(rps, rpsOf(rows, r.Server, setupUntraced)),
-			ratio(rps, rpsOf(rows, r.Server, setupFloor)),
-			ratio(rps, rpsOf(rows, r.Server, setupBpftrace)),
+			ratioCell(roundRatios(&r, rowOf(rows, r.Server, setupUntraced))),
+			ratioCell(roundRatios(&r, rowOf(rows, r.Server, setupFloor))),
+			ratioCell(roundRatios(&r, rowOf(rows, r.Server, setupBpftrace))),
 			"-", "-", "-", "-", "-", orDash(m.Wrk.Errors)}
 		if tr := m.Tracer; tr != nil {
 			line[7] = loggedCell(tr, m.Wrk.Requests, r.Setup == setupFloor)

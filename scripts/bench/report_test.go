@@ -45,7 +45,7 @@ func TestAggregateAndMainTable(t *testing.T) {
 	text2 := rr("go", setupText, 2, 400)
 	text2.Tracer = &tracerStats{Logged: 400, EventsLost: 3}
 	runs := []runResult{
-		rr("go", setupUntraced, 1, 1000), rr("go", setupUntraced, 2, 900),
+		rr("go", setupUntraced, 1, 1000), rr("go", setupUntraced, 2, 800),
 		rr("go", setupFloor, 1, 800), rr("go", setupBpftrace, 1, 250),
 		text, text2, failed,
 	}
@@ -63,10 +63,12 @@ func TestAggregateAndMainTable(t *testing.T) {
 		t.Fatalf("no row %s", setup)
 		return nil
 	}
-	// Median of 400 and 500 is the lower run, 400; untraced median 900.
+	// Median of 400 and 500 is the lower run, 400. Ratios are per round:
+	// ÷ untraced 500/1000 and 400/800, both 0.5 (a ratio of medians would
+	// say 400/800); ÷ floor and ÷ bpftrace only round 1 has both.
 	got := find(setupText)
 	// Tracer CPU: 0 ticks over 400 and 1 tick (10,000 µs) over 503 records.
-	want := []string{"go", setupText, "400", "400-500", "0.444", "0.500", "1.600", "400 / 400 (=)", "5", "0.00 (0.00-19.88)", "0.00", "0.0", "-"}
+	want := []string{"go", setupText, "400", "400-500", "0.500", "0.625", "2.000", "400 / 400 (=)", "5", "0.00 (0.00-19.88)", "0.00", "0.0", "-"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("text row\n got %q\nwant %q", got, want)
 	}
@@ -107,8 +109,32 @@ func TestCells(t *testing.T) {
 			t.Errorf("%s: cpu %q, want %q", tt.name, got, tt.wantCPU)
 		}
 	}
-	if ratio(1, 0) != "n/a" || ratio(0, 1) != "n/a" || ratio(3, 4) != "0.750" {
-		t.Error("ratio: want n/a without a reference and 0.750 for 3/4")
+}
+
+func TestRoundRatios(t *testing.T) {
+	a := row{Runs: []runResult{rr("go", setupText, 1, 90), rr("go", setupText, 2, 50), rr("go", setupText, 4, 70)}}
+	ref := row{Runs: []runResult{rr("go", setupFloor, 1, 100), rr("go", setupFloor, 2, 100), rr("go", setupFloor, 3, 100), rr("go", setupFloor, 4, 0)}}
+	// Round 3 has no text run and round 4's floor measured nothing.
+	if got := fmt.Sprint(roundRatios(&a, &ref)); got != "[0.9 0.5]" {
+		t.Errorf("ratios = %s, want [0.9 0.5]", got)
+	}
+	if roundRatios(&a, nil) != nil {
+		t.Error("no reference row: want no ratios")
+	}
+	tests := []struct {
+		vals []float64
+		want string
+	}{
+		{nil, "n/a"},
+		{[]float64{0.75}, "0.750"},
+		{[]float64{1, 1, 1}, "1.000"},
+		{[]float64{0.9, 0.5}, "0.700 (0.50-0.90)"},
+		{[]float64{0.8, 0.1, 0.85}, "0.800 (0.10-0.85)"},
+	}
+	for _, tt := range tests {
+		if got := ratioCell(tt.vals); got != tt.want {
+			t.Errorf("ratioCell(%v) = %q, want %q", tt.vals, got, tt.want)
+		}
 	}
 }
 
