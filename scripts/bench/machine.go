@@ -18,10 +18,12 @@ type machine struct {
 	Tools   string // wrk, nginx, bpftrace versions
 	LoadBeg string // /proc/loadavg before the run
 	LoadEnd string // and after
+	OutFS   string // file system type of the directory the records go to
 }
 
-// describeMachine reads the host facts that do not change during a run.
-func describeMachine(c config) machine {
+// describeMachine reads the host facts that do not change during a run;
+// dir is where the tracers write their records.
+func describeMachine(c config, dir string) machine {
 	m := machine{Cores: runtime.NumCPU(), CPU: "unknown"}
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(b))
@@ -35,6 +37,7 @@ func describeMachine(c config) machine {
 		firstLine(exec.Command("nginx", "-v")),
 		firstLine(exec.Command("wrk", "-v")),
 	}, ", ")
+	m.OutFS = firstLine(exec.Command("findmnt", "-n", "-o", "FSTYPE", "-T", dir))
 	m.LoadBeg = loadAvg()
 	return m
 }
@@ -97,7 +100,9 @@ func header(c config, m machine) []string {
 		"÷ bpftrace of the untraced row is the most any tracer could reach against this bpftrace.",
 		"logged = records in the tracer's output file (httptrace: stdout lines; bpftrace: its \"REQ pid=\" lines); " +
 			"wrk counts only responses it read before its duration ended, so a few in-flight requests can be logged beyond its count.",
-		"tracer CPU = utime+stime of the tracer over the wrk run / records logged (/req: per wrk request when nothing was logged), per round.",
+		"tracer CPU = utime+stime of the tracer over the wrk run / records logged (/req: per wrk request when nothing was logged), per round. " +
+			"Records go to a file on " + m.OutFS + "; once counted the file is removed, before the kernel writes it back to disk, " +
+			"so that no setup's run carries the writeback of an earlier one (the tracer still pays for every write into the page cache).",
 		"BPF ns/exchange = run_time_ns of all the tracer's BPF programs since load (kernel.bpf_stats_enabled) / records logged: " +
 			"time spent inside the syscalls of the server (and of every other process: the tracepoints are system-wide), not in the tracer's CPU column.",
 	}

@@ -88,7 +88,7 @@ func run(c config) int {
 		os.Exit(130)
 	}()
 
-	m := describeMachine(c)
+	m := describeMachine(c, dir)
 	idle, err := startChild(filepath.Join(dir, "idle.out"), filepath.Join(dir, "idle.err"), "sleep", "100000")
 	if err != nil {
 		cleanup()

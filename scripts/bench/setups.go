@@ -80,6 +80,13 @@ func measure(c config, srv *server, setup string, round int, dir string, idlePID
 	if r.Err == nil {
 		r.Err = err
 	}
+	if r.Err == nil {
+		// Counted: remove the records (hundreds of MB) before the kernel
+		// writes them back, which it would do during a later setup's run.
+		if err := os.Remove(tr.proc.stdout); err != nil {
+			r.Err = fmt.Errorf("removing records: %w", err)
+		}
+	}
 	return r
 }
 
