@@ -66,9 +66,9 @@ func rowOf(rows []row, server, setup string) *row {
 
 // roundRatios are a row's requests/s divided by the reference row's, round
 // by round, over the rounds in which both ran. Each pair ran against the
-// same server process within a minute of each other, so the ratio keeps
-// what the setups differ in and loses most of the drift of a shared
-// machine, which moves every setup of a round alike.
+// same server process within a minute of each other, so load on a shared
+// machine that drifts from round to round cancels out of the ratio (load
+// that changes within a round does not: hence the range).
 func roundRatios(r, ref *row) []float64 {
 	if ref == nil {
 		return nil
