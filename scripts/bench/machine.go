@@ -94,10 +94,11 @@ func header(c config, m machine) []string {
 		"nginx: 2 workers, `return 200 \"ok\\n\"`, traced by master PID; go: test/servers/goserver (net/http, 200 \"ok PATH\")",
 		"req/s is the median over the rounds; every other column comes from that median run, except the ratios, events lost " +
 			"(summed over rounds) and tracer CPU (the median over the rounds, then the lowest and highest).",
-		"÷ columns: each round divides the two setups' req/s, measured against the same server process a minute apart; the cell is " +
-			"the median of those per-round ratios, then the lowest and highest. Background load on a shared machine drifts between " +
-			"rounds and moves both setups of a round alike, so the per-round ratio is steadier than a ratio of medians taken from different rounds.",
-		"÷ bpftrace of the untraced row is the most any tracer could reach against this bpftrace.",
+		"÷ columns: each round divides the two setups' req/s, measured against the same server process within a minute; the cell is " +
+			"the median of those per-round ratios, then the lowest and highest. Load on a shared machine that drifts from round to round " +
+			"cancels out of a per-round ratio; load that changes within a round does not, hence the range.",
+		"÷ bpftrace of the untraced row is the most any tracer could reach against this bpftrace. " +
+			"bpftrace loses events at these rates (events lost), and each lost event is one it does not print, which makes its rounds faster.",
 		"logged = records in the tracer's output file (httptrace: stdout lines; bpftrace: its \"REQ pid=\" lines); " +
 			"wrk counts only responses it read before its duration ended, so a few in-flight requests can be logged beyond its count.",
 		"tracer CPU = utime+stime of the tracer over the wrk run / records logged (/req: per wrk request when nothing was logged), per round. " +
