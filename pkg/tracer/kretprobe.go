@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -35,7 +36,10 @@ import (
 const kretprobeMaxActive = 4096
 
 // kprobeGroupPrefix starts the tracefs group of this process's kprobe
-// events; the process id follows, so a later run can tell stale ones.
+// events: httptrace_<pid namespace>_<pid>. tracefs is shared by every PID
+// namespace, so the namespace keeps two processes with one PID in
+// different containers apart, and a later run removes only the stale
+// groups of its own namespace, where it can tell whether a PID is gone.
 const kprobeGroupPrefix = "httptrace_"
 
 // kprobeEvent is a kprobe event this process wrote to tracefs.
@@ -45,7 +49,40 @@ type kprobeEvent struct {
 }
 
 // kprobeGroup is this process's tracefs group.
-func kprobeGroup() string { return kprobeGroupPrefix + strconv.Itoa(os.Getpid()) }
+func kprobeGroup() string {
+	return kprobeGroupPrefix + selfPIDNamespace() + "_" + strconv.Itoa(os.Getpid())
+}
+
+// selfPIDNamespace is the inode number of this process's PID namespace
+// ("0" when /proc does not say).
+var selfPIDNamespace = sync.OnceValue(func() string {
+	link, err := os.Readlink("/proc/self/ns/pid")
+	if ns, ok := pidNamespaceInode(link); err == nil && ok {
+		return ns
+	}
+	return "0"
+})
+
+// pidNamespaceInode takes the inode number out of a /proc/PID/ns/pid link
+// ("pid:[4026531836]").
+func pidNamespaceInode(link string) (string, bool) {
+	ns, ok := strings.CutPrefix(link, "pid:[")
+	ns, ok2 := strings.CutSuffix(ns, "]")
+	if !ok || !ok2 || !allDigits(ns) {
+		return "", false
+	}
+	return ns, true
+}
+
+// allDigits reports whether s is a non-empty decimal number.
+func allDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // eventName is a tracefs event name for a kretprobe on symbol: letters,
 // digits and '_' only, at most 63 characters.
@@ -129,9 +166,10 @@ func (ev *kprobeEvent) remove() error {
 }
 
 // removeStaleKprobeEvents deletes the kprobe events that earlier httptrace
-// processes, now gone (killed before they could clean up), left in tracefs.
-// It returns how many it removed.
-func removeStaleKprobeEvents(h kernel.Host, procRoot string) (int, error) {
+// processes of PID namespace ns, now gone (killed before they could clean
+// up), left in tracefs. Groups of other namespaces are left alone: their
+// processes are not in procRoot. It returns how many it removed.
+func removeStaleKprobeEvents(h kernel.Host, procRoot, ns string) (int, error) {
 	f, err := os.Open(filepath.Join(h.Tracefs, "kprobe_events"))
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil
@@ -143,14 +181,18 @@ func removeStaleKprobeEvents(h kernel.Host, procRoot string) (int, error) {
 	var stale []string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		// e.g. "r4096:httptrace_123/r_ksys_read ksys_read"
+		// e.g. "r4096:httptrace_4026531836_123/r_ksys_read ksys_read"
 		def, _, _ := strings.Cut(sc.Text(), " ")
 		_, name, ok := strings.Cut(def, ":")
 		group, _, _ := strings.Cut(name, "/")
 		if !ok || !strings.HasPrefix(group, kprobeGroupPrefix) {
 			continue
 		}
-		pid, err := strconv.Atoi(strings.TrimPrefix(group, kprobeGroupPrefix))
+		groupNS, pidText, ok := strings.Cut(strings.TrimPrefix(group, kprobeGroupPrefix), "_")
+		if !ok || groupNS != ns || !allDigits(pidText) {
+			continue
+		}
+		pid, err := strconv.Atoi(pidText)
 		if err != nil || pid == os.Getpid() || processAlive(procRoot, pid) {
 			continue
 		}

@@ -23,8 +23,30 @@ func TestEventName(t *testing.T) {
 	}
 }
 
-// TestRemoveStaleKprobeEvents: the events of httptrace processes that are
-// gone are removed; this process's, a live one's and other tools' stay.
+func TestPIDNamespaceInode(t *testing.T) {
+	for link, want := range map[string]string{
+		"pid:[4026531836]": "4026531836",
+		"pid:[]":           "",
+		"net:[4026531840]": "",
+		"pid:[12x]":        "",
+		"pid:[1":           "",
+	} {
+		got, ok := pidNamespaceInode(link)
+		if got != want || ok != (want != "") {
+			t.Errorf("pidNamespaceInode(%q) = %q, %v; want %q", link, got, ok, want)
+		}
+	}
+	if ns := selfPIDNamespace(); !allDigits(ns) {
+		t.Errorf("own PID namespace %q is not a number", ns)
+	}
+	if g := kprobeGroup(); g != "httptrace_"+selfPIDNamespace()+"_"+strconv.Itoa(os.Getpid()) {
+		t.Errorf("group %q", g)
+	}
+}
+
+// TestRemoveStaleKprobeEvents: the events of httptrace processes of this
+// PID namespace that are gone are removed; this process's, a live one's,
+// another namespace's and other tools' stay.
 func TestRemoveStaleKprobeEvents(t *testing.T) {
 	dir := t.TempDir()
 	procRoot := filepath.Join(dir, "proc")
@@ -33,17 +55,19 @@ func TestRemoveStaleKprobeEvents(t *testing.T) {
 	}
 	me := strconv.Itoa(os.Getpid())
 	events := strings.Join([]string{
-		"r4096:httptrace_999999/r_ksys_read ksys_read", // gone: removed
-		"r4096:httptrace_4242/r_ksys_read ksys_read",   // alive
-		"r4096:httptrace_" + me + "/r_ksys_read ksys_read",
-		"r:kprobes/myprobe do_sys_open", // another tool's
-		"p:httptrace_999999/p_x ksys_write",
+		"r4096:httptrace_77_999999/r_ksys_read ksys_read", // gone: removed
+		"r4096:httptrace_77_4242/r_ksys_read ksys_read",   // alive
+		"r4096:httptrace_77_" + me + "/r_ksys_read ksys_read",
+		"r4096:httptrace_88_999999/r_ksys_read ksys_read", // another namespace's
+		"r4096:httptrace_999999/r_ksys_read ksys_read",    // no namespace: not ours to judge
+		"r:kprobes/myprobe do_sys_open",                   // another tool's
+		"p:httptrace_77_999999/p_x ksys_write",
 	}, "\n") + "\n"
 	path := filepath.Join(dir, "kprobe_events")
 	if err := os.WriteFile(path, []byte(events), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	n, err := removeStaleKprobeEvents(kernel.Host{Tracefs: dir}, procRoot)
+	n, err := removeStaleKprobeEvents(kernel.Host{Tracefs: dir}, procRoot, "77")
 	if err != nil || n != 2 {
 		t.Fatalf("removed %d, %v; want 2", n, err)
 	}
@@ -52,7 +76,7 @@ func TestRemoveStaleKprobeEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	// tracefs would delete them; a plain file shows what was written.
-	if want := events + "-:httptrace_999999/r_ksys_read\n-:httptrace_999999/p_x\n"; string(got) != want {
+	if want := events + "-:httptrace_77_999999/r_ksys_read\n-:httptrace_77_999999/p_x\n"; string(got) != want {
 		t.Errorf("kprobe_events now\n%s\nwant\n%s", got, want)
 	}
 }

@@ -189,7 +189,7 @@ func (t *Tracer) attach(plan probes.Plan, procRoot string) error {
 		t.log.WithField("reason", s).Warn("optional probe left out")
 	}
 	if plan.Mode == probes.ModeKprobe {
-		n, err := removeStaleKprobeEvents(t.host, procRoot)
+		n, err := removeStaleKprobeEvents(t.host, procRoot, selfPIDNamespace())
 		if err != nil {
 			t.log.WithError(err).Warn("removing kprobe events left by earlier runs")
 		} else if n > 0 {
