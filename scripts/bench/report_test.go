@@ -64,8 +64,9 @@ func TestAggregateAndMainTable(t *testing.T) {
 		return nil
 	}
 	// Median of 400 and 500 is the lower run, 400. Ratios are per round:
-	// ÷ untraced 500/1000 and 400/800, both 0.5 (a ratio of medians would
-	// say 400/800); ÷ floor and ÷ bpftrace only round 1 has both.
+	// ÷ untraced 500/1000 and 400/800; ÷ floor and ÷ bpftrace only round 1
+	// has both, 500/800 and 500/250 (a ratio of medians would divide round
+	// 2's 400 by round 1's floor: 0.500, and 1.600).
 	got := find(setupText)
 	// Tracer CPU: 0 ticks over 400 and 1 tick (10,000 µs) over 503 records.
 	want := []string{"go", setupText, "400", "400-500", "0.500", "0.625", "2.000", "400 / 400 (=)", "5", "0.00 (0.00-19.88)", "0.00", "0.0", "-"}
