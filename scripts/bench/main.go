@@ -181,18 +181,20 @@ func progress(r runResult) {
 // report is the result as text for the terminal and as markdown.
 type report struct{ text, markdown string }
 
-// buildReport renders the header, both tables and any failures.
+// buildReport renders the header, the tables and any failures.
 func buildReport(c config, m machine, rows []row, errs []string) report {
 	h := header(c, m)
-	main, progs := mainTable(rows), progTable(rows)
+	main, vsBpftrace, progs := mainTable(rows), bpftraceTable(rows, c.servers), progTable(rows)
 	var t, md strings.Builder
-	t.WriteString("\n" + strings.Join(h, "\n") + "\n\n" + renderText(main) + "\n" + renderText(progs))
+	t.WriteString("\n" + strings.Join(h, "\n") + "\n\n" + renderText(main) + "\n" + renderText(vsBpftrace) + "\n" + renderText(progs))
 	md.WriteString("# httptrace benchmark\n\nWritten by `make bench` (scripts/bench). Ratios are of requests/s " +
 		"measured side by side in one run; 1.000 means no difference.\n\n")
 	for _, line := range h {
 		md.WriteString("- " + line + "\n")
 	}
 	md.WriteString("\n## Requests/s and tracer cost\n\n" + renderMarkdown(main))
+	md.WriteString("\n## Against bpftrace, round by round\n\nbpftrace either keeps up or loses a large share of its events; " +
+		"a lost event is one it does not print, which makes that round faster.\n\n" + renderMarkdown(vsBpftrace))
 	md.WriteString("\n## BPF programs (kernel.bpf_stats_enabled, since load; median run)\n\n" + renderMarkdown(progs))
 	if len(errs) > 0 {
 		t.WriteString("\nFAILED:\n  " + strings.Join(errs, "\n  ") + "\n")

@@ -218,6 +218,41 @@ func bpfRunTimeNs(ps []progStat) uint64 {
 	return n
 }
 
+// bpftraceTable lists each bpftrace round with the httptrace rounds set
+// against it. bpftrace either keeps up or loses a large share of its
+// events, and a lost event is one it does not print, so its req/s (and
+// every ratio to it) depends on which kind of round it was.
+func bpftraceTable(rows []row, servers []string) [][]string {
+	t := [][]string{{"server", "round", "bpftrace req/s", "bpftrace events lost (share)", setupText + " ÷ bpftrace", setupJSON + " ÷ bpftrace"}}
+	for _, sv := range servers {
+		bt := rowOf(rows, sv, setupBpftrace)
+		if bt == nil {
+			continue
+		}
+		runs := append([]runResult(nil), bt.Runs...)
+		sort.Slice(runs, func(i, j int) bool { return runs[i].Round < runs[j].Round })
+		for _, b := range runs {
+			lost := "-"
+			if tr := b.Tracer; tr != nil && tr.Logged+tr.EventsLost > 0 {
+				lost = fmt.Sprintf("%d (%.0f%%)", tr.EventsLost, 100*float64(tr.EventsLost)/float64(tr.Logged+tr.EventsLost))
+			}
+			line := []string{sv, fmt.Sprint(b.Round), fmt.Sprintf("%.0f", b.Wrk.RPS), lost}
+			for _, setup := range []string{setupText, setupJSON} {
+				cell := "-"
+				if r := rowOf(rows, sv, setup); r != nil {
+					one := row{Runs: []runResult{b}}
+					if v := roundRatios(r, &one); len(v) == 1 {
+						cell = fmt.Sprintf("%.2f", v[0])
+					}
+				}
+				line = append(line, cell)
+			}
+			t = append(t, line)
+		}
+	}
+	return t
+}
+
 // progTable lists the BPF programs that ran in each traced setup's median
 // run; programs that never ran are left out.
 func progTable(rows []row) [][]string {

@@ -154,6 +154,28 @@ func TestProgTableAndRunTime(t *testing.T) {
 	}
 }
 
+func TestBpftraceTable(t *testing.T) {
+	bt := func(round int, rps float64, logged, lost int64) runResult {
+		r := rr("nginx", setupBpftrace, round, rps)
+		r.Tracer = &tracerStats{Logged: logged, EventsLost: lost}
+		return r
+	}
+	runs := []runResult{
+		bt(2, 50, 50, 50), bt(1, 25, 100, 0),
+		rr("nginx", setupText, 1, 75), rr("nginx", setupText, 2, 75),
+		rr("nginx", setupJSON, 2, 100),
+	}
+	got := bpftraceTable(aggregate(runs, []string{"nginx", "go"}, setupKeys), []string{"nginx", "go"})
+	want := [][]string{
+		{"server", "round", "bpftrace req/s", "bpftrace events lost (share)", setupText + " ÷ bpftrace", setupJSON + " ÷ bpftrace"},
+		{"nginx", "1", "25", "0 (0%)", "3.00", "-"},
+		{"nginx", "2", "50", "50 (50%)", "1.50", "2.00"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("bpftrace table\n got %q\nwant %q", got, want)
+	}
+}
+
 func TestRender(t *testing.T) {
 	tab := [][]string{{"a", "bb"}, {"ccc", "d"}}
 	if got, want := renderText(tab), "a    bb\nccc  d\n"; got != want {
