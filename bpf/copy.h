@@ -28,11 +28,10 @@ static __always_inline __u64 advance(__u64 *pos, __u64 n)
 #endif
 }
 
-/* Fills the parts of a data record that all records of one call share. */
-static __always_inline void fill_header(struct httptrace_data *d, const struct call *c, __u64 id, const struct conn *conn)
+/* Fills the header of the data record of a call of thread pid_tgid on connection id. */
+static __always_inline void fill_header(struct httptrace_data *d, const struct call *c, __u64 pid_tgid, __u64 id,
+					const struct conn *conn)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-
 	d->kind = HTTPTRACE_REC_DATA;
 	d->pid = pid_tgid >> 32;
 	d->tid = (__u32)pid_tgid;
@@ -215,11 +214,11 @@ static __always_inline void send_iovecs(struct scratch *s, const struct call *c,
 }
 
 /*
- * A data syscall moved bytes on connection id (socket sk): advance its
- * position by all of them, whether or not the records reach user space,
- * and send them.
+ * A data syscall of thread pid_tgid moved bytes on connection id (socket
+ * sk): advance its position by all of them, whether or not the records
+ * reach user space, and send them.
  */
-static __always_inline void send_transfer(const struct call *c, __u64 id, struct sock *sk, __u64 bytes)
+static __always_inline void send_transfer(const struct call *c, __u64 pid_tgid, __u64 id, struct sock *sk, __u64 bytes)
 {
 	struct scratch *s;
 	struct httptrace_data *d;
@@ -245,7 +244,7 @@ static __always_inline void send_transfer(const struct call *c, __u64 id, struct
 	if (!s)
 		return;
 	d = &s->rec;
-	fill_header(d, c, id, conn);
+	fill_header(d, c, pid_tgid, id, conn);
 	skip_to = conn_skip_to(id, c->dir);
 	switch (c->shape) {
 	case SHAPE_BUFFER:

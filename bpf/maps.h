@@ -185,12 +185,18 @@ static __always_inline void stat_inc(__u32 which)
 		*v += 1;
 }
 
+/* Whether process tgid is tracked. */
+static __always_inline bool tracked(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&tracked_pids, &tgid) != NULL;
+}
+
 /* The calling process (tgid) when it is tracked, else 0. */
 static __always_inline __u32 tracked_pid(void)
 {
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
 
-	return bpf_map_lookup_elem(&tracked_pids, &pid) ? pid : 0;
+	return tracked(pid) ? pid : 0;
 }
 
 #endif /* HTTPTRACE_MAPS_H */

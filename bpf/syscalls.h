@@ -7,17 +7,17 @@
 #define HT_EINPROGRESS 115
 
 /*
- * Saves a call in flight for its return, counting a previous one that never
- * returned. The thread's entry is overwritten in place once it has one.
+ * Saves a call in flight of thread pid_tgid for its return, counting a
+ * previous one that never returned. The thread's entry is overwritten in
+ * place once it has one.
  */
-static __always_inline void save_call(struct call *c)
+static __always_inline void save_call(struct call *c, __u64 pid_tgid)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct call *slot = bpf_map_lookup_elem(&calls, &id);
+	struct call *slot = bpf_map_lookup_elem(&calls, &pid_tgid);
 
 	c->start_ns = bpf_ktime_get_ns();
 	if (!slot) {
-		bpf_map_update_elem(&calls, &id, c, BPF_ANY);
+		bpf_map_update_elem(&calls, &pid_tgid, c, BPF_ANY);
 		return;
 	}
 	if (slot->shape)
@@ -33,9 +33,10 @@ static __always_inline void save_call(struct call *c)
  */
 static __always_inline int on_data_entry(__s32 fd, __u64 ptr, __u64 iovlen, __u8 sys, __u8 dir, __u8 shape)
 {
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct call c = {};
 
-	if (!tracked_pid())
+	if (!tracked(pid_tgid >> 32))
 		return 0;
 	c.fd = fd;
 	c.ptr = ptr;
@@ -43,19 +44,19 @@ static __always_inline int on_data_entry(__s32 fd, __u64 ptr, __u64 iovlen, __u8
 	c.syscall = sys;
 	c.dir = dir;
 	c.shape = shape;
-	save_call(&c);
+	save_call(&c, pid_tgid);
 	return 0;
 }
 
 /*
- * A saved data call moved bytes: when its fd is a TCP socket, find where
- * its data is (a msghdr's iovecs) and send it.
+ * A saved data call of thread pid_tgid moved bytes: when its fd is a TCP
+ * socket, find where its data is (a msghdr's iovecs) and send it.
  */
-static __always_inline void on_data_return(struct call *c, __u64 bytes)
+static __always_inline void on_data_return(struct call *c, __u64 bytes, __u64 pid_tgid)
 {
 	struct user_msghdr msg;
 	struct sock *sk = NULL;
-	__u64 id = tcp_conn_of_fd(bpf_get_current_pid_tgid() >> 32, c->fd, &sk);
+	__u64 id = tcp_conn_of_fd(pid_tgid >> 32, c->fd, &sk);
 
 	if (!id)
 		return;
@@ -71,29 +72,30 @@ static __always_inline void on_data_return(struct call *c, __u64 bytes)
 		}
 		c->shape = SHAPE_IOVEC;
 	}
-	send_transfer(c, id, sk, bytes);
+	send_transfer(c, pid_tgid, id, sk, bytes);
 }
 
 /* A connect starts on a socket of a traced process: its return says whether it made a connection. */
 static __always_inline int on_connect_entry(__s32 fd)
 {
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct call c = {};
 
-	if (!tracked_pid())
+	if (!tracked(pid_tgid >> 32))
 		return 0;
 	c.fd = fd;
 	c.shape = SHAPE_CONNECT;
-	save_call(&c);
+	save_call(&c, pid_tgid);
 	return 0;
 }
 
 /* A saved syscall returns ret: send the bytes it moved, or record the connection it made. */
 static __always_inline int on_call_return(long ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct call *saved, c;
 
-	saved = bpf_map_lookup_elem(&calls, &id);
+	saved = bpf_map_lookup_elem(&calls, &pid_tgid);
 	if (!saved || !saved->shape)
 		return 0;
 	c = *saved;
@@ -101,11 +103,11 @@ static __always_inline int on_call_return(long ret)
 	if (c.shape == SHAPE_CONNECT) {
 		/* A non-blocking connect has its addresses once it returns EINPROGRESS. */
 		if (ret == 0 || ret == -HT_EINPROGRESS)
-			conn_hint(id >> 32, c.fd, HTTPTRACE_CONN_CONNECTED);
+			conn_hint(pid_tgid >> 32, c.fd, HTTPTRACE_CONN_CONNECTED);
 		return 0;
 	}
 	if (ret > 0)
-		on_data_return(&c, (__u64)ret);
+		on_data_return(&c, (__u64)ret, pid_tgid);
 	return 0;
 }
 
