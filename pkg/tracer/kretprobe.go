@@ -49,9 +49,15 @@ type kprobeEvent struct {
 }
 
 // kprobeGroup is this process's tracefs group.
-func kprobeGroup() string {
-	return kprobeGroupPrefix + selfPIDNamespace() + "_" + strconv.Itoa(os.Getpid())
+func kprobeGroup() string { return groupName(selfPIDNamespace(), os.Getpid()) }
+
+// groupName is the tracefs group of process pid of PID namespace ns.
+func groupName(ns string, pid int) string {
+	return kprobeGroupPrefix + ns + "_" + strconv.Itoa(pid)
 }
+
+// kprobeEventsPath is tracefs's file of kprobe event definitions.
+func kprobeEventsPath(h kernel.Host) string { return filepath.Join(h.Tracefs, "kprobe_events") }
 
 // selfPIDNamespace is the inode number of this process's PID namespace
 // ("0" when /proc does not say).
@@ -101,7 +107,7 @@ func eventName(symbol string) string {
 
 // appendKprobeEvents writes one line to tracefs's kprobe_events.
 func appendKprobeEvents(h kernel.Host, line string) error {
-	f, err := os.OpenFile(filepath.Join(h.Tracefs, "kprobe_events"), os.O_WRONLY|os.O_APPEND, 0)
+	f, err := os.OpenFile(kprobeEventsPath(h), os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return err
 	}
@@ -118,7 +124,7 @@ func attachKretprobe(h kernel.Host, prog *bpf.BPFProg, symbol string) (*bpf.BPFL
 	ev := &kprobeEvent{host: h, group: kprobeGroup(), event: eventName(symbol)}
 	def := fmt.Sprintf("r%d:%s/%s %s", kretprobeMaxActive, ev.group, ev.event, symbol)
 	if err := appendKprobeEvents(h, def); err != nil {
-		return nil, nil, fmt.Errorf("writing %q to %s: %w", def, filepath.Join(h.Tracefs, "kprobe_events"), err)
+		return nil, nil, fmt.Errorf("writing %q to %s: %w", def, kprobeEventsPath(h), err)
 	}
 	l, err := ev.attach(prog)
 	if err != nil {
@@ -170,7 +176,7 @@ func (ev *kprobeEvent) remove() error {
 // up), left in tracefs. Groups of other namespaces are left alone: their
 // processes are not in procRoot. It returns how many it removed.
 func removeStaleKprobeEvents(h kernel.Host, procRoot, ns string) (int, error) {
-	f, err := os.Open(filepath.Join(h.Tracefs, "kprobe_events"))
+	f, err := os.Open(kprobeEventsPath(h))
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil
 	}

@@ -3,7 +3,6 @@ package tracer
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -36,11 +35,29 @@ func TestPIDNamespaceInode(t *testing.T) {
 			t.Errorf("pidNamespaceInode(%q) = %q, %v; want %q", link, got, ok, want)
 		}
 	}
-	if ns := selfPIDNamespace(); !allDigits(ns) {
-		t.Errorf("own PID namespace %q is not a number", ns)
+	link, err := os.Readlink("/proc/self/ns/pid")
+	if err != nil {
+		t.Skip("no /proc/self/ns/pid:", err)
 	}
-	if g := kprobeGroup(); g != "httptrace_"+selfPIDNamespace()+"_"+strconv.Itoa(os.Getpid()) {
-		t.Errorf("group %q", g)
+	if ns := selfPIDNamespace(); link != "pid:["+ns+"]" {
+		t.Errorf("own PID namespace %q, /proc/self/ns/pid says %q", ns, link)
+	}
+}
+
+// TestOwnGroupRoundTrip: the clean-up reads this process's group name
+// back as its own namespace: a dead PID's group is removed, its own kept.
+func TestOwnGroupRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	dead := groupName(selfPIDNamespace(), 999999)
+	events := "r4096:" + kprobeGroup() + "/r_x x\nr4096:" + dead + "/r_x x\n"
+	path := filepath.Join(dir, "kprobe_events")
+	if err := os.WriteFile(path, []byte(events), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n, err := removeStaleKprobeEvents(kernel.Host{Tracefs: dir}, filepath.Join(dir, "proc"), selfPIDNamespace())
+	got, _ := os.ReadFile(path)
+	if err != nil || n != 1 || string(got) != events+"-:"+dead+"/r_x\n" {
+		t.Errorf("removed %d, %v; kprobe_events now\n%s", n, err, got)
 	}
 }
 
@@ -53,11 +70,10 @@ func TestRemoveStaleKprobeEvents(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(procRoot, "4242"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	me := strconv.Itoa(os.Getpid())
 	events := strings.Join([]string{
 		"r4096:httptrace_77_999999/r_ksys_read ksys_read", // gone: removed
 		"r4096:httptrace_77_4242/r_ksys_read ksys_read",   // alive
-		"r4096:httptrace_77_" + me + "/r_ksys_read ksys_read",
+		"r4096:" + groupName("77", os.Getpid()) + "/r_ksys_read ksys_read",
 		"r4096:httptrace_88_999999/r_ksys_read ksys_read", // another namespace's
 		"r4096:httptrace_999999/r_ksys_read ksys_read",    // no namespace: not ours to judge
 		"r:kprobes/myprobe do_sys_open",                   // another tool's

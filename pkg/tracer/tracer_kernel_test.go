@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -238,7 +237,7 @@ func TestTracerKernel(t *testing.T) {
 	}
 	if plan.Mode == probes.ModeKprobe {
 		// The kretprobes are tracefs events with room for kretprobeMaxActive calls.
-		events, err := os.ReadFile(filepath.Join(host.Tracefs, "kprobe_events"))
+		events, err := os.ReadFile(kprobeEventsPath(host))
 		want := fmt.Sprintf("r%d:%s/", kretprobeMaxActive, kprobeGroup())
 		if err != nil || !strings.Contains(string(events), want) {
 			t.Errorf("kprobe_events while attached has no %q (%v):\n%s", want, err, events)
@@ -254,7 +253,7 @@ func TestTracerKernel(t *testing.T) {
 	tr.Detach() // idempotent
 	if plan.Mode == probes.ModeKprobe {
 		// The kretprobes' tracefs events are gone with their links.
-		events, err := os.ReadFile(filepath.Join(host.Tracefs, "kprobe_events"))
+		events, err := os.ReadFile(kprobeEventsPath(host))
 		if err != nil || strings.Contains(string(events), kprobeGroup()+"/") {
 			t.Errorf("kprobe_events after detach (%v):\n%s", err, events)
 		}
