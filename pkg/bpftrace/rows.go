@@ -85,14 +85,18 @@ func returnAction(row probes.Row, e exprs, v scriptVars) action {
 			"\tif ($ret > 0) {\n\t\tprintf(\"SENDFILE pid=%d fd=%d bytes=%d\\n\", pid, $fd, $ret);\n\t}\n")
 		return action{pred: "@entry[tid]", body: b.String()}
 	}
+	// iov_base is a void *, and bpftrace scales pointer arithmetic by the
+	// pointee's size, which is 0 for void: $b + 8 would read the first word
+	// again. The address is kept as an integer, as @ptr[tid] is.
+	iovBase := "\t$b = (uint64)$iov->iov_base;\n"
 	iovLen := "\t$len = (int64)" + fmt.Sprintf(e.asRet, "$iov->iov_len") + ";\n"
 	switch row.Shape {
 	case probes.ShapeIovec:
 		b.WriteString("\t// The first iovec's bytes only.\n" +
-			"\t$iov = (struct iovec *)@ptr[tid];\n\t$b = $iov->iov_base;\n" + iovLen)
+			"\t$iov = (struct iovec *)@ptr[tid];\n" + iovBase + iovLen)
 	case probes.ShapeMsghdr:
 		b.WriteString("\t// The first iovec of msg_iov only.\n" +
-			"\t$iov = ((struct user_msghdr *)@ptr[tid])->msg_iov;\n\t$b = $iov->iov_base;\n" + iovLen)
+			"\t$iov = ((struct user_msghdr *)@ptr[tid])->msg_iov;\n" + iovBase + iovLen)
 	default:
 		b.WriteString("\t$b = @ptr[tid];\n\t$len = $ret;\n")
 	}

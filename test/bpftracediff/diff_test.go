@@ -1,8 +1,9 @@
 // Package bpftracediff checks that the generated bpftrace program and
 // httptrace see the same exchanges: both trace one real server side by
 // side (the Go test server, which reads and writes with read(2) and
-// write(2), and Python's http.server, which uses recvfrom(2) and
-// sendto(2)) while requests are sent to it.
+// write(2); Python's http.server, which uses recvfrom(2) and sendto(2);
+// and nginx, whose workers answer with writev(2)) while requests are sent
+// to it.
 package bpftracediff
 
 import (
@@ -60,14 +61,14 @@ type seen struct {
 
 func respKey(pid, status int) string { return fmt.Sprintf("%d %d", pid, status) }
 
-// fromBpftrace collects the requests with the path prefix, and the
+// fromBpftrace collects the requests whose path has the marker, and the
 // responses, from the program's lines.
-func fromBpftrace(t *testing.T, lines []string, prefix string) seen {
+func fromBpftrace(t *testing.T, lines []string, marker string) seen {
 	s := seen{requests: map[exchange]bool{}, responses: map[string]int{}}
 	for _, l := range lines {
 		if m := reqLine.FindStringSubmatch(l); m != nil {
 			pid, _ := strconv.Atoi(m[1])
-			if strings.HasPrefix(m[5], prefix) {
+			if strings.Contains(m[5], marker) {
 				s.requests[exchange{PID: pid, Method: m[4], Path: m[5]}] = true
 			}
 			continue
@@ -94,8 +95,8 @@ type record struct {
 }
 
 // fromHttptrace collects the exchanges httptrace logged whose path has
-// the prefix, and their statuses.
-func fromHttptrace(t *testing.T, tr *harness.Tracer, prefix string) (seen, map[exchange]int) {
+// the marker, and their statuses.
+func fromHttptrace(t *testing.T, tr *harness.Tracer, marker string) (seen, map[exchange]int) {
 	s := seen{requests: map[exchange]bool{}, responses: map[string]int{}}
 	status := map[exchange]int{}
 	for _, l := range tr.Stdout() {
@@ -103,7 +104,7 @@ func fromHttptrace(t *testing.T, tr *harness.Tracer, prefix string) (seen, map[e
 		if err := json.Unmarshal([]byte(l), &r); err != nil {
 			t.Fatalf("stdout line is not a JSON record: %q: %v", l, err)
 		}
-		if !strings.HasPrefix(r.Path, prefix) {
+		if !strings.Contains(r.Path, marker) {
 			continue
 		}
 		e := exchange{PID: r.PID, Method: r.Method, Path: r.Path}
@@ -230,7 +231,21 @@ type server struct {
 	name     string
 	start    func(t *testing.T) *harness.Server
 	methods  []string
-	statuses []int // status asked for by the i-th request (path suffix), cycling
+	statuses []int // status asked for by the i-th request, cycling
+	// path is the i-th request's path, which asks for status want and
+	// contains marker; nil for /<marker>/<tag>/<i>/<want>.
+	path func(marker, tag string, i, want int) string
+	// workers: the requests are answered by the server's children (nginx
+	// workers), so both tools report their PIDs, not the server's.
+	workers bool
+}
+
+// requestPath is the i-th request's path on server s.
+func (s server) requestPath(marker, tag string, i, want int) string {
+	if s.path != nil {
+		return s.path(marker, tag, i, want)
+	}
+	return fmt.Sprintf("/%s/%s/%d/%d", marker, tag, i, want)
 }
 
 var servers = []server{
@@ -253,6 +268,18 @@ var servers = []server{
 		},
 		methods:  []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"},
 		statuses: []int{200, 404, 201, 500, 302, 418},
+	},
+	{
+		// nginx answers with writev(2): headers in the first iovec.
+		name:     "nginx",
+		start:    func(t *testing.T) *harness.Server { return harness.StartNginx(t).Server },
+		methods:  []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"},
+		statuses: []int{200, 404, 201, 500, 204},
+		// The harness's nginx answers /status/<code>/… with that code.
+		path: func(marker, tag string, i, want int) string {
+			return fmt.Sprintf("/status/%d/%s/%s/%d", want, marker, tag, i)
+		},
+		workers: true,
 	},
 }
 
@@ -313,16 +340,26 @@ func compare(t *testing.T, bpftrace, mode string, s server) (int, int) {
 	time.Sleep(time.Second)
 	from := len(bt.Stdout())
 
-	// The requests, each with its own path and method, and the status it asks for.
+	// The processes that answer: the server, or its workers.
+	answering := map[int]bool{pid: true}
+	if s.workers {
+		answering = map[int]bool{}
+		for _, w := range harness.Children(pid) {
+			answering[w] = true
+		}
+	}
+
+	// The requests, each with its own path and method, and the status it
+	// asks for; keyed with PID 0, as any answering process may take one.
 	sent := map[exchange]int{}
 	tag := strconv.FormatInt(time.Now().UnixNano()%1e6, 36)
 	for i := 0; i < requests; i++ {
 		method, want := s.methods[i%len(s.methods)], s.statuses[i%len(s.statuses)]
-		path := fmt.Sprintf("/diff/%s/%d/%d", tag, i, want)
+		path := s.requestPath("diff", tag, i, want)
 		if got := send(t, method, srv.URL(path)); got != want {
 			t.Fatalf("%s %s: status %d, want %d", method, path, got, want)
 		}
-		sent[exchange{PID: pid, Method: method, Path: path}] = want
+		sent[exchange{Method: method, Path: path}] = want
 	}
 
 	// Let both report them all (bounded), then stop both.
@@ -365,20 +402,38 @@ func compare(t *testing.T, bpftrace, mode string, s server) (int, int) {
 	if a, b := fmt.Sprint(gotBT.responses), fmt.Sprint(gotHT.responses); a != b && !(bpftraceMayMiss && atMost(gotBT.responses, gotHT.responses)) {
 		t.Errorf("bpftrace and httptrace disagree on responses (pid status: count)\nbpftrace:  %s\nhttptrace: %s", a, b)
 	}
+	pidBT, pidHT := answeredBy(gotBT.requests), answeredBy(gotHT.requests)
 	agreed := 0
 	for e, want := range sent {
-		if !gotHT.requests[e] || (!gotBT.requests[e] && !bpftraceMayMiss) {
-			t.Errorf("%s: bpftrace reported it %v, httptrace %v", e, gotBT.requests[e], gotHT.requests[e])
+		bp, inBT := pidBT[e]
+		hp, inHT := pidHT[e]
+		if !inHT || (!inBT && !bpftraceMayMiss) {
+			t.Errorf("%s: bpftrace reported it %v, httptrace %v", e, inBT, inHT)
 			continue
 		}
-		if !gotBT.requests[e] {
+		if !answering[hp] || (inBT && !answering[bp]) {
+			t.Errorf("%s: reported for PID %d (bpftrace) and %d (httptrace), not one of the answering processes %v",
+				e, bp, hp, answering)
+			continue
+		}
+		if !inBT {
 			t.Logf("%s: bpftrace missed it (kprobe mode), httptrace reported it", e)
 		}
-		if statusHT[e] != want {
-			t.Errorf("%s: httptrace logged status %d, the server sent %d", e, statusHT[e], want)
+		if got := statusHT[exchange{PID: hp, Method: e.Method, Path: e.Path}]; got != want {
+			t.Errorf("%s: httptrace logged status %d, the server sent %d", e, got, want)
 			continue
 		}
 		agreed++
 	}
 	return agreed, len(sent)
+}
+
+// answeredBy maps each reported request, keyed without its PID, to the
+// PID it was reported for.
+func answeredBy(reqs map[exchange]bool) map[exchange]int {
+	m := make(map[exchange]int, len(reqs))
+	for e := range reqs {
+		m[exchange{Method: e.Method, Path: e.Path}] = e.PID
+	}
+	return m
 }
