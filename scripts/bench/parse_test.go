@@ -138,9 +138,11 @@ func TestCountRecords(t *testing.T) {
 }
 
 func TestBpftraceOutput(t *testing.T) {
-	out := []byte("Attaching 7 probes...\nTracing HTTP requests of PID 5...\nREQ pid=5 fd=7 bytes=80 GET / HTTP/1.1\\x0d\nREQ pid=5 fd=8 bytes=80 GET /\nLost 3 events\nLost 4 events\n")
-	if n := bpftraceRecords(out); n != 2 {
-		t.Errorf("records = %d, want 2", n)
+	out := []byte("Attaching 7 probes...\nTracing HTTP requests of PID 5...\nREQ pid=5 fd=7 bytes=80 GET / HTTP/1.1\\x0d\n" +
+		"RESP pid=5 fd=7 bytes=150 HTTP/1.1 200 OK\\x0d\nREQ pid=5 fd=8 bytes=80 GET /\nSENDFILE pid=5 fd=8 bytes=3600\n" +
+		"Lost 3 events\nLost 4 events\nreturns missed: 1\n")
+	if req, ev := bpftraceLines(out); req != 2 || ev != 4 {
+		t.Errorf("requests, events = %d, %d, want 2, 4", req, ev)
 	}
 	if n := bpftraceLost(out); n != 7 {
 		t.Errorf("lost = %d, want 7", n)

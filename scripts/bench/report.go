@@ -233,8 +233,8 @@ func bpftraceTable(rows []row, servers []string) [][]string {
 		sort.Slice(runs, func(i, j int) bool { return runs[i].Round < runs[j].Round })
 		for _, b := range runs {
 			lost := "-"
-			if tr := b.Tracer; tr != nil && tr.Logged+tr.EventsLost > 0 {
-				lost = fmt.Sprintf("%d (%.0f%%)", tr.EventsLost, 100*float64(tr.EventsLost)/float64(tr.Logged+tr.EventsLost))
+			if tr := b.Tracer; tr != nil && tr.Events+tr.EventsLost > 0 {
+				lost = fmt.Sprintf("%d (%.0f%%)", tr.EventsLost, 100*float64(tr.EventsLost)/float64(tr.Events+tr.EventsLost))
 			}
 			line := []string{sv, fmt.Sprint(b.Round), fmt.Sprintf("%.0f", b.Wrk.RPS), lost}
 			for _, setup := range []string{setupText, setupJSON} {

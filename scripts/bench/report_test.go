@@ -155,9 +155,10 @@ func TestProgTableAndRunTime(t *testing.T) {
 }
 
 func TestBpftraceTable(t *testing.T) {
-	bt := func(round int, rps float64, logged, lost int64) runResult {
+	bt := func(round int, rps float64, events, lost int64) runResult {
 		r := rr("nginx", setupBpftrace, round, rps)
-		r.Tracer = &tracerStats{Logged: logged, EventsLost: lost}
+		// The share is of events: a request and its response are two.
+		r.Tracer = &tracerStats{Logged: events / 2, Events: events, EventsLost: lost}
 		return r
 	}
 	runs := []runResult{

@@ -29,7 +29,8 @@ const attachMode = "tracepoint"
 
 // tracerStats is what a traced run measured of its tracer.
 type tracerStats struct {
-	Logged     int64      // records in the tracer's output
+	Logged     int64      // records in the tracer's output (bpftrace: its requests)
+	Events     int64      // bpftrace: every event it printed, requests and responses
 	Summary    *summary   // httptrace's closing summary; nil for bpftrace
 	EventsLost int64      // from the summary, or bpftrace's "Lost N events"
 	CPUTicks   int64      // utime+stime over the wrk run, userHZ ticks
@@ -182,7 +183,7 @@ func finishTracer(tr *tracerRun, before int64) (*tracerStats, error) {
 	stderr, err := os.ReadFile(tr.proc.stderr)
 	note(err)
 	if tr.bpftrace {
-		s.Logged = bpftraceRecords(out)
+		s.Logged, s.Events = bpftraceLines(out)
 		s.EventsLost = bpftraceLost(append(out, stderr...))
 		return s, firstErr
 	}

@@ -179,10 +179,15 @@ func bpftraceLost(out []byte) int64 {
 	return n
 }
 
-var bpftraceRecordRe = regexp.MustCompile(`(?m)^[A-Z]+ pid=`)
+var (
+	bpftraceEventRe   = regexp.MustCompile(`(?m)^[A-Z]+ pid=`)
+	bpftraceRequestRe = regexp.MustCompile(`(?m)^REQ pid=`)
+)
 
-// bpftraceRecords counts the lines of a generated bpftrace program's
-// output that report a request or exchange ("REQ pid=...").
-func bpftraceRecords(out []byte) int64 {
-	return int64(len(bpftraceRecordRe.FindAllIndex(out, -1)))
+// bpftraceLines counts the lines of a generated bpftrace program's output:
+// the requests it printed ("REQ pid=...", one per exchange, as httptrace's
+// records are), and all the events it printed (REQ, RESP and SENDFILE),
+// which are what its "Lost N events" counts are of.
+func bpftraceLines(out []byte) (requests, events int64) {
+	return int64(len(bpftraceRequestRe.FindAllIndex(out, -1))), int64(len(bpftraceEventRe.FindAllIndex(out, -1)))
 }
