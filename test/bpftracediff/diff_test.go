@@ -1,9 +1,11 @@
 // Package bpftracediff checks that the generated bpftrace program and
 // httptrace see the same exchanges: both trace one real server side by
-// side (the Go test server, which reads and writes with read(2) and
-// write(2); Python's http.server, which uses recvfrom(2) and sendto(2);
-// and nginx, whose workers answer with writev(2)) while requests are sent
-// to it.
+// side while requests are sent to it: the Go test server, which reads and
+// writes with read(2) and write(2); Python's http.server, which uses
+// recvfrom(2) and sendto(2); nginx, whose workers answer with writev(2);
+// and the syscall-path server, which reads with each of read, readv,
+// recvfrom and recvmsg and answers with each of write, writev, sendto,
+// sendmsg and sendfile.
 package bpftracediff
 
 import (
@@ -22,6 +24,7 @@ import (
 
 	"github.com/httptrace/httptrace/pkg/preflight"
 	"github.com/httptrace/httptrace/test/harness"
+	"github.com/httptrace/httptrace/test/servers/syscalls"
 )
 
 func TestMain(m *testing.M) { harness.Main(m) }
@@ -226,10 +229,23 @@ func send(t *testing.T, method, url string) int {
 	return resp.StatusCode
 }
 
+// target is a running server: its PID, and the URL of its i-th request
+// for a path.
+type target struct {
+	pid int
+	url func(i int, path string) string
+}
+
+// oneAddr is a server that listens on one address.
+func oneAddr(s *harness.Server) target {
+	return target{pid: s.PID(), url: func(_ int, path string) string { return s.URL(path) }}
+}
+
 // server is one server under test and the requests it gets.
 type server struct {
 	name     string
-	start    func(t *testing.T) *harness.Server
+	start    func(t *testing.T) target
+	requests int // how many, 12 when 0
 	methods  []string
 	statuses []int // status asked for by the i-th request, cycling
 	// path is the i-th request's path, which asks for status want and
@@ -251,20 +267,20 @@ func (s server) requestPath(marker, tag string, i, want int) string {
 var servers = []server{
 	{
 		name:     "go",
-		start:    func(t *testing.T) *harness.Server { return harness.StartGoServer(t) },
+		start:    func(t *testing.T) target { return oneAddr(harness.StartGoServer(t)) },
 		methods:  []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "PROPFIND"},
 		statuses: []int{200},
 	},
 	{
 		name: "python",
-		start: func(t *testing.T) *harness.Server {
+		start: func(t *testing.T) target {
 			py, err := exec.LookPath("python3")
 			if err != nil {
 				t.Skip("python3 is not installed: the Python http.server comparison did not run")
 			}
 			p := harness.Start(t, exec.Command(py, "-c", pythonServer))
 			line := p.WaitLine(t, false, func(l string) bool { return strings.HasPrefix(l, "listening ") }, 30*time.Second)
-			return &harness.Server{Proc: p, Addr: strings.TrimPrefix(line, "listening ")}
+			return oneAddr(&harness.Server{Proc: p, Addr: strings.TrimPrefix(line, "listening ")})
 		},
 		methods:  []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"},
 		statuses: []int{200, 404, 201, 500, 302, 418},
@@ -272,7 +288,7 @@ var servers = []server{
 	{
 		// nginx answers with writev(2): headers in the first iovec.
 		name:     "nginx",
-		start:    func(t *testing.T) *harness.Server { return harness.StartNginx(t).Server },
+		start:    func(t *testing.T) target { return oneAddr(harness.StartNginx(t).Server) },
 		methods:  []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"},
 		statuses: []int{200, 404, 201, 500, 204},
 		// The harness's nginx answers /status/<code>/… with that code.
@@ -281,9 +297,38 @@ var servers = []server{
 		},
 		workers: true,
 	},
+	{
+		// The i-th request goes to the port of read path i mod 4 and asks
+		// for write path i mod 5: the 20 requests take every pair.
+		name: "syscalls",
+		start: func(t *testing.T) target {
+			srv := harness.StartSyscallServer(t)
+			for _, rx := range syscalls.Reads {
+				if srv.Addrs[rx] == "" {
+					t.Fatalf("the syscall server has no port for %s: %v", rx, srv.Addrs)
+				}
+			}
+			return target{pid: srv.PID(), url: func(i int, path string) string {
+				return "http://" + srv.Addrs[syscalls.Reads[i%len(syscalls.Reads)]] + path
+			}}
+		},
+		requests: len(syscalls.Reads) * len(syscalls.Writes),
+		methods:  []string{"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"},
+		statuses: []int{200},
+		// The server answers /tx/<write>/… through that write path.
+		path: func(marker, tag string, i, _ int) string {
+			return fmt.Sprintf("/tx/%s/%s/%s/%d", syscalls.Writes[i%len(syscalls.Writes)], marker, tag, i)
+		},
+	},
 }
 
-const requests = 12 // per server
+// count is how many requests server s gets.
+func (s server) count() int {
+	if s.requests > 0 {
+		return s.requests
+	}
+	return 12
+}
 
 func TestSameRequests(t *testing.T) {
 	bpftrace := needBpftrace(t)
@@ -304,7 +349,7 @@ func TestSameRequests(t *testing.T) {
 // requests, and returns how many of them both reported alike, of how many.
 func compare(t *testing.T, bpftrace, mode string, s server) (int, int) {
 	srv := s.start(t)
-	pid := srv.PID()
+	pid := srv.pid
 
 	// The program for this PID and mode, resolved on this kernel.
 	script, err := exec.Command(harness.Bin(t), "bpftrace", "--pid", strconv.Itoa(pid), "--attach", mode).Output()
@@ -325,7 +370,7 @@ func compare(t *testing.T, bpftrace, mode string, s server) (int, int) {
 	// both report a request.
 	warm := false
 	for i := 0; i < warmupMax && !warm; i++ {
-		send(t, "GET", srv.URL(fmt.Sprintf("/warmup/%d", i)))
+		send(t, "GET", srv.url(i, fmt.Sprintf("/warmup/%d", i)))
 		time.Sleep(100 * time.Millisecond)
 		b := fromBpftrace(t, bt.Stdout(), "/warmup/")
 		h, _ := fromHttptrace(t, ht, "/warmup/")
@@ -353,10 +398,11 @@ func compare(t *testing.T, bpftrace, mode string, s server) (int, int) {
 	// asks for; keyed with PID 0, as any answering process may take one.
 	sent := map[exchange]int{}
 	tag := strconv.FormatInt(time.Now().UnixNano()%1e6, 36)
+	requests := s.count()
 	for i := 0; i < requests; i++ {
 		method, want := s.methods[i%len(s.methods)], s.statuses[i%len(s.statuses)]
 		path := s.requestPath("diff", tag, i, want)
-		if got := send(t, method, srv.URL(path)); got != want {
+		if got := send(t, method, srv.url(i, path)); got != want {
 			t.Fatalf("%s %s: status %d, want %d", method, path, got, want)
 		}
 		sent[exchange{Method: method, Path: path}] = want
