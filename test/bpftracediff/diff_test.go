@@ -245,7 +245,7 @@ func oneAddr(s *harness.Server) target {
 type server struct {
 	name     string
 	start    func(t *testing.T) target
-	requests int // how many, 12 when 0
+	requests int
 	methods  []string
 	statuses []int // status asked for by the i-th request, cycling
 	// path is the i-th request's path, which asks for status want and
@@ -268,6 +268,7 @@ var servers = []server{
 	{
 		name:     "go",
 		start:    func(t *testing.T) target { return oneAddr(harness.StartGoServer(t)) },
+		requests: 12,
 		methods:  []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "PROPFIND"},
 		statuses: []int{200},
 	},
@@ -282,6 +283,7 @@ var servers = []server{
 			line := p.WaitLine(t, false, func(l string) bool { return strings.HasPrefix(l, "listening ") }, 30*time.Second)
 			return oneAddr(&harness.Server{Proc: p, Addr: strings.TrimPrefix(line, "listening ")})
 		},
+		requests: 12,
 		methods:  []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"},
 		statuses: []int{200, 404, 201, 500, 302, 418},
 	},
@@ -289,6 +291,7 @@ var servers = []server{
 		// nginx answers with writev(2): headers in the first iovec.
 		name:     "nginx",
 		start:    func(t *testing.T) target { return oneAddr(harness.StartNginx(t).Server) },
+		requests: 12,
 		methods:  []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"},
 		statuses: []int{200, 404, 201, 500, 204},
 		// The harness's nginx answers /status/<code>/… with that code.
@@ -320,14 +323,6 @@ var servers = []server{
 			return fmt.Sprintf("/tx/%s/%s/%s/%d", syscalls.Writes[i%len(syscalls.Writes)], marker, tag, i)
 		},
 	},
-}
-
-// count is how many requests server s gets.
-func (s server) count() int {
-	if s.requests > 0 {
-		return s.requests
-	}
-	return 12
 }
 
 func TestSameRequests(t *testing.T) {
@@ -398,7 +393,7 @@ func compare(t *testing.T, bpftrace, mode string, s server) (int, int) {
 	// asks for; keyed with PID 0, as any answering process may take one.
 	sent := map[exchange]int{}
 	tag := strconv.FormatInt(time.Now().UnixNano()%1e6, 36)
-	requests := s.count()
+	requests := s.requests
 	for i := 0; i < requests; i++ {
 		method, want := s.methods[i%len(s.methods)], s.statuses[i%len(s.statuses)]
 		path := s.requestPath("diff", tag, i, want)
