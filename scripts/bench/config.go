@@ -27,6 +27,7 @@ type config struct {
 	threads  int           // wrk -t
 	warmup   time.Duration // untraced wrk run after a server starts, not reported
 	settle   time.Duration // pause after wrk before the tracer is sampled and stopped
+	rate     int           // fixed-load requests/s offered after the saturation runs; 0: none
 	floor    string        // floorHTTPTrace or floorBpftrace
 	servers  []string      // "nginx", "go"
 	out      string        // markdown report path; "" writes none
@@ -44,6 +45,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		threads:  1,
 		warmup:   time.Second,
 		settle:   500 * time.Millisecond,
+		rate:     5000,
 		floor:    floorHTTPTrace,
 		servers:  []string{"nginx", "go"},
 		out:      "bench/RESULTS.md",
@@ -55,6 +57,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		c.conns = 4
 		c.warmup = 0
 		c.settle = 200 * time.Millisecond
+		c.rate = 400
 		c.out = ""
 	}
 	if v := getenv("HTTPTRACE_BIN"); v != "" {
@@ -71,6 +74,9 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		return c, err
 	}
 	if c.conns, err = envInt(getenv, "BENCH_CONNECTIONS", c.conns, 1, 1000); err != nil {
+		return c, err
+	}
+	if c.rate, err = envInt(getenv, "BENCH_RATE", c.rate, 0, 100000); err != nil {
 		return c, err
 	}
 	secs, err := envInt(getenv, "BENCH_SECONDS", int(c.duration/time.Second), 1, 120)

@@ -96,13 +96,38 @@ func run(c config) int {
 		return 1
 	}
 	track(idle)
-	runs := rounds(c, dir, idle.pid())
+	loads := []load{saturation(c)}
+	if c.rate > 0 {
+		fixed, err := fixedLoad(c, dir)
+		if err != nil {
+			cleanup()
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		loads = append(loads, fixed)
+	}
+	runs := rounds(c, dir, idle.pid(), loads)
 	cleanup()
 	m.LoadEnd = loadAvg()
 
-	rows := aggregate(runs, c.servers, setupKeys)
+	var saturated, fixed []runResult
+	for _, r := range runs {
+		if r.Fixed {
+			fixed = append(fixed, r)
+		} else {
+			saturated = append(saturated, r)
+		}
+	}
+	rows := aggregate(saturated, c.servers, setupKeys)
+	var fixedRows []row
+	if c.rate > 0 {
+		fixedRows = aggregate(fixed, c.servers, setupKeys)
+	}
 	errs := errorLines(rows)
-	report := buildReport(c, m, rows, errs)
+	for _, e := range errorLines(fixedRows) {
+		errs = append(errs, "at the fixed rate: "+e)
+	}
+	report := buildReport(c, m, rows, fixedRows, errs)
 	fmt.Print(report.text)
 	if c.out != "" {
 		if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err == nil {
@@ -122,32 +147,35 @@ func run(c config) int {
 	return 0
 }
 
-// rounds runs every setup against every server, round after round; each
-// round restarts the servers and starts its setups one further along, so
-// no setup always runs first.
-func rounds(c config, dir string, idlePID int) []runResult {
+// rounds runs every setup against every server, round after round, at
+// saturation and then (when c.rate is set) at the fixed rate; each round
+// restarts the servers and starts its setups one further along, so no
+// setup always runs first.
+func rounds(c config, dir string, idlePID int, loads []load) []runResult {
 	var runs []runResult
 	for round := 1; round <= c.rounds; round++ {
 		for _, name := range c.servers {
 			sdir := filepath.Join(dir, fmt.Sprintf("r%d-%s", round, name))
 			if err := os.MkdirAll(sdir, 0o755); err != nil {
-				runs = append(runs, failAll(name, round, err)...)
+				runs = append(runs, failAll(name, round, loads, err)...)
 				continue
 			}
 			srv, err := startServer(c, name, sdir)
 			if err != nil {
-				runs = append(runs, failAll(name, round, err)...)
+				runs = append(runs, failAll(name, round, loads, err)...)
 				continue
 			}
 			track(srv.proc)
 			if c.warmup > 0 {
-				runWrk(c, srv.url, c.warmup)
+				runWrk(c, srv.url, c.warmup, saturation(c))
 			}
-			for i := range setupKeys {
-				setup := setupKeys[(i+round-1)%len(setupKeys)]
-				r := measure(c, srv, setup, round, sdir, idlePID)
-				progress(r)
-				runs = append(runs, r)
+			for _, l := range loads {
+				for i := range setupKeys {
+					setup := setupKeys[(i+round-1)%len(setupKeys)]
+					r := measure(c, srv, setup, round, sdir, idlePID, l)
+					progress(r)
+					runs = append(runs, r)
+				}
 			}
 			if err := srv.stop(); err != nil {
 				fmt.Fprintln(os.Stderr, "bench:", err)
@@ -157,11 +185,14 @@ func rounds(c config, dir string, idlePID int) []runResult {
 	return runs
 }
 
-// failAll records that no setup of a server could run in a round.
-func failAll(server string, round int, err error) []runResult {
+// failAll records that no setup of a server could run in a round, under
+// any of the loads.
+func failAll(server string, round int, loads []load, err error) []runResult {
 	var out []runResult
-	for _, s := range setupKeys {
-		out = append(out, runResult{Server: server, Setup: s, Round: round, Err: err})
+	for _, l := range loads {
+		for _, s := range setupKeys {
+			out = append(out, runResult{Server: server, Setup: s, Round: round, Fixed: l.fixed, Err: err})
+		}
 	}
 	return out
 }
@@ -169,6 +200,9 @@ func failAll(server string, round int, err error) []runResult {
 // progress prints one line per run on stderr.
 func progress(r runResult) {
 	line := fmt.Sprintf("round %d %-6s %-15s %9.0f req/s", r.Round, r.Server, r.Setup, r.Wrk.RPS)
+	if r.Fixed {
+		line += fmt.Sprintf(" at the fixed rate, machine CPU %.1f µs/req", busyPerRequest(r))
+	}
 	if r.Tracer != nil {
 		line += fmt.Sprintf("  logged %d / %d, lost %d", r.Tracer.Logged, r.Wrk.Requests, r.Tracer.EventsLost)
 	}
@@ -182,11 +216,16 @@ func progress(r runResult) {
 type report struct{ text, markdown string }
 
 // buildReport renders the header, the tables and any failures.
-func buildReport(c config, m machine, rows []row, errs []string) report {
+func buildReport(c config, m machine, rows, fixedRows []row, errs []string) report {
 	h := header(c, m)
 	main, vsBpftrace, progs := mainTable(rows), bpftraceTable(rows, c.servers), progTable(rows)
 	var t, md strings.Builder
 	t.WriteString("\n" + strings.Join(h, "\n") + "\n\n" + renderText(main) + "\n" + renderText(vsBpftrace) + "\n" + renderText(progs))
+	var fixed [][]string
+	if len(fixedRows) > 0 {
+		fixed = fixedTable(fixedRows)
+		t.WriteString("\n" + renderText(fixed))
+	}
 	md.WriteString("# httptrace benchmark\n\nWritten by `make bench` (scripts/bench). Ratios are of requests/s " +
 		"measured side by side in one run; 1.000 means no difference.\n\n")
 	for _, line := range h {
@@ -195,6 +234,9 @@ func buildReport(c config, m machine, rows []row, errs []string) report {
 	md.WriteString("\n## Requests/s and tracer cost\n\n" + renderMarkdown(main))
 	md.WriteString("\n## Against bpftrace, round by round\n\nbpftrace either keeps up or loses a large share of its events; " +
 		"a lost event is one it does not print, which makes that round faster.\n\n" + renderMarkdown(vsBpftrace))
+	if fixed != nil {
+		md.WriteString(fmt.Sprintf("\n## At a fixed rate of about %d requests/s\n\n", c.rate) + fixedIntro(c) + "\n\n" + renderMarkdown(fixed))
+	}
 	md.WriteString("\n## BPF programs (kernel.bpf_stats_enabled, since load; median run)\n\n" + renderMarkdown(progs))
 	if len(errs) > 0 {
 		t.WriteString("\nFAILED:\n  " + strings.Join(errs, "\n  ") + "\n")

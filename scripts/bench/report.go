@@ -70,14 +70,25 @@ func rowOf(rows []row, server, setup string) *row {
 // machine that drifts from round to round cancels out of the ratio (load
 // that changes within a round does not: hence the range).
 func roundRatios(r, ref *row) []float64 {
+	return perRound(r, ref, func(a, b runResult) (float64, bool) {
+		return a.Wrk.RPS / b.Wrk.RPS, a.Wrk.RPS > 0 && b.Wrk.RPS > 0
+	})
+}
+
+// perRound applies f to a row's run and the reference row's run of the
+// same round, over the rounds in which both ran, keeping the values f says
+// are defined.
+func perRound(r, ref *row, f func(a, b runResult) (float64, bool)) []float64 {
 	if ref == nil {
 		return nil
 	}
 	var out []float64
 	for _, a := range r.Runs {
 		for _, b := range ref.Runs {
-			if a.Round == b.Round && a.Wrk.RPS > 0 && b.Wrk.RPS > 0 {
-				out = append(out, a.Wrk.RPS/b.Wrk.RPS)
+			if a.Round == b.Round {
+				if v, ok := f(a, b); ok {
+					out = append(out, v)
+				}
 			}
 		}
 	}
@@ -87,18 +98,23 @@ func roundRatios(r, ref *row) []float64 {
 // ratioCell is the median of per-round ratios (the mean of the two middle
 // ones for an even count), then the lowest and highest when they differ;
 // "n/a" when no round had both setups.
-func ratioCell(vals []float64) string {
+func ratioCell(vals []float64) string { return medianCell(vals, "%.3f", "%.2f") }
+
+// medianCell is the median of vals (the mean of the two middle ones for an
+// even count) in medFmt, then the lowest and highest in rangeFmt when they
+// differ; "n/a" when there are none.
+func medianCell(vals []float64, medFmt, rangeFmt string) string {
 	if len(vals) == 0 {
 		return "n/a"
 	}
 	s := append([]float64(nil), vals...)
 	sort.Float64s(s)
 	n := len(s)
-	med := (s[(n-1)/2] + s[n/2]) / 2
+	med := fmt.Sprintf(medFmt, (s[(n-1)/2]+s[n/2])/2)
 	if s[0] == s[n-1] {
-		return fmt.Sprintf("%.3f", med)
+		return med
 	}
-	return fmt.Sprintf("%.3f (%.2f-%.2f)", med, s[0], s[n-1])
+	return fmt.Sprintf("%s ("+rangeFmt+"-"+rangeFmt+")", med, s[0], s[n-1])
 }
 
 // mainTable is the requests/s, ratio and tracer-cost table.

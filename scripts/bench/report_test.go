@@ -192,19 +192,19 @@ func TestConfigFromEnv(t *testing.T) {
 		return func(k string) string { return kv[k] }
 	}
 	c, err := configFromEnv(env(nil))
-	if err != nil || c.smoke || c.rounds != 5 || c.duration != 5*time.Second || c.out == "" {
+	if err != nil || c.smoke || c.rounds != 5 || c.duration != 5*time.Second || c.out == "" || c.rate != 5000 {
 		t.Errorf("defaults: %+v, %v", c, err)
 	}
 	c, err = configFromEnv(env(map[string]string{"BENCH_SMOKE": "1", "HTTPTRACE_BIN": "/x/httptrace"}))
-	if err != nil || !c.smoke || c.rounds != 1 || c.out != "" || c.tool != "/x/httptrace" {
+	if err != nil || !c.smoke || c.rounds != 1 || c.out != "" || c.tool != "/x/httptrace" || c.rate == 0 {
 		t.Errorf("smoke: %+v, %v", c, err)
 	}
-	c, err = configFromEnv(env(map[string]string{"BENCH_SERVERS": "go", "BENCH_FLOOR": "bpftrace", "BENCH_SECONDS": "2"}))
-	if err != nil || len(c.servers) != 1 || c.floor != floorBpftrace || c.duration != 2*time.Second {
+	c, err = configFromEnv(env(map[string]string{"BENCH_SERVERS": "go", "BENCH_FLOOR": "bpftrace", "BENCH_SECONDS": "2", "BENCH_RATE": "0"}))
+	if err != nil || len(c.servers) != 1 || c.floor != floorBpftrace || c.duration != 2*time.Second || c.rate != 0 {
 		t.Errorf("overrides: %+v, %v", c, err)
 	}
 	for _, bad := range []map[string]string{
-		{"BENCH_ROUNDS": "0"}, {"BENCH_SECONDS": "x"}, {"BENCH_FLOOR": "none"}, {"BENCH_SERVERS": "apache"},
+		{"BENCH_ROUNDS": "0"}, {"BENCH_SECONDS": "x"}, {"BENCH_RATE": "-1"}, {"BENCH_FLOOR": "none"}, {"BENCH_SERVERS": "apache"},
 	} {
 		if _, err := configFromEnv(env(bad)); err == nil {
 			t.Errorf("%v: want an error", bad)

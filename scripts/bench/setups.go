@@ -43,7 +43,9 @@ type runResult struct {
 	Server string
 	Setup  string
 	Round  int
+	Fixed  bool // at the fixed rate, not at saturation
 	Wrk    wrkResult
+	Busy   int64        // ticks all CPUs were busy over the wrk run
 	Tracer *tracerStats // nil when untraced
 	Err    error        // the setup could not run, or its output was unparsable
 }
@@ -57,8 +59,8 @@ type tracerRun struct {
 
 // measure runs one setup: start its tracer (if any), load the server with
 // wrk, sample the tracer, stop it and read its output.
-func measure(c config, srv *server, setup string, round int, dir string, idlePID int) runResult {
-	r := runResult{Server: srv.name, Setup: setup, Round: round}
+func measure(c config, srv *server, setup string, round int, dir string, idlePID int, l load) runResult {
+	r := runResult{Server: srv.name, Setup: setup, Round: round, Fixed: l.fixed}
 	var tr *tracerRun
 	if setup != setupUntraced {
 		var err error
@@ -71,7 +73,14 @@ func measure(c config, srv *server, setup string, round int, dir string, idlePID
 	if tr != nil {
 		before, _ = cpuTicks(tr.proc.pid())
 	}
-	r.Wrk, r.Err = runWrk(c, srv.url, c.duration)
+	busy, err := busyTicks()
+	r.Wrk, r.Err = runWrk(c, srv.url, c.duration, l)
+	if after, err2 := busyTicks(); err == nil {
+		r.Busy, err = after-busy, err2
+	}
+	if r.Err == nil {
+		r.Err = err
+	}
 	if tr == nil {
 		return r
 	}

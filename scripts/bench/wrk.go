@@ -19,18 +19,20 @@ type wrkResult struct {
 	Errors   string  // socket errors and non-2xx/3xx responses, "" when none
 }
 
-// runWrk loads url for c.duration; the run is bounded by a timeout well
+// runWrk loads url for d with load l; the run is bounded by a timeout well
 // past the duration, so a stuck server cannot hang the benchmark.
-func runWrk(c config, url string, d time.Duration) (wrkResult, error) {
+func runWrk(c config, url string, d time.Duration, l load) (wrkResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), d+20*time.Second)
 	defer cancel()
 	secs := int(d / time.Second)
 	if secs < 1 {
 		secs = 1
 	}
-	cmd := exec.CommandContext(ctx, "wrk",
-		"-t"+strconv.Itoa(c.threads), "-c"+strconv.Itoa(c.conns), "-d"+strconv.Itoa(secs)+"s",
-		"--timeout", "2s", url)
+	args := []string{"-t" + strconv.Itoa(c.threads), "-c" + strconv.Itoa(l.conns), "-d" + strconv.Itoa(secs) + "s", "--timeout", "2s"}
+	if l.script != "" {
+		args = append(args, "-s", l.script)
+	}
+	cmd := exec.CommandContext(ctx, "wrk", append(args, url)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return wrkResult{}, fmt.Errorf("wrk: %w: %s", err, strings.TrimSpace(string(out)))
