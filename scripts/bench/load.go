@@ -43,6 +43,21 @@ func fixedConns(rate int) int {
 	return max(1, (rate*fixedDelayMs+999)/1000)
 }
 
+// runLoad runs wrk against url with load l for c.duration and returns,
+// with its result, the ticks all CPUs were busy meanwhile.
+func runLoad(c config, url string, l load) (wrkResult, int64, error) {
+	before, err := busyTicks()
+	if err != nil {
+		return wrkResult{}, 0, err
+	}
+	res, err := runWrk(c, url, c.duration, l)
+	if err != nil {
+		return res, 0, err
+	}
+	after, err := busyTicks()
+	return res, after - before, err
+}
+
 // busyTicks is the time all CPUs spent running anything (user, nice,
 // system, irq, softirq), in userHZ ticks, from /proc/stat. Idle, iowait
 // and steal (time the hypervisor gave to other machines) are left out.

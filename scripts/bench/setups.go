@@ -73,14 +73,7 @@ func measure(c config, srv *server, setup string, round int, dir string, idlePID
 	if tr != nil {
 		before, _ = cpuTicks(tr.proc.pid())
 	}
-	busy, err := busyTicks()
-	r.Wrk, r.Err = runWrk(c, srv.url, c.duration, l)
-	if after, err2 := busyTicks(); err == nil {
-		r.Busy, err = after-busy, err2
-	}
-	if r.Err == nil {
-		r.Err = err
-	}
+	r.Wrk, r.Busy, r.Err = runLoad(c, srv.url, l)
 	if tr == nil {
 		return r
 	}
