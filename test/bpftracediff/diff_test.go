@@ -120,6 +120,17 @@ func fromHttptrace(t *testing.T, tr *harness.Tracer, marker string) (seen, map[e
 	return s, status
 }
 
+// linesWith returns the lines that contain s.
+func linesWith(lines []string, s string) []string {
+	var out []string
+	for _, l := range lines {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // subset says whether every key of a is in b.
 func subset[K comparable](a, b map[K]bool) bool {
 	for k := range a {
@@ -420,7 +431,12 @@ func compare(t *testing.T, bpftrace, mode string, s server) (int, int) {
 	} else if err != nil {
 		t.Errorf("bpftrace exited with %v\n%s", err, strings.Join(bt.Stderr(), "\n"))
 	}
-	ht.StopAndSummary(t)
+	summary := ht.StopAndSummary(t)
+	defer func() {
+		if t.Failed() {
+			t.Logf("httptrace's summary: %s", summary.Line)
+		}
+	}()
 
 	gotBT := fromBpftrace(t, bt.Stdout()[from:], "/diff/")
 	gotHT, statusHT := fromHttptrace(t, ht, "/diff/")
@@ -461,7 +477,8 @@ func compare(t *testing.T, bpftrace, mode string, s server) (int, int) {
 			t.Logf("%s: bpftrace missed it (kprobe mode), httptrace reported it", e)
 		}
 		if got := statusHT[exchange{PID: hp, Method: e.Method, Path: e.Path}]; got != want {
-			t.Errorf("%s: httptrace logged status %d, the server sent %d", e, got, want)
+			t.Errorf("%s: httptrace logged status %d, the server sent %d; its records of it:\n%s",
+				e, got, want, strings.Join(linesWith(ht.Stdout(), `"path":"`+e.Path+`"`), "\n"))
 			continue
 		}
 		agreed++
