@@ -72,12 +72,6 @@ func (h Host) HasAtomicFetch() bool {
 	return AtLeast(h.Release, 5, 12)
 }
 
-// CountsKprobeMisses reports whether the kernel says how often a kprobe
-// link missed (bpf_link_info kprobe.missed, Linux 6.7).
-func (h Host) CountsKprobeMisses() bool {
-	return AtLeast(h.Release, 6, 7)
-}
-
 // TextSymbols reads the text symbols (t/T) of kallsyms.
 func (h Host) TextSymbols() (map[string]bool, error) {
 	f, err := os.Open(h.Kallsyms)

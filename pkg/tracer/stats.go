@@ -32,8 +32,7 @@ import (
 type Counters struct {
 	BPF [event.StatCount]uint64
 	// KprobeMissed is the kernel's count of kprobe and kretprobe misses
-	// (Linux 6.7 and later, kprobe mode); KprobeMissedKnown says whether
-	// the kernel gave one.
+	// (kprobe mode); KprobeMissedKnown says whether the kernel gave one.
 	KprobeMissed      uint64
 	KprobeMissedKnown bool
 }

@@ -62,7 +62,7 @@ type Tracer struct {
 type link struct {
 	probes.Attachment
 	*bpf.BPFLink
-	event *kprobeEvent // the tracefs kprobe event behind a kretprobe, removed after the link
+	event *kprobeEvent // the tracefs kprobe event behind a kprobe or kretprobe, removed after the link
 }
 
 // Open loads the object with its settings, fills the maps that say what to
@@ -204,10 +204,8 @@ func (t *Tracer) attach(plan probes.Plan, procRoot string) error {
 		var l *bpf.BPFLink
 		var ev *kprobeEvent
 		switch a.Spec.Kind {
-		case probes.Kprobe:
-			l, err = prog.AttachKprobe(a.Spec.Symbol)
-		case probes.Kretprobe:
-			l, ev, err = attachKretprobe(t.host, prog, a.Spec.Symbol)
+		case probes.Kprobe, probes.Kretprobe:
+			l, ev, err = attachKprobeEvent(t.host, prog, a.Spec.Symbol, a.Spec.Kind == probes.Kretprobe)
 		case probes.Tracepoint:
 			l, err = prog.AttachTracepoint(a.Spec.Category, a.Spec.Name)
 		case probes.RawTracepoint:

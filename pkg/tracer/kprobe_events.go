@@ -1,4 +1,4 @@
-// Kretprobes made through tracefs, with room for many calls in flight.
+// Kprobes and kretprobes made as tracefs kprobe events.
 //
 // A kretprobe keeps one instance per call in flight. Made through perf
 // (what libbpf does), it gets the kernel's default number of instances:
@@ -8,8 +8,11 @@
 // a terminal, a write to a full pipe, this tool's own output), and while
 // none is free the returns of all other calls go unseen: on a 2-CPU machine
 // two blocked readers are enough. A kprobe event written to tracefs can ask
-// for more (up to 4096), so httptrace's kretprobes are made that way and
-// their BPF programs attached to the event's perf tracepoint.
+// for more (up to 4096), so httptrace's kretprobes are made that way. Its
+// entry kprobes are too, for one reason: the kernel says how many hits each
+// tracefs kprobe event missed (kprobe_profile) on every kernel, where it
+// says so for perf-made probes only from 6.7 on. The BPF programs are
+// attached to the events' perf tracepoints.
 
 package tracer
 
@@ -90,19 +93,26 @@ func allDigits(s string) bool {
 	return s != ""
 }
 
-// eventName is a tracefs event name for a kretprobe on symbol: letters,
-// digits and '_' only, at most 63 characters.
-func eventName(symbol string) string {
-	b := []byte("r_" + symbol)
+// maxEventName is the longest tracefs event name (MAX_EVENT_NAME_LEN - 1).
+const maxEventName = 63
+
+// eventName is the tracefs event name of a kprobe (kind 'p') or kretprobe
+// (kind 'r') on symbol, for the process whose group is group: letters,
+// digits and '_' only, at most maxEventName characters. kprobe_profile
+// names events without their group, so the name ends with the group's
+// namespace and PID to be one no other httptrace process uses.
+func eventName(kind byte, symbol, group string) string {
+	suffix := "_" + strings.TrimPrefix(group, kprobeGroupPrefix)
+	b := []byte(string(kind) + "_" + symbol)
 	for i, c := range b {
 		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
 			b[i] = '_'
 		}
 	}
-	if len(b) > 63 {
-		b = b[:63]
+	if len(b)+len(suffix) > maxEventName {
+		b = b[:max(maxEventName-len(suffix), 0)]
 	}
-	return string(b)
+	return string(b) + suffix
 }
 
 // appendKprobeEvents writes one line to tracefs's kprobe_events.
@@ -118,11 +128,16 @@ func appendKprobeEvents(h kernel.Host, line string) error {
 	return err
 }
 
-// attachKretprobe makes a kretprobe on symbol with kretprobeMaxActive
-// instances and attaches prog to it.
-func attachKretprobe(h kernel.Host, prog *bpf.BPFProg, symbol string) (*bpf.BPFLink, *kprobeEvent, error) {
-	ev := &kprobeEvent{host: h, group: kprobeGroup(), event: eventName(symbol)}
-	def := fmt.Sprintf("r%d:%s/%s %s", kretprobeMaxActive, ev.group, ev.event, symbol)
+// attachKprobeEvent makes a kprobe on symbol, or a kretprobe with
+// kretprobeMaxActive instances when ret is set, and attaches prog to it.
+func attachKprobeEvent(h kernel.Host, prog *bpf.BPFProg, symbol string, ret bool) (*bpf.BPFLink, *kprobeEvent, error) {
+	group := kprobeGroup()
+	kind, probe := byte('p'), "p"
+	if ret {
+		kind, probe = 'r', fmt.Sprintf("r%d", kretprobeMaxActive)
+	}
+	ev := &kprobeEvent{host: h, group: group, event: eventName(kind, symbol, group)}
+	def := fmt.Sprintf("%s:%s/%s %s", probe, ev.group, ev.event, symbol)
 	if err := appendKprobeEvents(h, def); err != nil {
 		return nil, nil, fmt.Errorf("writing %q to %s: %w", def, kprobeEventsPath(h), err)
 	}
@@ -187,7 +202,7 @@ func removeStaleKprobeEvents(h kernel.Host, procRoot, ns string) (int, error) {
 	var stale []string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		// e.g. "r4096:httptrace_4026531836_123/r_ksys_read ksys_read"
+		// e.g. "r4096:httptrace_4026531836_123/r_ksys_read_4026531836_123 ksys_read"
 		def, _, _ := strings.Cut(sc.Text(), " ")
 		_, name, ok := strings.Cut(def, ":")
 		group, _, _ := strings.Cut(name, "/")

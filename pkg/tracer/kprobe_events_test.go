@@ -1,6 +1,7 @@
 package tracer
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,14 +11,38 @@ import (
 )
 
 func TestEventName(t *testing.T) {
-	for sym, want := range map[string]string{
-		"ksys_read":              "r_ksys_read",
-		"__x64_sys_recvfrom":     "r___x64_sys_recvfrom",
-		"do_sys_open.isra.0":     "r_do_sys_open_isra_0",
-		strings.Repeat("a", 100): "r_" + strings.Repeat("a", 61),
+	group := groupName("4026531836", 12345)
+	for _, c := range []struct {
+		kind      byte
+		sym, want string
+	}{
+		{'r', "ksys_read", "r_ksys_read_4026531836_12345"},
+		{'p', "ksys_read", "p_ksys_read_4026531836_12345"},
+		{'r', "__x64_sys_recvfrom", "r___x64_sys_recvfrom_4026531836_12345"},
+		{'p', "do_sys_open.isra.0", "p_do_sys_open_isra_0_4026531836_12345"},
+		// Cut to 63 characters, keeping the group's part.
+		{'r', strings.Repeat("a", 100), "r_" + strings.Repeat("a", 44) + "_4026531836_12345"},
 	} {
-		if got := eventName(sym); got != want {
-			t.Errorf("eventName(%q) = %q, want %q", sym, got, want)
+		got := eventName(c.kind, c.sym, group)
+		if got != c.want || len(got) > maxEventName {
+			t.Errorf("eventName(%c, %q) = %q, want %q", c.kind, c.sym, got, c.want)
+		}
+	}
+}
+
+func TestParseKprobeProfile(t *testing.T) {
+	profile := "  r_ksys_read_77_1                                       1523               2\n" +
+		"  p_ksys_read_77_1                                       1525               0\n" +
+		"\n" +
+		"  myprobe                                                   3               1\n"
+	got, err := parseKprobeProfile(strings.NewReader(profile))
+	want := map[string]uint64{"r_ksys_read_77_1": 2, "p_ksys_read_77_1": 0, "myprobe": 1}
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("parseKprobeProfile = %v, %v; want %v", got, err, want)
+	}
+	for _, bad := range []string{"  r_x 1\n", "  r_x 1 two\n", "  r_x 1 2 3\n"} {
+		if got, err := parseKprobeProfile(strings.NewReader(bad)); err == nil {
+			t.Errorf("parseKprobeProfile(%q) = %v, want an error", bad, got)
 		}
 	}
 }
