@@ -451,12 +451,19 @@ func compare(t *testing.T, bpftrace, mode string, s server) (int, int) {
 	// use them up and the returns of other calls go unseen. httptrace
 	// makes its kretprobes with room for 4096 calls in flight, so in
 	// kprobe mode bpftrace may report less than httptrace, never more or
-	// other; httptrace is held to every exchange in both modes.
+	// other. httptrace is held to every exchange in both modes, unless the
+	// kernel missed probe hits and httptrace's summary says how many: then
+	// it may report less than bpftrace, never more or other.
 	bpftraceMayMiss := mode == "kprobe"
-	if a, b := sorted(gotBT.requests), sorted(gotHT.requests); a != b && !(bpftraceMayMiss && subset(gotBT.requests, gotHT.requests)) {
+	httptraceMayMiss := summary.KprobeMissed > 0
+	if a, b := sorted(gotBT.requests), sorted(gotHT.requests); a != b &&
+		!(bpftraceMayMiss && subset(gotBT.requests, gotHT.requests)) &&
+		!(httptraceMayMiss && subset(gotHT.requests, gotBT.requests)) {
 		t.Errorf("bpftrace and httptrace disagree on requests\nbpftrace:\n%s\nhttptrace:\n%s", a, b)
 	}
-	if a, b := fmt.Sprint(gotBT.responses), fmt.Sprint(gotHT.responses); a != b && !(bpftraceMayMiss && atMost(gotBT.responses, gotHT.responses)) {
+	if a, b := fmt.Sprint(gotBT.responses), fmt.Sprint(gotHT.responses); a != b &&
+		!(bpftraceMayMiss && atMost(gotBT.responses, gotHT.responses)) &&
+		!(httptraceMayMiss && atMost(gotHT.responses, gotBT.responses)) {
 		t.Errorf("bpftrace and httptrace disagree on responses (pid status: count)\nbpftrace:  %s\nhttptrace: %s", a, b)
 	}
 	pidBT, pidHT := answeredBy(gotBT.requests), answeredBy(gotHT.requests)
@@ -464,6 +471,10 @@ func compare(t *testing.T, bpftrace, mode string, s server) (int, int) {
 	for e, want := range sent {
 		bp, inBT := pidBT[e]
 		hp, inHT := pidHT[e]
+		if !inHT && httptraceMayMiss {
+			t.Logf("%s: httptrace did not report it; the kernel missed %d probe hits, as httptrace's summary says", e, summary.KprobeMissed)
+			continue
+		}
 		if !inHT || (!inBT && !bpftraceMayMiss) {
 			t.Errorf("%s: bpftrace reported it %v, httptrace %v", e, inBT, inHT)
 			continue
@@ -476,7 +487,13 @@ func compare(t *testing.T, bpftrace, mode string, s server) (int, int) {
 		if !inBT {
 			t.Logf("%s: bpftrace missed it (kprobe mode), httptrace reported it", e)
 		}
-		if got := statusHT[exchange{PID: hp, Method: e.Method, Path: e.Path}]; got != want {
+		if got := statusHT[exchange{PID: hp, Method: e.Method, Path: e.Path}]; got != want && httptraceMayMiss {
+			// The kernel skipped a probe and httptrace said so: the
+			// request is logged without its response, not guessed.
+			t.Logf("%s: httptrace logged status %d, the server sent %d; the kernel missed %d probe hits, as httptrace's summary says",
+				e, got, want, summary.KprobeMissed)
+			continue
+		} else if got != want {
 			t.Errorf("%s: httptrace logged status %d, the server sent %d; its records of it:\n%s",
 				e, got, want, strings.Join(linesWith(ht.Stdout(), `"path":"`+e.Path+`"`), "\n"))
 			continue

@@ -185,13 +185,16 @@ func (tr *Tracer) WaitRecords(t testing.TB, n int, timeout time.Duration) []Reco
 
 // Summary is the closing summary httptrace logs on stderr.
 type Summary struct {
-	Exchanges    int    `json:"exchanges"`
-	Incomplete   int    `json:"incomplete"`
-	Unmatched    int    `json:"unmatched"`
-	Gaps         int    `json:"gaps"`
-	BytesNotSeen int    `json:"bytes_not_seen"`
-	EventsLost   int    `json:"events_lost"`
-	DecodeErrors int    `json:"decode_errors"`
+	Exchanges    int `json:"exchanges"`
+	Incomplete   int `json:"incomplete"`
+	Unmatched    int `json:"unmatched"`
+	Gaps         int `json:"gaps"`
+	BytesNotSeen int `json:"bytes_not_seen"`
+	EventsLost   int `json:"events_lost"`
+	DecodeErrors int `json:"decode_errors"`
+	// KprobeMissed is the kernel's count of probe hits it missed (kprobe
+	// mode only; absent, so 0, in tracepoint mode).
+	KprobeMissed int    `json:"kprobe_missed"`
 	Line         string `json:"-"`
 }
 
