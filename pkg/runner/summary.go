@@ -67,13 +67,16 @@ func logSummary(log *logrus.Logger, s Summary) {
 	if c.KprobeMissedKnown {
 		f["kprobe_missed"] = c.KprobeMissed
 	}
+	if c.RunsSkipped > 0 {
+		f["runs_skipped"] = c.RunsSkipped
+	}
 	entry := log.WithFields(f)
 	switch {
 	case lost > 0 || x.Gaps > 0 || s.Pipeline.DecodeErrors > 0:
 		entry.Warn(fmt.Sprintf("summary: %d exchanges; %d events lost, %d gaps (%d bytes not seen), %d undecodable records",
 			x.Exchanges, lost, x.Gaps, x.BytesNotSeen, s.Pipeline.DecodeErrors))
-	case c.KprobeMissed > 0:
-		entry.Warn(fmt.Sprintf("summary: %d exchanges; the kernel missed %d probe hits", x.Exchanges, c.KprobeMissed))
+	case c.KprobeMissed > 0 || c.RunsSkipped > 0:
+		entry.Warn(fmt.Sprintf("summary: %d exchanges; the kernel missed %d probe hits", x.Exchanges, c.KprobeMissed+c.RunsSkipped))
 	default:
 		entry.Info(fmt.Sprintf("summary: %d exchanges, no events lost", x.Exchanges))
 	}

@@ -5,7 +5,7 @@ package tracer
 /*
 #include <bpf/bpf.h>
 
-static int prog_run_stats(int fd, unsigned long long *cnt, unsigned long long *ns)
+static int prog_run_stats(int fd, unsigned long long *cnt, unsigned long long *ns, unsigned long long *skipped)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
@@ -13,6 +13,7 @@ static int prog_run_stats(int fd, unsigned long long *cnt, unsigned long long *n
 
 	*cnt = info.run_cnt;
 	*ns = info.run_time_ns;
+	*skipped = info.recursion_misses;
 	return err;
 }
 */
@@ -35,14 +36,19 @@ type Counters struct {
 	// (kprobe mode); KprobeMissedKnown says whether the kernel gave one.
 	KprobeMissed      uint64
 	KprobeMissedKnown bool
+	// RunsSkipped is how many probe hits ran no program because the kernel
+	// was already running a BPF program on that CPU (Linux 6.7 and later
+	// count these; 0 on older kernels).
+	RunsSkipped uint64
 }
 
 // Counters reads the current counts; the kernel's kprobe counts are those
 // read when the probes were detached, or now while they are attached.
 func (t *Tracer) Counters() (Counters, error) {
-	c := Counters{KprobeMissed: t.kprobeMissedN, KprobeMissedKnown: t.kprobeMissedKnown}
+	c := Counters{KprobeMissed: t.kprobeMissedN, KprobeMissedKnown: t.kprobeMissedKnown, RunsSkipped: t.runsSkippedN}
 	if len(t.links) > 0 {
 		c.KprobeMissed, c.KprobeMissedKnown = t.kprobeMissed()
+		c.RunsSkipped = t.runsSkipped()
 	}
 	m, err := t.bpfMap(bpfobj.MapStats)
 	if err != nil {
@@ -62,12 +68,30 @@ func (t *Tracer) Counters() (Counters, error) {
 	return c, nil
 }
 
-// ProgramStat is what the kernel counted for one attached program. The
+// ProgramStat is what the kernel counted for one attached program. The run
 // counts grow only while kernel.bpf_stats_enabled is 1.
 type ProgramStat struct {
 	Name      string
 	RunCount  uint64
 	RunTimeNs uint64
+	// Skipped is how many times the kernel did not run the program because
+	// another BPF program was running on that CPU (recursion_misses, which
+	// kernels count for kprobe and tracepoint programs from Linux 6.7).
+	Skipped uint64
+}
+
+// runsSkipped sums the runs the kernel skipped over the attached programs
+// (0 when it cannot be read).
+func (t *Tracer) runsSkipped() uint64 {
+	stats, err := t.ProgramStats()
+	if err != nil {
+		t.log.WithError(err).Debug("no kernel count of skipped program runs")
+	}
+	var n uint64
+	for _, s := range stats {
+		n += s.Skipped
+	}
+	return n
 }
 
 // ProgramStats reads the kernel's run count and run time of each attached
@@ -84,11 +108,11 @@ func (t *Tracer) ProgramStats() ([]ProgramStat, error) {
 		if err != nil {
 			return out, fmt.Errorf("finding program %s: %w", l.Program, err)
 		}
-		var cnt, ns C.ulonglong
-		if rc := C.prog_run_stats(C.int(prog.FileDescriptor()), &cnt, &ns); rc != 0 {
+		var cnt, ns, skipped C.ulonglong
+		if rc := C.prog_run_stats(C.int(prog.FileDescriptor()), &cnt, &ns, &skipped); rc != 0 {
 			return out, fmt.Errorf("reading info of program %s: %w", l.Program, syscall.Errno(-rc))
 		}
-		out = append(out, ProgramStat{Name: l.Program, RunCount: uint64(cnt), RunTimeNs: uint64(ns)})
+		out = append(out, ProgramStat{Name: l.Program, RunCount: uint64(cnt), RunTimeNs: uint64(ns), Skipped: uint64(skipped)})
 	}
 	return out, nil
 }

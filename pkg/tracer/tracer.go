@@ -54,6 +54,8 @@ type Tracer struct {
 	// What the kernel said the kprobes missed, read just before detaching.
 	kprobeMissedN     uint64
 	kprobeMissedKnown bool
+	// What the kernel said it skipped of the programs' runs, read then too.
+	runsSkippedN uint64
 	// skipsSet: skips_set is marked (SetSkip).
 	skipsSet atomic.Bool
 }
@@ -244,6 +246,7 @@ func (t *Tracer) EventsMapFD() int {
 func (t *Tracer) Detach() {
 	if len(t.links) > 0 {
 		t.kprobeMissedN, t.kprobeMissedKnown = t.kprobeMissed()
+		t.runsSkippedN = t.runsSkipped()
 	}
 	for _, l := range t.links {
 		if err := l.Destroy(); err != nil {

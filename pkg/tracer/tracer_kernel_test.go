@@ -250,8 +250,8 @@ func TestTracerKernel(t *testing.T) {
 	if err != nil || len(stats) != len(plan.Programs()) {
 		t.Errorf("program stats %+v, %v; want %d programs", stats, err, len(plan.Programs()))
 	}
-	t.Logf("mode=%s kernel=%s data=%d closes=%d procs=%d counters=%v kprobe_missed=%d", plan.Mode, host.Release,
-		len(got.data), len(got.closes), len(got.procs), counters.BPF, counters.KprobeMissed)
+	t.Logf("mode=%s kernel=%s data=%d closes=%d procs=%d counters=%v kprobe_missed=%d runs_skipped=%d", plan.Mode, host.Release,
+		len(got.data), len(got.closes), len(got.procs), counters.BPF, counters.KprobeMissed, counters.RunsSkipped)
 	tr.Detach()
 	tr.Detach() // idempotent
 	if plan.Mode == probes.ModeKprobe {

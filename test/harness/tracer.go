@@ -194,8 +194,11 @@ type Summary struct {
 	DecodeErrors int `json:"decode_errors"`
 	// KprobeMissed is the kernel's count of probe hits it missed (kprobe
 	// mode only; absent, so 0, in tracepoint mode).
-	KprobeMissed int    `json:"kprobe_missed"`
-	Line         string `json:"-"`
+	KprobeMissed int `json:"kprobe_missed"`
+	// RunsSkipped is the kernel's count of program runs it skipped
+	// (counted from Linux 6.7; absent when 0).
+	RunsSkipped int    `json:"runs_skipped"`
+	Line        string `json:"-"`
 }
 
 // summaryKeys are the fields the contract promises in the summary.
