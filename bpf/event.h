@@ -135,6 +135,7 @@ enum httptrace_stat {
 	HTTPTRACE_STAT_PROCS_EXITED,       /* tracked processes that exited */
 	HTTPTRACE_STAT_TRACK_FAILED,       /* processes not tracked because tracked_pids was full */
 	HTTPTRACE_STAT_CONNS_FROM_START,   /* connections first seen on data, at the stream's first bytes */
+	HTTPTRACE_STAT_CALLS_NOT_SAVED,    /* syscall entries the calls map had no room for: their returns go unseen */
 	HTTPTRACE_STAT_COUNT,
 };
 

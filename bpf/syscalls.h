@@ -8,8 +8,8 @@
 
 /*
  * Saves a call in flight of thread pid_tgid for its return, counting a
- * previous one that never returned. The thread's entry is overwritten in
- * place once it has one.
+ * previous one that never returned, and a call the map had no room for.
+ * The thread's entry is overwritten in place once it has one.
  */
 static __always_inline void save_call(struct call *c, __u64 pid_tgid)
 {
@@ -17,7 +17,8 @@ static __always_inline void save_call(struct call *c, __u64 pid_tgid)
 
 	c->start_ns = bpf_ktime_get_ns();
 	if (!slot) {
-		bpf_map_update_elem(&calls, &pid_tgid, c, BPF_ANY);
+		if (bpf_map_update_elem(&calls, &pid_tgid, c, BPF_ANY))
+			stat_inc(HTTPTRACE_STAT_CALLS_NOT_SAVED);
 		return;
 	}
 	if (slot->shape)

@@ -21,6 +21,7 @@ const (
 	StatProcsExited
 	StatTrackFailed
 	StatConnsFromStart
+	StatCallsNotSaved
 	StatCount
 )
 
@@ -42,6 +43,7 @@ var StatNames = [StatCount]string{
 	StatProcsExited:    "procs_exited",
 	StatTrackFailed:    "track_failed",
 	StatConnsFromStart: "conns_from_start",
+	StatCallsNotSaved:  "calls_not_saved",
 }
 
 func (s Stat) String() string {

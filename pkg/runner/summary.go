@@ -77,6 +77,9 @@ func logSummary(log *logrus.Logger, s Summary) {
 			x.Exchanges, lost, x.Gaps, x.BytesNotSeen, s.Pipeline.DecodeErrors))
 	case c.KprobeMissed > 0 || c.RunsSkipped > 0:
 		entry.Warn(fmt.Sprintf("summary: %d exchanges; the kernel missed %d probe hits", x.Exchanges, c.KprobeMissed+c.RunsSkipped))
+	case c.BPF[event.StatCallsNotSaved] > 0:
+		entry.Warn(fmt.Sprintf("summary: %d exchanges; %d syscalls not followed: the table of calls in flight was full",
+			x.Exchanges, c.BPF[event.StatCallsNotSaved]))
 	default:
 		entry.Info(fmt.Sprintf("summary: %d exchanges, no events lost", x.Exchanges))
 	}

@@ -57,6 +57,7 @@ static const struct { const char *name; unsigned value; } stats[] = {
 	{"procs_exited", HTTPTRACE_STAT_PROCS_EXITED},
 	{"track_failed", HTTPTRACE_STAT_TRACK_FAILED},
 	{"conns_from_start", HTTPTRACE_STAT_CONNS_FROM_START},
+	{"calls_not_saved", HTTPTRACE_STAT_CALLS_NOT_SAVED},
 };
 static size_t stat_count(void) { return sizeof(stats) / sizeof(stats[0]); }
 static const char *stat_name(size_t i) { return stats[i].name; }
