@@ -96,13 +96,15 @@ func allDigits(s string) bool {
 // maxEventName is the longest tracefs event name (MAX_EVENT_NAME_LEN - 1).
 const maxEventName = 63
 
-// eventName is the tracefs event name of a kprobe (kind 'p') or kretprobe
-// (kind 'r') on symbol, for the process whose group is group: letters,
-// digits and '_' only, at most maxEventName characters. kprobe_profile
-// names events without their group, so the name ends with the group's
-// namespace and PID to be one no other httptrace process uses.
-func eventName(kind byte, symbol, group string) string {
-	suffix := "_" + strings.TrimPrefix(group, kprobeGroupPrefix)
+// eventName is the tracefs event name of the n-th attachment, a kprobe
+// (kind 'p') or kretprobe (kind 'r') on symbol, for the process whose group
+// is group: letters, digits and '_' only, at most maxEventName characters.
+// n keeps two probes on one function apart (a configuration may name one
+// twice). kprobe_profile names events without their group, so the name ends
+// with the group's namespace and PID to be one no other httptrace process
+// uses.
+func eventName(kind byte, symbol string, n int, group string) string {
+	suffix := "_" + strconv.Itoa(n) + "_" + strings.TrimPrefix(group, kprobeGroupPrefix)
 	b := []byte(string(kind) + "_" + symbol)
 	for i, c := range b {
 		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
@@ -129,14 +131,15 @@ func appendKprobeEvents(h kernel.Host, line string) error {
 }
 
 // attachKprobeEvent makes a kprobe on symbol, or a kretprobe with
-// kretprobeMaxActive instances when ret is set, and attaches prog to it.
-func attachKprobeEvent(h kernel.Host, prog *bpf.BPFProg, symbol string, ret bool) (*bpf.BPFLink, *kprobeEvent, error) {
+// kretprobeMaxActive instances when ret is set, as the n-th attachment,
+// and attaches prog to it.
+func attachKprobeEvent(h kernel.Host, prog *bpf.BPFProg, symbol string, ret bool, n int) (*bpf.BPFLink, *kprobeEvent, error) {
 	group := kprobeGroup()
 	kind, probe := byte('p'), "p"
 	if ret {
 		kind, probe = 'r', fmt.Sprintf("r%d", kretprobeMaxActive)
 	}
-	ev := &kprobeEvent{host: h, group: group, event: eventName(kind, symbol, group)}
+	ev := &kprobeEvent{host: h, group: group, event: eventName(kind, symbol, n, group)}
 	def := fmt.Sprintf("%s:%s/%s %s", probe, ev.group, ev.event, symbol)
 	if err := appendKprobeEvents(h, def); err != nil {
 		return nil, nil, fmt.Errorf("writing %q to %s: %w", def, kprobeEventsPath(h), err)
@@ -202,7 +205,7 @@ func removeStaleKprobeEvents(h kernel.Host, procRoot, ns string) (int, error) {
 	var stale []string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		// e.g. "r4096:httptrace_4026531836_123/r_ksys_read_4026531836_123 ksys_read"
+		// e.g. "r4096:httptrace_4026531836_123/r_ksys_read_1_4026531836_123 ksys_read"
 		def, _, _ := strings.Cut(sc.Text(), " ")
 		_, name, ok := strings.Cut(def, ":")
 		group, _, _ := strings.Cut(name, "/")

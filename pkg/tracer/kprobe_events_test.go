@@ -13,19 +13,22 @@ import (
 func TestEventName(t *testing.T) {
 	group := groupName("4026531836", 12345)
 	for _, c := range []struct {
-		kind      byte
-		sym, want string
+		kind byte
+		sym  string
+		n    int
+		want string
 	}{
-		{'r', "ksys_read", "r_ksys_read_4026531836_12345"},
-		{'p', "ksys_read", "p_ksys_read_4026531836_12345"},
-		{'r', "__x64_sys_recvfrom", "r___x64_sys_recvfrom_4026531836_12345"},
-		{'p', "do_sys_open.isra.0", "p_do_sys_open_isra_0_4026531836_12345"},
-		// Cut to 63 characters, keeping the group's part.
-		{'r', strings.Repeat("a", 100), "r_" + strings.Repeat("a", 44) + "_4026531836_12345"},
+		{'r', "ksys_read", 1, "r_ksys_read_1_4026531836_12345"},
+		{'p', "ksys_read", 0, "p_ksys_read_0_4026531836_12345"},
+		{'p', "ksys_read", 7, "p_ksys_read_7_4026531836_12345"}, // the same function again
+		{'r', "__x64_sys_recvfrom", 12, "r___x64_sys_recvfrom_12_4026531836_12345"},
+		{'p', "do_sys_open.isra.0", 3, "p_do_sys_open_isra_0_3_4026531836_12345"},
+		// Cut to 63 characters, keeping the attachment's and the group's parts.
+		{'r', strings.Repeat("a", 100), 2, "r_" + strings.Repeat("a", 42) + "_2_4026531836_12345"},
 	} {
-		got := eventName(c.kind, c.sym, group)
+		got := eventName(c.kind, c.sym, c.n, group)
 		if got != c.want || len(got) > maxEventName {
-			t.Errorf("eventName(%c, %q) = %q, want %q", c.kind, c.sym, got, c.want)
+			t.Errorf("eventName(%c, %q, %d) = %q, want %q", c.kind, c.sym, c.n, got, c.want)
 		}
 	}
 }

@@ -198,7 +198,7 @@ func (t *Tracer) attach(plan probes.Plan, procRoot string) error {
 			t.log.WithField("events", n).Info("removed kprobe events left by earlier runs that were killed")
 		}
 	}
-	for _, a := range plan.Attachments() {
+	for i, a := range plan.Attachments() {
 		prog, err := t.mod.GetProgram(a.Program)
 		if err != nil {
 			return fmt.Errorf("finding program %s: %w", a.Program, err)
@@ -207,7 +207,7 @@ func (t *Tracer) attach(plan probes.Plan, procRoot string) error {
 		var ev *kprobeEvent
 		switch a.Spec.Kind {
 		case probes.Kprobe, probes.Kretprobe:
-			l, ev, err = attachKprobeEvent(t.host, prog, a.Spec.Symbol, a.Spec.Kind == probes.Kretprobe)
+			l, ev, err = attachKprobeEvent(t.host, prog, a.Spec.Symbol, a.Spec.Kind == probes.Kretprobe, i)
 		case probes.Tracepoint:
 			l, err = prog.AttachTracepoint(a.Spec.Category, a.Spec.Name)
 		case probes.RawTracepoint:
