@@ -18,6 +18,12 @@
 #define HTTPTRACE_COMM_LEN 16
 #define HTTPTRACE_ADDR_LEN 16
 
+/*
+ * The format's version, carried by every data record: user space refuses
+ * records of another version rather than misread them.
+ */
+#define HTTPTRACE_FORMAT_VERSION 2
+
 /* What a record is. */
 enum httptrace_record_kind {
 	HTTPTRACE_REC_DATA = 1,  /* struct httptrace_data: bytes moved on a connection */
@@ -47,6 +53,11 @@ enum httptrace_syscall {
 	HTTPTRACE_SYS_COUNT,
 };
 
+/* Where a data record's bytes were taken: each source has its own stream positions. */
+enum httptrace_source {
+	HTTPTRACE_SRC_SYSCALL = 1, /* the socket's bytes, at a socket syscall */
+};
+
 /* Connection flags carried by each data record (struct httptrace_data.flags). */
 enum httptrace_conn_flags {
 	/* First seen on a read or write, not at an accept or connect httptrace saw. */
@@ -61,6 +72,11 @@ enum httptrace_conn_flags {
  * Bytes a syscall moved on a TCP socket of a traced process. data[] holds
  * captured_bytes bytes, which start captured_off bytes after pos (the part
  * before them, and the part after, was moved but not copied).
+ *
+ * Positions are the socket's own: pos is where the socket's byte count
+ * says the syscall's bytes started. unseen_bytes bytes before pos moved on
+ * the socket without any record (splice, io_uring, a syscall not hooked):
+ * user space passes them on as moved but not captured.
  */
 struct httptrace_data {
 	__u32 kind;           /* HTTPTRACE_REC_DATA */
@@ -80,7 +96,12 @@ struct httptrace_data {
 	__u8 flags;           /* enum httptrace_conn_flags */
 	__u16 local_port;     /* host byte order */
 	__u16 peer_port;      /* host byte order */
-	__u32 pad;
+	__u8 source;          /* enum httptrace_source */
+	__u8 version;         /* HTTPTRACE_FORMAT_VERSION */
+	__u16 pad;
+	__u64 gen;            /* the connection's generation: when the programs first saw it (ns) */
+	__u64 unseen_bytes;   /* bytes moved just before pos that no record carries */
+	__u64 cgroup_id;      /* the process's cgroup (v2) id */
 	__u8 local_addr[HTTPTRACE_ADDR_LEN]; /* network order; IPv4 in the first 4 bytes */
 	__u8 peer_addr[HTTPTRACE_ADDR_LEN];
 	char comm[HTTPTRACE_COMM_LEN];
@@ -95,6 +116,13 @@ struct httptrace_close {
 	__s32 fd;
 	__u64 timestamp_ns;
 	__u64 conn;
+	__u64 gen; /* the connection's generation (struct httptrace_data.gen) */
+	/*
+	 * Per direction, the stream position after the last byte the
+	 * application moved, as the socket counts it (0: not known): the bytes
+	 * between the last record and it moved unseen.
+	 */
+	__u64 end_pos[2];
 };
 
 /* What happened to a traced process. */
@@ -136,6 +164,10 @@ enum httptrace_stat {
 	HTTPTRACE_STAT_TRACK_FAILED,       /* processes not tracked because tracked_pids was full */
 	HTTPTRACE_STAT_CONNS_FROM_START,   /* connections first seen on data, at the stream's first bytes */
 	HTTPTRACE_STAT_CALLS_NOT_SAVED,    /* syscall entries the calls map had no room for: their returns go unseen */
+	HTTPTRACE_STAT_PEEKS,              /* reads with MSG_PEEK: bytes looked at, not consumed, sent as nothing */
+	HTTPTRACE_STAT_UNSEEN,             /* records that found bytes the socket moved unseen before them (unseen_bytes) */
+	HTTPTRACE_STAT_POS_BEHIND,         /* returns whose socket count moved less than the call: the call's count was used */
+	HTTPTRACE_STAT_CONNS_REPLACED,     /* conns entries found for another socket with the same inode: made anew */
 	HTTPTRACE_STAT_COUNT,
 };
 

@@ -56,16 +56,11 @@ func checkCaptured(t *testing.T, raw []byte, d *Data) {
 // decodeSeeds are well-formed records of each kind and near misses.
 func decodeSeeds() [][]byte {
 	data := func(family byte, captured uint32, payload string) []byte {
-		b := make([]byte, DataHeaderSize+len(payload))
-		ne.PutUint32(b, uint32(KindData))
-		ne.PutUint32(b[dataOffPID:], 42)
-		ne.PutUint32(b[dataOffBytes:], uint32(len(payload)))
+		d := Data{PID: 42, Bytes: uint32(len(payload)), Dir: Send, Syscall: SysWrite, Captured: []byte(payload)}
+		copy(d.Comm[:], "server")
+		b := EncodeData(&d)
 		ne.PutUint32(b[dataOffCaptured:], captured)
-		b[dataOffDir] = byte(Send)
-		b[dataOffSyscall] = byte(SysWrite)
 		b[dataOffFamily] = family
-		copy(b[dataOffComm:], "server")
-		copy(b[DataHeaderSize:], payload)
 		return b
 	}
 	closeRec := make([]byte, CloseSize)

@@ -26,27 +26,37 @@ const (
 	dataOffFlags       = 63
 	dataOffLocalPort   = 64
 	dataOffPeerPort    = 66
-	dataOffLocalAddr   = 72
-	dataOffPeerAddr    = 88
-	dataOffComm        = 104
+	dataOffSource      = 68
+	dataOffVersion     = 69
+	dataOffGen         = 72
+	dataOffUnseen      = 80
+	dataOffCgroup      = 88
+	dataOffLocalAddr   = 96
+	dataOffPeerAddr    = 112
+	dataOffComm        = 128
 	// Offsets in struct httptrace_close and struct httptrace_proc.
 	closeOffPID       = 4
 	closeOffTID       = 8
 	closeOffFD        = 12
 	closeOffTimestamp = 16
 	closeOffConn      = 24
+	closeOffGen       = 32
+	closeOffEndPos    = 40
 	procOffOp         = 4
 	procOffPID        = 8
 	procOffPPID       = 12
 	procOffTimestamp  = 16
 	procOffComm       = 24
 	// DataHeaderSize is offsetof(struct httptrace_data, data).
-	DataHeaderSize = 120
+	DataHeaderSize = 144
 	// CloseSize is sizeof(struct httptrace_close).
-	CloseSize = 32
+	CloseSize = 56
 	// ProcSize is sizeof(struct httptrace_proc).
 	ProcSize = 40
 )
+
+// FormatVersion is HTTPTRACE_FORMAT_VERSION: the record format this decoder reads.
+const FormatVersion = 2
 
 // MaxCaptureBytes is HTTPTRACE_MAX_CAPTURE_BYTES: the most bytes of one
 // transfer a data record can carry.
@@ -74,6 +84,13 @@ func DecodeData(raw []byte, d *Data) error {
 	if len(raw) < DataHeaderSize {
 		return fmt.Errorf("data record of %d bytes is shorter than its %d-byte header", len(raw), DataHeaderSize)
 	}
+	if v := raw[dataOffVersion]; v != FormatVersion {
+		return fmt.Errorf("data record of format version %d, want %d (a BPF object of another build)", v, FormatVersion)
+	}
+	d.Source = Source(raw[dataOffSource])
+	if d.Source != SourceSyscall {
+		return fmt.Errorf("data record from unknown source %d", d.Source)
+	}
 	d.PID = ne.Uint32(raw[dataOffPID:])
 	d.TID = ne.Uint32(raw[dataOffTID:])
 	d.FD = int32(ne.Uint32(raw[dataOffFD:]))
@@ -81,6 +98,12 @@ func DecodeData(raw []byte, d *Data) error {
 	d.EndNs = ne.Uint64(raw[dataOffEndNs:])
 	d.Conn = ne.Uint64(raw[dataOffConn:])
 	d.Pos = ne.Uint64(raw[dataOffPos:])
+	d.Gen = ne.Uint64(raw[dataOffGen:])
+	d.Unseen = ne.Uint64(raw[dataOffUnseen:])
+	d.CgroupID = ne.Uint64(raw[dataOffCgroup:])
+	if d.Unseen > d.Pos {
+		return fmt.Errorf("data record at position %d says %d bytes before it were not seen", d.Pos, d.Unseen)
+	}
 	d.Bytes = ne.Uint32(raw[dataOffBytes:])
 	captured := ne.Uint32(raw[dataOffCaptured:])
 	d.CapturedOff = ne.Uint32(raw[dataOffCapturedOff:])
@@ -127,6 +150,9 @@ func DecodeClose(raw []byte, c *Close) error {
 	c.FD = int32(ne.Uint32(raw[closeOffFD:]))
 	c.TimestampNs = ne.Uint64(raw[closeOffTimestamp:])
 	c.Conn = ne.Uint64(raw[closeOffConn:])
+	c.Gen = ne.Uint64(raw[closeOffGen:])
+	c.EndPos[Recv] = ne.Uint64(raw[closeOffEndPos:])
+	c.EndPos[Send] = ne.Uint64(raw[closeOffEndPos+8:])
 	return nil
 }
 

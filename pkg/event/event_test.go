@@ -8,34 +8,19 @@ import (
 
 // dataRecord builds a raw data record as the BPF side lays it out.
 func dataRecord(family byte, bytes, capturedOff uint32, captured string, sys Syscall) []byte {
-	raw := make([]byte, DataHeaderSize+len(captured))
-	ne.PutUint32(raw, uint32(KindData))
-	ne.PutUint32(raw[dataOffPID:], 10)
-	ne.PutUint32(raw[dataOffTID:], 11)
-	ne.PutUint32(raw[dataOffFD:], 5)
-	ne.PutUint64(raw[dataOffStartNs:], 100)
-	ne.PutUint64(raw[dataOffEndNs:], 200)
-	ne.PutUint64(raw[dataOffConn:], 4242)
-	ne.PutUint64(raw[dataOffPos:], 7)
-	ne.PutUint32(raw[dataOffBytes:], bytes)
-	ne.PutUint32(raw[dataOffCaptured:], uint32(len(captured)))
-	ne.PutUint32(raw[dataOffCapturedOff:], capturedOff)
-	raw[dataOffDir] = byte(Send)
-	raw[dataOffSyscall] = byte(sys)
-	raw[dataOffFamily] = family
-	raw[dataOffFlags] = ConnAccepted
-	ne.PutUint16(raw[dataOffLocalPort:], 8080)
-	ne.PutUint16(raw[dataOffPeerPort:], 50000)
-	if family == afInet {
-		copy(raw[dataOffLocalAddr:], []byte{127, 0, 0, 1})
-		copy(raw[dataOffPeerAddr:], []byte{127, 0, 0, 2})
-	} else {
-		v6 := netip.MustParseAddr("::ffff:127.0.0.1").As16()
-		copy(raw[dataOffLocalAddr:], v6[:])
-		copy(raw[dataOffPeerAddr:], netip.IPv6Loopback().AsSlice())
+	d := Data{
+		PID: 10, TID: 11, FD: 5, StartNs: 100, EndNs: 200, Conn: 4242, Gen: 9, Pos: 7, Unseen: 3, CgroupID: 77,
+		Bytes: bytes, CapturedOff: capturedOff, Dir: Send, Syscall: sys, Flags: ConnAccepted,
+		Local: netip.MustParseAddrPort("127.0.0.1:8080"), Peer: netip.MustParseAddrPort("127.0.0.2:50000"),
+		Captured: []byte(captured),
 	}
-	copy(raw[dataOffComm:], "server")
-	copy(raw[DataHeaderSize:], captured)
+	if family == afInet6 {
+		d.Local = netip.AddrPortFrom(netip.MustParseAddr("::ffff:127.0.0.1"), 8080)
+		d.Peer = netip.AddrPortFrom(netip.IPv6Loopback(), 50000)
+	}
+	copy(d.Comm[:], "server")
+	raw := EncodeData(&d)
+	raw[dataOffFamily] = family
 	return raw
 }
 
@@ -45,7 +30,7 @@ func TestDecodeData(t *testing.T) {
 		t.Fatal(err)
 	}
 	if d.PID != 10 || d.TID != 11 || d.FD != 5 || d.StartNs != 100 || d.EndNs != 200 || d.Conn != 4242 ||
-		d.Pos != 7 || d.Bytes != 20 || d.CapturedOff != 2 || d.Dir != Send || d.Syscall != SysWritev ||
+		d.Pos != 7 || d.Gen != 9 || d.Unseen != 3 || d.CgroupID != 77 || d.Source != SourceSyscall || d.Bytes != 20 || d.CapturedOff != 2 || d.Dir != Send || d.Syscall != SysWritev ||
 		d.Flags != ConnAccepted || string(d.Captured) != "TTP/1.1" || CommString(&d.Comm) != "server" ||
 		d.Local.String() != "127.0.0.1:8080" || d.Peer.String() != "127.0.0.2:50000" {
 		t.Errorf("decoded %+v", d)
@@ -56,6 +41,12 @@ func TestDecodeData(t *testing.T) {
 	if d.Local.String() != "127.0.0.1:8080" || d.Peer.String() != "[::1]:50000" {
 		t.Errorf("IPv6: local %s peer %s", d.Local, d.Peer)
 	}
+}
+
+// with sets one byte of a record.
+func with(raw []byte, off int, v byte) []byte {
+	raw[off] = v
+	return raw
 }
 
 func TestDecodeDataErrors(t *testing.T) {
@@ -69,6 +60,9 @@ func TestDecodeDataErrors(t *testing.T) {
 		{"family", dataRecord(1, 4, 0, "GET ", SysRead), "address family 1"},
 		{"captured over bytes", dataRecord(afInet, 4, 2, "GET ", SysRead), "captures 4 bytes at 2 of a 4-byte"},
 		{"missing data", dataRecord(afInet, 4, 0, "GET ", SysRead)[:DataHeaderSize+2], "carries 2"},
+		{"version", with(dataRecord(afInet, 4, 0, "GET ", SysRead), dataOffVersion, FormatVersion+1), "format version 3"},
+		{"source", with(dataRecord(afInet, 4, 0, "GET ", SysRead), dataOffSource, 0), "unknown source 0"},
+		{"unseen before 0", with(dataRecord(afInet, 4, 0, "GET ", SysRead), dataOffUnseen, 8), "8 bytes before it"},
 	}
 	for _, tc := range cases {
 		var d Data
@@ -79,16 +73,12 @@ func TestDecodeDataErrors(t *testing.T) {
 }
 
 func TestDecodeCloseAndProc(t *testing.T) {
-	raw := make([]byte, CloseSize)
-	ne.PutUint32(raw, uint32(KindClose))
-	ne.PutUint32(raw[closeOffPID:], 3)
-	ne.PutUint32(raw[closeOffFD:], 9)
-	ne.PutUint64(raw[closeOffConn:], 77)
+	raw := EncodeClose(&Close{PID: 3, FD: 9, Conn: 77, Gen: 5, EndPos: [2]uint64{100, 200}})
 	var c Close
 	if k, err := RecordKind(raw); err != nil || k != KindClose {
 		t.Fatalf("kind %d, %v", k, err)
 	}
-	if err := DecodeClose(raw, &c); err != nil || c.PID != 3 || c.FD != 9 || c.Conn != 77 {
+	if err := DecodeClose(raw, &c); err != nil || c.PID != 3 || c.FD != 9 || c.Conn != 77 || c.Gen != 5 || c.EndPos != [2]uint64{100, 200} {
 		t.Errorf("close %+v, %v", c, err)
 	}
 	if err := DecodeClose(raw[:CloseSize-1], &c); err == nil {

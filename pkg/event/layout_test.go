@@ -20,13 +20,16 @@ var goLayouts = map[string]map[string]goField{
 		"pos": {dataOffPos, 8}, "bytes": {dataOffBytes, 4}, "captured_bytes": {dataOffCaptured, 4},
 		"captured_off": {dataOffCapturedOff, 4}, "dir": {dataOffDir, 1}, "syscall": {dataOffSyscall, 1},
 		"family": {dataOffFamily, 1}, "flags": {dataOffFlags, 1}, "local_port": {dataOffLocalPort, 2},
-		"peer_port": {dataOffPeerPort, 2}, "pad": {dataOffPeerPort + 2, 4},
+		"peer_port": {dataOffPeerPort, 2}, "source": {dataOffSource, 1}, "version": {dataOffVersion, 1},
+		"pad": {dataOffVersion + 1, 2}, "gen": {dataOffGen, 8}, "unseen_bytes": {dataOffUnseen, 8},
+		"cgroup_id":  {dataOffCgroup, 8},
 		"local_addr": {dataOffLocalAddr, 16}, "peer_addr": {dataOffPeerAddr, 16},
 		"comm": {dataOffComm, 16}, "data": {DataHeaderSize, 0}, // data's size is checked below
 	},
 	"httptrace_close": {
 		"kind": {0, 4}, "pid": {closeOffPID, 4}, "tid": {closeOffTID, 4}, "fd": {closeOffFD, 4},
-		"timestamp_ns": {closeOffTimestamp, 8}, "conn": {closeOffConn, 8},
+		"timestamp_ns": {closeOffTimestamp, 8}, "conn": {closeOffConn, 8}, "gen": {closeOffGen, 8},
+		"end_pos": {closeOffEndPos, 16},
 	},
 	"httptrace_proc": {
 		"kind": {0, 4}, "op": {procOffOp, 4}, "pid": {procOffPID, 4}, "ppid": {procOffPPID, 4},
@@ -89,6 +92,7 @@ func TestConstantsMatchC(t *testing.T) {
 		"HTTPTRACE_CONN_CONNECTED": int64(ConnConnected),
 		"HTTPTRACE_PROC_FORK":      int64(ProcFork), "HTTPTRACE_PROC_EXEC": int64(ProcExec), "HTTPTRACE_PROC_EXIT": int64(ProcExit),
 		"HTTPTRACE_STAT_COUNT": int64(StatCount), "HTTPTRACE_SYS_COUNT": int64(SysCount),
+		"HTTPTRACE_FORMAT_VERSION": FormatVersion, "HTTPTRACE_SRC_SYSCALL": int64(SourceSyscall),
 	}
 	cSyscall := map[Syscall]string{
 		SysRead: "READ", SysReadv: "READV", SysRecvfrom: "RECVFROM", SysRecvmsg: "RECVMSG", SysRecvmmsg: "RECVMMSG",

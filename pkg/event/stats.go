@@ -22,6 +22,10 @@ const (
 	StatTrackFailed
 	StatConnsFromStart
 	StatCallsNotSaved
+	StatPeeks
+	StatUnseen
+	StatPosBehind
+	StatConnsReplaced
 	StatCount
 )
 
@@ -44,6 +48,10 @@ var StatNames = [StatCount]string{
 	StatTrackFailed:    "track_failed",
 	StatConnsFromStart: "conns_from_start",
 	StatCallsNotSaved:  "calls_not_saved",
+	StatPeeks:          "peeks",
+	StatUnseen:         "unseen",
+	StatPosBehind:      "pos_behind",
+	StatConnsReplaced:  "conns_replaced",
 }
 
 func (s Stat) String() string {

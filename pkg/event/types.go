@@ -64,6 +64,14 @@ func (s Syscall) String() string {
 	return "unknown"
 }
 
+// Source mirrors enum httptrace_source: where a data record's bytes were taken.
+type Source uint8
+
+// The sources.
+const (
+	SourceSyscall Source = 1 // the socket's bytes, at a socket syscall
+)
+
 // Conn flags mirror enum httptrace_conn_flags.
 const (
 	ConnAdopted   uint8 = 1 << 0 // first seen on data, not at an accept or connect
@@ -80,7 +88,11 @@ type Data struct {
 	StartNs     uint64 // monotonic, at the syscall's entry
 	EndNs       uint64 // monotonic, at its return
 	Conn        uint64 // connection id (the socket's inode number)
+	Gen         uint64 // the connection's generation: a new one is another connection
 	Pos         uint64 // stream offset of the first byte moved, in this direction
+	Unseen      uint64 // bytes just before Pos that moved on the socket with no record
+	CgroupID    uint64 // the process's cgroup (v2) id
+	Source      Source
 	Bytes       uint32 // bytes moved
 	CapturedOff uint32 // offset of Captured[0] from Pos
 	Dir         Direction
@@ -97,6 +109,10 @@ type Close struct {
 	FD          int32
 	TimestampNs uint64
 	Conn        uint64
+	Gen         uint64 // the connection's generation (Data.Gen)
+	// EndPos is, per direction, the stream position after the last byte
+	// moved, as the socket counts it (0: not known).
+	EndPos [2]uint64
 }
 
 // ProcOp mirrors enum httptrace_proc_op.

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"io"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -37,26 +38,14 @@ func (b *batches) Read(fn func([]byte)) (int, error) {
 // dataRecord encodes a struct httptrace_data record (IPv4, loopback).
 // at is the syscall's entry time; it returns 500 ns later.
 func dataRecord(pid uint32, conn, pos, at uint64, dir event.Direction, sys event.Syscall, payload string) []byte {
-	raw := make([]byte, event.DataHeaderSize+len(payload))
-	ne := binary.NativeEndian
-	ne.PutUint32(raw[0:], uint32(event.KindData))
-	ne.PutUint32(raw[4:], pid)
-	ne.PutUint32(raw[8:], pid)
-	ne.PutUint32(raw[12:], 5)
-	ne.PutUint64(raw[16:], at)
-	ne.PutUint64(raw[24:], at+500)
-	ne.PutUint64(raw[32:], conn)
-	ne.PutUint64(raw[40:], pos)
-	ne.PutUint32(raw[48:], uint32(len(payload)))
-	ne.PutUint32(raw[52:], uint32(len(payload)))
-	raw[60], raw[61], raw[62], raw[63] = byte(dir), byte(sys), 2, event.ConnAccepted
-	ne.PutUint16(raw[64:], 8080)
-	ne.PutUint16(raw[66:], 40000)
-	copy(raw[72:], []byte{127, 0, 0, 1})
-	copy(raw[88:], []byte{127, 0, 0, 1})
-	copy(raw[104:], "server")
-	copy(raw[event.DataHeaderSize:], payload)
-	return raw
+	d := event.Data{
+		PID: pid, TID: pid, FD: 5, StartNs: at, EndNs: at + 500, Conn: conn, Pos: pos,
+		Bytes: uint32(len(payload)), Dir: dir, Syscall: sys, Flags: event.ConnAccepted,
+		Local: netip.MustParseAddrPort("127.0.0.1:8080"), Peer: netip.MustParseAddrPort("127.0.0.1:40000"),
+		Captured: []byte(payload),
+	}
+	copy(d.Comm[:], "server")
+	return event.EncodeData(&d)
 }
 
 func procRecord(op event.ProcOp, pid uint32) []byte {

@@ -14,10 +14,13 @@ static const struct field fields[] = {
 	F(httptrace_data, start_ns), F(httptrace_data, end_ns), F(httptrace_data, conn), F(httptrace_data, pos),
 	F(httptrace_data, bytes), F(httptrace_data, captured_bytes), F(httptrace_data, captured_off),
 	F(httptrace_data, dir), F(httptrace_data, syscall), F(httptrace_data, family), F(httptrace_data, flags),
-	F(httptrace_data, local_port), F(httptrace_data, peer_port), F(httptrace_data, pad),
+	F(httptrace_data, local_port), F(httptrace_data, peer_port), F(httptrace_data, source),
+	F(httptrace_data, version), F(httptrace_data, pad), F(httptrace_data, gen), F(httptrace_data, unseen_bytes),
+	F(httptrace_data, cgroup_id),
 	F(httptrace_data, local_addr), F(httptrace_data, peer_addr), F(httptrace_data, comm), F(httptrace_data, data),
 	F(httptrace_close, kind), F(httptrace_close, pid), F(httptrace_close, tid), F(httptrace_close, fd),
-	F(httptrace_close, timestamp_ns), F(httptrace_close, conn),
+	F(httptrace_close, timestamp_ns), F(httptrace_close, conn), F(httptrace_close, gen),
+	F(httptrace_close, end_pos),
 	F(httptrace_proc, kind), F(httptrace_proc, op), F(httptrace_proc, pid), F(httptrace_proc, ppid),
 	F(httptrace_proc, timestamp_ns), F(httptrace_proc, comm),
 };
@@ -35,7 +38,7 @@ static const struct constant constants[] = {
 	C(HTTPTRACE_SYS_SENDMSG), C(HTTPTRACE_SYS_SENDMMSG), C(HTTPTRACE_SYS_SENDFILE), C(HTTPTRACE_SYS_COUNT),
 	C(HTTPTRACE_CONN_ADOPTED), C(HTTPTRACE_CONN_ACCEPTED), C(HTTPTRACE_CONN_CONNECTED),
 	C(HTTPTRACE_PROC_FORK), C(HTTPTRACE_PROC_EXEC), C(HTTPTRACE_PROC_EXIT),
-	C(HTTPTRACE_STAT_COUNT),
+	C(HTTPTRACE_STAT_COUNT), C(HTTPTRACE_FORMAT_VERSION), C(HTTPTRACE_SRC_SYSCALL),
 };
 static size_t constant_count(void) { return sizeof(constants) / sizeof(constants[0]); }
 static const struct constant *constant_at(size_t i) { return &constants[i]; }
@@ -58,6 +61,10 @@ static const struct { const char *name; unsigned value; } stats[] = {
 	{"track_failed", HTTPTRACE_STAT_TRACK_FAILED},
 	{"conns_from_start", HTTPTRACE_STAT_CONNS_FROM_START},
 	{"calls_not_saved", HTTPTRACE_STAT_CALLS_NOT_SAVED},
+	{"peeks", HTTPTRACE_STAT_PEEKS},
+	{"unseen", HTTPTRACE_STAT_UNSEEN},
+	{"pos_behind", HTTPTRACE_STAT_POS_BEHIND},
+	{"conns_replaced", HTTPTRACE_STAT_CONNS_REPLACED},
 };
 static size_t stat_count(void) { return sizeof(stats) / sizeof(stats[0]); }
 static const char *stat_name(size_t i) { return stats[i].name; }
