@@ -144,40 +144,180 @@ static __always_inline __u32 conn_stat(__u8 flag)
 	return HTTPTRACE_STAT_CONNS_FROM_START;
 }
 
+/* The tcp_sock behind a TCP socket's struct sock. */
+static __always_inline struct tcp_sock *tcp_of(struct sock *sk)
+{
+	return (struct tcp_sock *)sk;
+}
+
+/*
+ * Where the application is in one direction of a TCP socket, as a sequence
+ * number: the next byte it will consume (copied_seq) or write (write_seq).
+ * Every byte the application moves advances it, whatever moved it (a read,
+ * splice, io_uring, sendfile), and nothing else does (MSG_PEEK does not).
+ */
+static __always_inline __u32 sock_seq(struct sock *sk, __u8 dir)
+{
+	if (dir == HTTPTRACE_DIR_RECV)
+		return BPF_CORE_READ(tcp_of(sk), copied_seq);
+	return BPF_CORE_READ(tcp_of(sk), write_seq);
+}
+
+/*
+ * The receive sequence number of the stream's first byte: rcv_nxt less the
+ * bytes received in all (both count the peer's FIN once it arrives).
+ */
+static __always_inline __u32 recv_seq0(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_of(sk);
+
+	return BPF_CORE_READ(tp, rcv_nxt) - (__u32)BPF_CORE_READ(tp, bytes_received);
+}
+
 /*
  * True when a read that just returned bytes got the first bytes the socket
  * ever delivered, and the process has written nothing on it: the connection
  * is seen from its start although its accept was not (a kretprobe misses an
- * accept that was already blocked when it was attached). The bytes the
- * process has read in all are what the socket received less what still
- * waits to be read.
+ * accept that was already blocked when it was attached).
  */
 static __always_inline bool read_from_start(struct sock *sk, __u64 bytes)
 {
-	struct tcp_sock *tp = (struct tcp_sock *)sk;
-	__u64 received = BPF_CORE_READ(tp, bytes_received);
-	__u32 unread = BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq);
+	struct tcp_sock *tp = tcp_of(sk);
 
-	return received - unread == bytes && BPF_CORE_READ(tp, data_segs_out) == 0 &&
-	       BPF_CORE_READ(tp, write_seq) == BPF_CORE_READ(tp, snd_nxt);
+	return (__u32)(BPF_CORE_READ(tp, copied_seq) - recv_seq0(sk)) == bytes &&
+	       BPF_CORE_READ(tp, data_segs_out) == 0 && BPF_CORE_READ(tp, write_seq) == BPF_CORE_READ(tp, snd_nxt);
 }
 
 /*
- * The conns entry of a connection, created with flag (and its addresses,
- * read once) when there is none yet.
+ * Forgets a connection and what user space asked to skip on it; returns its
+ * generation, 0 if it was not known.
+ */
+static __always_inline __u64 conn_forget(__u64 id)
+{
+	struct skip_key key = {.conn = id};
+	struct conn *c = bpf_map_lookup_elem(&conns, &id);
+	__u64 gen;
+
+	if (!c)
+		return 0;
+	gen = c->gen;
+	if (bpf_map_delete_elem(&conns, &id))
+		return 0;
+	bpf_map_delete_elem(&conn_skips, &key);
+	key.dir = HTTPTRACE_DIR_SEND;
+	bpf_map_delete_elem(&conn_skips, &key);
+	return gen;
+}
+
+/*
+ * The conns entry of a connection, made with flag (its addresses read once,
+ * a new generation) when there is none yet, or when the one there was made
+ * for another socket with the same inode number. A connection seen from its
+ * start has its send direction anchored now, while the application has
+ * written nothing; its receive direction is anchored exactly at its first
+ * read (recv_seq0), once the handshake has set the receive sequence.
  */
 static __always_inline struct conn *conn_get(__u64 id, struct sock *sk, __u8 flag)
 {
 	struct conn *c = bpf_map_lookup_elem(&conns, &id);
 	struct conn fresh = {};
 
-	if (c)
+	if (c && c->sk == (__u64)sk)
 		return c;
+	if (c) {
+		stat_inc(HTTPTRACE_STAT_CONNS_REPLACED);
+		conn_forget(id);
+	}
 	fresh.flags = flag;
+	fresh.gen = bpf_ktime_get_ns();
+	fresh.sk = (__u64)sk;
+	if (!(flag & HTTPTRACE_CONN_ADOPTED)) {
+		fresh.seq0[HTTPTRACE_DIR_SEND] = sock_seq(sk, HTTPTRACE_DIR_SEND);
+		fresh.anchored = 1 << HTTPTRACE_DIR_SEND;
+	}
 	conn_addresses(&fresh, sk);
 	if (bpf_map_update_elem(&conns, &id, &fresh, BPF_NOEXIST) == 0)
 		stat_inc(conn_stat(flag));
 	return bpf_map_lookup_elem(&conns, &id);
+}
+
+/*
+ * Accounts bytes a call moved in direction dir of connection c (socket sk)
+ * and returns the stream position they start at. The socket's own count
+ * says where they end: what it moved beyond the last bytes accounted and
+ * this call's is *unseen, bytes no record carried (splice, io_uring, a
+ * syscall not hooked, a return missed), placed before this call's. Where
+ * the socket moved less than the call (another thread's call on the same
+ * socket raced this one), the call's count is used. A direction is
+ * anchored at its first bytes: exactly for a connection seen from its
+ * start, at this call for one adopted mid-stream (which starts at 0).
+ *
+ * The position is written with a plain store: a racing call's store may
+ * win, which costs nothing, as every position is read from the socket and
+ * the stored one only extends its 32-bit sequence to 64 bits.
+ */
+static __always_inline __u64 conn_advance(struct conn *c, struct sock *sk, __u8 dir, __u64 bytes, __u64 *unseen)
+{
+	__u32 seq = sock_seq(sk, dir);
+	__u64 last, start;
+	__s32 moved;
+
+	dir &= 1;
+	if (!(c->anchored & (1 << dir))) {
+		if (dir == HTTPTRACE_DIR_RECV && !(c->flags & HTTPTRACE_CONN_ADOPTED))
+			c->seq0[dir] = recv_seq0(sk);
+		else
+			c->seq0[dir] = seq - (__u32)bytes;
+		c->anchored |= 1 << dir;
+	}
+	last = c->pos[dir];
+	moved = (__s32)(seq - c->seq0[dir] - (__u32)last);
+	*unseen = 0;
+	if (moved < 0 || (__u64)moved < bytes) {
+		stat_inc(HTTPTRACE_STAT_POS_BEHIND);
+		start = last;
+	} else {
+		*unseen = (__u64)moved - bytes;
+		start = last + *unseen;
+	}
+	c->pos[dir] = start + bytes;
+	return start;
+}
+
+/* TCP states (enum in the kernel's tcp_states.h, not in every vmlinux.h). */
+#define HT_TCP_FIN_WAIT1 4
+#define HT_TCP_FIN_WAIT2 5
+#define HT_TCP_CLOSE 7
+#define HT_TCP_CLOSE_WAIT 8
+#define HT_TCP_LAST_ACK 9
+#define HT_TCP_CLOSING 11
+
+/*
+ * Where direction dir of connection c ends as its socket is closed: the
+ * stream position after the last byte the application moved, or 0 when it
+ * is not known (a direction not anchored, a socket already reset). The
+ * FIN each side may have sent is a sequence number but not a byte: the
+ * peer's counts once the application read it, its own once queued.
+ */
+static __always_inline __u64 conn_end(const struct conn *c, struct sock *sk, __u8 dir)
+{
+	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	__u32 seq = sock_seq(sk, dir);
+	__s32 moved;
+
+	dir &= 1;
+	if (!(c->anchored & (1 << dir)) || state == HT_TCP_CLOSE)
+		return 0;
+	if (dir == HTTPTRACE_DIR_RECV) {
+		if ((state == HT_TCP_CLOSE_WAIT || state == HT_TCP_LAST_ACK || state == HT_TCP_CLOSING) &&
+		    seq == BPF_CORE_READ(tcp_of(sk), rcv_nxt))
+			seq--;
+	} else if (state == HT_TCP_FIN_WAIT1 || state == HT_TCP_FIN_WAIT2 || state == HT_TCP_CLOSING ||
+		   state == HT_TCP_LAST_ACK) {
+		seq--;
+	}
+	moved = (__s32)(seq - c->seq0[dir] - (__u32)c->pos[dir]);
+	return moved < 0 ? c->pos[dir] : c->pos[dir] + moved;
 }
 
 /* An accept returned or a connect succeeded on fd: record the connection with flag. */
@@ -188,19 +328,6 @@ static __always_inline void conn_hint(__u32 tgid, __s32 fd, __u8 flag)
 
 	if (id)
 		conn_get(id, sk, flag);
-}
-
-/* Forgets a connection and what user space asked to skip on it; true if it was known. */
-static __always_inline bool conn_forget(__u64 id)
-{
-	struct skip_key key = {.conn = id};
-
-	if (bpf_map_delete_elem(&conns, &id))
-		return false;
-	bpf_map_delete_elem(&conn_skips, &key);
-	key.dir = HTTPTRACE_DIR_SEND;
-	bpf_map_delete_elem(&conn_skips, &key);
-	return true;
 }
 
 /* Where user space wants copying to resume in one direction (0: copy everything). */

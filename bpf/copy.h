@@ -8,26 +8,6 @@
 /* Bytes of each transfer to copy, set by user space before load. */
 const volatile __u32 capture_bytes = 1024;
 
-/*
- * Advances a stream position by n bytes and returns where they start.
- * Kernels before 5.12 have no atomic fetch-and-add (BPF_FETCH) and refuse it
- * even in code that never runs, so they get an object built with
- * HTTPTRACE_NO_ATOMIC_FETCH: the position is read, then advanced with a
- * plain atomic add, which two threads moving bytes on one socket in the same
- * direction at once could interleave.
- */
-static __always_inline __u64 advance(__u64 *pos, __u64 n)
-{
-#ifdef HTTPTRACE_NO_ATOMIC_FETCH
-	__u64 old = *pos;
-
-	__sync_fetch_and_add(pos, n);
-	return old;
-#else
-	return __sync_fetch_and_add(pos, n);
-#endif
-}
-
 /* Fills the header of the data record of a call of thread pid_tgid on connection id. */
 static __always_inline void fill_header(struct httptrace_data *d, const struct call *c, __u64 pid_tgid, __u64 id,
 					const struct conn *conn)
@@ -45,7 +25,11 @@ static __always_inline void fill_header(struct httptrace_data *d, const struct c
 	d->flags = conn->flags;
 	d->local_port = conn->local_port;
 	d->peer_port = conn->peer_port;
+	d->source = HTTPTRACE_SRC_SYSCALL;
+	d->version = HTTPTRACE_FORMAT_VERSION;
 	d->pad = 0;
+	d->gen = conn->gen;
+	d->cgroup_id = bpf_get_current_cgroup_id();
 	__builtin_memcpy(d->local_addr, conn->local_addr, HTTPTRACE_ADDR_LEN);
 	__builtin_memcpy(d->peer_addr, conn->peer_addr, HTTPTRACE_ADDR_LEN);
 #ifdef HTTPTRACE_TASK_BTF
@@ -215,7 +199,7 @@ static __always_inline void send_iovecs(struct scratch *s, const struct call *c,
 
 /*
  * A data syscall of thread pid_tgid moved bytes on connection id (socket
- * sk): advance its position by all of them, whether or not the records
+ * sk): account them at the socket's position, whether or not the records
  * reach user space, and send them.
  */
 static __always_inline void send_transfer(const struct call *c, __u64 pid_tgid, __u64 id, struct sock *sk, __u64 bytes)
@@ -223,11 +207,11 @@ static __always_inline void send_transfer(const struct call *c, __u64 pid_tgid, 
 	struct scratch *s;
 	struct httptrace_data *d;
 	struct conn *conn;
-	__u64 pos, skip_to;
+	__u64 pos, unseen, skip_to;
 	__u32 zero = 0;
 
 	conn = bpf_map_lookup_elem(&conns, &id);
-	if (!conn) {
+	if (!conn || conn->sk != (__u64)sk) {
 		/* First seen on data (or evicted): adopted, unless this read got its first bytes. */
 		__u8 flag = HTTPTRACE_CONN_ADOPTED;
 
@@ -239,16 +223,20 @@ static __always_inline void send_transfer(const struct call *c, __u64 pid_tgid, 
 		stat_inc(HTTPTRACE_STAT_CONNS_LOST);
 		return;
 	}
-	pos = advance(&conn->pos[c->dir & 1], bytes);
+	pos = conn_advance(conn, sk, c->dir, bytes, &unseen);
+	if (unseen)
+		stat_inc(HTTPTRACE_STAT_UNSEEN);
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		return;
 	d = &s->rec;
 	fill_header(d, c, pid_tgid, id, conn);
+	d->unseen_bytes = unseen;
 	skip_to = conn_skip_to(id, c->dir);
 	switch (c->shape) {
 	case SHAPE_BUFFER:
-		send_span(d, pos, bytes, c->ptr, skip_to);
+		/* MSG_TRUNC: the bytes were consumed but never reached the buffer. */
+		send_span(d, pos, bytes, (c->msg & CALL_TRUNC) ? 0 : c->ptr, skip_to);
 		break;
 	case SHAPE_IOVEC:
 		send_iovecs(s, c, pos, bytes, skip_to);

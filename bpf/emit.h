@@ -29,8 +29,11 @@ static __always_inline void emit(void *rec, __u64 size)
 		stat_inc(HTTPTRACE_STAT_RECORDS_SENT);
 }
 
-/* Sends a close record for connection id, closed through fd. */
-static __always_inline void emit_close(__u64 id, __s32 fd)
+/*
+ * Sends a close record for connection id of generation gen, closed through
+ * fd, whose directions end at end[dir].
+ */
+static __always_inline void emit_close(__u64 id, __u64 gen, __s32 fd, const __u64 *end)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct httptrace_close rec = {
@@ -40,6 +43,8 @@ static __always_inline void emit_close(__u64 id, __s32 fd)
 		.fd = fd,
 		.timestamp_ns = bpf_ktime_get_ns(),
 		.conn = id,
+		.gen = gen,
+		.end_pos = {end[0], end[1]},
 	};
 
 	emit(&rec, sizeof(rec));

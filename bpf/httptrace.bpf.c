@@ -17,27 +17,31 @@ char LICENSE[] SEC("license") = "GPL";
  */
 
 /*
- * The data syscalls: name, syscall, direction, shape. Each gets a kprobe
- * program kprobe_<name> and a tracepoint program tp_enter_<name>, whose
- * arguments are (fd, pointer, count or iovec count, ...). For sendfile
- * (do_sendfile, sendfile64) the fd is out_fd, the socket.
+ * The data syscalls: name, syscall, direction, shape, and which argument
+ * holds the recv flags (0: none). Each gets a kprobe program kprobe_<name>
+ * and a tracepoint program tp_enter_<name>, whose arguments are (fd,
+ * pointer, count or iovec count, ...): recvfrom(fd, buf, len, flags, ...)
+ * and recvmsg(fd, msg, flags), as __sys_recvfrom and __sys_recvmsg take
+ * them too. For sendfile (do_sendfile, sendfile64) the fd is out_fd, the
+ * socket.
  */
-#define DATA_SYSCALLS(X)                                        \
-	X(read, HTTPTRACE_SYS_READ, HTTPTRACE_DIR_RECV, SHAPE_BUFFER)         \
-	X(readv, HTTPTRACE_SYS_READV, HTTPTRACE_DIR_RECV, SHAPE_IOVEC)        \
-	X(recvfrom, HTTPTRACE_SYS_RECVFROM, HTTPTRACE_DIR_RECV, SHAPE_BUFFER) \
-	X(recvmsg, HTTPTRACE_SYS_RECVMSG, HTTPTRACE_DIR_RECV, SHAPE_IOVEC)    \
-	X(write, HTTPTRACE_SYS_WRITE, HTTPTRACE_DIR_SEND, SHAPE_BUFFER)       \
-	X(writev, HTTPTRACE_SYS_WRITEV, HTTPTRACE_DIR_SEND, SHAPE_IOVEC)      \
-	X(sendto, HTTPTRACE_SYS_SENDTO, HTTPTRACE_DIR_SEND, SHAPE_BUFFER)     \
-	X(sendmsg, HTTPTRACE_SYS_SENDMSG, HTTPTRACE_DIR_SEND, SHAPE_IOVEC)    \
-	X(sendfile, HTTPTRACE_SYS_SENDFILE, HTTPTRACE_DIR_SEND, SHAPE_SENDFILE)
+#define DATA_SYSCALLS(X)                                           \
+	X(read, HTTPTRACE_SYS_READ, HTTPTRACE_DIR_RECV, SHAPE_BUFFER, 0)         \
+	X(readv, HTTPTRACE_SYS_READV, HTTPTRACE_DIR_RECV, SHAPE_IOVEC, 0)        \
+	X(recvfrom, HTTPTRACE_SYS_RECVFROM, HTTPTRACE_DIR_RECV, SHAPE_BUFFER, 3) \
+	X(recvmsg, HTTPTRACE_SYS_RECVMSG, HTTPTRACE_DIR_RECV, SHAPE_IOVEC, 2)    \
+	X(write, HTTPTRACE_SYS_WRITE, HTTPTRACE_DIR_SEND, SHAPE_BUFFER, 0)       \
+	X(writev, HTTPTRACE_SYS_WRITEV, HTTPTRACE_DIR_SEND, SHAPE_IOVEC, 0)      \
+	X(sendto, HTTPTRACE_SYS_SENDTO, HTTPTRACE_DIR_SEND, SHAPE_BUFFER, 0)     \
+	X(sendmsg, HTTPTRACE_SYS_SENDMSG, HTTPTRACE_DIR_SEND, SHAPE_IOVEC, 0)    \
+	X(sendfile, HTTPTRACE_SYS_SENDFILE, HTTPTRACE_DIR_SEND, SHAPE_SENDFILE, 0)
 
-#define KPROBE_DATA(name, sys, dir, shape)                                \
-	SEC("kprobe")                                                     \
-	int BPF_KPROBE(kprobe_##name, long fd, __u64 ptr, __u64 n)        \
-	{                                                                 \
-		return on_data_entry((__s32)fd, ptr, n, sys, dir, shape); \
+#define KPROBE_DATA(name, sys, dir, shape, flagarg)                                       \
+	SEC("kprobe")                                                                     \
+	int BPF_KPROBE(kprobe_##name, long fd, __u64 ptr, __u64 n, __u64 a3)              \
+	{                                                                                 \
+		__u64 flags = flagarg == 2 ? n : flagarg == 3 ? a3 : 0;                   \
+		return on_data_entry((__s32)fd, ptr, n, flags, sys, dir, shape);          \
 	}
 
 DATA_SYSCALLS(KPROBE_DATA)
@@ -72,11 +76,12 @@ int BPF_KRETPROBE(kretprobe_accept, long ret)
  * syscalls:sys_exit_* its return value.
  */
 
-#define TP_DATA(name, sys, dir, shape)                                                          \
+#define TP_DATA(name, sys, dir, shape, flagarg)                                                  \
 	SEC("tracepoint")                                                                       \
 	int tp_enter_##name(struct trace_event_raw_sys_enter *ctx)                              \
 	{                                                                                       \
-		return on_data_entry((__s32)ctx->args[0], ctx->args[1], ctx->args[2], sys, dir, shape); \
+		__u64 flags = flagarg ? ctx->args[flagarg] : 0;                                 \
+		return on_data_entry((__s32)ctx->args[0], ctx->args[1], ctx->args[2], flags, sys, dir, shape); \
 	}
 
 DATA_SYSCALLS(TP_DATA)

@@ -27,14 +27,18 @@ struct {
 
 /* What the programs know of one TCP connection. */
 struct conn {
-	__u64 pos[2];                        /* bytes moved so far, per direction */
+	__u64 pos[2];                        /* stream position after the last bytes accounted, per direction */
+	__u64 gen;                           /* bpf_ktime_get_ns() when the entry was made: its generation */
+	__u64 sk;                            /* the struct sock it was made for: another one is another connection */
+	__u32 seq0[2];                       /* the socket's byte sequence (sock_seq) at position 0, per direction */
 	__u8 local_addr[HTTPTRACE_ADDR_LEN]; /* network order; IPv4 in the first 4 bytes */
 	__u8 peer_addr[HTTPTRACE_ADDR_LEN];
 	__u16 local_port;                    /* host order */
 	__u16 peer_port;
 	__u8 family;
 	__u8 flags;                          /* enum httptrace_conn_flags */
-	__u8 pad[2];
+	__u8 anchored;                       /* bit dir set: seq0[dir] is known */
+	__u8 pad;
 };
 
 /* Connections of traced processes, keyed by the socket's inode number; LRU so
@@ -119,7 +123,13 @@ struct call {
 	__u8 shape;     /* enum call_shape */
 	__u8 dir;       /* enum httptrace_direction */
 	__u8 syscall;   /* enum httptrace_syscall */
-	__u8 pad;
+	__u8 msg;       /* enum call_msg: flags of a recv that change what it moved */
+};
+
+/* What a read's flags say of its bytes (struct call.msg). */
+enum call_msg {
+	CALL_PEEK = 1 << 0,  /* MSG_PEEK: looked at, left on the socket */
+	CALL_TRUNC = 1 << 1, /* MSG_TRUNC: consumed, never copied to the buffer */
 };
 
 /*

@@ -5,6 +5,8 @@
 #include "copy.h"
 
 #define HT_EINPROGRESS 115
+#define HT_MSG_PEEK 0x2
+#define HT_MSG_TRUNC 0x20
 
 /*
  * Saves a call in flight of thread pid_tgid for its return, counting a
@@ -32,7 +34,8 @@ static __always_inline void save_call(struct call *c, __u64 pid_tgid)
  * struct user_msghdr, by shape. Whether fd is a TCP socket is left to a
  * return that moved bytes: most calls that move none (EAGAIN) never pay it.
  */
-static __always_inline int on_data_entry(__s32 fd, __u64 ptr, __u64 iovlen, __u8 sys, __u8 dir, __u8 shape)
+static __always_inline int on_data_entry(__s32 fd, __u64 ptr, __u64 iovlen, __u64 flags, __u8 sys, __u8 dir,
+					 __u8 shape)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct call c = {};
@@ -45,6 +48,10 @@ static __always_inline int on_data_entry(__s32 fd, __u64 ptr, __u64 iovlen, __u8
 	c.syscall = sys;
 	c.dir = dir;
 	c.shape = shape;
+	if (flags & HT_MSG_PEEK)
+		c.msg |= CALL_PEEK;
+	if (flags & HT_MSG_TRUNC)
+		c.msg |= CALL_TRUNC;
 	save_call(&c, pid_tgid);
 	return 0;
 }
@@ -62,6 +69,11 @@ static __always_inline void on_data_return(struct call *c, __u64 bytes, __u64 pi
 	if (!id)
 		return;
 	stat_inc(HTTPTRACE_STAT_CALLS);
+	if (c->msg & CALL_PEEK) {
+		/* Bytes looked at and left on the socket: the read that takes them is sent. */
+		stat_inc(HTTPTRACE_STAT_PEEKS);
+		return;
+	}
 	if (c->syscall == HTTPTRACE_SYS_RECVMSG || c->syscall == HTTPTRACE_SYS_SENDMSG) {
 		/* A msghdr: its iovecs are the data. */
 		if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)c->ptr)) {
@@ -149,7 +161,8 @@ static __always_inline int on_close_entry(__s32 fd)
 	struct file *file;
 	__u32 tgid = tracked_pid();
 	struct fd_key key = {.tgid = tgid, .fd = fd};
-	__u64 id;
+	__u64 id, gen, end[2];
+	struct conn *c;
 
 	if (!tgid)
 		return 0;
@@ -158,10 +171,16 @@ static __always_inline int on_close_entry(__s32 fd)
 	id = tcp_conn_of_file(file, &sk);
 	if (!id || file_refs(file) != 1)
 		return 0;
-	if (!conn_forget(id))
+	c = bpf_map_lookup_elem(&conns, &id);
+	if (!c || c->sk != (__u64)sk)
+		return 0;
+	end[HTTPTRACE_DIR_RECV] = conn_end(c, sk, HTTPTRACE_DIR_RECV);
+	end[HTTPTRACE_DIR_SEND] = conn_end(c, sk, HTTPTRACE_DIR_SEND);
+	gen = conn_forget(id);
+	if (!gen)
 		return 0;
 	stat_inc(HTTPTRACE_STAT_CONNS_CLOSED);
-	emit_close(id, fd);
+	emit_close(id, gen, fd, end);
 	return 0;
 }
 
