@@ -21,13 +21,15 @@ type dir struct {
 	begin  stream.Meta // the syscall that moved the current message's first byte
 	hinted bool        // a skip hint was given for the current message
 	seen   bool        // a record of this direction has arrived
+	end    uint64      // the end of the furthest record of this direction
 }
 
 // conn is one connection in the table.
 type conn struct {
 	t          *Tracker
 	id         uint64
-	prev, next *conn // LRU list
+	gen        uint64 // the kernel's generation of the connection (event.Data.Gen)
+	prev, next *conn  // LRU list
 	dirs       [2]dir
 	local      netip.AddrPort
 	peer       netip.AddrPort
@@ -48,14 +50,14 @@ type conn struct {
 // reset prepares c for the connection of d, keeping its buffers.
 func (c *conn) reset(t *Tracker, d *event.Data) {
 	dirs, pend := c.dirs, c.pending
-	*c = conn{t: t, id: d.Conn, local: d.Local, peer: d.Peer, pid: d.PID, lastAt: d.StartNs}
+	*c = conn{t: t, id: d.Conn, gen: d.Gen, local: d.Local, peer: d.Peer, pid: d.PID, lastAt: d.StartNs}
 	c.dirs = dirs
 	c.pending = pend[:0]
 	c.adopted = d.Flags&event.ConnAdopted != 0
-	lim := httpparse.Limits{MaxHeaderBytes: t.opts.MaxHeaderBytes, CaptureBodyBytes: t.opts.CaptureBodyBytes}
+	lim := t.parserLimits()
 	for i := range c.dirs {
 		dr := &c.dirs[i]
-		dr.c, dr.d, dr.hinted, dr.seen = c, event.Direction(i), false, false
+		dr.c, dr.d, dr.hinted, dr.seen, dr.end = c, event.Direction(i), false, false, 0
 		// The kernel numbers both streams from 0 when it first sees the
 		// connection, adopted or not: a lost first record is a gap.
 		dr.s.Reset(t.limits, true)
@@ -70,6 +72,11 @@ func (c *conn) reset(t *Tracker, d *event.Data) {
 	case d.Flags&event.ConnConnected != 0:
 		c.setSide(record.Client)
 	}
+}
+
+// parserLimits are the limits every parser of t gets.
+func (t *Tracker) parserLimits() httpparse.Limits {
+	return httpparse.Limits{MaxHeaderBytes: t.opts.MaxHeaderBytes, CaptureBodyBytes: t.opts.CaptureBodyBytes}
 }
 
 // setSide fixes which end the traced process is, and with it which

@@ -49,6 +49,9 @@ type peer struct {
 	local netip.AddrPort
 	rem   netip.AddrPort
 	pos   [2]uint64
+	gen   uint64
+	// pending are bytes moved unseen before the next record (unseen).
+	pending [2]uint64
 }
 
 // serverConn is a connection the traced process accepted.
@@ -68,10 +71,11 @@ func (p *peer) data(d event.Direction, s string) *event.Data {
 	w.now += 1000
 	rec := &event.Data{
 		PID: p.pid, TID: p.pid, FD: 5, StartNs: w.now, EndNs: w.now + 500,
-		Conn: p.id, Pos: p.pos[d], Bytes: uint32(len(s)), Dir: d, Syscall: event.SysRead,
+		Conn: p.id, Gen: p.gen, Pos: p.pos[d], Bytes: uint32(len(s)), Dir: d, Syscall: event.SysRead,
 		Flags: p.flags, Local: p.local, Peer: p.rem, Captured: []byte(s),
 	}
 	copy(rec.Comm[:], "testproc")
+	rec.Unseen, p.pending[d] = p.pending[d], 0
 	p.pos[d] += uint64(len(s))
 	return rec
 }
@@ -79,13 +83,18 @@ func (p *peer) data(d event.Direction, s string) *event.Data {
 // send hands over the record of moving s in direction d.
 func (p *peer) send(d event.Direction, s string) { p.w.tr.Data(p.data(d, s)) }
 
+// unseen moves n bytes in direction d that no record carries: the next
+// record says so, as the kernel side does.
+func (p *peer) unseen(d event.Direction, n uint64) { p.pos[d] += n; p.pending[d] += n }
+
 // lose moves s in direction d without a record reaching the tracker.
 func (p *peer) lose(d event.Direction, s string) { p.pos[d] += uint64(len(s)) }
 
-// close hands over the connection's close record.
+// close hands over the connection's close record, with the socket's end
+// positions (which cover bytes moved unseen since the last record).
 func (p *peer) close() {
 	p.w.now += 1000
-	p.w.tr.Close(&event.Close{PID: p.pid, TID: p.pid, FD: 5, TimestampNs: p.w.now, Conn: p.id})
+	p.w.tr.Close(&event.Close{PID: p.pid, TID: p.pid, FD: 5, TimestampNs: p.w.now, Conn: p.id, Gen: p.gen, EndPos: p.pos})
 }
 
 // tick advances the clock by d and runs the timers.

@@ -31,6 +31,10 @@ type Tracker struct {
 	// pendingBytes is what every waiting request holds (MaxPendingBytes).
 	pendingBytes uint64
 	limits       stream.Limits
+	// idled remembers connections dropped for idleness, so that one that
+	// speaks again resumes where it was instead of reporting its history
+	// as a gap.
+	idled idleMemory
 }
 
 // New returns a tracker that calls emit, synchronously, for each exchange;
@@ -63,6 +67,10 @@ func (t *Tracker) Data(d *event.Data) {
 		return
 	}
 	c := t.lookup(d)
+	if c == nil {
+		t.stats.StaleRecords++
+		return
+	}
 	at := d.EndNs
 	if d.Dir == event.Send {
 		at = d.StartNs
@@ -82,6 +90,12 @@ func (t *Tracker) Data(d *event.Data) {
 	}
 	dr := &c.dirs[d.Dir]
 	dr.seen = true
+	if e := d.Pos + uint64(d.Bytes); e > dr.end {
+		dr.end = e
+	}
+	if d.Unseen > 0 {
+		t.pushUnseen(dr, d.Pos-d.Unseen, d.Unseen, t.piece.Meta)
+	}
 	dr.s.Push(&t.piece, dr)
 	t.piece.Data = nil
 	if t.hint != nil && !c.stopped {
@@ -89,13 +103,24 @@ func (t *Tracker) Data(d *event.Data) {
 	}
 }
 
-// Close takes the last close of a connection: what waits is passed on,
-// a body that runs to the close completes, requests left are incomplete.
+// Close takes the last close of a connection: bytes moved after its last
+// record are passed on as unseen, what waits is passed on, a body that runs
+// to the close completes, requests left are incomplete.
 func (t *Tracker) Close(cl *event.Close) {
-	if c := t.conns[cl.Conn]; c != nil {
-		t.stats.ConnsClosed++
-		t.remove(c)
+	c := t.conns[cl.Conn]
+	if c == nil || c.gen != cl.Gen {
+		return
 	}
+	if !c.stopped {
+		for i := range c.dirs {
+			if dr := &c.dirs[i]; cl.EndPos[i] > dr.end {
+				t.pushUnseen(dr, dr.end, cl.EndPos[i]-dr.end, stream.Meta{At: cl.TimestampNs, PID: cl.PID, TID: cl.TID, FD: cl.FD})
+				dr.end = cl.EndPos[i]
+			}
+		}
+	}
+	t.stats.ConnsClosed++
+	t.remove(c)
 }
 
 // ProcExit closes the connections only process pid used (best effort: a
@@ -122,6 +147,7 @@ func (t *Tracker) Tick(nowNs uint64) {
 		next := c.next
 		if c.lastAt+idle <= nowNs {
 			t.stats.ConnsIdle++
+			t.idled.remember(c)
 			t.remove(c)
 			c = next
 			continue
@@ -155,8 +181,18 @@ func (t *Tracker) Stats() Stats {
 		addStream(&st, &c.dirs[1].s.Stats)
 	}
 	s.Gaps, s.BytesNotSeen, s.BytesNotCaptured = st.Gaps, st.Lost, st.NotCaptured
-	s.LateRecords, s.HolesForced = st.Late, st.Forced
+	s.LateRecords, s.HolesForced, s.BytesUnseen = st.Late, st.Forced, st.Unseen
 	return s
+}
+
+// pushUnseen passes on n bytes at pos that the socket moved with no record,
+// in pieces a Piece's 32-bit length can hold.
+func (t *Tracker) pushUnseen(dr *dir, pos, n uint64, m stream.Meta) {
+	for n > 0 {
+		k := min(n, 1<<31)
+		dr.s.Push(&stream.Piece{Pos: pos, Bytes: uint32(k), Unseen: true, Meta: m}, dr)
+		pos, n = pos+k, n-k
+	}
 }
 
 func addStream(to, s *stream.Stats) {
@@ -165,16 +201,28 @@ func addStream(to, s *stream.Stats) {
 	to.NotCaptured += s.NotCaptured
 	to.Late += s.Late
 	to.Forced += s.Forced
+	to.Unseen += s.Unseen
 }
 
 // lookup finds the record's connection, adding it (and evicting the least
-// recently used one when the table is full) if it is new.
+// recently used one when the table is full) if it is new. A record of a
+// newer generation than the connection's is another connection on the
+// same id: the old one ends. A record of an older generation comes after
+// its connection ended: nil.
 func (t *Tracker) lookup(d *event.Data) *conn {
 	// A request and its response come one after the other: the most
 	// recently used connection is often the one.
 	c := t.lru.next
 	if c == &t.lru || c.id != d.Conn {
 		c = t.conns[d.Conn]
+	}
+	if c != nil && c.gen != d.Gen {
+		if d.Gen < c.gen {
+			return nil
+		}
+		t.stats.ConnsReplaced++
+		t.remove(c)
+		c = nil
 	}
 	if c != nil {
 		if d.Flags&event.ConnAdopted != 0 {
@@ -196,6 +244,10 @@ func (t *Tracker) lookup(d *event.Data) *conn {
 		c = new(conn)
 	}
 	c.reset(t, d)
+	if was, ok := t.idled.take(d.Conn, d.Gen); ok {
+		t.stats.ConnsResumed++
+		c.resume(was)
+	}
 	t.conns[d.Conn] = c
 	t.pushFront(c)
 	t.stats.ConnsOpened++

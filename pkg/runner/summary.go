@@ -54,6 +54,7 @@ func logSummary(log *logrus.Logger, s Summary) {
 		"unmatched":      x.Unmatched,
 		"gaps":           x.Gaps,
 		"bytes_not_seen": x.BytesNotSeen,
+		"bytes_unseen":   x.BytesUnseen,
 		"events_lost":    lost,
 		"records":        s.Pipeline.Records,
 		"decode_errors":  s.Pipeline.DecodeErrors,
@@ -77,6 +78,9 @@ func logSummary(log *logrus.Logger, s Summary) {
 			x.Exchanges, lost, x.Gaps, x.BytesNotSeen, s.Pipeline.DecodeErrors))
 	case c.KprobeMissed > 0 || c.RunsSkipped > 0:
 		entry.Warn(fmt.Sprintf("summary: %d exchanges; the kernel missed %d probe hits", x.Exchanges, c.KprobeMissed+c.RunsSkipped))
+	case x.BytesUnseen > 0:
+		entry.Warn(fmt.Sprintf("summary: %d exchanges; %d bytes moved on traced connections without a traced syscall "+
+			"(splice, io_uring, ...): counted, not captured", x.Exchanges, x.BytesUnseen))
 	case c.BPF[event.StatCallsNotSaved] > 0:
 		entry.Warn(fmt.Sprintf("summary: %d exchanges; %d syscalls not followed: the table of calls in flight was full",
 			x.Exchanges, c.BPF[event.StatCallsNotSaved]))

@@ -22,6 +22,9 @@ type Piece struct {
 	CapturedOff uint32
 	Data        []byte
 	Meta        Meta
+	// Unseen marks bytes the socket moved that no syscall record carried
+	// (nothing of them is captured): passed on as not captured, counted apart.
+	Unseen bool
 }
 
 // Sink takes a stream's bytes in order. Data's b is only valid during the
@@ -44,6 +47,7 @@ type Stats struct {
 	Gaps        uint64 // holes that became gaps
 	Lost        uint64 // bytes in those gaps
 	NotCaptured uint64 // bytes moved but not captured
+	Unseen      uint64 // bytes the socket moved with no record (Piece.Unseen)
 	Late        uint64 // pieces dropped because their bytes were already passed on
 	Forced      uint64 // holes made gaps early because a bound was reached
 }
@@ -67,6 +71,7 @@ type piece struct {
 	capturedOff uint64
 	data        []byte
 	meta        Meta
+	unseen      bool
 }
 
 // Reset prepares s for a new connection, keeping its buffers. A stream
@@ -76,6 +81,13 @@ func (s *Stream) Reset(lim Limits, fromZero bool) {
 		s.spare = append(s.spare, p.data[:0])
 	}
 	*s = Stream{lim: lim, fromZero: fromZero, pend: s.pend[:0], spare: s.spare}
+}
+
+// ResetAt prepares s for a connection whose next byte is at position next:
+// one resumed after it was dropped, whose bytes before next were passed on.
+func (s *Stream) ResetAt(lim Limits, next uint64) {
+	s.Reset(lim, true)
+	s.next = next
 }
 
 // Next is the position of the next byte the stream will pass on.
@@ -99,7 +111,11 @@ func (s *Stream) Push(in *Piece, sink Sink) {
 			s.next = in.Pos
 		}
 	}
-	p := piece{pos: in.Pos, bytes: uint64(in.Bytes), capturedOff: uint64(in.CapturedOff), data: in.Data, meta: in.Meta}
+	p := piece{pos: in.Pos, bytes: uint64(in.Bytes), capturedOff: uint64(in.CapturedOff), data: in.Data, meta: in.Meta,
+		unseen: in.Unseen}
+	if p.unseen {
+		p.capturedOff, p.data = p.bytes, nil
+	}
 	if p.capturedOff > p.bytes { // a malformed piece: keep its length, drop its bytes
 		p.capturedOff, p.data = p.bytes, nil
 	} else if room := p.bytes - p.capturedOff; uint64(len(p.data)) > room {
@@ -203,7 +219,11 @@ func (s *Stream) deliver(p piece, sink Sink) {
 		}
 	}
 	if p.capturedOff > 0 {
-		s.NotCaptured += p.capturedOff
+		if p.unseen {
+			s.Unseen += p.capturedOff
+		} else {
+			s.NotCaptured += p.capturedOff
+		}
 		sink.Missing(p.capturedOff, false, p.meta)
 	}
 	if len(p.data) > 0 {

@@ -117,3 +117,36 @@ func TestStream(t *testing.T) {
 		})
 	}
 }
+
+// TestUnseen passes bytes the socket moved with no record on as not
+// captured, counts them apart from the capture limit's, and lets the piece
+// after them through at once (no hole waits for them).
+func TestUnseen(t *testing.T) {
+	src := []byte(strings.Repeat("0123456789", 20))
+	var s Stream
+	s.Reset(testLimits, true)
+	k := &checkSink{t: t, src: src}
+	s.Push(rec(src, 0, 10, 0, 10, 1), k)
+	s.Push(&Piece{Pos: 10, Bytes: 30, Unseen: true, Data: src[10:20], Meta: Meta{At: 2}}, k)
+	s.Push(rec(src, 40, 10, 0, 4, 3), k)
+	if got, want := strings.Join(k.events, " "), "D0+10 N10+30 D40+4 N44+6"; got != want {
+		t.Errorf("events %q, want %q", got, want)
+	}
+	if s.Unseen != 30 || s.NotCaptured != 6 || s.Gaps != 0 || s.Waiting() {
+		t.Errorf("unseen %d, not captured %d, gaps %d, waiting %v", s.Unseen, s.NotCaptured, s.Gaps, s.Waiting())
+	}
+}
+
+// TestResetAt resumes a stream at a known position: bytes from there on
+// pass, bytes before it are late, and nothing before it is a gap.
+func TestResetAt(t *testing.T) {
+	src := []byte(strings.Repeat("0123456789", 20))
+	var s Stream
+	s.ResetAt(testLimits, 100)
+	k := &checkSink{t: t, src: src, pos: 100}
+	s.Push(rec(src, 90, 10, 0, 10, 1), k)
+	s.Push(rec(src, 100, 10, 0, 10, 2), k)
+	if got, want := strings.Join(k.events, " "), "D100+10"; got != want || s.Late != 1 || s.Gaps != 0 {
+		t.Errorf("events %q (want %q), late %d, gaps %d", got, want, s.Late, s.Gaps)
+	}
+}

@@ -190,6 +190,9 @@ type Summary struct {
 	Unmatched    int `json:"unmatched"`
 	Gaps         int `json:"gaps"`
 	BytesNotSeen int `json:"bytes_not_seen"`
+	// BytesUnseen are bytes moved on traced connections without a traced
+	// syscall (splice, ...), counted and passed on as not captured.
+	BytesUnseen  int `json:"bytes_unseen"`
 	EventsLost   int `json:"events_lost"`
 	DecodeErrors int `json:"decode_errors"`
 	// KprobeMissed is the kernel's count of probe hits it missed (kprobe
@@ -202,7 +205,7 @@ type Summary struct {
 }
 
 // summaryKeys are the fields the contract promises in the summary.
-var summaryKeys = []string{"exchanges", "incomplete", "unmatched", "gaps", "bytes_not_seen", "events_lost", "decode_errors"}
+var summaryKeys = []string{"exchanges", "incomplete", "unmatched", "gaps", "bytes_not_seen", "bytes_unseen", "events_lost", "decode_errors"}
 
 // StopAndSummary stops httptrace with SIGINT, checks it exits 0 with a
 // summary holding every promised field, and returns the summary.

@@ -1,0 +1,130 @@
+// Stream integrity: bytes the socket moved unseen, connection generations,
+// and connections resumed after they idled out.
+package exchange
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/httptrace/httptrace/pkg/event"
+)
+
+// TestUnseenBody: a response body moved by splice (no record carries it)
+// is passed on as not captured, so the exchange and the keep-alive one
+// after it pair with their statuses, and the bytes are counted apart from
+// gaps.
+func TestUnseenBody(t *testing.T) {
+	w := newWorld(t, DefaultOptions())
+	c := w.serverConn(1)
+	c.send(in, get("/big"))
+	c.send(out, "HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n")
+	c.unseen(out, 300000)
+	c.send(in, get("/small"))
+	c.send(out, ok("hi"))
+	if got := w.summary(); got != "GET /big 200; GET /small 200" {
+		t.Fatalf("records %s", got)
+	}
+	s := w.tr.Stats()
+	if s.BytesUnseen != 300000 || s.Gaps != 0 || s.BytesNotSeen != 0 {
+		t.Fatalf("unseen %d, gaps %d, not seen %d", s.BytesUnseen, s.Gaps, s.BytesNotSeen)
+	}
+	if w.recs[0].ResponseBytes != uint64(len("HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n"))+300000 {
+		t.Fatalf("response bytes %d", w.recs[0].ResponseBytes)
+	}
+}
+
+// TestUnseenHead: unseen bytes where a header section was are not parsed
+// as anything: the exchange they hid is lost to pairing, never paired with
+// the wrong response.
+func TestUnseenHead(t *testing.T) {
+	w := newWorld(t, DefaultOptions())
+	c := w.serverConn(1)
+	c.send(in, get("/a"))
+	c.send(out, ok("a"))
+	c.unseen(in, uint64(len(get("/hidden"))))
+	c.unseen(out, uint64(len(status(404))))
+	c.send(in, get("/b"))
+	c.send(out, ok("b"))
+	for _, r := range w.recs {
+		if r.Path == "/b" && r.Status != 200 && r.Status != 0 {
+			t.Fatalf("/b paired with status %d: %s", r.Status, w.summary())
+		}
+		if r.Status == 404 {
+			t.Fatalf("the hidden response was parsed: %s", w.summary())
+		}
+	}
+	if !strings.HasPrefix(w.summary(), "GET /a 200") {
+		t.Fatalf("records %s", w.summary())
+	}
+}
+
+// TestGenerations: a record of a newer generation on the same id is a new
+// connection (the old one's request ends incomplete, no false gap), a
+// record of the older one after that is dropped, and a close of another
+// generation closes nothing.
+func TestGenerations(t *testing.T) {
+	w := newWorld(t, DefaultOptions())
+	old := w.serverConn(1)
+	old.gen = 10
+	old.send(in, get("/old"))
+	renewed := w.serverConn(1)
+	renewed.gen = 20
+	renewed.send(in, get("/new"))
+	old.send(out, ok("late"))
+	old.close()
+	renewed.send(out, ok("new"))
+	if got := w.summary(); got != "GET /old - incomplete; GET /new 200" {
+		t.Fatalf("records %s", got)
+	}
+	s := w.tr.Stats()
+	if s.ConnsReplaced != 1 || s.StaleRecords != 1 || s.Gaps != 0 || len(w.tr.conns) != 1 {
+		t.Fatalf("replaced %d, stale %d, gaps %d, table %d", s.ConnsReplaced, s.StaleRecords, s.Gaps, len(w.tr.conns))
+	}
+	renewed.close()
+	if len(w.tr.conns) != 0 {
+		t.Fatalf("the close of generation 20 left %d connections", len(w.tr.conns))
+	}
+}
+
+// TestIdleResume: a connection dropped for idleness that speaks again
+// resumes at its positions: its history is not a gap, and its next
+// exchange is logged with its status.
+func TestIdleResume(t *testing.T) {
+	w := newWorld(t, Options{IdleTimeout: time.Second})
+	c := w.serverConn(1)
+	c.send(in, get("/a"))
+	c.send(out, ok(strings.Repeat("x", 5000)))
+	w.tick(2 * time.Second)
+	c.flags = event.ConnAdopted // the kernel side keeps its flags; user space lost its state
+	c.send(in, get("/b"))
+	c.send(out, ok("b"))
+	c.send(in, get("/c"))
+	c.send(out, ok("c"))
+	w.tr.Flush(w.now)
+	s := w.tr.Stats()
+	if s.ConnsIdle != 1 || s.ConnsResumed != 1 || s.Gaps != 0 || s.BytesNotSeen != 0 {
+		t.Fatalf("idle %d, resumed %d, gaps %d, not seen %d", s.ConnsIdle, s.ConnsResumed, s.Gaps, s.BytesNotSeen)
+	}
+	if got := w.summary(); !strings.HasPrefix(got, "GET /a 200; ") || !strings.Contains(got, "GET /c 200") {
+		t.Fatalf("records %s", got)
+	}
+}
+
+// TestUnseenTail: a last response whose body moved unseen completes at the
+// close, whose end positions say how far the socket got; a close that
+// knows no more than the records changes nothing.
+func TestUnseenTail(t *testing.T) {
+	w := newWorld(t, DefaultOptions())
+	c := w.serverConn(1)
+	c.send(in, get("/a"))
+	c.send(out, "HTTP/1.1 200 OK\r\nContent-Length: 70000\r\n\r\n")
+	c.unseen(out, 70000)
+	c.close()
+	if got := w.summary(); got != "GET /a 200" {
+		t.Fatalf("records %s", got)
+	}
+	if s := w.tr.Stats(); s.BytesUnseen != 70000 || s.Gaps != 0 {
+		t.Fatalf("unseen %d, gaps %d", s.BytesUnseen, s.Gaps)
+	}
+}
