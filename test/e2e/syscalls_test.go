@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -56,4 +57,59 @@ func TestSyscallPaths(t *testing.T) {
 	}
 	fmt.Printf("e2e-result: suite=syscalls mode=%s exchanges=%d/%d syscalls=%s\n",
 		tr.Mode, len(good), len(sent), strings.Join(worked, ","))
+}
+
+// TestStreamIntegrity drives the paths where counting each syscall's bytes
+// goes wrong: a server that peeks at every request before reading it (the
+// peeked bytes must not count twice) and responses whose body is spliced
+// from a pipe (bytes no hooked syscall sees). Every exchange must be logged
+// with its status and exact byte counts, and the summary must count the
+// spliced bytes as moved unseen, no more and no less.
+func TestStreamIntegrity(t *testing.T) {
+	srv := harness.StartSyscallServer(t)
+	tr := trace(t, srv.PID())
+	var sent []harness.Sent
+	spliced := 0
+	for _, rx := range syscalls.AllReads() {
+		addr, ok := srv.Addrs[rx]
+		if !ok {
+			t.Fatalf("the syscall server has no port for %s: %v", rx, srv.Addrs)
+		}
+		c := harness.DialRaw(t, addr)
+		for _, tx := range syscalls.AllWrites() {
+			if !slices.Contains(syscalls.MoreReads, rx) && !slices.Contains(syscalls.MoreWrites, tx) {
+				continue
+			}
+			// Twice per pair on one connection, so that a response spliced
+			// before a kept-alive request must not desynchronise the next.
+			for range 2 {
+				id := harness.NewID("integ")
+				path := fmt.Sprintf("/tx/%s/%s", tx, id)
+				req := harness.RequestText("GET", path, id)
+				c.Send(t, req)
+				got := c.Read(t, "GET")
+				s := c.Sent("GET", path, id, int64(len(req)), got)
+				expectStatus(t, s, 200)
+				if got.Header.Get("X-Rx") != rx || got.Header.Get("X-Tx") != tx {
+					t.Fatalf("%s on the %s port was served by rx=%s tx=%s", path, rx,
+						got.Header.Get("X-Rx"), got.Header.Get("X-Tx"))
+				}
+				if tx == "splice" {
+					spliced += len(got.Body)
+				}
+				sent = append(sent, s)
+			}
+		}
+		c.Close()
+	}
+	tr.WaitFor(t, waitForLogs, harness.AllLogged(sent))
+	sum := tr.StopAndSummary(t)
+	recs := tr.Records(t)
+	good := harness.Check(t, recs, sent)
+	harness.CheckSummary(t, sum, recs)
+	if sum.BytesUnseen != spliced || sum.Gaps != 0 {
+		t.Errorf("summary: bytes_unseen=%d gaps=%d, want %d spliced bytes and no gap: %s",
+			sum.BytesUnseen, sum.Gaps, spliced, sum.Line)
+	}
+	harness.Result("integrity", tr.Mode, good, sent)
 }

@@ -16,6 +16,20 @@ var Reads = []string{"read", "readv", "recvfrom", "recvmsg"}
 // Writes are the response paths, chosen by the request path /tx/<write>/...
 var Writes = []string{"write", "writev", "sendto", "sendmsg", "sendfile"}
 
+// MoreReads and MoreWrites move bytes where counting a syscall's bytes is
+// not enough: "peek" looks at each request with recv(MSG_PEEK) before it
+// reads it, "splice" writes a response's body from a pipe with splice(2),
+// which no hooked syscall sees. They are served, but kept out of Reads and
+// Writes, the paths that any syscall tracer (bpftrace's twin too) follows.
+var (
+	MoreReads  = []string{"peek"}
+	MoreWrites = []string{"splice"}
+)
+
+// AllReads and AllWrites are every path the server serves.
+func AllReads() []string  { return append(append([]string(nil), Reads...), MoreReads...) }
+func AllWrites() []string { return append(append([]string(nil), Writes...), MoreWrites...) }
+
 // retry repeats a syscall interrupted by a signal (the Go runtime sends
 // SIGURG to preempt goroutines, which interrupts blocking syscalls).
 func retry(f func() (int, error)) (int, error) {
@@ -47,6 +61,16 @@ func recv(fd int, how string, p []byte) (int, error) {
 			n, _, _, _, err := unix.RecvmsgBuffers(fd, [][]byte{p[:half], p[half:]}, nil, 0)
 			return n, err
 		})
+	case "peek":
+		// Look at what waits, as a protocol sniffer does, then read it.
+		n, err := retry(func() (int, error) {
+			n, _, err := unix.Recvfrom(fd, p[:min(16, len(p))], unix.MSG_PEEK)
+			return n, err
+		})
+		if err != nil || n == 0 {
+			return n, err
+		}
+		return retry(func() (int, error) { return unix.Read(fd, p) })
 	}
 	return 0, fmt.Errorf("unknown read path %q", how)
 }
@@ -69,6 +93,11 @@ func send(fd int, how string, head, body []byte) error {
 			return err
 		}
 		return sendFile(fd, body)
+	case "splice":
+		if err := loop(head, func(p []byte) (int, error) { return unix.Write(fd, p) }); err != nil {
+			return err
+		}
+		return splice(fd, body)
 	}
 	return fmt.Errorf("unknown write path %q", how)
 }
@@ -135,6 +164,35 @@ func sendFile(fd int, body []byte) error {
 			return unix.Sendfile(fd, int(f.Fd()), &off, len(body)-int(off))
 		}); err != nil {
 			return fmt.Errorf("sendfile: %w", err)
+		}
+	}
+	return nil
+}
+
+// splice sends body through a pipe with splice(2), as proxies forward
+// bodies: the bytes reach the socket without passing through user memory.
+func splice(fd int, body []byte) error {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return fmt.Errorf("pipe: %w", err)
+	}
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	for len(body) > 0 {
+		n, err := retry(func() (int, error) { return unix.Write(p[1], body[:min(len(body), 32<<10)]) })
+		if err != nil {
+			return fmt.Errorf("filling the pipe: %w", err)
+		}
+		body = body[n:]
+		for n > 0 {
+			k, err := retry(func() (int, error) {
+				k, err := unix.Splice(p[0], nil, fd, nil, n, unix.SPLICE_F_MOVE)
+				return int(k), err
+			})
+			if err != nil {
+				return fmt.Errorf("splice: %w", err)
+			}
+			n -= k
 		}
 	}
 	return nil

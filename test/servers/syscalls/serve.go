@@ -20,9 +20,10 @@ import (
 // "listening read=ADDR readv=ADDR recvfrom=ADDR recvmsg=ADDR" on out, and
 // serves until a listener fails.
 func Serve(out io.Writer) error {
-	fds := make([]int, len(Reads))
+	reads := AllReads()
+	fds := make([]int, len(reads))
 	var addrs []string
-	for i, how := range Reads {
+	for i, how := range reads {
 		fd, addr, err := listen()
 		if err != nil {
 			return fmt.Errorf("listening for %s: %w", how, err)
@@ -33,7 +34,7 @@ func Serve(out io.Writer) error {
 	fmt.Fprintf(out, "listening %s\n", strings.Join(addrs, " "))
 	errs := make(chan error, len(fds))
 	for i, fd := range fds {
-		go func(fd int, how string) { errs <- acceptLoop(fd, how) }(fd, Reads[i])
+		go func(fd int, how string) { errs <- acceptLoop(fd, how) }(fd, reads[i])
 	}
 	return <-errs
 }
@@ -150,16 +151,16 @@ func respond(fd int, how string, req request) error {
 	status := "404 Not Found"
 	if rest, ok := strings.CutPrefix(req.path, "/tx/"); ok {
 		name, _, _ := strings.Cut(rest, "/")
-		for _, w := range Writes {
+		for _, w := range AllWrites() {
 			if w == name {
 				tx, status = w, "200 OK"
 			}
 		}
 	}
 	body := []byte(fmt.Sprintf("rx=%s tx=%s path=%s\n", how, tx, req.path))
-	if tx == "sendfile" {
+	if tx == "sendfile" || tx == "splice" {
 		// A body worth a sendfile: a few KiB, as a static file would be.
-		body = append(body, bytes.Repeat([]byte("sendfile body\n"), 300)...)
+		body = append(body, bytes.Repeat([]byte(tx+" body\n"), 300)...)
 	}
 	conn := "keep-alive"
 	if req.close {

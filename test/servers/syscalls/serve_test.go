@@ -20,9 +20,9 @@ func TestMain(m *testing.M) { harness.Main(m) }
 // read path, and checks each answer names the pair and has its body.
 func exercise(t *testing.T, addrs map[string]string) (serverPID int) {
 	t.Helper()
-	for _, rx := range syscalls.Reads {
+	for _, rx := range syscalls.AllReads() {
 		c := harness.DialRaw(t, addrs[rx])
-		for _, tx := range syscalls.Writes {
+		for _, tx := range syscalls.AllWrites() {
 			path := fmt.Sprintf("/tx/%s/x", tx)
 			c.Send(t, harness.RequestText("GET", path, rx+"-"+tx))
 			got := c.Read(t, "GET")
@@ -68,8 +68,8 @@ func addrsOf(t *testing.T, line string) map[string]string {
 			addrs[k] = v
 		}
 	}
-	if len(addrs) != len(syscalls.Reads) {
-		t.Fatalf("listening line %q names %d ports, want %d", line, len(addrs), len(syscalls.Reads))
+	if len(addrs) != len(syscalls.AllReads()) {
+		t.Fatalf("listening line %q names %d ports, want %d", line, len(addrs), len(syscalls.AllReads()))
 	}
 	return addrs
 }
@@ -87,6 +87,7 @@ func TestSyscallsUnderStrace(t *testing.T) {
 	}
 	out := t.TempDir() + "/strace.out"
 	names := append(append([]string(nil), syscalls.Reads...), syscalls.Writes...)
+	names = append(names, "splice")
 	cmd := exec.Command(strace, "-f", "-qq", "-s", "512", "-o", out, "-e", "trace="+strings.Join(names, ","), self)
 	cmd.Env = append(os.Environ(), harness.ServeEnv+"=syscalls")
 	p := harness.Start(t, cmd)
@@ -114,6 +115,15 @@ func TestSyscallsUnderStrace(t *testing.T) {
 		}
 		if !re.Match(trace) {
 			t.Errorf("no response written with %s in the strace output", tx)
+		}
+	}
+	// The paths the server adds: a peek before the read, a body spliced.
+	for _, re := range []*regexp.Regexp{
+		regexp.MustCompile(`\brecvfrom\(.*"GET /tx/.*MSG_PEEK`),
+		regexp.MustCompile(`\bsplice\(\d+, NULL, \d+, NULL, \d+`),
+	} {
+		if !re.Match(trace) {
+			t.Errorf("nothing in the strace output matches %s", re)
 		}
 	}
 	if t.Failed() {
