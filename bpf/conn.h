@@ -163,6 +163,44 @@ static __always_inline __u32 sock_seq(struct sock *sk, __u8 dir)
 	return BPF_CORE_READ(tcp_of(sk), write_seq);
 }
 
+/* TCP states (enum in the kernel's tcp_states.h, not in every vmlinux.h). */
+#define HT_TCP_FIN_WAIT1 4
+#define HT_TCP_FIN_WAIT2 5
+#define HT_TCP_CLOSE 7
+#define HT_TCP_CLOSE_WAIT 8
+#define HT_TCP_LAST_ACK 9
+#define HT_TCP_CLOSING 11
+
+/* A TCP socket's state (HT_TCP_*). */
+static __always_inline __u8 sock_state(struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_state);
+}
+
+/*
+ * sock_seq less a FIN counted in it, in state state. A FIN takes a
+ * sequence number but is no byte: the peer's counts in copied_seq once the
+ * application has read it (tcp_recvmsg consumes a FIN that follows the
+ * last bytes it copies in the same call), its own in write_seq once
+ * queued. In CLOSE a reset cannot be told from a FIN: the peer's is taken
+ * off, and if there was none the caller sees the socket behind the call.
+ */
+static __always_inline __u32 app_seq(struct sock *sk, __u8 dir, __u8 state)
+{
+	__u32 seq = sock_seq(sk, dir);
+
+	if (dir == HTTPTRACE_DIR_RECV) {
+		if ((state == HT_TCP_CLOSE_WAIT || state == HT_TCP_LAST_ACK || state == HT_TCP_CLOSING ||
+		     state == HT_TCP_CLOSE) &&
+		    seq == BPF_CORE_READ(tcp_of(sk), rcv_nxt))
+			seq--;
+	} else if (state == HT_TCP_FIN_WAIT1 || state == HT_TCP_FIN_WAIT2 || state == HT_TCP_CLOSING ||
+		   state == HT_TCP_LAST_ACK) {
+		seq--;
+	}
+	return seq;
+}
+
 /*
  * The receive sequence number of the stream's first byte: rcv_nxt less the
  * bytes received in all (both count the peer's FIN once it arrives).
@@ -184,7 +222,7 @@ static __always_inline bool read_from_start(struct sock *sk, __u64 bytes)
 {
 	struct tcp_sock *tp = tcp_of(sk);
 
-	return (__u32)(BPF_CORE_READ(tp, copied_seq) - recv_seq0(sk)) == bytes &&
+	return (__u32)(app_seq(sk, HTTPTRACE_DIR_RECV, sock_state(sk)) - recv_seq0(sk)) == bytes &&
 	       BPF_CORE_READ(tp, data_segs_out) == 0 && BPF_CORE_READ(tp, write_seq) == BPF_CORE_READ(tp, snd_nxt);
 }
 
@@ -258,7 +296,7 @@ static __always_inline struct conn *conn_get(__u64 id, struct sock *sk, __u8 fla
  */
 static __always_inline __u64 conn_advance(struct conn *c, struct sock *sk, __u8 dir, __u64 bytes, __u64 *unseen)
 {
-	__u32 seq = sock_seq(sk, dir);
+	__u32 seq = app_seq(sk, dir, sock_state(sk));
 	__u64 last, start;
 	__s32 moved;
 
@@ -284,38 +322,20 @@ static __always_inline __u64 conn_advance(struct conn *c, struct sock *sk, __u8 
 	return start;
 }
 
-/* TCP states (enum in the kernel's tcp_states.h, not in every vmlinux.h). */
-#define HT_TCP_FIN_WAIT1 4
-#define HT_TCP_FIN_WAIT2 5
-#define HT_TCP_CLOSE 7
-#define HT_TCP_CLOSE_WAIT 8
-#define HT_TCP_LAST_ACK 9
-#define HT_TCP_CLOSING 11
-
 /*
  * Where direction dir of connection c ends as its socket is closed: the
  * stream position after the last byte the application moved, or 0 when it
- * is not known (a direction not anchored, a socket already reset). The
- * FIN each side may have sent is a sequence number but not a byte: the
- * peer's counts once the application read it, its own once queued.
+ * is not known (a direction not anchored, a socket already reset).
  */
-static __always_inline __u64 conn_end(const struct conn *c, struct sock *sk, __u8 dir)
+static __always_inline __u64 conn_end(const struct conn *c, struct sock *sk, __u8 dir, __u8 state)
 {
-	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	__u32 seq = sock_seq(sk, dir);
+	__u32 seq;
 	__s32 moved;
 
 	dir &= 1;
 	if (!(c->anchored & (1 << dir)) || state == HT_TCP_CLOSE)
 		return 0;
-	if (dir == HTTPTRACE_DIR_RECV) {
-		if ((state == HT_TCP_CLOSE_WAIT || state == HT_TCP_LAST_ACK || state == HT_TCP_CLOSING) &&
-		    seq == BPF_CORE_READ(tcp_of(sk), rcv_nxt))
-			seq--;
-	} else if (state == HT_TCP_FIN_WAIT1 || state == HT_TCP_FIN_WAIT2 || state == HT_TCP_CLOSING ||
-		   state == HT_TCP_LAST_ACK) {
-		seq--;
-	}
+	seq = app_seq(sk, dir, state);
 	moved = (__s32)(seq - c->seq0[dir] - (__u32)c->pos[dir]);
 	return moved < 0 ? c->pos[dir] : c->pos[dir] + moved;
 }

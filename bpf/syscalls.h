@@ -163,6 +163,7 @@ static __always_inline int on_close_entry(__s32 fd)
 	struct fd_key key = {.tgid = tgid, .fd = fd};
 	__u64 id, gen, end[2];
 	struct conn *c;
+	__u8 state;
 
 	if (!tgid)
 		return 0;
@@ -174,8 +175,9 @@ static __always_inline int on_close_entry(__s32 fd)
 	c = bpf_map_lookup_elem(&conns, &id);
 	if (!c || c->sk != (__u64)sk)
 		return 0;
-	end[HTTPTRACE_DIR_RECV] = conn_end(c, sk, HTTPTRACE_DIR_RECV);
-	end[HTTPTRACE_DIR_SEND] = conn_end(c, sk, HTTPTRACE_DIR_SEND);
+	state = sock_state(sk);
+	end[HTTPTRACE_DIR_RECV] = conn_end(c, sk, HTTPTRACE_DIR_RECV, state);
+	end[HTTPTRACE_DIR_SEND] = conn_end(c, sk, HTTPTRACE_DIR_SEND, state);
 	gen = conn_forget(id);
 	if (!gen)
 		return 0;
