@@ -13,8 +13,9 @@ BPFTOOL ?= bpftool
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 BPF_SRC  := bpf/httptrace.bpf.c
-# Two builds of one source: the second for kernels before 5.12, whose
-# verifier refuses atomic fetch-and-add anywhere in a program.
+# Two builds of one source: the second (_nofetch, chosen before Linux 5.12)
+# reaches the fd table and the command name through helper calls instead of
+# the plain loads bpf_get_current_task_btf allows.
 BPF_OBJ  := pkg/bpfobj/httptrace.bpf.o pkg/bpfobj/httptrace_nofetch.bpf.o
 VMLINUX  := vmlinux/$(LINUX_ARCH)/vmlinux.h
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(LINUX_ARCH) -Wall -Werror \

@@ -12,7 +12,7 @@
 #define HT_S_IFSOCK 0140000
 
 /*
- * The object with atomic fetch loads on Linux 5.12 and later, which all have
+ * The object for Linux 5.12 and later, which all have
  * bpf_get_current_task_btf (5.11): there the fd table is reached with plain
  * loads instead of a helper call per pointer.
  */
@@ -89,15 +89,13 @@ static __always_inline __u64 file_ino(struct file *file)
 }
 
 /*
- * The connection id of fd in process tgid, or 0 (see tcp_conn_of_file).
- * The fd table gives the file each time; what the file is comes from
- * fd_conns while the entry there is for the same file, and is checked and
- * stored otherwise.
+ * The connection id of file, fd in process tgid, or 0 (see
+ * tcp_conn_of_file). What the file is comes from fd_conns while the entry
+ * there is for the same file, and is checked and stored otherwise.
  */
-static __always_inline __u64 tcp_conn_of_fd(__u32 tgid, __s32 fd, struct sock **skp)
+static __always_inline __u64 tcp_conn_of_fd_file(__u32 tgid, __s32 fd, struct file *file, struct sock **skp)
 {
 	struct fd_key key = {.tgid = tgid, .fd = fd};
-	struct file *file = fd_file(fd);
 	struct fd_conn *known, fresh = {};
 	struct sock *sk = NULL;
 
@@ -115,6 +113,12 @@ static __always_inline __u64 tcp_conn_of_fd(__u32 tgid, __s32 fd, struct sock **
 	bpf_map_update_elem(&fd_conns, &key, &fresh, BPF_ANY);
 	*skp = sk;
 	return fresh.conn;
+}
+
+/* The connection id of fd in process tgid, or 0: its file from the fd table now. */
+static __always_inline __u64 tcp_conn_of_fd(__u32 tgid, __s32 fd, struct sock **skp)
+{
+	return tcp_conn_of_fd_file(tgid, fd, fd_file(fd), skp);
 }
 
 /* Reads both ends of a socket into a new conns value. */
@@ -150,19 +154,6 @@ static __always_inline struct tcp_sock *tcp_of(struct sock *sk)
 	return (struct tcp_sock *)sk;
 }
 
-/*
- * Where the application is in one direction of a TCP socket, as a sequence
- * number: the next byte it will consume (copied_seq) or write (write_seq).
- * Every byte the application moves advances it, whatever moved it (a read,
- * splice, io_uring, sendfile), and nothing else does (MSG_PEEK does not).
- */
-static __always_inline __u32 sock_seq(struct sock *sk, __u8 dir)
-{
-	if (dir == HTTPTRACE_DIR_RECV)
-		return BPF_CORE_READ(tcp_of(sk), copied_seq);
-	return BPF_CORE_READ(tcp_of(sk), write_seq);
-}
-
 /* TCP states (enum in the kernel's tcp_states.h, not in every vmlinux.h). */
 #define HT_TCP_FIN_WAIT1 4
 #define HT_TCP_FIN_WAIT2 5
@@ -178,38 +169,38 @@ static __always_inline __u8 sock_state(struct sock *sk)
 }
 
 /*
- * sock_seq less a FIN counted in it, in state state. A FIN takes a
- * sequence number but is no byte: the peer's counts in copied_seq once the
+ * The bytes the application has moved in direction dir of a TCP socket,
+ * in state state, as the socket counts them: consumed (bytes_received less
+ * what waits unread) or written (bytes_acked plus what is queued and not
+ * yet acknowledged). Every byte the application moves counts, whatever
+ * moved it (a read, splice, io_uring, sendfile), and nothing else does
+ * (MSG_PEEK does not). Both are 64-bit, so no stretch of bytes wraps.
+ *
+ * A FIN takes a sequence number but is no byte: the peer's counts once the
  * application has read it (tcp_recvmsg consumes a FIN that follows the
- * last bytes it copies in the same call), its own in write_seq once
- * queued. In CLOSE a reset cannot be told from a FIN: the peer's is taken
- * off, and if there was none the caller sees the socket behind the call.
+ * last bytes it copies in the same call), our own once queued; each is
+ * taken off. In CLOSE a reset cannot be told from a FIN, so callers do not
+ * ask (the counts say nothing sure there).
  */
-static __always_inline __u32 app_seq(struct sock *sk, __u8 dir, __u8 state)
-{
-	__u32 seq = sock_seq(sk, dir);
-
-	if (dir == HTTPTRACE_DIR_RECV) {
-		if ((state == HT_TCP_CLOSE_WAIT || state == HT_TCP_LAST_ACK || state == HT_TCP_CLOSING ||
-		     state == HT_TCP_CLOSE) &&
-		    seq == BPF_CORE_READ(tcp_of(sk), rcv_nxt))
-			seq--;
-	} else if (state == HT_TCP_FIN_WAIT1 || state == HT_TCP_FIN_WAIT2 || state == HT_TCP_CLOSING ||
-		   state == HT_TCP_LAST_ACK) {
-		seq--;
-	}
-	return seq;
-}
-
-/*
- * The receive sequence number of the stream's first byte: rcv_nxt less the
- * bytes received in all (both count the peer's FIN once it arrives).
- */
-static __always_inline __u32 recv_seq0(struct sock *sk)
+static __always_inline __u64 app_count(struct sock *sk, __u8 dir, __u8 state)
 {
 	struct tcp_sock *tp = tcp_of(sk);
+	__u64 n;
 
-	return BPF_CORE_READ(tp, rcv_nxt) - (__u32)BPF_CORE_READ(tp, bytes_received);
+	if (dir == HTTPTRACE_DIR_RECV) {
+		__u32 nxt = BPF_CORE_READ(tp, rcv_nxt), copied = BPF_CORE_READ(tp, copied_seq);
+
+		n = BPF_CORE_READ(tp, bytes_received) - (__u32)(nxt - copied);
+		if ((state == HT_TCP_CLOSE_WAIT || state == HT_TCP_LAST_ACK || state == HT_TCP_CLOSING) &&
+		    copied == nxt && n)
+			n--;
+		return n;
+	}
+	n = BPF_CORE_READ(tp, bytes_acked) + (__u32)(BPF_CORE_READ(tp, write_seq) - BPF_CORE_READ(tp, snd_una));
+	if ((state == HT_TCP_FIN_WAIT1 || state == HT_TCP_FIN_WAIT2 || state == HT_TCP_CLOSING ||
+	     state == HT_TCP_LAST_ACK) && n)
+		n--;
+	return n;
 }
 
 /*
@@ -221,8 +212,9 @@ static __always_inline __u32 recv_seq0(struct sock *sk)
 static __always_inline bool read_from_start(struct sock *sk, __u64 bytes)
 {
 	struct tcp_sock *tp = tcp_of(sk);
+	__u8 state = sock_state(sk);
 
-	return (__u32)(app_seq(sk, HTTPTRACE_DIR_RECV, sock_state(sk)) - recv_seq0(sk)) == bytes &&
+	return state != HT_TCP_CLOSE && app_count(sk, HTTPTRACE_DIR_RECV, state) == bytes &&
 	       BPF_CORE_READ(tp, data_segs_out) == 0 && BPF_CORE_READ(tp, write_seq) == BPF_CORE_READ(tp, snd_nxt);
 }
 
@@ -234,13 +226,15 @@ static __always_inline __u64 conn_forget(__u64 id)
 {
 	struct skip_key key = {.conn = id};
 	struct conn *c = bpf_map_lookup_elem(&conns, &id);
-	__u64 gen;
+	__u64 gen, sk;
 
 	if (!c)
 		return 0;
 	gen = c->gen;
+	sk = c->sk;
 	if (bpf_map_delete_elem(&conns, &id))
 		return 0;
+	bpf_map_delete_elem(&conn_socks, &sk);
 	bpf_map_delete_elem(&conn_skips, &key);
 	key.dir = HTTPTRACE_DIR_SEND;
 	bpf_map_delete_elem(&conn_skips, &key);
@@ -249,95 +243,115 @@ static __always_inline __u64 conn_forget(__u64 id)
 
 /*
  * The conns entry of a connection, made with flag (its addresses read once,
- * a new generation) when there is none yet, or when the one there was made
- * for another socket with the same inode number. A connection seen from its
- * start has its send direction anchored now, while the application has
- * written nothing; its receive direction is anchored exactly at its first
- * read (recv_seq0), once the handshake has set the receive sequence.
+ * a new generation) when there is none yet, when the one there was made
+ * for another socket with the same inode number, or, with renew, in any
+ * case (a connect: the socket may have been connected before, and a
+ * connect to AF_UNSPEC ended that connection).
+ *
+ * The receive count of a connection seen from its start is its stream
+ * position (base 0); every other direction is anchored at its first bytes.
  */
-static __always_inline struct conn *conn_get(__u64 id, struct sock *sk, __u8 flag)
+static __always_inline struct conn *conn_get(__u64 id, struct sock *sk, __u8 flag, bool renew)
 {
 	struct conn *c = bpf_map_lookup_elem(&conns, &id);
 	struct conn fresh = {};
 
-	if (c && c->sk == (__u64)sk)
+	if (c && c->sk == (__u64)sk && !renew)
 		return c;
 	if (c) {
-		stat_inc(HTTPTRACE_STAT_CONNS_REPLACED);
+		if (c->sk != (__u64)sk)
+			stat_inc(HTTPTRACE_STAT_CONNS_REPLACED);
 		conn_forget(id);
 	}
 	fresh.flags = flag;
 	fresh.gen = bpf_ktime_get_ns();
 	fresh.sk = (__u64)sk;
-	if (!(flag & HTTPTRACE_CONN_ADOPTED)) {
-		fresh.seq0[HTTPTRACE_DIR_SEND] = sock_seq(sk, HTTPTRACE_DIR_SEND);
-		fresh.anchored = 1 << HTTPTRACE_DIR_SEND;
-	}
+	fresh.anchored[HTTPTRACE_DIR_RECV] = !(flag & HTTPTRACE_CONN_ADOPTED);
 	conn_addresses(&fresh, sk);
-	if (bpf_map_update_elem(&conns, &id, &fresh, BPF_NOEXIST) == 0)
+	if (bpf_map_update_elem(&conns, &id, &fresh, BPF_NOEXIST) == 0) {
 		stat_inc(conn_stat(flag));
+		bpf_map_update_elem(&conn_socks, &fresh.sk, &id, BPF_ANY);
+	}
 	return bpf_map_lookup_elem(&conns, &id);
 }
 
 /*
- * Accounts bytes a call moved in direction dir of connection c (socket sk)
- * and returns the stream position they start at. The socket's own count
- * says where they end: what it moved beyond the last bytes accounted and
- * this call's is *unseen, bytes no record carried (splice, io_uring, a
- * syscall not hooked, a return missed), placed before this call's. Where
- * the socket moved less than the call (another thread's call on the same
- * socket raced this one), the call's count is used. A direction is
- * anchored at its first bytes: exactly for a connection seen from its
- * start, at this call for one adopted mid-stream (which starts at 0).
- *
- * The position is written with a plain store: a racing call's store may
- * win, which costs nothing, as every position is read from the socket and
- * the stored one only extends its 32-bit sequence to 64 bits.
+ * True when the socket's counts are not the application's bytes: a ULP
+ * such as kernel TLS sits between (its records' framing is counted in the
+ * sequence numbers, and it reads ahead). Checked only where the counts
+ * disagree with a call, so that the common path pays nothing.
  */
-static __always_inline __u64 conn_advance(struct conn *c, struct sock *sk, __u8 dir, __u64 bytes, __u64 *unseen)
+static __always_inline bool counts_foreign(struct sock *sk)
 {
-	__u32 seq = app_seq(sk, dir, sock_state(sk));
-	__u64 last, start;
-	__s32 moved;
-
-	dir &= 1;
-	if (!(c->anchored & (1 << dir))) {
-		if (dir == HTTPTRACE_DIR_RECV && !(c->flags & HTTPTRACE_CONN_ADOPTED))
-			c->seq0[dir] = recv_seq0(sk);
-		else
-			c->seq0[dir] = seq - (__u32)bytes;
-		c->anchored |= 1 << dir;
-	}
-	last = c->pos[dir];
-	moved = (__s32)(seq - c->seq0[dir] - (__u32)last);
-	*unseen = 0;
-	if (moved < 0 || (__u64)moved < bytes) {
-		stat_inc(HTTPTRACE_STAT_POS_BEHIND);
-		start = last;
-	} else {
-		*unseen = (__u64)moved - bytes;
-		start = last + *unseen;
-	}
-	c->pos[dir] = start + bytes;
-	return start;
+	return BPF_CORE_READ((struct inet_connection_sock *)sk, icsk_ulp_ops) != NULL;
 }
 
 /*
- * Where direction dir of connection c ends as its socket is closed: the
- * stream position after the last byte the application moved, or 0 when it
- * is not known (a direction not anchored, a socket already reset).
+ * Accounts bytes a call moved in direction dir of connection c (socket sk)
+ * and returns the stream position they start at. The socket's count says
+ * where they end: what it moved beyond the last bytes accounted and this
+ * call's is *unseen, bytes no record carried (splice, io_uring, a syscall
+ * not hooked, a return missed), placed before this call's.
+ *
+ * Where the socket moved less than the call since the last bytes accounted
+ * (another thread's call on the socket returned first), the bytes are
+ * placed where the socket says they end, over bytes already accounted if
+ * need be: user space passes on only what is new, and no position is ever
+ * stored beyond the socket's count. Where the counts are not the
+ * application's (CLOSE, kernel TLS), the call's count is used.
+ *
+ * Positions are written with plain stores: a racing call's store may win,
+ * which costs nothing, as every position is read from the socket.
+ */
+static __always_inline __u64 conn_advance(struct conn *c, struct sock *sk, __u8 dir, __u64 bytes, __u64 *unseen)
+{
+	__u8 state = sock_state(sk);
+	__u64 last, end;
+
+	dir &= 1;
+	last = c->pos[dir];
+	*unseen = 0;
+	if (c->foreign || state == HT_TCP_CLOSE) {
+		c->pos[dir] = last + bytes;
+		return last;
+	}
+	end = app_count(sk, dir, state);
+	if (!c->anchored[dir]) {
+		c->base[dir] = end - bytes;
+		c->anchored[dir] = 1;
+	}
+	end -= c->base[dir];
+	if (end != last + bytes && counts_foreign(sk)) {
+		c->foreign = 1;
+		c->pos[dir] = last + bytes;
+		return last;
+	}
+	if (end < last + bytes) {
+		stat_inc(HTTPTRACE_STAT_POS_BEHIND);
+		if (end > last)
+			c->pos[dir] = end;
+		return end > bytes ? end - bytes : 0;
+	}
+	*unseen = end - bytes - last;
+	c->pos[dir] = end;
+	return end - bytes;
+}
+
+/*
+ * Where direction dir of connection c ends as its socket, in state state,
+ * is closed: the stream position after the last byte the application
+ * moved, or 0 when it is not known (a direction not anchored, counts that
+ * are not the application's, CLOSE).
  */
 static __always_inline __u64 conn_end(const struct conn *c, struct sock *sk, __u8 dir, __u8 state)
 {
-	__u32 seq;
-	__s32 moved;
+	__u64 end;
 
 	dir &= 1;
-	if (!(c->anchored & (1 << dir)) || state == HT_TCP_CLOSE)
+	if (!c->anchored[dir] || c->foreign || state == HT_TCP_CLOSE)
 		return 0;
-	seq = app_seq(sk, dir, state);
-	moved = (__s32)(seq - c->seq0[dir] - (__u32)c->pos[dir]);
-	return moved < 0 ? c->pos[dir] : c->pos[dir] + moved;
+	end = app_count(sk, dir, state) - c->base[dir];
+	return end > c->pos[dir] ? end : c->pos[dir];
 }
 
 /* An accept returned or a connect succeeded on fd: record the connection with flag. */
@@ -347,20 +361,26 @@ static __always_inline void conn_hint(__u32 tgid, __s32 fd, __u8 flag)
 	__u64 id = tcp_conn_of_fd(tgid, fd, &sk);
 
 	if (id)
-		conn_get(id, sk, flag);
+		conn_get(id, sk, flag, flag == HTTPTRACE_CONN_CONNECTED);
 }
 
-/* Where user space wants copying to resume in one direction (0: copy everything). */
-static __always_inline __u64 conn_skip_to(__u64 id, __u8 dir)
+/*
+ * Where user space wants copying to resume in one direction of generation
+ * gen (0: copy everything). A skip set for another generation is stale: a
+ * hint that raced the connection's replacement.
+ */
+static __always_inline __u64 conn_skip_to(__u64 id, __u64 gen, __u8 dir)
 {
 	struct skip_key key = {.conn = id, .dir = dir};
 	__u32 zero = 0, *set = bpf_map_lookup_elem(&skips_set, &zero);
-	__u64 *to;
+	struct skip_to *to;
 
 	if (!set || !*set)
 		return 0;
 	to = bpf_map_lookup_elem(&conn_skips, &key);
-	return to ? *to : 0;
+	if (!to || (to->gen && to->gen != gen))
+		return 0;
+	return to->pos;
 }
 
 #endif /* HTTPTRACE_CONN_H */

@@ -217,7 +217,7 @@ static __always_inline void send_transfer(const struct call *c, __u64 pid_tgid, 
 
 		if (c->dir == HTTPTRACE_DIR_RECV && read_from_start(sk, bytes))
 			flag = 0;
-		conn = conn_get(id, sk, flag);
+		conn = conn_get(id, sk, flag, false);
 	}
 	if (!conn) {
 		stat_inc(HTTPTRACE_STAT_CONNS_LOST);
@@ -232,14 +232,17 @@ static __always_inline void send_transfer(const struct call *c, __u64 pid_tgid, 
 	d = &s->rec;
 	fill_header(d, c, pid_tgid, id, conn);
 	d->unseen_bytes = unseen;
-	skip_to = conn_skip_to(id, c->dir);
+	skip_to = conn_skip_to(id, conn->gen, c->dir);
 	switch (c->shape) {
 	case SHAPE_BUFFER:
 		/* MSG_TRUNC: the bytes were consumed but never reached the buffer. */
 		send_span(d, pos, bytes, (c->msg & CALL_TRUNC) ? 0 : c->ptr, skip_to);
 		break;
 	case SHAPE_IOVEC:
-		send_iovecs(s, c, pos, bytes, skip_to);
+		if (c->msg & CALL_TRUNC)
+			send_span(d, pos, bytes, 0, skip_to);
+		else
+			send_iovecs(s, c, pos, bytes, skip_to);
 		break;
 	default: /* SHAPE_SENDFILE: the bytes never pass through user memory */
 		send_span(d, pos, bytes, 0, skip_to);

@@ -50,6 +50,21 @@ static __always_inline void emit_close(__u64 id, __u64 gen, __s32 fd, const __u6
 	emit(&rec, sizeof(rec));
 }
 
+/* Sends a close record for a connection whose socket ended with no close(2) seen. */
+static __always_inline void emit_end(__u64 id, __u64 gen, const __u64 *end)
+{
+	struct httptrace_close rec = {
+		.kind = HTTPTRACE_REC_CLOSE,
+		.fd = -1,
+		.timestamp_ns = bpf_ktime_get_ns(),
+		.conn = id,
+		.gen = gen,
+		.end_pos = {end[0], end[1]},
+	};
+
+	emit(&rec, sizeof(rec));
+}
+
 /* Sends a process record. */
 static __always_inline void emit_proc(__u32 op, __u32 pid, __u32 ppid, struct task_struct *task)
 {

@@ -108,7 +108,11 @@ struct httptrace_data {
 	__u8 data[HTTPTRACE_MAX_CAPTURE_BYTES]; /* only captured_bytes are sent */
 };
 
-/* The last close of a connection's socket by a traced process. */
+/*
+ * The end of a connection: the last close of its socket by a traced
+ * process (pid, tid and fd are the closer's), or the socket's end found
+ * where no close(2) was seen (pid 0, fd -1).
+ */
 struct httptrace_close {
 	__u32 kind; /* HTTPTRACE_REC_CLOSE */
 	__u32 pid;
@@ -164,10 +168,12 @@ enum httptrace_stat {
 	HTTPTRACE_STAT_TRACK_FAILED,       /* processes not tracked because tracked_pids was full */
 	HTTPTRACE_STAT_CONNS_FROM_START,   /* connections first seen on data, at the stream's first bytes */
 	HTTPTRACE_STAT_CALLS_NOT_SAVED,    /* syscall entries the calls map had no room for: their returns go unseen */
-	HTTPTRACE_STAT_PEEKS,              /* reads with MSG_PEEK: bytes looked at, not consumed, sent as nothing */
+	HTTPTRACE_STAT_PEEKS,              /* reads with MSG_PEEK or MSG_ERRQUEUE: nothing of the stream consumed, nothing sent */
 	HTTPTRACE_STAT_UNSEEN,             /* records that found bytes the socket moved unseen before them (unseen_bytes) */
-	HTTPTRACE_STAT_POS_BEHIND,         /* returns whose socket count moved less than the call: the call's count was used */
+	HTTPTRACE_STAT_POS_BEHIND,         /* returns whose socket count moved less than the call since the last record (racing calls): placed where the socket says */
 	HTTPTRACE_STAT_CONNS_REPLACED,     /* conns entries found for another socket with the same inode: made anew */
+	HTTPTRACE_STAT_CONNS_ENDED,        /* connections whose socket ended with no close(2) seen (close_range, dup2, exit, exec): close records */
+	HTTPTRACE_STAT_FD_REPLACED,        /* returns whose fd named another file than at the entry: not sent */
 	HTTPTRACE_STAT_COUNT,
 };
 

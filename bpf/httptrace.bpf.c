@@ -133,3 +133,10 @@ int raw_tp_proc_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	return on_exit();
 }
+
+/* Sockets, in every mode: inet_sock_set_state(sk, oldstate, newstate). */
+SEC("raw_tracepoint")
+int raw_tp_sock_state(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_sock_state((struct sock *)ctx->args[0], (int)ctx->args[1], (int)ctx->args[2]);
+}

@@ -28,17 +28,18 @@ struct {
 /* What the programs know of one TCP connection. */
 struct conn {
 	__u64 pos[2];                        /* stream position after the last bytes accounted, per direction */
+	__u64 base[2];                       /* the socket's count (app_count) at position 0, per direction */
 	__u64 gen;                           /* bpf_ktime_get_ns() when the entry was made: its generation */
 	__u64 sk;                            /* the struct sock it was made for: another one is another connection */
-	__u32 seq0[2];                       /* the socket's byte sequence (sock_seq) at position 0, per direction */
 	__u8 local_addr[HTTPTRACE_ADDR_LEN]; /* network order; IPv4 in the first 4 bytes */
 	__u8 peer_addr[HTTPTRACE_ADDR_LEN];
 	__u16 local_port;                    /* host order */
 	__u16 peer_port;
 	__u8 family;
 	__u8 flags;                          /* enum httptrace_conn_flags */
-	__u8 anchored;                       /* bit dir set: seq0[dir] is known */
-	__u8 pad;
+	__u8 anchored[2];                    /* base[dir] is known (a byte each: two CPUs may set them at once) */
+	__u8 foreign;                        /* the socket's counts are not the application's bytes (kernel TLS) */
+	__u8 pad[7];
 };
 
 /* Connections of traced processes, keyed by the socket's inode number; LRU so
@@ -49,6 +50,17 @@ struct {
 	__type(key, __u64);
 	__type(value, struct conn);
 } conns SEC(".maps");
+
+/*
+ * The connection id (conns key) of each struct sock in conns, so that the
+ * socket's end, which knows only the sock, finds its connection.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u64);
+} conn_socks SEC(".maps");
 
 /* The key of fd_conns: one fd of one process. */
 struct fd_key {
@@ -76,11 +88,17 @@ struct {
 	__type(value, struct fd_conn);
 } fd_conns SEC(".maps");
 
-/* The key of conn_skips: one direction of one connection. */
+/* The key of conn_skips: one direction of a connection. */
 struct skip_key {
 	__u64 conn;
 	__u32 dir;
 	__u32 pad;
+};
+
+/* A conn_skips value: where copying resumes, for which generation (0: any). */
+struct skip_to {
+	__u64 pos;
+	__u64 gen;
 };
 
 /*
@@ -92,7 +110,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct skip_key);
-	__type(value, __u64);
+	__type(value, struct skip_to);
 } conn_skips SEC(".maps");
 
 /*
@@ -117,6 +135,7 @@ enum call_shape {
 /* A syscall of a traced process in flight: what its entry saw, for its return. */
 struct call {
 	__u64 start_ns;
+	__u64 file;     /* the struct file fd named at the entry: a return on another file is dropped */
 	__u64 ptr;      /* buffer, iovec array or msghdr in user memory */
 	__u64 iovlen;   /* iovec entries, for SHAPE_IOVEC */
 	__s32 fd;
@@ -128,7 +147,7 @@ struct call {
 
 /* What a read's flags say of its bytes (struct call.msg). */
 enum call_msg {
-	CALL_PEEK = 1 << 0,  /* MSG_PEEK: looked at, left on the socket */
+	CALL_PEEK = 1 << 0,  /* MSG_PEEK or MSG_ERRQUEUE: nothing of the stream consumed */
 	CALL_TRUNC = 1 << 1, /* MSG_TRUNC: consumed, never copied to the buffer */
 };
 

@@ -7,6 +7,7 @@
 #define HT_EINPROGRESS 115
 #define HT_MSG_PEEK 0x2
 #define HT_MSG_TRUNC 0x20
+#define HT_MSG_ERRQUEUE 0x2000
 
 /*
  * Saves a call in flight of thread pid_tgid for its return, counting a
@@ -31,8 +32,11 @@ static __always_inline void save_call(struct call *c, __u64 pid_tgid)
 /*
  * A data syscall of a traced process starts: save where its data is, for
  * its return. ptr is the buffer, the iovec array (iovlen entries) or the
- * struct user_msghdr, by shape. Whether fd is a TCP socket is left to a
- * return that moved bytes: most calls that move none (EAGAIN) never pay it.
+ * struct user_msghdr, by shape, and the file fd names now, so that a
+ * return finds its bytes' socket even if another thread closes fd and the
+ * number is reused meanwhile. Whether the file is a TCP socket is left to
+ * a return that moved bytes: most calls that move none (EAGAIN) never pay
+ * it.
  */
 static __always_inline int on_data_entry(__s32 fd, __u64 ptr, __u64 iovlen, __u64 flags, __u8 sys, __u8 dir,
 					 __u8 shape)
@@ -43,12 +47,13 @@ static __always_inline int on_data_entry(__s32 fd, __u64 ptr, __u64 iovlen, __u6
 	if (!tracked(pid_tgid >> 32))
 		return 0;
 	c.fd = fd;
+	c.file = (__u64)fd_file(fd);
 	c.ptr = ptr;
 	c.iovlen = iovlen;
 	c.syscall = sys;
 	c.dir = dir;
 	c.shape = shape;
-	if (flags & HT_MSG_PEEK)
+	if (flags & (HT_MSG_PEEK | HT_MSG_ERRQUEUE))
 		c.msg |= CALL_PEEK;
 	if (flags & HT_MSG_TRUNC)
 		c.msg |= CALL_TRUNC;
@@ -57,20 +62,33 @@ static __always_inline int on_data_entry(__s32 fd, __u64 ptr, __u64 iovlen, __u6
 }
 
 /*
- * A saved data call of thread pid_tgid moved bytes: when its fd is a TCP
- * socket, find where its data is (a msghdr's iovecs) and send it.
+ * A saved data call of thread pid_tgid moved bytes: when the file its fd
+ * named at the entry is a TCP socket, find where its data is (a msghdr's
+ * iovecs) and send it. If the fd names another file now, it was closed
+ * (and maybe reused) during the call: the file of the entry is the one the
+ * bytes moved on, but its socket may be gone, so the call is counted and
+ * dropped.
  */
 static __always_inline void on_data_return(struct call *c, __u64 bytes, __u64 pid_tgid)
 {
 	struct user_msghdr msg;
 	struct sock *sk = NULL;
-	__u64 id = tcp_conn_of_fd(pid_tgid >> 32, c->fd, &sk);
+	struct file *file = fd_file(c->fd);
+	__u64 id;
 
+	if ((__u64)file != c->file) {
+		stat_inc(HTTPTRACE_STAT_FD_REPLACED);
+		return;
+	}
+	id = tcp_conn_of_fd_file(pid_tgid >> 32, c->fd, file, &sk);
 	if (!id)
 		return;
 	stat_inc(HTTPTRACE_STAT_CALLS);
 	if (c->msg & CALL_PEEK) {
-		/* Bytes looked at and left on the socket: the read that takes them is sent. */
+		/*
+		 * Bytes looked at and left on the socket (the read that takes
+		 * them is sent), or the socket's error queue: not the stream.
+		 */
 		stat_inc(HTTPTRACE_STAT_PEEKS);
 		return;
 	}
@@ -183,6 +201,37 @@ static __always_inline int on_close_entry(__s32 fd)
 		return 0;
 	stat_inc(HTTPTRACE_STAT_CONNS_CLOSED);
 	emit_close(id, gen, fd, end);
+	return 0;
+}
+
+/*
+ * A TCP socket changes state. Its end (CLOSE) ends a known connection
+ * that no close(2) ended: one released by close_range, dup2 over its fd,
+ * close-on-exec, exit, or a close while another thread was in a syscall on
+ * it. The socket's counts are still there: a close record says where each
+ * direction ended, as of the state it left.
+ */
+static __always_inline int on_sock_state(struct sock *sk, int oldstate, int newstate)
+{
+	__u64 key = (__u64)sk, *idp, id, gen, end[2];
+	struct conn *c;
+
+	if (newstate != HT_TCP_CLOSE)
+		return 0;
+	idp = bpf_map_lookup_elem(&conn_socks, &key);
+	if (!idp)
+		return 0;
+	id = *idp;
+	c = bpf_map_lookup_elem(&conns, &id);
+	if (!c || c->sk != key)
+		return 0;
+	end[HTTPTRACE_DIR_RECV] = conn_end(c, sk, HTTPTRACE_DIR_RECV, oldstate);
+	end[HTTPTRACE_DIR_SEND] = conn_end(c, sk, HTTPTRACE_DIR_SEND, oldstate);
+	gen = conn_forget(id);
+	if (!gen)
+		return 0;
+	stat_inc(HTTPTRACE_STAT_CONNS_ENDED);
+	emit_end(id, gen, end);
 	return 0;
 }
 

@@ -7,6 +7,7 @@ const (
 	MapTrackedPIDs  = "tracked_pids"  // processes (tgid) to trace
 	MapTrackedComms = "tracked_comms" // process names whose exec is traced
 	MapConns        = "conns"         // connections by socket inode number
+	MapConnSocks    = "conn_socks"    // connection id by struct sock
 	MapFdConns      = "fd_conns"      // what each fd's file is, per process
 	MapConnSkips    = "conn_skips"    // per-direction positions user space wants skipped
 	MapSkipsSet     = "skips_set"     // non-zero once any skip is set
@@ -17,7 +18,7 @@ const (
 )
 
 // MapNames lists every map the object must hold.
-var MapNames = []string{MapTrackedPIDs, MapTrackedComms, MapConns, MapFdConns, MapConnSkips, MapSkipsSet, MapCalls, MapScratch, MapEvents, MapStats}
+var MapNames = []string{MapTrackedPIDs, MapTrackedComms, MapConns, MapConnSocks, MapFdConns, MapConnSkips, MapSkipsSet, MapCalls, MapScratch, MapEvents, MapStats}
 
 // Read-only globals, set before load.
 const (

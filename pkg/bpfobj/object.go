@@ -20,8 +20,10 @@ import (
 //go:embed httptrace.bpf.o
 var Object []byte
 
-// ObjectNoFetch is the same source built for kernels before 5.12, which
-// refuse atomic fetch-and-add (see advance in bpf/copy.h).
+// ObjectNoFetch is the same source built for kernels before 5.12: it
+// reads the task through helper calls, where Object uses the plain loads of
+// bpf_get_current_task_btf (HTTPTRACE_TASK_BTF in bpf/conn.h). Neither uses
+// atomic fetch operations any more; the cut at 5.12 is where they were.
 //
 //go:embed httptrace_nofetch.bpf.o
 var ObjectNoFetch []byte

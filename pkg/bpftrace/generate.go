@@ -95,6 +95,9 @@ func GeneratePlan(plan probes.Plan, o Options) (string, error) {
 	var blocks []block
 	for _, a := range atts {
 		row, h, _ := probes.Lookup(a.Role)
+		if _, out := leftOut[row.Name]; out {
+			continue
+		}
 		spec, e := a.Spec, exprs{}
 		if h.Side == probes.Event {
 			if spec, err = eventSpec(a.Spec); err != nil {

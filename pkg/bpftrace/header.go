@@ -54,6 +54,9 @@ func header(b *strings.Builder, plan probes.Plan, o Options, show int, choices [
  *   sendfile: the count only (the bytes move inside the kernel).
  * - There is no socket check: all fds of tracked processes are looked at,
  *   so a regular file or pipe whose data starts like HTTP is printed too.
+ * - Bytes are counted per call, not from the socket: a recv with MSG_PEEK
+ *   is printed as if it had consumed its bytes, and bytes moved by splice
+ *   or io_uring are not seen at all.
  * - %s
  * - Processes are tracked by PID%s; a forked thread's id is tracked until
  *   the thread exits (the fork tracepoint cannot tell threads from processes).

@@ -27,6 +27,7 @@ var leftOut = map[string]string{
 	"accept":    "keeps no connections",
 	"connect":   "keeps no connections",
 	"close":     "keeps no connections",
+	"sock_end":  "keeps no connections",
 	"proc_exec": "compares names at every call and fork instead",
 }
 

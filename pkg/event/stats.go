@@ -26,6 +26,8 @@ const (
 	StatUnseen
 	StatPosBehind
 	StatConnsReplaced
+	StatConnsEnded
+	StatFdReplaced
 	StatCount
 )
 
@@ -52,6 +54,8 @@ var StatNames = [StatCount]string{
 	StatUnseen:         "unseen",
 	StatPosBehind:      "pos_behind",
 	StatConnsReplaced:  "conns_replaced",
+	StatConnsEnded:     "conns_ended",
+	StatFdReplaced:     "fd_replaced",
 }
 
 func (s Stat) String() string {

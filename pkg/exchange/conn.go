@@ -150,7 +150,7 @@ func (dr *dir) maybeHint() {
 	}
 	if rem, ok := dr.p.BodyRemaining(); ok && rem > skipHintMin {
 		dr.hinted = true
-		dr.c.t.hint(dr.c.id, dr.d, dr.s.Next()+rem)
+		dr.c.t.hint(dr.c.id, dr.c.gen, dr.d, dr.s.Next()+rem)
 	}
 }
 

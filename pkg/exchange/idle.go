@@ -1,40 +1,43 @@
-// Connections dropped for idleness, remembered so that one that speaks
-// again resumes at its positions instead of reporting its history as a gap.
+// Connections the table dropped, remembered by id and generation: one
+// dropped for idleness or for room that speaks again resumes at its
+// positions instead of reporting its history as a gap, and a record of one
+// that closed is late.
 package exchange
 
 import (
 	"github.com/httptrace/httptrace/pkg/record"
 )
 
-// idleMax bounds the connections remembered; the oldest is forgotten first.
-const idleMax = 4096
+// droppedMax bounds the connections remembered; the oldest is forgotten first.
+const droppedMax = 4096
 
-// idleConn is what a resumed connection needs of its dropped self.
-type idleConn struct {
+// droppedConn is what a resumed connection needs of its dropped self.
+type droppedConn struct {
 	id, gen uint64
+	closed  bool      // it ended: its records are late
 	next    [2]uint64 // each direction's next stream position
 	side    record.Side
 }
 
-// idleMemory is a bounded FIFO of dropped connections, indexed by id.
-type idleMemory struct {
+// droppedMemory is a bounded FIFO of dropped connections, indexed by id.
+type droppedMemory struct {
 	byID map[uint64]int // index into ring
-	ring []idleConn
+	ring []droppedConn
 	head int // next slot to write once the ring is full
 }
 
-// remember keeps what c needs to resume.
-func (m *idleMemory) remember(c *conn) {
+// remember keeps what c needs to resume, or that it closed.
+func (m *droppedMemory) remember(c *conn, closed bool) {
 	if m.byID == nil {
 		m.byID = make(map[uint64]int)
 	}
-	e := idleConn{id: c.id, gen: c.gen, side: c.side,
+	e := droppedConn{id: c.id, gen: c.gen, closed: closed, side: c.side,
 		next: [2]uint64{c.dirs[0].s.Next(), c.dirs[1].s.Next()}}
 	if i, ok := m.byID[c.id]; ok {
 		m.ring[i] = e
 		return
 	}
-	if len(m.ring) < idleMax {
+	if len(m.ring) < droppedMax {
 		m.byID[c.id] = len(m.ring)
 		m.ring = append(m.ring, e)
 		return
@@ -44,23 +47,27 @@ func (m *idleMemory) remember(c *conn) {
 	}
 	m.ring[m.head] = e
 	m.byID[c.id] = m.head
-	m.head = (m.head + 1) % idleMax
+	m.head = (m.head + 1) % droppedMax
 }
 
-// take returns and forgets the remembered connection id of generation gen.
-func (m *idleMemory) take(id, gen uint64) (idleConn, bool) {
+// lookup returns the remembered connection id of generation gen.
+func (m *droppedMemory) lookup(id, gen uint64) (droppedConn, bool) {
 	i, ok := m.byID[id]
 	if !ok || m.ring[i].gen != gen {
-		return idleConn{}, false
+		return droppedConn{}, false
 	}
-	delete(m.byID, id)
 	return m.ring[i], true
+}
+
+// forget drops what is remembered of id.
+func (m *droppedMemory) forget(id uint64) {
+	delete(m.byID, id)
 }
 
 // resume puts c, just reset for a record, back where its dropped self was:
 // each direction that had begun continues at its position, with a parser
 // that looks for the next message, and the side it had.
-func (c *conn) resume(was idleConn) {
+func (c *conn) resume(was droppedConn) {
 	for i := range c.dirs {
 		dr := &c.dirs[i]
 		if was.next[i] == 0 {
@@ -68,6 +75,7 @@ func (c *conn) resume(was idleConn) {
 		}
 		dr.s.ResetAt(c.t.limits, was.next[i])
 		dr.p.Reset(c.t.parserLimits(), true)
+		dr.end = was.next[i]
 	}
 	c.adopted, c.unsure = true, true
 	if was.side != "" {

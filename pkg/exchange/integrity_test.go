@@ -128,3 +128,45 @@ func TestUnseenTail(t *testing.T) {
 		t.Fatalf("unseen %d, gaps %d", s.BytesUnseen, s.Gaps)
 	}
 }
+
+// TestLateAfterClose: a record of a connection's generation that comes
+// after its close (it was reordered) is dropped, not made a new connection.
+func TestLateAfterClose(t *testing.T) {
+	w := newWorld(t, DefaultOptions())
+	c := w.serverConn(1)
+	c.gen = 5
+	c.send(in, get("/a"))
+	c.send(out, ok("a"))
+	late := c.data(out, "HTTP/1.1 200 OK\r\n")
+	c.close()
+	w.tr.Data(late)
+	if s := w.tr.Stats(); s.StaleRecords != 1 || len(w.tr.conns) != 0 || w.summary() != "GET /a 200" {
+		t.Fatalf("stale %d, table %d, records %s", s.StaleRecords, len(w.tr.conns), w.summary())
+	}
+}
+
+// TestEvictResume: a connection evicted for room that speaks again resumes
+// at its positions (no gap the size of its history), and a close after the
+// resume that knows no more than the records adds nothing.
+func TestEvictResume(t *testing.T) {
+	w := newWorld(t, Options{MaxConns: 1})
+	a := w.serverConn(1)
+	a.send(in, get("/a1"))
+	a.send(out, ok(strings.Repeat("x", 3000)))
+	b := w.serverConn(2)
+	b.send(in, get("/b"))
+	b.send(out, ok("b"))
+	a.send(in, get("/a2"))
+	a.send(out, ok("a2"))
+	a.send(in, get("/a3"))
+	a.send(out, ok("a3"))
+	a.close()
+	s := w.tr.Stats()
+	if s.ConnsEvicted < 1 || s.ConnsResumed < 1 || s.Gaps != 0 || s.BytesNotSeen != 0 || s.LateRecords != 0 || s.BytesUnseen != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	if got := w.summary(); !strings.Contains(got, "GET /a1 200") || !strings.Contains(got, "GET /b 200") ||
+		!strings.Contains(got, "GET /a3 200") {
+		t.Fatalf("records %s", got)
+	}
+}

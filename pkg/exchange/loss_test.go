@@ -224,7 +224,7 @@ func TestSkipHint(t *testing.T) {
 		pos  uint64
 	}
 	var hints []hint
-	w.tr.SkipHint(func(conn uint64, dir event.Direction, pos uint64) { hints = append(hints, hint{conn, dir, pos}) })
+	w.tr.SkipHint(func(conn, gen uint64, dir event.Direction, pos uint64) { hints = append(hints, hint{conn, dir, pos}) })
 	c := w.serverConn(9)
 	head := "POST /big HTTP/1.1\r\nContent-Length: 100000\r\n\r\n"
 	c.send(in, head+"abc")

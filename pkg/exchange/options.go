@@ -97,8 +97,8 @@ type Stats struct {
 	ConnsClosed      uint64 // connections removed on their close record or process exit
 	ConnsEvicted     uint64 // connections evicted because MaxConns was reached
 	ConnsIdle        uint64 // connections dropped after IdleTimeout
-	ConnsResumed     uint64 // connections dropped for idleness that spoke again, resumed where they were
+	ConnsResumed     uint64 // connections dropped for idleness or room that spoke again, resumed where they were
 	ConnsReplaced    uint64 // connections ended by a record of a newer generation on the same id
-	StaleRecords     uint64 // records of a connection's older generation, after it ended: dropped
+	StaleRecords     uint64 // records of a connection that ended (closed, or replaced by a newer generation): dropped
 	BytesUnseen      uint64 // bytes the socket moved that no record carried (splice, io_uring, ...): passed on as not captured
 }

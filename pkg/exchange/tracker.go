@@ -17,7 +17,7 @@ import (
 type Tracker struct {
 	opts        Options
 	emit        func(*record.Exchange)
-	hint        func(conn uint64, dir event.Direction, pos uint64)
+	hint        func(conn, gen uint64, dir event.Direction, pos uint64)
 	conns       map[uint64]*conn
 	lru         conn // sentinel: lru.next is the most recently used connection
 	free        []*conn
@@ -31,10 +31,10 @@ type Tracker struct {
 	// pendingBytes is what every waiting request holds (MaxPendingBytes).
 	pendingBytes uint64
 	limits       stream.Limits
-	// idled remembers connections dropped for idleness, so that one that
-	// speaks again resumes where it was instead of reporting its history
-	// as a gap.
-	idled idleMemory
+	// dropped remembers connections the table dropped: one dropped for
+	// idleness or room that speaks again resumes where it was instead of
+	// reporting its history as a gap; records of one that closed are late.
+	dropped droppedMemory
 }
 
 // New returns a tracker that calls emit, synchronously, for each exchange;
@@ -57,8 +57,9 @@ func New(opts Options, emit func(*record.Exchange)) *Tracker {
 
 // SkipHint sets fn to be told, for a body with more than 4 KiB still to
 // come and nothing more to capture from it, the stream position up to which
-// bytes are body the parser will not read.
-func (t *Tracker) SkipHint(fn func(conn uint64, dir event.Direction, pos uint64)) { t.hint = fn }
+// bytes of that generation of the connection are body the parser will not
+// read.
+func (t *Tracker) SkipHint(fn func(conn, gen uint64, dir event.Direction, pos uint64)) { t.hint = fn }
 
 // Data takes one data record. d.Captured is only read during the call.
 func (t *Tracker) Data(d *event.Data) {
@@ -120,6 +121,7 @@ func (t *Tracker) Close(cl *event.Close) {
 		}
 	}
 	t.stats.ConnsClosed++
+	t.dropped.remember(c, true)
 	t.remove(c)
 }
 
@@ -147,7 +149,7 @@ func (t *Tracker) Tick(nowNs uint64) {
 		next := c.next
 		if c.lastAt+idle <= nowNs {
 			t.stats.ConnsIdle++
-			t.idled.remember(c)
+			t.dropped.remember(c, false)
 			t.remove(c)
 			c = next
 			continue
@@ -207,8 +209,8 @@ func addStream(to, s *stream.Stats) {
 // lookup finds the record's connection, adding it (and evicting the least
 // recently used one when the table is full) if it is new. A record of a
 // newer generation than the connection's is another connection on the
-// same id: the old one ends. A record of an older generation comes after
-// its connection ended: nil.
+// same id: the old one ends. A record of an older generation, or of a
+// connection that closed, comes after its connection ended: nil.
 func (t *Tracker) lookup(d *event.Data) *conn {
 	// A request and its response come one after the other: the most
 	// recently used connection is often the one.
@@ -234,8 +236,13 @@ func (t *Tracker) lookup(d *event.Data) *conn {
 		}
 		return c
 	}
+	was, known := t.dropped.lookup(d.Conn, d.Gen)
+	if known && was.closed {
+		return nil
+	}
 	if len(t.conns) >= t.opts.MaxConns {
 		t.stats.ConnsEvicted++
+		t.dropped.remember(t.lru.prev, false)
 		t.remove(t.lru.prev)
 	}
 	if n := len(t.free); n > 0 {
@@ -244,7 +251,8 @@ func (t *Tracker) lookup(d *event.Data) *conn {
 		c = new(conn)
 	}
 	c.reset(t, d)
-	if was, ok := t.idled.take(d.Conn, d.Gen); ok {
+	if known {
+		t.dropped.forget(d.Conn)
 		t.stats.ConnsResumed++
 		c.resume(was)
 	}

@@ -44,3 +44,9 @@ const (
 	ProgProcExec = "raw_tp_proc_exec"
 	ProgProcExit = "raw_tp_proc_exit"
 )
+
+// Sockets, the same program in every mode.
+const (
+	// ProgSockState sees TCP state changes: a known connection's socket ending.
+	ProgSockState = "raw_tp_sock_state"
+)

@@ -107,9 +107,11 @@ var Table = []Row{
 			// close(2) calls file_close_fd since Linux 6.8, close_fd before.
 			[]string{"kprobe:file_close_fd | kprobe:close_fd"}, []string{"tracepoint:syscalls:sys_enter_close"})},
 	},
-	procRow("proc_fork", "a tracked process forks: the child process (not a new thread) is tracked", ProgProcFork, "sched_process_fork"),
-	procRow("proc_exec", "a process execs: tracked when its new name is one of the configured names", ProgProcExec, "sched_process_exec"),
-	procRow("proc_exit", "the last thread of a tracked process exits: the process is untracked", ProgProcExit, "sched_process_exit"),
+	eventRow("sock_end", "a connection's socket ends (TCP CLOSE) with no close(2) seen: close_range, dup2, exit, exec, another thread's close",
+		ProgSockState, "inet_sock_set_state"),
+	eventRow("proc_fork", "a tracked process forks: the child process (not a new thread) is tracked", ProgProcFork, "sched_process_fork"),
+	eventRow("proc_exec", "a process execs: tracked when its new name is one of the configured names", ProgProcExec, "sched_process_exec"),
+	eventRow("proc_exit", "the last thread of a tracked process exits: the process is untracked", ProgProcExit, "sched_process_exit"),
 }
 
 // hook builds the hook of one side of a syscall row.
@@ -138,8 +140,8 @@ func dataRow(sys event.Syscall, dir event.Direction, shape Shape, required bool,
 	}
 }
 
-// procRow builds a process event's row: one raw tracepoint program in every mode.
-func procRow(name, doc, prog, tracepoint string) Row {
+// eventRow builds a kernel event's row: one raw tracepoint program in every mode.
+func eventRow(name, doc, prog, tracepoint string) Row {
 	spec := []string{"rawtracepoint:" + tracepoint}
 	return Row{
 		Name: name, Doc: doc, Required: true,

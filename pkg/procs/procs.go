@@ -43,6 +43,18 @@ func List(procRoot string) ([]Proc, error) {
 	return out, nil
 }
 
+// Alive reports whether process pid is running: its /proc entry exists and
+// it is not a zombie (exited, not yet reaped) or dead.
+func Alive(procRoot string, pid int) bool {
+	data, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	stat := string(data)
+	rest := strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:])
+	return len(rest) > 0 && rest[0] != "Z" && rest[0] != "X" && rest[0] != "x"
+}
+
 // parseStat reads pid, comm and ppid from /proc/PID/stat: "pid (comm) state
 // ppid ...", where comm may itself hold spaces and parentheses.
 func parseStat(pid int, stat string) (Proc, error) {

@@ -1,10 +1,13 @@
 package procs
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestParseStat(t *testing.T) {
@@ -73,5 +76,31 @@ func TestListReadsProc(t *testing.T) {
 	}
 	if _, err := List(filepath.Join(dir, "none")); err == nil {
 		t.Error("List of a missing directory succeeded")
+	}
+}
+
+// TestAlive: this process is alive; a child that exited and was not reaped
+// (a zombie) and a PID with no /proc entry are not.
+func TestAlive(t *testing.T) {
+	if !Alive("/proc", os.Getpid()) {
+		t.Fatal("this process is not alive")
+	}
+	cmd := exec.Command("true")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for Alive("/proc", cmd.Process.Pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("child %d still alive after it exited", cmd.Process.Pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", cmd.Process.Pid)); err != nil {
+		t.Fatalf("the zombie's /proc entry is gone before it was reaped: %v", err)
+	}
+	if Alive(t.TempDir(), 1) {
+		t.Error("a PID with no /proc entry is alive")
 	}
 }

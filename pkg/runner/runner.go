@@ -70,8 +70,8 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		Procs:    procs,
 		Log:      log,
 	})
-	p.Tracker().SkipHint(func(conn uint64, dir event.Direction, pos uint64) {
-		if err := tr.SetSkip(conn, dir, pos); err != nil {
+	p.Tracker().SkipHint(func(conn, gen uint64, dir event.Direction, pos uint64) {
+		if err := tr.SetSkip(conn, gen, dir, pos); err != nil {
 			log.WithError(err).Debug("setting a skip hint")
 		}
 	})

@@ -55,6 +55,9 @@ func logSummary(log *logrus.Logger, s Summary) {
 		"gaps":           x.Gaps,
 		"bytes_not_seen": x.BytesNotSeen,
 		"bytes_unseen":   x.BytesUnseen,
+		"conns_replaced": x.ConnsReplaced,
+		"conns_resumed":  x.ConnsResumed,
+		"stale_records":  x.StaleRecords,
 		"events_lost":    lost,
 		"records":        s.Pipeline.Records,
 		"decode_errors":  s.Pipeline.DecodeErrors,
@@ -79,8 +82,11 @@ func logSummary(log *logrus.Logger, s Summary) {
 	case c.KprobeMissed > 0 || c.RunsSkipped > 0:
 		entry.Warn(fmt.Sprintf("summary: %d exchanges; the kernel missed %d probe hits", x.Exchanges, c.KprobeMissed+c.RunsSkipped))
 	case x.BytesUnseen > 0:
-		entry.Warn(fmt.Sprintf("summary: %d exchanges; %d bytes moved on traced connections without a traced syscall "+
-			"(splice, io_uring, ...): counted, not captured", x.Exchanges, x.BytesUnseen))
+		entry.Warn(fmt.Sprintf("summary: %d exchanges; %d bytes moved on traced connections with no record "+
+			"(splice, io_uring, a missed return): counted, not captured", x.Exchanges, x.BytesUnseen))
+	case c.BPF[event.StatPosBehind] > 0:
+		entry.Warn(fmt.Sprintf("summary: %d exchanges; %d calls raced another on the same socket and direction: "+
+			"their bytes may be placed out of order", x.Exchanges, c.BPF[event.StatPosBehind]))
 	case c.BPF[event.StatCallsNotSaved] > 0:
 		entry.Warn(fmt.Sprintf("summary: %d exchanges; %d syscalls not followed: the table of calls in flight was full",
 			x.Exchanges, c.BPF[event.StatCallsNotSaved]))

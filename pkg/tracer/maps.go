@@ -3,8 +3,10 @@
 package tracer
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"syscall"
 	"unsafe"
 
 	"github.com/httptrace/httptrace/pkg/bpfobj"
@@ -28,6 +30,29 @@ func (t *Tracer) trackPIDs(pids []int) error {
 			t.tracked = append(t.tracked, pid)
 		}
 	}
+	return nil
+}
+
+// untrackExited untracks the tracked processes that have exited (gone from
+// procRoot, or zombies).
+func (t *Tracer) untrackExited(procRoot string) error {
+	m, err := t.bpfMap(bpfobj.MapTrackedPIDs)
+	if err != nil {
+		return err
+	}
+	live := t.tracked[:0]
+	for _, pid := range t.tracked {
+		if procs.Alive(procRoot, pid) {
+			live = append(live, pid)
+			continue
+		}
+		key := uint32(pid)
+		if err := m.DeleteKey(unsafe.Pointer(&key)); err != nil && !errors.Is(err, syscall.ENOENT) {
+			return fmt.Errorf("untracking exited PID %d: %w", pid, err)
+		}
+		t.log.WithField("pid", pid).Debug("untracked a process that exited while tracking began")
+	}
+	t.tracked = live
 	return nil
 }
 
@@ -60,11 +85,17 @@ type skipKey struct {
 	_    uint32
 }
 
-// SetSkip tells the programs that the bytes of connection conn in direction
-// dir before stream position pos need not be copied (user space knows they
+// skipTo mirrors struct skip_to (bpf/maps.h).
+type skipTo struct {
+	Pos, Gen uint64
+}
+
+// SetSkip tells the programs that the bytes of generation gen of connection
+// conn (0: whichever the programs have, for a connection they have not seen
+// yet) in direction dir before stream position pos need not be copied (user space knows they
 // are body): a record starting before pos is sent with its copy starting
 // at pos, or with nothing copied when it ends before.
-func (t *Tracer) SetSkip(conn uint64, dir event.Direction, pos uint64) error {
+func (t *Tracer) SetSkip(conn, gen uint64, dir event.Direction, pos uint64) error {
 	if dir > event.Send {
 		return fmt.Errorf("skip on connection %d: direction %d", conn, dir)
 	}
@@ -75,8 +106,8 @@ func (t *Tracer) SetSkip(conn uint64, dir event.Direction, pos uint64) error {
 	if err != nil {
 		return err
 	}
-	key := skipKey{Conn: conn, Dir: uint32(dir)}
-	if err := m.Update(unsafe.Pointer(&key), unsafe.Pointer(&pos)); err != nil {
+	key, val := skipKey{Conn: conn, Dir: uint32(dir)}, skipTo{Pos: pos, Gen: gen}
+	if err := m.Update(unsafe.Pointer(&key), unsafe.Pointer(&val)); err != nil {
 		return fmt.Errorf("skip on connection %d %s: %w", conn, dir, err)
 	}
 	return nil

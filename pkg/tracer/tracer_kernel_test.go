@@ -175,7 +175,7 @@ func TestTracerKernel(t *testing.T) {
 
 	// The child sends on the socket it accepted before tracing began, the
 	// first skipBytes of which we ask not to be copied ...
-	if err := tr.SetSkip(connA, event.Send, skipBytes); err != nil {
+	if err := tr.SetSkip(connA, 0, event.Send, skipBytes); err != nil {
 		t.Fatal(err)
 	}
 	c.say(t, "go")

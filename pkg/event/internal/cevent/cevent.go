@@ -65,6 +65,8 @@ static const struct { const char *name; unsigned value; } stats[] = {
 	{"unseen", HTTPTRACE_STAT_UNSEEN},
 	{"pos_behind", HTTPTRACE_STAT_POS_BEHIND},
 	{"conns_replaced", HTTPTRACE_STAT_CONNS_REPLACED},
+	{"conns_ended", HTTPTRACE_STAT_CONNS_ENDED},
+	{"fd_replaced", HTTPTRACE_STAT_FD_REPLACED},
 };
 static size_t stat_count(void) { return sizeof(stats) / sizeof(stats[0]); }
 static const char *stat_name(size_t i) { return stats[i].name; }
