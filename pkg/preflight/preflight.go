@@ -50,6 +50,25 @@ func Capabilities() error {
 	return errors.New("no CapEff line in /proc/self/status")
 }
 
+// initPIDNamespace is the initial PID namespace as /proc/PID/ns/pid names
+// it: its inode number is PROC_PID_INIT_INO on every kernel.
+const initPIDNamespace = "pid:[4026531836]"
+
+// PIDNamespace confirms this process runs in the host's (initial) PID
+// namespace: the BPF programs see host PIDs, so the processes it scans and
+// the PIDs it is given must be host PIDs too.
+func PIDNamespace() error {
+	ns, err := os.Readlink(ProcRoot + "/self/ns/pid")
+	if err != nil {
+		return fmt.Errorf("reading this process's PID namespace: %w", err)
+	}
+	if ns != initPIDNamespace {
+		return errors.New("running in a PID namespace other than the host's, but the kernel side sees host PIDs: " +
+			"run httptrace in the host's PID namespace (docker or podman run --pid=host, Kubernetes hostPID: true)")
+	}
+	return nil
+}
+
 // BTF confirms the running kernel publishes its BTF, which CO-RE relocation needs.
 func BTF() error {
 	return kernel.DefaultHost.CheckBTF()

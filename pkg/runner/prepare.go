@@ -24,6 +24,9 @@ func prepare(cfg config.Config, log *logrus.Logger) (probes.Plan, error) {
 	if err := preflight.Capabilities(); err != nil {
 		return probes.Plan{}, err
 	}
+	if err := preflight.PIDNamespace(); err != nil {
+		return probes.Plan{}, err
+	}
 	if err := preflight.BTF(); err != nil {
 		return probes.Plan{}, err
 	}

@@ -128,14 +128,20 @@ func (t *Tracer) open(opts Options) error {
 	if err := t.trackComms(opts.Comms); err != nil {
 		return err
 	}
+	// The process and socket events go live first: from then on a fork,
+	// exec or exit of a tracked process is followed, so no process the scan
+	// finds can exit unseen and stay tracked for another to take its PID.
+	if err := t.attach(opts.Plan, opts.ProcRoot, true); err != nil {
+		return err
+	}
 	if err := t.trackRunning(opts); err != nil {
 		return err
 	}
-	if err := t.attach(opts.Plan, opts.ProcRoot); err != nil {
+	if err := t.attach(opts.Plan, opts.ProcRoot, false); err != nil {
 		return err
 	}
-	// A process forked between the scan and the fork probe going live is
-	// found by scanning again.
+	// A process whose parent was tracked after it forked is found by
+	// scanning again.
 	return t.trackRunning(opts)
 }
 
@@ -175,22 +181,29 @@ func (t *Tracer) configure(opts Options) error {
 }
 
 // trackRunning tracks the given processes, their descendants and the
-// processes running a traced name.
+// processes running a traced name, then untracks those that exited while
+// it did (their exit may have come before they were tracked).
 func (t *Tracer) trackRunning(opts Options) error {
 	all, err := procs.List(opts.ProcRoot)
 	if err != nil {
 		return err
 	}
-	return t.trackPIDs(procs.Select(all, opts.PIDs, opts.Comms))
+	if err := t.trackPIDs(procs.Select(all, opts.PIDs, opts.Comms)); err != nil {
+		return err
+	}
+	return t.untrackExited(opts.ProcRoot)
 }
 
-// attach attaches every program at its spec. A required probe that fails
-// is an error; an optional one is logged and skipped.
-func (t *Tracer) attach(plan probes.Plan, procRoot string) error {
-	for _, s := range plan.Skipped {
-		t.log.WithField("reason", s).Warn("optional probe left out")
+// attach attaches the programs of the plan's event hooks (events) or of
+// all its other hooks at their specs. A required probe that fails is an
+// error; an optional one is logged and skipped.
+func (t *Tracer) attach(plan probes.Plan, procRoot string, events bool) error {
+	if !events {
+		for _, s := range plan.Skipped {
+			t.log.WithField("reason", s).Warn("optional probe left out")
+		}
 	}
-	if plan.Mode == probes.ModeKprobe {
+	if plan.Mode == probes.ModeKprobe && !events {
 		n, err := removeStaleKprobeEvents(t.host, procRoot, selfPIDNamespace())
 		if err != nil {
 			t.log.WithError(err).Warn("removing kprobe events left by earlier runs")
@@ -199,6 +212,9 @@ func (t *Tracer) attach(plan probes.Plan, procRoot string) error {
 		}
 	}
 	for i, a := range plan.Attachments() {
+		if _, h, _ := probes.Lookup(a.Role); (h.Side == probes.Event) != events {
+			continue
+		}
 		prog, err := t.mod.GetProgram(a.Program)
 		if err != nil {
 			return fmt.Errorf("finding program %s: %w", a.Program, err)

@@ -112,6 +112,9 @@ func TestBadInput(t *testing.T) {
 			want: "HTTPTRACE_CPUPROFILE: open {dir}/no/cpu.prof: no such file or directory"},
 		{name: "no capabilities", args: []string{"--pid", "1", "--attach", "tracepoint"}, wrap: asNobody,
 			want: "not permitted to load BPF programs: run as root (or with CAP_BPF and CAP_PERFMON)"},
+		{name: "own PID namespace", args: []string{"--comm", "nginx", "--attach", "tracepoint"}, wrap: inOwnPIDNamespace,
+			want: "running in a PID namespace other than the host's, but the kernel side sees host PIDs: " +
+				"run httptrace in the host's PID namespace (docker or podman run --pid=host, Kubernetes hostPID: true)"},
 		{name: "tracefs cannot be mounted", args: []string{"--pid", "1", "--attach", "tracepoint"}, wrap: withoutTracefs,
 			want: "tracefs is not mounted at /sys/kernel/tracing and mounting it failed (operation not permitted): mount -t tracefs tracefs /sys/kernel/tracing"},
 	}
@@ -188,6 +191,12 @@ func withoutTracefs(bin string, args []string) *exec.Cmd {
 while umount /sys/kernel/debug/tracing 2>/dev/null; do :; done
 exec setpriv --bounding-set=-sys_admin --inh-caps=-sys_admin "$@"`
 	return exec.Command("unshare", append([]string{"--mount", "--propagation", "private", "sh", "-c", script, "sh", bin}, args...)...)
+}
+
+// inOwnPIDNamespace runs httptrace as PID 1 of a new PID namespace with its
+// own /proc, as a container without the host's PID namespace would.
+func inOwnPIDNamespace(bin string, args []string) *exec.Cmd {
+	return exec.Command("unshare", append([]string{"--pid", "--fork", "--mount-proc", bin}, args...)...)
 }
 
 // makeZombie starts a child that exits at once and is not waited for until
