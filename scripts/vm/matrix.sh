@@ -94,7 +94,7 @@ for s in "${suite_list[@]}"; do
     node) run='^TestNode$' ;;
     go) run='^TestGo$' ;;
     proxy) run='^TestReverseProxy$' ;;
-    syscalls) run='^(TestSyscallPaths|TestStreamIntegrity)$' ;;
+    syscalls) run='^(TestSyscallPaths|TestStreamIntegrity|TestConnectionEnds)$' ;;
     bpftrace-diff) run='^TestSameRequests$' var=BPFTRACEDIFF_BIN dir=test/bpftracediff ;;
     *=*) name=${s%%=*} run=${s#*=} ;;
     *) die "unknown suite '$s' (known: smoke nginx python node go proxy syscalls bpftrace-diff, or NAME=REGEX)" ;;

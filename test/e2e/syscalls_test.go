@@ -3,7 +3,9 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -62,7 +64,8 @@ func TestSyscallPaths(t *testing.T) {
 // TestStreamIntegrity drives the paths where counting each syscall's bytes
 // goes wrong: a server that peeks at every request before reading it (the
 // peeked bytes must not count twice) and responses whose body is spliced
-// from a pipe (bytes no hooked syscall sees). Every exchange must be logged
+// from a pipe (bytes no hooked syscall sees), and clients that half-close
+// after their request. Every exchange must be logged
 // with its status and exact byte counts, and the summary must count the
 // spliced bytes as moved unseen, no more and no less.
 func TestStreamIntegrity(t *testing.T) {
@@ -102,6 +105,23 @@ func TestStreamIntegrity(t *testing.T) {
 		}
 		c.Close()
 	}
+	// A client that half-closes right after its request: the server's read
+	// of the request also consumes the FIN (one sequence number, no byte).
+	for _, rx := range syscalls.Reads {
+		c := harness.DialRaw(t, srv.Addrs[rx])
+		id := harness.NewID("integ")
+		path := fmt.Sprintf("/tx/write/%s", id)
+		req := harness.RequestText("GET", path, id)
+		c.Send(t, req)
+		if err := c.Conn.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		got := c.Read(t, "GET")
+		s := c.Sent("GET", path, id, int64(len(req)), got)
+		expectStatus(t, s, 200)
+		sent = append(sent, s)
+		c.Close()
+	}
 	tr.WaitFor(t, waitForLogs, harness.AllLogged(sent))
 	sum := tr.StopAndSummary(t)
 	recs := tr.Records(t)
@@ -112,4 +132,55 @@ func TestStreamIntegrity(t *testing.T) {
 			sum.BytesUnseen, sum.Gaps, spliced, sum.Line)
 	}
 	harness.Result("integrity", tr.Mode, good, sent)
+}
+
+// TestConnectionEnds has the server end connections without close(2):
+// close_range over the fd, and dup2 of /dev/null onto it. Each response
+// runs to the connection's end, so it is complete only when httptrace sees
+// that end: every exchange must be logged while httptrace still runs (not
+// at its stop), and the summary must count the ends.
+func TestConnectionEnds(t *testing.T) {
+	srv := harness.StartSyscallServer(t)
+	tr := trace(t, srv.PID())
+	var sent []harness.Sent
+	for _, end := range syscalls.Ends {
+		for _, rx := range []string{"read", "recvmsg"} {
+			c := harness.DialRaw(t, srv.Addrs[rx])
+			id := harness.NewID("end")
+			path := fmt.Sprintf("/end/%s/%s", end, id)
+			req := harness.RequestText("GET", path, id)
+			c.Send(t, req)
+			got := c.Read(t, "GET")
+			s := c.Sent("GET", path, id, int64(len(req)), got)
+			expectStatus(t, s, 200)
+			if got.Header.Get("X-End") != end {
+				t.Fatalf("%s was ended by %q", path, got.Header.Get("X-End"))
+			}
+			c.Close()
+			sent = append(sent, s)
+		}
+	}
+	before := tr.WaitFor(t, waitForLogs, harness.AllLogged(sent))
+	if !harness.AllLogged(sent)(before) {
+		t.Errorf("%d of %d exchanges logged while httptrace ran: a response that runs to the end of a "+
+			"connection ended without close(2) did not complete", len(before), len(sent))
+	}
+	sum := tr.StopAndSummary(t)
+	recs := tr.Records(t)
+	good := harness.Check(t, recs, sent)
+	harness.CheckSummary(t, sum, recs)
+	if n := summaryCount(sum.Line, "bpf_conns_ended"); n < len(sent) {
+		t.Errorf("summary counts %d connections ended without close(2), want %d: %s", n, len(sent), sum.Line)
+	}
+	harness.Result("ends", tr.Mode, good, sent)
+}
+
+// summaryCount reads one numeric field of the summary's JSON line (0 when absent).
+func summaryCount(line, key string) int {
+	var fields map[string]any
+	if json.Unmarshal([]byte(line), &fields) != nil {
+		return 0
+	}
+	n, _ := fields[key].(float64)
+	return int(n)
 }

@@ -89,7 +89,12 @@ type request struct {
 
 // serveConn answers every request of one connection, reading with how.
 func serveConn(fd int, how string) {
-	defer unix.Close(fd)
+	ended := false
+	defer func() {
+		if !ended { // an ended fd's number may already be another connection's
+			unix.Close(fd)
+		}
+	}()
 	var buf []byte
 	chunk := make([]byte, 4096)
 	for {
@@ -99,6 +104,12 @@ func serveConn(fd int, how string) {
 				break
 			}
 			buf = buf[n:]
+			if end, ok := strings.CutPrefix(req.path, "/end/"); ok {
+				end, _, _ = strings.Cut(end, "/")
+				ended = true
+				endConn(fd, how, end, req)
+				return
+			}
 			if err := respond(fd, how, req); err != nil || req.close {
 				return
 			}
@@ -143,6 +154,35 @@ func parse(buf []byte) (request, int, bool) {
 	}
 	return req, size, true
 }
+
+// endConn answers /end/<end>/... with a 200 whose body runs to the close,
+// then ends the connection with the named call instead of close(2):
+// close_range(2) over its fd, or dup3(2) of /dev/null onto it.
+func endConn(fd int, how, end string, req request) {
+	body := fmt.Sprintf("rx=%s end=%s path=%s\n", how, end, req.path)
+	head := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n"+
+		"X-Server-Pid: %d\r\nX-Rx: %s\r\nX-End: %s\r\n\r\n", os.Getpid(), how, end)
+	if err := loop([]byte(head+body), func(p []byte) (int, error) { return unix.Write(fd, p) }); err != nil {
+		unix.Close(fd)
+		return
+	}
+	switch end {
+	case "dup2":
+		null, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err == nil {
+			err = unix.Dup3(null, fd, unix.O_CLOEXEC)
+			unix.Close(null)
+		}
+		unix.Close(fd) // /dev/null now, or the socket if dup3 failed
+	default: // close_range
+		if unix.CloseRange(uint(fd), uint(fd), 0) != nil {
+			unix.Close(fd)
+		}
+	}
+}
+
+// Ends are the calls /end/<end>/ ends a connection with, instead of close(2).
+var Ends = []string{"close_range", "dup2"}
 
 // respond answers /tx/<write>/... with 200 through that write path, and
 // anything else with 404 through write(2).
