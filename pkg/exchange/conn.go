@@ -115,7 +115,7 @@ func (dr *dir) Data(b []byte, m stream.Meta) {
 	resp := dr.isResp()
 	for {
 		if resp {
-			dr.p.Answers = dr.c.answers()
+			dr.p.Answers, dr.p.SniffBody = dr.c.answers(), dr.c.unsure
 		}
 		n, ev := dr.p.Feed(b)
 		b = b[n:]
@@ -143,9 +143,11 @@ func (dr *dir) Missing(n uint64, lost bool, m stream.Meta) {
 	}
 }
 
-// maybeHint tells the kernel side where a long uncaptured body ends.
+// maybeHint tells the kernel side where a long uncaptured body ends. Not
+// while pairing is unsure: the framing may be wrong, and a wrong hint would
+// keep the kernel from copying the messages after it.
 func (dr *dir) maybeHint() {
-	if dr.hinted || !dr.p.CaptureDone() || dr.s.Waiting() {
+	if dr.hinted || dr.c.unsure || !dr.p.CaptureDone() || dr.s.Waiting() {
 		return
 	}
 	if rem, ok := dr.p.BodyRemaining(); ok && rem > skipHintMin {

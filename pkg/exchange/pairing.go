@@ -27,12 +27,19 @@ type pairing struct {
 	answeredUnsure bool
 	lastRespEnd    uint64 // when the last response's last byte moved
 	sawRequest     bool   // a request has been seen on this connection
+	// unsureKinds are the kinds of the requests logged while unsure, in
+	// order, so that the responses still frame right: a HEAD's answer has
+	// no body whatever its Content-Length says. Bounded by MaxPending.
+	unsureKinds []httpparse.MethodKind
 }
 
 // answers is the kind of the request the next response answers.
 func (c *conn) answers() httpparse.MethodKind {
 	if c.head < len(c.pending) {
 		return c.pending[c.head].kind
+	}
+	if len(c.unsureKinds) > 0 {
+		return c.unsureKinds[0]
 	}
 	return httpparse.MethodOther
 }
@@ -63,6 +70,7 @@ func (c *conn) adoptedInStep() bool {
 func (c *conn) request(dr *dir, m *httpparse.Message) {
 	if c.unsure && c.canResume(dr) {
 		c.unsure, c.unsureGap = false, false
+		c.unsureKinds = c.unsureKinds[:0]
 	}
 	c.sawRequest = true
 	if !c.unsure && (len(c.pending)-c.head >= c.t.opts.MaxPending ||
@@ -74,6 +82,9 @@ func (c *conn) request(dr *dir, m *httpparse.Message) {
 		req := &c.t.scratch
 		req.fill(c, dr, m)
 		c.emitIncomplete(req, c.unsureGap)
+		if len(c.unsureKinds) < c.t.opts.MaxPending {
+			c.unsureKinds = append(c.unsureKinds, m.Kind())
+		}
 		return
 	}
 	if c.head == len(c.pending) {
@@ -120,6 +131,9 @@ func (c *conn) response(dr *dir, m *httpparse.Message) {
 		// in step again, and this response accounts for that request.
 		c.emitUnmatched(dr, m)
 		c.unsure, c.answeredUnsure = true, true
+		if len(c.unsureKinds) > 0 {
+			c.unsureKinds = c.unsureKinds[:copy(c.unsureKinds, c.unsureKinds[1:])]
+		}
 	}
 	c.lastRespEnd = dr.cur.At
 	c.interim = 0
@@ -137,6 +151,7 @@ func (c *conn) desync(dr *dir) {
 		// (Requests waiting when request bytes are lost stay: their
 		// answers still come first.)
 		c.dropPending(true)
+		c.unsureKinds = c.unsureKinds[:0]
 	}
 	c.unsure, c.unsureGap, c.answeredUnsure = true, true, false
 }

@@ -61,6 +61,11 @@ type Parser struct {
 	// Answers is the kind of request the next response answers; the caller
 	// sets it before feeding response bytes.
 	Answers MethodKind
+	// SniffBody, set by the caller while it is unsure which request a
+	// response answers, ends a response whose announced body starts with
+	// a status line: it answered a request without a body (a HEAD) that
+	// the caller could not know of.
+	SniffBody bool
 	// Skipped counts bytes outside any message: scanned over while
 	// resynchronising, held or after the parser stopped.
 	Skipped uint64
@@ -303,6 +308,10 @@ func (p *Parser) scan(b []byte) (int, Event) {
 }
 
 func (p *Parser) bodyStep(b []byte) (int, Event) {
+	if p.SniffBody && p.st == stBody && !p.msg.Request && p.msg.BodyBytes == 0 &&
+		len(b) >= len(statusPrefix) && bytes.HasPrefix(b, statusPrefix) {
+		return 0, p.end()
+	}
 	k := len(b)
 	if uint64(k) > p.rem {
 		k = int(p.rem)
@@ -319,6 +328,9 @@ func (p *Parser) bodyStep(b []byte) (int, Event) {
 	}
 	return k, None
 }
+
+// statusPrefix starts every HTTP/1 status line.
+var statusPrefix = []byte("HTTP/1.")
 
 func (p *Parser) capture(b []byte) {
 	if room := p.lim.CaptureBodyBytes - len(p.msg.Body); room > 0 {

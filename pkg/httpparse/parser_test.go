@@ -316,3 +316,30 @@ func TestParserRandomBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestSniffBody: with SniffBody, a response whose announced body starts
+// with a status line ends there (it answered a bodiless request the caller
+// did not know of); a body that does not, and any body without SniffBody,
+// is read as announced.
+func TestSniffBody(t *testing.T) {
+	headLike := "HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n"
+	for _, tc := range []struct {
+		sniff bool
+		in    string
+		want  string
+	}{
+		{true, headLike + resp200, "200,200"},
+		{true, headLike + strings.Repeat("b", 40) + resp404, "200,404"},
+		{false, headLike + resp200 + strings.Repeat("b", 40-len(resp200)) + resp404, "200,404"},
+	} {
+		f := newFeeder(lim, false, Responses)
+		f.p.SniffBody = tc.sniff
+		f.feed([]byte(tc.in))
+		if got := firsts(f.msgs); got != tc.want {
+			t.Errorf("sniff %v: messages %s, want %s", tc.sniff, got, tc.want)
+		}
+		if tc.sniff && len(f.msgs) > 0 && strings.HasPrefix(tc.in[len(headLike):], "HTTP/1.") && f.msgs[0].body != 0 {
+			t.Errorf("sniffed response has %d body bytes", f.msgs[0].body)
+		}
+	}
+}
