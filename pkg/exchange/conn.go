@@ -44,6 +44,7 @@ type conn struct {
 	lastAt     uint64
 	stopped    bool
 	interim    uint64 // bytes of 1xx responses before the final one
+	ambiguous  bool   // a message's framing headers could be read more than one way: no skip hints
 	pairing
 }
 
@@ -144,10 +145,11 @@ func (dr *dir) Missing(n uint64, lost bool, m stream.Meta) {
 }
 
 // maybeHint tells the kernel side where a long uncaptured body ends. Not
-// while pairing is unsure: the framing may be wrong, and a wrong hint would
-// keep the kernel from copying the messages after it.
+// while pairing is unsure, nor on a connection whose framing was ambiguous:
+// the framing may be wrong, and a wrong hint would keep the kernel from
+// copying the messages after it (a smuggled request among them).
 func (dr *dir) maybeHint() {
-	if dr.hinted || dr.c.unsure || !dr.p.CaptureDone() || dr.s.Waiting() {
+	if dr.hinted || dr.c.unsure || dr.c.ambiguous || !dr.p.CaptureDone() || dr.s.Waiting() {
 		return
 	}
 	if rem, ok := dr.p.BodyRemaining(); ok && rem > skipHintMin {
@@ -165,6 +167,10 @@ func (c *conn) event(dr *dir, ev httpparse.Event) {
 	case httpparse.Head:
 		if c.side == "" {
 			c.learnSide(dr, m.Request)
+		}
+		if m.Ambiguous && !c.ambiguous {
+			c.ambiguous = true
+			c.t.stats.FramingAmbiguous++
 		}
 	case httpparse.End:
 		if c.side == "" { // a message cut before its head completed

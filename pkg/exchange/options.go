@@ -101,4 +101,5 @@ type Stats struct {
 	ConnsReplaced    uint64 // connections ended by a record of a newer generation on the same id
 	StaleRecords     uint64 // records of a connection that ended (closed, or replaced by a newer generation): dropped
 	BytesUnseen      uint64 // bytes the socket moved that no record carried (splice, io_uring, ...): passed on as not captured
+	FramingAmbiguous uint64 // connections with a message whose framing headers could be read more than one way
 }

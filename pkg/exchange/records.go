@@ -21,6 +21,7 @@ type pendingReq struct {
 	kind                httpparse.MethodKind
 	upgrade             bool
 	gap, truncated      bool
+	ambiguous           bool   // its framing headers could be read more than one way
 	cut                 bool   // the request ended early (httpparse.Message.Cut)
 	size                uint64 // bytes it holds: header section and body
 }
@@ -37,7 +38,7 @@ func (q *pendingReq) fill(c *conn, dr *dir, m *httpparse.Message) {
 	q.body = append(q.body[:0], m.Body...)
 	q.startAt, q.endAt, q.meta = dr.begin.At, dr.cur.At, dr.begin
 	q.kind, q.upgrade = m.Kind(), m.Upgrade
-	q.gap, q.truncated, q.cut = m.Gap, m.Truncated, m.Cut
+	q.gap, q.truncated, q.cut, q.ambiguous = m.Gap, m.Truncated, m.Cut, m.Ambiguous
 	q.size = uint64(len(head) + len(q.body))
 }
 
@@ -82,6 +83,7 @@ func setRequest(r *record.Exchange, q *pendingReq) {
 	r.RequestStartNs, r.RequestEndNs = q.startAt, q.endAt
 	r.Gap = r.Gap || q.gap
 	r.Truncated = r.Truncated || q.truncated
+	r.FramingAmbiguous = r.FramingAmbiguous || q.ambiguous
 }
 
 func (c *conn) setResponse(r *record.Exchange, dr *dir, m *httpparse.Message) {
@@ -99,6 +101,7 @@ func (c *conn) setResponse(r *record.Exchange, dr *dir, m *httpparse.Message) {
 	r.ResponseStartNs, r.ResponseEndNs = dr.begin.At, dr.cur.At
 	r.Gap = r.Gap || m.Gap
 	r.Truncated = r.Truncated || m.Truncated
+	r.FramingAmbiguous = r.FramingAmbiguous || m.Ambiguous
 }
 
 // emitPair logs a request with its response. When either ended early

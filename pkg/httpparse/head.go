@@ -168,8 +168,10 @@ func (p *Parser) headerLine(line []byte) Event {
 		}
 		return p.cut(false)
 	}
-	if !fold {
-		p.framingHeader(line[name.Off:name.End], line[value.Off:value.End])
+	if fold {
+		m.Ambiguous = m.Ambiguous || p.inFraming
+	} else {
+		p.inFraming = p.framingHeader(line[name.Off:name.End], line[value.Off:value.End])
 	}
 	if len(m.head)+len(line) > p.lim.MaxHeaderBytes {
 		m.Truncated = true
@@ -183,22 +185,25 @@ func (p *Parser) headerLine(line []byte) Event {
 	return None
 }
 
-// framingHeader notes the headers that decide where a message ends.
-func (p *Parser) framingHeader(name, value []byte) {
+// framingHeader notes the headers that decide where a message ends, and
+// says whether name is Content-Length or Transfer-Encoding.
+func (p *Parser) framingHeader(name, value []byte) bool {
 	m := &p.msg
 	switch len(name) { // most names are none of these, and differ in length
 	case len("content-length"):
 		if equalFold(name, "content-length") {
-			n, ok := parseDecimal(value)
+			n, ok := parseContentLength(value)
 			if !ok || m.ContentLength >= 0 && m.ContentLength != n {
 				p.bad = true
 			}
-			m.ContentLength = n
+			m.ContentLength, p.sawCL = n, true
+			return true
 		}
 	case len("transfer-encoding"):
 		if equalFold(name, "transfer-encoding") {
 			m.Chunked = lastToken(value, "chunked")
-			p.teOther = !m.Chunked
+			p.teOther, p.sawTE = !m.Chunked, true
+			return true
 		}
 	case len("connection"):
 		if equalFold(name, "connection") {
@@ -209,11 +214,39 @@ func (p *Parser) framingHeader(name, value []byte) {
 			m.Upgrade = true
 		}
 	}
+	return false
 }
 
-// headEnd decides how the body is framed once the header section is over.
+// parseContentLength reads a Content-Length value: a decimal, or a list of
+// identical decimals (RFC 9110 section 8.6: a recipient may take it as one).
+func parseContentLength(value []byte) (int64, bool) {
+	n, ok := parseDecimal(value)
+	if ok || bytes.IndexByte(value, ',') < 0 {
+		return n, ok
+	}
+	n = -1
+	for part := range bytes.SplitSeq(value, []byte(",")) {
+		v, ok := parseDecimal(bytes.Trim(part, " \t"))
+		if !ok || n >= 0 && v != n {
+			return 0, false
+		}
+		n = v
+	}
+	return n, true
+}
+
+// headEnd decides how the body is framed once the header section is over,
+// as RFC 9112 section 6.3 orders it: Transfer-Encoding over Content-Length;
+// Transfer-Encoding in HTTP/1.0 makes the framing faulty (a request is
+// cut, a response runs to the close).
 func (p *Parser) headEnd() Event {
 	m := &p.msg
+	if p.sawTE && string(m.Bytes(m.Proto)) == "HTTP/1.0" {
+		m.Ambiguous, p.teOther, m.Chunked = true, true, false
+	}
+	if p.sawCL && p.sawTE {
+		m.Ambiguous = true
+	}
 	if p.bad || m.Request && p.teOther {
 		if p.candidate {
 			p.st, p.atBoundary = stResync, true

@@ -39,6 +39,12 @@ type Message struct {
 	// Cut is true when the message ended early: its framing was lost to
 	// missing bytes, or the stream ended inside it.
 	Cut bool
+	// Ambiguous is true when the framing headers could be read more than
+	// one way: Content-Length with Transfer-Encoding, Transfer-Encoding in
+	// HTTP/1.0, or a framing header folded over lines (obs-fold). The
+	// message is framed as RFC 9112 section 6 says; a peer that frames it
+	// otherwise sees other messages.
+	Ambiguous bool
 	// Body holds the first Limits.CaptureBodyBytes of the body payload.
 	Body []byte
 	// Method, Target and Proto are a request's start line; Proto and

@@ -83,6 +83,9 @@ type Parser struct {
 	held       uint64
 	bad        bool // a framing header was invalid
 	teOther    bool // a transfer coding other than chunked is last
+	sawCL      bool // a Content-Length header was seen
+	sawTE      bool // a Transfer-Encoding header was seen
+	inFraming  bool // the last header line was a framing header (a fold continues it)
 }
 
 // Reset prepares p for a new stream, keeping its buffers. A stream picked
@@ -281,6 +284,7 @@ func (p *Parser) Close() Event {
 // begin starts reading a possible start line.
 func (p *Parser) begin(candidate bool) {
 	p.st, p.candidate, p.bad, p.teOther = stStart, candidate, false, false
+	p.sawCL, p.sawTE, p.inFraming = false, false, false
 	p.resetLine()
 }
 

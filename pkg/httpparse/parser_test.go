@@ -14,6 +14,7 @@ type got struct {
 	target             string
 	wire, body         uint64
 	cut, gap, trunc    bool
+	ambiguous          bool
 	fields             int
 	capturedBodyPrefix string
 }
@@ -40,7 +41,8 @@ func (f *feeder) handle(ev Event) {
 		f.heads++
 	case End:
 		m := f.p.Msg()
-		g := got{wire: m.WireBytes, body: m.BodyBytes, cut: m.Cut, gap: m.Gap, trunc: m.Truncated, fields: len(m.Fields), capturedBodyPrefix: string(m.Body)}
+		g := got{wire: m.WireBytes, body: m.BodyBytes, cut: m.Cut, gap: m.Gap, trunc: m.Truncated, ambiguous: m.Ambiguous,
+			fields: len(m.Fields), capturedBodyPrefix: string(m.Body)}
 		if m.Request {
 			g.first, g.target = string(m.Bytes(m.Method)), string(m.Bytes(m.Target))
 		} else {
@@ -340,6 +342,53 @@ func TestSniffBody(t *testing.T) {
 		}
 		if tc.sniff && len(f.msgs) > 0 && strings.HasPrefix(tc.in[len(headLike):], "HTTP/1.") && f.msgs[0].body != 0 {
 			t.Errorf("sniffed response has %d body bytes", f.msgs[0].body)
+		}
+	}
+}
+
+// TestAmbiguousFraming: messages whose framing headers could be read more
+// than one way are framed as RFC 9112 section 6.3 says and flagged, and a
+// list of identical Content-Length values is one value.
+func TestAmbiguousFraming(t *testing.T) {
+	for _, tc := range []struct {
+		name, in  string
+		want      Want
+		firsts    string
+		ambiguous bool
+		body      uint64
+	}{
+		{"CL and TE: chunked wins", "POST /p HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" + reqGet,
+			Requests, "POST,GET", true, 5},
+		{"TE in HTTP/1.0 request: faulty, cut", "POST /p HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+			Requests, "POST!cut", true, 0},
+		{"TE in HTTP/1.0 response: to the close", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\nok and more",
+			Responses, "200", true, 11},
+		{"folded Transfer-Encoding", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip,\r\n chunked\r\nContent-Length: 2\r\n\r\nok",
+			Responses, "200", true, 2},
+		{"folded other header", "HTTP/1.1 200 OK\r\nX-Long: a,\r\n b\r\nContent-Length: 2\r\n\r\nok",
+			Responses, "200", false, 2},
+		{"identical Content-Length list", "HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok" + resp404,
+			Responses, "200,404", false, 2},
+		{"different Content-Length list", "HTTP/1.1 200 OK\r\nContent-Length: 2, 3\r\n\r\nok",
+			Responses, "200!cut", false, 0},
+	} {
+		f := newFeeder(lim, false, tc.want)
+		f.feed([]byte(tc.in))
+		f.close()
+		if got := firsts(f.msgs); got != tc.firsts {
+			t.Errorf("%s: messages %s, want %s", tc.name, got, tc.firsts)
+			continue
+		}
+		if f.msgs[0].ambiguous != tc.ambiguous {
+			t.Errorf("%s: ambiguous %v, want %v", tc.name, f.msgs[0].ambiguous, tc.ambiguous)
+		}
+		for _, m := range f.msgs[1:] {
+			if m.ambiguous {
+				t.Errorf("%s: the message after the ambiguous one is flagged too", tc.name)
+			}
+		}
+		if f.msgs[0].body != tc.body {
+			t.Errorf("%s: first body %d bytes, want %d", tc.name, f.msgs[0].body, tc.body)
 		}
 	}
 }

@@ -64,6 +64,9 @@ func appendJSON(b []byte, e *record.Exchange, s *sink) []byte {
 	b = appendJSONBool(b, `,"adopted":`, e.Adopted)
 	b = appendJSONBool(b, `,"incomplete":`, e.Incomplete)
 	b = appendJSONBool(b, `,"unmatched":`, e.Unmatched)
+	if e.FramingAmbiguous { // rare: written only when set
+		b = append(b, `,"framing_ambiguous":true`...)
+	}
 	if e.RequestBody != nil {
 		b = append(b, `,"request_body":`...)
 		b = appendJSONBytes(b, e.RequestBody)

@@ -86,6 +86,9 @@ func expected(e *record.Exchange, clock Clock) map[string]any {
 		"truncated": e.Truncated, "gap": e.Gap, "adopted": e.Adopted, "incomplete": e.Incomplete,
 		"unmatched": e.Unmatched,
 	}
+	if e.FramingAmbiguous {
+		m["framing_ambiguous"] = true
+	}
 	if e.RequestBody != nil {
 		m["request_body"] = utf8Replaced(string(e.RequestBody))
 	}
@@ -159,6 +162,7 @@ func TestJSONDecodesToEveryField(t *testing.T) {
 			e.RequestBytes, e.RequestStartNs, e.RequestEndNs, e.LatencyNs = 0, 0, 0, 0
 			e.Unmatched, e.Side = true, record.Client
 		})},
+		{"framing ambiguous", tricky(func(e *record.Exchange) { e.FramingAmbiguous = true })},
 		{"bodies", tricky(func(e *record.Exchange) {
 			e.RequestBody = []byte("{\"a\":\"\\u00e9\"}\n\x00\xff")
 			e.ResponseBody = []byte{}
@@ -190,6 +194,9 @@ func TestJSONDecodesToEveryField(t *testing.T) {
 				t.Fatalf("not one line: %q", line)
 			}
 			keys := wantKeys
+			if tc.e.FramingAmbiguous {
+				keys = append(keys[:len(keys):len(keys)], "framing_ambiguous")
+			}
 			if tc.e.RequestBody != nil {
 				keys = append(keys[:len(keys):len(keys)], "request_body")
 			}

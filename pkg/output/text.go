@@ -75,6 +75,7 @@ func appendText(b []byte, e *record.Exchange, s *sink) []byte {
 	b = appendFlag(b, " adopted", e.Adopted)
 	b = appendFlag(b, " incomplete", e.Incomplete)
 	b = appendFlag(b, " unmatched", e.Unmatched)
+	b = appendFlag(b, " framing_ambiguous", e.FramingAmbiguous)
 	return append(b, '\n')
 }
 

@@ -54,6 +54,10 @@ type Exchange struct {
 	Adopted    bool // the connection was picked up after it opened
 	Incomplete bool // no response by close or exchange_timeout
 	Unmatched  bool // a response with no request
+	// FramingAmbiguous: a message's framing headers could be read more
+	// than one way (Content-Length with Transfer-Encoding, Transfer-Encoding
+	// in HTTP/1.0, a folded framing header); it was framed as RFC 9112 says.
+	FramingAmbiguous bool
 }
 
 // LatencyMs is LatencyNs in milliseconds.
