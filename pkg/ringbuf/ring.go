@@ -63,10 +63,17 @@ func (r *ring) pending() uint64 {
 	return uint64(atomic.LoadUintptr(r.producer) - atomic.LoadUintptr(r.consumer))
 }
 
+// releaseBytes is how much a batch consumes before it releases that much to
+// the kernel, so that a long batch (whose records may take a while: a sink
+// that blocks) does not keep the kernel from the space it has read. Each
+// release is one store to a line the producers read.
+const releaseBytes = 64 << 10
+
 // read hands every committed record between the consumer and the producer
 // position to fn, in order, until fn returns false, a record is still busy,
-// or the batch ends; then it releases what it passed with one store of the
-// consumer position. It returns the number of records fn saw.
+// or the batch ends, releasing what it passed every releaseBytes and at the
+// end with a store of the consumer position. A record's bytes are valid
+// only during its call. It returns the number of records fn saw.
 func (r *ring) read(fn func(rec []byte) bool) (int, error) {
 	// Only this side writes the consumer position; the acquire-load of the
 	// producer position orders every header read after it.
@@ -104,8 +111,12 @@ func (r *ring) read(fn func(rec []byte) bool) (int, error) {
 		if !fn(r.data[start:end:end]) {
 			break
 		}
+		if cons-first >= releaseBytes {
+			atomic.StoreUintptr(r.consumer, cons)
+			first = cons
+		}
 	}
-	// Release the batch: the kernel may now overwrite it.
+	// Release the rest: the kernel may now overwrite it.
 	if cons != first {
 		atomic.StoreUintptr(r.consumer, cons)
 	}

@@ -212,3 +212,32 @@ func BenchmarkReadMemory(b *testing.B) {
 		})
 	}
 }
+
+// TestRingReleasesAsItReads: a batch longer than releaseBytes gives the
+// kernel back what it has read while fn still runs, never a record fn is
+// still in.
+func TestRingReleasesAsItReads(t *testing.T) {
+	const size = 1 << 20
+	f := newFakeRing(size, 0)
+	const recBytes = 4096 - headerSize
+	for i := 0; i < 3*releaseBytes/4096; i++ {
+		f.put(0, 0, payload(i, recBytes))
+	}
+	var seen int
+	var releasedDuring uintptr
+	_, err := f.read(func(b []byte) bool {
+		start := uintptr(seen) * 4096
+		if f.cons > start {
+			t.Fatalf("record %d at %d: consumer already at %d", seen, start, f.cons)
+		}
+		releasedDuring = max(releasedDuring, f.cons)
+		seen++
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if releasedDuring < releaseBytes || f.cons != f.prod {
+		t.Errorf("released %d while reading (want >= %d), %d at the end (want %d)", releasedDuring, releaseBytes, f.cons, f.prod)
+	}
+}

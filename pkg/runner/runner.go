@@ -28,7 +28,15 @@ type Summary struct {
 	Mode     string
 	Duration time.Duration
 	Reason   pipeline.StopReason
+	// OutputWaits counts the times the output queue was full and the
+	// pipeline waited for the output to take more.
+	OutputWaits uint64
 }
+
+// outputQueueBytes is how much output may wait for a slow stdout: with the
+// 16 MiB ring buffer behind it, seconds of exchanges at full rate. It is
+// memory only while the output is slow.
+const outputQueueBytes = 32 << 20
 
 // IO is where a session's output goes, and what it applies first.
 type IO struct {
@@ -57,6 +65,10 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	defer reader.Close()
 
 	clock := output.NewClock(time.Duration(pipeline.MonotonicNow()))
+	// The sinks' buffers are written from a goroutine of their own: an
+	// output that blocks does not keep the pipeline from the ring buffer.
+	async := output.NewAsyncWriter(out, outputQueueBytes)
+	out = async
 	sink := output.NewText(out, clock)
 	if cfg.LogFormat == config.FormatJSON {
 		sink = output.NewJSON(out, clock)
@@ -88,8 +100,11 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	if err := p.Finish(); err != nil && runErr == nil {
 		runErr = err
 	}
+	if err := async.Close(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("writing records: %w", err)
+	}
 	s := Summary{Exchange: p.Tracker().Stats(), Pipeline: p.Stats(), Mode: string(plan.Mode),
-		Duration: time.Since(start), Reason: reason}
+		Duration: time.Since(start), Reason: reason, OutputWaits: async.Waits()}
 	if s.Counters, err = tr.Counters(); err != nil {
 		log.WithError(err).Warn("reading counters")
 	}

@@ -74,6 +74,9 @@ func logSummary(log *logrus.Logger, s Summary) {
 	if c.RunsSkipped > 0 {
 		f["runs_skipped"] = c.RunsSkipped
 	}
+	if s.OutputWaits > 0 {
+		f["output_waits"] = s.OutputWaits
+	}
 	entry := log.WithFields(f)
 	switch {
 	case lost > 0 || x.Gaps > 0 || s.Pipeline.DecodeErrors > 0:
