@@ -51,6 +51,9 @@ type conn struct {
 // reset prepares c for the connection of d, keeping its buffers.
 func (c *conn) reset(t *Tracker, d *event.Data) {
 	dirs, pend := c.dirs, c.pending
+	if cap(pend) > maxKeptPending {
+		pend = nil
+	}
 	*c = conn{t: t, id: d.Conn, gen: d.Gen, local: d.Local, peer: d.Peer, pid: d.PID, lastAt: d.StartNs}
 	c.dirs = dirs
 	c.pending = pend[:0]
@@ -77,7 +80,7 @@ func (c *conn) reset(t *Tracker, d *event.Data) {
 
 // parserLimits are the limits every parser of t gets.
 func (t *Tracker) parserLimits() httpparse.Limits {
-	return httpparse.Limits{MaxHeaderBytes: t.opts.MaxHeaderBytes, CaptureBodyBytes: t.opts.CaptureBodyBytes}
+	return httpparse.Limits{MaxHeaderBytes: t.opts.MaxHeaderBytes, CaptureBodyBytes: t.opts.CaptureBodyBytes, Budget: &t.budget}
 }
 
 // setSide fixes which end the traced process is, and with it which
@@ -181,6 +184,8 @@ func (c *conn) event(dr *dir, ev httpparse.Event) {
 		} else {
 			c.response(dr, m)
 		}
+		// Between messages a parser keeps no more than its floor.
+		dr.p.Trim()
 	case httpparse.Desync:
 		c.desync(dr)
 	}

@@ -201,3 +201,29 @@ func TestHeadWhileUnsure(t *testing.T) {
 		t.Fatalf("%d responses with status 200 (want 4), %d skip hints (want 0): %s", statuses, hints, w.summary())
 	}
 }
+
+// TestRetainedBudget: connections that leave long header sections hanging
+// hold no more than MaxRetainedBytes between them beyond their floors (the
+// rest are truncated), and give it all back when they close.
+func TestRetainedBudget(t *testing.T) {
+	w := newWorld(t, Options{MaxRetainedBytes: 64 << 10})
+	var head strings.Builder
+	head.WriteString("GET /hang HTTP/1.1\r\n")
+	for i := 0; head.Len() < 12<<10; i++ {
+		head.WriteString("X-Pad: " + strings.Repeat("p", 100) + "\r\n")
+	}
+	peers := make([]*peer, 64)
+	for i := range peers {
+		peers[i] = w.serverConn(uint64(i + 1))
+		peers[i].send(in, head.String())
+	}
+	if used := w.tr.budget.Used(); used > 64<<10 || w.tr.Stats().HeadersOverBudget == 0 {
+		t.Fatalf("held %d bytes (budget %d), %d header lines over budget", used, 64<<10, w.tr.Stats().HeadersOverBudget)
+	}
+	for _, p := range peers {
+		p.close()
+	}
+	if used := w.tr.budget.Used(); used != 0 {
+		t.Fatalf("%d bytes still held after every connection closed", used)
+	}
+}

@@ -23,6 +23,10 @@ type Options struct {
 	// MaxBufferedBytes bounds bytes held per direction while waiting for
 	// out-of-order records to fill a hole.
 	MaxBufferedBytes int
+	// MaxRetainedBytes bounds what all parsers keep for header sections in
+	// progress beyond a small floor each (httpparse.Budget): past it, header
+	// fields are not stored (the record is truncated).
+	MaxRetainedBytes int
 	// ExchangeTimeout is how long a request waits for its response.
 	ExchangeTimeout time.Duration
 	// IdleTimeout is how long a connection may go without records before it
@@ -42,6 +46,7 @@ func DefaultOptions() Options {
 		MaxPending:       4096,
 		MaxPendingBytes:  32 << 20,
 		MaxBufferedBytes: 256 << 10,
+		MaxRetainedBytes: 16 << 20,
 		ExchangeTimeout:  30 * time.Second,
 		IdleTimeout:      5 * time.Minute,
 		ReorderWindow:    100 * time.Millisecond,
@@ -56,6 +61,7 @@ func (o Options) withDefaults() Options {
 	orDefault(&o.MaxPending, d.MaxPending)
 	orDefault(&o.MaxPendingBytes, d.MaxPendingBytes)
 	orDefault(&o.MaxBufferedBytes, d.MaxBufferedBytes)
+	orDefault(&o.MaxRetainedBytes, d.MaxRetainedBytes)
 	orDefault(&o.ExchangeTimeout, d.ExchangeTimeout)
 	orDefault(&o.IdleTimeout, d.IdleTimeout)
 	orDefault(&o.ReorderWindow, d.ReorderWindow)
@@ -69,6 +75,12 @@ func orDefault[T int | time.Duration](v *T, d T) {
 		*v = d
 	}
 }
+
+// maxFreeConns bounds the removed connections kept for reuse.
+const maxFreeConns = 1024
+
+// maxKeptPending bounds the request queue a reused connection keeps.
+const maxKeptPending = 64
 
 // maxHeldPieces bounds the pieces a direction holds behind a hole.
 const maxHeldPieces = 64
@@ -102,4 +114,5 @@ type Stats struct {
 	StaleRecords     uint64 // records of a connection that ended (closed, or replaced by a newer generation): dropped
 	BytesUnseen      uint64 // bytes the socket moved that no record carried (splice, io_uring, ...): passed on as not captured
 	FramingAmbiguous uint64 // connections with a message whose framing headers could be read more than one way
+	HeadersOverBudget uint64 // header lines not stored because MaxRetainedBytes was reached (records truncated)
 }

@@ -100,12 +100,25 @@ func (c *conn) request(dr *dir, m *httpparse.Message) {
 	c.t.pendingBytes += c.pending[n].size
 }
 
-// pop takes the oldest waiting request off the queue.
+// pop takes the oldest waiting request off the queue; the caller clears
+// it (forget) once done with it.
 func (c *conn) pop() *pendingReq {
 	req := &c.pending[c.head]
 	c.head++
 	c.t.pendingBytes -= req.size
 	return req
+}
+
+// forget clears an answered request, so that its queue slot holds on to
+// none of its strings, keeping only its buffers' room; the first slot,
+// the one a connection that does not pipeline reuses each time, keeps its
+// header section, which the next request's is compared with (sameOrCopy).
+func (c *conn) forget(req *pendingReq) {
+	if req == &c.pending[0] {
+		return
+	}
+	clear(req.headers)
+	*req = pendingReq{headers: req.headers[:0], body: req.body[:0]}
 }
 
 // response takes a complete (or cut) response.
@@ -122,7 +135,9 @@ func (c *conn) response(dr *dir, m *httpparse.Message) {
 			c.pipelined = true // the next request came before this answer
 		}
 		stop = stop || req.kind == httpparse.MethodConnect && m.Status/100 == 2
-		if !stop && (req.kind == httpparse.MethodConnect || req.upgrade) && c.reqDir().p.Resume() {
+		refused := !stop && (req.kind == httpparse.MethodConnect || req.upgrade)
+		c.forget(req)
+		if refused && c.reqDir().p.Resume() {
 			c.desync(c.reqDir()) // bytes sent after the refused upgrade were not parsed
 		}
 	} else {
@@ -161,6 +176,7 @@ func (c *conn) dropPending(gap bool) {
 	for c.head < len(c.pending) {
 		req := c.pop()
 		c.emitIncomplete(req, gap)
+		c.forget(req)
 	}
 	c.pending, c.head = c.pending[:0], 0
 }
@@ -172,6 +188,7 @@ func (c *conn) expire(nowNs, timeout uint64) {
 		req := c.pop()
 		c.t.stats.TimedOut++
 		c.emitIncomplete(req, false)
+		c.forget(req)
 		c.unsure, c.answeredUnsure = true, false
 	}
 }

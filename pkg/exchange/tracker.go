@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/httptrace/httptrace/pkg/event"
+	"github.com/httptrace/httptrace/pkg/httpparse"
 	"github.com/httptrace/httptrace/pkg/record"
 	"github.com/httptrace/httptrace/pkg/stream"
 )
@@ -31,6 +32,8 @@ type Tracker struct {
 	// pendingBytes is what every waiting request holds (MaxPendingBytes).
 	pendingBytes uint64
 	limits       stream.Limits
+	// budget bounds what the parsers keep for header sections.
+	budget httpparse.Budget
 	// dropped remembers connections the table dropped: one dropped for
 	// idleness or room that speaks again resumes where it was instead of
 	// reporting its history as a gap; records of one that closed are late.
@@ -52,6 +55,7 @@ func New(opts Options, emit func(*record.Exchange)) *Tracker {
 		},
 	}
 	t.lru.next, t.lru.prev = &t.lru, &t.lru
+	t.budget.Max = int64(opts.MaxRetainedBytes)
 	return t
 }
 
@@ -184,6 +188,7 @@ func (t *Tracker) Stats() Stats {
 	}
 	s.Gaps, s.BytesNotSeen, s.BytesNotCaptured = st.Gaps, st.Lost, st.NotCaptured
 	s.LateRecords, s.HolesForced, s.BytesUnseen = st.Late, st.Forced, st.Unseen
+	s.HeadersOverBudget = t.budget.Refused
 	return s
 }
 
@@ -281,5 +286,14 @@ func (t *Tracker) remove(c *conn) {
 	t.stats.SkippedBytes += c.dirs[0].p.Skipped + c.dirs[1].p.Skipped
 	delete(t.conns, c.id)
 	c.unlink()
-	t.free = append(t.free, c)
+	// What the connection kept goes back: parsers and streams down to
+	// their floors, and the connection itself to the free list while it
+	// has room.
+	for i := range c.dirs {
+		c.dirs[i].p.Release()
+		c.dirs[i].s.Release()
+	}
+	if len(t.free) < maxFreeConns {
+		t.free = append(t.free, c)
+	}
 }

@@ -30,11 +30,16 @@ func (p *Parser) takeLine(b []byte) ([]byte, int, bool) {
 }
 
 func (p *Parser) appendLine(b []byte) {
-	if p.lineOver || len(p.line)+len(b) > p.lim.MaxHeaderBytes {
+	if p.lineOver || len(p.line)+len(b) > p.lim.MaxHeaderBytes ||
+		!p.room(len(p.line), cap(p.line), len(b), floorLine, 1) {
 		p.lineOver = true
 		return
 	}
+	c := cap(p.line)
 	p.line = append(p.line, b...)
+	if cap(p.line) != c {
+		p.account()
+	}
 }
 
 // lineStep reads one line of a line-oriented state.
@@ -150,7 +155,11 @@ func (p *Parser) startLine(line []byte) Event {
 
 func (p *Parser) started(line []byte) Event {
 	m := &p.msg
-	m.head = append(m.head, line...)
+	c := cap(m.head)
+	m.head = append(m.head, line...) // the start line is stored whatever the budget: its spans index it
+	if cap(m.head) != c {
+		p.account()
+	}
 	m.HeaderBytes, m.WireBytes = p.lineTotal, p.lineTotal
 	p.st = stHeaders
 	return None
@@ -173,14 +182,18 @@ func (p *Parser) headerLine(line []byte) Event {
 	} else {
 		p.inFraming = p.framingHeader(line[name.Off:name.End], line[value.Off:value.End])
 	}
-	if len(m.head)+len(line) > p.lim.MaxHeaderBytes {
+	if len(m.head)+len(line) > p.lim.MaxHeaderBytes || !p.room(len(m.head), cap(m.head), len(line), floorHead, 1) ||
+		!fold && !p.room(len(m.Fields), cap(m.Fields), 1, floorFields, fieldSize) {
 		m.Truncated = true
 		return None
 	}
-	off := int32(len(m.head))
+	off, hc, fc := int32(len(m.head)), cap(m.head), cap(m.Fields)
 	m.head = append(m.head, line...)
 	if !fold {
 		m.Fields = append(m.Fields, Field{Span{off + name.Off, off + name.End}, Span{off + value.Off, off + value.End}})
+	}
+	if cap(m.head) != hc || cap(m.Fields) != fc {
+		p.account()
 	}
 	return None
 }

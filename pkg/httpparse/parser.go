@@ -32,8 +32,9 @@ const (
 
 // Limits bound what the parser keeps.
 type Limits struct {
-	MaxHeaderBytes   int // header section bytes stored; longer sections are truncated
-	CaptureBodyBytes int // body bytes kept in Message.Body
+	MaxHeaderBytes   int     // header section bytes stored; longer sections are truncated
+	CaptureBodyBytes int     // body bytes kept in Message.Body
+	Budget           *Budget // shared by the parsers of a tracker; nil: no bound
 }
 
 type state uint8
@@ -83,7 +84,8 @@ type Parser struct {
 	held       uint64
 	bad        bool // a framing header was invalid
 	teOther    bool // a transfer coding other than chunked is last
-	sawCL      bool // a Content-Length header was seen
+	charged    int64 // what this parser's buffers hold of Limits.Budget
+	sawCL      bool  // a Content-Length header was seen
 	sawTE      bool // a Transfer-Encoding header was seen
 	inFraming  bool // the last header line was a framing header (a fold continues it)
 }
@@ -94,7 +96,8 @@ func (p *Parser) Reset(lim Limits, adopted bool) {
 	if lim.MaxHeaderBytes < 256 {
 		lim.MaxHeaderBytes = 256
 	}
-	*p = Parser{lim: lim, line: p.line[:0], msg: Message{Body: p.msg.Body[:0], head: p.msg.head[:0], Fields: p.msg.Fields[:0]}}
+	*p = Parser{lim: lim, line: p.line[:0], charged: p.charged,
+		msg: Message{Body: p.msg.Body[:0], head: p.msg.head[:0], Fields: p.msg.Fields[:0]}}
 	if adopted {
 		p.st, p.atBoundary = stResync, true
 	}

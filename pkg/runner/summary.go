@@ -77,6 +77,9 @@ func logSummary(log *logrus.Logger, s Summary) {
 	if s.OutputWaits > 0 {
 		f["output_waits"] = s.OutputWaits
 	}
+	if x.HeadersOverBudget > 0 {
+		f["headers_over_budget"] = x.HeadersOverBudget
+	}
 	entry := log.WithFields(f)
 	switch {
 	case lost > 0 || x.Gaps > 0 || s.Pipeline.DecodeErrors > 0:

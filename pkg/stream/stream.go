@@ -83,6 +83,12 @@ func (s *Stream) Reset(lim Limits, fromZero bool) {
 	*s = Stream{lim: lim, fromZero: fromZero, pend: s.pend[:0], spare: s.spare}
 }
 
+// Release drops what s keeps for reuse and what it holds behind a hole:
+// the stream is being dropped.
+func (s *Stream) Release() {
+	s.pend, s.spare, s.buffered = nil, nil, 0
+}
+
 // ResetAt prepares s for a connection whose next byte is at position next:
 // one resumed after it was dropped, whose bytes before next were passed on.
 func (s *Stream) ResetAt(lim Limits, next uint64) {
