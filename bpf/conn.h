@@ -169,53 +169,65 @@ static __always_inline __u8 sock_state(struct sock *sk)
 }
 
 /*
- * The bytes the application has moved in direction dir of a TCP socket,
- * in state state, as the socket counts them: consumed (bytes_received less
- * what waits unread) or written (bytes_acked plus what is queued and not
- * yet acknowledged). Every byte the application moves counts, whatever
- * moved it (a read, splice, io_uring, sendfile), and nothing else does
- * (MSG_PEEK does not). Both are 64-bit, so no stretch of bytes wraps.
+ * Where the application is in direction dir of a TCP socket, in state
+ * state, as a sequence number: the next byte it will consume (copied_seq)
+ * or write (write_seq). Only the application's own calls move them (a
+ * read, splice, io_uring, sendfile: every byte it moves, whatever moved
+ * it; MSG_PEEK does not), never the network, so no segment that arrives
+ * while they are read can make them disagree.
  *
- * A FIN takes a sequence number but is no byte: the peer's counts once the
- * application has read it (tcp_recvmsg consumes a FIN that follows the
- * last bytes it copies in the same call), our own once queued; each is
- * taken off. In CLOSE a reset cannot be told from a FIN, so callers do not
- * ask (the counts say nothing sure there).
+ * A FIN takes a sequence number but is no byte: the peer's counts in
+ * copied_seq once the application has read it (tcp_recvmsg consumes a FIN
+ * that follows the last bytes it copies in the same call), our own in
+ * write_seq once queued; each is taken off. The peer's FIN has come in
+ * CLOSE_WAIT, LAST_ACK and CLOSING, when no more data can come, so
+ * rcv_nxt is settled there. In CLOSE a reset cannot be told from a FIN:
+ * callers do not ask.
  */
-static __always_inline __u64 app_count(struct sock *sk, __u8 dir, __u8 state)
+static __always_inline __u32 app_seq(struct sock *sk, __u8 dir, __u8 state)
 {
 	struct tcp_sock *tp = tcp_of(sk);
-	__u64 n;
+	__u32 seq;
 
 	if (dir == HTTPTRACE_DIR_RECV) {
-		__u32 nxt = BPF_CORE_READ(tp, rcv_nxt), copied = BPF_CORE_READ(tp, copied_seq);
-
-		n = BPF_CORE_READ(tp, bytes_received) - (__u32)(nxt - copied);
+		seq = BPF_CORE_READ(tp, copied_seq);
 		if ((state == HT_TCP_CLOSE_WAIT || state == HT_TCP_LAST_ACK || state == HT_TCP_CLOSING) &&
-		    copied == nxt && n)
-			n--;
-		return n;
+		    seq == BPF_CORE_READ(tp, rcv_nxt))
+			seq--;
+		return seq;
 	}
-	n = BPF_CORE_READ(tp, bytes_acked) + (__u32)(BPF_CORE_READ(tp, write_seq) - BPF_CORE_READ(tp, snd_una));
-	if ((state == HT_TCP_FIN_WAIT1 || state == HT_TCP_FIN_WAIT2 || state == HT_TCP_CLOSING ||
-	     state == HT_TCP_LAST_ACK) && n)
-		n--;
-	return n;
+	seq = BPF_CORE_READ(tp, write_seq);
+	if (state == HT_TCP_FIN_WAIT1 || state == HT_TCP_FIN_WAIT2 || state == HT_TCP_CLOSING ||
+	    state == HT_TCP_LAST_ACK)
+		seq--;
+	return seq;
 }
 
 /*
  * True when a read that just returned bytes got the first bytes the socket
  * ever delivered, and the process has written nothing on it: the connection
  * is seen from its start although its accept was not (a kretprobe misses an
- * accept that was already blocked when it was attached).
+ * accept that was already blocked when it was attached). The bytes read in
+ * all are what the socket received less what waits unread (a segment that
+ * lands while these are read makes the answer no, which only costs the
+ * connection its from-start flag).
  */
 static __always_inline bool read_from_start(struct sock *sk, __u64 bytes)
 {
 	struct tcp_sock *tp = tcp_of(sk);
 	__u8 state = sock_state(sk);
+	__u32 nxt, copied;
+	__u64 consumed;
 
-	return state != HT_TCP_CLOSE && app_count(sk, HTTPTRACE_DIR_RECV, state) == bytes &&
-	       BPF_CORE_READ(tp, data_segs_out) == 0 && BPF_CORE_READ(tp, write_seq) == BPF_CORE_READ(tp, snd_nxt);
+	if (state == HT_TCP_CLOSE)
+		return false;
+	nxt = BPF_CORE_READ(tp, rcv_nxt);
+	copied = app_seq(sk, HTTPTRACE_DIR_RECV, state);
+	consumed = BPF_CORE_READ(tp, bytes_received) - (__u32)(nxt - copied);
+	if ((state == HT_TCP_CLOSE_WAIT || state == HT_TCP_LAST_ACK || state == HT_TCP_CLOSING) && consumed)
+		consumed--; /* the peer's FIN counts in bytes_received */
+	return consumed == bytes && BPF_CORE_READ(tp, data_segs_out) == 0 &&
+	       BPF_CORE_READ(tp, write_seq) == BPF_CORE_READ(tp, snd_nxt);
 }
 
 /*
@@ -248,8 +260,9 @@ static __always_inline __u64 conn_forget(__u64 id)
  * case (a connect: the socket may have been connected before, and a
  * connect to AF_UNSPEC ended that connection).
  *
- * The receive count of a connection seen from its start is its stream
- * position (base 0); every other direction is anchored at its first bytes.
+ * An accepted connection's directions are anchored now, while the
+ * application has moved nothing: the bytes it moves unseen from the first
+ * on are counted. Every other direction is anchored at its first bytes.
  */
 static __always_inline struct conn *conn_get(__u64 id, struct sock *sk, __u8 flag, bool renew)
 {
@@ -266,7 +279,13 @@ static __always_inline struct conn *conn_get(__u64 id, struct sock *sk, __u8 fla
 	fresh.flags = flag;
 	fresh.gen = bpf_ktime_get_ns();
 	fresh.sk = (__u64)sk;
-	fresh.anchored[HTTPTRACE_DIR_RECV] = !(flag & HTTPTRACE_CONN_ADOPTED);
+	if (flag == HTTPTRACE_CONN_ACCEPTED) {
+		__u8 state = sock_state(sk);
+
+		fresh.seq0[HTTPTRACE_DIR_RECV] = app_seq(sk, HTTPTRACE_DIR_RECV, state);
+		fresh.seq0[HTTPTRACE_DIR_SEND] = app_seq(sk, HTTPTRACE_DIR_SEND, state);
+		fresh.anchored[HTTPTRACE_DIR_RECV] = fresh.anchored[HTTPTRACE_DIR_SEND] = 1;
+	}
 	conn_addresses(&fresh, sk);
 	if (bpf_map_update_elem(&conns, &id, &fresh, BPF_NOEXIST) == 0) {
 		stat_inc(conn_stat(flag));
@@ -288,17 +307,21 @@ static __always_inline bool counts_foreign(struct sock *sk)
 
 /*
  * Accounts bytes a call moved in direction dir of connection c (socket sk)
- * and returns the stream position they start at. The socket's count says
- * where they end: what it moved beyond the last bytes accounted and this
- * call's is *unseen, bytes no record carried (splice, io_uring, a syscall
- * not hooked, a return missed), placed before this call's.
+ * and returns the stream position they start at. The socket's sequence
+ * says where they end: what it moved beyond the last bytes accounted and
+ * this call's is *unseen, bytes no record carried (splice, io_uring, a
+ * syscall not hooked, a return missed), placed before this call's. The
+ * 32-bit sequence is taken relative to the last position stored, so a
+ * stretch of up to 4 GiB between two records is counted right; no position
+ * is stored beyond the socket's.
  *
  * Where the socket moved less than the call since the last bytes accounted
  * (another thread's call on the socket returned first), the bytes are
  * placed where the socket says they end, over bytes already accounted if
- * need be: user space passes on only what is new, and no position is ever
- * stored beyond the socket's count. Where the counts are not the
- * application's (CLOSE, kernel TLS), the call's count is used.
+ * need be: user space passes on only what is new. Where the socket moved
+ * nothing at all for the call, or a ULP (kernel TLS) sits on it, or it is
+ * in CLOSE, its sequence is not the application's: the connection is
+ * counted by its calls from then on.
  *
  * Positions are written with plain stores: a racing call's store may win,
  * which costs nothing, as every position is read from the socket.
@@ -306,7 +329,8 @@ static __always_inline bool counts_foreign(struct sock *sk)
 static __always_inline __u64 conn_advance(struct conn *c, struct sock *sk, __u8 dir, __u64 bytes, __u64 *unseen)
 {
 	__u8 state = sock_state(sk);
-	__u64 last, end;
+	__u32 seq, moved;
+	__u64 last;
 
 	dir &= 1;
 	last = c->pos[dir];
@@ -315,26 +339,25 @@ static __always_inline __u64 conn_advance(struct conn *c, struct sock *sk, __u8 
 		c->pos[dir] = last + bytes;
 		return last;
 	}
-	end = app_count(sk, dir, state);
+	seq = app_seq(sk, dir, state);
 	if (!c->anchored[dir]) {
-		c->base[dir] = end - bytes;
+		c->seq0[dir] = seq - (__u32)bytes;
 		c->anchored[dir] = 1;
 	}
-	end -= c->base[dir];
-	if (end != last + bytes && counts_foreign(sk)) {
+	moved = seq - c->seq0[dir] - (__u32)last;
+	if (moved != bytes && (moved == 0 || counts_foreign(sk))) {
 		c->foreign = 1;
 		c->pos[dir] = last + bytes;
 		return last;
 	}
-	if (end < last + bytes) {
+	if (moved < bytes) {
 		stat_inc(HTTPTRACE_STAT_POS_BEHIND);
-		if (end > last)
-			c->pos[dir] = end;
-		return end > bytes ? end - bytes : 0;
+		c->pos[dir] = last + moved;
+		return last + moved > bytes ? last + moved - bytes : 0;
 	}
-	*unseen = end - bytes - last;
-	c->pos[dir] = end;
-	return end - bytes;
+	*unseen = moved - bytes;
+	c->pos[dir] = last + moved;
+	return last + *unseen;
 }
 
 /*
@@ -345,13 +368,15 @@ static __always_inline __u64 conn_advance(struct conn *c, struct sock *sk, __u8 
  */
 static __always_inline __u64 conn_end(const struct conn *c, struct sock *sk, __u8 dir, __u8 state)
 {
-	__u64 end;
+	__u32 moved;
 
 	dir &= 1;
 	if (!c->anchored[dir] || c->foreign || state == HT_TCP_CLOSE)
 		return 0;
-	end = app_count(sk, dir, state) - c->base[dir];
-	return end > c->pos[dir] ? end : c->pos[dir];
+	moved = app_seq(sk, dir, state) - c->seq0[dir] - (__u32)c->pos[dir];
+	if (moved > (1U << 31)) /* behind the last position: nothing moved since */
+		return c->pos[dir];
+	return c->pos[dir] + moved;
 }
 
 /* An accept returned or a connect succeeded on fd: record the connection with flag. */

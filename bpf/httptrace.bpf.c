@@ -134,9 +134,15 @@ int raw_tp_proc_exit(struct bpf_raw_tracepoint_args *ctx)
 	return on_exit();
 }
 
-/* Sockets, in every mode: inet_sock_set_state(sk, oldstate, newstate). */
+/* Sockets, in every mode: inet_sock_set_state(sk, oldstate, newstate), tcp_destroy_sock(sk). */
 SEC("raw_tracepoint")
 int raw_tp_sock_state(struct bpf_raw_tracepoint_args *ctx)
 {
 	return on_sock_state((struct sock *)ctx->args[0], (int)ctx->args[1], (int)ctx->args[2]);
+}
+
+SEC("raw_tracepoint")
+int raw_tp_sock_destroy(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_sock_destroy((struct sock *)ctx->args[0]);
 }

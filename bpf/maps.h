@@ -28,7 +28,7 @@ struct {
 /* What the programs know of one TCP connection. */
 struct conn {
 	__u64 pos[2];                        /* stream position after the last bytes accounted, per direction */
-	__u64 base[2];                       /* the socket's count (app_count) at position 0, per direction */
+	__u32 seq0[2];                       /* the socket's sequence (app_seq) at position 0, per direction */
 	__u64 gen;                           /* bpf_ktime_get_ns() when the entry was made: its generation */
 	__u64 sk;                            /* the struct sock it was made for: another one is another connection */
 	__u8 local_addr[HTTPTRACE_ADDR_LEN]; /* network order; IPv4 in the first 4 bytes */
@@ -37,8 +37,8 @@ struct conn {
 	__u16 peer_port;
 	__u8 family;
 	__u8 flags;                          /* enum httptrace_conn_flags */
-	__u8 anchored[2];                    /* base[dir] is known (a byte each: two CPUs may set them at once) */
-	__u8 foreign;                        /* the socket's counts are not the application's bytes (kernel TLS) */
+	__u8 anchored[2];                    /* seq0[dir] is known (a byte each: two CPUs may set them at once) */
+	__u8 foreign;                        /* the socket's sequence is not the application's bytes: count calls */
 	__u8 pad[7];
 };
 

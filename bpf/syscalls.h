@@ -204,20 +204,21 @@ static __always_inline int on_close_entry(__s32 fd)
 	return 0;
 }
 
+/* SOCK_DEAD in sk_flags: the socket has no file any more (sock_orphan). */
+#define HT_SOCK_DEAD 0
+
 /*
- * A TCP socket changes state. Its end (CLOSE) ends a known connection
- * that no close(2) ended: one released by close_range, dup2 over its fd,
- * close-on-exec, exit, or a close while another thread was in a syscall on
- * it. The socket's counts are still there: a close record says where each
- * direction ended, as of the state it left.
+ * A known connection's socket ended with no close(2) seen, oldstate the
+ * TCP state it left (HT_TCP_CLOSE: not known): it was released by
+ * close_range, dup2 over its fd, close-on-exec, exit, or a close while
+ * another thread was in a syscall on it. A close record says where each
+ * direction ended, as far as the counts say.
  */
-static __always_inline int on_sock_state(struct sock *sk, int oldstate, int newstate)
+static __always_inline int sock_ended(struct sock *sk, int oldstate)
 {
 	__u64 key = (__u64)sk, *idp, id, gen, end[2];
 	struct conn *c;
 
-	if (newstate != HT_TCP_CLOSE)
-		return 0;
 	idp = bpf_map_lookup_elem(&conn_socks, &key);
 	if (!idp)
 		return 0;
@@ -233,6 +234,31 @@ static __always_inline int on_sock_state(struct sock *sk, int oldstate, int news
 	stat_inc(HTTPTRACE_STAT_CONNS_ENDED);
 	emit_end(id, gen, end);
 	return 0;
+}
+
+/*
+ * A TCP socket changes state. Reaching CLOSE once it has no file (the
+ * application released it, so no more of its calls can come) is its end,
+ * and the state it leaves says which FINs count. A socket that reaches
+ * CLOSE while the application still holds it (a reset, a FIN after its own
+ * shutdown) is not ended here: its release is, by close(2) or, at the
+ * latest, by the socket's destruction (on_sock_destroy).
+ */
+static __always_inline int on_sock_state(struct sock *sk, int oldstate, int newstate)
+{
+	if (newstate != HT_TCP_CLOSE || !(BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << HT_SOCK_DEAD)))
+		return 0;
+	return sock_ended(sk, oldstate);
+}
+
+/*
+ * A TCP socket is destroyed: the last moment of every socket, whichever
+ * way its file was released. A connection still known then ends, with
+ * where it ended not known (the socket is in CLOSE).
+ */
+static __always_inline int on_sock_destroy(struct sock *sk)
+{
+	return sock_ended(sk, HT_TCP_CLOSE);
 }
 
 #endif /* HTTPTRACE_SYSCALLS_H */

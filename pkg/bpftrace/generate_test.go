@@ -108,7 +108,7 @@ func TestGenerateDefault(t *testing.T) {
 				"all fds of tracked processes",
 				"only the first iovec",
 				"the count only",
-				"accept, connect, close, sock_end\n *   (it keeps",
+				"accept, connect, close, sock_end,\n *   sock_destroy (it keeps",
 				"proc_exec (it compares names",
 				"bpftrace 0.17 has no\n *   rawtracepoint probes",
 				"BPFTRACE_MAP_KEYS_MAX",

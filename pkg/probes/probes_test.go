@@ -184,6 +184,7 @@ func fakeHost(t *testing.T, kprobes bool) kernel.Host {
 		write("tracing/events/sched/"+tp+"/id", "1\n")
 	}
 	write("tracing/events/sock/inet_sock_set_state/id", "1\n")
+	write("tracing/events/tcp/tcp_destroy_sock/id", "1\n")
 	if kprobes {
 		write("kprobe-type", "6\n")
 	}
@@ -299,8 +300,8 @@ func TestChoose(t *testing.T) {
 func TestAttachmentsFollowTable(t *testing.T) {
 	got := DefaultPlan(ModeTracepoint).Attachments()
 	// Nine data rows and connect with two hooks, accept with two probes,
-	// close, the socket's end and three process events.
-	if len(got) != 9*2+2+2+1+1+3 {
+	// close, the socket's end and destruction, and three process events.
+	if len(got) != 9*2+2+2+1+2+3 {
 		t.Fatalf("%d attachments: %+v", len(got), got)
 	}
 	if got[0].Program != ProgTpEnterRead || got[0].Spec.Name != "sys_enter_read" || got[1].Program != ProgTpExit ||
@@ -311,7 +312,7 @@ func TestAttachmentsFollowTable(t *testing.T) {
 	if !progs[ProgKprobeSendfile] || !progs[ProgKretprobeReturn] || progs[ProgTpExit] || !progs[ProgProcFork] {
 		t.Errorf("kprobe plan programs: %v", progs)
 	}
-	if n := len(ProgramNames()); n != 2*11+2*2+1+3 {
-		t.Errorf("%d programs named, want %d", n, 2*11+2*2+1+3)
+	if n := len(ProgramNames()); n != 2*11+2*2+2+3 {
+		t.Errorf("%d programs named, want %d", n, 2*11+2*2+2+3)
 	}
 }

@@ -47,6 +47,8 @@ const (
 
 // Sockets, the same program in every mode.
 const (
-	// ProgSockState sees TCP state changes: a known connection's socket ending.
+	// ProgSockState sees TCP state changes: a released socket's end.
 	ProgSockState = "raw_tp_sock_state"
+	// ProgSockDestroy sees a TCP socket destroyed: every socket's last moment.
+	ProgSockDestroy = "raw_tp_sock_destroy"
 )

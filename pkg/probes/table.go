@@ -107,8 +107,10 @@ var Table = []Row{
 			// close(2) calls file_close_fd since Linux 6.8, close_fd before.
 			[]string{"kprobe:file_close_fd | kprobe:close_fd"}, []string{"tracepoint:syscalls:sys_enter_close"})},
 	},
-	eventRow("sock_end", "a connection's socket ends (TCP CLOSE) with no close(2) seen: close_range, dup2, exit, exec, another thread's close",
+	eventRow("sock_end", "a released socket reaches TCP CLOSE with no close(2) seen (close_range, dup2, exit, exec, another thread's close): the connection ends where its counts say",
 		ProgSockState, "inet_sock_set_state"),
+	eventRow("sock_destroy", "a TCP socket is destroyed while its connection is still known: the connection ends",
+		ProgSockDestroy, "tcp_destroy_sock"),
 	eventRow("proc_fork", "a tracked process forks: the child process (not a new thread) is tracked", ProgProcFork, "sched_process_fork"),
 	eventRow("proc_exec", "a process execs: tracked when its new name is one of the configured names", ProgProcExec, "sched_process_exec"),
 	eventRow("proc_exit", "the last thread of a tracked process exits: the process is untracked", ProgProcExit, "sched_process_exit"),
