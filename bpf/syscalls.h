@@ -32,11 +32,11 @@ static __always_inline void save_call(struct call *c, __u64 pid_tgid)
 /*
  * A data syscall of a traced process starts: save where its data is, for
  * its return. ptr is the buffer, the iovec array (iovlen entries) or the
- * struct user_msghdr, by shape, and the file fd names now, so that a
- * return finds its bytes' socket even if another thread closes fd and the
- * number is reused meanwhile. Whether the file is a TCP socket is left to
- * a return that moved bytes: most calls that move none (EAGAIN) never pay
- * it.
+ * struct user_msghdr, by shape, and the file fd names now (a few loads
+ * through the fd table, paid by every call), so that a return on another
+ * file (fd closed and reused meanwhile) is dropped. Whether the file is a
+ * TCP socket is left to a return that moved bytes: most calls that move
+ * none (EAGAIN) never pay that.
  */
 static __always_inline int on_data_entry(__s32 fd, __u64 ptr, __u64 iovlen, __u64 flags, __u8 sys, __u8 dir,
 					 __u8 shape)

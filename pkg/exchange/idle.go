@@ -15,6 +15,7 @@ const droppedMax = 4096
 type droppedConn struct {
 	id, gen uint64
 	closed  bool      // it ended: its records are late
+	stopped bool      // it was no longer parsed (an upgrade, a tunnel)
 	next    [2]uint64 // each direction's next stream position
 	side    record.Side
 }
@@ -31,7 +32,7 @@ func (m *droppedMemory) remember(c *conn, closed bool) {
 	if m.byID == nil {
 		m.byID = make(map[uint64]int)
 	}
-	e := droppedConn{id: c.id, gen: c.gen, closed: closed, side: c.side,
+	e := droppedConn{id: c.id, gen: c.gen, closed: closed, stopped: c.stopped, side: c.side,
 		next: [2]uint64{c.dirs[0].s.Next(), c.dirs[1].s.Next()}}
 	if i, ok := m.byID[c.id]; ok {
 		m.ring[i] = e
@@ -80,5 +81,10 @@ func (c *conn) resume(was droppedConn) {
 	c.adopted, c.unsure = true, true
 	if was.side != "" {
 		c.setSide(was.side)
+	}
+	if was.stopped { // a tunnel's bytes are not HTTP
+		c.stopped = true
+		c.dirs[0].p.Stop()
+		c.dirs[1].p.Stop()
 	}
 }

@@ -227,3 +227,35 @@ func TestRetainedBudget(t *testing.T) {
 		t.Fatalf("%d bytes still held after every connection closed", used)
 	}
 }
+
+// TestUnseenImplausible: a record that says more moved unseen before it
+// than any real stretch is counted and its claim left out, not passed on
+// (a count gone wrong would otherwise be a stretch of terabytes).
+func TestUnseenImplausible(t *testing.T) {
+	w := newWorld(t, DefaultOptions())
+	c := w.serverConn(1)
+	c.send(in, get("/a"))
+	c.pos[out] += 1 << 41
+	d := c.data(out, ok("a"))
+	d.Unseen = 1 << 41
+	w.tr.Data(d)
+	if s := w.tr.Stats(); s.UnseenImplausible != 1 || s.BytesUnseen != 0 {
+		t.Fatalf("implausible %d, unseen %d", s.UnseenImplausible, s.BytesUnseen)
+	}
+}
+
+// TestResumeTunnel: a tunnel dropped for idleness that speaks again stays
+// unparsed: its bytes are not HTTP.
+func TestResumeTunnel(t *testing.T) {
+	w := newWorld(t, Options{IdleTimeout: time.Second})
+	c := w.serverConn(1)
+	c.send(in, "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	c.send(out, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	w.tick(2 * time.Second)
+	c.send(in, get("/inside-the-tunnel"))
+	c.send(out, ok("x"))
+	w.tr.Flush(w.now)
+	if got := w.summary(); got != "GET /ws 101" {
+		t.Fatalf("records %s", got)
+	}
+}

@@ -98,7 +98,9 @@ func (t *Tracker) Data(d *event.Data) {
 	if e := d.Pos + uint64(d.Bytes); e > dr.end {
 		dr.end = e
 	}
-	if d.Unseen > 0 {
+	if d.Unseen > maxUnseen {
+		t.stats.UnseenImplausible++
+	} else if d.Unseen > 0 {
 		t.pushUnseen(dr, d.Pos-d.Unseen, d.Unseen, t.piece.Meta)
 	}
 	dr.s.Push(&t.piece, dr)
@@ -118,7 +120,7 @@ func (t *Tracker) Close(cl *event.Close) {
 	}
 	if !c.stopped {
 		for i := range c.dirs {
-			if dr := &c.dirs[i]; cl.EndPos[i] > dr.end {
+			if dr := &c.dirs[i]; cl.EndPos[i] > dr.end && cl.EndPos[i]-dr.end <= maxUnseen {
 				t.pushUnseen(dr, dr.end, cl.EndPos[i]-dr.end, stream.Meta{At: cl.TimestampNs, PID: cl.PID, TID: cl.TID, FD: cl.FD})
 				dr.end = cl.EndPos[i]
 			}

@@ -82,12 +82,12 @@ type Parser struct {
 	rem        uint64
 	next       Event
 	held       uint64
-	bad        bool // a framing header was invalid
-	teOther    bool // a transfer coding other than chunked is last
+	bad        bool  // a framing header was invalid
+	teOther    bool  // a transfer coding other than chunked is last
 	charged    int64 // what this parser's buffers hold of Limits.Budget
 	sawCL      bool  // a Content-Length header was seen
-	sawTE      bool // a Transfer-Encoding header was seen
-	inFraming  bool // the last header line was a framing header (a fold continues it)
+	sawTE      bool  // a Transfer-Encoding header was seen
+	inFraming  bool  // the last header line was a framing header (a fold continues it)
 }
 
 // Reset prepares p for a new stream, keeping its buffers. A stream picked
