@@ -68,6 +68,7 @@ func Main(m *testing.M) {
 //	/status/N/  answers with status N (no body for 1xx, 204 and 304)
 //	/chunked/   answers in three flushed chunks (Transfer-Encoding: chunked)
 //	/large/     answers with a 1 MiB body
+//	/bytes/N/   answers with an N-byte body (N up to 16 MiB) and its Content-Length
 //	/body/      reads the request body (so Expect: 100-continue is answered) and echoes its size
 //	anything else, any method: 200 "ok PATH"
 //
@@ -137,6 +138,20 @@ func Serve(addr string) error {
 	large := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
 	mux.HandleFunc("/large/", func(w http.ResponseWriter, r *http.Request) {
 		w.Write(large)
+	})
+	mux.HandleFunc("/bytes/", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(r.URL.Path, "/bytes/"), "/", 2)[0])
+		if err != nil || n < 0 || n > 16<<20 {
+			http.Error(w, "bad size", 400)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.Itoa(n))
+		for n > 0 {
+			k := min(n, len(large))
+			w.Write(large[:k])
+			n -= k
+		}
 	})
 	mux.HandleFunc("/body/", func(w http.ResponseWriter, r *http.Request) {
 		n, err := io.Copy(io.Discard, r.Body)
