@@ -19,6 +19,7 @@ type dir struct {
 	p      httpparse.Parser
 	cur    stream.Meta // the syscall whose bytes are being parsed
 	begin  stream.Meta // the syscall that moved the current message's first byte
+	headAt uint64      // when the current message's header section was complete
 	hinted bool        // a skip hint was given for the current message
 	seen   bool        // a record of this direction has arrived
 	end    uint64      // the end of the furthest record of this direction
@@ -168,6 +169,7 @@ func (c *conn) event(dr *dir, ev httpparse.Event) {
 	case httpparse.Begin:
 		dr.begin, dr.hinted = dr.cur, false
 	case httpparse.Head:
+		dr.headAt = dr.cur.At
 		if c.side == "" {
 			c.learnSide(dr, m.Request)
 		}

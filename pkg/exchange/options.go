@@ -121,4 +121,5 @@ type Stats struct {
 	FramingAmbiguous  uint64 // connections with a message whose framing headers could be read more than one way
 	HeadersOverBudget uint64 // header lines not stored because MaxRetainedBytes was reached (records truncated)
 	UnseenImplausible uint64 // records whose unseen count was beyond any real stretch (maxUnseen): left out
+	EarlyResponses    uint64 // of Paired: responses that came before their request had ended
 }

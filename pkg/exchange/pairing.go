@@ -5,6 +5,7 @@ package exchange
 
 import (
 	"github.com/httptrace/httptrace/pkg/httpparse"
+	"github.com/httptrace/httptrace/pkg/record"
 )
 
 // pairing is a connection's queue of requests and what is known about
@@ -27,6 +28,11 @@ type pairing struct {
 	answeredUnsure bool
 	lastRespEnd    uint64 // when the last response's last byte moved
 	sawRequest     bool   // a request has been seen on this connection
+	// early is a final response that came while its request's body was
+	// still arriving (a server answering before it reads the body: a 413,
+	// a redirect, nginx's return, a final status instead of 100 Continue).
+	// It is logged with that request when the request ends.
+	early *record.Exchange
 	// unsureKinds are the kinds of the requests logged while unsure, in
 	// order, so that the responses still frame right: a HEAD's answer has
 	// no body whatever its Content-Length says. Bounded by MaxPending.
@@ -78,6 +84,12 @@ func (c *conn) request(dr *dir, m *httpparse.Message) {
 		c.t.stats.PendingDropped++
 		c.unsure, c.answeredUnsure = true, false
 	}
+	if c.early != nil && c.head == len(c.pending) {
+		req := &c.t.scratch
+		req.fill(c, dr, m)
+		c.emitEarly(req)
+		return
+	}
 	if c.unsure {
 		req := &c.t.scratch
 		req.fill(c, dr, m)
@@ -128,6 +140,14 @@ func (c *conn) response(dr *dir, m *httpparse.Message) {
 		return
 	}
 	stop := m.Status == 101
+	if c.head == len(c.pending) && !c.unsure && c.early == nil && c.reqDir().p.InBody() && c.reqDir().p.Msg().Request {
+		// The request this answers is still arriving: it is logged with
+		// this response when it ends.
+		c.early = c.keepResponse(dr, m)
+		c.lastRespEnd = dr.cur.At
+		c.interim = 0
+		return
+	}
 	if c.head < len(c.pending) {
 		req := c.pop()
 		c.emitPair(req, dr, m)

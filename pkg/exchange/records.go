@@ -4,6 +4,8 @@
 package exchange
 
 import (
+	"slices"
+
 	"github.com/httptrace/httptrace/pkg/httpparse"
 	"github.com/httptrace/httptrace/pkg/record"
 	"github.com/httptrace/httptrace/pkg/stream"
@@ -118,6 +120,48 @@ func (c *conn) emitPair(q *pendingReq, dr *dir, m *httpparse.Message) {
 	c.t.stats.Paired++
 	if (q.cut && !q.gap) || (m.Cut && !m.Gap) {
 		r.Incomplete = true
+		c.t.stats.Incomplete++
+	}
+	c.send(r)
+}
+
+// keepResponse copies what a record needs of response m, which dr just
+// parsed, to log it later with its request (an early response).
+func (c *conn) keepResponse(dr *dir, m *httpparse.Message) *record.Exchange {
+	r := &record.Exchange{}
+	c.setResponse(r, dr, m)
+	// The request has not ended: the server answered its header section.
+	if at := c.reqDir().headAt; r.ResponseStartNs > at {
+		r.LatencyNs = r.ResponseStartNs - at
+	}
+	r.ResponseHeaders = slices.Clone(r.ResponseHeaders)
+	r.ResponseBody = slices.Clone(r.ResponseBody)
+	if m.Cut && !m.Gap {
+		r.Incomplete = true
+	}
+	return r
+}
+
+// emitEarly logs a request with the response that came while it was
+// still arriving. The request's bytes are those it had when it ended: a
+// body the client gave up on once it had the answer ends where the
+// connection did, and the exchange is complete all the same. Its latency
+// runs from the request's header section, which is what was answered.
+func (c *conn) emitEarly(q *pendingReq) {
+	resp := c.early
+	c.early = nil
+	r := c.base(&q.meta)
+	setRequest(r, q)
+	r.Status, r.Reason, r.ResponseProto = resp.Status, resp.Reason, resp.ResponseProto
+	r.ResponseHeaders, r.ResponseBytes, r.ResponseBody = resp.ResponseHeaders, resp.ResponseBytes, resp.ResponseBody
+	r.ResponseStartNs, r.ResponseEndNs, r.LatencyNs = resp.ResponseStartNs, resp.ResponseEndNs, resp.LatencyNs
+	r.Gap = r.Gap || resp.Gap
+	r.Truncated = r.Truncated || resp.Truncated
+	r.FramingAmbiguous = r.FramingAmbiguous || resp.FramingAmbiguous
+	r.Incomplete = resp.Incomplete // the response was cut; the request may end early
+	c.t.stats.Paired++
+	c.t.stats.EarlyResponses++
+	if r.Incomplete {
 		c.t.stats.Incomplete++
 	}
 	c.send(r)

@@ -106,6 +106,16 @@ func (p *Parser) Reset(lim Limits, adopted bool) {
 // Msg is the message of the last Begin, Head or End.
 func (p *Parser) Msg() *Message { return &p.msg }
 
+// InBody reports whether the parser is past a message's header section and
+// in its body: the message's head (Msg) is complete, its end to come.
+func (p *Parser) InBody() bool {
+	switch p.st {
+	case stBody, stChunkSize, stChunkData, stChunkEnd, stTrailers, stUntilClose:
+		return true
+	}
+	return false
+}
+
 // Idle reports whether the parser is in sync between two messages.
 func (p *Parser) Idle() bool { return p.st == stIdle && p.next == None }
 
