@@ -16,6 +16,12 @@
 /* Largest capture of one syscall's data the programs can be configured for. */
 #define HTTPTRACE_MAX_CAPTURE_BYTES 16384
 #define HTTPTRACE_COMM_LEN 16
+/*
+ * Most iovecs of one readv/writev/recvmsg/sendmsg whose bytes are copied
+ * (servers and caches write a header section as dozens of small iovecs);
+ * bytes past them are counted as iov_cut.
+ */
+#define HTTPTRACE_MAX_IOVS 64
 #define HTTPTRACE_ADDR_LEN 16
 
 /*

@@ -4,8 +4,6 @@
 
 #include "event.h"
 
-/* Most iovecs of one readv/writev/recvmsg/sendmsg whose bytes are copied. */
-#define HTTPTRACE_MAX_IOVS 16
 /* Most bytes one copy of an iovec's part moves (a power of two dividing HTTPTRACE_MAX_CAPTURE_BYTES). */
 #define HTTPTRACE_COPY_CHUNK 8192
 

@@ -58,6 +58,10 @@ const (
 // FormatVersion is HTTPTRACE_FORMAT_VERSION: the record format this decoder reads.
 const FormatVersion = 2
 
+// MaxIovecs is HTTPTRACE_MAX_IOVS: the most iovecs of one vector transfer
+// whose bytes are copied.
+const MaxIovecs = 64
+
 // MaxCaptureBytes is HTTPTRACE_MAX_CAPTURE_BYTES: the most bytes of one
 // transfer a data record can carry.
 const MaxCaptureBytes = 16384

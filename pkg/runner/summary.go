@@ -90,6 +90,10 @@ func logSummary(log *logrus.Logger, s Summary) {
 	case x.BytesUnseen > 0:
 		entry.Warn(fmt.Sprintf("summary: %d exchanges; %d bytes moved on traced connections with no record "+
 			"(splice, io_uring, a missed return): counted, not captured", x.Exchanges, x.BytesUnseen))
+	case c.BPF[event.StatIovCut] > 0 || c.BPF[event.StatReadUserFailed] > 0:
+		entry.Warn(fmt.Sprintf("summary: %d exchanges; %d transfers not copied whole (%d with more iovecs than are copied, "+
+			"%d whose user memory could not be read): their records say what was not captured",
+			x.Exchanges, c.BPF[event.StatIovCut]+c.BPF[event.StatReadUserFailed], c.BPF[event.StatIovCut], c.BPF[event.StatReadUserFailed]))
 	case c.BPF[event.StatPosBehind] > 0:
 		entry.Warn(fmt.Sprintf("summary: %d exchanges; %d calls raced another on the same socket and direction: "+
 			"their bytes may be placed out of order", x.Exchanges, c.BPF[event.StatPosBehind]))

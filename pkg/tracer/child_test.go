@@ -3,6 +3,7 @@ package tracer
 import (
 	"bufio"
 	"fmt"
+	"github.com/httptrace/httptrace/pkg/event"
 	"os"
 	"os/exec"
 	"strconv"
@@ -38,7 +39,7 @@ var (
 	sendPayloads = []payload{
 		{"writev", []string{"writev-a", "writev-bb"}}, // the skip passes over the first buffer
 		{"write", []string{"write-payload"}},
-		{"writev", manyParts("v", 18)}, // more iovecs than are copied
+		{"writev", manyParts("v", event.MaxIovecs+6)}, // more iovecs than are copied
 		{"sendto", []string{"sendto-payload"}},
 		{"sendmsg", []string{"sendmsg-payload"}},
 		{"sendfile", []string{"sendfile-file-body"}},

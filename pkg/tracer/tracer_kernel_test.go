@@ -321,8 +321,8 @@ type span struct {
 	cut      int // bytes at the end not copied (past the iovecs copied)
 }
 
-// maxIovs is how many iovecs of one transfer the programs copy (HTTPTRACE_MAX_IOVS).
-const maxIovs = 16
+// maxIovs is how many iovecs of one transfer the programs copy.
+const maxIovs = event.MaxIovecs
 
 // spans is one span per payload: a vector transfer is one record, its
 // buffers' bytes following each other.

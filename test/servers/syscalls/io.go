@@ -19,11 +19,14 @@ var Writes = []string{"write", "writev", "sendto", "sendmsg", "sendfile"}
 // MoreReads and MoreWrites move bytes where counting a syscall's bytes is
 // not enough: "peek" looks at each request with recv(MSG_PEEK) before it
 // reads it, "splice" writes a response's body from a pipe with splice(2),
-// which no hooked syscall sees. They are served, but kept out of Reads and
-// Writes, the paths that any syscall tracer (bpftrace's twin too) follows.
+// which no hooked syscall sees, and "writev64" writes the header section as
+// 63 tiny iovecs and the body as a 64th in one writev, as some caches do.
+// They are served, but kept out of Reads and Writes, the paths that any
+// syscall tracer (bpftrace's twin, which looks at a first iovec only, too)
+// follows.
 var (
 	MoreReads  = []string{"peek"}
-	MoreWrites = []string{"splice"}
+	MoreWrites = []string{"splice", "writev64"}
 )
 
 // AllReads and AllWrites are every path the server serves.
@@ -98,6 +101,8 @@ func send(fd int, how string, head, body []byte) error {
 			return err
 		}
 		return splice(fd, body)
+	case "writev64":
+		return writevPieces(fd, append(pieces(head, 63), body))
 	}
 	return fmt.Errorf("unknown write path %q", how)
 }
@@ -143,6 +148,36 @@ func loopv(head, body []byte, f func([][]byte) (int, error)) error {
 		k := min(n, len(head))
 		head, n = head[k:], n-k
 		body = body[n:]
+	}
+	return nil
+}
+
+// pieces splits b into n parts of nearly equal size (fewer when b is short).
+func pieces(b []byte, n int) [][]byte {
+	size := max((len(b)+n-1)/n, 1)
+	var out [][]byte
+	for len(b) > 0 {
+		k := min(size, len(b))
+		out = append(out, b[:k])
+		b = b[k:]
+	}
+	return out
+}
+
+// writevPieces writes every buffer with writev, resuming after short writes.
+func writevPieces(fd int, v [][]byte) error {
+	for len(v) > 0 {
+		n, err := retry(func() (int, error) { return unix.Writev(fd, v) })
+		if err != nil {
+			return err
+		}
+		for n > 0 && len(v) > 0 {
+			k := min(n, len(v[0]))
+			v[0], n = v[0][k:], n-k
+			if len(v[0]) == 0 {
+				v = v[1:]
+			}
+		}
 	}
 	return nil
 }

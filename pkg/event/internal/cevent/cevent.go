@@ -30,7 +30,7 @@ static const struct field *field_at(size_t i) { return &fields[i]; }
 struct constant { const char *name; long long value; };
 #define C(n) {#n, n}
 static const struct constant constants[] = {
-	C(HTTPTRACE_MAX_CAPTURE_BYTES), C(HTTPTRACE_COMM_LEN), C(HTTPTRACE_ADDR_LEN),
+	C(HTTPTRACE_MAX_CAPTURE_BYTES), C(HTTPTRACE_COMM_LEN), C(HTTPTRACE_ADDR_LEN), C(HTTPTRACE_MAX_IOVS),
 	C(HTTPTRACE_REC_DATA), C(HTTPTRACE_REC_CLOSE), C(HTTPTRACE_REC_PROC),
 	C(HTTPTRACE_DIR_RECV), C(HTTPTRACE_DIR_SEND),
 	C(HTTPTRACE_SYS_READ), C(HTTPTRACE_SYS_READV), C(HTTPTRACE_SYS_RECVFROM), C(HTTPTRACE_SYS_RECVMSG),

@@ -1,0 +1,56 @@
+package runner
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/httptrace/httptrace/pkg/event"
+	"github.com/httptrace/httptrace/pkg/exchange"
+)
+
+// TestSummaryLevel: the summary is a warning, naming the loss, whenever any
+// count says bytes of a traced connection were lost or not captured, and
+// says "no events lost" only when none does.
+func TestSummaryLevel(t *testing.T) {
+	bpf := func(s event.Stat, n uint64) func(*Summary) { return func(x *Summary) { x.Counters.BPF[s] = n } }
+	cases := []struct {
+		name string
+		set  func(*Summary)
+		want string
+	}{
+		{"clean", func(*Summary) {}, "no events lost"},
+		{"records dropped", bpf(event.StatRecordsDropped, 3), "3 events lost"},
+		{"gaps", func(x *Summary) { x.Exchange.Gaps, x.Exchange.BytesNotSeen = 1, 10 }, "1 gaps (10 bytes not seen)"},
+		{"unseen", func(x *Summary) { x.Exchange.BytesUnseen = 500 }, "500 bytes moved on traced connections with no record"},
+		{"iov cut", bpf(event.StatIovCut, 2), "2 transfers not copied whole (2 with more iovecs"},
+		{"user memory", bpf(event.StatReadUserFailed, 1), "1 transfers not copied whole (0 with more iovecs than are copied, 1 whose"},
+		{"raced calls", bpf(event.StatPosBehind, 4), "4 calls raced another"},
+		{"calls not saved", bpf(event.StatCallsNotSaved, 5), "5 syscalls not followed"},
+	}
+	for _, tc := range cases {
+		var out bytes.Buffer
+		log := logrus.New()
+		log.SetOutput(&out)
+		log.SetFormatter(&logrus.JSONFormatter{})
+		s := Summary{Exchange: exchange.Stats{Exchanges: 7}}
+		tc.set(&s)
+		logSummary(log, s)
+		var line struct {
+			Level, Msg string
+		}
+		if err := json.Unmarshal(out.Bytes(), &line); err != nil {
+			t.Fatalf("%s: %v: %s", tc.name, err, out.String())
+		}
+		wantLevel := "warning"
+		if tc.name == "clean" {
+			wantLevel = "info"
+		}
+		if line.Level != wantLevel || !strings.Contains(line.Msg, tc.want) {
+			t.Errorf("%s: %s %q, want %s containing %q", tc.name, line.Level, line.Msg, wantLevel, tc.want)
+		}
+	}
+}
