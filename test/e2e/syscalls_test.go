@@ -134,8 +134,9 @@ func TestStreamIntegrity(t *testing.T) {
 	harness.Result("integrity", tr.Mode, good, sent)
 }
 
-// TestConnectionEnds has the server end connections without close(2):
-// close_range over the fd, and dup2 of /dev/null onto it. Each response
+// TestConnectionEnds has the server end connections without a plain
+// close(2): close_range over the fd, dup2 of /dev/null onto it, and a
+// close while another thread is blocked reading the socket. Each response
 // runs to the connection's end, so it is complete only when httptrace sees
 // that end: every exchange must be logged while httptrace still runs (not
 // at its stop), and the summary must count the ends.
@@ -169,8 +170,12 @@ func TestConnectionEnds(t *testing.T) {
 	recs := tr.Records(t)
 	good := harness.Check(t, recs, sent)
 	harness.CheckSummary(t, sum, recs)
-	if n := summaryCount(sum.Line, "bpf_conns_ended"); n < len(sent) {
-		t.Errorf("summary counts %d connections ended without close(2), want %d: %s", n, len(sent), sum.Line)
+	// close_range and dup2 never pass through close(2); a close while a
+	// thread reads may be the last reference or not, by kernel.
+	ended, closed := summaryCount(sum.Line, "bpf_conns_ended"), summaryCount(sum.Line, "bpf_conns_closed")
+	if want := len(sent) * 2 / len(syscalls.Ends); ended < want || ended+closed < len(sent) {
+		t.Errorf("summary counts %d connections ended without close(2) (want %d) and %d closed, for %d: %s",
+			ended, want, closed, len(sent), sum.Line)
 	}
 	harness.Result("ends", tr.Mode, good, sent)
 }

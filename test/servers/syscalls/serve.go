@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -156,12 +158,19 @@ func parse(buf []byte) (request, int, bool) {
 }
 
 // endConn answers /end/<end>/... with a 200 whose body runs to the close,
-// then ends the connection with the named call instead of close(2):
-// close_range(2) over its fd, or dup3(2) of /dev/null onto it.
+// then ends the connection with the named call instead of a plain
+// close(2): close_range(2) over its fd, dup3(2) of /dev/null onto it, or
+// (threadclose) a close(2) while another thread is blocked reading the
+// socket, whose reference then outlives the close until the client closes
+// (that body has a Content-Length: the client sees no end before).
 func endConn(fd int, how, end string, req request) {
 	body := fmt.Sprintf("rx=%s end=%s path=%s\n", how, end, req.path)
-	head := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n"+
-		"X-Server-Pid: %d\r\nX-Rx: %s\r\nX-End: %s\r\n\r\n", os.Getpid(), how, end)
+	length := ""
+	if end == "threadclose" {
+		length = fmt.Sprintf("Content-Length: %d\r\n", len(body))
+	}
+	head := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n%s"+
+		"X-Server-Pid: %d\r\nX-Rx: %s\r\nX-End: %s\r\n\r\n", length, os.Getpid(), how, end)
 	if err := loop([]byte(head+body), func(p []byte) (int, error) { return unix.Write(fd, p) }); err != nil {
 		unix.Close(fd)
 		return
@@ -174,6 +183,17 @@ func endConn(fd int, how, end string, req request) {
 			unix.Close(null)
 		}
 		unix.Close(fd) // /dev/null now, or the socket if dup3 failed
+	case "threadclose":
+		reading := make(chan struct{})
+		go func() {
+			runtime.LockOSThread() // a thread of its own, blocked in read(2)
+			close(reading)
+			var b [1]byte
+			unix.Read(fd, b[:])
+		}()
+		<-reading
+		time.Sleep(50 * time.Millisecond) // let it block
+		unix.Close(fd)
 	default: // close_range
 		if unix.CloseRange(uint(fd), uint(fd), 0) != nil {
 			unix.Close(fd)
@@ -182,7 +202,7 @@ func endConn(fd int, how, end string, req request) {
 }
 
 // Ends are the calls /end/<end>/ ends a connection with, instead of close(2).
-var Ends = []string{"close_range", "dup2"}
+var Ends = []string{"close_range", "dup2", "threadclose"}
 
 // respond answers /tx/<write>/... with 200 through that write path, and
 // anything else with 404 through write(2).
