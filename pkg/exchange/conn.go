@@ -206,8 +206,10 @@ func (c *conn) learnSide(dr *dir, request bool) {
 // stop ends parsing after an upgrade or a tunnel.
 func (c *conn) stop() {
 	c.stopped = true
-	c.dirs[0].p.Stop()
-	c.dirs[1].p.Stop()
+	for i := range c.dirs {
+		c.dirs[i].p.Stop()
+		c.dirs[i].p.Release() // a tunnel parses nothing more: its buffers go back
+	}
 	c.t.stats.Upgraded++
 }
 

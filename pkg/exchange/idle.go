@@ -1,4 +1,5 @@
-// Connections the table dropped, remembered by id and generation: one
+// Connections the table dropped, remembered by id and generation (a
+// memory for those that may resume, one for those that closed): one
 // dropped for idleness or for room that speaks again resumes at its
 // positions instead of reporting its history as a gap, and a record of one
 // that closed is late.
@@ -14,7 +15,6 @@ const droppedMax = 4096
 // droppedConn is what a resumed connection needs of its dropped self.
 type droppedConn struct {
 	id, gen uint64
-	closed  bool      // it ended: its records are late
 	stopped bool      // it was no longer parsed (an upgrade, a tunnel)
 	next    [2]uint64 // each direction's next stream position
 	side    record.Side
@@ -27,19 +27,23 @@ type droppedMemory struct {
 	head int // next slot to write once the ring is full
 }
 
-// remember keeps what c needs to resume, or that it closed.
-func (m *droppedMemory) remember(c *conn, closed bool) {
+// remember keeps what c, just closed, needs to resume.
+func (m *droppedMemory) remember(c *conn) {
+	m.add(droppedConn{id: c.id, gen: c.gen, stopped: c.stopped, side: c.side,
+		next: [2]uint64{c.dirs[0].s.Next(), c.dirs[1].s.Next()}})
+}
+
+// add keeps e, forgetting the oldest entry when full.
+func (m *droppedMemory) add(e droppedConn) {
 	if m.byID == nil {
 		m.byID = make(map[uint64]int)
 	}
-	e := droppedConn{id: c.id, gen: c.gen, closed: closed, stopped: c.stopped, side: c.side,
-		next: [2]uint64{c.dirs[0].s.Next(), c.dirs[1].s.Next()}}
-	if i, ok := m.byID[c.id]; ok {
+	if i, ok := m.byID[e.id]; ok {
 		m.ring[i] = e
 		return
 	}
 	if len(m.ring) < droppedMax {
-		m.byID[c.id] = len(m.ring)
+		m.byID[e.id] = len(m.ring)
 		m.ring = append(m.ring, e)
 		return
 	}
@@ -47,7 +51,7 @@ func (m *droppedMemory) remember(c *conn, closed bool) {
 		delete(m.byID, m.ring[m.head].id)
 	}
 	m.ring[m.head] = e
-	m.byID[c.id] = m.head
+	m.byID[e.id] = m.head
 	m.head = (m.head + 1) % droppedMax
 }
 

@@ -94,8 +94,15 @@ func (c *conn) request(dr *dir, m *httpparse.Message) {
 		req := &c.t.scratch
 		req.fill(c, dr, m)
 		c.emitIncomplete(req, c.unsureGap)
+		// Only a HEAD's kind changes how its answer is framed; a CONNECT's
+		// would stop the response parser on a 2xx, which an unmatched
+		// response must not (it may answer another request).
+		kind := m.Kind()
+		if kind != httpparse.MethodHead {
+			kind = httpparse.MethodOther
+		}
 		if len(c.unsureKinds) < c.t.opts.MaxPending {
-			c.unsureKinds = append(c.unsureKinds, m.Kind())
+			c.unsureKinds = append(c.unsureKinds, kind)
 		}
 		return
 	}

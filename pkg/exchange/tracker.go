@@ -34,10 +34,12 @@ type Tracker struct {
 	limits       stream.Limits
 	// budget bounds what the parsers keep for header sections.
 	budget httpparse.Budget
-	// dropped remembers connections the table dropped: one dropped for
-	// idleness or room that speaks again resumes where it was instead of
-	// reporting its history as a gap; records of one that closed are late.
-	dropped droppedMemory
+	// resumable remembers connections dropped for idleness or room: one
+	// that speaks again resumes where it was instead of reporting its
+	// history as a gap. closed remembers connections that closed: their
+	// records are late. Apart, so that many closes do not crowd out the
+	// connections that may resume.
+	resumable, closed droppedMemory
 }
 
 // New returns a tracker that calls emit, synchronously, for each exchange;
@@ -116,6 +118,12 @@ func (t *Tracker) Data(d *event.Data) {
 func (t *Tracker) Close(cl *event.Close) {
 	c := t.conns[cl.Conn]
 	if c == nil || c.gen != cl.Gen {
+		// Dropped for idleness or room before its close came: it cannot
+		// resume any more, and its late records are late.
+		if was, ok := t.resumable.lookup(cl.Conn, cl.Gen); ok {
+			t.resumable.forget(cl.Conn)
+			t.closed.add(was)
+		}
 		return
 	}
 	if !c.stopped {
@@ -127,8 +135,7 @@ func (t *Tracker) Close(cl *event.Close) {
 		}
 	}
 	t.stats.ConnsClosed++
-	t.dropped.remember(c, true)
-	t.remove(c)
+	t.remove(c, &t.closed)
 }
 
 // ProcExit closes the connections only process pid used (best effort: a
@@ -138,7 +145,7 @@ func (t *Tracker) ProcExit(pid uint32, nowNs uint64) {
 		next := c.next
 		if c.pid == pid && !c.multiPID {
 			t.stats.ConnsClosed++
-			t.remove(c)
+			t.remove(c, nil)
 		}
 		c = next
 	}
@@ -155,8 +162,7 @@ func (t *Tracker) Tick(nowNs uint64) {
 		next := c.next
 		if c.lastAt+idle <= nowNs {
 			t.stats.ConnsIdle++
-			t.dropped.remember(c, false)
-			t.remove(c)
+			t.remove(c, &t.resumable)
 			c = next
 			continue
 		}
@@ -175,7 +181,7 @@ func (t *Tracker) Tick(nowNs uint64) {
 // come, so pending requests are logged incomplete.
 func (t *Tracker) Flush(nowNs uint64) {
 	for t.lru.next != &t.lru {
-		t.remove(t.lru.next)
+		t.remove(t.lru.next, nil)
 	}
 }
 
@@ -230,7 +236,7 @@ func (t *Tracker) lookup(d *event.Data) *conn {
 			return nil
 		}
 		t.stats.ConnsReplaced++
-		t.remove(c)
+		t.remove(c, nil)
 		c = nil
 	}
 	if c != nil {
@@ -243,14 +249,13 @@ func (t *Tracker) lookup(d *event.Data) *conn {
 		}
 		return c
 	}
-	was, known := t.dropped.lookup(d.Conn, d.Gen)
-	if known && was.closed {
+	if _, closed := t.closed.lookup(d.Conn, d.Gen); closed {
 		return nil
 	}
+	was, known := t.resumable.lookup(d.Conn, d.Gen)
 	if len(t.conns) >= t.opts.MaxConns {
 		t.stats.ConnsEvicted++
-		t.dropped.remember(t.lru.prev, false)
-		t.remove(t.lru.prev)
+		t.remove(t.lru.prev, &t.resumable)
 	}
 	if n := len(t.free); n > 0 {
 		c, t.free = t.free[n-1], t.free[:n-1]
@@ -259,7 +264,7 @@ func (t *Tracker) lookup(d *event.Data) *conn {
 	}
 	c.reset(t, d)
 	if known {
-		t.dropped.forget(d.Conn)
+		t.resumable.forget(d.Conn)
 		t.stats.ConnsResumed++
 		c.resume(was)
 	}
@@ -280,9 +285,13 @@ func (c *conn) unlink() {
 	c.prev, c.next = nil, nil
 }
 
-// remove closes a connection and returns it to the free list.
-func (t *Tracker) remove(c *conn) {
+// remove closes a connection and returns it to the free list; memory, if
+// not nil, remembers where it ended.
+func (t *Tracker) remove(c *conn, memory *droppedMemory) {
 	c.close()
+	if memory != nil {
+		memory.remember(c)
+	}
 	addStream(&t.done, &c.dirs[0].s.Stats)
 	addStream(&t.done, &c.dirs[1].s.Stats)
 	t.stats.SkippedBytes += c.dirs[0].p.Skipped + c.dirs[1].p.Skipped

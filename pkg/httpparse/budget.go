@@ -67,9 +67,10 @@ func (p *Parser) room(n, c, add, floor, elem int) bool {
 }
 
 // Trim gives back what p holds beyond its floors, when it is between
-// messages (or scanning for one); a message in progress keeps its buffers.
+// messages (or scanning for one, or holding after an upgrade request); a
+// message in progress keeps its buffers.
 func (p *Parser) Trim() {
-	if p.charged == 0 || (p.st != stIdle && p.st != stResync) || p.next != None {
+	if p.charged == 0 || (p.st != stIdle && p.st != stResync && p.st != stHold) || p.next != None {
 		return
 	}
 	p.shrink()

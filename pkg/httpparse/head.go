@@ -30,8 +30,10 @@ func (p *Parser) takeLine(b []byte) ([]byte, int, bool) {
 }
 
 func (p *Parser) appendLine(b []byte) {
+	// A start line is stored whatever the budget (as in started): refusing
+	// it would lose the message's framing, not just its fields.
 	if p.lineOver || len(p.line)+len(b) > p.lim.MaxHeaderBytes ||
-		!p.room(len(p.line), cap(p.line), len(b), floorLine, 1) {
+		p.st != stStart && !p.room(len(p.line), cap(p.line), len(b), floorLine, 1) {
 		p.lineOver = true
 		return
 	}

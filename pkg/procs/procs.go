@@ -44,15 +44,28 @@ func List(procRoot string) ([]Proc, error) {
 }
 
 // Alive reports whether process pid is running: its /proc entry exists and
-// it is not a zombie (exited, not yet reaped) or dead.
+// it is not a zombie (exited, not yet reaped) or dead. A leader thread that
+// exited shows as a zombie while the process's other threads run: such a
+// process is alive while it has more than that one thread.
 func Alive(procRoot string, pid int) bool {
-	data, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "stat"))
+	dir := filepath.Join(procRoot, strconv.Itoa(pid))
+	data, err := os.ReadFile(filepath.Join(dir, "stat"))
 	if err != nil {
 		return false
 	}
 	stat := string(data)
 	rest := strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:])
-	return len(rest) > 0 && rest[0] != "Z" && rest[0] != "X" && rest[0] != "x"
+	if len(rest) == 0 {
+		return false
+	}
+	switch rest[0] {
+	case "X", "x":
+		return false
+	case "Z":
+		tasks, err := os.ReadDir(filepath.Join(dir, "task"))
+		return err == nil && len(tasks) > 1
+	}
+	return true
 }
 
 // parseStat reads pid, comm and ppid from /proc/PID/stat: "pid (comm) state
