@@ -5,6 +5,7 @@
 #include "maps.h"
 
 /* Constants that are macros in the kernel, so not in vmlinux.h. */
+#define HT_AF_UNIX 1
 #define HT_AF_INET 2
 #define HT_AF_INET6 10
 #define HT_SOCK_STREAM 1
@@ -50,12 +51,16 @@ static __always_inline struct file *fd_file(__s32 fd)
 	return file;
 }
 
+/* Whether unix-domain stream sockets are traced, set by user space before load. */
+const volatile bool trace_unix = true;
+
 /*
- * The connection id of a file when it is a TCP socket (AF_INET or AF_INET6,
- * SOCK_STREAM, IPPROTO_TCP): its inode number, what /proc/PID/fd shows as
- * socket:[N]. 0 for anything else. *skp is set to the socket's struct sock.
+ * The connection id of a file when it is a stream socket httptrace traces
+ * (TCP over AF_INET or AF_INET6; AF_UNIX SOCK_STREAM when trace_unix): its
+ * inode number, what /proc/PID/fd shows as socket:[N]. 0 for anything
+ * else. *skp is set to the socket's struct sock.
  */
-static __always_inline __u64 tcp_conn_of_file(struct file *file, struct sock **skp)
+static __always_inline __u64 conn_of_file(struct file *file, struct sock **skp)
 {
 	struct inode *inode;
 	struct socket *sock;
@@ -74,10 +79,14 @@ static __always_inline __u64 tcp_conn_of_file(struct file *file, struct sock **s
 	if (!sk)
 		return 0;
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != HT_AF_INET && family != HT_AF_INET6)
+	if (family == HT_AF_UNIX) {
+		if (!trace_unix)
+			return 0;
+	} else if (family != HT_AF_INET && family != HT_AF_INET6) {
 		return 0;
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	} else if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP) {
 		return 0;
+	}
 	*skp = sk;
 	return BPF_CORE_READ(inode, i_ino);
 }
@@ -90,10 +99,10 @@ static __always_inline __u64 file_ino(struct file *file)
 
 /*
  * The connection id of file, fd in process tgid, or 0 (see
- * tcp_conn_of_file). What the file is comes from fd_conns while the entry
+ * conn_of_file). What the file is comes from fd_conns while the entry
  * there is for the same file, and is checked and stored otherwise.
  */
-static __always_inline __u64 tcp_conn_of_fd_file(__u32 tgid, __s32 fd, struct file *file, struct sock **skp)
+static __always_inline __u64 conn_of_fd_file(__u32 tgid, __s32 fd, struct file *file, struct sock **skp)
 {
 	struct fd_key key = {.tgid = tgid, .fd = fd};
 	struct fd_conn *known, fresh = {};
@@ -108,7 +117,7 @@ static __always_inline __u64 tcp_conn_of_fd_file(__u32 tgid, __s32 fd, struct fi
 		return known->conn;
 	}
 	fresh.file = (__u64)file;
-	fresh.conn = tcp_conn_of_file(file, &sk);
+	fresh.conn = conn_of_file(file, &sk);
 	fresh.sk = (__u64)sk;
 	bpf_map_update_elem(&fd_conns, &key, &fresh, BPF_ANY);
 	*skp = sk;
@@ -116,15 +125,74 @@ static __always_inline __u64 tcp_conn_of_fd_file(__u32 tgid, __s32 fd, struct fi
 }
 
 /* The connection id of fd in process tgid, or 0: its file from the fd table now. */
-static __always_inline __u64 tcp_conn_of_fd(__u32 tgid, __s32 fd, struct sock **skp)
+static __always_inline __u64 conn_of_fd(__u32 tgid, __s32 fd, struct sock **skp)
 {
-	return tcp_conn_of_fd_file(tgid, fd, fd_file(fd), skp);
+	return conn_of_fd_file(tgid, fd, fd_file(fd), skp);
 }
 
-/* Reads both ends of a socket into a new conns value. */
+/* A socket's inode number (0 for a socket with no file: orphaned). */
+static __always_inline __u64 sock_ino(struct sock *sk)
+{
+	struct socket *sock = BPF_CORE_READ(sk, sk_socket);
+
+	if (!sock)
+		return 0;
+	return BPF_CORE_READ(sock, file, f_inode, i_ino);
+}
+
+/*
+ * A 32-bit FNV-1a hash of the path a unix socket is bound to, as
+ * /proc/net/unix prints it (an abstract name with '@' for each NUL; an
+ * accepted socket shares its listener's address), 0 for none: user space
+ * finds the path by it once the socket itself is gone from that table.
+ */
+static __always_inline __u32 unix_path_hash(struct sock *sk)
+{
+	struct unix_address *addr = BPF_CORE_READ((struct unix_sock *)sk, addr);
+	char path[108];
+	__u32 h = 2166136261U;
+	int n;
+
+	if (!addr)
+		return 0;
+	n = BPF_CORE_READ(addr, len) - (int)sizeof(__kernel_sa_family_t);
+	if (n <= 0 || bpf_probe_read_kernel(path, sizeof(path), &addr->name[0].sun_path))
+		return 0;
+	if (path[0])
+		n--; /* a filesystem path's NUL */
+	for (int i = 0; i < (int)sizeof(path); i++) {
+		if (i >= n)
+			break;
+		h ^= (__u8)(path[i] ? path[i] : '@');
+		h *= 16777619U;
+	}
+	return h;
+}
+
+/*
+ * Reads both ends of a socket into a new conns value. A unix socket has
+ * no address of its own to carry: local_addr holds its inode number
+ * (8 bytes) and its path's hash (unix_path_hash, 4), peer_addr its peer's
+ * inode number, the peer process (SO_PEERCRED) and the peer's path hash,
+ * from which user space names them.
+ */
 static __always_inline void conn_addresses(struct conn *c, struct sock *sk)
 {
 	c->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (c->family == HT_AF_UNIX) {
+		struct sock *peer = BPF_CORE_READ((struct unix_sock *)sk, peer);
+		__u64 ino = sock_ino(sk), peer_ino = peer ? sock_ino(peer) : 0;
+		__u32 peer_pid = BPF_CORE_READ(sk, sk_peer_pid, numbers[0].nr);
+		__u32 hash = unix_path_hash(sk), peer_hash = peer ? unix_path_hash(peer) : 0;
+
+		__builtin_memcpy(c->local_addr, &ino, 8);
+		__builtin_memcpy(c->local_addr + 8, &hash, 4);
+		__builtin_memcpy(c->peer_addr, &peer_ino, 8);
+		__builtin_memcpy(c->peer_addr + 8, &peer_pid, 4);
+		__builtin_memcpy(c->peer_addr + 12, &peer_hash, 4);
+		c->foreign = 1; /* no byte counts of its own: positions are its calls' */
+		return;
+	}
 	c->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	c->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (c->family == HT_AF_INET) {
@@ -219,7 +287,7 @@ static __always_inline bool read_from_start(struct sock *sk, __u64 bytes)
 	__u32 nxt, copied;
 	__u64 consumed;
 
-	if (state == HT_TCP_CLOSE)
+	if (state == HT_TCP_CLOSE || BPF_CORE_READ(sk, __sk_common.skc_family) == HT_AF_UNIX)
 		return false;
 	nxt = BPF_CORE_READ(tp, rcv_nxt);
 	copied = app_seq(sk, HTTPTRACE_DIR_RECV, state);
@@ -383,7 +451,7 @@ static __always_inline __u64 conn_end(const struct conn *c, struct sock *sk, __u
 static __always_inline void conn_hint(__u32 tgid, __s32 fd, __u8 flag)
 {
 	struct sock *sk = NULL;
-	__u64 id = tcp_conn_of_fd(tgid, fd, &sk);
+	__u64 id = conn_of_fd(tgid, fd, &sk);
 
 	if (id)
 		conn_get(id, sk, flag, flag == HTTPTRACE_CONN_CONNECTED);

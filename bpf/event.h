@@ -75,7 +75,7 @@ enum httptrace_conn_flags {
 };
 
 /*
- * Bytes a syscall moved on a TCP socket of a traced process. data[] holds
+ * Bytes a syscall moved on a stream socket (TCP, or unix) of a traced process. data[] holds
  * captured_bytes bytes, which start captured_off bytes after pos (the part
  * before them, and the part after, was moved but not copied).
  *
@@ -98,7 +98,7 @@ struct httptrace_data {
 	__u32 captured_off;   /* offset of data[0] from pos */
 	__u8 dir;             /* enum httptrace_direction */
 	__u8 syscall;         /* enum httptrace_syscall */
-	__u8 family;          /* AF_INET or AF_INET6 */
+	__u8 family;          /* AF_INET, AF_INET6 or AF_UNIX */
 	__u8 flags;           /* enum httptrace_conn_flags */
 	__u16 local_port;     /* host byte order */
 	__u16 peer_port;      /* host byte order */
@@ -108,7 +108,13 @@ struct httptrace_data {
 	__u64 gen;            /* the connection's generation: when the programs first saw it (ns) */
 	__u64 unseen_bytes;   /* bytes moved just before pos that no record carries */
 	__u64 cgroup_id;      /* the process's cgroup (v2) id */
-	__u8 local_addr[HTTPTRACE_ADDR_LEN]; /* network order; IPv4 in the first 4 bytes */
+	/*
+	 * Network order, IPv4 in the first 4 bytes. AF_UNIX, host order: the
+	 * socket's inode number and its path's hash in local_addr[0..8] and
+	 * [8..12]; its peer's inode number, process (SO_PEERCRED) and path's
+	 * hash in peer_addr[0..8], [8..12] and [12..16].
+	 */
+	__u8 local_addr[HTTPTRACE_ADDR_LEN];
 	__u8 peer_addr[HTTPTRACE_ADDR_LEN];
 	char comm[HTTPTRACE_COMM_LEN];
 	__u8 data[HTTPTRACE_MAX_CAPTURE_BYTES]; /* only captured_bytes are sent */

@@ -80,7 +80,7 @@ static __always_inline void on_data_return(struct call *c, __u64 bytes, __u64 pi
 		stat_inc(HTTPTRACE_STAT_FD_REPLACED);
 		return;
 	}
-	id = tcp_conn_of_fd_file(pid_tgid >> 32, c->fd, file, &sk);
+	id = conn_of_fd_file(pid_tgid >> 32, c->fd, file, &sk);
 	if (!id)
 		return;
 	stat_inc(HTTPTRACE_STAT_CALLS);
@@ -187,7 +187,7 @@ static __always_inline int on_close_entry(__s32 fd)
 		return 0;
 	bpf_map_delete_elem(&fd_conns, &key);
 	file = fd_file(fd);
-	id = tcp_conn_of_file(file, &sk);
+	id = conn_of_file(file, &sk);
 	if (!id || file_refs(file) != 1)
 		return 0;
 	c = bpf_map_lookup_elem(&conns, &id);

@@ -24,4 +24,5 @@ var MapNames = []string{MapTrackedPIDs, MapTrackedComms, MapConns, MapConnSocks,
 const (
 	GlobalCaptureBytes = "capture_bytes" // __u32: bytes of each transfer copied
 	GlobalWakeupBytes  = "wakeup_bytes"  // __u64: ring fill level that wakes the reader
+	GlobalTraceUnix    = "trace_unix"    // bool: unix-domain stream sockets are traced too
 )

@@ -36,7 +36,7 @@ func checkObject(t *testing.T, atomicFetch bool) {
 	for _, g := range []struct {
 		name  string
 		value any
-	}{{GlobalCaptureBytes, uint32(1)}, {GlobalWakeupBytes, uint64(1)}} {
+	}{{GlobalCaptureBytes, uint32(1)}, {GlobalWakeupBytes, uint64(1)}, {GlobalTraceUnix, true}} {
 		if err := m.InitGlobalVariable(g.name, g.value); err != nil {
 			t.Errorf("global %s: %v", g.name, err)
 		}

@@ -49,6 +49,8 @@ type Config struct {
 	// ExchangeTimeout is how long a request waits for its response before
 	// it is logged as incomplete.
 	ExchangeTimeout time.Duration
+	// UnixSockets traces unix-domain stream sockets as well as TCP ones.
+	UnixSockets bool
 	// Probes has a full plan for each concrete mode: the table's defaults
 	// with what the file overrides.
 	Probes map[probes.Mode]probes.Plan
@@ -67,6 +69,7 @@ func Default() Config {
 		LogFormat:       FormatText,
 		MaxHeaderBytes:  DefaultMaxHeaderBytes,
 		ExchangeTimeout: DefaultExchangeTimeout,
+		UnixSockets:     true,
 		Probes:          map[probes.Mode]probes.Plan{},
 		Redact:          redact.DefaultOptions(),
 		where:           map[string]string{},

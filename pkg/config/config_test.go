@@ -195,3 +195,27 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Errorf("Load of a missing file = %v", err)
 	}
 }
+
+func TestUnixSockets(t *testing.T) {
+	for _, tc := range []struct {
+		yaml string
+		want bool
+		err  string
+	}{
+		{"pids: [1]\n", true, ""},
+		{"pids: [1]\nunix_sockets: false\n", false, ""},
+		{"pids: [1]\nunix_sockets: true\n", true, ""},
+		{"pids: [1]\nunix_sockets: maybe\n", false, "c.yaml:2: unix_sockets: want true or false, got \"maybe\" (str)"},
+	} {
+		cfg, err := Parse("c.yaml", []byte(tc.yaml))
+		if tc.err != "" {
+			if err == nil || err.Error() != tc.err {
+				t.Errorf("%q: err %v, want %q", tc.yaml, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || cfg.UnixSockets != tc.want {
+			t.Errorf("%q: unix_sockets %v (%v), want %v", tc.yaml, cfg.UnixSockets, err, tc.want)
+		}
+	}
+}

@@ -132,6 +132,10 @@ func (d *decoder) top(n *yaml.Node) error {
 			var err error
 			d.cfg.ExchangeTimeout, err = d.duration(v, k)
 			return err
+		case "unix_sockets":
+			var err error
+			d.cfg.UnixSockets, err = d.bool(v, k)
+			return err
 		case "probes":
 			return d.probes(v)
 		case "redact":
@@ -143,7 +147,7 @@ func (d *decoder) top(n *yaml.Node) error {
 
 // topKeys are the keys the top level takes, for the unknown-key message.
 var topKeys = []string{"pids", "comm", "attach", "capture_bytes", "max_header_bytes",
-	"capture_body_bytes", "exchange_timeout", "log_format", "probes", "redact"}
+	"capture_body_bytes", "exchange_timeout", "log_format", "unix_sockets", "probes", "redact"}
 
 // strs reads one string or a list of strings.
 func (d *decoder) strs(n *yaml.Node, key string) ([]string, error) {
@@ -249,6 +253,13 @@ func (d *decoder) str(n *yaml.Node, key string) (string, error) {
 		return "", d.fail(n, key, "want a string, got %s", kindName(n))
 	}
 	return n.Value, nil
+}
+
+func (d *decoder) bool(n *yaml.Node, key string) (bool, error) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+		return false, d.fail(n, key, "want true or false, got %s", kindName(n))
+	}
+	return n.Value == "true" || n.Value == "True" || n.Value == "TRUE", nil
 }
 
 func (d *decoder) int(n *yaml.Node, key string) (int, error) {

@@ -33,12 +33,23 @@ func EncodeData(d *Data) []byte {
 	ne.PutUint64(raw[dataOffCgroup:], d.CgroupID)
 	ne.PutUint16(raw[dataOffLocalPort:], d.Local.Port())
 	ne.PutUint16(raw[dataOffPeerPort:], d.Peer.Port())
-	raw[dataOffFamily] = afInet
-	if !d.Local.Addr().Is4() || !d.Peer.Addr().Is4() {
+	switch {
+	case d.Unix.Ino != 0:
+		raw[dataOffFamily] = afUnix
+		ne.PutUint64(raw[dataOffLocalAddr:], d.Unix.Ino)
+		ne.PutUint32(raw[dataOffLocalAddr+8:], d.Unix.PathHash)
+		ne.PutUint64(raw[dataOffPeerAddr:], d.Unix.PeerIno)
+		ne.PutUint32(raw[dataOffPeerAddr+8:], d.Unix.PeerPID)
+		ne.PutUint32(raw[dataOffPeerAddr+12:], d.Unix.PeerPathHash)
+	case d.Local.Addr().Is4() && d.Peer.Addr().Is4():
+		raw[dataOffFamily] = afInet
+	default:
 		raw[dataOffFamily] = afInet6
 	}
-	putAddr(raw[dataOffLocalAddr:dataOffLocalAddr+16], d.Local.Addr(), raw[dataOffFamily])
-	putAddr(raw[dataOffPeerAddr:dataOffPeerAddr+16], d.Peer.Addr(), raw[dataOffFamily])
+	if raw[dataOffFamily] != afUnix {
+		putAddr(raw[dataOffLocalAddr:dataOffLocalAddr+16], d.Local.Addr(), raw[dataOffFamily])
+		putAddr(raw[dataOffPeerAddr:dataOffPeerAddr+16], d.Peer.Addr(), raw[dataOffFamily])
+	}
 	copy(raw[dataOffComm:dataOffComm+16], d.Comm[:])
 	copy(raw[DataHeaderSize:], d.Captured)
 	return raw

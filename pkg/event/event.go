@@ -68,6 +68,7 @@ const MaxCaptureBytes = 16384
 
 // Address families as the kernel numbers them.
 const (
+	afUnix  = 1
 	afInet  = 2
 	afInet6 = 10
 )
@@ -114,6 +115,7 @@ func DecodeData(raw []byte, d *Data) error {
 	d.Dir = Direction(raw[dataOffDir])
 	d.Syscall = Syscall(raw[dataOffSyscall])
 	d.Flags = raw[dataOffFlags]
+	d.Unix = UnixEnds{}
 	if d.Dir > Send {
 		return fmt.Errorf("data record with direction %d", d.Dir)
 	}
@@ -135,6 +137,15 @@ func DecodeData(raw []byte, d *Data) error {
 	case afInet6:
 		d.Local = netip.AddrPortFrom(netip.AddrFrom16([16]byte(raw[dataOffLocalAddr:dataOffLocalAddr+16])).Unmap(), lport)
 		d.Peer = netip.AddrPortFrom(netip.AddrFrom16([16]byte(raw[dataOffPeerAddr:dataOffPeerAddr+16])).Unmap(), pport)
+	case afUnix:
+		d.Local, d.Peer = netip.AddrPort{}, netip.AddrPort{}
+		d.Unix = UnixEnds{
+			Ino:          ne.Uint64(raw[dataOffLocalAddr:]),
+			PathHash:     ne.Uint32(raw[dataOffLocalAddr+8:]),
+			PeerIno:      ne.Uint64(raw[dataOffPeerAddr:]),
+			PeerPID:      ne.Uint32(raw[dataOffPeerAddr+8:]),
+			PeerPathHash: ne.Uint32(raw[dataOffPeerAddr+12:]),
+		}
 	default:
 		return fmt.Errorf("data record with address family %d", raw[dataOffFamily])
 	}

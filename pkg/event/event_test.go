@@ -57,7 +57,7 @@ func TestDecodeDataErrors(t *testing.T) {
 	}{
 		{"short", make([]byte, DataHeaderSize-1), "shorter than"},
 		{"syscall", dataRecord(afInet, 4, 0, "GET ", SysCount), "unknown syscall"},
-		{"family", dataRecord(1, 4, 0, "GET ", SysRead), "address family 1"},
+		{"family", dataRecord(3, 4, 0, "GET ", SysRead), "address family 3"},
 		{"captured over bytes", dataRecord(afInet, 4, 2, "GET ", SysRead), "captures 4 bytes at 2 of a 4-byte"},
 		{"missing data", dataRecord(afInet, 4, 0, "GET ", SysRead)[:DataHeaderSize+2], "carries 2"},
 		{"version", with(dataRecord(afInet, 4, 0, "GET ", SysRead), dataOffVersion, FormatVersion+1), "format version 3"},
@@ -101,5 +101,19 @@ func TestDecodeCloseAndProc(t *testing.T) {
 	}
 	if _, err := RecordKind(raw[:3]); err == nil {
 		t.Error("3-byte record has a kind")
+	}
+}
+
+// TestDecodeUnix: a unix-domain record carries inode numbers and the peer
+// process, not addresses.
+func TestDecodeUnix(t *testing.T) {
+	in := Data{PID: 1, Bytes: 3, Dir: Recv, Syscall: SysRead, Unix: UnixEnds{Ino: 123456, PeerIno: 123455, PeerPID: 77, PathHash: 5, PeerPathHash: 6},
+		Captured: []byte("GET")}
+	var d Data
+	if err := DecodeData(EncodeData(&in), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Unix != in.Unix || d.Local.IsValid() || d.Peer.IsValid() {
+		t.Errorf("unix %+v, local %v, peer %v", d.Unix, d.Local, d.Peer)
 	}
 }

@@ -97,10 +97,22 @@ type Data struct {
 	CapturedOff uint32 // offset of Captured[0] from Pos
 	Dir         Direction
 	Syscall     Syscall
-	Flags       uint8 // Conn* flags
-	Local, Peer netip.AddrPort
+	Flags       uint8          // Conn* flags
+	Local, Peer netip.AddrPort // TCP connections
+	Unix        UnixEnds       // unix-domain connections (Local and Peer are not valid)
 	Comm        [16]byte
 	Captured    []byte
+}
+
+// UnixEnds names the ends of a unix-domain stream connection: the socket's
+// inode number and its peer's (0 when the peer is gone), the peer process
+// (SO_PEERCRED, 0 when not known), and the hashes of their paths (FNV-1a,
+// 32 bits, of the path as /proc/net/unix prints it; 0 for none). Ino is 0
+// for a TCP connection.
+type UnixEnds struct {
+	Ino, PeerIno           uint64
+	PeerPID                uint32
+	PathHash, PeerPathHash uint32
 }
 
 // Close is the last close of a connection's socket (struct httptrace_close).

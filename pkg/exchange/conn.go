@@ -4,6 +4,7 @@ package exchange
 
 import (
 	"net/netip"
+	"strconv"
 
 	"github.com/httptrace/httptrace/pkg/event"
 	"github.com/httptrace/httptrace/pkg/httpparse"
@@ -34,18 +35,21 @@ type conn struct {
 	dirs       [2]dir
 	local      netip.AddrPort
 	peer       netip.AddrPort
-	side       record.Side // empty until known
-	client     string
-	server     string
-	comm       string
-	commRaw    [16]byte
-	adopted    bool
-	pid        uint32
-	multiPID   bool
-	lastAt     uint64
-	stopped    bool
-	interim    uint64 // bytes of 1xx responses before the final one
-	ambiguous  bool   // a message's framing headers could be read more than one way: no skip hints
+	// unixLocal and unixPeer name a unix-domain connection's ends (its
+	// path, or @pid:N for an unnamed socket); "" for TCP.
+	unixLocal, unixPeer string
+	side                record.Side // empty until known
+	client              string
+	server              string
+	comm                string
+	commRaw             [16]byte
+	adopted             bool
+	pid                 uint32
+	multiPID            bool
+	lastAt              uint64
+	stopped             bool
+	interim             uint64 // bytes of 1xx responses before the final one
+	ambiguous           bool   // a message's framing headers could be read more than one way: no skip hints
 	pairing
 }
 
@@ -59,6 +63,10 @@ func (c *conn) reset(t *Tracker, d *event.Data) {
 	c.dirs = dirs
 	c.pending = pend[:0]
 	c.adopted = d.Flags&event.ConnAdopted != 0
+	if d.Unix.Ino != 0 {
+		c.unixLocal = t.unixName(d.Unix.Ino, d.Unix.PathHash, d.PID)
+		c.unixPeer = t.unixName(d.Unix.PeerIno, d.Unix.PeerPathHash, d.Unix.PeerPID)
+	}
 	lim := t.parserLimits()
 	for i := range c.dirs {
 		dr := &c.dirs[i]
@@ -79,6 +87,21 @@ func (c *conn) reset(t *Tracker, d *event.Data) {
 	}
 }
 
+// unixName names one end of a unix-domain connection: unix:PATH for a
+// socket with a path (an accepted one has its listener's), else
+// unix:@pid:N after the process that holds it (when known).
+func (t *Tracker) unixName(ino uint64, hash, pid uint32) string {
+	if t.opts.UnixPath != nil {
+		if path := t.opts.UnixPath(ino, hash); path != "" {
+			return "unix:" + path
+		}
+	}
+	if pid == 0 {
+		return "unix:@"
+	}
+	return "unix:@pid:" + strconv.FormatUint(uint64(pid), 10)
+}
+
 // parserLimits are the limits every parser of t gets.
 func (t *Tracker) parserLimits() httpparse.Limits {
 	return httpparse.Limits{MaxHeaderBytes: t.opts.MaxHeaderBytes, CaptureBodyBytes: t.opts.CaptureBodyBytes, Budget: &t.budget}
@@ -91,10 +114,14 @@ func (c *conn) setSide(s record.Side) {
 	reqs := c.reqDir()
 	reqs.p.Want = httpparse.Requests
 	c.dirs[1-reqs.d].p.Want = httpparse.Responses
+	local, peer := c.local.String(), c.peer.String()
+	if c.unixLocal != "" {
+		local, peer = c.unixLocal, c.unixPeer
+	}
 	if s == record.Server {
-		c.client, c.server = c.peer.String(), c.local.String()
+		c.client, c.server = peer, local
 	} else {
-		c.client, c.server = c.local.String(), c.peer.String()
+		c.client, c.server = local, peer
 	}
 }
 

@@ -35,6 +35,10 @@ type Options struct {
 	// ReorderWindow is how long a hole in a stream may stay open before the
 	// bytes are taken as lost.
 	ReorderWindow time.Duration
+	// UnixPath names a unix-domain socket by its inode number, or else by
+	// its path's hash ("" for an unnamed one); nil names every one by its
+	// process.
+	UnixPath func(ino uint64, hash uint32) string
 }
 
 // DefaultOptions are the defaults of every option.

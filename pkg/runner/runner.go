@@ -18,6 +18,7 @@ import (
 	"github.com/httptrace/httptrace/pkg/redact"
 	"github.com/httptrace/httptrace/pkg/ringbuf"
 	"github.com/httptrace/httptrace/pkg/tracer"
+	"github.com/httptrace/httptrace/pkg/unixsock"
 )
 
 // Summary is what a session saw, logged when it ends.
@@ -53,7 +54,8 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	if err != nil {
 		return Summary{}, &SetupError{Err: err}
 	}
-	tr, err := tracer.Open(tracer.Options{PIDs: cfg.PIDs, Comms: cfg.Comms, CaptureBytes: cfg.CaptureBytes, Plan: plan, Log: log})
+	tr, err := tracer.Open(tracer.Options{PIDs: cfg.PIDs, Comms: cfg.Comms, CaptureBytes: cfg.CaptureBytes,
+		NoUnix: !cfg.UnixSockets, Plan: plan, Log: log})
 	if err != nil {
 		return Summary{}, err
 	}
@@ -119,5 +121,6 @@ func exchangeOptions(cfg config.Config) exchange.Options {
 	o.MaxHeaderBytes = cfg.MaxHeaderBytes
 	o.CaptureBodyBytes = cfg.CaptureBodyBytes
 	o.ExchangeTimeout = cfg.ExchangeTimeout
+	o.UnixPath = unixsock.NewPaths("/proc").Path
 	return o
 }

@@ -35,8 +35,10 @@ type Options struct {
 	// reader (default a quarter of the ring); below that the reader finds
 	// records on its own timed polls.
 	WakeupBytes int
-	Plan        probes.Plan // resolved (probes.Resolve)
-	Log         logrus.FieldLogger
+	// NoUnix leaves unix-domain stream sockets untraced (TCP only).
+	NoUnix bool
+	Plan   probes.Plan // resolved (probes.Resolve)
+	Log    logrus.FieldLogger
 	// Host is the kernel (default kernel.DefaultHost); ProcRoot is where
 	// running processes are listed (default /proc).
 	Host     *kernel.Host
@@ -153,6 +155,7 @@ func (t *Tracer) configure(opts Options) error {
 	}{
 		{bpfobj.GlobalCaptureBytes, uint32(opts.CaptureBytes)},
 		{bpfobj.GlobalWakeupBytes, uint64(opts.WakeupBytes)},
+		{bpfobj.GlobalTraceUnix, !opts.NoUnix},
 	}
 	for _, g := range globals {
 		if err := t.mod.InitGlobalVariable(g.name, g.value); err != nil {

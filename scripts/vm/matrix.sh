@@ -93,7 +93,7 @@ for s in "${suite_list[@]}"; do
     python) run='^TestPython$' ;;
     node) run='^TestNode$' ;;
     go) run='^TestGo$' ;;
-    proxy) run='^(TestReverseProxy|TestHAProxySplice)$' ;;
+    proxy) run='^(TestReverseProxy|TestHAProxySplice|TestUnixSockets)$' ;;
     syscalls) run='^(TestSyscallPaths|TestStreamIntegrity|TestConnectionEnds)$' ;;
     bpftrace-diff) run='^TestSameRequests$' var=BPFTRACEDIFF_BIN dir=test/bpftracediff ;;
     *=*) name=${s%%=*} run=${s#*=} ;;

@@ -66,6 +66,20 @@ func StartNginx(t testing.TB) *Nginx {
 // StartNginxProxy is StartNginx with /proxy/ forwarded to upstream (host:port).
 func StartNginxProxy(t testing.TB, upstream string) *Nginx {
 	t.Helper()
+	return startNginx(t, FreeAddr(t), upstream)
+}
+
+// StartNginxUnix is StartNginxProxy listening on the unix socket path
+// (its Addr is "unix:PATH"); upstream may be a unix socket too
+// ("unix:/run/app.sock:", nginx's form).
+func StartNginxUnix(t testing.TB, path, upstream string) *Nginx {
+	t.Helper()
+	return startNginx(t, "unix:"+path, upstream)
+}
+
+// startNginx runs nginx listening on addr (host:port or unix:PATH).
+func startNginx(t testing.TB, addr, upstream string) *Nginx {
+	t.Helper()
 	bin := NeedBinary(t, "nginx")
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "www"), 0o755); err != nil {
@@ -79,7 +93,6 @@ func StartNginxProxy(t testing.TB, upstream string) *Nginx {
 	if os.Geteuid() == 0 {
 		user = "user root;"
 	}
-	addr := FreeAddr(t)
 	conf := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, addr, user, upstream)), 0o644); err != nil {
 		t.Fatal(err)
@@ -97,7 +110,11 @@ func StartNginxProxy(t testing.TB, upstream string) *Nginx {
 	})
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		network, dial := "tcp", addr
+		if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+			network, dial = "unix", path
+		}
+		c, err := net.DialTimeout(network, dial, time.Second)
 		if err == nil && len(Children(n.PID())) == 2 {
 			c.Close()
 			return n

@@ -77,6 +77,14 @@ func StartPythonServer(t testing.TB) *Server {
 	return startServer(t, exec.Command(py, "-u", writeScript(t, "server.py", servers.PythonServer)))
 }
 
+// StartPythonUnixServer runs servers/python/server.py on the unix socket
+// path; its Addr is "unix:PATH".
+func StartPythonUnixServer(t testing.TB, path string) *Server {
+	t.Helper()
+	py := NeedBinary(t, "python3")
+	return startServer(t, exec.Command(py, "-u", writeScript(t, "server.py", servers.PythonServer), path))
+}
+
 // StartForkServer runs servers/python/forkserver.py (a child per connection).
 func StartForkServer(t testing.TB) *Server {
 	t.Helper()

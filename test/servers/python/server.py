@@ -1,10 +1,13 @@
 """HTTP/1.1 test server on Python's http.server (threads, keep-alive).
 
+Listens on loopback TCP, or on the unix socket named as its argument.
 Prints "listening ADDR" once it accepts connections. /status/N/... answers
 with status N, anything else 200 "ok PATH". Every answer carries
 X-Server-Pid. Python reads sockets with recvfrom and writes with sendto.
 """
 import os
+import socketserver
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -40,7 +43,21 @@ class Handler(BaseHTTPRequestHandler):
         self.answer(with_body=False)
 
 
-ThreadingHTTPServer.daemon_threads = True
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-print("listening 127.0.0.1:%d" % server.server_address[1], flush=True)
+class UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """http.server on a unix-domain stream socket."""
+
+    daemon_threads = True
+
+    def get_request(self):
+        conn, _ = self.socket.accept()
+        return conn, ("unix", 0)  # http.server wants a (host, port)
+
+
+if len(sys.argv) > 1:
+    server = UnixHTTPServer(sys.argv[1], Handler)
+    print("listening unix:%s" % sys.argv[1], flush=True)
+else:
+    ThreadingHTTPServer.daemon_threads = True
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    print("listening 127.0.0.1:%d" % server.server_address[1], flush=True)
 server.serve_forever()
