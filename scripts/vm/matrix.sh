@@ -89,7 +89,7 @@ for s in "${suite_list[@]}"; do
   name=$s var=E2E_BIN dir=test/e2e
   case "$s" in
     smoke) echo "smoke - - -" >>"$suites_file"; continue ;;
-    nginx) run='^(TestNginx|TestEarlyResponses)$' ;;
+    nginx) run='^(TestNginx|TestEarlyResponses|TestNginxAccessLog)$' ;;
     python) run='^TestPython$' ;;
     node) run='^TestNode$' ;;
     go) run='^TestGo$' ;;

@@ -22,7 +22,9 @@ type Nginx struct {
 
 // nginxConf is the generated configuration: %[1]s the prefix directory,
 // %[2]s the listen address, %[3]s the user line, %[4]s the upstream that
-// /proxy/ forwards to (its path without /proxy).
+// /proxy/ forwards to (its path without /proxy). Each request is logged to
+// %[1]s/access.log as "ID|REQUEST|STATUS|REQUEST_LENGTH|BYTES_SENT", ID the
+// request's X-Test-Id header (AccessLog reads it).
 const nginxConf = `%[3]s
 worker_processes 2;
 daemon off;
@@ -30,7 +32,8 @@ pid %[1]s/nginx.pid;
 error_log %[1]s/error.log warn;
 events { worker_connections 256; }
 http {
-    access_log off;
+    log_format ht '$http_x_test_id|$request|$status|$request_length|$bytes_sent';
+    access_log %[1]s/access.log ht;
     sendfile on;
     keepalive_timeout 30s;
     client_body_temp_path %[1]s/body;
@@ -44,6 +47,7 @@ http {
         root %[1]s/www;
         add_header X-Server-Pid $pid always;
         location /static/ { try_files /file.txt =404; }
+        location /big/ { try_files /big.bin =404; }
         location /status/200/ { return 200 "ok\n"; }
         location /status/201/ { return 201 "created\n"; }
         location /status/204/ { return 204; }
@@ -89,6 +93,10 @@ func startNginx(t testing.TB, addr, upstream string) *Nginx {
 	if err := os.WriteFile(filepath.Join(dir, "www", "file.txt"), []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A 2 MiB file for /big/: sent with sendfile.
+	if err := os.WriteFile(filepath.Join(dir, "www", "big.bin"), []byte(strings.Repeat("0123456789abcdef", 128<<10)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	user := ""
 	if os.Geteuid() == 0 {
 		user = "user root;"
@@ -129,6 +137,35 @@ func startNginx(t testing.TB, addr, upstream string) *Nginx {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// AccessEntry is one line of nginx's access log.
+type AccessEntry struct {
+	ID, Request              string
+	Status                   int
+	RequestLength, BytesSent int64
+}
+
+// AccessLog reads what nginx logged so far, by X-Test-Id.
+func (n *Nginx) AccessLog(t testing.TB) map[string]AccessEntry {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(n.prefix, "access.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]AccessEntry{}
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		f := strings.Split(l, "|")
+		if len(f) != 5 {
+			continue
+		}
+		e := AccessEntry{ID: f[0], Request: f[1]}
+		e.Status, _ = strconv.Atoi(f[2])
+		e.RequestLength, _ = strconv.ParseInt(f[3], 10, 64)
+		e.BytesSent, _ = strconv.ParseInt(f[4], 10, 64)
+		out[e.ID] = e
+	}
+	return out
 }
 
 // Workers are the master's worker processes now.
