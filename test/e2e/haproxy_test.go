@@ -94,8 +94,14 @@ func TestHAProxySplice(t *testing.T) {
 		}
 	}
 
+	// Every check below reports to st: a failure fails the test, unless the
+	// kernel missed probe hits and httptrace's summary counts them (kprobe
+	// mode; the same rule as the bpftrace comparison's): then the records
+	// those hits would have made may be wrong or missing, and each failure
+	// is logged instead.
+	st := &softT{TB: t}
 	// (a) What the client saw, exactly, on haproxy's inbound side.
-	good := harness.Check(t, inbound, sent)
+	good := harness.Check(st, inbound, sent)
 
 	// (b) haproxy's upstream calls: one per request, whole and paired.
 	used := make([]bool, len(upstream))
@@ -108,9 +114,9 @@ func TestHAProxySplice(t *testing.T) {
 			}
 		}
 		if len(got) != 1 {
-			t.Errorf("upstream call for %s logged %d times, want once", s.Path, len(got))
+			st.Errorf("upstream call for %s logged %d times, want once", s.Path, len(got))
 			for _, r := range got {
-				t.Logf("  %s", r.Line)
+				st.Logf("  %s", r.Line)
 			}
 			continue
 		}
@@ -141,27 +147,48 @@ func TestHAProxySplice(t *testing.T) {
 			bad = append(bad, fmt.Sprintf("incomplete=%v unmatched=%v gap=%v, want all false", r.Incomplete, r.Unmatched, r.Gap))
 		}
 		if len(bad) > 0 {
-			t.Errorf("upstream call for %s logged wrong: %v\n%s", s.Path, bad, r.Line)
+			st.Errorf("upstream call for %s logged wrong: %v\n%s", s.Path, bad, r.Line)
 			continue
 		}
 		good["up:"+s.ID] = true
 	}
 	for i, r := range upstream {
 		if !used[i] {
-			t.Errorf("logged an upstream exchange no request caused: %s", r.Line)
+			st.Errorf("logged an upstream exchange no request caused: %s", r.Line)
 		}
 	}
 
 	// (c) Nothing lost, no gap, and the spliced bytes counted: at most the
 	// large bodies, once leaving the upstream socket and once entering the
 	// client's.
-	harness.CheckSummary(t, sum, recs)
+	harness.CheckSummary(st, sum, recs)
 	if sum.Gaps != 0 {
-		t.Errorf("summary: gaps=%d, want 0: %s", sum.Gaps, sum.Line)
+		st.Errorf("summary: gaps=%d, want 0: %s", sum.Gaps, sum.Line)
 	}
 	if sum.BytesUnseen <= 0 || sum.BytesUnseen > 2*2*spliceBody {
-		t.Errorf("summary: bytes_unseen=%d, want some of the spliced bodies and at most %d: %s",
+		st.Errorf("summary: bytes_unseen=%d, want some of the spliced bodies and at most %d: %s",
 			sum.BytesUnseen, 2*2*spliceBody, sum.Line)
+	}
+	if missed := sum.KprobeMissed + sum.RunsSkipped; missed > 0 && len(st.errs) > 0 {
+		for _, e := range st.errs {
+			t.Logf("with %d probe hits the kernel missed, counted in the summary: %s", missed, e)
+		}
+	} else {
+		for _, e := range st.errs {
+			t.Error(e)
+		}
 	}
 	fmt.Printf("e2e-result: suite=haproxy mode=%s exchanges=%d/%d\n", tr.Mode, len(good), 2*len(sent))
 }
+
+// softT collects the failures of checks made through it, to be decided on
+// after all are in.
+type softT struct {
+	testing.TB
+	errs []string
+}
+
+func (s *softT) Errorf(format string, args ...any) {
+	s.errs = append(s.errs, fmt.Sprintf(format, args...))
+}
+func (s *softT) Helper() {}
