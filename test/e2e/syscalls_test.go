@@ -30,20 +30,10 @@ func TestSyscallPaths(t *testing.T) {
 		}
 		c := harness.DialRaw(t, addr)
 		for _, tx := range syscalls.Writes {
-			id := harness.NewID("sys")
-			path := fmt.Sprintf("/tx/%s/%s", tx, id)
-			req := harness.RequestText("GET", path, id)
-			c.Send(t, req)
-			got := c.Read(t, "GET")
-			s := c.Sent("GET", path, id, int64(len(req)), got)
-			expectStatus(t, s, 200)
-			if got.Header.Get("X-Rx") != rx || got.Header.Get("X-Tx") != tx {
-				t.Fatalf("%s on the %s port was served by rx=%s tx=%s", path, rx,
-					got.Header.Get("X-Rx"), got.Header.Get("X-Tx"))
-			}
+			s, _ := txExchange(t, c, rx, tx, "sys")
 			sent = append(sent, s)
-			uses[rx] = append(uses[rx], id)
-			uses[tx] = append(uses[tx], id)
+			uses[rx] = append(uses[rx], s.ID)
+			uses[tx] = append(uses[tx], s.ID)
 		}
 		c.Close()
 	}
@@ -86,17 +76,7 @@ func TestStreamIntegrity(t *testing.T) {
 			// Twice per pair on one connection, so that a response spliced
 			// before a kept-alive request must not desynchronise the next.
 			for range 2 {
-				id := harness.NewID("integ")
-				path := fmt.Sprintf("/tx/%s/%s", tx, id)
-				req := harness.RequestText("GET", path, id)
-				c.Send(t, req)
-				got := c.Read(t, "GET")
-				s := c.Sent("GET", path, id, int64(len(req)), got)
-				expectStatus(t, s, 200)
-				if got.Header.Get("X-Rx") != rx || got.Header.Get("X-Tx") != tx {
-					t.Fatalf("%s on the %s port was served by rx=%s tx=%s", path, rx,
-						got.Header.Get("X-Rx"), got.Header.Get("X-Tx"))
-				}
+				s, got := txExchange(t, c, rx, tx, "integ")
 				if tx == "splice" {
 					spliced += len(got.Body)
 				}
@@ -188,4 +168,21 @@ func summaryCount(line, key string) int {
 	}
 	n, _ := fields[key].(float64)
 	return int(n)
+}
+
+// txExchange sends /tx/<tx>/ID on c, a connection to the syscall server's
+// port for read path rx, and checks the server answered 200 through rx and tx.
+func txExchange(t *testing.T, c *harness.RawConn, rx, tx, prefix string) (harness.Sent, harness.RawAnswer) {
+	t.Helper()
+	id := harness.NewID(prefix)
+	path := fmt.Sprintf("/tx/%s/%s", tx, id)
+	req := harness.RequestText("GET", path, id)
+	c.Send(t, req)
+	got := c.Read(t, "GET")
+	s := c.Sent("GET", path, id, int64(len(req)), got)
+	expectStatus(t, s, 200)
+	if got.Header.Get("X-Rx") != rx || got.Header.Get("X-Tx") != tx {
+		t.Fatalf("%s on the %s port was served by rx=%s tx=%s", path, rx, got.Header.Get("X-Rx"), got.Header.Get("X-Tx"))
+	}
+	return s, got
 }
