@@ -1,4 +1,4 @@
-/* Connection identity: from a syscall's fd to its TCP socket, keyed by the socket's inode number. */
+/* Connection identity: from a syscall's fd to its stream socket (TCP or unix), keyed by the socket's inode number. */
 #ifndef HTTPTRACE_CONN_H
 #define HTTPTRACE_CONN_H
 
@@ -347,7 +347,7 @@ static __always_inline struct conn *conn_get(__u64 id, struct sock *sk, __u8 fla
 	fresh.flags = flag;
 	fresh.gen = bpf_ktime_get_ns();
 	fresh.sk = (__u64)sk;
-	if (flag == HTTPTRACE_CONN_ACCEPTED) {
+	if (flag == HTTPTRACE_CONN_ACCEPTED && BPF_CORE_READ(sk, __sk_common.skc_family) != HT_AF_UNIX) {
 		__u8 state = sock_state(sk);
 
 		fresh.seq0[HTTPTRACE_DIR_RECV] = app_seq(sk, HTTPTRACE_DIR_RECV, state);

@@ -163,7 +163,7 @@ struct httptrace_proc {
  * over CPUs by user space. pkg/event/stats.go mirrors it; a test compares.
  */
 enum httptrace_stat {
-	HTTPTRACE_STAT_CALLS = 0,          /* data syscalls of a traced process that moved bytes on a TCP socket */
+	HTTPTRACE_STAT_CALLS = 0,          /* data syscalls of a traced process that moved bytes on a traced stream socket */
 	HTTPTRACE_STAT_RETURNS_MISSED,     /* an entry found its thread's previous call never returned */
 	HTTPTRACE_STAT_CONNS_ADOPTED,      /* connections first seen on data, after bytes httptrace did not see */
 	HTTPTRACE_STAT_CONNS_ACCEPTED,     /* connections seen at an accept return */

@@ -23,7 +23,7 @@ struct {
 	__type(value, __u8);
 } tracked_comms SEC(".maps");
 
-/* What the programs know of one TCP connection. */
+/* What the programs know of one connection (a TCP or unix stream socket). */
 struct conn {
 	__u64 pos[2];                        /* stream position after the last bytes accounted, per direction */
 	__u32 seq0[2];                       /* the socket's sequence (app_seq) at position 0, per direction */
@@ -70,7 +70,7 @@ struct fd_key {
 struct fd_conn {
 	__u64 file; /* the struct file it was concluded for: a replaced fd misses */
 	__u64 ino;  /* its inode number, in case a new file reuses the address */
-	__u64 conn; /* connection id, 0: not a TCP socket */
+	__u64 conn; /* connection id, 0: not a traced stream socket */
 	__u64 sk;   /* the socket's struct sock, for a connection */
 };
 
@@ -181,6 +181,8 @@ struct scratch {
 	struct iovec iov[HTTPTRACE_MAX_IOVS]; /* the iovecs of a vector transfer, read at once */
 	struct iov_cursor cur;
 };
+
+_Static_assert(sizeof(struct scratch) <= 32768, "per-CPU values are at most 32 KiB");
 
 /* Scratch space for building data records: too large for the BPF stack. */
 struct {

@@ -34,9 +34,9 @@ static __always_inline void save_call(struct call *c, __u64 pid_tgid)
  * its return. ptr is the buffer, the iovec array (iovlen entries) or the
  * struct user_msghdr, by shape, and the file fd names now (a few loads
  * through the fd table, paid by every call), so that a return on another
- * file (fd closed and reused meanwhile) is dropped. Whether the file is a
- * TCP socket is left to a return that moved bytes: most calls that move
- * none (EAGAIN) never pay that.
+ * file (fd closed and reused meanwhile) is dropped. Whether the file is
+ * a stream socket httptrace traces is left to a return that moved bytes:
+ * most calls that move none (EAGAIN) never pay that.
  */
 static __always_inline int on_data_entry(__s32 fd, __u64 ptr, __u64 iovlen, __u64 flags, __u8 sys, __u8 dir,
 					 __u8 shape)
@@ -63,8 +63,8 @@ static __always_inline int on_data_entry(__s32 fd, __u64 ptr, __u64 iovlen, __u6
 
 /*
  * A saved data call of thread pid_tgid moved bytes: when the file its fd
- * named at the entry is a TCP socket, find where its data is (a msghdr's
- * iovecs) and send it. If the fd names another file now, it was closed
+ * named at the entry is a traced stream socket, find where its data is (a
+ * msghdr's iovecs) and send it. If the fd names another file now, it was closed
  * (and maybe reused) during the call: the file of the entry is the one the
  * bytes moved on, but its socket may be gone, so the call is counted and
  * dropped.

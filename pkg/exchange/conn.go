@@ -64,8 +64,8 @@ func (c *conn) reset(t *Tracker, d *event.Data) {
 	c.pending = pend[:0]
 	c.adopted = d.Flags&event.ConnAdopted != 0
 	if d.Unix.Ino != 0 {
-		c.unixLocal = t.unixName(d.Unix.Ino, d.Unix.PathHash, d.PID)
-		c.unixPeer = t.unixName(d.Unix.PeerIno, d.Unix.PeerPathHash, d.Unix.PeerPID)
+		c.unixLocal = t.unixName(d.PID, d.Unix.Ino, d.Unix.PathHash, d.PID)
+		c.unixPeer = t.unixName(d.PID, d.Unix.PeerIno, d.Unix.PeerPathHash, d.Unix.PeerPID)
 	}
 	lim := t.parserLimits()
 	for i := range c.dirs {
@@ -89,10 +89,12 @@ func (c *conn) reset(t *Tracker, d *event.Data) {
 
 // unixName names one end of a unix-domain connection: unix:PATH for a
 // socket with a path (an accepted one has its listener's), else
-// unix:@pid:N after the process that holds it (when known).
-func (t *Tracker) unixName(ino uint64, hash, pid uint32) string {
+// unix:@pid:N after the process that holds it (when known). The table read
+// is that of holder's network namespace (the traced process's, which its
+// peer shares).
+func (t *Tracker) unixName(holder uint32, ino uint64, hash, pid uint32) string {
 	if t.opts.UnixPath != nil {
-		if path := t.opts.UnixPath(ino, hash); path != "" {
+		if path := t.opts.UnixPath(holder, ino, hash); path != "" {
 			return "unix:" + path
 		}
 	}

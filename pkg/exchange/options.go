@@ -38,7 +38,7 @@ type Options struct {
 	// UnixPath names a unix-domain socket by its inode number, or else by
 	// its path's hash ("" for an unnamed one); nil names every one by its
 	// process.
-	UnixPath func(ino uint64, hash uint32) string
+	UnixPath func(pid uint32, ino uint64, hash uint32) string
 }
 
 // DefaultOptions are the defaults of every option.

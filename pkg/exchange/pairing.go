@@ -74,6 +74,13 @@ func (c *conn) adoptedInStep() bool {
 
 // request takes a complete (or cut) request.
 func (c *conn) request(dr *dir, m *httpparse.Message) {
+	if c.early != nil && c.head == len(c.pending) {
+		c.sawRequest = true
+		req := &c.t.scratch
+		req.fill(c, dr, m)
+		c.emitEarly(req)
+		return
+	}
 	if c.unsure && c.canResume(dr) {
 		c.unsure, c.unsureGap = false, false
 		c.unsureKinds = c.unsureKinds[:0]
@@ -83,12 +90,6 @@ func (c *conn) request(dr *dir, m *httpparse.Message) {
 		c.t.pendingBytes+uint64(len(m.Head())) > uint64(c.t.opts.MaxPendingBytes)) {
 		c.t.stats.PendingDropped++
 		c.unsure, c.answeredUnsure = true, false
-	}
-	if c.early != nil && c.head == len(c.pending) {
-		req := &c.t.scratch
-		req.fill(c, dr, m)
-		c.emitEarly(req)
-		return
 	}
 	if c.unsure {
 		req := &c.t.scratch
@@ -147,7 +148,8 @@ func (c *conn) response(dr *dir, m *httpparse.Message) {
 		return
 	}
 	stop := m.Status == 101
-	if c.head == len(c.pending) && !c.unsure && c.early == nil && c.reqDir().p.InBody() && c.reqDir().p.Msg().Request {
+	if m.Status != 101 && c.head == len(c.pending) && !c.unsure && c.early == nil &&
+		c.reqDir().p.InBody() && c.reqDir().p.Msg().Request {
 		// The request this answers is still arriving: it is logged with
 		// this response when it ends.
 		c.early = c.keepResponse(dr, m)

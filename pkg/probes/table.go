@@ -134,7 +134,7 @@ func dataRow(sys event.Syscall, dir event.Direction, shape Shape, required bool,
 	return Row{
 		Name: name, Syscall: sys, Dir: dir, Shape: shape, Required: required,
 		Doc: "bytes " + map[event.Direction]string{event.Recv: "read from", event.Send: "written to"}[dir] +
-			" a TCP socket with " + name + " (" + string(shape) + ")",
+			" a stream socket (TCP or unix) with " + name + " (" + string(shape) + ")",
 		Hooks: []Hook{
 			hook(name, Entry, kprog, tprog, []string{"kprobe:" + kfunc}, []string{"tracepoint:syscalls:sys_enter_" + tpName}),
 			hook(name, Return, ProgKretprobeReturn, ProgTpExit, []string{"kretprobe:" + kfunc}, []string{"tracepoint:syscalls:sys_exit_" + tpName}),

@@ -1,6 +1,7 @@
 // Package unixsock names the ends of unix-domain stream connections: the
 // path a socket is bound to (an accepted one shares its listener's), from
-// /proc/net/unix by inode number or by the path's hash.
+// the net/unix table of the process's network namespace, by inode number or
+// by the path's hash.
 package unixsock
 
 import (
@@ -12,59 +13,76 @@ import (
 	"time"
 )
 
-// refreshEvery bounds how often an unknown socket rereads /proc/net/unix.
+// refreshEvery bounds how often a socket not found rereads a table.
 const refreshEvery = time.Second
 
-// Paths maps socket inode numbers, and path hashes, to the paths in
-// /proc/net/unix, read again when asked for one it does not know (at most
-// once a second). It is not safe for concurrent use.
+// Paths maps socket inode numbers, and path hashes, to the paths in each
+// network namespace's unix table (/proc/PID/net/unix of a process in it),
+// read again when asked for a bound socket it does not know (at most once
+// a second per namespace). It is not safe for concurrent use.
 type Paths struct {
-	file   string
+	procRoot string
+	byNS     map[string]*table // by the namespace's /proc/PID/ns/net link
+}
+
+// table is one namespace's unix sockets with a path.
+type table struct {
 	byIno  map[uint64]string
 	byHash map[uint32]string
 	read   time.Time
 }
 
-// NewPaths reads procRoot/net/unix when first asked.
+// NewPaths reads the tables under procRoot (normally /proc).
 func NewPaths(procRoot string) *Paths {
-	return &Paths{file: filepath.Join(procRoot, "net", "unix")}
+	return &Paths{procRoot: procRoot, byNS: map[string]*table{}}
 }
 
-// Path is the path of socket ino, or else the path whose Hash is hash (a
-// socket gone from the table by the time it is named: its listener, bound
-// to the same path, is still there): "" for an unnamed socket or one not
-// found. Abstract names start with "@".
-func (p *Paths) Path(ino uint64, hash uint32) string {
-	if ino == 0 && hash == 0 {
+// Path is the path of socket ino, held by process pid, or else the path
+// whose Hash is hash (a socket gone from the table by the time it is named:
+// its listener, bound to the same path, is still there). "" for an unbound
+// socket (hash 0: nothing to look up) or one not found. Abstract names
+// start with "@".
+func (p *Paths) Path(pid uint32, ino uint64, hash uint32) string {
+	if hash == 0 {
 		return ""
 	}
-	if path, ok := p.find(ino, hash); ok || time.Since(p.read) < refreshEvery {
+	dir := filepath.Join(p.procRoot, strconv.FormatUint(uint64(pid), 10))
+	ns, err := os.Readlink(filepath.Join(dir, "ns", "net"))
+	if err != nil {
+		return ""
+	}
+	t := p.byNS[ns]
+	if t == nil {
+		t = &table{}
+		p.byNS[ns] = t
+	}
+	if path, ok := t.find(ino, hash); ok || time.Since(t.read) < refreshEvery {
 		return path
 	}
-	p.reload()
-	path, _ := p.find(ino, hash)
+	t.reload(filepath.Join(dir, "net", "unix"))
+	path, _ := t.find(ino, hash)
 	return path
 }
 
-func (p *Paths) find(ino uint64, hash uint32) (string, bool) {
-	if path, ok := p.byIno[ino]; ok && ino != 0 {
+func (t *table) find(ino uint64, hash uint32) (string, bool) {
+	if path, ok := t.byIno[ino]; ok {
 		return path, true
 	}
-	path, ok := p.byHash[hash]
-	return path, ok && hash != 0
+	path, ok := t.byHash[hash]
+	return path, ok
 }
 
 // reload reads the table again; on error the old one stays.
-func (p *Paths) reload() {
-	p.read = time.Now()
-	data, err := os.ReadFile(p.file)
+func (t *table) reload(file string) {
+	t.read = time.Now()
+	data, err := os.ReadFile(file)
 	if err != nil {
 		return
 	}
-	p.byIno = Parse(data)
-	p.byHash = make(map[uint32]string, len(p.byIno))
-	for _, path := range p.byIno {
-		p.byHash[Hash(path)] = path
+	t.byIno = Parse(data)
+	t.byHash = make(map[uint32]string, len(t.byIno))
+	for _, path := range t.byIno {
+		t.byHash[Hash(path)] = path
 	}
 }
 
@@ -79,8 +97,10 @@ func Hash(path string) uint32 {
 	return h
 }
 
-// Parse reads /proc/net/unix: "Num RefCount Protocol Flags Type St Inode
-// [Path]" per line after the header, keeping sockets that have a path.
+// Parse reads a net/unix table: "Num RefCount Protocol Flags Type St Inode
+// [Path]" per line after the header, keeping sockets that have a path. The
+// path is the rest of the line after the inode and one space, spaces and
+// all (a path with a newline in it cannot be read from this table).
 func Parse(data []byte) map[uint64]string {
 	out := map[uint64]string{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
@@ -91,15 +111,25 @@ func Parse(data []byte) map[uint64]string {
 			first = false
 			continue
 		}
-		f := bytes.Fields(sc.Bytes())
-		if len(f) < 8 {
+		line := sc.Bytes()
+		var field []byte
+		for range 7 {
+			line = bytes.TrimLeft(line, " ")
+			end := bytes.IndexByte(line, ' ')
+			if end < 0 {
+				field, line = line, nil
+				break
+			}
+			field, line = line[:end], line[end:]
+		}
+		if len(line) < 2 { // no " PATH"
 			continue
 		}
-		ino, err := strconv.ParseUint(string(f[6]), 10, 64)
+		ino, err := strconv.ParseUint(string(field), 10, 64)
 		if err != nil {
 			continue
 		}
-		out[ino] = string(bytes.Join(f[7:], []byte(" ")))
+		out[ino] = string(line[1:])
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package unixsock
 
 import (
 	"net"
+	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -10,10 +11,11 @@ import (
 func TestParse(t *testing.T) {
 	data := []byte("Num       RefCount Protocol Flags    Type St Inode Path\n" +
 		"00000000f4384395: 00000003 00000000 00000000 0001 03 644764\n" +
-		"00000000f9645cff: 00000002 00000000 00010000 0001 01 644763 /tmp/ht test.sock\n" +
+		"00000000f9645cff: 00000002 00000000 00010000 0001 01 644763 /tmp/ht  test.sock\n" +
+		"00000000f9645cfe: 00000002 00000000 00010000 0001 01  44762 /tmp/short\n" +
 		"0000000056f9ad7b: 00000003 00000000 00000000 0001 03 644765 @abstract\n")
 	got := Parse(data)
-	if len(got) != 2 || got[644763] != "/tmp/ht test.sock" || got[644765] != "@abstract" {
+	if len(got) != 3 || got[644763] != "/tmp/ht  test.sock" || got[44762] != "/tmp/short" || got[644765] != "@abstract" {
 		t.Fatalf("parsed %v", got)
 	}
 }
@@ -50,14 +52,15 @@ func TestPaths(t *testing.T) {
 		return fi.Sys().(*syscall.Stat_t).Ino
 	}
 	p := NewPaths("/proc")
-	if got := p.Path(ino(a), 0); got != path {
+	self := uint32(os.Getpid())
+	if got := p.Path(self, ino(a), Hash(path)); got != path {
 		t.Errorf("accepted socket: %q, want %q", got, path)
 	}
-	if got := p.Path(ino(c), 0); got != "" {
+	if got := p.Path(self, ino(c), 0); got != "" {
 		t.Errorf("connecting socket: %q, want unnamed", got)
 	}
 	// A socket gone from the table is named by its path's hash.
-	if got := p.Path(1, Hash(path)); got != path {
+	if got := p.Path(self, 1, Hash(path)); got != path {
 		t.Errorf("by hash: %q, want %q", got, path)
 	}
 }
