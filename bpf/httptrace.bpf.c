@@ -65,10 +65,11 @@ int BPF_KRETPROBE(kretprobe_return, long ret)
 	return on_call_return(ret);
 }
 
+/* __sys_accept4 returns int: the register's upper half is not its sign. */
 SEC("kretprobe")
 int BPF_KRETPROBE(kretprobe_accept, long ret)
 {
-	return on_accept_return(ret);
+	return on_accept_return((int)ret);
 }
 
 /*

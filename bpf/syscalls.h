@@ -131,6 +131,14 @@ static __always_inline int on_call_return(long ret)
 		return 0;
 	c = *saved;
 	saved->shape = 0;
+	/*
+	 * __sys_recvfrom, __sys_sendto and __sys_connect return int: in kprobe
+	 * mode the return register's upper half is not its sign, so an error
+	 * (EAGAIN) would read as four gigabytes moved. Their counts fit an int
+	 * in every mode.
+	 */
+	if (c.syscall == HTTPTRACE_SYS_RECVFROM || c.syscall == HTTPTRACE_SYS_SENDTO || c.shape == SHAPE_CONNECT)
+		ret = (int)ret;
 	if (c.shape == SHAPE_CONNECT) {
 		/* A non-blocking connect has its addresses once it returns EINPROGRESS. */
 		if (ret == 0 || ret == -HT_EINPROGRESS)
