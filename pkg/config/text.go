@@ -42,9 +42,10 @@ func yamlChar(r rune) bool {
 }
 
 // printable quotes s when it holds a character that does not print (a
-// newline, say), so a message that shows it stays one line.
+// newline, say), so a message that shows it stays one line, and when it is
+// empty or starts or ends with a space, so the message shows where it ends.
 func printable(s string) string {
-	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+	if s == "" || strings.TrimSpace(s) != s || strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
 		return strconv.Quote(s)
 	}
 	return s
