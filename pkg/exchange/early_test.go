@@ -62,3 +62,22 @@ func TestContinueThenFinal(t *testing.T) {
 		t.Fatalf("records %s, early %d", got, w.tr.Stats().EarlyResponses)
 	}
 }
+
+// TestEarlyResponseBodyDropped: the client drops the body once it has the
+// answer and sends its next request on the same connection: the request
+// ends there, and the next one is found and paired.
+func TestEarlyResponseBodyDropped(t *testing.T) {
+	w := newWorld(t, DefaultOptions())
+	c := w.serverConn(1)
+	head := "POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 1048576\r\nExpect: 100-continue\r\n\r\n"
+	c.send(in, head)
+	c.send(out, status(413))
+	c.send(in, get("/next"))
+	c.send(out, ok("n"))
+	if got := w.summary(); got != "POST /upload 413; GET /next 200" {
+		t.Fatalf("records %s", got)
+	}
+	if r := w.recs[0]; r.RequestBytes != uint64(len(head)) {
+		t.Fatalf("request %d bytes, want %d", r.RequestBytes, len(head))
+	}
+}

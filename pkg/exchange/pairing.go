@@ -76,6 +76,7 @@ func (c *conn) adoptedInStep() bool {
 func (c *conn) request(dr *dir, m *httpparse.Message) {
 	if c.early != nil && c.head == len(c.pending) {
 		c.sawRequest = true
+		dr.p.SniffBody = false
 		req := &c.t.scratch
 		req.fill(c, dr, m)
 		c.emitEarly(req)
@@ -153,6 +154,9 @@ func (c *conn) response(dr *dir, m *httpparse.Message) {
 		// The request this answers is still arriving: it is logged with
 		// this response when it ends.
 		c.early = c.keepResponse(dr, m)
+		// The client may drop the body now that it has the answer and send
+		// its next request: that ends this one.
+		c.reqDir().p.SniffBody = true
 		c.lastRespEnd = dr.cur.At
 		c.interim = 0
 		return

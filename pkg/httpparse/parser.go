@@ -62,10 +62,11 @@ type Parser struct {
 	// Answers is the kind of request the next response answers; the caller
 	// sets it before feeding response bytes.
 	Answers MethodKind
-	// SniffBody, set by the caller while it is unsure which request a
-	// response answers, ends a response whose announced body starts with
-	// a status line: it answered a request without a body (a HEAD) that
-	// the caller could not know of.
+	// SniffBody, set by the caller, ends a message whose announced body
+	// starts with the start line of another: a response's, while the
+	// caller is unsure which request it answers (it answered a HEAD the
+	// caller could not know of); a request's, once its answer came early
+	// (the client dropped the body and sent its next request).
 	SniffBody bool
 	// Skipped counts bytes outside any message: scanned over while
 	// resynchronising, held or after the parser stopped.
@@ -325,8 +326,7 @@ func (p *Parser) scan(b []byte) (int, Event) {
 }
 
 func (p *Parser) bodyStep(b []byte) (int, Event) {
-	if p.SniffBody && p.st == stBody && !p.msg.Request && p.msg.BodyBytes == 0 &&
-		len(b) >= len(statusPrefix) && bytes.HasPrefix(b, statusPrefix) {
+	if p.SniffBody && p.st == stBody && p.msg.BodyBytes == 0 && p.startsMessage(b) {
 		return 0, p.end()
 	}
 	k := len(b)
@@ -348,6 +348,21 @@ func (p *Parser) bodyStep(b []byte) (int, Event) {
 
 // statusPrefix starts every HTTP/1 status line.
 var statusPrefix = []byte("HTTP/1.")
+
+// startsMessage reports whether b, the first bytes of the message's body,
+// start the next message instead: a status line after a response, a whole
+// request line after a request.
+func (p *Parser) startsMessage(b []byte) bool {
+	if !p.msg.Request {
+		return len(b) >= len(statusPrefix) && bytes.HasPrefix(b, statusPrefix)
+	}
+	end := bytes.IndexByte(b, '\n')
+	if end < 0 {
+		return false
+	}
+	_, _, _, ok := requestLine(bytes.TrimSuffix(b[:end], []byte("\r")))
+	return ok
+}
 
 func (p *Parser) capture(b []byte) {
 	if room := p.lim.CaptureBodyBytes - len(p.msg.Body); room > 0 {
