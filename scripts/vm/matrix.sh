@@ -92,7 +92,7 @@ for s in "${suite_list[@]}"; do
     nginx) run='^(TestNginx|TestEarlyResponses|TestNginxAccessLog)$' ;;
     python) run='^TestPython$' ;;
     node) run='^TestNode$' ;;
-    go) run='^TestGo$' ;;
+    go) run='^(TestGo|TestEarlyResponseGo)$' ;;
     proxy) run='^(TestReverseProxy|TestHAProxySplice|TestUnixSockets)$' ;;
     syscalls) run='^(TestSyscallPaths|TestStreamIntegrity|TestConnectionEnds)$' ;;
     bpftrace-diff) run='^TestSameRequests$' var=BPFTRACEDIFF_BIN dir=test/bpftracediff ;;

@@ -66,3 +66,30 @@ func TestEarlyResponses(t *testing.T) {
 
 	finish(t, tr, "early", sent)
 }
+
+// TestEarlyResponseGo has Go's net/http answer 413 to a POST without
+// reading its 200 KiB body and then serve the next request on the same
+// connection: both exchanges are logged, the POST with every byte the client
+// sent. (Go discards a body of up to 256 KiB before its buffered answer
+// leaves, so on the wire the answer follows the body; nginx, above, answers
+// first.)
+func TestEarlyResponseGo(t *testing.T) {
+	srv := harness.StartGoServer(t)
+	tr := trace(t, srv.PID())
+	const bodyLen = 200 << 10
+	c := harness.DialRaw(t, srv.Addr)
+	id := harness.NewID("early-go")
+	path := "/status/413/" + id
+	req := harness.RequestText("POST", path, id, fmt.Sprintf("Content-Length: %d", bodyLen)) + strings.Repeat("b", bodyLen)
+	c.Send(t, req)
+	got := c.Read(t, "POST")
+	s := c.Sent("POST", path, id, int64(len(req)), got)
+	expectStatus(t, s, 413)
+	sent := []harness.Sent{s}
+	id = harness.NewID("early-go")
+	s = c.Exchange(t, "GET", "/ok/"+id, id)
+	expectStatus(t, s, 200)
+	sent = append(sent, s)
+	c.Close()
+	finish(t, tr, "early-go", sent)
+}
