@@ -45,7 +45,7 @@ func TestBadInput(t *testing.T) {
 	if err := os.WriteFile(keyFile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	topKeys := "pids, comm, attach, capture_bytes, max_header_bytes, capture_body_bytes, exchange_timeout, log_format, probes, redact"
+	topKeys := "pids, comm, attach, capture_bytes, max_header_bytes, capture_body_bytes, exchange_timeout, log_format, unix_sockets, probes, redact"
 
 	cases := []badCase{
 		// Command line.
