@@ -29,8 +29,10 @@ type AsyncWriter struct {
 	done     chan struct{}
 }
 
-// maxFree bounds the buffers kept for reuse.
-const maxFree = 8
+// maxFree bounds the buffers kept for reuse: enough that a burst the writer
+// falls behind on does not allocate them anew each time (at most about 4 MiB
+// kept).
+const maxFree = 64
 
 // NewAsyncWriter starts writing to w, with up to maxBytes waiting.
 func NewAsyncWriter(w io.Writer, maxBytes int) *AsyncWriter {
@@ -54,8 +56,11 @@ func (a *AsyncWriter) run() {
 			return
 		}
 		b := a.queue[0]
-		a.queue[0] = nil
-		a.queue = a.queue[1:]
+		// Shift rather than reslice, so the queue keeps its room (the
+		// queue holds few buffers).
+		n := copy(a.queue, a.queue[1:])
+		a.queue[n] = nil
+		a.queue = a.queue[:n]
 		failed := a.err != nil
 		a.mu.Unlock()
 		var err error
@@ -93,6 +98,11 @@ func (a *AsyncWriter) Write(p []byte) (int, error) {
 	var b []byte
 	if n := len(a.free); n > 0 {
 		b, a.free = a.free[n-1], a.free[:n-1]
+	}
+	if cap(b) < len(p) {
+		// Room for a whole sink buffer, so that one buffer serves every
+		// flush and the steady state allocates nothing.
+		b = make([]byte, 0, max(len(p), flushBytes+4096))
 	}
 	b = append(b, p...)
 	a.queue = append(a.queue, b)

@@ -89,3 +89,40 @@ func TestAsyncWriterError(t *testing.T) {
 		t.Fatalf("Close = %v, want %v", err, boom)
 	}
 }
+
+// discard is a writer that takes everything at once.
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestAsyncWriterAllocatesNothing: once warm, handing over flushes of any
+// size up to a sink's buffer allocates nothing.
+func TestAsyncWriterAllocatesNothing(t *testing.T) {
+	a := NewAsyncWriter(discard{}, 1<<20)
+	defer a.Close()
+	small, large := make([]byte, 300), make([]byte, flushBytes)
+	drain := func() {
+		for {
+			a.mu.Lock()
+			empty := a.queued == 0
+			a.mu.Unlock()
+			if empty {
+				return
+			}
+			time.Sleep(10 * time.Microsecond)
+		}
+	}
+	for range 20 { // warm up the free list
+		a.Write(small)
+		a.Write(large)
+		drain()
+	}
+	allocs := testing.AllocsPerRun(200, func() {
+		a.Write(small)
+		a.Write(large)
+		drain()
+	})
+	if allocs > 0.1 {
+		t.Errorf("%.2f allocations per pair of writes", allocs)
+	}
+}
