@@ -13,10 +13,11 @@ BPFTOOL ?= bpftool
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 BPF_SRC  := bpf/httptrace.bpf.c
-# Two builds of one source: the second (_nofetch, chosen before Linux 5.12)
-# reaches the fd table and the command name through helper calls instead of
-# the plain loads bpf_get_current_task_btf allows.
-BPF_OBJ  := pkg/bpfobj/httptrace.bpf.o pkg/bpfobj/httptrace_nofetch.bpf.o
+# Two builds of one source: the second (_legacy, chosen where the kernel has
+# no bpf_loop, before Linux 5.17) reaches the fd table and the command name
+# through helper calls instead of the plain loads bpf_get_current_task_btf
+# allows, and walks a transfer's iovecs in a bounded loop.
+BPF_OBJ  := pkg/bpfobj/httptrace.bpf.o pkg/bpfobj/httptrace_legacy.bpf.o
 VMLINUX  := vmlinux/$(LINUX_ARCH)/vmlinux.h
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(LINUX_ARCH) -Wall -Werror \
 	-I vmlinux/$(LINUX_ARCH) -I bpf -MMD -MP
@@ -55,7 +56,7 @@ bpf: $(BPF_OBJ)
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)
 
-pkg/bpfobj/httptrace_nofetch.bpf.o: BPF_DEFS := -DHTTPTRACE_NO_ATOMIC_FETCH
+pkg/bpfobj/httptrace_legacy.bpf.o: BPF_DEFS := -DHTTPTRACE_LEGACY
 $(BPF_OBJ): $(BPF_SRC) $(VMLINUX)
 	$(CLANG) $(BPF_CFLAGS) $(BPF_DEFS) -MF $(@:.o=.d) -c $< -o $@
 

@@ -13,11 +13,12 @@
 #define HT_S_IFSOCK 0140000
 
 /*
- * The object for Linux 5.12 and later, which all have
+ * The object for kernels with bpf_loop (5.17 and later), which all have
  * bpf_get_current_task_btf (5.11): there the fd table is reached with plain
- * loads instead of a helper call per pointer.
+ * loads instead of a helper call per pointer. HTTPTRACE_LEGACY builds the
+ * object for older kernels.
  */
-#ifndef HTTPTRACE_NO_ATOMIC_FETCH
+#ifndef HTTPTRACE_LEGACY
 #define HTTPTRACE_TASK_BTF
 #endif
 

@@ -103,64 +103,89 @@ static __always_inline void send_span(struct httptrace_data *d, __u64 pos, __u64
 /*
  * Sends an iovec transfer as one record: the bytes of its iovecs follow each
  * other in data[], as they do in the stream, up to what capture_window
- * allows. The iovec array is read in one copy. Copying stops at an iovec
- * that cannot be read, or after HTTPTRACE_MAX_IOVS entries (counted as
- * iov_cut); the record still counts every byte moved.
+ * allows. The walk goes through every iovec (HTTPTRACE_MAX_IOVS, the most
+ * the kernel accepts) with bpf_loop, so a header section written as hundreds
+ * of small iovecs is copied whole. The legacy object (kernels without
+ * bpf_loop) walks the first HTTPTRACE_LEGACY_MAX_IOVS in a bounded loop,
+ * which is what the 5.10 verifier follows through; bytes past them are
+ * counted as iov_cut. The iovec array is read HTTPTRACE_IOV_BATCH entries
+ * at a time, as the walk reaches them. Copying stops at an iovec that cannot
+ * be read; the record still counts every byte moved.
  *
  * Each step copies up to HTTPTRACE_COPY_CHUNK bytes of one iovec to an
  * offset below the end of data[] (the verifier checks offset and length each
  * at their largest, which scratch.spill leaves room for). A step either ends
- * an iovec or copies a whole chunk, so HTTPTRACE_MAX_IOVS steps plus one per
- * chunk of the largest capture cover every transfer. The cursor lives in the
+ * an iovec or copies a whole chunk, so one step per iovec plus one per chunk
+ * of the largest capture covers every transfer. The cursor lives in the
  * scratch map and is reloaded each step, so the verifier sees every path
  * through a step end in the same state rather than following each apart.
  */
 _Static_assert((HTTPTRACE_MAX_CAPTURE_BYTES & (HTTPTRACE_MAX_CAPTURE_BYTES - 1)) == 0,
-	       "send_iovecs masks offsets with HTTPTRACE_MAX_CAPTURE_BYTES - 1");
+	       "iov_step masks offsets with HTTPTRACE_MAX_CAPTURE_BYTES - 1");
+_Static_assert((HTTPTRACE_IOV_BATCH & (HTTPTRACE_IOV_BATCH - 1)) == 0 && HTTPTRACE_MAX_IOVS % HTTPTRACE_IOV_BATCH == 0 &&
+		       HTTPTRACE_LEGACY_MAX_IOVS == HTTPTRACE_IOV_BATCH,
+	       "the walk reads whole batches at multiples of HTTPTRACE_IOV_BATCH; the legacy walk one batch");
 
-static __always_inline void send_iovecs(struct scratch *s, const struct call *c, __u64 pos, __u64 bytes, __u64 skip_to)
+#ifdef HTTPTRACE_LEGACY
+#define HTTPTRACE_WALK_IOVS HTTPTRACE_LEGACY_MAX_IOVS
+#else
+#define HTTPTRACE_WALK_IOVS HTTPTRACE_MAX_IOVS
+#endif
+#define HTTPTRACE_WALK_STEPS (HTTPTRACE_WALK_IOVS + HTTPTRACE_MAX_CAPTURE_BYTES / HTTPTRACE_COPY_CHUNK)
+
+/* One walk through a transfer's iovecs (bpf_loop's context). */
+struct iov_walk {
+	struct scratch *s;
+	__u64 ptr;   /* the iovec array in user memory */
+	__u64 count; /* iovecs to walk */
+	__u64 want;  /* bytes to copy */
+	__u64 bytes; /* bytes the transfer moved */
+	__u64 skip;  /* bytes at its start to pass over */
+};
+
+/* Reads the batch of iovecs that iovec i is in; false when it cannot. */
+static __always_inline bool read_iov_batch(const struct iov_walk *w, __u32 i)
 {
-	volatile struct iov_cursor *cur = &s->cur;
-	__u64 skip, want, got, at, seg, len, off, n, count = c->iovlen;
-	__u32 i;
+	__u64 base = i & ~(__u64)(HTTPTRACE_IOV_BATCH - 1), n = w->count - base;
 
-	want = capture_window(pos, bytes, skip_to, &skip);
-	cur->got = 0;
-	cur->seg = 0;
-	cur->off = 0;
-	cur->i = 0;
-	cur->failed = 0;
-	if (count > HTTPTRACE_MAX_IOVS)
-		count = HTTPTRACE_MAX_IOVS;
-	barrier_var(count); /* a bounded register for the helper, as in send_span */
-	if (count > HTTPTRACE_MAX_IOVS)
-		count = HTTPTRACE_MAX_IOVS;
-	if (want && count && bpf_probe_read_user(s->iov, count * sizeof(struct iovec), (const void *)c->ptr)) {
+	if (n > HTTPTRACE_IOV_BATCH)
+		n = HTTPTRACE_IOV_BATCH;
+	barrier_var(n); /* a bounded register for the helper, as in send_span */
+	if (n > HTTPTRACE_IOV_BATCH)
+		n = HTTPTRACE_IOV_BATCH;
+	if (!n || bpf_probe_read_user(w->s->iov, n * sizeof(struct iovec), (const void *)(w->ptr + base * sizeof(struct iovec)))) {
 		stat_inc(HTTPTRACE_STAT_READ_USER_FAILED);
-		cur->failed = 1;
+		return false;
 	}
-	for (int step = 0; step < HTTPTRACE_MAX_IOVS + HTTPTRACE_MAX_CAPTURE_BYTES / HTTPTRACE_COPY_CHUNK; step++) {
-		/* i: the iovec; seg: where it starts in the transfer; off: how far into it copying has got. */
-		got = cur->got;
-		seg = cur->seg;
-		off = cur->off;
-		i = cur->i;
-		if (cur->failed || i >= count || i >= HTTPTRACE_MAX_IOVS || got >= want || seg >= bytes)
-			break;
-		len = s->iov[i].iov_len;
-		if (len > bytes - seg)
-			len = bytes - seg;
-		if (skip > seg && off < skip - seg)
-			off = skip - seg; /* the skipped part of this iovec */
-		if (off >= len) {
-			cur->seg = seg + len;
-			cur->off = 0;
-			cur->i = i + 1;
-			continue;
-		}
+	w->s->cur.batch = base;
+	return true;
+}
+
+/* One step of the walk; 1 when it is over. */
+static __always_inline long iov_step(const struct iov_walk *w)
+{
+	struct scratch *s = w->s;
+	volatile struct iov_cursor *cur = &s->cur;
+	/* i: the iovec; seg: where it starts in the transfer; off: how far into it copying has got. */
+	__u64 got = cur->got, seg = cur->seg, off = cur->off, len, n, at;
+	__u32 i = cur->i, b;
+
+	if (cur->failed || i >= w->count || i >= HTTPTRACE_WALK_IOVS || got >= w->want || seg >= w->bytes)
+		return 1;
+	if (i - cur->batch >= HTTPTRACE_IOV_BATCH && !read_iov_batch(w, i)) {
+		cur->failed = 1;
+		return 1;
+	}
+	b = i & (HTTPTRACE_IOV_BATCH - 1); /* its place in the batch read */
+	len = s->iov[b].iov_len;
+	if (len > w->bytes - seg)
+		len = w->bytes - seg;
+	if (w->skip > seg && off < w->skip - seg)
+		off = w->skip - seg; /* the skipped part of this iovec */
+	if (off < len) {
 		n = len - off;
-		if (n > want - got)
-			n = want - got;
+		if (n > w->want - got)
+			n = w->want - got;
 		/*
 		 * The offset is masked where it is used, for the verifier: got <
 		 * want <= HTTPTRACE_MAX_CAPTURE_BYTES, so the mask changes
@@ -174,27 +199,60 @@ static __always_inline void send_iovecs(struct scratch *s, const struct call *c,
 		barrier_var(n);
 		if (n > HTTPTRACE_COPY_CHUNK)
 			n = HTTPTRACE_COPY_CHUNK;
-		if (bpf_probe_read_user(s->rec.data + at, n, (const void *)(s->iov[i].iov_base + off))) {
+		if (bpf_probe_read_user(s->rec.data + at, n, (const void *)(s->iov[b].iov_base + off))) {
 			stat_inc(HTTPTRACE_STAT_READ_USER_FAILED);
 			cur->failed = 1;
-			break;
+			return 1;
 		}
 		cur->got = got + n;
 		if (off + n < len) {
 			cur->off = off + n;
-			continue;
+			return 0;
 		}
-		cur->seg = seg + len;
-		cur->off = 0;
-		cur->i = i + 1;
 	}
+	cur->seg = seg + len;
+	cur->off = 0;
+	cur->i = i + 1;
+	return 0;
+}
+
+#ifndef HTTPTRACE_LEGACY
+static long iov_step_cb(__u64 index, void *ctx)
+{
+	return iov_step(ctx);
+}
+#endif
+
+static __always_inline void send_iovecs(struct scratch *s, const struct call *c, __u64 pos, __u64 bytes, __u64 skip_to)
+{
+	struct iov_walk w = {.s = s, .ptr = c->ptr, .count = c->iovlen, .bytes = bytes};
+	volatile struct iov_cursor *cur = &s->cur;
+	__u64 got;
+
+	w.want = capture_window(pos, bytes, skip_to, &w.skip);
+	cur->got = 0;
+	cur->seg = 0;
+	cur->off = 0;
+	cur->i = 0;
+	cur->failed = 0;
+	if (w.count > HTTPTRACE_MAX_IOVS)
+		w.count = HTTPTRACE_MAX_IOVS; /* the kernel refuses more */
+	if (w.want && w.count && !read_iov_batch(&w, 0))
+		cur->failed = 1;
+#ifdef HTTPTRACE_LEGACY
+	for (int step = 0; step < HTTPTRACE_WALK_STEPS; step++)
+		if (iov_step(&w))
+			break;
+#else
+	bpf_loop(HTTPTRACE_WALK_STEPS, iov_step_cb, &w, 0);
+#endif
 	got = cur->got;
-	if (!cur->failed && got < want)
+	if (!cur->failed && got < w.want)
 		stat_inc(HTTPTRACE_STAT_IOV_CUT);
 	barrier_var(got);
 	if (got > HTTPTRACE_MAX_CAPTURE_BYTES)
 		got = HTTPTRACE_MAX_CAPTURE_BYTES;
-	send_record(&s->rec, pos, bytes, skip, got);
+	send_record(&s->rec, pos, bytes, w.skip, got);
 }
 
 /*

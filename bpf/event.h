@@ -17,11 +17,13 @@
 #define HTTPTRACE_MAX_CAPTURE_BYTES 16384
 #define HTTPTRACE_COMM_LEN 16
 /*
- * Most iovecs of one readv/writev/recvmsg/sendmsg whose bytes are copied
- * (servers and caches write a header section as dozens of small iovecs);
- * bytes past them are counted as iov_cut.
+ * Most iovecs of one readv/writev/recvmsg/sendmsg (the kernel's UIO_MAXIOV:
+ * it refuses more). All are walked when their bytes are copied: servers and
+ * caches write a header section as dozens or hundreds of small iovecs.
  */
-#define HTTPTRACE_MAX_IOVS 64
+#define HTTPTRACE_MAX_IOVS 1024
+/* Most iovecs whose bytes are copied on kernels without bpf_loop (before 5.17); the rest are counted as iov_cut. */
+#define HTTPTRACE_LEGACY_MAX_IOVS 64
 #define HTTPTRACE_ADDR_LEN 16
 
 /*

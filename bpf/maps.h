@@ -6,6 +6,8 @@
 
 /* Most bytes one copy of an iovec's part moves (a power of two dividing HTTPTRACE_MAX_CAPTURE_BYTES). */
 #define HTTPTRACE_COPY_CHUNK 8192
+/* Iovecs send_iovecs reads from user memory at once (a power of two dividing HTTPTRACE_MAX_IOVS). */
+#define HTTPTRACE_IOV_BATCH 64
 
 /* Processes (tgid) to trace: filled by user space, grown at fork and exec. */
 struct {
@@ -168,6 +170,8 @@ struct iov_cursor {
 	__u64 off; /* bytes of iovec i passed over */
 	__u32 i;
 	__u32 failed; /* a copy from user memory failed: copy no more */
+	__u32 batch;  /* the first iovec of the batch in scratch.iov */
+	__u32 pad;
 };
 
 /* What a return builds its records from. */
@@ -178,7 +182,7 @@ struct scratch {
 	 * to an offset up to the end of data[] (send_iovecs).
 	 */
 	__u8 spill[HTTPTRACE_COPY_CHUNK];
-	struct iovec iov[HTTPTRACE_MAX_IOVS]; /* the iovecs of a vector transfer, read at once */
+	struct iovec iov[HTTPTRACE_IOV_BATCH]; /* a batch of a vector transfer's iovecs */
 	struct iov_cursor cur;
 };
 

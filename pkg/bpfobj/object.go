@@ -11,6 +11,8 @@ import (
 	bpf "github.com/aquasecurity/libbpfgo"
 	"golang.org/x/sys/unix"
 
+	"github.com/httptrace/httptrace/pkg/kernel"
+
 	// libbpf itself, linked statically.
 	_ "github.com/httptrace/httptrace/pkg/libbpf"
 )
@@ -20,13 +22,25 @@ import (
 //go:embed httptrace.bpf.o
 var Object []byte
 
-// ObjectNoFetch is the same source built for kernels before 5.12: it
-// reads the task through helper calls, where Object uses the plain loads of
-// bpf_get_current_task_btf (HTTPTRACE_TASK_BTF in bpf/conn.h). Neither uses
-// atomic fetch operations any more; the cut at 5.12 is where they were.
+// ObjectLegacy is the same source built for kernels without bpf_loop
+// (before 5.17; HTTPTRACE_LEGACY in bpf/): it reads the task through helper
+// calls, where Object uses the plain loads of bpf_get_current_task_btf, and
+// copies the bytes of a transfer's first event.LegacyMaxIovecs iovecs, where
+// Object walks all of them with bpf_loop.
 //
-//go:embed httptrace_nofetch.bpf.o
-var ObjectNoFetch []byte
+//go:embed httptrace_legacy.bpf.o
+var ObjectLegacy []byte
+
+// NeedsLegacy reports whether the running kernel needs ObjectLegacy: it
+// asks the kernel whether tracing programs may call bpf_loop, and goes by
+// the release (before 5.17) when it cannot ask.
+func NeedsLegacy(release string) bool {
+	ok, err := bpf.BPFHelperIsSupported(bpf.BPFProgTypeTracepoint, bpf.BPFFuncLoop)
+	if err != nil {
+		return !kernel.AtLeast(release, 5, 17)
+	}
+	return !ok
+}
 
 // Name is the object's name in libbpf's messages.
 const Name = "httptrace"
@@ -37,17 +51,17 @@ type Module struct {
 	file *os.File // memfd holding the object, kept open while libbpf may read it
 }
 
-// Open hands the embedded object for a kernel with or without BPF atomic
-// fetch operations to libbpf, without loading it into the kernel.
+// Open hands the embedded object (the legacy one when legacy is true) to
+// libbpf, without loading it into the kernel.
 //
 // It goes through a memfd rather than libbpfgo's from-buffer constructor
 // because that one always raises RLIMIT_MEMLOCK and fails where the process
 // may not (CAP_SYS_RESOURCE dropped); the limit is raised only where the
 // kernel needs it (see package preflight).
-func Open(atomicFetch bool) (*Module, error) {
+func Open(legacy bool) (*Module, error) {
 	obj := Object
-	if !atomicFetch {
-		obj = ObjectNoFetch
+	if legacy {
+		obj = ObjectLegacy
 	}
 	fd, err := unix.MemfdCreate(Name+".bpf.o", unix.MFD_CLOEXEC)
 	if err != nil {

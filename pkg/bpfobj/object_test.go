@@ -11,13 +11,13 @@ import (
 // checks it holds exactly the programs the probe table names and the maps
 // and globals the constants name.
 func TestObjectMatchesNames(t *testing.T) {
-	for _, fetch := range []bool{true, false} {
-		t.Run(map[bool]string{true: "fetch", false: "nofetch"}[fetch], func(t *testing.T) { checkObject(t, fetch) })
+	for _, legacy := range []bool{false, true} {
+		t.Run(map[bool]string{false: "current", true: "legacy"}[legacy], func(t *testing.T) { checkObject(t, legacy) })
 	}
 }
 
-func checkObject(t *testing.T, atomicFetch bool) {
-	m, err := Open(atomicFetch)
+func checkObject(t *testing.T, legacy bool) {
+	m, err := Open(legacy)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,8 +59,12 @@ const (
 const FormatVersion = 2
 
 // MaxIovecs is HTTPTRACE_MAX_IOVS: the most iovecs of one vector transfer
-// whose bytes are copied.
-const MaxIovecs = 64
+// (the kernel's UIO_MAXIOV); the bytes of all of them are copied.
+const MaxIovecs = 1024
+
+// LegacyMaxIovecs is HTTPTRACE_LEGACY_MAX_IOVS: the most iovecs of one
+// transfer whose bytes are copied on kernels without bpf_loop.
+const LegacyMaxIovecs = 64
 
 // MaxCaptureBytes is HTTPTRACE_MAX_CAPTURE_BYTES: the most bytes of one
 // transfer a data record can carry.

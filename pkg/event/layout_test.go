@@ -92,7 +92,7 @@ func TestConstantsMatchC(t *testing.T) {
 		"HTTPTRACE_CONN_CONNECTED": int64(ConnConnected),
 		"HTTPTRACE_PROC_FORK":      int64(ProcFork), "HTTPTRACE_PROC_EXEC": int64(ProcExec), "HTTPTRACE_PROC_EXIT": int64(ProcExit),
 		"HTTPTRACE_STAT_COUNT": int64(StatCount), "HTTPTRACE_SYS_COUNT": int64(SysCount),
-		"HTTPTRACE_FORMAT_VERSION": FormatVersion, "HTTPTRACE_MAX_IOVS": MaxIovecs, "HTTPTRACE_SRC_SYSCALL": int64(SourceSyscall),
+		"HTTPTRACE_FORMAT_VERSION": FormatVersion, "HTTPTRACE_MAX_IOVS": MaxIovecs, "HTTPTRACE_LEGACY_MAX_IOVS": LegacyMaxIovecs, "HTTPTRACE_SRC_SYSCALL": int64(SourceSyscall),
 	}
 	cSyscall := map[Syscall]string{
 		SysRead: "READ", SysReadv: "READV", SysRecvfrom: "RECVFROM", SysRecvmsg: "RECVMSG", SysRecvmmsg: "RECVMMSG",

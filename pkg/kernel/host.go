@@ -66,12 +66,6 @@ func (h Host) MountTracefs() (mounted bool, err error) {
 	return true, nil
 }
 
-// HasAtomicFetch reports whether BPF programs may use atomic fetch
-// operations (BPF_FETCH, Linux 5.12).
-func (h Host) HasAtomicFetch() bool {
-	return AtLeast(h.Release, 5, 12)
-}
-
 // TextSymbols reads the text symbols (t/T) of kallsyms.
 func (h Host) TextSymbols() (map[string]bool, error) {
 	f, err := os.Open(h.Kallsyms)

@@ -3,7 +3,6 @@ package tracer
 import (
 	"bufio"
 	"fmt"
-	"github.com/httptrace/httptrace/pkg/event"
 	"os"
 	"os/exec"
 	"strconv"
@@ -39,7 +38,7 @@ var (
 	sendPayloads = []payload{
 		{"writev", []string{"writev-a", "writev-bb"}}, // the skip passes over the first buffer
 		{"write", []string{"write-payload"}},
-		{"writev", manyParts("v", event.MaxIovecs+6)}, // more iovecs than are copied
+		{"writev", manyParts("v", 5*64+7)}, // iovecs read in several batches, all copied
 		{"sendto", []string{"sendto-payload"}},
 		{"sendmsg", []string{"sendmsg-payload"}},
 		{"sendfile", []string{"sendfile-file-body"}},

@@ -43,6 +43,9 @@ type Options struct {
 	// running processes are listed (default /proc).
 	Host     *kernel.Host
 	ProcRoot string
+	// Legacy loads the object for kernels without bpf_loop even where the
+	// kernel has it (it is chosen anyway where the kernel has not).
+	Legacy bool
 }
 
 // Tracer is a loaded and attached BPF object.
@@ -79,7 +82,7 @@ func Open(opts Options) (*Tracer, error) {
 		return nil, err
 	}
 	routeLibbpfLog(opts.Log)
-	mod, err := bpfobj.Open(opts.Host.HasAtomicFetch())
+	mod, err := bpfobj.Open(opts.Legacy || bpfobj.NeedsLegacy(opts.Host.Release))
 	if err != nil {
 		return nil, err
 	}

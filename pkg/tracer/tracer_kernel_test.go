@@ -111,7 +111,8 @@ func socketInode(t *testing.T, pid int, fd string) uint64 {
 }
 
 // TestTracerKernel traces a child doing real loopback TCP traffic with
-// every socket syscall and checks every record it causes.
+// every socket syscall and checks every record it causes, with the object
+// the kernel gets and, where that is the current one, with the legacy one.
 func TestTracerKernel(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to load BPF programs")
@@ -130,7 +131,17 @@ func TestTracerKernel(t *testing.T) {
 	if len(plan.Skipped) > 0 {
 		t.Fatalf("probes left out: %v", plan.Skipped)
 	}
+	objects := []bool{true}
+	if !bpfobj.NeedsLegacy(host.Release) {
+		objects = []bool{false, true}
+	}
+	for _, legacy := range objects {
+		t.Run(map[bool]string{false: "current", true: "legacy"}[legacy], func(t *testing.T) { traceChild(t, host, plan, legacy) })
+	}
+}
 
+// traceChild is TestTracerKernel with one object.
+func traceChild(t *testing.T, host kernel.Host, plan probes.Plan, legacy bool) {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +159,7 @@ func TestTracerKernel(t *testing.T) {
 
 	log := logrus.New()
 	log.SetLevel(logrus.WarnLevel)
-	tr, err := Open(Options{PIDs: []int{c.cmd.Process.Pid}, CaptureBytes: 4096, RingBytes: 1 << 20, WakeupBytes: 1, Plan: plan, Log: log})
+	tr, err := Open(Options{PIDs: []int{c.cmd.Process.Pid}, CaptureBytes: 4096, RingBytes: 1 << 20, WakeupBytes: 1, Plan: plan, Log: log, Legacy: legacy})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,14 +234,14 @@ func TestTracerKernel(t *testing.T) {
 		return len(got.closes) >= 2 && hasProc(got.procs, event.ProcExit, childPID)
 	}, 5*time.Second)
 
-	checkRecords(t, &got, childPID, connA, connB, peerA, peerB)
+	checkRecords(t, &got, childPID, connA, connB, peerA, peerB, legacy)
 	counters, err := tr.Counters()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if counters.BPF[event.StatRecordsDropped] != 0 || counters.BPF[event.StatRecordsSent] == 0 || counters.BPF[event.StatSkips] != 1 ||
-		counters.BPF[event.StatIovCut] != 1 {
-		t.Errorf("counters %v", counters.BPF)
+		counters.BPF[event.StatIovCut] != wantIovCut(legacy) {
+		t.Errorf("counters %v (iov_cut: want %d)", counters.BPF, wantIovCut(legacy))
 	}
 	// Every kernel says what the kprobe events missed.
 	if want := plan.Mode == probes.ModeKprobe; counters.KprobeMissedKnown != want {
@@ -318,15 +329,13 @@ type span struct {
 	text     string
 	captured bool
 	skip     int // bytes at the start left out of the copy
-	cut      int // bytes at the end not copied (past the iovecs copied)
+	cut      int // bytes at the end not copied (past the iovecs the legacy object copies)
 }
 
-// maxIovs is how many iovecs of one transfer the programs copy.
-const maxIovs = event.MaxIovecs
-
 // spans is one span per payload: a vector transfer is one record, its
-// buffers' bytes following each other.
-func spans(ps []payload) []span {
+// buffers' bytes following each other. maxIovs is how many iovecs of one
+// transfer the object copies.
+func spans(ps []payload, maxIovs int) []span {
 	var out []span
 	for _, p := range ps {
 		sys := syscallByName(p.sys)
@@ -337,6 +346,23 @@ func spans(ps []payload) []span {
 		out = append(out, sp)
 	}
 	return out
+}
+
+// wantIovCut is how many of the child's transfers are cut short of their
+// iovecs: the long writev, with the legacy object.
+func wantIovCut(legacy bool) uint64 {
+	if legacy {
+		return 1
+	}
+	return 0
+}
+
+// copiedIovecs is how many iovecs of one transfer the object copies.
+func copiedIovecs(legacy bool) int {
+	if legacy {
+		return event.LegacyMaxIovecs
+	}
+	return event.MaxIovecs
 }
 
 func syscallByName(name string) event.Syscall {
@@ -373,7 +399,7 @@ func checkStream(t *testing.T, name string, recs []event.Data, want []span) {
 	}
 }
 
-func checkRecords(t *testing.T, got *records, childPID uint32, connA, connB uint64, peerA, peerB net.Conn) {
+func checkRecords(t *testing.T, got *records, childPID uint32, connA, connB uint64, peerA, peerB net.Conn, legacy bool) {
 	t.Helper()
 	var grandchild uint32
 	for _, p := range got.procs {
@@ -407,10 +433,11 @@ func checkRecords(t *testing.T, got *records, childPID uint32, connA, connB uint
 		key := fmt.Sprintf("conn=%d %s", d.Conn, d.Dir)
 		streams[key] = append(streams[key], d)
 	}
-	sendA := append(spans(sendPayloads), span{sys: event.SysWrite, text: grandchildPayload, captured: true})
+	iovs := copiedIovecs(legacy)
+	sendA := append(spans(sendPayloads, iovs), span{sys: event.SysWrite, text: grandchildPayload, captured: true})
 	sendA[0].skip = skipBytes
 	checkStream(t, "A send", streams[fmt.Sprintf("conn=%d send", connA)], sendA)
-	checkStream(t, "A recv", streams[fmt.Sprintf("conn=%d recv", connA)], spans(recvPayloads))
+	checkStream(t, "A recv", streams[fmt.Sprintf("conn=%d recv", connA)], spans(recvPayloads, iovs))
 	checkStream(t, "B send", streams[fmt.Sprintf("conn=%d send", connB)], []span{{sys: event.SysWrite, text: connectPayload, captured: true}})
 	if n := len(streams[fmt.Sprintf("conn=%d recv", connB)]); n != 0 {
 		t.Errorf("B recv: %d records, want none", n)

@@ -94,7 +94,7 @@ for s in "${suite_list[@]}"; do
     node) run='^TestNode$' ;;
     go) run='^(TestGo|TestEarlyResponseGo)$' ;;
     proxy) run='^(TestReverseProxy|TestHAProxySplice|TestUnixSockets)$' ;;
-    syscalls) run='^(TestSyscallPaths|TestStreamIntegrity|TestConnectionEnds)$' ;;
+    syscalls) run='^(TestSyscallPaths|TestStreamIntegrity|TestConnectionEnds|TestManyIovecs)$' ;;
     bpftrace-diff) run='^TestSameRequests$' var=BPFTRACEDIFF_BIN dir=test/bpftracediff ;;
     *=*) name=${s%%=*} run=${s#*=} ;;
     *) die "unknown suite '$s' (known: smoke nginx python node go proxy syscalls bpftrace-diff, or NAME=REGEX)" ;;

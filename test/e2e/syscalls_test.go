@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/httptrace/httptrace/pkg/kernel"
 	"github.com/httptrace/httptrace/test/harness"
 	"github.com/httptrace/httptrace/test/servers/syscalls"
 )
@@ -69,7 +70,7 @@ func TestStreamIntegrity(t *testing.T) {
 			t.Fatalf("the syscall server has no port for %s: %v", rx, srv.Addrs)
 		}
 		c := harness.DialRaw(t, addr)
-		for _, tx := range syscalls.AllWrites() {
+		for _, tx := range append(append([]string(nil), syscalls.Writes...), syscalls.MoreWrites...) {
 			if !slices.Contains(syscalls.MoreReads, rx) && !slices.Contains(syscalls.MoreWrites, tx) {
 				continue
 			}
@@ -185,4 +186,64 @@ func txExchange(t *testing.T, c *harness.RawConn, rx, tx, prefix string) (harnes
 		t.Fatalf("%s on the %s port was served by rx=%s tx=%s", path, rx, got.Header.Get("X-Rx"), got.Header.Get("X-Tx"))
 	}
 	return s, got
+}
+
+// TestManyIovecs has the server write each response in one writev of 1024
+// iovecs, the most the kernel takes: the header section a byte per iovec
+// with empty ones between. Each connection carries three such exchanges
+// and then a plain one. Where the kernel has bpf_loop (5.17), every iovec
+// is copied and every exchange is logged whole. Before it, the legacy
+// object copies the first 64 iovecs: the records say truncated, the
+// summary counts each cut transfer as iov_cut and warns.
+func TestManyIovecs(t *testing.T) {
+	srv := harness.StartSyscallServer(t)
+	tr := trace(t, srv.PID())
+	var sent, many []harness.Sent
+	for _, rx := range []string{"read", "recvmsg"} {
+		c := harness.DialRaw(t, srv.Addrs[rx])
+		for range 3 {
+			s, _ := txExchange(t, c, rx, syscalls.ManyIovecs, "iov")
+			sent, many = append(sent, s), append(many, s)
+		}
+		s, _ := txExchange(t, c, rx, "write", "iov")
+		sent = append(sent, s)
+		c.Close()
+	}
+	tr.WaitFor(t, waitForLogs, harness.AllLogged(sent))
+	sum := tr.StopAndSummary(t)
+	recs := tr.Records(t)
+	harness.CheckSummary(t, sum, recs)
+	cut := summaryCount(sum.Line, "bpf_iov_cut")
+	if kernel.AtLeast(kernel.Release(), 5, 17) {
+		good := harness.Check(t, recs, sent)
+		if cut != 0 || strings.Contains(sum.Line, `"level":"warning"`) {
+			t.Errorf("summary: bpf_iov_cut=%d, want 0 and no warning: %s", cut, sum.Line)
+		}
+		harness.Result("iovecs", tr.Mode, good, sent)
+		return
+	}
+	// The legacy object: each cut exchange is logged once, flagged; the
+	// plain exchange after them is right.
+	for _, s := range sent {
+		var got []harness.Record
+		for _, r := range recs {
+			if harness.Matches(r, s.ID) {
+				got = append(got, r)
+			}
+		}
+		switch {
+		case len(got) != 1:
+			t.Errorf("%s: logged %d times, want once: %v", s.Path, len(got), got)
+		case strings.Contains(s.Path, syscalls.ManyIovecs) && !got[0].Truncated:
+			t.Errorf("%s: not flagged truncated: %s", s.Path, got[0].Line)
+		case !strings.Contains(s.Path, syscalls.ManyIovecs):
+			if errs := harness.Mismatches(got[0], s); len(errs) > 0 {
+				t.Errorf("%s after cut transfers logged wrong: %s\n%s", s.Path, strings.Join(errs, "; "), got[0].Line)
+			}
+		}
+	}
+	if cut != len(many) || !strings.Contains(sum.Line, `"level":"warning"`) {
+		t.Errorf("summary: bpf_iov_cut=%d, want %d and a warning: %s", cut, len(many), sum.Line)
+	}
+	fmt.Printf("e2e-result: suite=iovecs mode=%s legacy cut=%d/%d\n", tr.Mode, cut, len(many))
 }

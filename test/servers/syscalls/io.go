@@ -29,9 +29,16 @@ var (
 	MoreWrites = []string{"splice", "writev64"}
 )
 
+// ManyIovecs writes the response in one writev of 1024 iovecs, the most
+// the kernel takes: the header section a byte per iovec, empty iovecs
+// between them, and the body last.
+const ManyIovecs = "writev1024"
+
 // AllReads and AllWrites are every path the server serves.
-func AllReads() []string  { return append(append([]string(nil), Reads...), MoreReads...) }
-func AllWrites() []string { return append(append([]string(nil), Writes...), MoreWrites...) }
+func AllReads() []string { return append(append([]string(nil), Reads...), MoreReads...) }
+func AllWrites() []string {
+	return append(append(append([]string(nil), Writes...), MoreWrites...), ManyIovecs)
+}
 
 // retry repeats a syscall interrupted by a signal (the Go runtime sends
 // SIGURG to preempt goroutines, which interrupts blocking syscalls).
@@ -103,6 +110,8 @@ func send(fd int, how string, head, body []byte) error {
 		return splice(fd, body)
 	case "writev64":
 		return writevPieces(fd, append(pieces(head, 63), body))
+	case ManyIovecs:
+		return writevPieces(fd, spread(head, body, 1024))
 	}
 	return fmt.Errorf("unknown write path %q", how)
 }
@@ -162,6 +171,24 @@ func pieces(b []byte, n int) [][]byte {
 		b = b[k:]
 	}
 	return out
+}
+
+// spread is head a byte per buffer, with empty buffers between them, then
+// body: n buffers in all (head must be shorter than n).
+func spread(head, body []byte, n int) [][]byte {
+	out := make([][]byte, 0, n)
+	per, extra := (n-1-len(head))/len(head), (n-1-len(head))%len(head)
+	for i := range head {
+		out = append(out, head[i:i+1])
+		k := per
+		if i < extra {
+			k++
+		}
+		for range k {
+			out = append(out, head[:0])
+		}
+	}
+	return append(out, body)
 }
 
 // writevPieces writes every buffer with writev, resuming after short writes.
