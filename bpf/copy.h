@@ -284,13 +284,17 @@ static __always_inline void send_transfer(const struct call *c, __u64 pid_tgid, 
 	pos = conn_advance(conn, sk, c->dir, bytes, &unseen);
 	if (unseen)
 		stat_inc(HTTPTRACE_STAT_UNSEEN);
+	skip_to = conn_skip_to(id, conn->gen, c->dir);
+	if (skip_to == HTTPTRACE_SKIP_ALL) {
+		stat_inc(HTTPTRACE_STAT_NOT_HTTP);
+		return;
+	}
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		return;
 	d = &s->rec;
 	fill_header(d, c, pid_tgid, id, conn);
 	d->unseen_bytes = unseen;
-	skip_to = conn_skip_to(id, conn->gen, c->dir);
 	switch (c->shape) {
 	case SHAPE_BUFFER:
 		/* MSG_TRUNC: the bytes were consumed but never reached the buffer. */

@@ -27,6 +27,13 @@
 #define HTTPTRACE_ADDR_LEN 16
 
 /*
+ * A conn_skips position (bpf/maps.h) that mutes a connection: user space
+ * found it is not HTTP, so its transfers are counted (not_http) and no
+ * record of them is sent.
+ */
+#define HTTPTRACE_SKIP_ALL 0xffffffffffffffffULL
+
+/*
  * The format's version, carried by every data record: user space refuses
  * records of another version rather than misread them.
  */
@@ -188,6 +195,7 @@ enum httptrace_stat {
 	HTTPTRACE_STAT_CONNS_REPLACED,     /* conns entries found for another socket with the same inode: made anew */
 	HTTPTRACE_STAT_CONNS_ENDED,        /* connections whose socket ended with no close(2) seen (close_range, dup2, exit, exec): close records */
 	HTTPTRACE_STAT_FD_REPLACED,        /* returns whose fd named another file than at the entry: not sent */
+	HTTPTRACE_STAT_NOT_HTTP,           /* transfers on connections user space found are not HTTP (HTTPTRACE_SKIP_ALL): counted, not sent */
 	HTTPTRACE_STAT_COUNT,
 };
 

@@ -62,6 +62,11 @@ const FormatVersion = 2
 // (the kernel's UIO_MAXIOV); the bytes of all of them are copied.
 const MaxIovecs = 1024
 
+// SkipAll is HTTPTRACE_SKIP_ALL: the skip position that mutes a connection
+// found not to be HTTP (no record of it is sent any more; StatNotHTTP
+// counts its transfers).
+const SkipAll = ^uint64(0)
+
 // LegacyMaxIovecs is HTTPTRACE_LEGACY_MAX_IOVS: the most iovecs of one
 // transfer whose bytes are copied on kernels without bpf_loop.
 const LegacyMaxIovecs = 64

@@ -94,6 +94,8 @@ func TestConstantsMatchC(t *testing.T) {
 		"HTTPTRACE_STAT_COUNT": int64(StatCount), "HTTPTRACE_SYS_COUNT": int64(SysCount),
 		"HTTPTRACE_FORMAT_VERSION": FormatVersion, "HTTPTRACE_MAX_IOVS": MaxIovecs, "HTTPTRACE_LEGACY_MAX_IOVS": LegacyMaxIovecs, "HTTPTRACE_SRC_SYSCALL": int64(SourceSyscall),
 	}
+	skipAll := SkipAll
+	want["HTTPTRACE_SKIP_ALL"] = int64(skipAll) // as the C table holds it, a long long
 	cSyscall := map[Syscall]string{
 		SysRead: "READ", SysReadv: "READV", SysRecvfrom: "RECVFROM", SysRecvmsg: "RECVMSG", SysRecvmmsg: "RECVMMSG",
 		SysWrite: "WRITE", SysWritev: "WRITEV", SysSendto: "SENDTO", SysSendmsg: "SENDMSG", SysSendmmsg: "SENDMMSG",

@@ -28,6 +28,7 @@ const (
 	StatConnsReplaced
 	StatConnsEnded
 	StatFdReplaced
+	StatNotHTTP
 	StatCount
 )
 
@@ -56,6 +57,7 @@ var StatNames = [StatCount]string{
 	StatConnsReplaced:  "conns_replaced",
 	StatConnsEnded:     "conns_ended",
 	StatFdReplaced:     "fd_replaced",
+	StatNotHTTP:        "not_http",
 }
 
 func (s Stat) String() string {

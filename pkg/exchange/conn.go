@@ -48,6 +48,7 @@ type conn struct {
 	multiPID            bool
 	lastAt              uint64
 	stopped             bool
+	opened              bool   // what the connection is has been decided (opening)
 	interim             uint64 // bytes of 1xx responses before the final one
 	ambiguous           bool   // a message's framing headers could be read more than one way: no skip hints
 	pairing
@@ -234,12 +235,17 @@ func (c *conn) learnSide(dr *dir, request bool) {
 
 // stop ends parsing after an upgrade or a tunnel.
 func (c *conn) stop() {
+	c.stopParsing()
+	c.t.stats.Upgraded++
+}
+
+// stopParsing makes c parse nothing more.
+func (c *conn) stopParsing() {
 	c.stopped = true
 	for i := range c.dirs {
 		c.dirs[i].p.Stop()
-		c.dirs[i].p.Release() // a tunnel parses nothing more: its buffers go back
+		c.dirs[i].p.Release() // nothing more is parsed: the buffers go back
 	}
-	c.t.stats.Upgraded++
 }
 
 // commString is the process name of m, allocated once while it stays the same.

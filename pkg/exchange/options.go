@@ -114,6 +114,7 @@ type Stats struct {
 	SkippedBytes      uint64 // bytes outside any message (scanned over, tunnels, upgrades)
 	PendingDropped    uint64 // requests not queued because MaxPending or MaxPendingBytes was reached
 	Upgraded          uint64 // connections no longer parsed after 101 or CONNECT
+	NotHTTP           uint64 // connections seen from their start whose first bytes are not HTTP: muted
 	ConnsOpened       uint64 // connections added to the table
 	ConnsClosed       uint64 // connections removed on their close record or process exit
 	ConnsEvicted      uint64 // connections evicted because MaxConns was reached

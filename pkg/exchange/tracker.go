@@ -88,7 +88,7 @@ func (t *Tracker) Data(d *event.Data) {
 	if c.pid != d.PID {
 		c.multiPID = true
 	}
-	if c.stopped {
+	if c.stopped || !c.opened && c.opening(d) {
 		return
 	}
 	t.piece = stream.Piece{

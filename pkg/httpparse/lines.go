@@ -210,3 +210,45 @@ func chunkSize(line []byte) (uint64, bool) {
 	}
 	return n, true
 }
+
+// Opening is what the first bytes of a stream say of its protocol.
+type Opening uint8
+
+const (
+	OpeningUnknown Opening = iota // too few bytes to tell
+	OpeningHTTP                   // they can open an HTTP/1 message
+	OpeningNotHTTP                // no HTTP/1 message starts like this
+)
+
+// proxyV2 is the signature of a PROXY protocol version 2 header.
+const proxyV2 = "\r\n\r\n\x00\r\nQUIT\n"
+
+// OpeningOf says whether b, the first bytes of a stream, can open an
+// HTTP/1 message: a request line's method and its space, or "HTTP/" (a
+// response seen first), after any empty lines (RFC 9112 section 2.2). A
+// PROXY protocol header may come first: version 1 ("PROXY ") reads as a
+// method, version 2 is known by its signature.
+func OpeningOf(b []byte) Opening {
+	if strings.HasPrefix(string(b), proxyV2) {
+		return OpeningHTTP
+	}
+	if strings.HasPrefix(proxyV2, string(b)) {
+		return OpeningUnknown
+	}
+	i := 0
+	for i < len(b) && (b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	rest := b[i:]
+	for j, c := range rest {
+		switch {
+		case c == ' ' && j > 0:
+			return OpeningHTTP
+		case c == '/' && string(rest[:j]) == "HTTP":
+			return OpeningHTTP
+		case !isMethodChar(c) || j >= maxMethodLen:
+			return OpeningNotHTTP
+		}
+	}
+	return OpeningUnknown
+}

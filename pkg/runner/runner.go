@@ -27,6 +27,8 @@ type Summary struct {
 	Pipeline pipeline.Stats
 	Counters tracer.Counters
 	Mode     string
+	// Legacy: the BPF object for kernels without bpf_loop was loaded.
+	Legacy   bool
 	Duration time.Duration
 	Reason   pipeline.StopReason
 	// OutputWaits counts the times the output queue was full and the
@@ -105,7 +107,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	if err := async.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("writing records: %w", err)
 	}
-	s := Summary{Exchange: p.Tracker().Stats(), Pipeline: p.Stats(), Mode: string(plan.Mode),
+	s := Summary{Exchange: p.Tracker().Stats(), Pipeline: p.Stats(), Mode: string(plan.Mode), Legacy: tr.Legacy(),
 		Duration: time.Since(start), Reason: reason, OutputWaits: async.Waits()}
 	if s.Counters, err = tr.Counters(); err != nil {
 		log.WithError(err).Warn("reading counters")

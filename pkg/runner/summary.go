@@ -40,6 +40,15 @@ func logProgramStats(log *logrus.Logger, stats []tracer.ProgramStat) {
 	}
 }
 
+// iovLimit says how many iovecs of a transfer are copied, where that is
+// fewer than the kernel takes.
+func iovLimit(legacy bool) string {
+	if !legacy {
+		return ""
+	}
+	return fmt.Sprintf(": this kernel has no bpf_loop, so only the first %d of a transfer's are", event.LegacyMaxIovecs)
+}
+
 // logSummary logs what the session saw. It is a warning when anything was
 // lost or never seen, and says how much.
 func logSummary(log *logrus.Logger, s Summary) {
@@ -77,6 +86,12 @@ func logSummary(log *logrus.Logger, s Summary) {
 	if s.OutputWaits > 0 {
 		f["output_waits"] = s.OutputWaits
 	}
+	if s.Legacy {
+		f["bpf_object"] = "legacy"
+	}
+	if x.NotHTTP > 0 {
+		f["conns_not_http"] = x.NotHTTP
+	}
 	if x.HeadersOverBudget > 0 {
 		f["headers_over_budget"] = x.HeadersOverBudget
 	}
@@ -91,9 +106,10 @@ func logSummary(log *logrus.Logger, s Summary) {
 		entry.Warn(fmt.Sprintf("summary: %d exchanges; %d bytes moved on traced connections with no record "+
 			"(splice, io_uring, a missed return): counted, not captured", x.Exchanges, x.BytesUnseen))
 	case c.BPF[event.StatIovCut] > 0 || c.BPF[event.StatReadUserFailed] > 0:
-		entry.Warn(fmt.Sprintf("summary: %d exchanges; %d transfers not copied whole (%d with more iovecs than are copied, "+
+		entry.Warn(fmt.Sprintf("summary: %d exchanges; %d transfers not copied whole (%d with more iovecs than are copied%s, "+
 			"%d whose user memory could not be read): their records say what was not captured",
-			x.Exchanges, c.BPF[event.StatIovCut]+c.BPF[event.StatReadUserFailed], c.BPF[event.StatIovCut], c.BPF[event.StatReadUserFailed]))
+			x.Exchanges, c.BPF[event.StatIovCut]+c.BPF[event.StatReadUserFailed], c.BPF[event.StatIovCut], iovLimit(s.Legacy),
+			c.BPF[event.StatReadUserFailed]))
 	case c.BPF[event.StatPosBehind] > 0:
 		entry.Warn(fmt.Sprintf("summary: %d exchanges; %d calls raced another on the same socket and direction: "+
 			"their bytes may be placed out of order", x.Exchanges, c.BPF[event.StatPosBehind]))

@@ -90,6 +90,11 @@ type skipTo struct {
 	Pos, Gen uint64
 }
 
+// Legacy reports whether the object for kernels without bpf_loop is
+// loaded: it copies the bytes of a transfer's first event.LegacyMaxIovecs
+// iovecs only.
+func (t *Tracer) Legacy() bool { return t.legacy }
+
 // SetSkip tells the programs that the bytes of generation gen of connection
 // conn (0: whichever the programs have, for a connection they have not seen
 // yet) in direction dir before stream position pos need not be copied (user space knows they

@@ -54,6 +54,8 @@ type Tracer struct {
 	links []*link
 	log   logrus.FieldLogger
 	host  kernel.Host
+	// legacy: the object for kernels without bpf_loop is loaded.
+	legacy bool
 	// tracked are the processes user space put in tracked_pids.
 	tracked []int
 	// What the kernel said the kprobes missed, read just before detaching.
@@ -82,11 +84,12 @@ func Open(opts Options) (*Tracer, error) {
 		return nil, err
 	}
 	routeLibbpfLog(opts.Log)
-	mod, err := bpfobj.Open(opts.Legacy || bpfobj.NeedsLegacy(opts.Host.Release))
+	legacy := opts.Legacy || bpfobj.NeedsLegacy(opts.Host.Release)
+	mod, err := bpfobj.Open(legacy)
 	if err != nil {
 		return nil, err
 	}
-	t := &Tracer{mod: mod, log: opts.Log, host: *opts.Host}
+	t := &Tracer{mod: mod, log: opts.Log, host: *opts.Host, legacy: legacy}
 	if err := t.open(opts); err != nil {
 		t.Close()
 		return nil, err

@@ -93,7 +93,7 @@ for s in "${suite_list[@]}"; do
     python) run='^TestPython$' ;;
     node) run='^TestNode$' ;;
     go) run='^(TestGo|TestEarlyResponseGo)$' ;;
-    proxy) run='^(TestReverseProxy|TestHAProxySplice|TestUnixSockets)$' ;;
+    proxy) run='^(TestReverseProxy|TestHAProxySplice|TestUnixSockets|TestNotHTTP)$' ;;
     syscalls) run='^(TestSyscallPaths|TestStreamIntegrity|TestConnectionEnds|TestManyIovecs)$' ;;
     bpftrace-diff) run='^TestSameRequests$' var=BPFTRACEDIFF_BIN dir=test/bpftracediff ;;
     *=*) name=${s%%=*} run=${s#*=} ;;

@@ -30,7 +30,7 @@ static const struct field *field_at(size_t i) { return &fields[i]; }
 struct constant { const char *name; long long value; };
 #define C(n) {#n, n}
 static const struct constant constants[] = {
-	C(HTTPTRACE_MAX_CAPTURE_BYTES), C(HTTPTRACE_COMM_LEN), C(HTTPTRACE_ADDR_LEN), C(HTTPTRACE_MAX_IOVS), C(HTTPTRACE_LEGACY_MAX_IOVS),
+	C(HTTPTRACE_MAX_CAPTURE_BYTES), C(HTTPTRACE_COMM_LEN), C(HTTPTRACE_ADDR_LEN), C(HTTPTRACE_MAX_IOVS), C(HTTPTRACE_LEGACY_MAX_IOVS), C(HTTPTRACE_SKIP_ALL),
 	C(HTTPTRACE_REC_DATA), C(HTTPTRACE_REC_CLOSE), C(HTTPTRACE_REC_PROC),
 	C(HTTPTRACE_DIR_RECV), C(HTTPTRACE_DIR_SEND),
 	C(HTTPTRACE_SYS_READ), C(HTTPTRACE_SYS_READV), C(HTTPTRACE_SYS_RECVFROM), C(HTTPTRACE_SYS_RECVMSG),
@@ -67,6 +67,7 @@ static const struct { const char *name; unsigned value; } stats[] = {
 	{"conns_replaced", HTTPTRACE_STAT_CONNS_REPLACED},
 	{"conns_ended", HTTPTRACE_STAT_CONNS_ENDED},
 	{"fd_replaced", HTTPTRACE_STAT_FD_REPLACED},
+	{"not_http", HTTPTRACE_STAT_NOT_HTTP},
 };
 static size_t stat_count(void) { return sizeof(stats) / sizeof(stats[0]); }
 static const char *stat_name(size_t i) { return stats[i].name; }

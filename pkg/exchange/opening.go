@@ -1,0 +1,43 @@
+// What a connection is, decided at its first bytes.
+package exchange
+
+import (
+	"github.com/httptrace/httptrace/pkg/event"
+	"github.com/httptrace/httptrace/pkg/httpparse"
+)
+
+// opening looks at the first record of a connection seen from its start,
+// in either direction, until it can tell what the connection is. One whose
+// first bytes cannot open an HTTP/1 message (a database protocol, D-Bus,
+// TLS) is muted and opening reports true: its parsers stop, and the kernel
+// side is told to send nothing more of it (its transfers are still counted,
+// as not_http). An adopted connection may start anywhere in a message; it
+// is never muted.
+func (c *conn) opening(d *event.Data) (muted bool) {
+	if d.Pos != 0 || d.CapturedOff != 0 || d.Unseen != 0 || c.adopted {
+		c.opened = true
+		return false
+	}
+	switch httpparse.OpeningOf(d.Captured) {
+	case httpparse.OpeningNotHTTP:
+		c.mute()
+		return true
+	case httpparse.OpeningHTTP:
+		c.opened = true
+	}
+	// Too few bytes to tell: the next record is not at the start, and the
+	// connection is taken for HTTP.
+	return false
+}
+
+// mute stops a connection that is not HTTP.
+func (c *conn) mute() {
+	c.opened = true
+	c.stopParsing()
+	c.t.stats.NotHTTP++
+	if c.t.hint != nil {
+		for i := range c.dirs {
+			c.t.hint(c.id, c.gen, event.Direction(i), event.SkipAll)
+		}
+	}
+}

@@ -1,0 +1,38 @@
+package httpparse
+
+import "testing"
+
+func TestOpeningOf(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want Opening
+	}{
+		{"", OpeningUnknown},
+		{"G", OpeningUnknown},
+		{"GET", OpeningUnknown},
+		{"GET ", OpeningHTTP},
+		{"GET / HTTP/1.1\r\n", OpeningHTTP},
+		{"\r\nPOST /x HTTP/1.1\r\n", OpeningHTTP},
+		{"M-SEARCH * HTTP/1.1", OpeningHTTP},
+		{"HTTP/1.1 200 OK\r\n", OpeningHTTP},
+		{"HTTP", OpeningUnknown},
+		{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", OpeningHTTP}, // the parser decides what it is
+		{"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\nGET / HTTP/1.1\r\n", OpeningHTTP},
+		{"\r\n\r\n\x00\r\nQUIT\n\x21\x11", OpeningHTTP},
+		{"\r\n\r\n\x00", OpeningUnknown},
+		{"\r\n", OpeningUnknown},
+		{" GET /", OpeningNotHTTP},
+		{"get / HTTP/1.1", OpeningNotHTTP},
+		{"\x00AUTH EXTERNAL 30\r\n", OpeningNotHTTP}, // D-Bus
+		{"\x16\x03\x01\x02\x00\x01", OpeningNotHTTP}, // a TLS ClientHello
+		{"*1\r\n$4\r\nPING\r\n", OpeningNotHTTP},     // Redis
+		{"SSH-2.0-OpenSSH_9.2\r\n", OpeningNotHTTP},
+		{"220 mail.example.com ESMTP\r\n", OpeningNotHTTP},
+		{"ABCDEFGHIJKLMNOPQRSTUVWXYZ", OpeningNotHTTP}, // longer than any method
+		{"ABCDEFGHIJKLMNOPQRSTUVWX ", OpeningHTTP},     // 24 letters: the longest method read
+	} {
+		if got := OpeningOf([]byte(c.in)); got != c.want {
+			t.Errorf("OpeningOf(%q) = %d, want %d", c.in, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,61 @@
+// Connections that are not HTTP: decided at their first bytes and muted.
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/httptrace/httptrace/test/harness"
+)
+
+// TestNotHTTP traces a D-Bus daemon, whose clients speak D-Bus over unix
+// stream sockets, together with an HTTP server. Each D-Bus connection is
+// found not to be HTTP at its first bytes and muted: nothing of it is
+// logged, the summary counts it (conns_not_http), and the kernel side
+// counts the transfers it then left out (bpf_not_http) instead of sending
+// them: dbus-monitor's connection carries every call after it was muted.
+// The HTTP server's exchanges are logged as ever.
+func TestNotHTTP(t *testing.T) {
+	harness.NeedBinary(t, "dbus-daemon")
+	harness.NeedBinary(t, "dbus-send")
+	bus := "unix:path=" + filepath.Join(t.TempDir(), "bus")
+	daemon := harness.Start(t, exec.Command("dbus-daemon", "--session", "--nofork", "--nopidfile", "--address="+bus, "--print-address=1"))
+	daemon.WaitLine(t, false, func(l string) bool { return strings.HasPrefix(l, "unix:") }, 10*time.Second)
+	py := harness.StartPythonServer(t)
+	tr := trace(t, daemon.PID(), py.PID())
+	// A monitor that stays connected: every call below passes through its
+	// connection too, after that connection was muted.
+	monitor := harness.Start(t, exec.Command("dbus-monitor", "--address", bus))
+	monitor.WaitLine(t, false, func(l string) bool { return strings.Contains(l, "NameLost") || strings.Contains(l, "NameAcquired") },
+		10*time.Second)
+
+	const calls = 20
+	for i := range calls {
+		cmd := exec.Command("dbus-send", "--bus="+bus, "--print-reply", "--dest=org.freedesktop.DBus",
+			"/org/freedesktop/DBus", "org.freedesktop.DBus.ListNames")
+		cmd.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+bus)
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "org.freedesktop.DBus") {
+			t.Fatalf("dbus-send %d: %v: %s", i, err, out)
+		}
+		// Spread over several of the tracer's polls: the monitor's
+		// connection is muted once its first record has been read.
+		time.Sleep(50 * time.Millisecond)
+	}
+	sent := traffic(t, py.Addr, appPaths, "nothttp")
+	tr.WaitFor(t, waitForLogs, harness.AllLogged(sent))
+	sum := tr.StopAndSummary(t)
+	recs := tr.Records(t)
+	good := harness.Check(t, recs, sent)
+	harness.CheckSummary(t, sum, recs)
+	noneFrom(t, tr, daemon.PID())
+	muted, left := summaryCount(sum.Line, "conns_not_http"), summaryCount(sum.Line, "bpf_not_http")
+	if muted < calls || left == 0 {
+		t.Errorf("summary: conns_not_http=%d (want at least %d D-Bus connections) bpf_not_http=%d (want transfers left out): %s",
+			muted, calls, left, sum.Line)
+	}
+	harness.Result("nothttp", tr.Mode, good, sent)
+}
