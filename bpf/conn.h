@@ -12,6 +12,8 @@
 #define HT_S_IFMT 00170000
 #define HT_S_IFSOCK 0140000
 
+#include "ports.h"
+
 /*
  * The object for kernels with bpf_loop (5.17 and later), which all have
  * bpf_get_current_task_btf (5.11): there the fd table is reached with plain
@@ -356,8 +358,9 @@ static __always_inline struct conn *conn_get(__u64 id, struct sock *sk, __u8 fla
 		fresh.anchored[HTTPTRACE_DIR_RECV] = fresh.anchored[HTTPTRACE_DIR_SEND] = 1;
 	}
 	conn_addresses(&fresh, sk);
+	fresh.unselected = !conn_selected(&fresh);
 	if (bpf_map_update_elem(&conns, &id, &fresh, BPF_NOEXIST) == 0) {
-		stat_inc(conn_stat(flag));
+		stat_inc(fresh.unselected ? HTTPTRACE_STAT_CONNS_UNSELECTED : conn_stat(flag));
 		bpf_map_update_elem(&conn_socks, &fresh.sk, &id, BPF_ANY);
 	}
 	return bpf_map_lookup_elem(&conns, &id);

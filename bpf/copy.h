@@ -281,6 +281,10 @@ static __always_inline void send_transfer(const struct call *c, __u64 pid_tgid, 
 		stat_inc(HTTPTRACE_STAT_CONNS_LOST);
 		return;
 	}
+	if (conn->unselected) {
+		stat_inc(HTTPTRACE_STAT_UNSELECTED);
+		return;
+	}
 	pos = conn_advance(conn, sk, c->dir, bytes, &unseen);
 	if (unseen)
 		stat_inc(HTTPTRACE_STAT_UNSEEN);

@@ -26,6 +26,10 @@
 #define HTTPTRACE_LEGACY_MAX_IOVS 64
 #define HTTPTRACE_ADDR_LEN 16
 
+/* Bits of a ports map entry (bpf/maps.h): which side of a connection the port selects. */
+#define HTTPTRACE_PORT_SERVER 1
+#define HTTPTRACE_PORT_CLIENT 2
+
 /*
  * A conn_skips position (bpf/maps.h) that mutes a connection: user space
  * found it is not HTTP, so its transfers are counted (not_http) and no
@@ -155,6 +159,7 @@ enum httptrace_proc_op {
 	HTTPTRACE_PROC_FORK = 1, /* pid is a new child of ppid, now traced */
 	HTTPTRACE_PROC_EXEC = 2, /* pid exec'd comm (and is traced, by comm or before) */
 	HTTPTRACE_PROC_EXIT = 3, /* pid (the whole process) exited and is no longer traced */
+	HTTPTRACE_PROC_LISTEN = 4, /* pid began to listen on a selected port, and is traced */
 };
 
 /* A process event of a traced process. */
@@ -196,6 +201,9 @@ enum httptrace_stat {
 	HTTPTRACE_STAT_CONNS_ENDED,        /* connections whose socket ended with no close(2) seen (close_range, dup2, exit, exec): close records */
 	HTTPTRACE_STAT_FD_REPLACED,        /* returns whose fd named another file than at the entry: not sent */
 	HTTPTRACE_STAT_NOT_HTTP,           /* transfers on connections user space found are not HTTP (HTTPTRACE_SKIP_ALL): counted, not sent */
+	HTTPTRACE_STAT_CONNS_UNSELECTED,   /* connections of traced processes outside the selected ports */
+	HTTPTRACE_STAT_UNSELECTED,         /* transfers on those connections: counted, not sent */
+	HTTPTRACE_STAT_PORT_LISTENERS,     /* processes tracked because they began to listen on a selected port */
 	HTTPTRACE_STAT_COUNT,
 };
 

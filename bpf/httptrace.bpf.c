@@ -53,6 +53,12 @@ int BPF_KPROBE(kprobe_connect, long fd)
 }
 
 SEC("kprobe")
+int BPF_KPROBE(kprobe_listen, long fd)
+{
+	return on_listen_entry((__s32)fd);
+}
+
+SEC("kprobe")
 int BPF_KPROBE(kprobe_close, long fd)
 {
 	return on_close_entry((__s32)fd);
@@ -91,6 +97,12 @@ SEC("tracepoint")
 int tp_enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
 	return on_connect_entry((__s32)ctx->args[0]);
+}
+
+SEC("tracepoint")
+int tp_enter_listen(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_listen_entry((__s32)ctx->args[0]);
 }
 
 SEC("tracepoint")

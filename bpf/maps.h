@@ -17,6 +17,19 @@ struct {
 	__type(value, __u8);
 } tracked_pids SEC(".maps");
 
+/*
+ * Selection by TCP port, indexed by port: HTTPTRACE_PORT_SERVER (processes
+ * listening on it are tracked; connections whose local port it is are
+ * followed) and HTTPTRACE_PORT_CLIENT (connections whose remote port it is
+ * are followed). Read only when port_select is set.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} ports SEC(".maps");
+
 /* Process names (NUL-padded comm) whose exec makes the process tracked. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -39,7 +52,8 @@ struct conn {
 	__u8 flags;                          /* enum httptrace_conn_flags */
 	__u8 anchored[2];                    /* seq0[dir] is known (a byte each: two CPUs may set them at once) */
 	__u8 foreign;                        /* the socket's sequence is not the application's bytes: count calls */
-	__u8 pad[7];
+	__u8 unselected;                     /* outside the selected ports: its transfers are counted, not sent */
+	__u8 pad[6];
 };
 
 /* Connections of traced processes, keyed by the socket's inode number; LRU so
@@ -218,9 +232,18 @@ static __always_inline void stat_inc(__u32 which)
 		*v += 1;
 }
 
+/*
+ * Every process but self_pid (httptrace) is a candidate: client-side port
+ * selection with no process selected. Set by user space before load.
+ */
+const volatile bool trace_all = false;
+const volatile __u32 self_pid = 0;
+
 /* Whether process tgid is tracked. */
 static __always_inline bool tracked(__u32 tgid)
 {
+	if (trace_all)
+		return tgid != self_pid;
 	return bpf_map_lookup_elem(&tracked_pids, &tgid) != NULL;
 }
 

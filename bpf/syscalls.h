@@ -3,6 +3,7 @@
 #define HTTPTRACE_SYSCALLS_H
 
 #include "copy.h"
+#include "proc.h"
 
 #define HT_EINPROGRESS 115
 #define HT_MSG_PEEK 0x2
@@ -267,6 +268,37 @@ static __always_inline int on_sock_state(struct sock *sk, int oldstate, int news
 static __always_inline int on_sock_destroy(struct sock *sk)
 {
 	return sock_ended(sk, HT_TCP_CLOSE);
+}
+
+/*
+ * A listen starts: a process that is not tracked yet and listens on a
+ * selected server port is tracked from now on, with its children.
+ */
+static __always_inline int on_listen_entry(__s32 fd)
+{
+	struct task_struct *task;
+	struct sock *sk = NULL;
+	struct file *file;
+	__u32 pid;
+	__u16 family;
+
+	if (!port_select)
+		return 0;
+	pid = bpf_get_current_pid_tgid() >> 32;
+	if (pid == self_pid || bpf_map_lookup_elem(&tracked_pids, &pid))
+		return 0;
+	file = fd_file(fd);
+	if (!file || !conn_of_file(file, &sk) || !sk)
+		return 0;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != HT_AF_INET && family != HT_AF_INET6)
+		return 0;
+	if (!port_has(BPF_CORE_READ(sk, __sk_common.skc_num), HTTPTRACE_PORT_SERVER) || !track(pid))
+		return 0;
+	stat_inc(HTTPTRACE_STAT_PORT_LISTENERS);
+	task = (struct task_struct *)bpf_get_current_task();
+	emit_proc(HTTPTRACE_PROC_LISTEN, pid, BPF_CORE_READ(task, real_parent, tgid), task);
+	return 0;
 }
 
 #endif /* HTTPTRACE_SYSCALLS_H */

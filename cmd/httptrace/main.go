@@ -19,6 +19,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/httptrace/httptrace/pkg/config"
+	"github.com/httptrace/httptrace/pkg/filter"
 	"github.com/httptrace/httptrace/pkg/output"
 	"github.com/httptrace/httptrace/pkg/preflight"
 	"github.com/httptrace/httptrace/pkg/probes"
@@ -32,9 +33,11 @@ const usage = `httptrace logs every HTTP/1.x exchange (request, response, status
 of chosen processes and their children, traced from the kernel with eBPF.
 
 Usage:
-  httptrace -c FILE [flags]       trace what the config (and --pid, --comm) select
+  httptrace -c FILE [flags]       trace what the config (and --pid, --comm, --port) select
   httptrace --pid N [flags]       trace process N and its descendants
   httptrace --comm NAME [flags]   trace processes named NAME, running or started later
+  httptrace --port N [flags]      trace whatever listens on TCP port N, now or later,
+                                  and only its connections on that port
   httptrace bpftrace [flags]      print the same probes as a bpftrace program
                                   (see httptrace bpftrace --help)
 
@@ -42,13 +45,37 @@ Flags:
   -c, --config FILE      YAML configuration (see configs/httptrace.yaml)
       --pid N            trace process N; repeatable, adds to the config's pids
       --comm NAME        trace processes whose command name is NAME; repeatable
+      --port N           trace the processes listening on TCP port N and their
+                         connections on it; with --side client, the connections
+                         of any selected process (or of any process) to port N;
+                         repeatable, adds to the config's ports
       --attach MODE      auto, kprobe or tracepoint (overrides the config)
       --log-format FMT   text or json (overrides the config)
       --duration D       stop after D (e.g. 30s); default: until SIGINT/SIGTERM,
                          or until every traced process has exited (--pid only)
   -v, --verbose          debug diagnostics (libbpf, each probe attached)
+
+Filters (all must hold; a repeated flag or a comma list matches any of its
+values; they add to the config's filter; left-out exchanges are counted in
+the summary's filtered_out):
+      --status LIST      codes and classes, e.g. 5xx,404; 0 or incomplete
+                         for exchanges with no response (or no request),
+                         which pass a status filter only when it names them
+      --min-latency D    the response began at least D after the request
+                         (e.g. 100ms); exchanges with no response never pass
+      --path GLOB        the path without its query, e.g. '/api/*' (* matches
+                         any run of characters, / included; ? one)
+      --method LIST      e.g. POST or GET,HEAD
+      --side SIDE        server or client: the traced process's end
+      --host LIST        the Host header, e.g. example.com (any port) or
+                         example.com:8080
       --version          print the version and exit
   -h, --help             this help
+
+Recipes:
+  slow requests to one port:   httptrace --port 8080 --min-latency 200ms
+  5xx of one service:          httptrace --comm gunicorn --status 5xx
+  what one client sends:       httptrace --pid 4242 --side client --method POST,PUT
 
 Exchanges go to stdout, diagnostics to stderr. A second SIGINT exits at once.
 Exit status: 0 after a clean stop, 2 for a bad configuration or usage, 1 for a
@@ -84,11 +111,38 @@ type stringList []string
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
 
+// portList is a repeatable --port flag.
+type portList []int
+
+func (p *portList) String() string { return fmt.Sprint(*p) }
+func (p *portList) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%q is not a TCP port (want 1 to 65535)", s)
+	}
+	*p = append(*p, n)
+	return nil
+}
+
+// filterFlag is a repeatable filter flag whose values parse into f.
+type filterFlag struct {
+	raw   []string
+	parse func(string) error
+}
+
+func (f *filterFlag) String() string { return strings.Join(f.raw, ",") }
+func (f *filterFlag) Set(s string) error {
+	f.raw = append(f.raw, s)
+	return f.parse(s)
+}
+
 // options are the parsed command line.
 type options struct {
 	configPath  string
 	pids        pidList
 	comms       stringList
+	ports       portList
+	filter      filter.Filter
 	attach      string
 	logFormat   string
 	duration    time.Duration
@@ -106,14 +160,43 @@ func newFlagSet(name string, o *options) *flag.FlagSet {
 	fs.StringVar(&o.configPath, "config", "", "")
 	fs.Var(&o.pids, "pid", "")
 	fs.Var(&o.comms, "comm", "")
+	fs.Var(&o.ports, "port", "")
 	fs.StringVar(&o.attach, "attach", "", "")
 	return fs
+}
+
+// filterFlags adds the filter flags, parsing into f.
+func filterFlags(fs *flag.FlagSet, f *filter.Filter) {
+	add := func(name string, parse func(string) error) { fs.Var(&filterFlag{parse: parse}, name, "") }
+	add("status", func(s string) error {
+		v, err := filter.ParseStatuses(s)
+		f.Statuses = append(f.Statuses, v...)
+		return err
+	})
+	add("min-latency", func(s string) (err error) { f.MinLatency, err = filter.ParseLatency(s); return err })
+	add("path", func(s string) error {
+		v, err := filter.ParsePath(s)
+		f.Paths = append(f.Paths, v)
+		return err
+	})
+	add("method", func(s string) error {
+		v, err := filter.ParseMethods(s)
+		f.Methods = append(f.Methods, v...)
+		return err
+	})
+	add("side", func(s string) (err error) { f.Side, err = filter.ParseSide(s); return err })
+	add("host", func(s string) error {
+		v, err := filter.ParseHosts(s)
+		f.Hosts = append(f.Hosts, v...)
+		return err
+	})
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := newFlagSet("httptrace", &o)
 	fs.StringVar(&o.logFormat, "log-format", "", "")
+	filterFlags(fs, &o.filter)
 	fs.DurationVar(&o.duration, "duration", 0, "")
 	fs.BoolVar(&o.verbose, "v", false, "")
 	fs.BoolVar(&o.verbose, "verbose", false, "")
@@ -154,6 +237,8 @@ func readConfig(o options) (config.Config, error) {
 	}
 	cfg.PIDs = append(cfg.PIDs, o.pids...)
 	cfg.Comms = append(cfg.Comms, o.comms...)
+	cfg.Ports = append(cfg.Ports, o.ports...)
+	mergeFilter(&cfg.Filter, o.filter)
 	if o.attach != "" {
 		cfg.Attach = probes.Mode(o.attach)
 	}
@@ -161,6 +246,21 @@ func readConfig(o options) (config.Config, error) {
 		cfg.LogFormat = o.logFormat
 	}
 	return cfg, nil
+}
+
+// mergeFilter adds the flags' filter to the config's: lists grow, and a
+// flag's single value wins.
+func mergeFilter(into *filter.Filter, f filter.Filter) {
+	into.Statuses = append(into.Statuses, f.Statuses...)
+	into.Paths = append(into.Paths, f.Paths...)
+	into.Methods = append(into.Methods, f.Methods...)
+	into.Hosts = append(into.Hosts, f.Hosts...)
+	if f.MinLatency != 0 {
+		into.MinLatency = f.MinLatency
+	}
+	if f.Side != "" {
+		into.Side = f.Side
+	}
 }
 
 func main() {

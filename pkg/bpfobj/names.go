@@ -15,14 +15,18 @@ const (
 	MapScratch      = "scratch"       // per-CPU record being built
 	MapEvents       = "events"        // the ring buffer of records
 	MapStats        = "stats"         // per-CPU counters (enum httptrace_stat)
+	MapPorts        = "ports"         // selected TCP ports, HTTPTRACE_PORT_* bits per port
 )
 
 // MapNames lists every map the object must hold.
-var MapNames = []string{MapTrackedPIDs, MapTrackedComms, MapConns, MapConnSocks, MapFdConns, MapConnSkips, MapSkipsSet, MapCalls, MapScratch, MapEvents, MapStats}
+var MapNames = []string{MapTrackedPIDs, MapTrackedComms, MapConns, MapConnSocks, MapFdConns, MapConnSkips, MapSkipsSet, MapCalls, MapScratch, MapEvents, MapStats, MapPorts}
 
 // Read-only globals, set before load.
 const (
 	GlobalCaptureBytes = "capture_bytes" // __u32: bytes of each transfer copied
 	GlobalWakeupBytes  = "wakeup_bytes"  // __u64: ring fill level that wakes the reader
 	GlobalTraceUnix    = "trace_unix"    // bool: unix-domain stream sockets are traced too
+	GlobalPortSelect   = "port_select"   // bool: the ports map selects connections and listeners
+	GlobalTraceAll     = "trace_all"     // bool: every process is a candidate (client-side port selection alone)
+	GlobalSelfPID      = "self_pid"      // __u32: httptrace's own PID, never traced
 )

@@ -36,7 +36,8 @@ func checkObject(t *testing.T, legacy bool) {
 	for _, g := range []struct {
 		name  string
 		value any
-	}{{GlobalCaptureBytes, uint32(1)}, {GlobalWakeupBytes, uint64(1)}, {GlobalTraceUnix, true}} {
+	}{{GlobalCaptureBytes, uint32(1)}, {GlobalWakeupBytes, uint64(1)}, {GlobalTraceUnix, true},
+		{GlobalPortSelect, true}, {GlobalTraceAll, true}, {GlobalSelfPID, uint32(1)}} {
 		if err := m.InitGlobalVariable(g.name, g.value); err != nil {
 			t.Errorf("global %s: %v", g.name, err)
 		}

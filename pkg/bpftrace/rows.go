@@ -30,6 +30,7 @@ var leftOut = map[string]string{
 	"sock_end":     "keeps no connections",
 	"sock_destroy": "keeps no connections",
 	"proc_exec":    "compares names at every call and fork instead",
+	"listen":       "selects no ports",
 }
 
 // rowAction is the action of one hook of a row, or ok false when the

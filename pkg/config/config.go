@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/httptrace/httptrace/pkg/filter"
 	"github.com/httptrace/httptrace/pkg/probes"
 	"github.com/httptrace/httptrace/pkg/redact"
 )
@@ -38,7 +39,11 @@ const (
 type Config struct {
 	PIDs []int
 	// Comms selects processes by command name, running or started later.
-	Comms        []string
+	Comms []string
+	// Ports selects by TCP port: the processes listening on one (now or
+	// later) and their connections on it; with Filter.Side client, the
+	// connections whose remote port is one.
+	Ports        []int
 	Attach       probes.Mode
 	CaptureBytes int
 	LogFormat    string
@@ -56,6 +61,8 @@ type Config struct {
 	Probes map[probes.Mode]probes.Plan
 	// Redact says which secrets are hidden before records are written.
 	Redact redact.Options
+	// Filter says which exchanges are written (all are counted).
+	Filter filter.Filter
 
 	// where records file:line of each key read from a file, for errors.
 	where map[string]string
@@ -103,8 +110,18 @@ func (c *Config) errorf(key, format string, args ...any) error {
 // Validate checks the settings that decoding alone cannot, naming the bad key.
 // Probes are checked as they are decoded, where each has its own line.
 func (c *Config) Validate() error {
-	if len(c.PIDs) == 0 && len(c.Comms) == 0 {
-		return c.errorf("pids", "no process to trace: list PIDs under pids or names under comm, or pass --pid or --comm")
+	if len(c.PIDs) == 0 && len(c.Comms) == 0 && len(c.Ports) == 0 {
+		return c.errorf("pids", "no process to trace: list PIDs under pids, names under comm or ports under ports, or pass --pid, --comm or --port")
+	}
+	seenPort := map[int]bool{}
+	for _, p := range c.Ports {
+		switch {
+		case p < 1 || p > 65535:
+			return c.errorf("ports", "%d is not a TCP port (want 1 to 65535)", p)
+		case seenPort[p]:
+			return c.errorf("ports", "port %d is listed twice", p)
+		}
+		seenPort[p] = true
 	}
 	seenComm := map[string]bool{}
 	for _, name := range c.Comms {

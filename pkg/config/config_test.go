@@ -219,3 +219,44 @@ func TestUnixSockets(t *testing.T) {
 		}
 	}
 }
+
+func TestParseFilterAndPorts(t *testing.T) {
+	c, err := Parse("c.yaml", []byte(`
+ports: [8080, 9090]
+filter:
+  status: [5xx, "404,incomplete"]
+  min_latency: 250ms
+  path: '/api/*'
+  method: [get, POST]
+  side: client
+  host: example.com
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	f := c.Filter
+	if len(c.Ports) != 2 || c.Ports[1] != 9090 || len(f.Statuses) != 3 || f.MinLatency.String() != "250ms" ||
+		len(f.Paths) != 1 || f.Paths[0] != "/api/*" || len(f.Methods) != 2 || f.Methods[0] != "GET" || f.Side != "client" ||
+		len(f.Hosts) != 1 {
+		t.Errorf("parsed %+v ports %v", f, c.Ports)
+	}
+	if got := f.String(); got != "status=5xx,404,incomplete min_latency=250ms path=/api/* method=GET,POST side=client host=example.com" {
+		t.Errorf("String() = %q", got)
+	}
+	for yaml, want := range map[string]string{
+		"pids: [1]\nfilter:\n  side: both\n":           `c.yaml:3: filter.side: "both" is not a side (want server or client)`,
+		"pids: [1]\nfilter:\n  min_latency: 5\n":       `c.yaml:3: filter.min_latency: want a string, got "5" (int)`,
+		"pids: [1]\nfilter:\n  path: [/a, b]\n":        `c.yaml:3: filter.path: "b" is not a path glob (want one starting with / or *, e.g. '/api/*')`,
+		"pids: [1]\nfilter: [5xx]\n":                   "c.yaml:2: filter: want a mapping, got a list",
+		"ports: [80, 65536]\n":                         "c.yaml:1: ports: 65536 is not a TCP port (want 1 to 65535)",
+		"ports: http\n":                                `c.yaml:1: ports: want a whole number, got "http" (str)`,
+		"pids: [1]\nfilter:\n  method: [GET, 'P T']\n": `c.yaml:3: filter.method: "P T" is not a method (want e.g. GET or POST)`,
+	} {
+		if _, err := Parse("c.yaml", []byte(yaml)); err == nil || err.Error() != want {
+			t.Errorf("%q: %v, want %s", yaml, err, want)
+		}
+	}
+}

@@ -140,14 +140,18 @@ func (d *decoder) top(n *yaml.Node) error {
 			return d.probes(v)
 		case "redact":
 			return d.redact(v)
+		case "filter":
+			return d.filter(v)
+		case "ports":
+			return d.ports(v)
 		}
 		return d.fail(kn, k, "unknown key (want %s)", strings.Join(topKeys, ", "))
 	})
 }
 
 // topKeys are the keys the top level takes, for the unknown-key message.
-var topKeys = []string{"pids", "comm", "attach", "capture_bytes", "max_header_bytes",
-	"capture_body_bytes", "exchange_timeout", "log_format", "unix_sockets", "probes", "redact"}
+var topKeys = []string{"pids", "comm", "ports", "attach", "capture_bytes", "max_header_bytes",
+	"capture_body_bytes", "exchange_timeout", "log_format", "unix_sockets", "probes", "redact", "filter"}
 
 // strs reads one string or a list of strings.
 func (d *decoder) strs(n *yaml.Node, key string) ([]string, error) {

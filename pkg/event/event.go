@@ -62,6 +62,13 @@ const FormatVersion = 2
 // (the kernel's UIO_MAXIOV); the bytes of all of them are copied.
 const MaxIovecs = 1024
 
+// The bits of a ports map entry (HTTPTRACE_PORT_*): the side of a
+// connection the port selects.
+const (
+	PortServer uint8 = 1 // the local port of connections; listeners are tracked
+	PortClient uint8 = 2 // the remote port of connections
+)
+
 // SkipAll is HTTPTRACE_SKIP_ALL: the skip position that mutes a connection
 // found not to be HTTP (no record of it is sent any more; StatNotHTTP
 // counts its transfers).
@@ -186,7 +193,7 @@ func DecodeProc(raw []byte, p *Proc) error {
 		return fmt.Errorf("process record of %d bytes, want %d", len(raw), ProcSize)
 	}
 	p.Op = ProcOp(ne.Uint32(raw[procOffOp:]))
-	if p.Op < ProcFork || p.Op > ProcExit {
+	if p.Op < ProcFork || p.Op > ProcListen {
 		return fmt.Errorf("process record with unknown op %d", p.Op)
 	}
 	p.PID = ne.Uint32(raw[procOffPID:])

@@ -91,6 +91,7 @@ func TestConstantsMatchC(t *testing.T) {
 		"HTTPTRACE_CONN_ADOPTED": int64(ConnAdopted), "HTTPTRACE_CONN_ACCEPTED": int64(ConnAccepted),
 		"HTTPTRACE_CONN_CONNECTED": int64(ConnConnected),
 		"HTTPTRACE_PROC_FORK":      int64(ProcFork), "HTTPTRACE_PROC_EXEC": int64(ProcExec), "HTTPTRACE_PROC_EXIT": int64(ProcExit),
+		"HTTPTRACE_PROC_LISTEN": int64(ProcListen), "HTTPTRACE_PORT_SERVER": int64(PortServer), "HTTPTRACE_PORT_CLIENT": int64(PortClient),
 		"HTTPTRACE_STAT_COUNT": int64(StatCount), "HTTPTRACE_SYS_COUNT": int64(SysCount),
 		"HTTPTRACE_FORMAT_VERSION": FormatVersion, "HTTPTRACE_MAX_IOVS": MaxIovecs, "HTTPTRACE_LEGACY_MAX_IOVS": LegacyMaxIovecs, "HTTPTRACE_SRC_SYSCALL": int64(SourceSyscall),
 	}

@@ -29,35 +29,41 @@ const (
 	StatConnsEnded
 	StatFdReplaced
 	StatNotHTTP
+	StatConnsUnselected
+	StatUnselected
+	StatPortListeners
 	StatCount
 )
 
 // StatNames are the counters' names in logs and summaries.
 var StatNames = [StatCount]string{
-	StatCalls:          "calls",
-	StatReturnsMissed:  "returns_missed",
-	StatConnsAdopted:   "conns_adopted",
-	StatConnsAccepted:  "conns_accepted",
-	StatConnsConnected: "conns_connected",
-	StatConnsClosed:    "conns_closed",
-	StatConnsLost:      "conns_lost",
-	StatRecordsSent:    "records_sent",
-	StatRecordsDropped: "records_dropped",
-	StatReadUserFailed: "read_user_failed",
-	StatIovCut:         "iov_cut",
-	StatSkips:          "skips",
-	StatProcsTracked:   "procs_tracked",
-	StatProcsExited:    "procs_exited",
-	StatTrackFailed:    "track_failed",
-	StatConnsFromStart: "conns_from_start",
-	StatCallsNotSaved:  "calls_not_saved",
-	StatPeeks:          "peeks",
-	StatUnseen:         "unseen",
-	StatPosBehind:      "pos_behind",
-	StatConnsReplaced:  "conns_replaced",
-	StatConnsEnded:     "conns_ended",
-	StatFdReplaced:     "fd_replaced",
-	StatNotHTTP:        "not_http",
+	StatCalls:           "calls",
+	StatReturnsMissed:   "returns_missed",
+	StatConnsAdopted:    "conns_adopted",
+	StatConnsAccepted:   "conns_accepted",
+	StatConnsConnected:  "conns_connected",
+	StatConnsClosed:     "conns_closed",
+	StatConnsLost:       "conns_lost",
+	StatRecordsSent:     "records_sent",
+	StatRecordsDropped:  "records_dropped",
+	StatReadUserFailed:  "read_user_failed",
+	StatIovCut:          "iov_cut",
+	StatSkips:           "skips",
+	StatProcsTracked:    "procs_tracked",
+	StatProcsExited:     "procs_exited",
+	StatTrackFailed:     "track_failed",
+	StatConnsFromStart:  "conns_from_start",
+	StatCallsNotSaved:   "calls_not_saved",
+	StatPeeks:           "peeks",
+	StatUnseen:          "unseen",
+	StatPosBehind:       "pos_behind",
+	StatConnsReplaced:   "conns_replaced",
+	StatConnsEnded:      "conns_ended",
+	StatFdReplaced:      "fd_replaced",
+	StatNotHTTP:         "not_http",
+	StatConnsUnselected: "conns_unselected",
+	StatUnselected:      "unselected",
+	StatPortListeners:   "port_listeners",
 }
 
 func (s Stat) String() string {

@@ -135,9 +135,12 @@ const (
 	ProcFork ProcOp = 1
 	ProcExec ProcOp = 2
 	ProcExit ProcOp = 3
+	// ProcListen: the process began to listen on a selected port and is
+	// traced from now on.
+	ProcListen ProcOp = 4
 )
 
-// Proc is a fork, exec or exit of a traced process (struct httptrace_proc).
+// Proc is a fork, exec, exit or listen of a traced process (struct httptrace_proc).
 type Proc struct {
 	Op          ProcOp
 	PID, PPID   uint32

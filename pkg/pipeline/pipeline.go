@@ -13,6 +13,7 @@ import (
 
 	"github.com/httptrace/httptrace/pkg/event"
 	"github.com/httptrace/httptrace/pkg/exchange"
+	"github.com/httptrace/httptrace/pkg/filter"
 	"github.com/httptrace/httptrace/pkg/output"
 	"github.com/httptrace/httptrace/pkg/record"
 	"github.com/httptrace/httptrace/pkg/redact"
@@ -34,9 +35,12 @@ type Options struct {
 	Source   Source
 	Exchange exchange.Options
 	Redactor *redact.Redactor // nil: nothing redacted
-	Sinks    []output.Sink
-	Procs    *Procs
-	Log      logrus.FieldLogger
+	// Filter chooses the exchanges written to Sinks (nil or empty: all).
+	// Stages before it, and their counts, see every exchange.
+	Filter *filter.Filter
+	Sinks  []output.Sink
+	Procs  *Procs
+	Log    logrus.FieldLogger
 }
 
 // Stats are the pipeline's own counts.
@@ -44,6 +48,7 @@ type Stats struct {
 	Records      uint64 // raw records read
 	DecodeErrors uint64 // records that did not decode
 	SinkErrors   uint64 // writes a sink refused
+	FilteredOut  uint64 // exchanges the filter left out
 }
 
 // Pipeline is one run's stages.
@@ -64,6 +69,9 @@ type Pipeline struct {
 
 // New builds the stages.
 func New(opts Options) *Pipeline {
+	if opts.Filter != nil && opts.Filter.Empty() {
+		opts.Filter = nil
+	}
 	p := &Pipeline{opts: opts}
 	p.tracker = exchange.New(opts.Exchange, p.emit)
 	return p
@@ -165,6 +173,8 @@ func (p *Pipeline) onProc(ev *event.Proc) {
 		log.WithField("parent", ev.PPID).Debug("traced process forked")
 	case event.ProcExec:
 		log.Debug("traced process exec'd")
+	case event.ProcListen:
+		log.Info("process listens on a selected port: traced")
 	case event.ProcExit:
 		log.Info("traced process exited")
 		p.tracker.ProcExit(ev.PID, ev.TimestampNs)
@@ -174,8 +184,12 @@ func (p *Pipeline) onProc(ev *event.Proc) {
 	}
 }
 
-// emit is the tracker's output: redact once, then every sink.
+// emit is the tracker's output: filter, redact once, then every sink.
 func (p *Pipeline) emit(e *record.Exchange) {
+	if p.opts.Filter != nil && !p.opts.Filter.Match(e) {
+		p.stats.FilteredOut++
+		return
+	}
 	if p.opts.Redactor != nil {
 		p.opts.Redactor.Apply(e)
 	}

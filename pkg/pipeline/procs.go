@@ -34,7 +34,7 @@ func NewProcs(pids []int, keepWaitingWhenEmpty bool) *Procs {
 // Apply updates the set from one record.
 func (p *Procs) Apply(ev *event.Proc) {
 	switch ev.Op {
-	case event.ProcFork, event.ProcExec:
+	case event.ProcFork, event.ProcExec, event.ProcListen:
 		p.live[ev.PID] = true
 	case event.ProcExit:
 		delete(p.live, ev.PID)

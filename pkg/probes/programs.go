@@ -15,6 +15,7 @@ const (
 	ProgKprobeSendfile = "kprobe_sendfile"
 	ProgKprobeConnect  = "kprobe_connect"
 	ProgKprobeClose    = "kprobe_close"
+	ProgKprobeListen   = "kprobe_listen"
 	// ProgKretprobeReturn serves the return of every data function and connect.
 	ProgKretprobeReturn = "kretprobe_return"
 	ProgKretprobeAccept = "kretprobe_accept"
@@ -33,6 +34,7 @@ const (
 	ProgTpEnterSendfile = "tp_enter_sendfile"
 	ProgTpEnterConnect  = "tp_enter_connect"
 	ProgTpEnterClose    = "tp_enter_close"
+	ProgTpEnterListen   = "tp_enter_listen"
 	// ProgTpExit serves the exit of every data syscall and connect.
 	ProgTpExit       = "tp_exit"
 	ProgTpExitAccept = "tp_exit_accept"

@@ -107,6 +107,12 @@ var Table = []Row{
 			// close(2) calls file_close_fd since Linux 6.8, close_fd before.
 			[]string{"kprobe:file_close_fd | kprobe:close_fd"}, []string{"tracepoint:syscalls:sys_enter_close"})},
 	},
+	{
+		Name: "listen",
+		Doc:  "a listen starts: with --port, a process listening on a selected port is traced from then on",
+		Hooks: []Hook{hook("listen", Entry, ProgKprobeListen, ProgTpEnterListen,
+			[]string{"kprobe:__sys_listen"}, []string{"tracepoint:syscalls:sys_enter_listen"})},
+	},
 	eventRow("sock_end", "a released socket reaches TCP CLOSE with no close(2) seen (close_range, dup2, exit, exec, another thread's close): the connection ends where its counts say",
 		ProgSockState, "inet_sock_set_state"),
 	eventRow("sock_destroy", "a TCP socket is destroyed while its connection is still known: the connection ends",

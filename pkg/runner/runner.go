@@ -15,6 +15,7 @@ import (
 	"github.com/httptrace/httptrace/pkg/exchange"
 	"github.com/httptrace/httptrace/pkg/output"
 	"github.com/httptrace/httptrace/pkg/pipeline"
+	"github.com/httptrace/httptrace/pkg/record"
 	"github.com/httptrace/httptrace/pkg/redact"
 	"github.com/httptrace/httptrace/pkg/ringbuf"
 	"github.com/httptrace/httptrace/pkg/tracer"
@@ -28,7 +29,10 @@ type Summary struct {
 	Counters tracer.Counters
 	Mode     string
 	// Legacy: the BPF object for kernels without bpf_loop was loaded.
-	Legacy   bool
+	Legacy bool
+	// Filtered: a filter chose the exchanges written (Pipeline.FilteredOut
+	// counts the others).
+	Filtered bool
 	Duration time.Duration
 	Reason   pipeline.StopReason
 	// OutputWaits counts the times the output queue was full and the
@@ -56,12 +60,17 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	if err != nil {
 		return Summary{}, &SetupError{Err: err}
 	}
+	server, client := portSides(cfg)
 	tr, err := tracer.Open(tracer.Options{PIDs: cfg.PIDs, Comms: cfg.Comms, CaptureBytes: cfg.CaptureBytes,
-		NoUnix: !cfg.UnixSockets, Plan: plan, Log: log})
+		NoUnix: !cfg.UnixSockets, Plan: plan, Log: log, ServerPorts: server, ClientPorts: client,
+		AllProcesses: len(client) > 0 && len(cfg.PIDs) == 0 && len(cfg.Comms) == 0})
 	if err != nil {
 		return Summary{}, err
 	}
 	defer tr.Close()
+	if len(server) > 0 && tr.Listeners() == 0 {
+		log.WithField("ports", server).Warn("nothing listens on these TCP ports yet: tracing whatever begins to listen on them")
+	}
 	reader, err := ringbuf.NewReader(tr.EventsMapFD())
 	if err != nil {
 		return Summary{}, fmt.Errorf("mapping the ring buffer: %w", err)
@@ -77,11 +86,12 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	if cfg.LogFormat == config.FormatJSON {
 		sink = output.NewJSON(out, clock)
 	}
-	procs := pipeline.NewProcs(tr.TrackedPIDs(), len(cfg.Comms) > 0)
+	procs := pipeline.NewProcs(tr.TrackedPIDs(), len(cfg.Comms) > 0 || len(cfg.Ports) > 0)
 	p := pipeline.New(pipeline.Options{
 		Source:   reader,
 		Exchange: exchangeOptions(cfg),
 		Redactor: dst.Redactor,
+		Filter:   &cfg.Filter,
 		Sinks:    []output.Sink{sink},
 		Procs:    procs,
 		Log:      log,
@@ -94,6 +104,15 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	attached := logrus.Fields{"mode": plan.Mode, "pids": cfg.PIDs, "processes": procs.Len(), "probes": len(plan.Attachments())}
 	if len(cfg.Comms) > 0 {
 		attached["comm"] = cfg.Comms
+	}
+	if len(server) > 0 {
+		attached["ports"] = server
+	}
+	if len(client) > 0 {
+		attached["remote_ports"] = client
+	}
+	if !cfg.Filter.Empty() {
+		attached["filter"] = cfg.Filter.String()
 	}
 	log.WithFields(attached).Info("probes attached")
 
@@ -108,6 +127,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		runErr = fmt.Errorf("writing records: %w", err)
 	}
 	s := Summary{Exchange: p.Tracker().Stats(), Pipeline: p.Stats(), Mode: string(plan.Mode), Legacy: tr.Legacy(),
+		Filtered: !cfg.Filter.Empty(),
 		Duration: time.Since(start), Reason: reason, OutputWaits: async.Waits()}
 	if s.Counters, err = tr.Counters(); err != nil {
 		log.WithError(err).Warn("reading counters")
@@ -125,4 +145,14 @@ func exchangeOptions(cfg config.Config) exchange.Options {
 	o.ExchangeTimeout = cfg.ExchangeTimeout
 	o.UnixPath = unixsock.NewPaths("/proc").Path
 	return o
+}
+
+// portSides splits the configured ports: remote ports of client
+// connections when the filter's side is client, else ports that servers
+// listen on.
+func portSides(cfg config.Config) (server, client []int) {
+	if cfg.Filter.Side == record.Client {
+		return nil, cfg.Ports
+	}
+	return cfg.Ports, nil
 }

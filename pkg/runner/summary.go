@@ -49,6 +49,17 @@ func iovLimit(legacy bool) string {
 	return fmt.Sprintf(": this kernel has no bpf_loop, so only the first %d of a transfer's are", event.LegacyMaxIovecs)
 }
 
+// exchangesPhrase says how many exchanges there were and, under a filter,
+// how many of them were written.
+func exchangesPhrase(s Summary) string {
+	n := s.Exchange.Exchanges
+	if !s.Filtered {
+		return fmt.Sprintf("%d exchanges", n)
+	}
+	out := s.Pipeline.FilteredOut
+	return fmt.Sprintf("%d exchanges (%d written, %d filtered out)", n, n-min(out, n), out)
+}
+
 // logSummary logs what the session saw. It is a warning when anything was
 // lost or never seen, and says how much.
 func logSummary(log *logrus.Logger, s Summary) {
@@ -89,6 +100,9 @@ func logSummary(log *logrus.Logger, s Summary) {
 	if s.Legacy {
 		f["bpf_object"] = "legacy"
 	}
+	if s.Filtered {
+		f["filtered_out"] = s.Pipeline.FilteredOut
+	}
 	if x.NotHTTP > 0 {
 		f["conns_not_http"] = x.NotHTTP
 	}
@@ -96,27 +110,28 @@ func logSummary(log *logrus.Logger, s Summary) {
 		f["headers_over_budget"] = x.HeadersOverBudget
 	}
 	entry := log.WithFields(f)
+	n := exchangesPhrase(s)
 	switch {
 	case lost > 0 || x.Gaps > 0 || s.Pipeline.DecodeErrors > 0:
-		entry.Warn(fmt.Sprintf("summary: %d exchanges; %d events lost, %d gaps (%d bytes not seen), %d undecodable records",
-			x.Exchanges, lost, x.Gaps, x.BytesNotSeen, s.Pipeline.DecodeErrors))
+		entry.Warn(fmt.Sprintf("summary: %s; %d events lost, %d gaps (%d bytes not seen), %d undecodable records",
+			n, lost, x.Gaps, x.BytesNotSeen, s.Pipeline.DecodeErrors))
 	case c.KprobeMissed > 0 || c.RunsSkipped > 0:
-		entry.Warn(fmt.Sprintf("summary: %d exchanges; the kernel missed %d probe hits", x.Exchanges, c.KprobeMissed+c.RunsSkipped))
+		entry.Warn(fmt.Sprintf("summary: %s; the kernel missed %d probe hits", n, c.KprobeMissed+c.RunsSkipped))
 	case x.BytesUnseen > 0:
-		entry.Warn(fmt.Sprintf("summary: %d exchanges; %d bytes moved on traced connections with no record "+
-			"(splice, io_uring, a missed return): counted, not captured", x.Exchanges, x.BytesUnseen))
+		entry.Warn(fmt.Sprintf("summary: %s; %d bytes moved on traced connections with no record "+
+			"(splice, io_uring, a missed return): counted, not captured", n, x.BytesUnseen))
 	case c.BPF[event.StatIovCut] > 0 || c.BPF[event.StatReadUserFailed] > 0:
-		entry.Warn(fmt.Sprintf("summary: %d exchanges; %d transfers not copied whole (%d with more iovecs than are copied%s, "+
+		entry.Warn(fmt.Sprintf("summary: %s; %d transfers not copied whole (%d with more iovecs than are copied%s, "+
 			"%d whose user memory could not be read): their records say what was not captured",
-			x.Exchanges, c.BPF[event.StatIovCut]+c.BPF[event.StatReadUserFailed], c.BPF[event.StatIovCut], iovLimit(s.Legacy),
+			n, c.BPF[event.StatIovCut]+c.BPF[event.StatReadUserFailed], c.BPF[event.StatIovCut], iovLimit(s.Legacy),
 			c.BPF[event.StatReadUserFailed]))
 	case c.BPF[event.StatPosBehind] > 0:
-		entry.Warn(fmt.Sprintf("summary: %d exchanges; %d calls raced another on the same socket and direction: "+
-			"their bytes may be placed out of order", x.Exchanges, c.BPF[event.StatPosBehind]))
+		entry.Warn(fmt.Sprintf("summary: %s; %d calls raced another on the same socket and direction: "+
+			"their bytes may be placed out of order", n, c.BPF[event.StatPosBehind]))
 	case c.BPF[event.StatCallsNotSaved] > 0:
-		entry.Warn(fmt.Sprintf("summary: %d exchanges; %d syscalls not followed: the table of calls in flight was full",
-			x.Exchanges, c.BPF[event.StatCallsNotSaved]))
+		entry.Warn(fmt.Sprintf("summary: %s; %d syscalls not followed: the table of calls in flight was full",
+			n, c.BPF[event.StatCallsNotSaved]))
 	default:
-		entry.Info(fmt.Sprintf("summary: %d exchanges, no events lost", x.Exchanges))
+		entry.Info(fmt.Sprintf("summary: %s, no events lost", n))
 	}
 }

@@ -23,6 +23,8 @@ func TestSummaryLevel(t *testing.T) {
 		want string
 	}{
 		{"clean", func(*Summary) {}, "no events lost"},
+		{"clean, filtered", func(x *Summary) { x.Filtered, x.Pipeline.FilteredOut = true, 5 },
+			"summary: 7 exchanges (2 written, 5 filtered out), no events lost"},
 		{"records dropped", bpf(event.StatRecordsDropped, 3), "3 events lost"},
 		{"gaps", func(x *Summary) { x.Exchange.Gaps, x.Exchange.BytesNotSeen = 1, 10 }, "1 gaps (10 bytes not seen)"},
 		{"unseen", func(x *Summary) { x.Exchange.BytesUnseen = 500 }, "500 bytes moved on traced connections with no record"},
@@ -48,7 +50,7 @@ func TestSummaryLevel(t *testing.T) {
 			t.Fatalf("%s: %v: %s", tc.name, err, out.String())
 		}
 		wantLevel := "warning"
-		if tc.name == "clean" {
+		if strings.HasPrefix(tc.name, "clean") {
 			wantLevel = "info"
 		}
 		if line.Level != wantLevel || !strings.Contains(line.Msg, tc.want) {

@@ -90,6 +90,36 @@ type skipTo struct {
 	Pos, Gen uint64
 }
 
+// selectPorts fills the ports map: server ports select listeners and
+// local ports, client ports remote ports.
+func (t *Tracer) selectPorts(server, client []int) error {
+	if len(server)+len(client) == 0 {
+		return nil
+	}
+	m, err := t.bpfMap(bpfobj.MapPorts)
+	if err != nil {
+		return err
+	}
+	bits := map[int]uint8{}
+	for _, p := range server {
+		bits[p] |= event.PortServer
+	}
+	for _, p := range client {
+		bits[p] |= event.PortClient
+	}
+	for p, b := range bits {
+		key := uint32(p)
+		if err := m.Update(unsafe.Pointer(&key), unsafe.Pointer(&b)); err != nil {
+			return fmt.Errorf("selecting port %d: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// Listeners is how many processes listening on a server port were found
+// running when Open ran (later ones are traced as they begin to listen).
+func (t *Tracer) Listeners() int { return t.listeners }
+
 // Legacy reports whether the object for kernels without bpf_loop is
 // loaded: it copies the bytes of a transfer's first event.LegacyMaxIovecs
 // iovecs only.

@@ -7,6 +7,8 @@ package tracer
 import (
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"sync/atomic"
 
 	bpf "github.com/aquasecurity/libbpfgo"
@@ -37,6 +39,14 @@ type Options struct {
 	WakeupBytes int
 	// NoUnix leaves unix-domain stream sockets untraced (TCP only).
 	NoUnix bool
+	// ServerPorts and ClientPorts select by TCP port: the processes that
+	// listen on a server port (now or later) are traced, and, of the traced
+	// processes' connections, only those whose local port is a server port
+	// or whose remote port is a client port are followed.
+	ServerPorts, ClientPorts []int
+	// AllProcesses makes every process but this one a candidate: with
+	// ClientPorts alone, the connections of any process to those ports.
+	AllProcesses bool
 	Plan   probes.Plan // resolved (probes.Resolve)
 	Log    logrus.FieldLogger
 	// Host is the kernel (default kernel.DefaultHost); ProcRoot is where
@@ -56,6 +66,9 @@ type Tracer struct {
 	host  kernel.Host
 	// legacy: the object for kernels without bpf_loop is loaded.
 	legacy bool
+	// listeners is how many processes listening on a server port were
+	// found running at start.
+	listeners int
 	// tracked are the processes user space put in tracked_pids.
 	tracked []int
 	// What the kernel said the kprobes missed, read just before detaching.
@@ -136,6 +149,9 @@ func (t *Tracer) open(opts Options) error {
 	if err := t.trackComms(opts.Comms); err != nil {
 		return err
 	}
+	if err := t.selectPorts(opts.ServerPorts, opts.ClientPorts); err != nil {
+		return err
+	}
 	// The process and socket events go live first: from then on a fork,
 	// exec or exit of a tracked process is followed, so no process the scan
 	// finds can exit unseen and stay tracked for another to take its PID.
@@ -162,6 +178,9 @@ func (t *Tracer) configure(opts Options) error {
 		{bpfobj.GlobalCaptureBytes, uint32(opts.CaptureBytes)},
 		{bpfobj.GlobalWakeupBytes, uint64(opts.WakeupBytes)},
 		{bpfobj.GlobalTraceUnix, !opts.NoUnix},
+		{bpfobj.GlobalPortSelect, len(opts.ServerPorts)+len(opts.ClientPorts) > 0},
+		{bpfobj.GlobalTraceAll, opts.AllProcesses},
+		{bpfobj.GlobalSelfPID, uint32(os.Getpid())},
 	}
 	for _, g := range globals {
 		if err := t.mod.InitGlobalVariable(g.name, g.value); err != nil {
@@ -197,7 +216,9 @@ func (t *Tracer) trackRunning(opts Options) error {
 	if err != nil {
 		return err
 	}
-	if err := t.trackPIDs(procs.Select(all, opts.PIDs, opts.Comms)); err != nil {
+	listeners := procs.Listening(opts.ProcRoot, opts.ServerPorts)
+	t.listeners = max(t.listeners, len(listeners))
+	if err := t.trackPIDs(procs.Select(all, append(slices.Clone(opts.PIDs), listeners...), opts.Comms)); err != nil {
 		return err
 	}
 	return t.untrackExited(opts.ProcRoot)

@@ -45,14 +45,24 @@ func TestBadInput(t *testing.T) {
 	if err := os.WriteFile(keyFile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	topKeys := "pids, comm, attach, capture_bytes, max_header_bytes, capture_body_bytes, exchange_timeout, log_format, unix_sockets, probes, redact"
+	topKeys := "pids, comm, ports, attach, capture_bytes, max_header_bytes, capture_body_bytes, exchange_timeout, log_format, unix_sockets, probes, redact, filter"
 
 	cases := []badCase{
 		// Command line.
 		{name: "unknown flag", args: []string{"--colour"}, want: "flag provided but not defined: -colour (see httptrace --help)"},
 		{name: "stray argument", args: []string{"--pid", "1", "extra"}, want: `unexpected argument "extra" (see httptrace --help)`},
 		{name: "pid not a number", args: []string{"--pid", "x"}, want: `invalid value "x" for flag -pid: "x" is not a PID (see httptrace --help)`},
-		{name: "nothing to trace", want: "pids: no process to trace: list PIDs under pids or names under comm, or pass --pid or --comm"},
+		{name: "nothing to trace", want: "pids: no process to trace: list PIDs under pids, names under comm or ports under ports, or pass --pid, --comm or --port"},
+		{name: "status class", args: []string{"--pid", "1", "--status", "6xx"}, want: `invalid value "6xx" for flag -status: "6xx" is not a status (want a code 100-599, a class 1xx-5xx, 0 or incomplete) (see httptrace --help)`},
+		{name: "latency word", args: []string{"--pid", "1", "--min-latency", "fast"}, want: `invalid value "fast" for flag -min-latency: "fast" is not a latency (want a positive duration, e.g. 100ms or 2s) (see httptrace --help)`},
+		{name: "port out of range", args: []string{"--port", "70000"}, want: `invalid value "70000" for flag -port: "70000" is not a TCP port (want 1 to 65535) (see httptrace --help)`},
+		{name: "port zero", args: []string{"--port", "0"}, want: `invalid value "0" for flag -port: "0" is not a TCP port (want 1 to 65535) (see httptrace --help)`},
+		{name: "side", args: []string{"--pid", "1", "--side", "both"}, want: `invalid value "both" for flag -side: "both" is not a side (want server or client) (see httptrace --help)`},
+		{name: "path glob", args: []string{"--pid", "1", "--path", "api/*"}, want: `invalid value "api/*" for flag -path: "api/*" is not a path glob (want one starting with / or *, e.g. '/api/*') (see httptrace --help)`},
+		{name: "port twice", args: []string{"--port", "80", "--port", "80"}, want: "ports: port 80 is listed twice"},
+		{name: "filter status in file", args: []string{"-c", "{file}"}, yaml: "pids: [1]\nfilter:\n  status: [5xx, 7xx]\n", want: `{file}:3: filter.status: "7xx" is not a status (want a code 100-599, a class 1xx-5xx, 0 or incomplete)`},
+		{name: "filter unknown key", args: []string{"-c", "{file}"}, yaml: "pids: [1]\nfilter:\n  latency: 1s\n", want: "{file}:3: filter.latency: unknown key (want status, min_latency, path, method, side or host)"},
+		{name: "ports out of range in file", args: []string{"-c", "{file}"}, yaml: "ports: [8080, 0]\n", want: "{file}:1: ports: 0 is not a TCP port (want 1 to 65535)"},
 		{name: "pid zero", args: []string{"--pid", "0"}, want: "pids: PID 0 is not a process ID"},
 		{name: "pid negative", args: []string{"--pid", "-5"}, want: "pids: PID -5 is not a process ID"},
 		{name: "pid twice", args: []string{"--pid", "1", "--pid", "1"}, want: "pids: PID 1 is listed twice"},

@@ -244,5 +244,5 @@ func TestManyIovecs(t *testing.T) {
 	if cut != len(many) || !strings.Contains(sum.Line, `"level":"warning"`) {
 		t.Errorf("summary: bpf_iov_cut=%d, want %d and a warning: %s", cut, len(many), sum.Line)
 	}
-	fmt.Printf("e2e-result: suite=iovecs mode=%s legacy cut=%d/%d\n", tr.Mode, cut, len(many))
+	fmt.Printf("e2e-result: suite=iovecs mode=%s object=legacy cut=%d/%d\n", tr.Mode, cut, len(many))
 }

@@ -25,6 +25,9 @@ type Sent struct {
 	AnyTruncated     bool   // truncated may be true (a header section over the capture limit)
 	// PathCheck, when set, replaces the exact path comparison (redacted queries).
 	PathCheck func(string) error
+	// ClientSide: the record is the client's end of the exchange (side
+	// client, logged by the client's process).
+	ClientSide bool
 }
 
 var idSeq atomic.Int64
@@ -101,7 +104,7 @@ func Check(t testing.TB, recs []Record, sent []Sent) map[string]bool {
 func Mismatches(r Record, s Sent) []string {
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
-	if s.ServerPID != 0 && r.PID != s.ServerPID {
+	if s.ServerPID != 0 && !s.ClientSide && r.PID != s.ServerPID {
 		bad("pid %d, the client was served by %d", r.PID, s.ServerPID)
 	}
 	if r.Method != s.Method {
@@ -120,8 +123,8 @@ func Mismatches(r Record, s Sent) []string {
 	if r.Status != s.Status {
 		bad("status %d, the client got %d", r.Status, s.Status)
 	}
-	if r.Side != "server" {
-		bad("side %q, want server", r.Side)
+	if want := map[bool]string{false: "server", true: "client"}[s.ClientSide]; r.Side != want {
+		bad("side %q, want %s", r.Side, want)
 	}
 	if !(r.LatencyMs > 0) {
 		bad("latency_ms %v, want > 0", r.LatencyMs)

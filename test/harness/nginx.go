@@ -73,6 +73,12 @@ func StartNginxProxy(t testing.TB, upstream string) *Nginx {
 	return startNginx(t, FreeAddr(t), upstream)
 }
 
+// StartNginxAt is StartNginx listening on addr (host:port).
+func StartNginxAt(t testing.TB, addr string) *Nginx {
+	t.Helper()
+	return startNginx(t, addr, "127.0.0.1:9")
+}
+
 // StartNginxUnix is StartNginxProxy listening on the unix socket path
 // (its Addr is "unix:PATH"); upstream may be a unix socket too
 // ("unix:/run/app.sock:", nginx's form).

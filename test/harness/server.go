@@ -70,6 +70,8 @@ func Main(m *testing.M) {
 //	/large/     answers with a 1 MiB body
 //	/bytes/N/   answers with an N-byte body (N up to 16 MiB) and its Content-Length
 //	/body/      reads the request body (so Expect: 100-continue is answered) and echoes its size
+//	/call/HOST:PORT/PATH  calls http://HOST:PORT/PATH (a new connection) and
+//	            answers with its status
 //	anything else, any method: 200 "ok PATH"
 //
 // Every answer carries X-Server-Pid, the pid that served it.
@@ -115,6 +117,18 @@ func Serve(addr string) error {
 			return
 		}
 		say("reuse conn_fd=%d file_fd=%d", connFD, fileFD)
+	})
+	caller := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	mux.HandleFunc("/call/", func(w http.ResponseWriter, r *http.Request) {
+		resp, err := caller.Get("http://" + strings.TrimPrefix(r.URL.Path, "/call/"))
+		if err != nil {
+			http.Error(w, err.Error(), 502)
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		fmt.Fprintf(w, "called: %d\n", resp.StatusCode)
 	})
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(300 * time.Millisecond)

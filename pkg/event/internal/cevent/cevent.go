@@ -37,7 +37,7 @@ static const struct constant constants[] = {
 	C(HTTPTRACE_SYS_RECVMMSG), C(HTTPTRACE_SYS_WRITE), C(HTTPTRACE_SYS_WRITEV), C(HTTPTRACE_SYS_SENDTO),
 	C(HTTPTRACE_SYS_SENDMSG), C(HTTPTRACE_SYS_SENDMMSG), C(HTTPTRACE_SYS_SENDFILE), C(HTTPTRACE_SYS_COUNT),
 	C(HTTPTRACE_CONN_ADOPTED), C(HTTPTRACE_CONN_ACCEPTED), C(HTTPTRACE_CONN_CONNECTED),
-	C(HTTPTRACE_PROC_FORK), C(HTTPTRACE_PROC_EXEC), C(HTTPTRACE_PROC_EXIT),
+	C(HTTPTRACE_PROC_FORK), C(HTTPTRACE_PROC_EXEC), C(HTTPTRACE_PROC_EXIT), C(HTTPTRACE_PROC_LISTEN), C(HTTPTRACE_PORT_SERVER), C(HTTPTRACE_PORT_CLIENT),
 	C(HTTPTRACE_STAT_COUNT), C(HTTPTRACE_FORMAT_VERSION), C(HTTPTRACE_SRC_SYSCALL),
 };
 static size_t constant_count(void) { return sizeof(constants) / sizeof(constants[0]); }
@@ -68,6 +68,9 @@ static const struct { const char *name; unsigned value; } stats[] = {
 	{"conns_ended", HTTPTRACE_STAT_CONNS_ENDED},
 	{"fd_replaced", HTTPTRACE_STAT_FD_REPLACED},
 	{"not_http", HTTPTRACE_STAT_NOT_HTTP},
+	{"conns_unselected", HTTPTRACE_STAT_CONNS_UNSELECTED},
+	{"unselected", HTTPTRACE_STAT_UNSELECTED},
+	{"port_listeners", HTTPTRACE_STAT_PORT_LISTENERS},
 };
 static size_t stat_count(void) { return sizeof(stats) / sizeof(stats[0]); }
 static const char *stat_name(size_t i) { return stats[i].name; }
