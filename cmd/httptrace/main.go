@@ -165,31 +165,11 @@ func newFlagSet(name string, o *options) *flag.FlagSet {
 	return fs
 }
 
-// filterFlags adds the filter flags, parsing into f.
+// filterFlags adds the filter flags (filter.Keys, - for _), parsing into f.
 func filterFlags(fs *flag.FlagSet, f *filter.Filter) {
-	add := func(name string, parse func(string) error) { fs.Var(&filterFlag{parse: parse}, name, "") }
-	add("status", func(s string) error {
-		v, err := filter.ParseStatuses(s)
-		f.Statuses = append(f.Statuses, v...)
-		return err
-	})
-	add("min-latency", func(s string) (err error) { f.MinLatency, err = filter.ParseLatency(s); return err })
-	add("path", func(s string) error {
-		v, err := filter.ParsePath(s)
-		f.Paths = append(f.Paths, v)
-		return err
-	})
-	add("method", func(s string) error {
-		v, err := filter.ParseMethods(s)
-		f.Methods = append(f.Methods, v...)
-		return err
-	})
-	add("side", func(s string) (err error) { f.Side, err = filter.ParseSide(s); return err })
-	add("host", func(s string) error {
-		v, err := filter.ParseHosts(s)
-		f.Hosts = append(f.Hosts, v...)
-		return err
-	})
+	for _, key := range filter.Keys {
+		fs.Var(&filterFlag{parse: func(s string) error { return f.Add(key, s) }}, strings.ReplaceAll(key, "_", "-"), "")
+	}
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -238,7 +218,7 @@ func readConfig(o options) (config.Config, error) {
 	cfg.PIDs = append(cfg.PIDs, o.pids...)
 	cfg.Comms = append(cfg.Comms, o.comms...)
 	cfg.Ports = append(cfg.Ports, o.ports...)
-	mergeFilter(&cfg.Filter, o.filter)
+	cfg.Filter.Merge(o.filter)
 	if o.attach != "" {
 		cfg.Attach = probes.Mode(o.attach)
 	}
@@ -246,21 +226,6 @@ func readConfig(o options) (config.Config, error) {
 		cfg.LogFormat = o.logFormat
 	}
 	return cfg, nil
-}
-
-// mergeFilter adds the flags' filter to the config's: lists grow, and a
-// flag's single value wins.
-func mergeFilter(into *filter.Filter, f filter.Filter) {
-	into.Statuses = append(into.Statuses, f.Statuses...)
-	into.Paths = append(into.Paths, f.Paths...)
-	into.Methods = append(into.Methods, f.Methods...)
-	into.Hosts = append(into.Hosts, f.Hosts...)
-	if f.MinLatency != 0 {
-		into.MinLatency = f.MinLatency
-	}
-	if f.Side != "" {
-		into.Side = f.Side
-	}
 }
 
 func main() {

@@ -2,61 +2,34 @@
 package config
 
 import (
+	"slices"
+	"strings"
+
 	"gopkg.in/yaml.v3"
 
 	"github.com/httptrace/httptrace/pkg/filter"
 )
 
-// filterKeys are the keys the filter section takes.
-const filterKeys = "status, min_latency, path, method, side or host"
-
 // filter decodes the filter mapping into Config.Filter; each bad value
-// names its own line.
+// names its own line. min_latency and side take one string, the others one
+// string or a list.
 func (d *decoder) filter(n *yaml.Node) error {
-	f := &d.cfg.Filter
 	return d.mapping(n, "filter", func(k string, kn, v *yaml.Node) error {
 		key := "filter." + k
-		switch k {
-		case "status":
-			return d.each(v, key, func(item *yaml.Node, s string) error {
-				st, err := filter.ParseStatuses(s)
-				f.Statuses = append(f.Statuses, st...)
-				return d.wrap(item, key, err)
-			})
-		case "min_latency":
-			s, err := d.str(v, key)
-			if err != nil {
-				return err
-			}
-			f.MinLatency, err = filter.ParseLatency(s)
-			return d.wrap(v, key, err)
-		case "path":
-			return d.each(v, key, func(item *yaml.Node, s string) error {
-				p, err := filter.ParsePath(s)
-				f.Paths = append(f.Paths, p)
-				return d.wrap(item, key, err)
-			})
-		case "method":
-			return d.each(v, key, func(item *yaml.Node, s string) error {
-				m, err := filter.ParseMethods(s)
-				f.Methods = append(f.Methods, m...)
-				return d.wrap(item, key, err)
-			})
-		case "side":
-			s, err := d.str(v, key)
-			if err != nil {
-				return err
-			}
-			f.Side, err = filter.ParseSide(s)
-			return d.wrap(v, key, err)
-		case "host":
-			return d.each(v, key, func(item *yaml.Node, s string) error {
-				h, err := filter.ParseHosts(s)
-				f.Hosts = append(f.Hosts, h...)
-				return d.wrap(item, key, err)
-			})
+		if !slices.Contains(filter.Keys, k) {
+			last := len(filter.Keys) - 1
+			return d.fail(kn, key, "unknown key (want %s or %s)", strings.Join(filter.Keys[:last], ", "), filter.Keys[last])
 		}
-		return d.fail(kn, key, "unknown key (want %s)", filterKeys)
+		if k == "min_latency" || k == "side" {
+			s, err := d.str(v, key)
+			if err != nil {
+				return err
+			}
+			return d.wrap(v, key, d.cfg.Filter.Add(k, s))
+		}
+		return d.each(v, key, func(item *yaml.Node, s string) error {
+			return d.wrap(item, key, d.cfg.Filter.Add(k, s))
+		})
 	})
 }
 

@@ -40,6 +40,20 @@ func newWorld(t testing.TB, opts Options) *world {
 	return w
 }
 
+// hint is a skip hint the tracker gave.
+type hint struct {
+	conn uint64
+	dir  event.Direction
+	pos  uint64
+}
+
+// collectHints makes w's tracker give its skip hints to the list returned.
+func (w *world) collectHints() *[]hint {
+	var hints []hint
+	w.tr.SkipHint(func(conn, gen uint64, dir event.Direction, pos uint64) { hints = append(hints, hint{conn, dir, pos}) })
+	return &hints
+}
+
 // peer is one connection seen from the traced process.
 type peer struct {
 	w     *world

@@ -13,13 +13,7 @@ import (
 // record is too short to tell, are parsed as before.
 func TestNotHTTPMuted(t *testing.T) {
 	w := newWorld(t, Options{})
-	type hint struct {
-		conn uint64
-		dir  event.Direction
-		pos  uint64
-	}
-	var hints []hint
-	w.tr.SkipHint(func(conn, gen uint64, dir event.Direction, pos uint64) { hints = append(hints, hint{conn, dir, pos}) })
+	got := w.collectHints()
 
 	dbus := w.serverConn(1)
 	dbus.send(event.Recv, "\x00AUTH EXTERNAL 30\r\n")
@@ -49,12 +43,12 @@ func TestNotHTTPMuted(t *testing.T) {
 	w.tr.Flush(w.now)
 
 	want := []hint{{1, event.Recv, event.SkipAll}, {1, event.Send, event.SkipAll}, {2, event.Recv, event.SkipAll}, {2, event.Send, event.SkipAll}}
-	if len(hints) != len(want) {
+	if hints := *got; len(hints) != len(want) {
 		t.Fatalf("hints %+v, want %+v", hints, want)
 	}
 	for i := range want {
-		if hints[i] != want[i] {
-			t.Errorf("hint %d: %+v, want %+v", i, hints[i], want[i])
+		if (*got)[i] != want[i] {
+			t.Errorf("hint %d: %+v, want %+v", i, (*got)[i], want[i])
 		}
 	}
 	logged := map[string]bool{}

@@ -136,3 +136,53 @@ func (f *Filter) String() string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// Keys are the filter's settings, as the YAML filter section names them
+// (the flags are the same with - for _).
+var Keys = []string{"status", "min_latency", "path", "method", "side", "host"}
+
+// Add parses value for one setting and adds it to f: lists grow,
+// min_latency and side are replaced.
+func (f *Filter) Add(key, value string) error {
+	var err error
+	switch key {
+	case "status":
+		var v []Status
+		v, err = ParseStatuses(value)
+		f.Statuses = append(f.Statuses, v...)
+	case "min_latency":
+		f.MinLatency, err = ParseLatency(value)
+	case "path":
+		var v string
+		v, err = ParsePath(value)
+		f.Paths = append(f.Paths, v)
+	case "method":
+		var v []string
+		v, err = ParseMethods(value)
+		f.Methods = append(f.Methods, v...)
+	case "side":
+		f.Side, err = ParseSide(value)
+	case "host":
+		var v []string
+		v, err = ParseHosts(value)
+		f.Hosts = append(f.Hosts, v...)
+	default:
+		return fmt.Errorf("unknown filter %q", key)
+	}
+	return err
+}
+
+// Merge adds g's conditions to f: lists grow, and g's min_latency and side,
+// when set, win.
+func (f *Filter) Merge(g Filter) {
+	f.Statuses = append(f.Statuses, g.Statuses...)
+	f.Paths = append(f.Paths, g.Paths...)
+	f.Methods = append(f.Methods, g.Methods...)
+	f.Hosts = append(f.Hosts, g.Hosts...)
+	if g.MinLatency != 0 {
+		f.MinLatency = g.MinLatency
+	}
+	if g.Side != "" {
+		f.Side = g.Side
+	}
+}

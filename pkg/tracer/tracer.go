@@ -47,8 +47,8 @@ type Options struct {
 	// AllProcesses makes every process but this one a candidate: with
 	// ClientPorts alone, the connections of any process to those ports.
 	AllProcesses bool
-	Plan   probes.Plan // resolved (probes.Resolve)
-	Log    logrus.FieldLogger
+	Plan         probes.Plan // resolved (probes.Resolve)
+	Log          logrus.FieldLogger
 	// Host is the kernel (default kernel.DefaultHost); ProcRoot is where
 	// running processes are listed (default /proc).
 	Host     *kernel.Host
