@@ -14,9 +14,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 BPF_SRC  := bpf/httptrace.bpf.c
 # Two builds of one source: the second (_legacy, chosen where the kernel has
-# no bpf_loop, before Linux 5.17) reaches the fd table and the command name
-# through helper calls instead of the plain loads bpf_get_current_task_btf
-# allows, and walks a transfer's iovecs in a bounded loop.
+# no bpf_loop, upstream before Linux 5.17) walks a transfer's iovecs in a
+# bounded loop instead of with bpf_loop.
 BPF_OBJ  := pkg/bpfobj/httptrace.bpf.o pkg/bpfobj/httptrace_legacy.bpf.o
 VMLINUX  := vmlinux/$(LINUX_ARCH)/vmlinux.h
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(LINUX_ARCH) -Wall -Werror \

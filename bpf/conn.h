@@ -15,40 +15,34 @@
 #include "ports.h"
 
 /*
- * The object for kernels with bpf_loop (5.17 and later), which all have
- * bpf_get_current_task_btf (5.11): there the fd table is reached with plain
- * loads instead of a helper call per pointer. HTTPTRACE_LEGACY builds the
- * object for older kernels.
+ * Whether the kernel has bpf_get_current_task_btf (5.11): then the task is
+ * read with plain loads instead of a helper call per pointer. A CO-RE
+ * constant: the verifier follows only the branch the kernel can take.
  */
-#ifndef HTTPTRACE_LEGACY
-#define HTTPTRACE_TASK_BTF
-#endif
+#define HT_TASK_BTF bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)
 
 /* The file behind fd in the current process's fd table, or NULL. */
 static __always_inline struct file *fd_file(__s32 fd)
 {
-#ifdef HTTPTRACE_TASK_BTF
-	struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
 	struct file **fds;
 	struct file *file = NULL;
 
-	if (fd < 0 || !fdt)
+	if (fd < 0)
 		return NULL;
-	if ((__u32)fd >= fdt->max_fds)
-		return NULL;
-	fds = fdt->fd;
-#else
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
-	struct file *file = NULL;
+	if (HT_TASK_BTF) {
+		struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
 
-	if (fd < 0 || !fdt)
-		return NULL;
-	if ((__u32)fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-#endif
+		if (!fdt || (__u32)fd >= fdt->max_fds)
+			return NULL;
+		fds = fdt->fd;
+	} else {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+
+		if (!fdt || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
+			return NULL;
+		fds = BPF_CORE_READ(fdt, fd);
+	}
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
 		return NULL;
 	return file;
@@ -459,25 +453,6 @@ static __always_inline void conn_hint(__u32 tgid, __s32 fd, __u8 flag)
 
 	if (id)
 		conn_get(id, sk, flag, flag == HTTPTRACE_CONN_CONNECTED);
-}
-
-/*
- * Where user space wants copying to resume in one direction of generation
- * gen (0: copy everything). A skip set for another generation is stale: a
- * hint that raced the connection's replacement.
- */
-static __always_inline __u64 conn_skip_to(__u64 id, __u64 gen, __u8 dir)
-{
-	struct skip_key key = {.conn = id, .dir = dir};
-	__u32 zero = 0, *set = bpf_map_lookup_elem(&skips_set, &zero);
-	struct skip_to *to;
-
-	if (!set || !*set)
-		return 0;
-	to = bpf_map_lookup_elem(&conn_skips, &key);
-	if (!to || (to->gen && to->gen != gen))
-		return 0;
-	return to->pos;
 }
 
 #endif /* HTTPTRACE_CONN_H */

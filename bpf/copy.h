@@ -3,6 +3,7 @@
 #define HTTPTRACE_COPY_H
 
 #include "conn.h"
+#include "skips.h"
 #include "emit.h"
 
 /* Bytes of each transfer to copy, set by user space before load. */
@@ -32,14 +33,14 @@ static __always_inline void fill_header(struct httptrace_data *d, const struct c
 	d->cgroup_id = bpf_get_current_cgroup_id();
 	__builtin_memcpy(d->local_addr, conn->local_addr, HTTPTRACE_ADDR_LEN);
 	__builtin_memcpy(d->peer_addr, conn->peer_addr, HTTPTRACE_ADDR_LEN);
-#ifdef HTTPTRACE_TASK_BTF
-	/* Two plain loads rather than a helper call (the bytes after the NUL as they are). */
-	struct task_struct *task = bpf_get_current_task_btf();
+	if (HT_TASK_BTF) {
+		/* Two plain loads rather than a helper call (the bytes after the NUL as they are). */
+		struct task_struct *task = bpf_get_current_task_btf();
 
-	__builtin_memcpy(d->comm, task->comm, HTTPTRACE_COMM_LEN);
-#else
-	bpf_get_current_comm(d->comm, sizeof(d->comm));
-#endif
+		__builtin_memcpy(d->comm, task->comm, HTTPTRACE_COMM_LEN);
+	} else {
+		bpf_get_current_comm(d->comm, sizeof(d->comm));
+	}
 }
 
 /*
@@ -172,10 +173,12 @@ static __always_inline long iov_step(const struct iov_walk *w)
 
 	if (cur->failed || i >= w->count || i >= HTTPTRACE_WALK_IOVS || got >= w->want || seg >= w->bytes)
 		return 1;
+#ifndef HTTPTRACE_LEGACY /* the legacy walk is one batch, read before it */
 	if (i - cur->batch >= HTTPTRACE_IOV_BATCH && !read_iov_batch(w, i)) {
 		cur->failed = 1;
 		return 1;
 	}
+#endif
 	b = i & (HTTPTRACE_IOV_BATCH - 1); /* its place in the batch read */
 	len = s->iov[b].iov_len;
 	if (len > w->bytes - seg)
@@ -281,15 +284,21 @@ static __always_inline void send_transfer(const struct call *c, __u64 pid_tgid, 
 		stat_inc(HTTPTRACE_STAT_CONNS_LOST);
 		return;
 	}
-	if (conn->unselected) {
-		stat_inc(HTTPTRACE_STAT_UNSELECTED);
+	if (conn->unselected || conn->muted) {
+		stat_inc(conn->muted ? HTTPTRACE_STAT_NOT_HTTP : HTTPTRACE_STAT_UNSELECTED);
 		return;
 	}
 	pos = conn_advance(conn, sk, c->dir, bytes, &unseen);
 	if (unseen)
 		stat_inc(HTTPTRACE_STAT_UNSEEN);
+	/*
+	 * Looked up after the position, not before: a value kept live across
+	 * conn_advance's branches makes the legacy walk's states too many for
+	 * the verifier.
+	 */
 	skip_to = conn_skip_to(id, conn->gen, c->dir);
 	if (skip_to == HTTPTRACE_SKIP_ALL) {
+		conn_mute(id, conn);
 		stat_inc(HTTPTRACE_STAT_NOT_HTTP);
 		return;
 	}

@@ -53,7 +53,8 @@ struct conn {
 	__u8 anchored[2];                    /* seq0[dir] is known (a byte each: two CPUs may set them at once) */
 	__u8 foreign;                        /* the socket's sequence is not the application's bytes: count calls */
 	__u8 unselected;                     /* outside the selected ports: its transfers are counted, not sent */
-	__u8 pad[6];
+	__u8 muted;                          /* user space found it is not HTTP (HTTPTRACE_SKIP_ALL): counted, not sent */
+	__u8 pad[5];
 };
 
 /* Connections of traced processes, keyed by the socket's inode number; LRU so

@@ -14,7 +14,7 @@ import (
 	"github.com/httptrace/httptrace/pkg/kernel"
 
 	// libbpf itself, linked statically.
-	_ "github.com/httptrace/httptrace/pkg/libbpf"
+	"github.com/httptrace/httptrace/pkg/libbpf"
 )
 
 // Object is the CO-RE object built from bpf/httptrace.bpf.c.
@@ -23,10 +23,12 @@ import (
 var Object []byte
 
 // ObjectLegacy is the same source built for kernels without bpf_loop
-// (before 5.17; HTTPTRACE_LEGACY in bpf/): it reads the task through helper
-// calls, where Object uses the plain loads of bpf_get_current_task_btf, and
-// copies the bytes of a transfer's first event.LegacyMaxIovecs iovecs, where
-// Object walks all of them with bpf_loop.
+// (before 5.17; HTTPTRACE_LEGACY in bpf/): it copies the bytes of a
+// transfer's first event.LegacyMaxIovecs iovecs, where Object walks all of
+// them with bpf_loop. (A program that calls bpf_loop cannot load there even
+// with the call in dead code: the callback's reference is an instruction
+// those kernels refuse. Whether to read the task with plain loads is
+// decided in both objects at load, by CO-RE.)
 //
 //go:embed httptrace_legacy.bpf.o
 var ObjectLegacy []byte
@@ -35,7 +37,7 @@ var ObjectLegacy []byte
 // asks the kernel whether tracing programs may call bpf_loop, and goes by
 // the release (before 5.17) when it cannot ask.
 func NeedsLegacy(release string) bool {
-	ok, err := bpf.BPFHelperIsSupported(bpf.BPFProgTypeTracepoint, bpf.BPFFuncLoop)
+	ok, err := libbpf.LoopSupported()
 	if err != nil {
 		return !kernel.AtLeast(release, 5, 17)
 	}

@@ -49,6 +49,7 @@ type conn struct {
 	lastAt              uint64
 	stopped             bool
 	opened              bool   // what the connection is has been decided (opening)
+	gaveSkips           bool   // a skip hint (or a mute) was given for it
 	interim             uint64 // bytes of 1xx responses before the final one
 	ambiguous           bool   // a message's framing headers could be read more than one way: no skip hints
 	pairing
@@ -187,7 +188,7 @@ func (dr *dir) maybeHint() {
 		return
 	}
 	if rem, ok := dr.p.BodyRemaining(); ok && rem > skipHintMin {
-		dr.hinted = true
+		dr.hinted, dr.c.gaveSkips = true, true
 		dr.c.t.hint(dr.c.id, dr.c.gen, dr.d, dr.s.Next()+rem)
 	}
 }

@@ -16,6 +16,7 @@ const droppedMax = 4096
 type droppedConn struct {
 	id, gen uint64
 	stopped bool      // it was no longer parsed (an upgrade, a tunnel)
+	hinted  bool      // skips were given for it (conn.gaveSkips)
 	next    [2]uint64 // each direction's next stream position
 	side    record.Side
 }
@@ -29,7 +30,7 @@ type droppedMemory struct {
 
 // remember keeps what c, just closed, needs to resume.
 func (m *droppedMemory) remember(c *conn) {
-	m.add(droppedConn{id: c.id, gen: c.gen, stopped: c.stopped, side: c.side,
+	m.add(droppedConn{id: c.id, gen: c.gen, stopped: c.stopped, hinted: c.gaveSkips, side: c.side,
 		next: [2]uint64{c.dirs[0].s.Next(), c.dirs[1].s.Next()}})
 }
 

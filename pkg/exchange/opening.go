@@ -36,6 +36,7 @@ func (c *conn) mute() {
 	c.stopParsing()
 	c.t.stats.NotHTTP++
 	if c.t.hint != nil {
+		c.gaveSkips = true
 		for i := range c.dirs {
 			c.t.hint(c.id, c.gen, event.Direction(i), event.SkipAll)
 		}

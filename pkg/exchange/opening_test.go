@@ -10,10 +10,13 @@ import (
 // not HTTP (D-Bus here) is muted: both directions are hinted to the kernel
 // with SkipAll, nothing is logged, and what it moves later is not parsed.
 // Connections that open like HTTP, adopted ones, and ones whose first
-// record is too short to tell, are parsed as before.
+// record is too short to tell, are parsed as before. At their close the
+// muted connections' skips are cleared.
 func TestNotHTTPMuted(t *testing.T) {
 	w := newWorld(t, Options{})
 	got := w.collectHints()
+	var forgot []uint64
+	w.tr.SkipForget(func(conn uint64) { forgot = append(forgot, conn) })
 
 	dbus := w.serverConn(1)
 	dbus.send(event.Recv, "\x00AUTH EXTERNAL 30\r\n")
@@ -65,6 +68,11 @@ func TestNotHTTPMuted(t *testing.T) {
 		if !logged[p] {
 			t.Errorf("%s not logged", p)
 		}
+	}
+	// The muted connections closed: their skips are cleared (the kernel
+	// may have forgotten the connection before the mute reached it).
+	if len(forgot) != 2 || forgot[0] != 1 || forgot[1] != 2 {
+		t.Errorf("skips cleared for %v, want 1 and 2", forgot)
 	}
 	if st := w.tr.Stats(); st.NotHTTP != 2 {
 		t.Errorf("stats: not_http %d, want 2", st.NotHTTP)

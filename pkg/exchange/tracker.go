@@ -19,6 +19,7 @@ type Tracker struct {
 	opts        Options
 	emit        func(*record.Exchange)
 	hint        func(conn, gen uint64, dir event.Direction, pos uint64)
+	unhint      func(conn uint64)
 	conns       map[uint64]*conn
 	lru         conn // sentinel: lru.next is the most recently used connection
 	free        []*conn
@@ -66,6 +67,12 @@ func New(opts Options, emit func(*record.Exchange)) *Tracker {
 // bytes of that generation of the connection are body the parser will not
 // read.
 func (t *Tracker) SkipHint(fn func(conn, gen uint64, dir event.Direction, pos uint64)) { t.hint = fn }
+
+// SkipForget sets fn to be told, at the close of a connection that was
+// given skip hints, that they are no longer needed. The kernel side forgets
+// a connection's skips at the close it sees; a hint given after that (user
+// space reads records up to a poll later) would stay until evicted.
+func (t *Tracker) SkipForget(fn func(conn uint64)) { t.unhint = fn }
 
 // Data takes one data record. d.Captured is only read during the call.
 func (t *Tracker) Data(d *event.Data) {
@@ -123,8 +130,14 @@ func (t *Tracker) Close(cl *event.Close) {
 		if was, ok := t.resumable.lookup(cl.Conn, cl.Gen); ok {
 			t.resumable.forget(cl.Conn)
 			t.closed.add(was)
+			if was.hinted && t.unhint != nil {
+				t.unhint(cl.Conn)
+			}
 		}
 		return
+	}
+	if c.gaveSkips && t.unhint != nil {
+		t.unhint(c.id)
 	}
 	if !c.stopped {
 		for i := range c.dirs {

@@ -101,6 +101,11 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 			log.WithError(err).Debug("setting a skip hint")
 		}
 	})
+	p.Tracker().SkipForget(func(conn uint64) {
+		if err := tr.ClearSkips(conn); err != nil {
+			log.WithError(err).Debug("clearing skip hints")
+		}
+	})
 	attached := logrus.Fields{"mode": plan.Mode, "pids": cfg.PIDs, "processes": procs.Len(), "probes": len(plan.Attachments())}
 	if len(cfg.Comms) > 0 {
 		attached["comm"] = cfg.Comms

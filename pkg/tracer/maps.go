@@ -148,6 +148,21 @@ func (t *Tracer) SetSkip(conn, gen uint64, dir event.Direction, pos uint64) erro
 	return nil
 }
 
+// ClearSkips forgets the skips of connection conn, in both directions.
+func (t *Tracer) ClearSkips(conn uint64) error {
+	m, err := t.bpfMap(bpfobj.MapConnSkips)
+	if err != nil {
+		return err
+	}
+	for dir := range uint32(2) {
+		key := skipKey{Conn: conn, Dir: dir}
+		if err := m.DeleteKey(unsafe.Pointer(&key)); err != nil && !errors.Is(err, syscall.ENOENT) {
+			return fmt.Errorf("clearing skips of connection %d: %w", conn, err)
+		}
+	}
+	return nil
+}
+
 // markSkipsSet tells the programs, before the first skip, that there are
 // skips to look up; until then they skip the lookup.
 func (t *Tracer) markSkipsSet() error {

@@ -18,6 +18,7 @@ import (
 	"github.com/httptrace/httptrace/pkg/bpfobj"
 	"github.com/httptrace/httptrace/pkg/event"
 	"github.com/httptrace/httptrace/pkg/kernel"
+	"github.com/httptrace/httptrace/pkg/libbpf"
 	"github.com/httptrace/httptrace/pkg/preflight"
 	"github.com/httptrace/httptrace/pkg/probes"
 )
@@ -130,6 +131,12 @@ func TestTracerKernel(t *testing.T) {
 	}
 	if len(plan.Skipped) > 0 {
 		t.Fatalf("probes left out: %v", plan.Skipped)
+	}
+	// The kernels this runs on number their releases as upstream does: the
+	// kernel's own answer about bpf_loop must match 5.17.
+	if ok, err := libbpf.LoopSupported(); err != nil || ok != kernel.AtLeast(host.Release, 5, 17) ||
+		bpfobj.NeedsLegacy(host.Release) == ok {
+		t.Errorf("kernel %s: bpf_loop supported %v (%v), legacy object chosen %v", host.Release, ok, err, bpfobj.NeedsLegacy(host.Release))
 	}
 	objects := []bool{true}
 	if !bpfobj.NeedsLegacy(host.Release) {

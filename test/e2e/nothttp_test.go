@@ -2,6 +2,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 func TestNotHTTP(t *testing.T) {
 	harness.NeedBinary(t, "dbus-daemon")
 	harness.NeedBinary(t, "dbus-send")
+	harness.NeedBinary(t, "bpftool")
 	bus := "unix:path=" + filepath.Join(t.TempDir(), "bus")
 	daemon := harness.Start(t, exec.Command("dbus-daemon", "--session", "--nofork", "--nopidfile", "--address="+bus, "--print-address=1"))
 	daemon.WaitLine(t, false, func(l string) bool { return strings.HasPrefix(l, "unix:") }, 10*time.Second)
@@ -47,6 +49,18 @@ func TestNotHTTP(t *testing.T) {
 	}
 	sent := traffic(t, py.Addr, appPaths, "nothttp")
 	tr.WaitFor(t, waitForLogs, harness.AllLogged(sent))
+	// No mute is left behind in conn_skips: the kernel moves a live
+	// connection's into its conns entry, and httptrace clears those of the
+	// connections that closed before their mute reached the kernel.
+	left := -1
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if left = skipEntries(t); left == 0 {
+			break
+		}
+	}
+	if left != 0 {
+		t.Errorf("conn_skips holds %d entries after every D-Bus client closed, want 0", left)
+	}
 	sum := tr.StopAndSummary(t)
 	recs := tr.Records(t)
 	good := harness.Check(t, recs, sent)
@@ -58,4 +72,18 @@ func TestNotHTTP(t *testing.T) {
 			muted, calls, left, sum.Line)
 	}
 	harness.Result("nothttp", tr.Mode, good, sent)
+}
+
+// skipEntries counts the entries of the conn_skips map (the one tracer's).
+func skipEntries(t *testing.T) int {
+	t.Helper()
+	out, err := exec.Command("bpftool", "-j", "map", "dump", "name", "conn_skips").Output()
+	if err != nil {
+		t.Fatalf("bpftool map dump name conn_skips: %v", err)
+	}
+	var entries []json.RawMessage
+	if err := json.Unmarshal(out, &entries); err != nil {
+		t.Fatalf("bpftool's dump %q: %v", out, err)
+	}
+	return len(entries)
 }

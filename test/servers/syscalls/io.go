@@ -174,8 +174,11 @@ func pieces(b []byte, n int) [][]byte {
 }
 
 // spread is head a byte per buffer, with empty buffers between them, then
-// body: n buffers in all (head must be shorter than n).
+// body: n buffers in all (head shorter than n; else head and body as two).
 func spread(head, body []byte, n int) [][]byte {
+	if len(head) == 0 || len(head) >= n {
+		return [][]byte{head, body}
+	}
 	out := make([][]byte, 0, n)
 	per, extra := (n-1-len(head))/len(head), (n-1-len(head))%len(head)
 	for i := range head {
