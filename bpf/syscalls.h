@@ -3,7 +3,7 @@
 #define HTTPTRACE_SYSCALLS_H
 
 #include "copy.h"
-#include "proc.h"
+#include "listen.h"
 
 #define HT_EINPROGRESS 115
 #define HT_MSG_PEEK 0x2
@@ -151,7 +151,12 @@ static __always_inline int on_call_return(long ret)
 	return 0;
 }
 
-/* An accept of a traced process returned fd: the connection is the server side. */
+/*
+ * An accept of a traced process returned fd: the connection is the server
+ * side. With port selection, a process not traced yet that accepts on a
+ * selected server port is traced from now on (a socket it was handed, as
+ * socket activation does, is never listened on by the process itself).
+ */
 static __always_inline int on_accept_return(long fd)
 {
 	__u32 tgid;
@@ -159,6 +164,12 @@ static __always_inline int on_accept_return(long fd)
 	if (fd < 0)
 		return 0;
 	tgid = tracked_pid();
+	if (!tgid && port_select) {
+		__u32 pid = bpf_get_current_pid_tgid() >> 32;
+
+		if (on_server_port(fd_file((__s32)fd)) && track_listener(pid))
+			tgid = pid;
+	}
 	if (tgid)
 		conn_hint(tgid, (__s32)fd, HTTPTRACE_CONN_ACCEPTED);
 	return 0;
@@ -202,6 +213,10 @@ static __always_inline int on_close_entry(__s32 fd)
 	c = bpf_map_lookup_elem(&conns, &id);
 	if (!c || c->sk != (__u64)sk)
 		return 0;
+	if (c->unselected) { /* user space never heard of it */
+		conn_forget(id);
+		return 0;
+	}
 	state = sock_state(sk);
 	end[HTTPTRACE_DIR_RECV] = conn_end(c, sk, HTTPTRACE_DIR_RECV, state);
 	end[HTTPTRACE_DIR_SEND] = conn_end(c, sk, HTTPTRACE_DIR_SEND, state);
@@ -235,6 +250,10 @@ static __always_inline int sock_ended(struct sock *sk, int oldstate)
 	c = bpf_map_lookup_elem(&conns, &id);
 	if (!c || c->sk != key)
 		return 0;
+	if (c->unselected) { /* user space never heard of it */
+		conn_forget(id);
+		return 0;
+	}
 	end[HTTPTRACE_DIR_RECV] = conn_end(c, sk, HTTPTRACE_DIR_RECV, oldstate);
 	end[HTTPTRACE_DIR_SEND] = conn_end(c, sk, HTTPTRACE_DIR_SEND, oldstate);
 	gen = conn_forget(id);
@@ -268,37 +287,6 @@ static __always_inline int on_sock_state(struct sock *sk, int oldstate, int news
 static __always_inline int on_sock_destroy(struct sock *sk)
 {
 	return sock_ended(sk, HT_TCP_CLOSE);
-}
-
-/*
- * A listen starts: a process that is not tracked yet and listens on a
- * selected server port is tracked from now on, with its children.
- */
-static __always_inline int on_listen_entry(__s32 fd)
-{
-	struct task_struct *task;
-	struct sock *sk = NULL;
-	struct file *file;
-	__u32 pid;
-	__u16 family;
-
-	if (!port_select)
-		return 0;
-	pid = bpf_get_current_pid_tgid() >> 32;
-	if (pid == self_pid || bpf_map_lookup_elem(&tracked_pids, &pid))
-		return 0;
-	file = fd_file(fd);
-	if (!file || !conn_of_file(file, &sk) || !sk)
-		return 0;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != HT_AF_INET && family != HT_AF_INET6)
-		return 0;
-	if (!port_has(BPF_CORE_READ(sk, __sk_common.skc_num), HTTPTRACE_PORT_SERVER) || !track(pid))
-		return 0;
-	stat_inc(HTTPTRACE_STAT_PORT_LISTENERS);
-	task = (struct task_struct *)bpf_get_current_task();
-	emit_proc(HTTPTRACE_PROC_LISTEN, pid, BPF_CORE_READ(task, real_parent, tgid), task);
-	return 0;
 }
 
 #endif /* HTTPTRACE_SYSCALLS_H */

@@ -59,14 +59,16 @@ Filters (all must hold; a repeated flag or a comma list matches any of its
 values; they add to the config's filter; left-out exchanges are counted in
 the summary's filtered_out):
       --status LIST      codes and classes, e.g. 5xx,404; 0 or incomplete
-                         for exchanges with no response (or no request),
-                         which pass a status filter only when it names them
+                         for incomplete exchanges (no response, or one cut
+                         short) and unmatched ones (no request), which pass
+                         a status filter only when it names them
       --min-latency D    the response began at least D after the request
                          (e.g. 100ms); exchanges with no response never pass
       --path GLOB        the path without its query, e.g. '/api/*' (* matches
                          any run of characters, / included; ? one)
       --method LIST      e.g. POST or GET,HEAD
-      --side SIDE        server or client: the traced process's end
+      --side SIDE        server or client: the traced process's end (with
+                         --port, client makes the ports remote ones)
       --host LIST        the Host header, e.g. example.com (any port) or
                          example.com:8080
       --version          print the version and exit
@@ -76,6 +78,7 @@ Recipes:
   slow requests to one port:   httptrace --port 8080 --min-latency 200ms
   5xx of one service:          httptrace --comm gunicorn --status 5xx
   what one client sends:       httptrace --pid 4242 --side client --method POST,PUT
+  every call to a port:        httptrace --port 8080 --side client
 
 Exchanges go to stdout, diagnostics to stderr. A second SIGINT exits at once.
 Exit status: 0 after a clean stop, 2 for a bad configuration or usage, 1 for a

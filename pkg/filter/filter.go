@@ -14,13 +14,14 @@ import (
 // condition must hold (they are ANDed); a list matches when any of its
 // entries does. The zero Filter lets everything through.
 type Filter struct {
-	// Statuses are codes and classes. An exchange with no response
-	// (incomplete) or no request (unmatched) passes only when they name
-	// NoResponse (0 or "incomplete").
+	// Statuses are codes and classes. An incomplete exchange (no response
+	// by the close or the timeout, or one cut short: it keeps the status it
+	// began with) or an unmatched one (no request) passes only when they
+	// name NoResponse (0 or "incomplete").
 	Statuses []Status
 	// MinLatency: the response's first byte came at least this long after
-	// the request's last. An exchange with no response has no latency and
-	// does not pass.
+	// the request's last. An exchange with no response (status 0) or no
+	// request has no latency and does not pass; a response cut short has one.
 	MinLatency time.Duration
 	// Paths are globs on the request path without its query: * matches
 	// any run of characters, / included; ? matches one.
@@ -96,7 +97,8 @@ func (f *Filter) hostMatch(e *record.Exchange) bool {
 	if host == "" {
 		return false
 	}
-	bare := stripPort(host)
+	host = strings.TrimSuffix(host, ".")
+	bare := strings.TrimSuffix(stripPort(host), ".")
 	return anyOf(f.Hosts, func(want string) bool {
 		if strings.Contains(want, ":") && !strings.HasSuffix(want, "]") {
 			return strings.EqualFold(want, host)
@@ -130,12 +132,12 @@ func Glob(pattern, s string) bool {
 	p, i, star, mark := 0, 0, -1, 0
 	for i < len(s) {
 		switch {
+		case p < len(pattern) && pattern[p] == '*': // before the literal case: a * in s is a character like any
+			star, mark = p, i
+			p++
 		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[i]):
 			p++
 			i++
-		case p < len(pattern) && pattern[p] == '*':
-			star, mark = p, i
-			p++
 		case star >= 0:
 			p, mark = star+1, mark+1
 			i = mark

@@ -25,6 +25,8 @@ func TestGlob(t *testing.T) {
 		{"/*/x/*", "/a/b/x/c", true},
 		{"/*/x/*", "/a/b/y/c", false},
 		{"/**", "/", true},
+		{"/x/*z", "/x/*yz", true}, // a * in the path is matched like any character
+		{"/x/?", "/x/*", true},
 	} {
 		if got := Glob(c.pattern, c.s); got != c.want {
 			t.Errorf("Glob(%q, %q) = %v, want %v", c.pattern, c.s, got, c.want)
@@ -66,7 +68,7 @@ func TestParse(t *testing.T) {
 	if _, err := ParseSide("both"); err == nil {
 		t.Error("ParseSide(both) took it")
 	}
-	for _, bad := range []string{"", "a b", "http://x", "x,"} {
+	for _, bad := range []string{"", "a b", "http://x", "x,", "::1", "fe80::1:80"} {
 		if _, err := ParseHosts(bad); err == nil {
 			t.Errorf("ParseHosts(%q) took it", bad)
 		}
@@ -84,14 +86,18 @@ func TestMatch(t *testing.T) {
 		return e
 	}
 	ok := ex("GET", "/api/users?id=1", 200, 5*time.Millisecond, record.Server, "example.com:8080")
-	slow := ex("POST", "/api/upload", 201, 300*time.Millisecond, record.Server, "example.com")
+	slow := ex("POST", "/api/upload", 201, 300*time.Millisecond, record.Server, "example.com.") // a fully qualified name
 	fail := ex("GET", "/health", 503, time.Millisecond, record.Client, "backend")
 	missing := ex("GET", "/missing", 404, time.Millisecond, record.Server, "[::1]:80")
 	incomplete := ex("GET", "/hang", 0, 0, record.Server, "example.com")
 	incomplete.Incomplete = true
 	unmatched := ex("", "", 200, 0, record.Server, "")
 	unmatched.Unmatched = true
-	all := []*record.Exchange{ok, slow, fail, missing, incomplete, unmatched}
+	// A response cut short (the connection closed in its body): incomplete,
+	// with the status it began with and a latency.
+	cut := ex("GET", "/cut", 500, 150*time.Millisecond, record.Server, "")
+	cut.Incomplete = true
+	all := []*record.Exchange{ok, slow, fail, missing, incomplete, unmatched, cut}
 
 	statuses := func(s string) []Status { v, _ := ParseStatuses(s); return v }
 	for _, c := range []struct {
@@ -100,16 +106,19 @@ func TestMatch(t *testing.T) {
 		want []*record.Exchange
 	}{
 		{"none", Filter{}, all},
-		{"5xx", Filter{Statuses: statuses("5xx")}, []*record.Exchange{fail}},
+		{"5xx leaves out a cut 500", Filter{Statuses: statuses("5xx")}, []*record.Exchange{fail}},
 		{"5xx,404", Filter{Statuses: statuses("5xx,404")}, []*record.Exchange{fail, missing}},
 		{"2xx leaves out unmatched", Filter{Statuses: statuses("2xx")}, []*record.Exchange{ok, slow}},
-		{"incomplete", Filter{Statuses: statuses("incomplete")}, []*record.Exchange{incomplete, unmatched}},
-		{"0,5xx", Filter{Statuses: statuses("0,5xx")}, []*record.Exchange{fail, incomplete, unmatched}},
-		{"min latency", Filter{MinLatency: 100 * time.Millisecond}, []*record.Exchange{slow}},
+		{"incomplete", Filter{Statuses: statuses("incomplete")}, []*record.Exchange{incomplete, unmatched, cut}},
+		{"0,5xx", Filter{Statuses: statuses("0,5xx")}, []*record.Exchange{fail, incomplete, unmatched, cut}},
+		{"min latency: a cut response has one", Filter{MinLatency: 100 * time.Millisecond}, []*record.Exchange{slow, cut}},
 		{"path glob, query left out", Filter{Paths: []string{"/api/*"}}, []*record.Exchange{ok, slow}},
+		{"paths and statuses ANDed", Filter{Paths: []string{"/cut", "/health"}, Statuses: statuses("incomplete")}, []*record.Exchange{cut}},
 		{"paths", Filter{Paths: []string{"/health", "/missing"}}, []*record.Exchange{fail, missing}},
 		{"method", Filter{Methods: []string{"POST"}}, []*record.Exchange{slow}},
+		{"no request, no method", Filter{Methods: []string{"GET"}, Statuses: statuses("incomplete")}, []*record.Exchange{incomplete, cut}},
 		{"side", Filter{Side: record.Client}, []*record.Exchange{fail}},
+		{"side server", Filter{Side: record.Server}, []*record.Exchange{ok, slow, missing, incomplete, unmatched, cut}},
 		{"host any port", Filter{Hosts: []string{"EXAMPLE.com"}}, []*record.Exchange{ok, slow, incomplete}},
 		{"host with port", Filter{Hosts: []string{"example.com:8080"}}, []*record.Exchange{ok}},
 		{"ipv6 host", Filter{Hosts: []string{"[::1]"}}, []*record.Exchange{missing}},

@@ -97,7 +97,10 @@ func ParseHosts(s string) ([]string, error) {
 		if !ok {
 			return nil, fmt.Errorf("%q is not a host (want e.g. example.com or example.com:8080)", h)
 		}
-		out = append(out, h)
+		if strings.Count(h, ":") > 1 && !strings.HasPrefix(h, "[") {
+			return nil, fmt.Errorf("%q: write an IPv6 address in brackets, as a Host header does (e.g. [::1])", h)
+		}
+		out = append(out, strings.TrimSuffix(h, "."))
 	}
 	return out, nil
 }

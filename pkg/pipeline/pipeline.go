@@ -40,7 +40,10 @@ type Options struct {
 	Filter *filter.Filter
 	Sinks  []output.Sink
 	Procs  *Procs
-	Log    logrus.FieldLogger
+	// OnListen is told of a process traced because it began to serve a
+	// selected port (its children from before are not traced yet).
+	OnListen func(pid uint32)
+	Log      logrus.FieldLogger
 }
 
 // Stats are the pipeline's own counts.
@@ -174,7 +177,10 @@ func (p *Pipeline) onProc(ev *event.Proc) {
 	case event.ProcExec:
 		log.Debug("traced process exec'd")
 	case event.ProcListen:
-		log.Info("process listens on a selected port: traced")
+		log.Info("process serves a selected port: traced")
+		if p.opts.OnListen != nil {
+			p.opts.OnListen(ev.PID)
+		}
 	case event.ProcExit:
 		log.Info("traced process exited")
 		p.tracker.ProcExit(ev.PID, ev.TimestampNs)

@@ -69,7 +69,10 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	}
 	defer tr.Close()
 	if len(server) > 0 && tr.Listeners() == 0 {
-		log.WithField("ports", server).Warn("nothing listens on these TCP ports yet: tracing whatever begins to listen on them")
+		log.WithField("ports", server).Info("nothing listens on these TCP ports yet: tracing whatever begins to serve them")
+	}
+	if _, ok := plan.Roles["listen_entry"]; len(server) > 0 && !ok {
+		log.WithField("ports", server).Warn("the listen probe is left out: a process that begins to listen on these ports is found only when it accepts")
 	}
 	reader, err := ringbuf.NewReader(tr.EventsMapFD())
 	if err != nil {
@@ -94,7 +97,12 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		Filter:   &cfg.Filter,
 		Sinks:    []output.Sink{sink},
 		Procs:    procs,
-		Log:      log,
+		OnListen: func(pid uint32) {
+			if err := tr.TrackChildren(int(pid), "/proc"); err != nil {
+				log.WithError(err).WithField("pid", pid).Warn("tracking the children of a process that began to serve a selected port")
+			}
+		},
+		Log: log,
 	})
 	p.Tracker().SkipHint(func(conn, gen uint64, dir event.Direction, pos uint64) {
 		if err := tr.SetSkip(conn, gen, dir, pos); err != nil {
@@ -138,6 +146,9 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		log.WithError(err).Warn("reading counters")
 	}
 	logSummary(log, s)
+	if len(server) > 0 && tr.Listeners() == 0 && s.Counters.BPF[event.StatPortListeners] == 0 {
+		log.WithField("ports", server).Warn("no process served these TCP ports while httptrace ran")
+	}
 	logProgramStats(log, progs)
 	return s, runErr
 }

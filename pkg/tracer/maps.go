@@ -116,6 +116,17 @@ func (t *Tracer) selectPorts(server, client []int) error {
 	return nil
 }
 
+// TrackChildren tracks the descendants process pid already has: a process
+// traced when it began to listen on a selected port may have forked its
+// workers before (a cluster's primary listens for them).
+func (t *Tracer) TrackChildren(pid int, procRoot string) error {
+	all, err := procs.List(procRoot)
+	if err != nil {
+		return err
+	}
+	return t.trackPIDs(procs.Select(all, []int{pid}, nil))
+}
+
 // Listeners is how many processes listening on a server port were found
 // running when Open ran (later ones are traced as they begin to listen).
 func (t *Tracer) Listeners() int { return t.listeners }

@@ -216,7 +216,10 @@ func (t *Tracer) trackRunning(opts Options) error {
 	if err != nil {
 		return err
 	}
-	listeners := procs.Listening(opts.ProcRoot, opts.ServerPorts)
+	// Never pid 1: an init holding sockets for the services it starts
+	// (socket activation) would bring in every process; the services hold
+	// the sockets too.
+	listeners := slices.DeleteFunc(procs.Listening(opts.ProcRoot, opts.ServerPorts), func(pid int) bool { return pid == 1 })
 	t.listeners = max(t.listeners, len(listeners))
 	if err := t.trackPIDs(procs.Select(all, append(slices.Clone(opts.PIDs), listeners...), opts.Comms)); err != nil {
 		return err

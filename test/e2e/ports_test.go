@@ -22,9 +22,9 @@ func portOf(t *testing.T, addr string) string {
 }
 
 // TestPortSelection selects by --port alone: an nginx running before
-// httptrace, an nginx that starts listening after it (its workers forked
-// later), and a Go server whose handler calls an nginx on a port not
-// selected. Every exchange on the selected ports is logged; the other
+// httptrace, an nginx and a Go server that start listening after it (the
+// nginx's workers forked later), and a Go server whose handler calls an
+// nginx on a port not selected. Every exchange on the selected ports is logged; the other
 // nginx, and the Go server's own call to it (a connection of a traced
 // process, not on a selected port), are not: that connection is skipped in
 // the kernel and counted.
@@ -33,14 +33,18 @@ func TestPortSelection(t *testing.T) {
 	a := harness.StartNginx(t)
 	other := harness.StartNginx(t)
 	g := harness.StartGoServer(t)
-	addrC := harness.FreeAddr(t)
+	addrC, addrLate := harness.FreeAddr(t), harness.FreeAddr(t)
 	tr := harness.StartTracer(t, harness.Mode(), nil,
-		"--port", portOf(t, a.Addr), "--port", portOf(t, addrC), "--port", portOf(t, g.Addr))
+		"--port", portOf(t, a.Addr), "--port", portOf(t, addrC), "--port", portOf(t, g.Addr), "--port", portOf(t, addrLate))
 
 	sent := traffic(t, a.Addr, nginxPaths, "port-a")
 	traffic(t, other.Addr, nginxPaths, "port-other")
 	c := harness.StartNginxAt(t, addrC)
 	sent = append(sent, traffic(t, c.Addr, nginxPaths, "port-late")...)
+	// A Go server started now: Go listens with multipath TCP where the
+	// kernel has it.
+	late := harness.StartGoServerAt(t, addrLate)
+	sent = append(sent, traffic(t, late.Addr, appPaths, "port-late-go")...)
 	client := harness.NewClient(false)
 	for range 3 {
 		id := harness.NewID("port-call")
@@ -66,8 +70,8 @@ func TestPortSelection(t *testing.T) {
 	if n := summaryCount(sum.Line, "bpf_conns_unselected"); n < 3 {
 		t.Errorf("summary: bpf_conns_unselected=%d, want the Go server's 3 calls at least: %s", n, sum.Line)
 	}
-	if n := summaryCount(sum.Line, "bpf_port_listeners"); n < 1 {
-		t.Errorf("summary: bpf_port_listeners=%d, want the nginx started later: %s", n, sum.Line)
+	if n := summaryCount(sum.Line, "bpf_port_listeners"); n != 2 {
+		t.Errorf("summary: bpf_port_listeners=%d, want the nginx and the Go server started later: %s", n, sum.Line)
 	}
 	harness.Result("ports", tr.Mode, good, sent)
 }
@@ -102,11 +106,16 @@ func TestPortClientSide(t *testing.T) {
 			t.Errorf("want only curl's client side of port %s: %s", portOf(t, g.Addr), r.Line)
 		}
 	}
+	// The kernel left out the other connections (the Go server's end, the
+	// calls to the other port): the --side filter had nothing to drop.
+	if out, n := summaryCount(sum.Line, "filtered_out"), summaryCount(sum.Line, "bpf_conns_unselected"); out != 0 || n < 3 {
+		t.Errorf("summary: filtered_out=%d (want 0) bpf_conns_unselected=%d (want at least 3): %s", out, n, sum.Line)
+	}
 	harness.Result("client-port", tr.Mode, good, sent)
 }
 
-// TestPortNothingListening: --port on a port nothing listens on says so
-// once, keeps running, and exits 0 at --duration.
+// TestPortNothingListening: --port on a port nothing serves keeps running,
+// exits 0 at --duration, and warns once that no process served it.
 func TestPortNothingListening(t *testing.T) {
 	harness.RequireRoot(t)
 	port := portOf(t, harness.FreeAddr(t))
@@ -114,7 +123,7 @@ func TestPortNothingListening(t *testing.T) {
 	if err != nil {
 		t.Fatalf("httptrace --port %s --duration 1s: %v\n%s", port, err, out)
 	}
-	if n := strings.Count(string(out), "nothing listens on these TCP ports yet"); n != 1 {
-		t.Errorf("said %d times that nothing listens, want once:\n%s", n, out)
+	if n := strings.Count(string(out), "level=warning msg=\"no process served these TCP ports while httptrace ran\""); n != 1 {
+		t.Errorf("warned %d times that no process served the port, want once:\n%s", n, out)
 	}
 }

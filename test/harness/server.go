@@ -24,6 +24,10 @@ import (
 // the Go test server instead of the tests.
 const ServeEnv = "HTTPTRACE_TEST_SERVE"
 
+// ServeAddrEnv, when set, is the host:port the Go test server listens on
+// (default a free loopback port).
+const ServeAddrEnv = "HTTPTRACE_TEST_SERVE_ADDR"
+
 // FileRequest is what the server's regular file holds: bytes that look like
 // a request, so a tracer that wrongly followed file reads would log them.
 const FileRequest = "GET /from-regular-file HTTP/1.1\r\nHost: file\r\n\r\n"
@@ -42,7 +46,11 @@ func ServeIfAsked() {
 	case "syscalls":
 		err = syscalls.Serve(os.Stdout)
 	default:
-		err = Serve("127.0.0.1:0")
+		addr := os.Getenv(ServeAddrEnv)
+		if addr == "" {
+			addr = "127.0.0.1:0"
+		}
+		err = Serve(addr)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "test server:", err)

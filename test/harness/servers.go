@@ -51,6 +51,14 @@ func StartGoServer(t testing.TB) *Server {
 	return startServer(t, selfServe(t, "go"))
 }
 
+// StartGoServerAt is StartGoServer listening on addr (host:port).
+func StartGoServerAt(t testing.TB, addr string) *Server {
+	t.Helper()
+	cmd := selfServe(t, "go")
+	cmd.Env = append(cmd.Env, ServeAddrEnv+"="+addr)
+	return startServer(t, cmd)
+}
+
 // selfServe is this test binary run as one of its servers.
 func selfServe(t testing.TB, which string) *exec.Cmd {
 	t.Helper()
