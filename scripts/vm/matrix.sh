@@ -17,7 +17,8 @@
 #                     (they must be static; the server suites then fail for want of servers).
 #   SRC_DIR           source tree the tests run in (their package directories), default this one
 #   SUITE_TIMEOUT     seconds one suite may take in the guest, default 300
-#   JOBS              kernels booted at once, default 1 (each guest keeps one host CPU busy)
+#   JOBS              kernels booted at once, default 1 (make vm-test: 2); the guests mostly
+#                     wait, so two at once on 2 cores take two thirds of the time
 #   VM_TIMEOUT        seconds per boot, default 120 + (SUITE_TIMEOUT + 15) x suites x modes
 #   RESULTS_DIR       logs, default ${TMPDIR:-/tmp}/httptrace-matrix; per kernel line boot.log
 #                     (whole console), <mode>-<suite>.log and run.err
