@@ -51,6 +51,19 @@ static __always_inline struct file *fd_file(__s32 fd)
 /* Whether unix-domain stream sockets are traced, set by user space before load. */
 const volatile bool trace_unix = true;
 
+/* The struct sock of a file that is a stream socket (SOCK_STREAM), else NULL. */
+static __always_inline struct sock *stream_sock_of_file(struct file *file)
+{
+	struct socket *sock;
+
+	if (!file || (BPF_CORE_READ(file, f_inode, i_mode) & HT_S_IFMT) != HT_S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	if (!sock || BPF_CORE_READ(sock, type) != HT_SOCK_STREAM)
+		return NULL;
+	return BPF_CORE_READ(sock, sk);
+}
+
 /*
  * The connection id of a file when it is a stream socket httptrace traces
  * (TCP over AF_INET or AF_INET6; AF_UNIX SOCK_STREAM when trace_unix): its
@@ -59,20 +72,9 @@ const volatile bool trace_unix = true;
  */
 static __always_inline __u64 conn_of_file(struct file *file, struct sock **skp)
 {
-	struct inode *inode;
-	struct socket *sock;
-	struct sock *sk;
+	struct sock *sk = stream_sock_of_file(file);
 	__u16 family;
 
-	if (!file)
-		return 0;
-	inode = BPF_CORE_READ(file, f_inode);
-	if ((BPF_CORE_READ(inode, i_mode) & HT_S_IFMT) != HT_S_IFSOCK)
-		return 0;
-	sock = BPF_CORE_READ(file, private_data);
-	if (!sock || BPF_CORE_READ(sock, type) != HT_SOCK_STREAM)
-		return 0;
-	sk = BPF_CORE_READ(sock, sk);
 	if (!sk)
 		return 0;
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -85,7 +87,7 @@ static __always_inline __u64 conn_of_file(struct file *file, struct sock **skp)
 		return 0;
 	}
 	*skp = sk;
-	return BPF_CORE_READ(inode, i_ino);
+	return BPF_CORE_READ(file, f_inode, i_ino);
 }
 
 /* The inode number of a file. */

@@ -14,16 +14,9 @@
  */
 static __always_inline bool on_server_port(struct file *file)
 {
-	struct socket *sock;
-	struct sock *sk;
+	struct sock *sk = stream_sock_of_file(file);
 	__u16 family, proto;
 
-	if (!file || (BPF_CORE_READ(file, f_inode, i_mode) & HT_S_IFMT) != HT_S_IFSOCK)
-		return false;
-	sock = BPF_CORE_READ(file, private_data);
-	if (!sock || BPF_CORE_READ(sock, type) != HT_SOCK_STREAM)
-		return false;
-	sk = BPF_CORE_READ(sock, sk);
 	if (!sk)
 		return false;
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
