@@ -439,7 +439,8 @@ static __always_inline __u64 conn_end(const struct conn *c, struct sock *sk, __u
 	__u32 moved;
 
 	dir &= 1;
-	if (!c->anchored[dir] || c->foreign || state == HT_TCP_CLOSE)
+	/* A TLS connection's stream is its plaintext: the socket's counts are not its positions. */
+	if (!c->anchored[dir] || c->foreign || c->tls || state == HT_TCP_CLOSE)
 		return 0;
 	moved = app_seq(sk, dir, state) - c->seq0[dir] - (__u32)c->pos[dir];
 	if (moved > (1U << 31)) /* behind the last position: nothing moved since */

@@ -5,6 +5,7 @@
 #include "conn.h"
 #include "skips.h"
 #include "emit.h"
+#include "tlswire.h"
 
 /* Bytes of each transfer to copy, set by user space before load. */
 const volatile __u32 capture_bytes = 1024;
@@ -284,8 +285,15 @@ static __always_inline void send_transfer(const struct call *c, __u64 pid_tgid, 
 		stat_inc(HTTPTRACE_STAT_CONNS_LOST);
 		return;
 	}
-	if (conn->unselected || conn->muted) {
-		stat_inc(conn->muted ? HTTPTRACE_STAT_NOT_HTTP : HTTPTRACE_STAT_UNSELECTED);
+	if (conn->unselected) {
+		stat_inc(HTTPTRACE_STAT_UNSELECTED);
+		return;
+	}
+	/* TLS records: their plaintext comes from the TLS programs. */
+	if (tls_ciphertext(c, pid_tgid, id, conn))
+		return;
+	if (conn->muted) {
+		stat_inc(HTTPTRACE_STAT_NOT_HTTP);
 		return;
 	}
 	pos = conn_advance(conn, sk, c->dir, bytes, &unseen);

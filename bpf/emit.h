@@ -15,18 +15,28 @@
  */
 const volatile __u64 wakeup_bytes = 4 << 20;
 
-/* Writes one record of size bytes, counting it as sent or dropped. */
-static __always_inline void emit(void *rec, __u64 size)
+/*
+ * Writes one record of size bytes, counting it as sent or dropped; now
+ * wakes the reader whatever the fill level (a record user space must act
+ * on at once).
+ */
+static __always_inline void emit_wake(void *rec, __u64 size, bool now)
 {
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
-	if (avail / wakeup_bytes != (avail + size) / wakeup_bytes)
+	if (now || avail / wakeup_bytes != (avail + size) / wakeup_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
 	if (bpf_ringbuf_output(&events, rec, size, flags))
 		stat_inc(HTTPTRACE_STAT_RECORDS_DROPPED);
 	else
 		stat_inc(HTTPTRACE_STAT_RECORDS_SENT);
+}
+
+/* Writes one record of size bytes, waking the reader as wakeup_bytes says. */
+static __always_inline void emit(void *rec, __u64 size)
+{
+	emit_wake(rec, size, false);
 }
 
 /*
@@ -77,7 +87,8 @@ static __always_inline void emit_proc(__u32 op, __u32 pid, __u32 ppid, struct ta
 	};
 
 	BPF_CORE_READ_STR_INTO(&rec.comm, task, comm);
-	emit(&rec, sizeof(rec));
+	/* A mapped TLS library is probed at once: its first calls may be near. */
+	emit_wake(&rec, sizeof(rec), op == HTTPTRACE_PROC_TLS_MAP);
 }
 
 #endif /* HTTPTRACE_EMIT_H */

@@ -69,12 +69,15 @@ enum httptrace_syscall {
 	HTTPTRACE_SYS_SENDMSG,
 	HTTPTRACE_SYS_SENDMMSG,
 	HTTPTRACE_SYS_SENDFILE,
+	HTTPTRACE_SYS_TLS_READ,  /* a TLS library's read (SSL_read, SSL_read_ex) */
+	HTTPTRACE_SYS_TLS_WRITE, /* a TLS library's write (SSL_write, SSL_write_ex) */
 	HTTPTRACE_SYS_COUNT,
 };
 
 /* Where a data record's bytes were taken: each source has its own stream positions. */
 enum httptrace_source {
 	HTTPTRACE_SRC_SYSCALL = 1, /* the socket's bytes, at a socket syscall */
+	HTTPTRACE_SRC_TLS = 2,     /* a TLS connection's plaintext, at a TLS library's read or write */
 };
 
 /* Connection flags carried by each data record (struct httptrace_data.flags). */
@@ -85,6 +88,8 @@ enum httptrace_conn_flags {
 	HTTPTRACE_CONN_ACCEPTED = 1 << 1,
 	/* Seen at a connect (the traced process is the client side). */
 	HTTPTRACE_CONN_CONNECTED = 1 << 2,
+	/* Its bytes on the socket are TLS records; the record's are the plaintext. */
+	HTTPTRACE_CONN_TLS = 1 << 3,
 };
 
 /*
@@ -160,6 +165,7 @@ enum httptrace_proc_op {
 	HTTPTRACE_PROC_EXEC = 2, /* pid exec'd comm (and is traced, by comm or before) */
 	HTTPTRACE_PROC_EXIT = 3, /* pid (the whole process) exited and is no longer traced */
 	HTTPTRACE_PROC_LISTEN = 4, /* pid began to listen on a selected port, and is traced */
+	HTTPTRACE_PROC_TLS_MAP = 5, /* pid mapped a TLS library (libssl) executable: probe it */
 };
 
 /* A process event of a traced process. */
@@ -204,6 +210,11 @@ enum httptrace_stat {
 	HTTPTRACE_STAT_CONNS_UNSELECTED,   /* connections of traced processes outside the selected ports */
 	HTTPTRACE_STAT_UNSELECTED,         /* transfers on those connections: counted, not sent */
 	HTTPTRACE_STAT_PORT_LISTENERS,     /* processes tracked because they began to listen on a selected port */
+	HTTPTRACE_STAT_TLS_CONNS,          /* connections found to be TLS (bpf/tlswire.h) */
+	HTTPTRACE_STAT_TLS_CIPHERTEXT,     /* syscall transfers of TLS records on those: counted, not sent */
+	HTTPTRACE_STAT_TLS_CALLS,          /* TLS library reads and writes that moved plaintext on a known connection */
+	HTTPTRACE_STAT_TLS_UNPLACED,       /* such calls whose connection was not known (no syscall nested, object not seen before): not sent */
+	HTTPTRACE_STAT_TLS_MAPPED,         /* a traced process mapped a TLS library (user space probes it) */
 	HTTPTRACE_STAT_COUNT,
 };
 

@@ -8,6 +8,7 @@
 
 #include "syscalls.h"
 #include "proc.h"
+#include "tls.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -158,4 +159,55 @@ SEC("raw_tracepoint")
 int raw_tp_sock_destroy(struct bpf_raw_tracepoint_args *ctx)
 {
 	return on_sock_destroy((struct sock *)ctx->args[0]);
+}
+
+/*
+ * TLS libraries, in every mode: uprobes and uretprobes that user space
+ * attaches to each library file (by inode) a traced process maps.
+ * OpenSSL: SSL_read(ssl, buf, num), SSL_write(ssl, buf, num) return the
+ * count; SSL_read_ex(ssl, buf, num, *readbytes) and SSL_write_ex(ssl, buf,
+ * num, *written) return 1 and write it.
+ */
+SEC("uprobe")
+int BPF_UPROBE(uprobe_ssl_read, __u64 ssl, __u64 buf)
+{
+	return on_tls_entry(ssl, buf, 0, HTTPTRACE_DIR_RECV);
+}
+
+SEC("uprobe")
+int BPF_UPROBE(uprobe_ssl_write, __u64 ssl, __u64 buf)
+{
+	return on_tls_entry(ssl, buf, 0, HTTPTRACE_DIR_SEND);
+}
+
+SEC("uprobe")
+int BPF_UPROBE(uprobe_ssl_read_ex, __u64 ssl, __u64 buf, __u64 num, __u64 size_ptr)
+{
+	return on_tls_entry(ssl, buf, size_ptr, HTTPTRACE_DIR_RECV);
+}
+
+SEC("uprobe")
+int BPF_UPROBE(uprobe_ssl_write_ex, __u64 ssl, __u64 buf, __u64 num, __u64 size_ptr)
+{
+	return on_tls_entry(ssl, buf, size_ptr, HTTPTRACE_DIR_SEND);
+}
+
+/* Every TLS read and write returns here: an int, whose upper half of the register is not defined. */
+SEC("uretprobe")
+int BPF_URETPROBE(uretprobe_tls, int ret)
+{
+	return on_tls_return(ret);
+}
+
+/* A mapping: mmap(addr, len, prot, flags, fd, off), ksys_mmap_pgoff taking the same. */
+SEC("kprobe")
+int BPF_KPROBE(kprobe_mmap, __u64 addr, __u64 len, __u64 prot, __u64 flags, long fd)
+{
+	return on_mmap_entry(prot, (__s32)fd);
+}
+
+SEC("tracepoint")
+int tp_enter_mmap(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_mmap_entry(ctx->args[2], (__s32)ctx->args[4]);
 }

@@ -54,7 +54,9 @@ struct conn {
 	__u8 foreign;                        /* the socket's sequence is not the application's bytes: count calls */
 	__u8 unselected;                     /* outside the selected ports: its transfers are counted, not sent */
 	__u8 muted;                          /* user space found it is not HTTP (HTTPTRACE_SKIP_ALL): counted, not sent */
-	__u8 pad[5];
+	__u8 tls;                            /* its bytes are TLS records (bpf/tlswire.h): the plaintext is sent, at tls_pos */
+	__u8 pad[4];
+	__u64 tls_pos[2];                    /* TLS plaintext stream position after the last bytes sent, per direction */
 };
 
 /* Connections of traced processes, keyed by the socket's inode number; LRU so

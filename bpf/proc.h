@@ -54,6 +54,7 @@ static __always_inline int on_exit(void)
 	__u32 pid = pid_tgid >> 32;
 
 	bpf_map_delete_elem(&calls, &pid_tgid); /* the thread's, if it made any */
+	bpf_map_delete_elem(&tls_calls, &pid_tgid);
 	/* do_exit counts the thread out of signal->live before this tracepoint. */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;

@@ -16,10 +16,12 @@ const (
 	MapEvents       = "events"        // the ring buffer of records
 	MapStats        = "stats"         // per-CPU counters (enum httptrace_stat)
 	MapPorts        = "ports"         // selected TCP ports, HTTPTRACE_PORT_* bits per port
+	MapTLSCalls     = "tls_calls"     // TLS library calls in flight, per thread (bpf/tlswire.h)
+	MapTLSConns     = "tls_conns"     // the connection of each TLS connection object, per process
 )
 
 // MapNames lists every map the object must hold.
-var MapNames = []string{MapTrackedPIDs, MapTrackedComms, MapConns, MapConnSocks, MapFdConns, MapConnSkips, MapSkipsSet, MapCalls, MapScratch, MapEvents, MapStats, MapPorts}
+var MapNames = []string{MapTrackedPIDs, MapTrackedComms, MapConns, MapConnSocks, MapFdConns, MapConnSkips, MapSkipsSet, MapCalls, MapScratch, MapEvents, MapStats, MapPorts, MapTLSCalls, MapTLSConns}
 
 // Read-only globals, set before load.
 const (
@@ -29,4 +31,5 @@ const (
 	GlobalPortSelect   = "port_select"   // bool: the ports map selects connections and listeners
 	GlobalTraceAll     = "trace_all"     // bool: every process is a candidate (client-side port selection alone)
 	GlobalSelfPID      = "self_pid"      // __u32: httptrace's own PID, never traced
+	GlobalTraceTLS     = "trace_tls"     // bool: TLS plaintext is traced (uprobes on TLS libraries)
 )

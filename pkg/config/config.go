@@ -56,6 +56,9 @@ type Config struct {
 	ExchangeTimeout time.Duration
 	// UnixSockets traces unix-domain stream sockets as well as TCP ones.
 	UnixSockets bool
+	// TLS traces the plaintext of TLS connections, through uprobes on the
+	// TLS libraries traced processes map.
+	TLS bool
 	// Probes has a full plan for each concrete mode: the table's defaults
 	// with what the file overrides.
 	Probes map[probes.Mode]probes.Plan
@@ -77,6 +80,7 @@ func Default() Config {
 		MaxHeaderBytes:  DefaultMaxHeaderBytes,
 		ExchangeTimeout: DefaultExchangeTimeout,
 		UnixSockets:     true,
+		TLS:             true,
 		Probes:          map[probes.Mode]probes.Plan{},
 		Redact:          redact.DefaultOptions(),
 		where:           map[string]string{},

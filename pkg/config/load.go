@@ -136,6 +136,10 @@ func (d *decoder) top(n *yaml.Node) error {
 			var err error
 			d.cfg.UnixSockets, err = d.bool(v, k)
 			return err
+		case "tls":
+			var err error
+			d.cfg.TLS, err = d.bool(v, k)
+			return err
 		case "probes":
 			return d.probes(v)
 		case "redact":
@@ -151,7 +155,7 @@ func (d *decoder) top(n *yaml.Node) error {
 
 // topKeys are the keys the top level takes, for the unknown-key message.
 var topKeys = []string{"pids", "comm", "ports", "attach", "capture_bytes", "max_header_bytes",
-	"capture_body_bytes", "exchange_timeout", "log_format", "unix_sockets", "probes", "redact", "filter"}
+	"capture_body_bytes", "exchange_timeout", "log_format", "unix_sockets", "tls", "probes", "redact", "filter"}
 
 // strs reads one string or a list of strings.
 func (d *decoder) strs(n *yaml.Node, key string) ([]string, error) {

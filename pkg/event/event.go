@@ -109,7 +109,7 @@ func DecodeData(raw []byte, d *Data) error {
 		return fmt.Errorf("data record of format version %d, want %d (a BPF object of another build)", v, FormatVersion)
 	}
 	d.Source = Source(raw[dataOffSource])
-	if d.Source != SourceSyscall {
+	if d.Source != SourceSyscall && d.Source != SourceTLS {
 		return fmt.Errorf("data record from unknown source %d", d.Source)
 	}
 	d.PID = ne.Uint32(raw[dataOffPID:])
@@ -193,7 +193,7 @@ func DecodeProc(raw []byte, p *Proc) error {
 		return fmt.Errorf("process record of %d bytes, want %d", len(raw), ProcSize)
 	}
 	p.Op = ProcOp(ne.Uint32(raw[procOffOp:]))
-	if p.Op < ProcFork || p.Op > ProcListen {
+	if p.Op < ProcFork || p.Op > ProcTLSMap {
 		return fmt.Errorf("process record with unknown op %d", p.Op)
 	}
 	p.PID = ne.Uint32(raw[procOffPID:])

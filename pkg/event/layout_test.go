@@ -89,8 +89,9 @@ func TestConstantsMatchC(t *testing.T) {
 		"HTTPTRACE_REC_DATA": int64(KindData), "HTTPTRACE_REC_CLOSE": int64(KindClose), "HTTPTRACE_REC_PROC": int64(KindProc),
 		"HTTPTRACE_DIR_RECV": int64(Recv), "HTTPTRACE_DIR_SEND": int64(Send),
 		"HTTPTRACE_CONN_ADOPTED": int64(ConnAdopted), "HTTPTRACE_CONN_ACCEPTED": int64(ConnAccepted),
-		"HTTPTRACE_CONN_CONNECTED": int64(ConnConnected),
-		"HTTPTRACE_PROC_FORK":      int64(ProcFork), "HTTPTRACE_PROC_EXEC": int64(ProcExec), "HTTPTRACE_PROC_EXIT": int64(ProcExit),
+		"HTTPTRACE_CONN_CONNECTED": int64(ConnConnected), "HTTPTRACE_CONN_TLS": int64(ConnTLS),
+		"HTTPTRACE_PROC_TLS_MAP": int64(ProcTLSMap), "HTTPTRACE_SRC_TLS": int64(SourceTLS),
+		"HTTPTRACE_PROC_FORK": int64(ProcFork), "HTTPTRACE_PROC_EXEC": int64(ProcExec), "HTTPTRACE_PROC_EXIT": int64(ProcExit),
 		"HTTPTRACE_PROC_LISTEN": int64(ProcListen), "HTTPTRACE_PORT_SERVER": int64(PortServer), "HTTPTRACE_PORT_CLIENT": int64(PortClient),
 		"HTTPTRACE_STAT_COUNT": int64(StatCount), "HTTPTRACE_SYS_COUNT": int64(SysCount),
 		"HTTPTRACE_FORMAT_VERSION": FormatVersion, "HTTPTRACE_MAX_IOVS": MaxIovecs, "HTTPTRACE_LEGACY_MAX_IOVS": LegacyMaxIovecs, "HTTPTRACE_SRC_SYSCALL": int64(SourceSyscall),
@@ -100,7 +101,7 @@ func TestConstantsMatchC(t *testing.T) {
 	cSyscall := map[Syscall]string{
 		SysRead: "READ", SysReadv: "READV", SysRecvfrom: "RECVFROM", SysRecvmsg: "RECVMSG", SysRecvmmsg: "RECVMMSG",
 		SysWrite: "WRITE", SysWritev: "WRITEV", SysSendto: "SENDTO", SysSendmsg: "SENDMSG", SysSendmmsg: "SENDMMSG",
-		SysSendfile: "SENDFILE",
+		SysSendfile: "SENDFILE", SysTLSRead: "TLS_READ", SysTLSWrite: "TLS_WRITE",
 	}
 	if len(cSyscall) != int(SysCount)-1 {
 		t.Fatalf("test names %d syscalls, Go has %d", len(cSyscall), SysCount-1)

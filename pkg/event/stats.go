@@ -32,6 +32,11 @@ const (
 	StatConnsUnselected
 	StatUnselected
 	StatPortListeners
+	StatTLSConns
+	StatTLSCiphertext
+	StatTLSCalls
+	StatTLSUnplaced
+	StatTLSMapped
 	StatCount
 )
 
@@ -64,6 +69,11 @@ var StatNames = [StatCount]string{
 	StatConnsUnselected: "conns_unselected",
 	StatUnselected:      "unselected",
 	StatPortListeners:   "port_listeners",
+	StatTLSConns:        "tls_conns",
+	StatTLSCiphertext:   "tls_ciphertext",
+	StatTLSCalls:        "tls_calls",
+	StatTLSUnplaced:     "tls_unplaced",
+	StatTLSMapped:       "tls_mapped",
 }
 
 func (s Stat) String() string {

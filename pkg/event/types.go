@@ -47,6 +47,8 @@ const (
 	SysSendmsg
 	SysSendmmsg
 	SysSendfile
+	SysTLSRead  // a TLS library's read (SSL_read, SSL_read_ex)
+	SysTLSWrite // a TLS library's write (SSL_write, SSL_write_ex)
 	SysCount
 )
 
@@ -55,6 +57,7 @@ var SyscallNames = [SysCount]string{
 	SysRead: "read", SysReadv: "readv", SysRecvfrom: "recvfrom", SysRecvmsg: "recvmsg",
 	SysRecvmmsg: "recvmmsg", SysWrite: "write", SysWritev: "writev", SysSendto: "sendto",
 	SysSendmsg: "sendmsg", SysSendmmsg: "sendmmsg", SysSendfile: "sendfile",
+	SysTLSRead: "tls_read", SysTLSWrite: "tls_write",
 }
 
 func (s Syscall) String() string {
@@ -70,6 +73,7 @@ type Source uint8
 // The sources.
 const (
 	SourceSyscall Source = 1 // the socket's bytes, at a socket syscall
+	SourceTLS     Source = 2 // a TLS connection's plaintext, at a TLS library's read or write
 )
 
 // Conn flags mirror enum httptrace_conn_flags.
@@ -77,6 +81,7 @@ const (
 	ConnAdopted   uint8 = 1 << 0 // first seen on data, not at an accept or connect
 	ConnAccepted  uint8 = 1 << 1 // seen at an accept: the process is the server side
 	ConnConnected uint8 = 1 << 2 // seen at a connect: the process is the client side
+	ConnTLS       uint8 = 1 << 3 // its socket carries TLS records; the record's bytes are the plaintext
 )
 
 // Data is bytes a syscall moved on a TCP socket of a traced process
@@ -138,6 +143,8 @@ const (
 	// ProcListen: the process began to listen on a selected port and is
 	// traced from now on.
 	ProcListen ProcOp = 4
+	// ProcTLSMap: the process mapped a TLS library executable.
+	ProcTLSMap ProcOp = 5
 )
 
 // Proc is a fork, exec, exit or listen of a traced process (struct httptrace_proc).

@@ -28,10 +28,13 @@ type dir struct {
 
 // conn is one connection in the table.
 type conn struct {
-	t          *Tracker
-	id         uint64
-	gen        uint64 // the kernel's generation of the connection (event.Data.Gen)
-	prev, next *conn  // LRU list
+	t   *Tracker
+	id  uint64
+	gen uint64 // the kernel's generation of the connection (event.Data.Gen)
+	// source is where its records come from: a TLS connection's plaintext
+	// has positions of its own, apart from the socket's.
+	source     event.Source
+	prev, next *conn // LRU list
 	dirs       [2]dir
 	local      netip.AddrPort
 	peer       netip.AddrPort
@@ -61,7 +64,7 @@ func (c *conn) reset(t *Tracker, d *event.Data) {
 	if cap(pend) > maxKeptPending {
 		pend = nil
 	}
-	*c = conn{t: t, id: d.Conn, gen: d.Gen, local: d.Local, peer: d.Peer, pid: d.PID, lastAt: d.StartNs}
+	*c = conn{t: t, id: d.Conn, gen: d.Gen, source: d.Source, local: d.Local, peer: d.Peer, pid: d.PID, lastAt: d.StartNs}
 	c.dirs = dirs
 	c.pending = pend[:0]
 	c.adopted = d.Flags&event.ConnAdopted != 0

@@ -20,6 +20,12 @@ func (c *conn) opening(d *event.Data) (muted bool) {
 	}
 	switch httpparse.OpeningOf(d.Captured) {
 	case httpparse.OpeningNotHTTP:
+		c.t.stats.NotHTTP++
+		c.mute()
+		return true
+	case httpparse.OpeningHTTP2:
+		// Counted apart from what is not HTTP, and not parsed as HTTP/1.
+		c.t.stats.ConnsHTTP2++
 		c.mute()
 		return true
 	case httpparse.OpeningHTTP:
@@ -30,11 +36,10 @@ func (c *conn) opening(d *event.Data) (muted bool) {
 	return false
 }
 
-// mute stops a connection that is not HTTP.
+// mute stops a connection that is not HTTP/1.
 func (c *conn) mute() {
 	c.opened = true
 	c.stopParsing()
-	c.t.stats.NotHTTP++
 	if c.t.hint != nil {
 		c.gaveSkips = true
 		for i := range c.dirs {

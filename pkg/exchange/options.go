@@ -121,6 +121,8 @@ type Stats struct {
 	ConnsIdle         uint64 // connections dropped after IdleTimeout
 	ConnsResumed      uint64 // connections dropped for idleness or room that spoke again, resumed where they were
 	ConnsReplaced     uint64 // connections ended by a record of a newer generation on the same id
+	ConnsHTTP2        uint64 // connections that opened with the HTTP/2 preface: counted, muted (not parsed as HTTP/1)
+	ConnsSwitchedTLS  uint64 // connections found TLS after their socket's bytes were sent: their plaintext joined late
 	StaleRecords      uint64 // records of a connection that ended (closed, or replaced by a newer generation): dropped
 	BytesUnseen       uint64 // bytes the socket moved that no record carried (splice, io_uring, ...): passed on as not captured
 	FramingAmbiguous  uint64 // connections with a message whose framing headers could be read more than one way

@@ -6,6 +6,7 @@ package exchange
 import (
 	"slices"
 
+	"github.com/httptrace/httptrace/pkg/event"
 	"github.com/httptrace/httptrace/pkg/httpparse"
 	"github.com/httptrace/httptrace/pkg/record"
 	"github.com/httptrace/httptrace/pkg/stream"
@@ -70,7 +71,7 @@ func (c *conn) base(meta *stream.Meta) *record.Exchange {
 	*r = record.Exchange{
 		PID: meta.PID, TID: meta.TID, Comm: c.commString(meta), FD: meta.FD,
 		Conn: c.id, Side: c.side, Client: c.client, Server: c.server,
-		Adopted: c.adopted,
+		Adopted: c.adopted, TLS: c.source == event.SourceTLS,
 	}
 	return r
 }

@@ -252,6 +252,19 @@ func (t *Tracker) lookup(d *event.Data) *conn {
 		t.remove(c, nil)
 		c = nil
 	}
+	switched := false
+	if c != nil && c.source != d.Source {
+		if d.Source != event.SourceTLS {
+			// The kernel sends a TLS connection's socket bytes no more
+			// once it knows it is TLS: late ones are stale.
+			return nil
+		}
+		// The connection turned out to be TLS after bytes of its socket
+		// were sent: its plaintext is a stream of its own, joined late.
+		t.stats.ConnsSwitchedTLS++
+		t.remove(c, nil)
+		c, switched = nil, true
+	}
 	if c != nil {
 		if d.Flags&event.ConnAdopted != 0 {
 			c.adopted = true
@@ -274,6 +287,9 @@ func (t *Tracker) lookup(d *event.Data) *conn {
 		c, t.free = t.free[n-1], t.free[:n-1]
 	} else {
 		c = new(conn)
+	}
+	if switched {
+		d.Flags |= event.ConnAdopted
 	}
 	c.reset(t, d)
 	if known {

@@ -218,7 +218,11 @@ const (
 	OpeningUnknown Opening = iota // too few bytes to tell
 	OpeningHTTP                   // they can open an HTTP/1 message
 	OpeningNotHTTP                // no HTTP/1 message starts like this
+	OpeningHTTP2                  // the HTTP/2 connection preface (h2c with prior knowledge, or ALPN h2)
 )
+
+// http2Preface is what a client sends first on an HTTP/2 connection.
+const http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 // proxyV2 is the signature of a PROXY protocol version 2 header.
 const proxyV2 = "\r\n\r\n\x00\r\nQUIT\n"
@@ -227,8 +231,15 @@ const proxyV2 = "\r\n\r\n\x00\r\nQUIT\n"
 // HTTP/1 message: a request line's method and its space, or "HTTP/" (a
 // response seen first), after any empty lines (RFC 9112 section 2.2). A
 // PROXY protocol header may come first: version 1 ("PROXY ") reads as a
-// method, version 2 is known by its signature.
+// method, version 2 is known by its signature. The HTTP/2 preface is told
+// apart (its "PRI " would read as a method).
 func OpeningOf(b []byte) Opening {
+	if len(b) >= len(http2Preface) && string(b[:len(http2Preface)]) == http2Preface {
+		return OpeningHTTP2
+	}
+	if strings.HasPrefix(http2Preface, string(b)) && len(b) > 3 {
+		return OpeningUnknown
+	}
 	if strings.HasPrefix(string(b), proxyV2) {
 		return OpeningHTTP
 	}

@@ -16,7 +16,10 @@ func TestOpeningOf(t *testing.T) {
 		{"M-SEARCH * HTTP/1.1", OpeningHTTP},
 		{"HTTP/1.1 200 OK\r\n", OpeningHTTP},
 		{"HTTP", OpeningUnknown},
-		{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", OpeningHTTP}, // the parser decides what it is
+		{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", OpeningHTTP2},
+		{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04", OpeningHTTP2},
+		{"PRI * HTT", OpeningUnknown},
+		{"PRI /x HTTP/1.1\r\n", OpeningHTTP}, // an HTTP/1 method named PRI
 		{"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\nGET / HTTP/1.1\r\n", OpeningHTTP},
 		{"\r\n\r\n\x00\r\nQUIT\n\x21\x11", OpeningHTTP},
 		{"\r\n\r\n\x00", OpeningUnknown},

@@ -12,8 +12,8 @@ import (
 // NewJSON returns a sink writing one JSON object per line with the keys, in
 // order: time, pid, tid, comm, fd, conn, side, client, server, method, path,
 // proto, headers, status, response_headers, request_bytes, response_bytes,
-// latency_ms, truncated, gap, adopted, incomplete, unmatched, and then
-// request_body and response_body when the exchange carries a body slice
+// latency_ms, truncated, gap, adopted, incomplete, unmatched, tls (only
+// when true), framing_ambiguous (only when true), and then request_body and response_body when the exchange carries a body slice
 // (non-nil, i.e. body capture is on). Header objects keep the order headers
 // came in; a name given more than once (compared case-insensitively) is
 // written once, at its first place, with the values joined by ", ".
@@ -64,6 +64,9 @@ func appendJSON(b []byte, e *record.Exchange, s *sink) []byte {
 	b = appendJSONBool(b, `,"adopted":`, e.Adopted)
 	b = appendJSONBool(b, `,"incomplete":`, e.Incomplete)
 	b = appendJSONBool(b, `,"unmatched":`, e.Unmatched)
+	if e.TLS { // written only when set
+		b = append(b, `,"tls":true`...)
+	}
 	if e.FramingAmbiguous { // rare: written only when set
 		b = append(b, `,"framing_ambiguous":true`...)
 	}

@@ -70,6 +70,7 @@ func appendText(b []byte, e *record.Exchange, s *sink) []byte {
 		b = appendMs3(b, e.LatencyNs) // as strconv formats e.LatencyMs()
 		b = append(b, "ms"...)
 	}
+	b = appendFlag(b, " https", e.TLS)
 	b = appendFlag(b, " truncated", e.Truncated)
 	b = appendFlag(b, " gap", e.Gap)
 	b = appendFlag(b, " adopted", e.Adopted)

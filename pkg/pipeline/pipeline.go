@@ -43,7 +43,11 @@ type Options struct {
 	// OnListen is told of a process traced because it began to serve a
 	// selected port (its children from before are not traced yet).
 	OnListen func(pid uint32)
-	Log      logrus.FieldLogger
+	// OnLibraries is told of a traced process whose libraries may have
+	// changed: it exec'd, began to be traced at a listen, or (mappedAt not
+	// 0, the records' clock) mapped a TLS library.
+	OnLibraries func(pid uint32, mappedAt uint64)
+	Log         logrus.FieldLogger
 }
 
 // Stats are the pipeline's own counts.
@@ -176,17 +180,28 @@ func (p *Pipeline) onProc(ev *event.Proc) {
 		log.WithField("parent", ev.PPID).Debug("traced process forked")
 	case event.ProcExec:
 		log.Debug("traced process exec'd")
+		p.libraries(ev.PID, 0)
 	case event.ProcListen:
 		log.Info("process serves a selected port: traced")
 		if p.opts.OnListen != nil {
 			p.opts.OnListen(ev.PID)
 		}
+		p.libraries(ev.PID, 0)
+	case event.ProcTLSMap:
+		log.Debug("traced process mapped a TLS library")
+		p.libraries(ev.PID, ev.TimestampNs)
 	case event.ProcExit:
 		log.Info("traced process exited")
 		p.tracker.ProcExit(ev.PID, ev.TimestampNs)
 	}
 	if p.opts.Procs != nil {
 		p.opts.Procs.Apply(ev)
+	}
+}
+
+func (p *Pipeline) libraries(pid uint32, mappedAt uint64) {
+	if p.opts.OnLibraries != nil {
+		p.opts.OnLibraries(pid, mappedAt)
 	}
 }
 

@@ -103,9 +103,10 @@ func TestTableIsComplete(t *testing.T) {
 			}
 		}
 	}
-	// Every syscall of the wire format has a row except recvmmsg and sendmmsg.
+	// Every syscall of the wire format has a row except recvmmsg and
+	// sendmmsg, and the TLS library calls (uprobes, in Uprobes).
 	for s := event.SysRead; s < event.SysCount; s++ {
-		if want := s != event.SysRecvmmsg && s != event.SysSendmmsg; syscalls[s] != want {
+		if want := s != event.SysRecvmmsg && s != event.SysSendmmsg && s != event.SysTLSRead && s != event.SysTLSWrite; syscalls[s] != want {
 			t.Errorf("syscall %s: in the table %v, want %v", s, syscalls[s], want)
 		}
 	}
@@ -164,7 +165,7 @@ func fakeHost(t *testing.T, kprobes bool) kernel.Host {
 	}
 	syms := "0000000000000000 D ksys_data\n0000000000000000 T __x64_sys_read\n0000000000000000 T do_int3\n"
 	for _, f := range []string{"ksys_read", "ksys_write", "__sys_recvfrom", "__sys_sendto", "__sys_recvmsg",
-		"__sys_sendmsg", "__sys_accept4", "__sys_connect", "__sys_listen", "close_fd"} {
+		"__sys_sendmsg", "__sys_accept4", "__sys_connect", "__sys_listen", "close_fd", "ksys_mmap_pgoff"} {
 		syms += "0000000000000000 T " + f + "\n"
 	}
 	syms += "0000000000000000 t do_readv\n0000000000000000 t do_writev\n"
@@ -300,9 +301,9 @@ func TestChoose(t *testing.T) {
 func TestAttachmentsFollowTable(t *testing.T) {
 	got := DefaultPlan(ModeTracepoint).Attachments()
 	// Nine data rows and connect with two hooks, accept with two probes,
-	// close, listen, the socket's end and destruction, and three process
-	// events.
-	if len(got) != 9*2+2+2+1+1+2+3 {
+	// close, listen, a TLS library mapped, the socket's end and
+	// destruction, and three process events.
+	if len(got) != 9*2+2+2+1+1+1+2+3 {
 		t.Fatalf("%d attachments: %+v", len(got), got)
 	}
 	if got[0].Program != ProgTpEnterRead || got[0].Spec.Name != "sys_enter_read" || got[1].Program != ProgTpExit ||
@@ -313,7 +314,10 @@ func TestAttachmentsFollowTable(t *testing.T) {
 	if !progs[ProgKprobeSendfile] || !progs[ProgKretprobeReturn] || progs[ProgTpExit] || !progs[ProgProcFork] {
 		t.Errorf("kprobe plan programs: %v", progs)
 	}
-	if n := len(ProgramNames()); n != 2*12+2*2+2+3 {
-		t.Errorf("%d programs named, want %d", n, 2*12+2*2+2+3)
+	// An entry per mode for twelve syscall rows and mmap, two returns and
+	// two accepts, two socket and three process events; four TLS entries
+	// and their one return.
+	if want := 2*13 + 2*2 + 2 + 3 + 5; len(ProgramNames()) != want {
+		t.Errorf("%d programs named, want %d", len(ProgramNames()), want)
 	}
 }

@@ -16,6 +16,7 @@ const (
 	ProgKprobeConnect  = "kprobe_connect"
 	ProgKprobeClose    = "kprobe_close"
 	ProgKprobeListen   = "kprobe_listen"
+	ProgKprobeMmap     = "kprobe_mmap"
 	// ProgKretprobeReturn serves the return of every data function and connect.
 	ProgKretprobeReturn = "kretprobe_return"
 	ProgKretprobeAccept = "kretprobe_accept"
@@ -35,6 +36,7 @@ const (
 	ProgTpEnterConnect  = "tp_enter_connect"
 	ProgTpEnterClose    = "tp_enter_close"
 	ProgTpEnterListen   = "tp_enter_listen"
+	ProgTpEnterMmap     = "tp_enter_mmap"
 	// ProgTpExit serves the exit of every data syscall and connect.
 	ProgTpExit       = "tp_exit"
 	ProgTpExitAccept = "tp_exit_accept"
@@ -53,4 +55,14 @@ const (
 	ProgSockState = "raw_tp_sock_state"
 	// ProgSockDestroy sees a TCP socket destroyed: every socket's last moment.
 	ProgSockDestroy = "raw_tp_sock_destroy"
+)
+
+// TLS libraries, the same programs in every mode (probes.Uprobes).
+const (
+	ProgUprobeSSLRead    = "uprobe_ssl_read"
+	ProgUprobeSSLWrite   = "uprobe_ssl_write"
+	ProgUprobeSSLReadEx  = "uprobe_ssl_read_ex"
+	ProgUprobeSSLWriteEx = "uprobe_ssl_write_ex"
+	// ProgUretprobeTLS serves the return of every TLS read and write.
+	ProgUretprobeTLS = "uretprobe_tls"
 )

@@ -21,6 +21,11 @@ const (
 	// RawTracepoint is a tracepoint whose program gets the tracepoint's own
 	// arguments (bpftrace 0.21's rawtracepoint:NAME).
 	RawTracepoint Kind = "rawtracepoint"
+	// Uprobe and Uretprobe are a user-space function's entry and return
+	// (Symbol is FILE:OFFSET); made at run time for the libraries that
+	// Uprobes names, never written in a configuration.
+	KindUprobe    Kind = "uprobe"
+	KindUretprobe Kind = "uretprobe"
 )
 
 // shortKinds are bpftrace's one- and two-letter aliases.

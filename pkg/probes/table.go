@@ -113,6 +113,12 @@ var Table = []Row{
 		Hooks: []Hook{hook("listen", Entry, ProgKprobeListen, ProgTpEnterListen,
 			[]string{"kprobe:__sys_listen"}, []string{"tracepoint:syscalls:sys_enter_listen"})},
 	},
+	{
+		Name: "tls_map",
+		Doc:  "a traced process maps a TLS library (libssl) executable: the library is probed before the process can call it",
+		Hooks: []Hook{hook("tls_map", Entry, ProgKprobeMmap, ProgTpEnterMmap,
+			[]string{"kprobe:ksys_mmap_pgoff"}, []string{"tracepoint:syscalls:sys_enter_mmap"})},
+	},
 	eventRow("sock_end", "a released socket reaches TCP CLOSE with no close(2) seen (close_range, dup2, exit, exec, another thread's close): the connection ends where its counts say",
 		ProgSockState, "inet_sock_set_state"),
 	eventRow("sock_destroy", "a TCP socket is destroyed while its connection is still known: the connection ends",
@@ -185,7 +191,8 @@ func RoleNames() []string {
 	return names
 }
 
-// ProgramNames lists every program the table names, once each, in table order.
+// ProgramNames lists every program the table and Uprobes name, once each,
+// in table order.
 func ProgramNames() []string {
 	seen := map[string]bool{}
 	var names []string
@@ -199,5 +206,5 @@ func ProgramNames() []string {
 			}
 		}
 	}
-	return names
+	return append(names, UprobePrograms()...)
 }

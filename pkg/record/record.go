@@ -52,6 +52,7 @@ type Exchange struct {
 	Truncated  bool // a header section was cut (max_header_bytes, or bytes not captured)
 	Gap        bool // bytes of this exchange were never seen
 	Adopted    bool // the connection was picked up after it opened
+	TLS        bool // the messages are a TLS connection's plaintext (HTTPS)
 	Incomplete bool // no response by close or exchange_timeout
 	Unmatched  bool // a response with no request
 	// FramingAmbiguous: a message's framing headers could be read more

@@ -13,6 +13,7 @@ import (
 	"github.com/httptrace/httptrace/pkg/config"
 	"github.com/httptrace/httptrace/pkg/event"
 	"github.com/httptrace/httptrace/pkg/exchange"
+	"github.com/httptrace/httptrace/pkg/libprobe"
 	"github.com/httptrace/httptrace/pkg/output"
 	"github.com/httptrace/httptrace/pkg/pipeline"
 	"github.com/httptrace/httptrace/pkg/record"
@@ -38,6 +39,8 @@ type Summary struct {
 	// OutputWaits counts the times the output queue was full and the
 	// pipeline waited for the output to take more.
 	OutputWaits uint64
+	// TLS is what the library prober did (zero when TLS is off).
+	TLS libprobe.Stats
 }
 
 // outputQueueBytes is how much output may wait for a slow stdout: with the
@@ -62,7 +65,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	}
 	server, client := portSides(cfg)
 	tr, err := tracer.Open(tracer.Options{PIDs: cfg.PIDs, Comms: cfg.Comms, CaptureBytes: cfg.CaptureBytes,
-		NoUnix: !cfg.UnixSockets, Plan: plan, Log: log, ServerPorts: server, ClientPorts: client,
+		NoUnix: !cfg.UnixSockets, TLS: cfg.TLS, Plan: plan, Log: log, ServerPorts: server, ClientPorts: client,
 		AllProcesses: len(client) > 0 && len(cfg.PIDs) == 0 && len(cfg.Comms) == 0})
 	if err != nil {
 		return Summary{}, err
@@ -90,6 +93,28 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		sink = output.NewJSON(out, clock)
 	}
 	procs := pipeline.NewProcs(tr.TrackedPIDs(), len(cfg.Comms) > 0 || len(cfg.Ports) > 0)
+	var libs *libprobe.Prober
+	onLibraries := func(uint32, uint64) {}
+	if cfg.TLS {
+		libs = libprobe.New(tr, log, "/proc", func() time.Duration { return time.Duration(pipeline.MonotonicNow()) })
+		if len(cfg.Comms) > 0 {
+			// Processes yet to start: their libssl is most likely the host's.
+			libs.ProbeHost()
+		}
+		for _, pid := range tr.TrackedPIDs() {
+			libs.Scan(pid)
+		}
+		libCtx, stopLibs := context.WithCancel(ctx)
+		go libs.Run(libCtx)
+		defer func() { stopLibs(); libs.Wait() }()
+		onLibraries = func(pid uint32, mappedAt uint64) {
+			if mappedAt != 0 {
+				libs.Mapped(int(pid), time.Duration(mappedAt))
+			} else {
+				libs.Exec(int(pid))
+			}
+		}
+	}
 	p := pipeline.New(pipeline.Options{
 		Source:   reader,
 		Exchange: exchangeOptions(cfg),
@@ -102,7 +127,8 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 				log.WithError(err).WithField("pid", pid).Warn("tracking the children of a process that began to serve a selected port")
 			}
 		},
-		Log: log,
+		OnLibraries: onLibraries,
+		Log:         log,
 	})
 	p.Tracker().SkipHint(func(conn, gen uint64, dir event.Direction, pos uint64) {
 		if err := tr.SetSkip(conn, gen, dir, pos); err != nil {
@@ -142,6 +168,9 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	s := Summary{Exchange: p.Tracker().Stats(), Pipeline: p.Stats(), Mode: string(plan.Mode), Legacy: tr.Legacy(),
 		Filtered: !cfg.Filter.Empty(),
 		Duration: time.Since(start), Reason: reason, OutputWaits: async.Waits()}
+	if libs != nil {
+		s.TLS = libs.Stats()
+	}
 	if s.Counters, err = tr.Counters(); err != nil {
 		log.WithError(err).Warn("reading counters")
 	}

@@ -106,8 +106,19 @@ func logSummary(log *logrus.Logger, s Summary) {
 	if x.NotHTTP > 0 {
 		f["conns_not_http"] = x.NotHTTP
 	}
+	if x.ConnsHTTP2 > 0 {
+		f["conns_http2"] = x.ConnsHTTP2
+	}
+	if x.ConnsSwitchedTLS > 0 {
+		f["conns_switched_tls"] = x.ConnsSwitchedTLS
+	}
 	if x.HeadersOverBudget > 0 {
 		f["headers_over_budget"] = x.HeadersOverBudget
+	}
+	if s.TLS.Files > 0 || s.TLS.Unprobed > 0 {
+		f["tls_libraries"] = s.TLS.Files
+		f["tls_unprobed"] = s.TLS.Unprobed
+		f["tls_probe_delay_max"] = s.TLS.MaxDelay.Round(time.Microsecond).String()
 	}
 	entry := log.WithFields(f)
 	n := exchangesPhrase(s)

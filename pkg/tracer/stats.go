@@ -21,6 +21,7 @@ import "C"
 
 import (
 	"fmt"
+	"slices"
 	"syscall"
 	"unsafe"
 
@@ -99,7 +100,10 @@ func (t *Tracer) runsSkipped() uint64 {
 func (t *Tracer) ProgramStats() ([]ProgramStat, error) {
 	var out []ProgramStat
 	seen := map[string]bool{}
-	for _, l := range t.links {
+	t.mu.Lock()
+	links := append(slices.Clone(t.links), t.uprobes...)
+	t.mu.Unlock()
+	for _, l := range links {
 		if seen[l.Program] {
 			continue
 		}

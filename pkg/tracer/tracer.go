@@ -7,8 +7,10 @@ package tracer
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	bpf "github.com/aquasecurity/libbpfgo"
@@ -56,6 +58,10 @@ type Options struct {
 	// Legacy loads the object for kernels without bpf_loop even where the
 	// kernel has it (it is chosen anyway where the kernel has not).
 	Legacy bool
+	// TLS loads the TLS programs: TLS connections are recognised and their
+	// syscall bytes (ciphertext) dropped, and uprobes on TLS libraries
+	// (AttachUprobe) send the plaintext.
+	TLS bool
 }
 
 // Tracer is a loaded and attached BPF object.
@@ -78,6 +84,11 @@ type Tracer struct {
 	runsSkippedN uint64
 	// skipsSet: skips_set is marked (SetSkip).
 	skipsSet atomic.Bool
+	// uprobes are the links AttachUprobe made, from another goroutine than
+	// the one that detaches: mu guards them and detached.
+	mu       sync.Mutex
+	uprobes  []*link
+	detached bool
 }
 
 // link is one attached program.
@@ -181,6 +192,7 @@ func (t *Tracer) configure(opts Options) error {
 		{bpfobj.GlobalPortSelect, len(opts.ServerPorts)+len(opts.ClientPorts) > 0},
 		{bpfobj.GlobalTraceAll, opts.AllProcesses},
 		{bpfobj.GlobalSelfPID, uint32(os.Getpid())},
+		{bpfobj.GlobalTraceTLS, opts.TLS},
 	}
 	for _, g := range globals {
 		if err := t.mod.InitGlobalVariable(g.name, g.value); err != nil {
@@ -196,6 +208,9 @@ func (t *Tracer) configure(opts Options) error {
 	}
 	// Only the programs of the plan are loaded.
 	want := opts.Plan.Programs()
+	for _, name := range probes.UprobePrograms() {
+		want[name] = opts.TLS
+	}
 	for _, name := range probes.ProgramNames() {
 		prog, err := t.mod.GetProgram(name)
 		if err != nil {
@@ -297,7 +312,11 @@ func (t *Tracer) Detach() {
 		t.kprobeMissedN, t.kprobeMissedKnown = t.kprobeMissed()
 		t.runsSkippedN = t.runsSkipped()
 	}
-	for _, l := range t.links {
+	t.mu.Lock()
+	uprobes := t.uprobes
+	t.uprobes, t.detached = nil, true
+	t.mu.Unlock()
+	for _, l := range append(uprobes, t.links...) {
 		if err := l.Destroy(); err != nil {
 			t.log.WithError(err).WithField("probe", l.Spec.String()).Warn("detaching probe")
 		}
@@ -323,4 +342,39 @@ func (t *Tracer) bpfMap(name string) (*bpf.BPFMap, error) {
 		return nil, fmt.Errorf("finding map %s: %w", name, err)
 	}
 	return m, nil
+}
+
+// AttachUprobe attaches program prog to the function at offset in the
+// file at path, at its entry or (ret) its return, in every process that
+// maps the file: the programs choose the traced processes. It stays until
+// the tracer detaches.
+func (t *Tracer) AttachUprobe(prog, path string, offset uint64, ret bool) error {
+	p, err := t.mod.GetProgram(prog)
+	if err != nil {
+		return fmt.Errorf("finding program %s: %w", prog, err)
+	}
+	if offset > math.MaxUint32 {
+		return fmt.Errorf("offset %#x in %s is past 4 GiB", offset, path)
+	}
+	kind := probes.KindUprobe
+	attach := p.AttachUprobe
+	if ret {
+		kind, attach = probes.KindUretprobe, p.AttachURetprobe
+	}
+	l, err := attach(-1, path, uint32(offset))
+	if err != nil {
+		if inner := errors.Unwrap(err); inner != nil {
+			err = inner
+		}
+		return fmt.Errorf("attaching %s to %s at %#x: %w", prog, path, offset, err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.detached {
+		_ = l.Destroy()
+		return fmt.Errorf("attaching %s to %s: the tracer is detached", prog, path)
+	}
+	t.uprobes = append(t.uprobes, &link{Attachment: probes.Attachment{Row: "tls", Program: prog,
+		Spec: probes.Spec{Kind: kind, Symbol: fmt.Sprintf("%s:%#x", path, offset)}}, BPFLink: l})
+	return nil
 }

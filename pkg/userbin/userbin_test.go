@@ -1,0 +1,190 @@
+package userbin
+
+import (
+	"bytes"
+	"debug/elf"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// build runs a command that makes a binary in dir, skipping the test when
+// the compiler is missing.
+func build(t *testing.T, dir string, name string, args ...string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		t.Skipf("%s not installed", name)
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GO111MODULE=on")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+}
+
+// checkAt checks that sym's file offset holds the bytes the section
+// holding its address has there: the offset a uprobe takes is right.
+func checkAt(t *testing.T, path string, sym Symbol) {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n := max(min(sym.Size, 16), 1)
+	var want []byte
+	for _, s := range f.Sections {
+		if s.Type == elf.SHT_PROGBITS && sym.Addr >= s.Addr && sym.Addr+n <= s.Addr+s.Size {
+			data, err := s.Data()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = data[sym.Addr-s.Addr : sym.Addr-s.Addr+n]
+		}
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want == nil || !bytes.Equal(raw[sym.Offset:sym.Offset+n], want) {
+		t.Errorf("%s in %s: bytes at offset %#x are not those at address %#x", sym.Name, path, sym.Offset, sym.Addr)
+	}
+}
+
+func TestFunctionsInSharedLibrary(t *testing.T) {
+	dir := t.TempDir()
+	src := "int exported_fn(int x) { return x * 3 + 1; }\nstatic int local_fn(int x) { return x - 1; }\nint (*keep)(int) = local_fn;\n"
+	if err := os.WriteFile(filepath.Join(dir, "lib.c"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	build(t, dir, "gcc", "-O1", "-shared", "-fPIC", "-o", "libt.so", "lib.c")
+	build(t, dir, "cp", "libt.so", "libt-stripped.so")
+	build(t, dir, "strip", "libt-stripped.so")
+	for _, tc := range []struct {
+		file       string
+		found      []string
+		from       string
+		notFound   []string
+		symtabOnly string
+	}{
+		{file: "libt.so", found: []string{"exported_fn", "local_fn"}, from: ".dynsym"},
+		{file: "libt-stripped.so", found: []string{"exported_fn"}, from: ".dynsym", notFound: []string{"local_fn"}},
+	} {
+		path := filepath.Join(dir, tc.file)
+		got, err := Functions(path, "exported_fn", "local_fn", "no_such_fn")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range tc.found {
+			s, ok := got[n]
+			if !ok {
+				t.Errorf("%s: %s not found", tc.file, n)
+				continue
+			}
+			checkAt(t, path, s)
+		}
+		if s := got["exported_fn"]; s.From != tc.from {
+			t.Errorf("%s: exported_fn from %s, want %s", tc.file, s.From, tc.from)
+		}
+		for _, n := range append(tc.notFound, "no_such_fn") {
+			if _, ok := got[n]; ok {
+				t.Errorf("%s: %s found, want absent", tc.file, n)
+			}
+		}
+	}
+	if got := mustFunctions(t, filepath.Join(dir, "libt.so"), "local_fn"); got["local_fn"].From != ".symtab" {
+		t.Errorf("local_fn from %q, want .symtab", got["local_fn"].From)
+	}
+}
+
+func mustFunctions(t *testing.T, path string, names ...string) map[string]Symbol {
+	t.Helper()
+	got, err := Functions(path, names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// A Go binary built with symbols and the same one stripped (-s -w): the
+// function is found in both, from .symtab and from .gopclntab.
+func TestFunctionsInGoBinary(t *testing.T) {
+	dir := t.TempDir()
+	src := "package main\n\nimport \"fmt\"\n\n//go:noinline\nfunc Handle(n int) int { return n*7 + 3 }\n\nfunc main() { fmt.Println(Handle(2)) }\n"
+	for name, body := range map[string]string{"main.go": src, "go.mod": "module example.com/t\n\ngo 1.21\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	build(t, dir, "go", "build", "-o", "full", ".")
+	build(t, dir, "go", "build", "-ldflags=-s -w", "-o", "stripped", ".")
+	for file, from := range map[string]string{"full": ".symtab", "stripped": ".gopclntab"} {
+		path := filepath.Join(dir, file)
+		got := mustFunctions(t, path, "main.Handle", "crypto/tls.(*Conn).Read")
+		s, ok := got["main.Handle"]
+		if !ok {
+			t.Fatalf("%s: main.Handle not found", file)
+		}
+		if s.From != from || s.Size == 0 {
+			t.Errorf("%s: main.Handle from %s (size %d), want %s", file, s.From, s.Size, from)
+		}
+		checkAt(t, path, s)
+		if _, ok := got["crypto/tls.(*Conn).Read"]; ok {
+			t.Errorf("%s: a function the binary does not link was found", file)
+		}
+	}
+}
+
+// The system's libssl, when installed: OpenSSL's functions are in .dynsym.
+func TestFunctionsInLibssl(t *testing.T) {
+	matches, _ := filepath.Glob("/usr/lib/*/libssl.so.3")
+	if len(matches) == 0 {
+		t.Skip("no libssl.so.3")
+	}
+	got := mustFunctions(t, matches[0], "SSL_read", "SSL_write", "SSL_read_ex", "SSL_write_ex")
+	for _, n := range []string{"SSL_read", "SSL_write", "SSL_read_ex", "SSL_write_ex"} {
+		if s, ok := got[n]; !ok || s.From != ".dynsym" {
+			t.Errorf("%s: %+v, want it from .dynsym", n, s)
+		}
+	}
+}
+
+func TestFunctionsNotELF(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "text")
+	if err := os.WriteFile(path, []byte(strings.Repeat("not an elf file\n", 8)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Functions(path, "x"); !errors.Is(err, ErrNotELF) {
+		t.Errorf("error %v, want ErrNotELF", err)
+	}
+}
+
+// This process's own mappings: its executable is among them, and Identify
+// names the same inode.
+func TestMappingsOfSelf(t *testing.T) {
+	maps, err := Mappings("/proc", os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := Identify(Executable("/proc", os.Getpid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range maps {
+		if m.Path == exe {
+			if !m.Exec || m.Inode != id.Ino {
+				t.Errorf("executable mapping %+v, want exec with inode %d", m, id.Ino)
+			}
+			return
+		}
+	}
+	t.Errorf("%s not among the mappings %+v", exe, maps)
+}
