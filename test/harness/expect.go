@@ -28,6 +28,8 @@ type Sent struct {
 	// ClientSide: the record is the client's end of the exchange (side
 	// client, logged by the client's process).
 	ClientSide bool
+	// TLS: the exchange went over TLS (the record must say tls).
+	TLS bool
 }
 
 var idSeq atomic.Int64
@@ -145,6 +147,9 @@ func Mismatches(r Record, s Sent) []string {
 	}
 	if s.Client != "" && r.Client != s.Client {
 		bad("client %q, want %q", r.Client, s.Client)
+	}
+	if r.TLS != s.TLS {
+		bad("tls %v, want %v", r.TLS, s.TLS)
 	}
 	if r.Adopted != s.Adopted {
 		bad("adopted %v, want %v", r.Adopted, s.Adopted)

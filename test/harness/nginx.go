@@ -44,6 +44,7 @@ http {
     default_type text/plain;
     server {
         listen %[2]s;
+        %[5]s
         root %[1]s/www;
         add_header X-Server-Pid $pid always;
         location /static/ { try_files /file.txt =404; }
@@ -87,8 +88,23 @@ func StartNginxUnix(t testing.TB, path, upstream string) *Nginx {
 	return startNginx(t, "unix:"+path, upstream)
 }
 
+// StartNginxTLS is StartNginxProxy serving HTTPS (a certificate made for
+// the test); its Addr is host:port.
+func StartNginxTLS(t testing.TB, upstream string) *Nginx {
+	t.Helper()
+	cert, key := TLSCert(t)
+	return startNginxWith(t, FreeAddr(t), upstream, " ssl", fmt.Sprintf("ssl_certificate %s; ssl_certificate_key %s;", cert, key))
+}
+
 // startNginx runs nginx listening on addr (host:port or unix:PATH).
 func startNginx(t testing.TB, addr, upstream string) *Nginx {
+	t.Helper()
+	return startNginxWith(t, addr, upstream, "", "")
+}
+
+// startNginxWith runs nginx listening on addr with listen parameters
+// listenArgs, and extra lines in its server block.
+func startNginxWith(t testing.TB, addr, upstream, listenArgs, extra string) *Nginx {
 	t.Helper()
 	bin := NeedBinary(t, "nginx")
 	dir := t.TempDir()
@@ -108,7 +124,7 @@ func startNginx(t testing.TB, addr, upstream string) *Nginx {
 		user = "user root;"
 	}
 	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, addr, user, upstream)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, addr+listenArgs, user, upstream, extra)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	n := &Nginx{bin: bin, conf: conf, prefix: dir}

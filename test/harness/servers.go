@@ -23,6 +23,9 @@ type Server struct {
 // URL is the server's address with a path.
 func (s *Server) URL(path string) string { return "http://" + s.Addr + path }
 
+// HTTPS is the server's address with a path, for a server of HTTPS.
+func (s *Server) HTTPS(path string) string { return "https://" + s.Addr + path }
+
 // NeedBinary finds a server program on PATH (and in /usr/sbin, where
 // Debian puts nginx). A missing one skips the test, or fails it when
 // $HTTPTRACE_E2E_REQUIRE_ALL is 1.

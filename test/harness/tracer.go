@@ -76,6 +76,7 @@ type Record struct {
 	Adopted         bool              `json:"adopted"`
 	Incomplete      bool              `json:"incomplete"`
 	Unmatched       bool              `json:"unmatched"`
+	TLS             bool              `json:"tls"`
 
 	// Start is Time parsed: when the request's first byte moved.
 	Start time.Time `json:"-"`
@@ -200,8 +201,18 @@ type Summary struct {
 	KprobeMissed int `json:"kprobe_missed"`
 	// RunsSkipped is the kernel's count of program runs it skipped
 	// (counted from Linux 6.7; absent when 0).
-	RunsSkipped int    `json:"runs_skipped"`
-	Line        string `json:"-"`
+	RunsSkipped int `json:"runs_skipped"`
+	// TLS: library files probed and not, the longest time from a library
+	// being mapped to its probes, the kernel's TLS counters.
+	TLSLibraries     int    `json:"tls_libraries"`
+	TLSUnprobed      int    `json:"tls_unprobed"`
+	TLSProbeDelayMax string `json:"tls_probe_delay_max"`
+	BPFTLSMapped     int    `json:"bpf_tls_mapped"`
+	BPFTLSCalls      int    `json:"bpf_tls_calls"`
+	BPFTLSUnplaced   int    `json:"bpf_tls_unplaced"`
+	BPFTLSCiphertext int    `json:"bpf_tls_ciphertext"`
+	BPFTLSConns      int    `json:"bpf_tls_conns"`
+	Line             string `json:"-"`
 }
 
 // summaryKeys are the fields the contract promises in the summary.

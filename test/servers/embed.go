@@ -14,7 +14,12 @@ var PythonServer string
 //go:embed python/forkserver.py
 var ForkServer string
 
-// NodeServer is node/server.js: Node's http module.
+// PythonTLSServer is python/tlsserver.py: https, importing ssl only once told to.
+//
+//go:embed python/tlsserver.py
+var PythonTLSServer string
+
+// NodeServer is node/server.js: Node's http module, or https given a certificate and key.
 //
 //go:embed node/server.js
 var NodeServer string

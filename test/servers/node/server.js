@@ -1,9 +1,12 @@
-// Node.js http test server (libuv reads with read(2), writes with writev).
+// Node.js http test server (libuv reads with read(2), writes with writev),
+// or https with the certificate and key files given as arguments.
 // Prints "listening ADDR"; /status/N/... answers N, /chunked/... answers in
 // chunks, anything else 200 "ok PATH". Every answer carries X-Server-Pid.
 const http = require('http');
+const https = require('https');
+const fs = require('fs');
 
-const srv = http.createServer((req, res) => {
+const handler = (req, res) => {
   req.resume();
   req.on('end', () => {
     res.setHeader('X-Server-Pid', String(process.pid));
@@ -19,7 +22,10 @@ const srv = http.createServer((req, res) => {
       res.end('ok ' + req.url + '\n');
     }
   });
-});
+};
+const srv = process.argv.length > 3
+  ? https.createServer({cert: fs.readFileSync(process.argv[2]), key: fs.readFileSync(process.argv[3])}, handler)
+  : http.createServer(handler);
 srv.keepAliveTimeout = 30000;
 srv.listen(0, '127.0.0.1', () => {
   console.log('listening 127.0.0.1:' + srv.address().port);

@@ -1,0 +1,106 @@
+package harness
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/httptrace/httptrace/test/servers"
+)
+
+// TLSCert writes a self-signed certificate for 127.0.0.1 and localhost,
+// and its key, into the test's temporary directory, and returns their
+// paths (PEM).
+func TLSCert(t testing.TB) (cert, key string) {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, &tmpl, &tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cert, key
+}
+
+// NewTLSClient is an HTTPS client that takes any certificate (the tests'
+// are self-signed), speaking HTTP/1.1 only.
+func NewTLSClient(keepAlive bool) *Client {
+	tr := &http.Transport{
+		DisableKeepAlives: !keepAlive, MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1,
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // a test's own certificate
+		TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
+	return &Client{c: &http.Client{Transport: tr, Timeout: 20 * time.Second}}
+}
+
+// StartNodeTLSServer runs servers/node/server.js serving HTTPS.
+func StartNodeTLSServer(t testing.TB) *Server {
+	t.Helper()
+	node := NeedBinary(t, "node")
+	cert, key := TLSCert(t)
+	return startServer(t, exec.Command(node, writeScript(t, "server.js", servers.NodeServer), cert, key))
+}
+
+// PythonTLS is servers/python/tlsserver.py, waiting to load ssl.
+type PythonTLS struct {
+	*Proc
+	gofile string
+}
+
+// StartPythonTLSServer runs servers/python/tlsserver.py, which imports
+// ssl only once Listen is called.
+func StartPythonTLSServer(t testing.TB) *PythonTLS {
+	t.Helper()
+	py := NeedBinary(t, "python3")
+	cert, key := TLSCert(t)
+	gofile := filepath.Join(t.TempDir(), "go")
+	p := Start(t, exec.Command(py, "-u", writeScript(t, "tlsserver.py", servers.PythonTLSServer), cert, key, gofile))
+	p.WaitLine(t, false, func(l string) bool { return l == "waiting" }, 30*time.Second)
+	return &PythonTLS{Proc: p, gofile: gofile}
+}
+
+// Listen makes the server load ssl and listen, and returns its server.
+func (s *PythonTLS) Listen(t testing.TB) *Server {
+	t.Helper()
+	if err := os.WriteFile(s.gofile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	line := s.WaitLine(t, false, func(l string) bool { return len(l) > 10 && l[:10] == "listening " }, 30*time.Second)
+	return &Server{Proc: s.Proc, Addr: line[10:]}
+}
