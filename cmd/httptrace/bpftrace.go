@@ -92,7 +92,7 @@ func runBpftrace(args []string, stdout, stderr io.Writer) int {
 		mode = probes.ModeKprobe
 	}
 	plan := cfg.Probes[mode]
-	gen := bpftrace.Options{PIDs: withDescendants(cfg.PIDs), Comms: cfg.Comms, CaptureBytes: cfg.CaptureBytes, StrLen: strlen}
+	gen := bpftrace.Options{PIDs: withDescendants(cfg.PIDs), Comms: cfg.Comms, CaptureBytes: cfg.CaptureBytes, StrLen: strlen, TLS: cfg.TLS}
 	if !first {
 		gen.Resolve = func(c probes.Choice) (probes.Spec, error) { return probes.First(kernel.DefaultHost, c) }
 	}

@@ -36,6 +36,8 @@ type Options struct {
 	// StrLen is the BPFTRACE_STRLEN the script is written for
 	// (DefaultStrLen if 0).
 	StrLen int
+	// TLS adds the uprobes on OpenSSL's reads and writes.
+	TLS bool
 	// Resolve picks the alternative of a probe ("A | B") to write; nil
 	// writes the first. httptrace itself attaches the first that exists on
 	// the running kernel (probes.First).
@@ -53,7 +55,7 @@ func Generate(cfg config.Config, mode probes.Mode) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("no probes for attach mode %q (want kprobe or tracepoint)", mode)
 	}
-	return GeneratePlan(plan, Options{PIDs: cfg.PIDs, Comms: cfg.Comms, CaptureBytes: cfg.CaptureBytes})
+	return GeneratePlan(plan, Options{PIDs: cfg.PIDs, Comms: cfg.Comms, CaptureBytes: cfg.CaptureBytes, TLS: cfg.TLS})
 }
 
 // block is one probe list with its predicate and action.
@@ -130,7 +132,12 @@ func GeneratePlan(plan probes.Plan, o Options) (string, error) {
 		b.WriteString(strings.Join(bl.specs, ",\n"))
 		fmt.Fprintf(&b, "\n/ %s /\n{\n%s}\n\n", bl.pred, bl.body)
 	}
-	b.WriteString(end)
+	if o.TLS {
+		tlsBlocks(&b, v)
+		b.WriteString(strings.Replace(end, "\tclear(@ptr);\n", "\tclear(@ptr);\n\tclear(@sslbuf);\n\tclear(@sslsize);\n", 1))
+	} else {
+		b.WriteString(end)
+	}
 	return b.String(), nil
 }
 

@@ -20,6 +20,8 @@ func defaultConfig(pids ...int) config.Config {
 func TestGenerateDefault(t *testing.T) {
 	withComm := defaultConfig(5)
 	withComm.Comms = []string{"nginx"}
+	noTLS := defaultConfig(7, 12)
+	noTLS.TLS = false
 	tests := []struct {
 		name    string
 		cfg     config.Config
@@ -53,8 +55,28 @@ func TestGenerateDefault(t *testing.T) {
 			notWant: []string{"tracepoint:syscalls", "args->fd", "$1", "rawtracepoint:", "close_fd", "kretprobe:__sys_accept4"},
 		},
 		{
+			name: "tls uprobes",
+			cfg:  defaultConfig(7),
+			mode: probes.ModeTracepoint,
+			want: []string{
+				"uprobe:libssl:SSL_read,\nuprobe:libssl:SSL_write\n/ @tracked[pid] /\n{\n\t@sslbuf[tid] = arg1;\n\t@sslsize[tid] = 0;",
+				"uprobe:libssl:SSL_read_ex,\nuprobe:libssl:SSL_write_ex\n/ @tracked[pid] /",
+				"@sslsize[tid] = arg3;",
+				"uretprobe:libssl:SSL_read,\nuretprobe:libssl:SSL_write,\nuretprobe:libssl:SSL_read_ex,\nuretprobe:libssl:SSL_write_ex\n/ @sslbuf[tid] /",
+				"$ret = (int64)(int32)retval;",
+				"$ret = $ret == 1 ? (int64)*(uint64 *)@sslsize[tid] : 0;",
+				"clear(@sslbuf);",
+			},
+		},
+		{
+			name:    "no tls",
+			cfg:     noTLS,
+			mode:    probes.ModeTracepoint,
+			notWant: []string{"libssl", "@sslbuf"},
+		},
+		{
 			name: "tracepoint",
-			cfg:  defaultConfig(7, 12),
+			cfg:  noTLS,
 			mode: probes.ModeTracepoint,
 			want: []string{
 				"in tracepoint mode",

@@ -32,7 +32,7 @@ func header(b *strings.Builder, plan probes.Plan, o Options, show int, choices [
  * return looks at the first bytes moved and prints them when they start
  * like a request or a response.
  *
- * Output, one line per read or write that starts a message:
+%s * Output, one line per read or write that starts a message:
  *   REQ pid=<pid> fd=<fd> bytes=<bytes moved> <first bytes>
  *   RESP pid=<pid> fd=<fd> bytes=<bytes moved> <first bytes>
  *   SENDFILE pid=<pid> fd=<socket fd> bytes=<bytes sent>
@@ -67,7 +67,7 @@ func header(b *strings.Builder, plan probes.Plan, o Options, show int, choices [
  * - The checks read first bytes as little-endian words (x86, arm64).%s
  */
 
-`, plan.Mode, whom, show, DefaultStrLen, MaxStrLen, o.CaptureBytes, envNote,
+`, plan.Mode, whom, tlsNote(o), show, DefaultStrLen, MaxStrLen, o.CaptureBytes, envNote,
 		Window-1, leftOutNote(), commNote(o), choiceNote(choices))
 }
 
@@ -131,4 +131,13 @@ func choiceNote(choices []string) string {
 		b.WriteString("\n *     " + c)
 	}
 	return b.String()
+}
+
+// tlsNote says what the TLS uprobes add, when the program has them.
+func tlsNote(o Options) string {
+	if !o.TLS {
+		return ""
+	}
+	return " * Uprobes on OpenSSL's SSL_read and SSL_write (and their _ex forms) print\n" +
+		" * the plaintext of TLS connections the same way, with fd=-1.\n *\n"
 }

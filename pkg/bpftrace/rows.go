@@ -31,7 +31,7 @@ var leftOut = map[string]string{
 	"sock_destroy": "keeps no connections",
 	"proc_exec":    "compares names at every call and fork instead",
 	"listen":       "selects no ports",
-	"tls_map":      "attaches its libssl probes when it starts (uprobe lines), not when a library is mapped",
+	"tls_map":      "probes OpenSSL when it starts (uprobe lines), not when a library is mapped",
 }
 
 // rowAction is the action of one hook of a row, or ok false when the
