@@ -8,3 +8,5 @@ require (
 	golang.org/x/sys v0.0.0-20220715151400-c0bba94af5f8
 	gopkg.in/yaml.v3 v3.0.1
 )
+
+require golang.org/x/arch v0.33.0

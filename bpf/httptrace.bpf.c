@@ -8,7 +8,7 @@
 
 #include "syscalls.h"
 #include "proc.h"
-#include "tls.h"
+#include "gotls.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -197,6 +197,28 @@ SEC("uretprobe")
 int BPF_URETPROBE(uretprobe_tls, int ret)
 {
 	return on_tls_return(ret);
+}
+
+/*
+ * Go's crypto/tls, in every mode: uprobes at (*Conn).Read and Write and at
+ * each RET instruction of theirs (no uretprobes in Go).
+ */
+SEC("uprobe")
+int uprobe_go_tls_read(struct pt_regs *ctx)
+{
+	return on_go_tls_entry(ctx, HTTPTRACE_DIR_RECV);
+}
+
+SEC("uprobe")
+int uprobe_go_tls_write(struct pt_regs *ctx)
+{
+	return on_go_tls_entry(ctx, HTTPTRACE_DIR_SEND);
+}
+
+SEC("uprobe")
+int uprobe_go_tls_ret(struct pt_regs *ctx)
+{
+	return on_go_tls_return(ctx);
 }
 
 /* A mapping: mmap(addr, len, prot, flags, fd, off), ksys_mmap_pgoff taking the same. */

@@ -77,9 +77,60 @@ static __always_inline __u64 tls_place(const struct tls_call *tc, __u32 tgid, __
 }
 
 /*
- * A TLS read or write returns ret: when it moved plaintext, send it as a
+ * A TLS call of thread pid_tgid moved bytes of plaintext: send them as a
  * record of source HTTPTRACE_SRC_TLS, at the connection's own TLS
- * positions, whatever its syscalls moved. read_ex/write_ex return 1 and
+ * positions, whatever its syscalls moved.
+ */
+static __always_inline void tls_send(struct tls_call *tc, __u64 bytes, __u64 pid_tgid)
+{
+	struct tls_call cp = *tc;
+	struct scratch *s;
+	struct conn *conn;
+	struct call c = {};
+	__u64 id, gen = 0, pos, skip_to;
+	__s32 fd = -1;
+	__u32 zero = 0;
+
+	tc = &cp;
+	id = tls_place(tc, pid_tgid >> 32, &gen, &fd);
+	conn = id ? bpf_map_lookup_elem(&conns, &id) : NULL;
+	if (!conn || conn->gen != gen) {
+		stat_inc(HTTPTRACE_STAT_TLS_UNPLACED);
+		return;
+	}
+	stat_inc(HTTPTRACE_STAT_TLS_CALLS);
+	if (!conn->tls)
+		stat_inc(HTTPTRACE_STAT_TLS_CONNS);
+	conn->tls = 1;
+	if (conn->unselected || conn->muted) {
+		stat_inc(conn->muted ? HTTPTRACE_STAT_NOT_HTTP : HTTPTRACE_STAT_UNSELECTED);
+		return;
+	}
+	tc->dir &= 1;
+	pos = conn->tls_pos[tc->dir];
+	conn->tls_pos[tc->dir] = pos + bytes;
+	skip_to = conn_skip_to(id, gen, tc->dir);
+	if (skip_to == HTTPTRACE_SKIP_ALL) {
+		conn_mute(id, conn);
+		stat_inc(HTTPTRACE_STAT_NOT_HTTP);
+		return;
+	}
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return;
+	c.fd = fd;
+	c.start_ns = tc->start_ns;
+	c.dir = tc->dir;
+	c.syscall = tc->dir == HTTPTRACE_DIR_RECV ? HTTPTRACE_SYS_TLS_READ : HTTPTRACE_SYS_TLS_WRITE;
+	fill_header(&s->rec, &c, pid_tgid, id, conn);
+	s->rec.source = HTTPTRACE_SRC_TLS;
+	s->rec.flags |= HTTPTRACE_CONN_TLS;
+	s->rec.unseen_bytes = 0;
+	send_span(&s->rec, pos, bytes, tc->buf, skip_to);
+}
+
+/*
+ * An OpenSSL read or write returns ret: read_ex/write_ex return 1 and
  * write the count to *size_ptr; read/write return it.
  */
 static __always_inline int on_tls_return(long ret)
@@ -87,12 +138,7 @@ static __always_inline int on_tls_return(long ret)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct tls_call *slot = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
 	struct tls_call tc;
-	struct scratch *s;
-	struct conn *conn;
-	struct call c = {};
-	__u64 id, gen = 0, bytes = 0, pos, skip_to;
-	__s32 fd = -1;
-	__u32 zero = 0;
+	__u64 bytes = 0;
 
 	if (!slot || !slot->tls)
 		return 0;
@@ -104,43 +150,8 @@ static __always_inline int on_tls_return(long ret)
 	} else if (ret > 0) {
 		bytes = ret;
 	}
-	if (!bytes)
-		return 0;
-	id = tls_place(&tc, pid_tgid >> 32, &gen, &fd);
-	conn = id ? bpf_map_lookup_elem(&conns, &id) : NULL;
-	if (!conn || conn->gen != gen) {
-		stat_inc(HTTPTRACE_STAT_TLS_UNPLACED);
-		return 0;
-	}
-	stat_inc(HTTPTRACE_STAT_TLS_CALLS);
-	if (!conn->tls)
-		stat_inc(HTTPTRACE_STAT_TLS_CONNS);
-	conn->tls = 1;
-	if (conn->unselected || conn->muted) {
-		stat_inc(conn->muted ? HTTPTRACE_STAT_NOT_HTTP : HTTPTRACE_STAT_UNSELECTED);
-		return 0;
-	}
-	tc.dir &= 1;
-	pos = conn->tls_pos[tc.dir];
-	conn->tls_pos[tc.dir] = pos + bytes;
-	skip_to = conn_skip_to(id, gen, tc.dir);
-	if (skip_to == HTTPTRACE_SKIP_ALL) {
-		conn_mute(id, conn);
-		stat_inc(HTTPTRACE_STAT_NOT_HTTP);
-		return 0;
-	}
-	s = bpf_map_lookup_elem(&scratch, &zero);
-	if (!s)
-		return 0;
-	c.fd = fd;
-	c.start_ns = tc.start_ns;
-	c.dir = tc.dir;
-	c.syscall = tc.dir == HTTPTRACE_DIR_RECV ? HTTPTRACE_SYS_TLS_READ : HTTPTRACE_SYS_TLS_WRITE;
-	fill_header(&s->rec, &c, pid_tgid, id, conn);
-	s->rec.source = HTTPTRACE_SRC_TLS;
-	s->rec.flags |= HTTPTRACE_CONN_TLS;
-	s->rec.unseen_bytes = 0;
-	send_span(&s->rec, pos, bytes, tc.buf, skip_to);
+	if (bytes)
+		tls_send(&tc, bytes, pid_tgid);
 	return 0;
 }
 

@@ -18,10 +18,11 @@ const (
 	MapPorts        = "ports"         // selected TCP ports, HTTPTRACE_PORT_* bits per port
 	MapTLSCalls     = "tls_calls"     // TLS library calls in flight, per thread (bpf/tlswire.h)
 	MapTLSConns     = "tls_conns"     // the connection of each TLS connection object, per process
+	MapGoTLSCalls   = "go_tls_calls"  // Go crypto/tls calls in flight, per goroutine (bpf/gotls.h)
 )
 
 // MapNames lists every map the object must hold.
-var MapNames = []string{MapTrackedPIDs, MapTrackedComms, MapConns, MapConnSocks, MapFdConns, MapConnSkips, MapSkipsSet, MapCalls, MapScratch, MapEvents, MapStats, MapPorts, MapTLSCalls, MapTLSConns}
+var MapNames = []string{MapTrackedPIDs, MapTrackedComms, MapConns, MapConnSocks, MapFdConns, MapConnSkips, MapSkipsSet, MapCalls, MapScratch, MapEvents, MapStats, MapPorts, MapTLSCalls, MapTLSConns, MapGoTLSCalls}
 
 // Read-only globals, set before load.
 const (
@@ -32,4 +33,8 @@ const (
 	GlobalTraceAll     = "trace_all"     // bool: every process is a candidate (client-side port selection alone)
 	GlobalSelfPID      = "self_pid"      // __u32: httptrace's own PID, never traced
 	GlobalTraceTLS     = "trace_tls"     // bool: TLS plaintext is traced (uprobes on TLS libraries)
+	// __u64 each: where a crypto/tls.Conn's socket is (userbin.GoTLSOffsets).
+	GlobalGoConnDataOff   = "go_conn_data_off"
+	GlobalGoConnFDOff     = "go_conn_fd_off"
+	GlobalGoNetFDSysfdOff = "go_netfd_sysfd_off"
 )

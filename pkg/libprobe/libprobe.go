@@ -219,7 +219,7 @@ func (p *Prober) probe(pid int, path, name string, lib bool) {
 		name = path
 	}
 	log := p.log.WithFields(logrus.Fields{"pid": pid, "file": name})
-	n, err := p.attach(path)
+	n, err := p.attach(path, lib)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.files[id] = n > 0
@@ -236,18 +236,30 @@ func (p *Prober) probe(pid int, path, name string, lib bool) {
 // errNoFunctions: the file lacks a required function.
 var errNoFunctions = errors.New("required functions not found")
 
-// attach attaches every OpenSSL function the file has, and returns how
-// many probes it attached. The file is held open meanwhile and named
-// through the open descriptor, so that a process that exits (and takes
-// its /proc/PID/root with it) does not fail the attach.
-func (p *Prober) attach(path string) (int, error) {
+// attach attaches the TLS functions the file has: OpenSSL's, or (an
+// executable built by Go) crypto/tls's, and returns how many probes it
+// attached. The file is held open meanwhile and named through the open
+// descriptor, so that a process that exits (and takes its /proc/PID/root
+// with it) does not fail the attach.
+func (p *Prober) attach(path string, lib bool) (int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
 	path = fmt.Sprintf("/proc/self/fd/%d", f.Fd())
-	ups := probes.LibraryUprobes(probes.LibOpenSSL)
+	if !lib {
+		if version := userbin.GoVersion(path); version != "" {
+			return p.attachGo(path, version)
+		}
+	}
+	return p.attachLibrary(path, probes.LibOpenSSL)
+}
+
+// attachLibrary attaches the functions of lib the file has, with
+// uretprobes.
+func (p *Prober) attachLibrary(path string, lib probes.Library) (int, error) {
+	ups := probes.LibraryUprobes(lib)
 	names := make([]string, len(ups))
 	for i, u := range ups {
 		names[i] = u.Symbol
@@ -274,6 +286,56 @@ func (p *Prober) attach(path string) (int, error) {
 			return n, err
 		}
 		n += 2
+	}
+	return n, nil
+}
+
+// attachGo attaches crypto/tls's Read and Write in a Go executable built by
+// Go version: a uprobe at each entry and one at each RET instruction.
+// An executable without crypto/tls is not a TLS one (errNoFunctions).
+func (p *Prober) attachGo(path, version string) (int, error) {
+	ups := probes.LibraryUprobes(probes.LibGoTLS)
+	names := make([]string, len(ups))
+	for i, u := range ups {
+		names[i] = u.Symbol
+	}
+	syms, err := userbin.Functions(path, names...)
+	if err != nil {
+		return 0, err
+	}
+	if len(syms) == 0 {
+		return 0, fmt.Errorf("crypto/tls: %w", errNoFunctions)
+	}
+	if minor := userbin.GoMinor(version); minor < userbin.GoMinMinor {
+		return 0, fmt.Errorf("built by %s: crypto/tls is probed from go1.%d (the register ABI)", version, userbin.GoMinMinor)
+	}
+	off, _, err := userbin.GoTLSOffsetsOf(path, version)
+	if err != nil {
+		return 0, err
+	}
+	if off != userbin.KnownGoTLSOffsets {
+		return 0, fmt.Errorf("built by %s: crypto/tls.Conn's socket is at offsets %+v, the probes read %+v", version, off, userbin.KnownGoTLSOffsets)
+	}
+	n := 0
+	for _, u := range ups {
+		s, ok := syms[u.Symbol]
+		if !ok {
+			return n, fmt.Errorf("%s: %w", u.Symbol, errNoFunctions)
+		}
+		rets, err := userbin.RetOffsets(path, s)
+		if err != nil {
+			return n, err
+		}
+		if err := p.att.AttachUprobe(u.Entry, path, s.Offset, false); err != nil {
+			return n, err
+		}
+		n++
+		for _, r := range rets {
+			if err := p.att.AttachUprobe(u.Return, path, r, false); err != nil {
+				return n, err
+			}
+			n++
+		}
 	}
 	return n, nil
 }

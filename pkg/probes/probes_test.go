@@ -315,9 +315,10 @@ func TestAttachmentsFollowTable(t *testing.T) {
 		t.Errorf("kprobe plan programs: %v", progs)
 	}
 	// An entry per mode for twelve syscall rows and mmap, two returns and
-	// two accepts, two socket and three process events; four TLS entries
-	// and their one return.
-	if want := 2*13 + 2*2 + 2 + 3 + 5; len(ProgramNames()) != want {
+	// two accepts, two socket and three process events; four OpenSSL
+	// entries and their one return, two Go TLS entries and their one
+	// return.
+	if want := 2*13 + 2*2 + 2 + 3 + 5 + 3; len(ProgramNames()) != want {
 		t.Errorf("%d programs named, want %d", len(ProgramNames()), want)
 	}
 }

@@ -13,10 +13,14 @@ const (
 	// LibOpenSSL is OpenSSL 1.1 and 3.x: libssl.so.*, or linked into an
 	// executable (Node).
 	LibOpenSSL Library = "openssl"
+	// LibGoTLS is Go's crypto/tls (Go 1.17 and later: the register ABI),
+	// in any Go executable, stripped or not.
+	LibGoTLS Library = "go-crypto/tls"
 )
 
 // Uprobe is one function of a library, with the programs at its entry and
-// at its return (a uretprobe).
+// at its return: a uretprobe, or (AtRETs) a uprobe at each of its RET
+// instructions.
 type Uprobe struct {
 	Library Library
 	Symbol  string
@@ -26,15 +30,20 @@ type Uprobe struct {
 	// Required functions must be in a file for it to be probed; the others
 	// are probed where the file has them.
 	Required bool
+	// AtRETs: Go code, whose stacks move, where a uretprobe's rewritten
+	// return address would crash the program.
+	AtRETs bool
 }
 
 // Uprobes lists every library function httptrace probes.
 var Uprobes = []Uprobe{
-	{LibOpenSSL, "SSL_read", event.Recv, ProgUprobeSSLRead, ProgUretprobeTLS, true},
-	{LibOpenSSL, "SSL_write", event.Send, ProgUprobeSSLWrite, ProgUretprobeTLS, true},
+	{LibOpenSSL, "SSL_read", event.Recv, ProgUprobeSSLRead, ProgUretprobeTLS, true, false},
+	{LibOpenSSL, "SSL_write", event.Send, ProgUprobeSSLWrite, ProgUretprobeTLS, true, false},
 	// Since OpenSSL 1.1.1.
-	{LibOpenSSL, "SSL_read_ex", event.Recv, ProgUprobeSSLReadEx, ProgUretprobeTLS, false},
-	{LibOpenSSL, "SSL_write_ex", event.Send, ProgUprobeSSLWriteEx, ProgUretprobeTLS, false},
+	{LibOpenSSL, "SSL_read_ex", event.Recv, ProgUprobeSSLReadEx, ProgUretprobeTLS, false, false},
+	{LibOpenSSL, "SSL_write_ex", event.Send, ProgUprobeSSLWriteEx, ProgUretprobeTLS, false, false},
+	{LibGoTLS, "crypto/tls.(*Conn).Read", event.Recv, ProgUprobeGoTLSRead, ProgUprobeGoTLSRet, true, true},
+	{LibGoTLS, "crypto/tls.(*Conn).Write", event.Send, ProgUprobeGoTLSWrite, ProgUprobeGoTLSRet, true, true},
 }
 
 // LibraryUprobes lists the functions probed in one library.

@@ -22,6 +22,7 @@ import (
 	"github.com/httptrace/httptrace/pkg/kernel"
 	"github.com/httptrace/httptrace/pkg/probes"
 	"github.com/httptrace/httptrace/pkg/procs"
+	"github.com/httptrace/httptrace/pkg/userbin"
 )
 
 // DefaultRingBytes is the ring buffer's size when Options.RingBytes is 0.
@@ -193,6 +194,9 @@ func (t *Tracer) configure(opts Options) error {
 		{bpfobj.GlobalTraceAll, opts.AllProcesses},
 		{bpfobj.GlobalSelfPID, uint32(os.Getpid())},
 		{bpfobj.GlobalTraceTLS, opts.TLS},
+		{bpfobj.GlobalGoConnDataOff, userbin.KnownGoTLSOffsets.ConnData},
+		{bpfobj.GlobalGoConnFDOff, userbin.KnownGoTLSOffsets.ConnFD},
+		{bpfobj.GlobalGoNetFDSysfdOff, userbin.KnownGoTLSOffsets.NetFDSysfd},
 	}
 	for _, g := range globals {
 		if err := t.mod.InitGlobalVariable(g.name, g.value); err != nil {

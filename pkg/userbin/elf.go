@@ -7,6 +7,7 @@ package userbin
 
 import (
 	"debug/elf"
+	"encoding/binary"
 	"debug/gosym"
 	"errors"
 	"fmt"
@@ -81,8 +82,17 @@ func goFunctions(f *elf.File, want map[string]bool, out map[string]Symbol) error
 	if err != nil {
 		return err
 	}
-	var textStart uint64
-	if text := f.Section(".text"); text != nil {
+	textStart := pclntabTextStart(data)
+	if textStart == 0 {
+		// A position-independent binary: the loader writes the field, from
+		// a relocation whose addend is the value.
+		textStart = relocatedWord(f, f.Section(".gopclntab").Addr+24)
+	}
+	if textStart == 0 {
+		// Linked by the C linker: the runtime's module data says.
+		textStart = moduleText(f, f.Section(".gopclntab").Addr)
+	}
+	if text := f.Section(".text"); text != nil && textStart == 0 {
 		textStart = text.Addr
 	}
 	tab, err := gosym.NewTable(nil, gosym.NewLineTable(data, textStart))
@@ -115,4 +125,73 @@ func fileOffset(f *elf.File, addr uint64) (uint64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// pclntabTextStart is the address Go's function table counts from, as its
+// header (Go 1.18 and later, 64-bit) records it: where Go's code starts,
+// which is after the C code of an externally linked binary, not at the
+// .text section's start. 0 when the header does not say.
+func pclntabTextStart(data []byte) uint64 {
+	const go118, go120 = 0xfffffff0, 0xfffffff1
+	if len(data) < 32 || data[7] != 8 {
+		return 0
+	}
+	if magic := binary.LittleEndian.Uint32(data); magic != go118 && magic != go120 {
+		return 0
+	}
+	// magic, two pad bytes, instruction size quantum, pointer size, then
+	// the function and file counts, then the text start.
+	return binary.LittleEndian.Uint64(data[24:])
+}
+
+// relocatedWord is the value the loader writes at addr in a
+// position-independent binary: the addend of its R_X86_64_RELATIVE
+// relocation (0 when there is none).
+func relocatedWord(f *elf.File, addr uint64) uint64 {
+	sec := f.Section(".rela.dyn")
+	if sec == nil || f.Machine != elf.EM_X86_64 {
+		return 0
+	}
+	data, err := sec.Data()
+	if err != nil {
+		return 0
+	}
+	for i := 0; i+24 <= len(data); i += 24 {
+		off := binary.LittleEndian.Uint64(data[i:])
+		info := binary.LittleEndian.Uint64(data[i+8:])
+		if off == addr && elf.R_X86_64(elf.R_TYPE64(info)) == elf.R_X86_64_RELATIVE {
+			return binary.LittleEndian.Uint64(data[i+16:])
+		}
+	}
+	return 0
+}
+
+// moduleText is where Go's code starts as the runtime's module data
+// (runtime.firstmoduledata) records it: found by its first word, which
+// points at the function table's header, in the data sections. Its text
+// field is 176 bytes in (since Go 1.16: the header pointer, six slices,
+// findfunctab, minpc and maxpc come first). 0 when not found.
+func moduleText(f *elf.File, pclntab uint64) uint64 {
+	const textField = 176
+	for _, name := range []string{".go.module", ".noptrdata", ".data", ".data.rel.ro"} {
+		sec := f.Section(name)
+		if sec == nil || sec.Type == elf.SHT_NOBITS {
+			continue
+		}
+		data, err := sec.Data()
+		if err != nil {
+			continue
+		}
+		for i := 0; i+textField+8 <= len(data); i += 8 {
+			if binary.LittleEndian.Uint64(data[i:]) != pclntab {
+				continue
+			}
+			minpc := binary.LittleEndian.Uint64(data[i+160:])
+			text := binary.LittleEndian.Uint64(data[i+textField:])
+			if text != 0 && text <= minpc {
+				return text
+			}
+		}
+	}
+	return 0
 }

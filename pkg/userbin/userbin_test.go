@@ -7,20 +7,29 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+
+	"golang.org/x/arch/x86/x86asm"
 )
 
 // build runs a command that makes a binary in dir, skipping the test when
 // the compiler is missing.
 func build(t *testing.T, dir string, name string, args ...string) {
 	t.Helper()
+	buildEnv(t, dir, []string{"CGO_ENABLED=0"}, name, args...)
+}
+
+// buildEnv is build with more environment.
+func buildEnv(t *testing.T, dir string, env []string, name string, args ...string) {
+	t.Helper()
 	if _, err := exec.LookPath(name); err != nil {
 		t.Skipf("%s not installed", name)
 	}
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GO111MODULE=on")
+	cmd.Env = append(append(os.Environ(), "GOFLAGS=-mod=mod", "GO111MODULE=on"), env...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
 	}
@@ -187,4 +196,139 @@ func TestMappingsOfSelf(t *testing.T) {
 		}
 	}
 	t.Errorf("%s not among the mappings %+v", exe, maps)
+}
+
+// goTLSProgram uses crypto/tls's Conn.Read and Conn.Write over TCP, so
+// both are linked in, with the net types.
+const goTLSProgram = `package main
+
+import (
+	"crypto/tls"
+	"fmt"
+	"os"
+)
+
+func main() {
+	if len(os.Args) > 5 {
+		c, err := tls.Dial("tcp", os.Args[1], &tls.Config{})
+		if err != nil {
+			return
+		}
+		b := make([]byte, 8)
+		n, err1 := c.Read(b)
+		m, err2 := c.Write(b)
+		fmt.Println(n, m, err1, err2)
+	}
+}
+`
+
+// TestGoTLSInBinaries builds a program that links crypto/tls with symbols
+// and stripped (-s -w): its Go version is read from both, the RETs of
+// (*Conn).Read and Write are found by disassembly (each a 0xc3 byte), and
+// the struct offsets come from DWARF in one and from the table in the other,
+// the same.
+func TestGoTLSInBinaries(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{"main.go": goTLSProgram, "go.mod": "module example.com/t\n\ngo 1.21\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	build(t, dir, "go", "build", "-o", "full", ".")
+	build(t, dir, "go", "build", "-ldflags=-s -w", "-o", "stripped", ".")
+	// Linked by the C linker (as distributions build Go programs): C code
+	// comes first in .text, and Go's function table counts from its own
+	// start, not the section's.
+	buildEnv(t, dir, []string{"CGO_ENABLED=1"}, "go", "build", "-ldflags=-s -w -linkmode=external", "-o", "external", ".")
+	for file, dwarf := range map[string]bool{"full": true, "stripped": false, "external": false} {
+		path := filepath.Join(dir, file)
+		if v := GoVersion(path); v != runtime.Version() || GoMinor(v) < GoMinMinor {
+			t.Errorf("%s: Go version %q, want %q", file, v, runtime.Version())
+		}
+		fns := mustFunctions(t, path, "crypto/tls.(*Conn).Read", "crypto/tls.(*Conn).Write")
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"crypto/tls.(*Conn).Read", "crypto/tls.(*Conn).Write"} {
+			s, ok := fns[name]
+			if !ok {
+				t.Fatalf("%s: %s not found", file, name)
+			}
+			if !goPrologue(raw[s.Offset:s.Offset+s.Size]) {
+				t.Errorf("%s: %s at %#x does not start with Go's stack check (a read through R14): % x", file, name, s.Offset, raw[s.Offset:s.Offset+8])
+			}
+			rets, err := RetOffsets(path, s)
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			for _, off := range rets {
+				if off < s.Offset || off >= s.Offset+s.Size || raw[off] != 0xc3 {
+					t.Errorf("%s: %s: RET at %#x is not a 0xc3 inside the function [%#x, %#x)", file, name, off, s.Offset, s.Offset+s.Size)
+				}
+			}
+		}
+		off, fromDWARF, err := GoTLSOffsetsOf(path, GoVersion(path))
+		if err != nil || fromDWARF != dwarf || off != KnownGoTLSOffsets {
+			t.Errorf("%s: offsets %+v (from DWARF %v, want %v), %v; want %+v", file, off, fromDWARF, dwarf, err, KnownGoTLSOffsets)
+		}
+	}
+	if _, _, err := GoTLSOffsetsOf(filepath.Join(dir, "stripped"), "go1.16.15"); err == nil {
+		t.Error("go1.16 without DWARF: offsets given, want an error (no register ABI)")
+	}
+}
+
+func TestGoMinor(t *testing.T) {
+	for v, want := range map[string]int{"go1.19.8": 19, "go1.26.8": 26, "go1.22rc1": 22, "devel +abc": 0, "": 0} {
+		if got := GoMinor(v); got != want {
+			t.Errorf("GoMinor(%q) = %d, want %d", v, got, want)
+		}
+	}
+}
+
+// goPrologue says whether code starts like a Go function with a frame:
+// its first instructions compare the stack pointer with the goroutine's
+// stack bound, read through R14 (the register ABI's g).
+func goPrologue(code []byte) bool {
+	for i, off := 0, 0; i < 2 && off < len(code); i++ {
+		inst, err := x86asm.Decode(code[off:], 64)
+		if err != nil {
+			return false
+		}
+		for _, a := range inst.Args {
+			if m, ok := a.(x86asm.Mem); ok && m.Base == x86asm.R14 {
+				return true
+			}
+		}
+		off += inst.Len
+	}
+	return false
+}
+
+// A distribution's stripped Go binary, linked by the C linker with an
+// older Go (Debian 12's caddy: go1.19), when installed: crypto/tls is
+// found through .gopclntab at the right offsets, and the offset table
+// covers its release.
+func TestDistroGoBinary(t *testing.T) {
+	path := "/usr/bin/caddy"
+	if _, err := os.Stat(path); err != nil {
+		t.Skip("caddy is not installed")
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := GoVersion(path)
+	fns := mustFunctions(t, path, "crypto/tls.(*Conn).Read", "crypto/tls.(*Conn).Write")
+	for name, s := range fns {
+		if s.From != ".gopclntab" || !goPrologue(raw[s.Offset:s.Offset+s.Size]) {
+			t.Errorf("%s (%s): %s from %s at %#x does not start like a Go function: % x", path, v, name, s.From, s.Offset, raw[s.Offset:s.Offset+8])
+		}
+	}
+	if len(fns) != 2 {
+		t.Errorf("%s: found %d of crypto/tls's Read and Write", path, len(fns))
+	}
+	if _, _, err := GoTLSOffsetsOf(path, v); err != nil {
+		t.Errorf("%s: %v", path, err)
+	}
 }

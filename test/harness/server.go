@@ -5,6 +5,7 @@ package harness
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -28,6 +29,13 @@ const ServeEnv = "HTTPTRACE_TEST_SERVE"
 // (default a free loopback port).
 const ServeAddrEnv = "HTTPTRACE_TEST_SERVE_ADDR"
 
+// ServeCertEnv and ServeKeyEnv, when set, make the Go test server serve
+// HTTPS with these certificate and key files.
+const (
+	ServeCertEnv = "HTTPTRACE_TEST_SERVE_CERT"
+	ServeKeyEnv  = "HTTPTRACE_TEST_SERVE_KEY"
+)
+
 // FileRequest is what the server's regular file holds: bytes that look like
 // a request, so a tracer that wrongly followed file reads would log them.
 const FileRequest = "GET /from-regular-file HTTP/1.1\r\nHost: file\r\n\r\n"
@@ -50,7 +58,7 @@ func ServeIfAsked() {
 		if addr == "" {
 			addr = "127.0.0.1:0"
 		}
-		err = Serve(addr)
+		err = ServeTLS(addr, os.Getenv(ServeCertEnv), os.Getenv(ServeKeyEnv))
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "test server:", err)
@@ -83,7 +91,11 @@ func Main(m *testing.M) {
 //	anything else, any method: 200 "ok PATH"
 //
 // Every answer carries X-Server-Pid, the pid that served it.
-func Serve(addr string) error {
+func Serve(addr string) error { return ServeTLS(addr, "", "") }
+
+// ServeTLS is Serve over TLS (HTTP/1.1) with the certificate and key
+// files, or Serve when they are "".
+func ServeTLS(addr, certFile, keyFile string) error {
 	dir, err := os.MkdirTemp("", "httptrace-server")
 	if err != nil {
 		return err
@@ -95,6 +107,13 @@ func Serve(addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return err
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}})
 	}
 	out := bufio.NewWriter(os.Stdout)
 	say := func(format string, args ...any) {

@@ -104,3 +104,33 @@ func (s *PythonTLS) Listen(t testing.TB) *Server {
 	line := s.WaitLine(t, false, func(l string) bool { return len(l) > 10 && l[:10] == "listening " }, 30*time.Second)
 	return &Server{Proc: s.Proc, Addr: line[10:]}
 }
+
+// StartGoTLSServer runs this test binary as the Go test server serving
+// HTTPS (crypto/tls, in a binary with symbols).
+func StartGoTLSServer(t testing.TB) *Server {
+	t.Helper()
+	cert, key := TLSCert(t)
+	cmd := selfServe(t, "go")
+	cmd.Env = append(cmd.Env, ServeCertEnv+"="+cert, ServeKeyEnv+"="+key)
+	return startServer(t, cmd)
+}
+
+// StrippedGoServerEnv names a goserver binary built with -ldflags=-s -w
+// (make builds bin/goserver-stripped).
+const StrippedGoServerEnv = "HTTPTRACE_GOSERVER_STRIPPED"
+
+// StartStrippedGoTLSServer runs the stripped goserver serving HTTPS: a Go
+// binary with no symbol table and no DWARF, only .gopclntab.
+func StartStrippedGoTLSServer(t testing.TB) *Server {
+	t.Helper()
+	bin := os.Getenv(StrippedGoServerEnv)
+	if bin == "" {
+		msg := StrippedGoServerEnv + " is not set (make test sets it to bin/goserver-stripped)"
+		if os.Getenv(RequireAllEnv) == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	cert, key := TLSCert(t)
+	return startServer(t, exec.Command(bin, "127.0.0.1:0", cert, key))
+}

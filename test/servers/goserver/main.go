@@ -1,7 +1,8 @@
 // Command goserver is the test suite's Go net/http server as a program of
-// its own, for make demo: it listens on the address in its first argument
-// (default 127.0.0.1:0) and prints "listening ADDR" once it accepts
-// connections.
+// its own, for make demo and the tests of stripped Go binaries: it listens
+// on the address in its first argument (default 127.0.0.1:0), serving
+// HTTPS when a certificate and key file follow, and prints "listening
+// ADDR" once it accepts connections.
 package main
 
 import (
@@ -16,7 +17,11 @@ func main() {
 	if len(os.Args) > 1 {
 		addr = os.Args[1]
 	}
-	if err := harness.Serve(addr); err != nil {
+	var cert, key string
+	if len(os.Args) > 3 {
+		cert, key = os.Args[2], os.Args[3]
+	}
+	if err := harness.ServeTLS(addr, cert, key); err != nil {
 		fmt.Fprintf(os.Stderr, "goserver: %v\n", err)
 		os.Exit(1)
 	}

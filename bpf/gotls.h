@@ -1,0 +1,126 @@
+/* Go's crypto/tls: uprobes at (*Conn).Read and (*Conn).Write and at each of their RET instructions, the socket found through the Conn's fields. */
+#ifndef HTTPTRACE_GOTLS_H
+#define HTTPTRACE_GOTLS_H
+
+#include "tls.h"
+
+/*
+ * Go's register ABI (Go 1.17 and later): the receiver and the slice's
+ * pointer in the first two integer registers, the result in the first,
+ * the current goroutine (g) in a register of its own.
+ */
+#if defined(__TARGET_ARCH_x86)
+#define GO_ARG1(ctx) ((ctx)->ax)
+#define GO_ARG2(ctx) ((ctx)->bx)
+#define GO_G(ctx) ((ctx)->r14)
+#elif defined(__TARGET_ARCH_arm64)
+#define GO_ARG1(ctx) ((ctx)->regs[0])
+#define GO_ARG2(ctx) ((ctx)->regs[1])
+#define GO_G(ctx) ((ctx)->regs[28])
+#endif
+
+/*
+ * Where a crypto/tls.Conn's socket is (userbin.GoTLSOffsets): the data
+ * word of its net.Conn, the *netFD in net.conn, Sysfd in the netFD. Set
+ * by user space before load.
+ */
+const volatile __u64 go_conn_data_off = 8;
+const volatile __u64 go_conn_fd_off = 0;
+const volatile __u64 go_netfd_sysfd_off = 16;
+
+/* A goroutine of a process: Go calls are keyed by it, as a goroutine may move between threads. */
+struct go_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 g;
+};
+
+/*
+ * Go TLS calls in flight, per goroutine: deleted at the return; LRU, so
+ * that a goroutine that never returned does not hold its entry.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct go_key);
+	__type(value, struct tls_call);
+} go_tls_calls SEC(".maps");
+
+/* The fd of the socket under a crypto/tls.Conn (a *net.TCPConn), or -1. */
+static __always_inline __s32 go_conn_fd(__u64 c)
+{
+	__u64 data = 0, netfd = 0;
+	__s64 fd = -1;
+
+	if (bpf_probe_read_user(&data, sizeof(data), (const void *)(c + go_conn_data_off)) || !data)
+		return -1;
+	if (bpf_probe_read_user(&netfd, sizeof(netfd), (const void *)(data + go_conn_fd_off)) || !netfd)
+		return -1;
+	if (bpf_probe_read_user(&fd, sizeof(fd), (const void *)(netfd + go_netfd_sysfd_off)))
+		return -1;
+	return fd < 0 || fd > 0x7fffffff ? -1 : (__s32)fd;
+}
+
+/*
+ * A goroutine enters (*Conn).Read or Write: find the connection under it
+ * now (its syscalls, nested or not, are then known as TLS records and
+ * dropped) and save the call for a return.
+ */
+static __always_inline int on_go_tls_entry(struct pt_regs *ctx, __u8 dir)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct go_key key = {.tgid = pid_tgid >> 32, .g = GO_G(ctx)};
+	struct tls_call tc = {};
+	struct sock *sk = NULL;
+	struct conn *conn;
+	__u64 id;
+	__s32 fd;
+
+	if (!trace_tls || !tracked(key.tgid))
+		return 0;
+	fd = go_conn_fd(GO_ARG1(ctx));
+	id = fd < 0 ? 0 : conn_of_fd(key.tgid, fd, &sk);
+	if (!id) {
+		/* Not a TCP (or unix) stream socket: a net.Conn of another kind. */
+		stat_inc(HTTPTRACE_STAT_TLS_UNPLACED);
+		return 0;
+	}
+	conn = bpf_map_lookup_elem(&conns, &id);
+	if (!conn || conn->sk != (__u64)sk)
+		conn = conn_get(id, sk, HTTPTRACE_CONN_ADOPTED, false);
+	if (!conn)
+		return 0;
+	if (!conn->tls)
+		stat_inc(HTTPTRACE_STAT_TLS_CONNS);
+	conn->tls = 1;
+	tc.tls = GO_ARG1(ctx);
+	tc.buf = GO_ARG2(ctx);
+	tc.start_ns = bpf_ktime_get_ns();
+	tc.conn = id;
+	tc.gen = conn->gen;
+	tc.fd = fd;
+	tc.dir = dir;
+	if (bpf_map_update_elem(&go_tls_calls, &key, &tc, BPF_ANY))
+		stat_inc(HTTPTRACE_STAT_CALLS_NOT_SAVED);
+	return 0;
+}
+
+/* A goroutine's (*Conn).Read or Write returns (n int, err error): send its n bytes. */
+static __always_inline int on_go_tls_return(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct go_key key = {.tgid = pid_tgid >> 32, .g = GO_G(ctx)};
+	struct tls_call *slot = bpf_map_lookup_elem(&go_tls_calls, &key);
+	struct tls_call tc;
+	__s64 n = (__s64)GO_ARG1(ctx);
+
+	if (!slot)
+		return 0;
+	tc = *slot;
+	bpf_map_delete_elem(&go_tls_calls, &key);
+	if (n > 0)
+		tls_send(&tc, n, pid_tgid);
+	return 0;
+}
+
+#endif /* HTTPTRACE_GOTLS_H */
