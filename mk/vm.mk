@@ -18,9 +18,12 @@ bin/bpftracediff.test: $(BPF_OBJ) $(GO_SRC) $(shell find test -name '*.go')
 
 # The syscall-path server of the syscalls suite, where the tree builds one (mk/e2e.mk).
 VM_SYSCALLSERVER := $(if $(wildcard mk/e2e.mk),bin/syscallserver)
+# The stripped Go server of the tls suite, where the tree builds one.
+VM_GOSERVER_STRIPPED := $(if $(wildcard test/servers/goserver),bin/goserver-stripped)
 
-vm-test: bin/httptrace-static bin/e2e.test bin/bpftracediff.test $(VM_SYSCALLSERVER)
+vm-test: bin/httptrace-static bin/e2e.test bin/bpftracediff.test $(VM_SYSCALLSERVER) $(VM_GOSERVER_STRIPPED)
 	KERNELS="$(KERNELS)" JOBS="$(JOBS)" HTTPTRACE_BIN=$(CURDIR)/bin/httptrace-static E2E_BIN=$(CURDIR)/bin/e2e.test \
 		BPFTRACEDIFF_BIN=$(CURDIR)/bin/bpftracediff.test \
 		$(if $(VM_SYSCALLSERVER),SYSCALLSERVER_BIN=$(CURDIR)/$(VM_SYSCALLSERVER)) \
+		$(if $(VM_GOSERVER_STRIPPED),GOSERVER_STRIPPED_BIN=$(CURDIR)/$(VM_GOSERVER_STRIPPED)) \
 		bash scripts/vm/matrix.sh

@@ -10,7 +10,7 @@ base_pkgs=(
   clang llvm bpftool libelf-dev zlib1g-dev libzstd-dev pkg-config linux-libc-dev
   make gcc git file curl ca-certificates nodejs
   bpftrace qemu-system-x86 busybox-static cpio gzip xz-utils iproute2 vagrant
-  nginx haproxy python3 wrk apache2-utils strace dbus-daemon dbus-bin
+  nginx haproxy python3 wrk apache2-utils strace dbus-daemon dbus-bin caddy
 )
 # libbpf 1.4 comes from bookworm-backports (bookworm's own is 1.1).
 backport_pkgs=(libbpf-dev libbpf1)
@@ -60,6 +60,12 @@ if [ -n "$need" ] || [ -n "$need_bp" ]; then
     log "installing libbpf from bookworm-backports"
     apt-get install -y -qq --no-install-recommends -t bookworm-backports "${backport_pkgs[@]}" >/dev/null
   fi
+fi
+
+# Caddy is a test server, not a service of this machine: its package starts
+# one on port 80 where systemd runs.
+if [ -d /run/systemd/system ] && systemctl is-enabled caddy.service >/dev/null 2>&1; then
+  systemctl disable --now caddy.service >/dev/null 2>&1 || true
 fi
 
 # Go is on the machine image at /usr/local/go; say so clearly if it is not.

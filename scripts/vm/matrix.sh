@@ -5,6 +5,7 @@
 #   HTTPTRACE_BIN     the httptrace binary (required); in the guest at /opt/matrix/httptrace
 #   E2E_BIN           the e2e test binary (go test -c ./test/e2e), for the server suites
 #   BPFTRACEDIFF_BIN  the bpftracediff test binary (go test -c ./test/bpftracediff)
+#   GOSERVER_STRIPPED_BIN the Go server built with -s -w that the tls suite traces
 #   SYSCALLSERVER_BIN the syscall-path server the syscalls suite drives (HTTPTRACE_SYSCALLSERVER
 #                     in the guest); without it that suite finds its own or fails
 #   KERNELS           kernel lines, default "5.10 6.1 6.12" (5.10=bullseye, 6.1=bookworm, 6.12=trixie)
@@ -85,6 +86,12 @@ if [ -n "${SYSCALLSERVER_BIN:-}" ]; then
   [ -z "$why" ] || die "$why"
   adds+=(--add "$SYSCALLSERVER_BIN:/opt/matrix/syscallserver")
   envs+=(--env "HTTPTRACE_SYSCALLSERVER=/opt/matrix/syscallserver")
+fi
+if [ -n "${GOSERVER_STRIPPED_BIN:-}" ]; then
+  why=$(usable GOSERVER_STRIPPED_BIN)
+  [ -z "$why" ] || die "$why"
+  adds+=(--add "$GOSERVER_STRIPPED_BIN:/opt/matrix/goserver-stripped")
+  envs+=(--env "HTTPTRACE_GOSERVER_STRIPPED=/opt/matrix/goserver-stripped")
 fi
 for s in "${suite_list[@]}"; do
   name=$s var=E2E_BIN dir=test/e2e

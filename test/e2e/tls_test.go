@@ -265,3 +265,59 @@ func TestTLSCurlClient(t *testing.T) {
 	good := finish(t, tr, "", sent)
 	fmt.Printf("e2e-result: suite=tls mode=%s exchanges=%d/%d\n", tr.Mode, len(good), len(sent))
 }
+
+// goTLS sends the Go TLS mix to srv: new connections, a kept-alive one,
+// and two requests pipelined on one connection.
+func goTLS(t *testing.T, srv *harness.Server, prefix, path string) []harness.Sent {
+	t.Helper()
+	var sent []harness.Sent
+	for _, keep := range []bool{false, true} {
+		c := harness.NewTLSClient(keep)
+		for i := 0; i < 3; i++ {
+			id := harness.NewID(prefix)
+			a := c.Do(t, "GET", srv.HTTPS(path+id), "", map[string]string{harness.IDHeader: id})
+			sent = append(sent, harness.Sent{ID: id, Method: "GET", Path: path + id, Answer: a, TLS: true, Server: srv.Addr})
+		}
+		c.Close()
+	}
+	conn := tlsDial(t, srv.Addr)
+	p1, p2 := harness.NewID(prefix), harness.NewID(prefix)
+	if _, err := conn.Write([]byte(harness.RequestText("GET", path+p1, p1) + harness.RequestText("GET", path+p2, p2))); err != nil {
+		t.Fatal(err)
+	}
+	st := readAnswers(t, bufio.NewReader(conn), "GET", 2)
+	sent = append(sent, harness.Sent{ID: p1, Method: "GET", Path: path + p1, Answer: harness.Answer{Status: st[0]}, TLS: true, Server: srv.Addr},
+		harness.Sent{ID: p2, Method: "GET", Path: path + p2, Answer: harness.Answer{Status: st[1]}, TLS: true, Server: srv.Addr})
+	return sent
+}
+
+// TestTLSGo traces Go net/http over crypto/tls, in a binary with symbols
+// (this test binary) and in one with none (-s -w): crypto/tls is probed
+// at its entries and RET instructions, found through .symtab and through
+// .gopclntab.
+func TestTLSGo(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		start func(testing.TB) *harness.Server
+	}{
+		{"symbols", harness.StartGoTLSServer},
+		{"stripped", harness.StartStrippedGoTLSServer},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := tc.start(t)
+			tr := trace(t, srv.PID())
+			sent := goTLS(t, srv, "tls-go-"+tc.name, "/ok/")
+			finish(t, tr, "tls", sent)
+		})
+	}
+}
+
+// TestTLSCaddy traces Debian's Caddy: a stripped Go binary built by go1.19
+// and linked by the C linker, the oldest Go the tests meet (TestTLSGo's is
+// the newest).
+func TestTLSCaddy(t *testing.T) {
+	srv := harness.StartCaddy(t)
+	tr := trace(t, srv.PID())
+	sent := goTLS(t, srv, "tls-caddy", "/caddy/")
+	finish(t, tr, "tls", sent)
+}

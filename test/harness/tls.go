@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,4 +134,36 @@ func StartStrippedGoTLSServer(t testing.TB) *Server {
 	}
 	cert, key := TLSCert(t)
 	return startServer(t, exec.Command(bin, "127.0.0.1:0", cert, key))
+}
+
+// StartCaddy runs the distribution's Caddy (a stripped Go binary, built
+// by an older Go: Debian 12's is go1.19) serving HTTPS with the test's
+// certificate and answering 200 "caddy ok" to every request.
+func StartCaddy(t testing.TB) *Server {
+	t.Helper()
+	bin := NeedBinary(t, "caddy")
+	cert, key := TLSCert(t)
+	dir := t.TempDir()
+	addr := FreeAddr(t)
+	conf := filepath.Join(dir, "Caddyfile")
+	body := "{\n\tadmin off\n\tauto_https off\n\tstorage file_system " + dir + "/data\n}\n" +
+		"https://" + addr + " {\n\ttls " + cert + " " + key + "\n\trespond \"caddy ok\" 200\n}\n"
+	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "--config", conf, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	p := Start(t, cmd)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // the test's certificate
+		if err == nil {
+			c.Close()
+			return &Server{Proc: p, Addr: addr}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("caddy did not come up on %s: %v\n%s", addr, err, strings.Join(p.Stderr(), "\n"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
