@@ -47,7 +47,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		settle:   500 * time.Millisecond,
 		rate:     5000,
 		floor:    floorHTTPTrace,
-		servers:  []string{"nginx", "go"},
+		servers:  serverNames,
 		out:      "bench/RESULTS.md",
 	}
 	if v := getenv("BENCH_SMOKE"); v != "" && v != "0" {
@@ -94,8 +94,8 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		c.servers = nil
 		for _, s := range strings.Split(v, ",") {
 			s = strings.TrimSpace(s)
-			if s != "nginx" && s != "go" {
-				return c, fmt.Errorf("BENCH_SERVERS: unknown server %q (nginx, go)", s)
+			if !knownServer(s) {
+				return c, fmt.Errorf("BENCH_SERVERS: unknown server %q (%s)", s, strings.Join(serverNames, ", "))
 			}
 			c.servers = append(c.servers, s)
 		}
@@ -118,3 +118,16 @@ func envInt(getenv func(string) string, name string, def, lo, hi int) (int, erro
 
 // defaultEnv is os.Getenv, kept as a value so tests can pass their own.
 var defaultEnv = os.Getenv
+
+// serverNames are the servers the benchmark knows, in the order it runs
+// them: each plaintext and over HTTPS.
+var serverNames = []string{"nginx", "go", "nginx-tls", "go-tls"}
+
+func knownServer(s string) bool {
+	for _, n := range serverNames {
+		if s == n {
+			return true
+		}
+	}
+	return false
+}

@@ -3,13 +3,17 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/httptrace/httptrace/test/certs"
 )
 
 // server is a running server: the PID to trace and the URL to load.
@@ -36,7 +40,7 @@ http {
     scgi_temp_path %[1]s/scgi;
     keepalive_requests 1000000;
     server {
-        listen 127.0.0.1:%[2]d;
+        listen 127.0.0.1:%[2]d%[3]s;
         location / {
             default_type text/plain;
             return 200 "ok\n";
@@ -46,26 +50,46 @@ http {
 `
 
 // startServer starts the named server with its files in dir and waits
-// until it answers.
+// until it answers. The -tls servers serve HTTPS with a certificate made
+// for the run.
 func startServer(c config, name, dir string) (*server, error) {
+	var cert, key string
+	if strings.HasSuffix(name, "-tls") {
+		var err error
+		if cert, key, err = certs.Write(dir); err != nil {
+			return nil, err
+		}
+	}
 	switch name {
-	case "nginx":
-		return startNginx(dir)
-	case "go":
-		return startGoServer(c, dir)
+	case "nginx", "nginx-tls":
+		return startNginx(name, dir, cert, key)
+	case "go", "go-tls":
+		return startGoServer(c, name, dir, cert, key)
 	}
 	return nil, fmt.Errorf("unknown server %q", name)
 }
 
+// scheme is the URL scheme of a server with (or without) a certificate.
+func scheme(cert string) string {
+	if cert != "" {
+		return "https"
+	}
+	return "http"
+}
+
 // startNginx writes the configuration and runs nginx in the foreground;
 // the traced PID is the master's, the process started here.
-func startNginx(dir string) (*server, error) {
+func startNginx(name, dir, cert, key string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
+	ssl := ""
+	if cert != "" {
+		ssl = fmt.Sprintf(" ssl;\n        ssl_certificate %s;\n        ssl_certificate_key %s", cert, key)
+	}
 	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, port)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, port, ssl)), 0o644); err != nil {
 		return nil, fmt.Errorf("writing nginx.conf: %w", err)
 	}
 	p, err := startChild(filepath.Join(dir, "nginx.out"), filepath.Join(dir, "nginx.err"),
@@ -73,14 +97,19 @@ func startNginx(dir string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{name: "nginx", url: fmt.Sprintf("http://127.0.0.1:%d/", port), proc: p}
+	s := &server{name: name, url: fmt.Sprintf("%s://127.0.0.1:%d/", scheme(cert), port), proc: p}
 	return s, s.waitUp()
 }
 
-// startGoServer runs the Go net/http test server, which prints its address.
-func startGoServer(c config, dir string) (*server, error) {
+// startGoServer runs the Go net/http test server (over crypto/tls with a
+// certificate), which prints its address.
+func startGoServer(c config, name, dir, cert, key string) (*server, error) {
 	out := filepath.Join(dir, "goserver.out")
-	p, err := startChild(out, filepath.Join(dir, "goserver.err"), c.goserver, "127.0.0.1:0")
+	args := []string{"127.0.0.1:0"}
+	if cert != "" {
+		args = append(args, cert, key)
+	}
+	p, err := startChild(out, filepath.Join(dir, "goserver.err"), append([]string{c.goserver}, args...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -98,14 +127,15 @@ func startGoServer(c config, dir string) (*server, error) {
 		p.stop(syscall.SIGKILL, time.Second)
 		return nil, err
 	}
-	s := &server{name: "go", url: "http://" + addr + "/bench", proc: p}
+	s := &server{name: name, url: scheme(cert) + "://" + addr + "/bench", proc: p}
 	return s, s.waitUp()
 }
 
 // waitUp polls the URL until the server answers 200, before any tracer
 // starts (so the probe request is never traced).
 func (s *server) waitUp() error {
-	client := &http.Client{Timeout: time.Second}
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the run's own certificate
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := client.Get(s.url)
