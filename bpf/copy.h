@@ -304,12 +304,9 @@ static __always_inline void send_transfer(const struct call *c, __u64 pid_tgid, 
 	 * conn_advance's branches makes the legacy walk's states too many for
 	 * the verifier.
 	 */
-	skip_to = conn_skip_to(id, conn->gen, c->dir);
-	if (skip_to == HTTPTRACE_SKIP_ALL) {
-		conn_mute(id, conn);
-		stat_inc(HTTPTRACE_STAT_NOT_HTTP);
+	skip_to = conn_skip_or_mute(id, conn, conn->gen, c->dir);
+	if (skip_to == HTTPTRACE_SKIP_ALL)
 		return;
-	}
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		return;

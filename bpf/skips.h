@@ -38,4 +38,20 @@ static __always_inline __u64 conn_skip_to(__u64 id, __u64 gen, __u8 dir)
 	return to->pos;
 }
 
+/*
+ * conn_skip_to for connection id (c) of generation gen; when user space
+ * asked to mute it (HTTPTRACE_SKIP_ALL), it is muted now and the transfer
+ * counted as not HTTP: the caller sends nothing.
+ */
+static __always_inline __u64 conn_skip_or_mute(__u64 id, struct conn *c, __u64 gen, __u8 dir)
+{
+	__u64 skip_to = conn_skip_to(id, gen, dir);
+
+	if (skip_to == HTTPTRACE_SKIP_ALL) {
+		conn_mute(id, c);
+		stat_inc(HTTPTRACE_STAT_NOT_HTTP);
+	}
+	return skip_to;
+}
+
 #endif /* HTTPTRACE_SKIPS_H */

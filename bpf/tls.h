@@ -109,12 +109,9 @@ static __always_inline void tls_send(struct tls_call *tc, __u64 bytes, __u64 pid
 	tc->dir &= 1;
 	pos = conn->tls_pos[tc->dir];
 	conn->tls_pos[tc->dir] = pos + bytes;
-	skip_to = conn_skip_to(id, gen, tc->dir);
-	if (skip_to == HTTPTRACE_SKIP_ALL) {
-		conn_mute(id, conn);
-		stat_inc(HTTPTRACE_STAT_NOT_HTTP);
+	skip_to = conn_skip_or_mute(id, conn, gen, tc->dir);
+	if (skip_to == HTTPTRACE_SKIP_ALL)
 		return;
-	}
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		return;

@@ -259,12 +259,7 @@ func (p *Prober) attach(path string, lib bool) (int, error) {
 // attachLibrary attaches the functions of lib the file has, with
 // uretprobes.
 func (p *Prober) attachLibrary(path string, lib probes.Library) (int, error) {
-	ups := probes.LibraryUprobes(lib)
-	names := make([]string, len(ups))
-	for i, u := range ups {
-		names[i] = u.Symbol
-	}
-	syms, err := userbin.Functions(path, names...)
+	ups, syms, err := functionsOf(path, lib)
 	if err != nil {
 		return 0, err
 	}
@@ -294,12 +289,7 @@ func (p *Prober) attachLibrary(path string, lib probes.Library) (int, error) {
 // Go version: a uprobe at each entry and one at each RET instruction.
 // An executable without crypto/tls is not a TLS one (errNoFunctions).
 func (p *Prober) attachGo(path, version string) (int, error) {
-	ups := probes.LibraryUprobes(probes.LibGoTLS)
-	names := make([]string, len(ups))
-	for i, u := range ups {
-		names[i] = u.Symbol
-	}
-	syms, err := userbin.Functions(path, names...)
+	ups, syms, err := functionsOf(path, probes.LibGoTLS)
 	if err != nil {
 		return 0, err
 	}
@@ -338,4 +328,15 @@ func (p *Prober) attachGo(path, version string) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// functionsOf finds the functions of lib's probes in the file at path.
+func functionsOf(path string, lib probes.Library) ([]probes.Uprobe, map[string]userbin.Symbol, error) {
+	ups := probes.LibraryUprobes(lib)
+	names := make([]string, len(ups))
+	for i, u := range ups {
+		names[i] = u.Symbol
+	}
+	syms, err := userbin.Functions(path, names...)
+	return ups, syms, err
 }

@@ -7,8 +7,8 @@ package userbin
 
 import (
 	"debug/elf"
-	"encoding/binary"
 	"debug/gosym"
+	"encoding/binary"
 	"errors"
 	"fmt"
 )

@@ -255,7 +255,7 @@ func TestGoTLSInBinaries(t *testing.T) {
 			if !ok {
 				t.Fatalf("%s: %s not found", file, name)
 			}
-			if !goPrologue(raw[s.Offset:s.Offset+s.Size]) {
+			if !goPrologue(raw[s.Offset : s.Offset+s.Size]) {
 				t.Errorf("%s: %s at %#x does not start with Go's stack check (a read through R14): % x", file, name, s.Offset, raw[s.Offset:s.Offset+8])
 			}
 			rets, err := RetOffsets(path, s)

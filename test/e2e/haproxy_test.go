@@ -85,14 +85,7 @@ func TestHAProxySplice(t *testing.T) {
 	sum := tr.StopAndSummary(t)
 	t.Logf("summary: %s", sum.Line)
 	recs := tr.Records(t)
-	var inbound, upstream []harness.Record
-	for _, r := range recs {
-		if r.Side == "server" {
-			inbound = append(inbound, r)
-		} else {
-			upstream = append(upstream, r)
-		}
-	}
+	inbound, upstream := harness.BySide(recs)
 
 	// Every check below reports to st: a failure fails the test, unless the
 	// kernel missed probe hits and httptrace's summary counts them (kprobe

@@ -125,14 +125,7 @@ func TestTLSNginx(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // anything logged twice shows by now
 	sum := tr.StopAndSummary(t)
 	recs := tr.Records(t)
-	var inbound, upstream []harness.Record
-	for _, r := range recs {
-		if r.Side == "client" {
-			upstream = append(upstream, r)
-		} else {
-			inbound = append(inbound, r)
-		}
-	}
+	inbound, upstream := harness.BySide(recs)
 	good := harness.Check(t, inbound, sent)
 	okUp := len(upstream) == 2
 	for _, r := range upstream {

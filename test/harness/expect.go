@@ -189,3 +189,15 @@ func CheckSummary(t testing.TB, s Summary, recs []Record) {
 func Result(suite, mode string, good map[string]bool, sent []Sent) {
 	fmt.Printf("e2e-result: suite=%s mode=%s exchanges=%d/%d\n", suite, mode, len(good), len(sent))
 }
+
+// BySide splits records into the server side's and the client side's.
+func BySide(recs []Record) (server, client []Record) {
+	for _, r := range recs {
+		if r.Side == "client" {
+			client = append(client, r)
+		} else {
+			server = append(server, r)
+		}
+	}
+	return server, client
+}

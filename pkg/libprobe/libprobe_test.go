@@ -1,0 +1,222 @@
+package libprobe
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/httptrace/httptrace/pkg/probes"
+	"github.com/httptrace/httptrace/pkg/userbin"
+)
+
+// attach is one AttachUprobe call.
+type attach struct {
+	prog   string
+	offset uint64
+	ret    bool
+}
+
+// recorder is an Attacher that records what it is asked, optionally failing.
+type recorder struct {
+	mu    sync.Mutex
+	calls []attach
+	fail  error
+}
+
+func (r *recorder) AttachUprobe(prog, path string, offset uint64, ret bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail != nil {
+		return r.fail
+	}
+	if _, err := os.Stat(path); err != nil {
+		return err
+	}
+	r.calls = append(r.calls, attach{prog, offset, ret})
+	return nil
+}
+
+func (r *recorder) taken() []attach {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]attach(nil), r.calls...)
+}
+
+func newProber(r *recorder) *Prober {
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	return New(r, log, "/proc", func() time.Duration { return 0 })
+}
+
+func goBuild(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go not installed")
+	}
+	cmd := exec.Command("go", append([]string{"build"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+}
+
+const tlsProgram = `package main
+
+import (
+	"crypto/tls"
+	"fmt"
+	"os"
+)
+
+func main() {
+	if len(os.Args) > 5 {
+		c, err := tls.Dial("tcp", os.Args[1], &tls.Config{})
+		if err != nil {
+			return
+		}
+		b := make([]byte, 8)
+		n, _ := c.Read(b)
+		m, _ := c.Write(b)
+		fmt.Println(n, m)
+	}
+}
+`
+
+// A stripped Go executable with crypto/tls: an entry uprobe per function
+// and one at each RET (no uretprobes), once per file; a copy of the file
+// (another inode) is probed again.
+func TestProbeGoExecutable(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte(tlsProgram), 0o644)
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/t\n\ngo 1.21\n"), 0o644)
+	goBuild(t, dir, "-ldflags=-s -w", "-o", "prog", ".")
+	path := filepath.Join(dir, "prog")
+	r := &recorder{}
+	p := newProber(r)
+	p.probe(0, path, "", false)
+	got := r.taken()
+	syms, err := userbin.Functions(path, "crypto/tls.(*Conn).Read", "crypto/tls.(*Conn).Write")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, u := range probes.LibraryUprobes(probes.LibGoTLS) {
+		s := syms[u.Symbol]
+		rets, err := userbin.RetOffsets(path, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want += 1 + len(rets)
+		entry, atRets := 0, 0
+		for _, a := range got {
+			if a.ret {
+				t.Errorf("a uretprobe on Go code: %+v", a)
+			}
+			switch {
+			case a.prog == u.Entry && a.offset == s.Offset:
+				entry++
+			case a.prog == u.Return && a.offset > s.Offset && a.offset < s.Offset+s.Size:
+				atRets++
+			}
+		}
+		if entry != 1 || atRets != len(rets) {
+			t.Errorf("%s: %d entry probes and %d at RETs, want 1 and %d", u.Symbol, entry, atRets, len(rets))
+		}
+	}
+	if len(got) != want {
+		t.Errorf("%d attaches, want %d: %+v", len(got), want, got)
+	}
+	p.probe(0, path, "", false)
+	if n := len(r.taken()); n != want {
+		t.Errorf("probed again: %d attaches, want %d (once per file)", n, want)
+	}
+	raw, _ := os.ReadFile(path)
+	copyPath := filepath.Join(dir, "copy")
+	os.WriteFile(copyPath, raw, 0o755)
+	p.probe(0, copyPath, "", false)
+	if n := len(r.taken()); n != 2*want {
+		t.Errorf("a copy (another inode): %d attaches in all, want %d", n, 2*want)
+	}
+	if s := p.Stats(); s.Files != 2 || s.Unprobed != 0 {
+		t.Errorf("stats %+v, want 2 files probed, none unprobed", s)
+	}
+}
+
+// OpenSSL: an entry uprobe and a uretprobe per function.
+func TestProbeLibssl(t *testing.T) {
+	matches, _ := filepath.Glob("/usr/lib/*/libssl.so.3")
+	if len(matches) == 0 {
+		t.Skip("no libssl.so.3")
+	}
+	r := &recorder{}
+	p := newProber(r)
+	p.probe(0, matches[0], "", true)
+	got := r.taken()
+	if len(got) != 2*len(probes.LibraryUprobes(probes.LibOpenSSL)) {
+		t.Fatalf("%d attaches, want %d: %+v", len(got), 2*len(probes.LibraryUprobes(probes.LibOpenSSL)), got)
+	}
+	for i, a := range got {
+		if a.ret != (i%2 == 1) {
+			t.Errorf("attach %d: %+v, want entries and uretprobes in turn", i, a)
+		}
+	}
+}
+
+// Neither a TLS library nor a Go program: nothing attached, nothing said;
+// a library named libssl without OpenSSL's functions is counted unprobed,
+// once.
+func TestNothingToProbe(t *testing.T) {
+	r := &recorder{}
+	p := newProber(r)
+	p.probe(0, "/bin/sh", "", false)
+	if len(r.taken()) != 0 || p.Stats() != (Stats{}) {
+		t.Errorf("/bin/sh: attaches %+v, stats %+v, want none", r.taken(), p.Stats())
+	}
+	raw, err := os.ReadFile("/bin/sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := filepath.Join(t.TempDir(), "libssl.so.9")
+	if err := os.WriteFile(fake, raw, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p.probe(0, fake, "", true)
+	p.probe(0, fake, "", true)
+	if s := p.Stats(); s.Unprobed != 1 || s.Files != 0 {
+		t.Errorf("a libssl without SSL_read: stats %+v, want 1 unprobed", s)
+	}
+}
+
+// A process that mapped libssl (Python after import ssl): Scan finds it in
+// the process's mappings, through /proc/PID/root.
+func TestScanProcess(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed")
+	}
+	cmd := exec.Command(py, "-c", "import ssl, sys, time; print('up', flush=True); time.sleep(30)")
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	buf := make([]byte, 3)
+	if _, err := io.ReadFull(out, buf); err != nil {
+		t.Fatal(err)
+	}
+	r := &recorder{}
+	p := newProber(r)
+	if n := p.scanLibraries(cmd.Process.Pid); n != 1 {
+		t.Fatalf("python3 with ssl imported maps %d TLS libraries, want 1", n)
+	}
+	if len(r.taken()) == 0 || p.Stats().Files != 1 {
+		t.Errorf("attaches %+v, stats %+v, want libssl probed", r.taken(), p.Stats())
+	}
+}
