@@ -90,9 +90,7 @@ static __always_inline int on_go_tls_entry(struct pt_regs *ctx, __u8 dir)
 		conn = conn_get(id, sk, HTTPTRACE_CONN_ADOPTED, false);
 	if (!conn)
 		return 0;
-	if (!conn->tls)
-		stat_inc(HTTPTRACE_STAT_TLS_CONNS);
-	conn->tls = 1;
+	tls_begin(id, conn);
 	tc.tls = GO_ARG1(ctx);
 	tc.buf = GO_ARG2(ctx);
 	tc.start_ns = bpf_ktime_get_ns();
@@ -100,8 +98,9 @@ static __always_inline int on_go_tls_entry(struct pt_regs *ctx, __u8 dir)
 	tc.gen = conn->gen;
 	tc.fd = fd;
 	tc.dir = dir;
+	tc.go = 1;
 	if (bpf_map_update_elem(&go_tls_calls, &key, &tc, BPF_ANY))
-		stat_inc(HTTPTRACE_STAT_CALLS_NOT_SAVED);
+		stat_inc(HTTPTRACE_STAT_TLS_UNPLACED); /* its return will find nothing */
 	return 0;
 }
 

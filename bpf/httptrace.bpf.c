@@ -171,32 +171,32 @@ int raw_tp_sock_destroy(struct bpf_raw_tracepoint_args *ctx)
 SEC("uprobe")
 int BPF_UPROBE(uprobe_ssl_read, __u64 ssl, __u64 buf)
 {
-	return on_tls_entry(ssl, buf, 0, HTTPTRACE_DIR_RECV);
+	return on_tls_entry(ssl, buf, 0, HTTPTRACE_DIR_RECV, PT_REGS_SP(ctx));
 }
 
 SEC("uprobe")
 int BPF_UPROBE(uprobe_ssl_write, __u64 ssl, __u64 buf)
 {
-	return on_tls_entry(ssl, buf, 0, HTTPTRACE_DIR_SEND);
+	return on_tls_entry(ssl, buf, 0, HTTPTRACE_DIR_SEND, PT_REGS_SP(ctx));
 }
 
 SEC("uprobe")
 int BPF_UPROBE(uprobe_ssl_read_ex, __u64 ssl, __u64 buf, __u64 num, __u64 size_ptr)
 {
-	return on_tls_entry(ssl, buf, size_ptr, HTTPTRACE_DIR_RECV);
+	return on_tls_entry(ssl, buf, size_ptr, HTTPTRACE_DIR_RECV, PT_REGS_SP(ctx));
 }
 
 SEC("uprobe")
 int BPF_UPROBE(uprobe_ssl_write_ex, __u64 ssl, __u64 buf, __u64 num, __u64 size_ptr)
 {
-	return on_tls_entry(ssl, buf, size_ptr, HTTPTRACE_DIR_SEND);
+	return on_tls_entry(ssl, buf, size_ptr, HTTPTRACE_DIR_SEND, PT_REGS_SP(ctx));
 }
 
 /* Every TLS read and write returns here: an int, whose upper half of the register is not defined. */
 SEC("uretprobe")
 int BPF_URETPROBE(uretprobe_tls, int ret)
 {
-	return on_tls_return(ret);
+	return on_tls_return(ret, PT_REGS_SP(ctx));
 }
 
 /*

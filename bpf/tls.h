@@ -5,11 +5,24 @@
 #include "copy.h"
 
 /*
- * A TLS read or write starts on thread pid_tgid: save the connection
- * object and the buffer for the return. A call made inside another probed
- * call (a library's read that calls its own read_ex) keeps the outer one.
+ * How far the stack pointer moves between a function's entry and its
+ * return probe: the return address is popped on x86, kept in a register
+ * on arm64.
  */
-static __always_inline int on_tls_entry(__u64 tls, __u64 buf, __u64 size_ptr, __u8 dir)
+#if defined(__TARGET_ARCH_x86)
+#define HT_RET_SP_DELTA 8
+#else
+#define HT_RET_SP_DELTA 0
+#endif
+
+/*
+ * A TLS read or write starts on thread pid_tgid with stack pointer sp:
+ * save the connection object and the buffer for its return. A call made
+ * inside another probed call (deeper: a lower stack pointer, as a
+ * library's read calling its own read_ex) keeps the outer one; a call at
+ * the same depth or above replaces a call whose return was never seen.
+ */
+static __always_inline int on_tls_entry(__u64 tls, __u64 buf, __u64 size_ptr, __u8 dir, __u64 sp)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct tls_call fresh = {}, *tc;
@@ -17,8 +30,9 @@ static __always_inline int on_tls_entry(__u64 tls, __u64 buf, __u64 size_ptr, __
 	if (!tracked(pid_tgid >> 32))
 		return 0;
 	tc = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
-	if (tc && tc->tls)
+	if (tc && tc->tls && sp < tc->sp)
 		return 0;
+	fresh.sp = sp;
 	fresh.tls = tls;
 	fresh.buf = buf;
 	fresh.size_ptr = size_ptr;
@@ -31,7 +45,7 @@ static __always_inline int on_tls_entry(__u64 tls, __u64 buf, __u64 size_ptr, __
 		*tc = fresh;
 	}
 	else if (bpf_map_update_elem(&tls_calls, &pid_tgid, &fresh, BPF_ANY))
-		stat_inc(HTTPTRACE_STAT_CALLS_NOT_SAVED);
+		stat_inc(HTTPTRACE_STAT_TLS_UNPLACED); /* its return will find nothing */
 	return 0;
 }
 
@@ -47,6 +61,11 @@ static __always_inline __u64 tls_place(const struct tls_call *tc, __u32 tgid, __
 	struct tls_key key = {.tgid = tgid, .tls = tc->tls};
 	struct tls_conn *known, fresh = {};
 
+	if (tc->conn && tc->go) {
+		*gen = tc->gen;
+		*fd = tc->fd;
+		return tc->conn;
+	}
 	if (tc->conn) {
 		fresh.conn = tc->conn;
 		fresh.gen = tc->gen;
@@ -99,16 +118,20 @@ static __always_inline void tls_send(struct tls_call *tc, __u64 bytes, __u64 pid
 		return;
 	}
 	stat_inc(HTTPTRACE_STAT_TLS_CALLS);
-	if (!conn->tls)
-		stat_inc(HTTPTRACE_STAT_TLS_CONNS);
-	conn->tls = 1;
+	tls_begin(id, conn);
 	if (conn->unselected || conn->muted) {
 		stat_inc(conn->muted ? HTTPTRACE_STAT_NOT_HTTP : HTTPTRACE_STAT_UNSELECTED);
 		return;
 	}
 	tc->dir &= 1;
+#ifdef HTTPTRACE_LEGACY
+	/* Kernels before 5.12 have no fetching atomics: two threads' calls may race. */
 	pos = conn->tls_pos[tc->dir];
 	conn->tls_pos[tc->dir] = pos + bytes;
+#else
+	/* Atomic: two threads' calls on one connection each get their bytes' own place. */
+	pos = __sync_fetch_and_add(&conn->tls_pos[tc->dir], bytes);
+#endif
 	skip_to = conn_skip_or_mute(id, conn, gen, tc->dir);
 	if (skip_to == HTTPTRACE_SKIP_ALL)
 		return;
@@ -130,17 +153,20 @@ static __always_inline void tls_send(struct tls_call *tc, __u64 bytes, __u64 pid
  * An OpenSSL read or write returns ret: read_ex/write_ex return 1 and
  * write the count to *size_ptr; read/write return it.
  */
-static __always_inline int on_tls_return(long ret)
+static __always_inline int on_tls_return(long ret, __u64 sp)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct tls_call *slot = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
 	struct tls_call tc;
 	__u64 bytes = 0;
 
-	if (!slot || !slot->tls)
+	/* Another call's return (one nested in the saved call) leaves it. */
+	if (!slot || !slot->tls || sp != slot->sp + HT_RET_SP_DELTA)
 		return 0;
 	tc = *slot;
 	slot->tls = 0;
+	/* A guess from the thread's last read serves one call only. */
+	slot->last_conn = 0;
 	if (tc.size_ptr) {
 		if (ret != 1 || bpf_probe_read_user(&bytes, sizeof(bytes), (const void *)tc.size_ptr))
 			return 0;

@@ -2,7 +2,7 @@
 #ifndef HTTPTRACE_TLSWIRE_H
 #define HTTPTRACE_TLSWIRE_H
 
-#include "maps.h"
+#include "skips.h"
 
 /* The first bytes of a TLS record: a content type (change_cipher_spec 20 to application_data 23) and version 3.x. */
 #define HT_TLS_TYPE_MIN 20
@@ -23,9 +23,11 @@ struct tls_call {
 	__u64 start_ns;
 	__u64 conn;     /* the connection the call's nested syscall moved bytes on (0: none yet) */
 	__u64 gen;      /* its generation */
+	__u64 sp;       /* the stack pointer at the entry: the return of this call, not of another, consumes it */
 	__s32 fd;       /* its fd */
 	__u8 dir;       /* enum httptrace_direction */
-	__u8 pad[3];
+	__u8 go;        /* a Go call (bpf/gotls.h): placed by its own fields, never by the object cache */
+	__u8 pad[2];
 	/*
 	 * The TLS connection this thread last read records from outside any
 	 * TLS call: where a library fed from memory (Node: the event loop
@@ -78,6 +80,25 @@ struct {
 } tls_conns SEC(".maps");
 
 /*
+ * Marks connection id (c) TLS from now on. What user space asked of its
+ * socket bytes (skips, a mute: the ciphertext is not HTTP) is dropped: its
+ * plaintext is a stream of its own.
+ */
+static __always_inline void tls_begin(__u64 id, struct conn *c)
+{
+	struct skip_key key = {.conn = id};
+
+	if (c->tls)
+		return;
+	c->tls = 1;
+	c->muted = 0;
+	bpf_map_delete_elem(&conn_skips, &key);
+	key.dir = HTTPTRACE_DIR_SEND;
+	bpf_map_delete_elem(&conn_skips, &key);
+	stat_inc(HTTPTRACE_STAT_TLS_CONNS);
+}
+
+/*
  * Whether the bytes at ptr (a transfer's first, shape SHAPE_BUFFER, or its
  * first iovec's) start a TLS record: a content type and version 3.x.
  */
@@ -121,12 +142,9 @@ static __always_inline bool tls_ciphertext(const struct call *c, __u64 pid_tgid,
 		tc->conn = id;
 		tc->gen = conn->gen;
 		tc->fd = c->fd;
-		if (!conn->tls)
-			stat_inc(HTTPTRACE_STAT_TLS_CONNS);
-		conn->tls = 1;
+		tls_begin(id, conn);
 	} else if (!conn->tls && !conn->pos[0] && !conn->pos[1] && !(c->msg & CALL_TRUNC) && starts_tls_record(c)) {
-		stat_inc(HTTPTRACE_STAT_TLS_CONNS);
-		conn->tls = 1;
+		tls_begin(id, conn);
 	}
 	if (!conn->tls)
 		return false;

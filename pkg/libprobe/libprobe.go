@@ -7,11 +7,14 @@
 package libprobe
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,9 +25,10 @@ import (
 	"github.com/httptrace/httptrace/pkg/userbin"
 )
 
-// Attacher attaches a program at a function of a file (tracer.Tracer).
+// Attacher attaches a program at a function of a file (tracer.Tracer),
+// and returns how to detach it.
 type Attacher interface {
-	AttachUprobe(prog, path string, offset uint64, ret bool) error
+	AttachUprobe(prog, path string, offset uint64, ret bool) (detach func() error, err error)
 }
 
 // Stats are what the prober did.
@@ -38,6 +42,8 @@ type Stats struct {
 	// library to its probes being live: what a call in that window would
 	// miss.
 	MaxDelay time.Duration
+	// Dropped counts processes not looked at: the queue was full.
+	Dropped int
 }
 
 // Prober attaches library probes for traced processes. Its methods are
@@ -107,6 +113,9 @@ func (p *Prober) queue(j job) {
 	select {
 	case p.jobs <- j:
 	default:
+		p.mu.Lock()
+		p.stats.Dropped++
+		p.mu.Unlock()
 		p.log.WithField("pid", j.pid).Warn("library probe queue full: process not looked at")
 	}
 }
@@ -126,9 +135,13 @@ func (p *Prober) handle(ctx context.Context, j job) {
 	}
 	deadline := time.Now().Add(mapWait)
 	for {
-		if found := p.scanLibraries(j.pid); found > 0 {
+		found, err := p.scanLibraries(j.pid)
+		if found > 0 {
 			p.noteDelay(j)
 			return
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return // the process is gone
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			p.log.WithField("pid", j.pid).Debug("a mapped TLS library did not show in the process's maps")
@@ -150,7 +163,7 @@ func (p *Prober) noteDelay(j job) {
 
 // scan probes the TLS library files process pid maps and its executable.
 func (p *Prober) scan(pid int) {
-	p.scanLibraries(pid)
+	_, _ = p.scanLibraries(pid)
 	// OpenSSL linked into the executable (Node).
 	p.scanMu.Lock()
 	defer p.scanMu.Unlock()
@@ -159,13 +172,13 @@ func (p *Prober) scan(pid int) {
 
 // scanLibraries probes the TLS library files process pid maps, and
 // returns how many it maps (probed now or before).
-func (p *Prober) scanLibraries(pid int) int {
+func (p *Prober) scanLibraries(pid int) (int, error) {
 	p.scanMu.Lock()
 	defer p.scanMu.Unlock()
 	maps, err := userbin.Mappings(p.procRoot, pid)
 	if err != nil {
 		p.log.WithError(err).WithField("pid", pid).Debug("reading a process's mappings")
-		return 0
+		return 0, err
 	}
 	found := 0
 	for _, m := range maps {
@@ -174,7 +187,7 @@ func (p *Prober) scanLibraries(pid int) int {
 			p.probe(pid, userbin.HostPath(p.procRoot, pid, m.Path), m.Path, true)
 		}
 	}
-	return found
+	return found, nil
 }
 
 // isTLSLibrary says whether a mapped file is a TLS library by its name:
@@ -256,6 +269,49 @@ func (p *Prober) attach(path string, lib bool) (int, error) {
 	return p.attachLibrary(path, probes.LibOpenSSL)
 }
 
+// probePoint is one uprobe to attach: a program at a file offset.
+type probePoint struct {
+	prog   string
+	offset uint64
+	ret    bool // a uretprobe
+}
+
+// attachAll attaches every point, the returns first: an entry is never live
+// without the return that consumes what it saves (a call in flight that
+// is missed at its return would leave its thread marked inside a TLS call).
+// If one fails, those already attached are detached again: a file is
+// probed whole or not at all.
+func (p *Prober) attachAll(path string, points []probePoint) (int, error) {
+	slices.SortStableFunc(points, func(a, b probePoint) int {
+		return cmp.Compare(entryRank(a), entryRank(b))
+	})
+	var detach []func() error
+	for _, pt := range points {
+		d, err := p.att.AttachUprobe(pt.prog, path, pt.offset, pt.ret)
+		if err != nil {
+			for _, undo := range detach {
+				if derr := undo(); derr != nil {
+					p.log.WithError(derr).Warn("detaching a probe of a file not probed")
+				}
+			}
+			return 0, err
+		}
+		detach = append(detach, d)
+	}
+	return len(points), nil
+}
+
+// entryRank orders returns (0) before entries (1): a point is an entry
+// when its program is one of Uprobes' entry programs.
+func entryRank(pt probePoint) int {
+	for _, u := range probes.Uprobes {
+		if pt.prog == u.Entry && !pt.ret {
+			return 1
+		}
+	}
+	return 0
+}
+
 // attachLibrary attaches the functions of lib the file has, with
 // uretprobes.
 func (p *Prober) attachLibrary(path string, lib probes.Library) (int, error) {
@@ -263,26 +319,18 @@ func (p *Prober) attachLibrary(path string, lib probes.Library) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, u := range ups {
-		if _, ok := syms[u.Symbol]; u.Required && !ok {
-			return 0, fmt.Errorf("%s: %w (no symbols: stripped, or not OpenSSL)", u.Symbol, errNoFunctions)
-		}
-	}
-	n := 0
+	var points []probePoint
 	for _, u := range ups {
 		s, ok := syms[u.Symbol]
 		if !ok {
+			if u.Required {
+				return 0, fmt.Errorf("%s: %w (no symbols: stripped, or not OpenSSL)", u.Symbol, errNoFunctions)
+			}
 			continue
 		}
-		if err := p.att.AttachUprobe(u.Entry, path, s.Offset, false); err != nil {
-			return n, err
-		}
-		if err := p.att.AttachUprobe(u.Return, path, s.Offset, true); err != nil {
-			return n, err
-		}
-		n += 2
+		points = append(points, probePoint{u.Entry, s.Offset, false}, probePoint{u.Return, s.Offset, true})
 	}
-	return n, nil
+	return p.attachAll(path, points)
 }
 
 // attachGo attaches crypto/tls's Read and Write in a Go executable built by
@@ -306,28 +354,27 @@ func (p *Prober) attachGo(path, version string) (int, error) {
 	if off != userbin.KnownGoTLSOffsets {
 		return 0, fmt.Errorf("built by %s: crypto/tls.Conn's socket is at offsets %+v, the probes read %+v", version, off, userbin.KnownGoTLSOffsets)
 	}
-	n := 0
+	var points []probePoint
 	for _, u := range ups {
 		s, ok := syms[u.Symbol]
 		if !ok {
-			return n, fmt.Errorf("%s: %w", u.Symbol, errNoFunctions)
+			return 0, fmt.Errorf("%s: %w", u.Symbol, errNoFunctions)
+		}
+		// A uprobe must sit on an instruction: the function is checked to
+		// start as Go code does and is disassembled whole.
+		if err := userbin.CheckGoEntry(path, s); err != nil {
+			return 0, err
 		}
 		rets, err := userbin.RetOffsets(path, s)
 		if err != nil {
-			return n, err
+			return 0, err
 		}
-		if err := p.att.AttachUprobe(u.Entry, path, s.Offset, false); err != nil {
-			return n, err
-		}
-		n++
+		points = append(points, probePoint{u.Entry, s.Offset, false})
 		for _, r := range rets {
-			if err := p.att.AttachUprobe(u.Return, path, r, false); err != nil {
-				return n, err
-			}
-			n++
+			points = append(points, probePoint{u.Return, r, false})
 		}
 	}
-	return n, nil
+	return p.attachAll(path, points)
 }
 
 // functionsOf finds the functions of lib's probes in the file at path.

@@ -1,10 +1,12 @@
 package libprobe
 
 import (
+	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -24,22 +26,28 @@ type attach struct {
 
 // recorder is an Attacher that records what it is asked, optionally failing.
 type recorder struct {
-	mu    sync.Mutex
-	calls []attach
-	fail  error
+	mu        sync.Mutex
+	calls     []attach // live attaches
+	failAfter int      // refuse attaches once this many are live (-1: never)
 }
 
-func (r *recorder) AttachUprobe(prog, path string, offset uint64, ret bool) error {
+func (r *recorder) AttachUprobe(prog, path string, offset uint64, ret bool) (func() error, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.fail != nil {
-		return r.fail
+	if r.failAfter >= 0 && len(r.calls) >= r.failAfter {
+		return nil, errors.New("attach refused")
 	}
 	if _, err := os.Stat(path); err != nil {
-		return err
+		return nil, err
 	}
-	r.calls = append(r.calls, attach{prog, offset, ret})
-	return nil
+	a := attach{prog, offset, ret}
+	r.calls = append(r.calls, a)
+	return func() error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.calls = slices.DeleteFunc(r.calls, func(b attach) bool { return b == a })
+		return nil
+	}, nil
 }
 
 func (r *recorder) taken() []attach {
@@ -98,7 +106,7 @@ func TestProbeGoExecutable(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/t\n\ngo 1.21\n"), 0o644)
 	goBuild(t, dir, "-ldflags=-s -w", "-o", "prog", ".")
 	path := filepath.Join(dir, "prog")
-	r := &recorder{}
+	r := &recorder{failAfter: -1}
 	p := newProber(r)
 	p.probe(0, path, "", false)
 	got := r.taken()
@@ -133,6 +141,12 @@ func TestProbeGoExecutable(t *testing.T) {
 	if len(got) != want {
 		t.Errorf("%d attaches, want %d: %+v", len(got), want, got)
 	}
+	// The RET probes first: no entry is live without its returns.
+	for i, a := range got {
+		if isEntry := a.prog == probes.ProgUprobeGoTLSRead || a.prog == probes.ProgUprobeGoTLSWrite; isEntry != (i >= len(got)-2) {
+			t.Errorf("attach %d of %d is %s: want the two entries last", i, len(got), a.prog)
+		}
+	}
 	p.probe(0, path, "", false)
 	if n := len(r.taken()); n != want {
 		t.Errorf("probed again: %d attaches, want %d (once per file)", n, want)
@@ -155,17 +169,26 @@ func TestProbeLibssl(t *testing.T) {
 	if len(matches) == 0 {
 		t.Skip("no libssl.so.3")
 	}
-	r := &recorder{}
+	r := &recorder{failAfter: -1}
 	p := newProber(r)
 	p.probe(0, matches[0], "", true)
 	got := r.taken()
 	if len(got) != 2*len(probes.LibraryUprobes(probes.LibOpenSSL)) {
 		t.Fatalf("%d attaches, want %d: %+v", len(got), 2*len(probes.LibraryUprobes(probes.LibOpenSSL)), got)
 	}
+	// Every uretprobe before any entry: no entry is live without its return.
 	for i, a := range got {
-		if a.ret != (i%2 == 1) {
-			t.Errorf("attach %d: %+v, want entries and uretprobes in turn", i, a)
+		if a.ret != (i < len(got)/2) {
+			t.Errorf("attach %d: %+v, want the uretprobes first, then the entries", i, a)
 		}
+	}
+	// One refused attach: what was attached is detached, the file is counted
+	// unprobed, and probed no more.
+	r2 := &recorder{failAfter: 3}
+	p2 := newProber(r2)
+	p2.probe(0, matches[0], "", true)
+	if n := len(r2.taken()); n != 0 || p2.Stats().Unprobed != 1 || p2.Stats().Files != 0 {
+		t.Errorf("after a refused attach: %d probes left attached, stats %+v; want none, 1 unprobed", n, p2.Stats())
 	}
 }
 
@@ -173,7 +196,7 @@ func TestProbeLibssl(t *testing.T) {
 // a library named libssl without OpenSSL's functions is counted unprobed,
 // once.
 func TestNothingToProbe(t *testing.T) {
-	r := &recorder{}
+	r := &recorder{failAfter: -1}
 	p := newProber(r)
 	p.probe(0, "/bin/sh", "", false)
 	if len(r.taken()) != 0 || p.Stats() != (Stats{}) {
@@ -211,10 +234,10 @@ func TestScanProcess(t *testing.T) {
 	if _, err := io.ReadFull(out, buf); err != nil {
 		t.Fatal(err)
 	}
-	r := &recorder{}
+	r := &recorder{failAfter: -1}
 	p := newProber(r)
-	if n := p.scanLibraries(cmd.Process.Pid); n != 1 {
-		t.Fatalf("python3 with ssl imported maps %d TLS libraries, want 1", n)
+	if n, err := p.scanLibraries(cmd.Process.Pid); n != 1 || err != nil {
+		t.Fatalf("python3 with ssl imported maps %d TLS libraries (%v), want 1", n, err)
 	}
 	if len(r.taken()) == 0 || p.Stats().Files != 1 {
 		t.Errorf("attaches %+v, stats %+v, want libssl probed", r.taken(), p.Stats())

@@ -64,9 +64,10 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		return Summary{}, &SetupError{Err: err}
 	}
 	server, client := portSides(cfg)
+	allProcs := len(client) > 0 && len(cfg.PIDs) == 0 && len(cfg.Comms) == 0
 	tr, err := tracer.Open(tracer.Options{PIDs: cfg.PIDs, Comms: cfg.Comms, CaptureBytes: cfg.CaptureBytes,
 		NoUnix: !cfg.UnixSockets, TLS: cfg.TLS, Plan: plan, Log: log, ServerPorts: server, ClientPorts: client,
-		AllProcesses: len(client) > 0 && len(cfg.PIDs) == 0 && len(cfg.Comms) == 0})
+		AllProcesses: allProcs})
 	if err != nil {
 		return Summary{}, err
 	}
@@ -97,8 +98,9 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	onLibraries := func(uint32, uint64) {}
 	if cfg.TLS {
 		libs = libprobe.New(tr, log, "/proc", func() time.Duration { return time.Duration(pipeline.MonotonicNow()) })
-		if len(cfg.Comms) > 0 {
-			// Processes yet to start: their libssl is most likely the host's.
+		if len(cfg.Comms) > 0 || allProcs {
+			// Processes yet to start (or any process, with client ports
+			// alone): their libssl is most likely the host's.
 			libs.ProbeHost()
 		}
 		for _, pid := range tr.TrackedPIDs() {

@@ -120,6 +120,9 @@ func logSummary(log *logrus.Logger, s Summary) {
 		f["tls_unprobed"] = s.TLS.Unprobed
 		f["tls_probe_delay_max"] = s.TLS.MaxDelay.Round(time.Microsecond).String()
 	}
+	if s.TLS.Dropped > 0 {
+		f["tls_procs_dropped"] = s.TLS.Dropped
+	}
 	entry := log.WithFields(f)
 	n := exchangesPhrase(s)
 	switch {
@@ -142,6 +145,9 @@ func logSummary(log *logrus.Logger, s Summary) {
 	case c.BPF[event.StatCallsNotSaved] > 0:
 		entry.Warn(fmt.Sprintf("summary: %s; %d syscalls not followed: the table of calls in flight was full",
 			n, c.BPF[event.StatCallsNotSaved]))
+	case c.BPF[event.StatTLSUnplaced] > 0 || s.TLS.Unprobed > 0 || s.TLS.Dropped > 0:
+		entry.Warn(fmt.Sprintf("summary: %s; TLS plaintext not logged: %d TLS calls whose connection was not found, "+
+			"%d files not probed, %d processes not looked at", n, c.BPF[event.StatTLSUnplaced], s.TLS.Unprobed, s.TLS.Dropped))
 	default:
 		entry.Info(fmt.Sprintf("summary: %s, no events lost", n))
 	}

@@ -351,14 +351,14 @@ func (t *Tracer) bpfMap(name string) (*bpf.BPFMap, error) {
 // AttachUprobe attaches program prog to the function at offset in the
 // file at path, at its entry or (ret) its return, in every process that
 // maps the file: the programs choose the traced processes. It stays until
-// the tracer detaches.
-func (t *Tracer) AttachUprobe(prog, path string, offset uint64, ret bool) error {
+// the tracer detaches, or until detach is called.
+func (t *Tracer) AttachUprobe(prog, path string, offset uint64, ret bool) (detach func() error, err error) {
 	p, err := t.mod.GetProgram(prog)
 	if err != nil {
-		return fmt.Errorf("finding program %s: %w", prog, err)
+		return nil, fmt.Errorf("finding program %s: %w", prog, err)
 	}
 	if offset > math.MaxUint32 {
-		return fmt.Errorf("offset %#x in %s is past 4 GiB", offset, path)
+		return nil, fmt.Errorf("offset %#x in %s is past 4 GiB", offset, path)
 	}
 	kind := probes.KindUprobe
 	attach := p.AttachUprobe
@@ -370,15 +370,25 @@ func (t *Tracer) AttachUprobe(prog, path string, offset uint64, ret bool) error 
 		if inner := errors.Unwrap(err); inner != nil {
 			err = inner
 		}
-		return fmt.Errorf("attaching %s to %s at %#x: %w", prog, path, offset, err)
+		return nil, fmt.Errorf("attaching %s to %s at %#x: %w", prog, path, offset, err)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.detached {
 		_ = l.Destroy()
-		return fmt.Errorf("attaching %s to %s: the tracer is detached", prog, path)
+		return nil, fmt.Errorf("attaching %s to %s: the tracer is detached", prog, path)
 	}
-	t.uprobes = append(t.uprobes, &link{Attachment: probes.Attachment{Row: "tls", Program: prog,
-		Spec: probes.Spec{Kind: kind, Symbol: fmt.Sprintf("%s:%#x", path, offset)}}, BPFLink: l})
-	return nil
+	ln := &link{Attachment: probes.Attachment{Row: "tls", Program: prog,
+		Spec: probes.Spec{Kind: kind, Symbol: fmt.Sprintf("%s:%#x", path, offset)}}, BPFLink: l}
+	t.uprobes = append(t.uprobes, ln)
+	return func() error {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		i := slices.Index(t.uprobes, ln)
+		if i < 0 {
+			return nil // detached with the rest already
+		}
+		t.uprobes = slices.Delete(t.uprobes, i, i+1)
+		return ln.Destroy()
+	}, nil
 }

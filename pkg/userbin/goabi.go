@@ -45,28 +45,49 @@ func GoMinor(version string) int {
 	return n
 }
 
-// RetOffsets finds the RET instructions of function sym (amd64) in the
-// file at path by disassembly, and returns their file offsets.
-func RetOffsets(path string, sym Symbol) ([]uint64, error) {
+// code reads function sym's bytes from the x86-64 ELF file at path.
+func code(path string, sym Symbol) ([]byte, error) {
 	if sym.Size == 0 {
 		return nil, fmt.Errorf("%s: size unknown", sym.Name)
+	}
+	ef, err := elf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	machine := ef.Machine
+	ef.Close()
+	if machine != elf.EM_X86_64 {
+		return nil, fmt.Errorf("%s: Go functions are probed on x86-64 only, not %s", sym.Name, machine)
 	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	code := make([]byte, sym.Size)
-	if _, err := f.ReadAt(code, int64(sym.Offset)); err != nil && !errors.Is(err, io.EOF) {
+	b := make([]byte, sym.Size)
+	if _, err := f.ReadAt(b, int64(sym.Offset)); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("reading %s: %w", sym.Name, err)
+	}
+	return b, nil
+}
+
+// RetOffsets finds the RET instructions of function sym (x86-64) in the
+// file at path by disassembly, and returns their file offsets. An
+// instruction that does not decode fails it: a uprobe placed inside an
+// instruction would break every process that runs the code.
+func RetOffsets(path string, sym Symbol) ([]uint64, error) {
+	code, err := code(path, sym)
+	if err != nil {
+		return nil, err
 	}
 	var out []uint64
 	for off := 0; off < len(code); {
 		inst, err := x86asm.Decode(code[off:], 64)
 		if err != nil {
-			// Padding or data after the code: step a byte, as objdump does.
-			off++
-			continue
+			if allPadding(code[off:]) {
+				break
+			}
+			return nil, fmt.Errorf("%s: no instruction decodes at +%#x: %w", sym.Name, off, err)
 		}
 		if inst.Op == x86asm.RET {
 			out = append(out, sym.Offset+uint64(off))
@@ -161,4 +182,40 @@ func dwarfOffsets(d *dwarf.Data) (GoTLSOffsets, error) {
 		ConnFD:     got["net.conn"],
 		NetFDSysfd: got["net.netFD"] + got["internal/poll.FD"],
 	}, nil
+}
+
+// allPadding says whether b is only the INT3 bytes the linker pads
+// functions with.
+func allPadding(b []byte) bool {
+	for _, c := range b {
+		if c != 0xcc {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckGoEntry checks that function sym starts as Go code compiled for the
+// register ABI does: within its first two instructions it compares the
+// stack pointer with the goroutine's stack bound, read through R14. A
+// function table read at the wrong base (a wrong start of Go's code) fails
+// it, so no uprobe is placed off an instruction.
+func CheckGoEntry(path string, sym Symbol) error {
+	code, err := code(path, sym)
+	if err != nil {
+		return err
+	}
+	for i, off := 0, 0; i < 2 && off < len(code); i++ {
+		inst, err := x86asm.Decode(code[off:], 64)
+		if err != nil {
+			break
+		}
+		for _, a := range inst.Args {
+			if m, ok := a.(x86asm.Mem); ok && m.Base == x86asm.R14 {
+				return nil
+			}
+		}
+		off += inst.Len
+	}
+	return fmt.Errorf("%s at %#x does not start as a Go function (no stack check through R14): not probed", sym.Name, sym.Offset)
 }

@@ -10,8 +10,6 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-
-	"golang.org/x/arch/x86/x86asm"
 )
 
 // build runs a command that makes a binary in dir, skipping the test when
@@ -255,8 +253,13 @@ func TestGoTLSInBinaries(t *testing.T) {
 			if !ok {
 				t.Fatalf("%s: %s not found", file, name)
 			}
-			if !goPrologue(raw[s.Offset : s.Offset+s.Size]) {
-				t.Errorf("%s: %s at %#x does not start with Go's stack check (a read through R14): % x", file, name, s.Offset, raw[s.Offset:s.Offset+8])
+			if err := CheckGoEntry(path, s); err != nil {
+				t.Errorf("%s: %v: % x", file, err, raw[s.Offset:s.Offset+8])
+			}
+			// Read at a wrong base (off by the 0x100 a C-linked binary's
+			// text start can be), the entry is refused.
+			if err := CheckGoEntry(path, Symbol{Name: s.Name, Offset: s.Offset + 0x100, Size: s.Size}); err == nil {
+				t.Errorf("%s: %s read 0x100 bytes off passed the entry check", file, name)
 			}
 			rets, err := RetOffsets(path, s)
 			if err != nil {
@@ -283,52 +286,5 @@ func TestGoMinor(t *testing.T) {
 		if got := GoMinor(v); got != want {
 			t.Errorf("GoMinor(%q) = %d, want %d", v, got, want)
 		}
-	}
-}
-
-// goPrologue says whether code starts like a Go function with a frame:
-// its first instructions compare the stack pointer with the goroutine's
-// stack bound, read through R14 (the register ABI's g).
-func goPrologue(code []byte) bool {
-	for i, off := 0, 0; i < 2 && off < len(code); i++ {
-		inst, err := x86asm.Decode(code[off:], 64)
-		if err != nil {
-			return false
-		}
-		for _, a := range inst.Args {
-			if m, ok := a.(x86asm.Mem); ok && m.Base == x86asm.R14 {
-				return true
-			}
-		}
-		off += inst.Len
-	}
-	return false
-}
-
-// A distribution's stripped Go binary, linked by the C linker with an
-// older Go (Debian 12's caddy: go1.19), when installed: crypto/tls is
-// found through .gopclntab at the right offsets, and the offset table
-// covers its release.
-func TestDistroGoBinary(t *testing.T) {
-	path := "/usr/bin/caddy"
-	if _, err := os.Stat(path); err != nil {
-		t.Skip("caddy is not installed")
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := GoVersion(path)
-	fns := mustFunctions(t, path, "crypto/tls.(*Conn).Read", "crypto/tls.(*Conn).Write")
-	for name, s := range fns {
-		if s.From != ".gopclntab" || !goPrologue(raw[s.Offset:s.Offset+s.Size]) {
-			t.Errorf("%s (%s): %s from %s at %#x does not start like a Go function: % x", path, v, name, s.From, s.Offset, raw[s.Offset:s.Offset+8])
-		}
-	}
-	if len(fns) != 2 {
-		t.Errorf("%s: found %d of crypto/tls's Read and Write", path, len(fns))
-	}
-	if _, _, err := GoTLSOffsetsOf(path, v); err != nil {
-		t.Errorf("%s: %v", path, err)
 	}
 }

@@ -212,6 +212,8 @@ type Summary struct {
 	BPFTLSUnplaced   int    `json:"bpf_tls_unplaced"`
 	BPFTLSCiphertext int    `json:"bpf_tls_ciphertext"`
 	BPFTLSConns      int    `json:"bpf_tls_conns"`
+	// ConnsHTTP2 are connections that opened with the HTTP/2 preface.
+	ConnsHTTP2 int `json:"conns_http2"`
 	Line             string `json:"-"`
 }
 
