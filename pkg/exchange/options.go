@@ -39,6 +39,11 @@ type Options struct {
 	// its path's hash ("" for an unnamed one); nil names every one by its
 	// process.
 	UnixPath func(pid uint32, ino uint64, hash uint32) string
+	// TLSReadyNs is when the TLS libraries of the processes traced from the
+	// start were probed (monotonic ns, the records' clock): a TLS
+	// connection the kernel saw before then may have moved plaintext
+	// before its probes were live, so it is adopted.
+	TLSReadyNs uint64
 }
 
 // DefaultOptions are the defaults of every option.

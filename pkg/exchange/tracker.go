@@ -288,7 +288,7 @@ func (t *Tracker) lookup(d *event.Data) *conn {
 	} else {
 		c = new(conn)
 	}
-	if switched {
+	if switched || (d.Source == event.SourceTLS && d.Gen < t.opts.TLSReadyNs) {
 		d.Flags |= event.ConnAdopted
 	}
 	c.reset(t, d)

@@ -95,6 +95,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	}
 	procs := pipeline.NewProcs(tr.TrackedPIDs(), len(cfg.Comms) > 0 || len(cfg.Ports) > 0)
 	var libs *libprobe.Prober
+	var tlsReady uint64
 	onLibraries := func(uint32, uint64) {}
 	if cfg.TLS {
 		libs = libprobe.New(tr, log, "/proc", func() time.Duration { return time.Duration(pipeline.MonotonicNow()) })
@@ -106,6 +107,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		for _, pid := range tr.TrackedPIDs() {
 			libs.Scan(pid)
 		}
+		tlsReady = pipeline.MonotonicNow()
 		libCtx, stopLibs := context.WithCancel(ctx)
 		go libs.Run(libCtx)
 		defer func() { stopLibs(); libs.Wait() }()
@@ -119,7 +121,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	}
 	p := pipeline.New(pipeline.Options{
 		Source:   reader,
-		Exchange: exchangeOptions(cfg),
+		Exchange: exchangeOptions(cfg, tlsReady),
 		Redactor: dst.Redactor,
 		Filter:   &cfg.Filter,
 		Sinks:    []output.Sink{sink},
@@ -185,12 +187,13 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 }
 
 // exchangeOptions are the tracker's bounds with the configured limits.
-func exchangeOptions(cfg config.Config) exchange.Options {
+func exchangeOptions(cfg config.Config, tlsReadyNs uint64) exchange.Options {
 	o := exchange.DefaultOptions()
 	o.MaxHeaderBytes = cfg.MaxHeaderBytes
 	o.CaptureBodyBytes = cfg.CaptureBodyBytes
 	o.ExchangeTimeout = cfg.ExchangeTimeout
 	o.UnixPath = unixsock.NewPaths("/proc").Path
+	o.TLSReadyNs = tlsReadyNs
 	return o
 }
 
