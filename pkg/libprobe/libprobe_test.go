@@ -13,6 +13,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/httptrace/httptrace/pkg/internal/gotlsprog"
 	"github.com/httptrace/httptrace/pkg/probes"
 	"github.com/httptrace/httptrace/pkg/userbin"
 )
@@ -62,50 +63,12 @@ func newProber(r *recorder) *Prober {
 	return New(r, log, "/proc", func() time.Duration { return 0 })
 }
 
-func goBuild(t *testing.T, dir string, args ...string) {
-	t.Helper()
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("go not installed")
-	}
-	cmd := exec.Command("go", append([]string{"build"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-}
-
-const tlsProgram = `package main
-
-import (
-	"crypto/tls"
-	"fmt"
-	"os"
-)
-
-func main() {
-	if len(os.Args) > 5 {
-		c, err := tls.Dial("tcp", os.Args[1], &tls.Config{})
-		if err != nil {
-			return
-		}
-		b := make([]byte, 8)
-		n, _ := c.Read(b)
-		m, _ := c.Write(b)
-		fmt.Println(n, m)
-	}
-}
-`
-
 // A stripped Go executable with crypto/tls: an entry uprobe per function
 // and one at each RET (no uretprobes), once per file; a copy of the file
 // (another inode) is probed again.
 func TestProbeGoExecutable(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "main.go"), []byte(tlsProgram), 0o644)
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/t\n\ngo 1.21\n"), 0o644)
-	goBuild(t, dir, "-ldflags=-s -w", "-o", "prog", ".")
-	path := filepath.Join(dir, "prog")
+	path := gotlsprog.Build(t, "prog", nil, "-ldflags=-s -w")
+	dir := filepath.Dir(path)
 	r := &recorder{failAfter: -1}
 	p := newProber(r)
 	p.probe(0, path, "", false)

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/httptrace/httptrace/pkg/internal/gotlsprog"
 )
 
 // build runs a command that makes a binary in dir, skipping the test when
@@ -196,50 +198,22 @@ func TestMappingsOfSelf(t *testing.T) {
 	t.Errorf("%s not among the mappings %+v", exe, maps)
 }
 
-// goTLSProgram uses crypto/tls's Conn.Read and Conn.Write over TCP, so
-// both are linked in, with the net types.
-const goTLSProgram = `package main
-
-import (
-	"crypto/tls"
-	"fmt"
-	"os"
-)
-
-func main() {
-	if len(os.Args) > 5 {
-		c, err := tls.Dial("tcp", os.Args[1], &tls.Config{})
-		if err != nil {
-			return
-		}
-		b := make([]byte, 8)
-		n, err1 := c.Read(b)
-		m, err2 := c.Write(b)
-		fmt.Println(n, m, err1, err2)
-	}
-}
-`
-
 // TestGoTLSInBinaries builds a program that links crypto/tls with symbols
 // and stripped (-s -w): its Go version is read from both, the RETs of
 // (*Conn).Read and Write are found by disassembly (each a 0xc3 byte), and
 // the struct offsets come from DWARF in one and from the table in the other,
 // the same.
 func TestGoTLSInBinaries(t *testing.T) {
-	dir := t.TempDir()
-	for name, body := range map[string]string{"main.go": goTLSProgram, "go.mod": "module example.com/t\n\ngo 1.21\n"} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	bins := map[string]string{
+		"full":     gotlsprog.Build(t, "full", nil),
+		"stripped": gotlsprog.Build(t, "stripped", nil, "-ldflags=-s -w"),
+		// Linked by the C linker (as distributions build Go programs): C
+		// code comes first in .text, and Go's function table counts from
+		// its own start, not the section's.
+		"external": gotlsprog.Build(t, "external", []string{"CGO_ENABLED=1"}, "-ldflags=-s -w -linkmode=external"),
 	}
-	build(t, dir, "go", "build", "-o", "full", ".")
-	build(t, dir, "go", "build", "-ldflags=-s -w", "-o", "stripped", ".")
-	// Linked by the C linker (as distributions build Go programs): C code
-	// comes first in .text, and Go's function table counts from its own
-	// start, not the section's.
-	buildEnv(t, dir, []string{"CGO_ENABLED=1"}, "go", "build", "-ldflags=-s -w -linkmode=external", "-o", "external", ".")
 	for file, dwarf := range map[string]bool{"full": true, "stripped": false, "external": false} {
-		path := filepath.Join(dir, file)
+		path := bins[file]
 		if v := GoVersion(path); v != runtime.Version() || GoMinor(v) < GoMinMinor {
 			t.Errorf("%s: Go version %q, want %q", file, v, runtime.Version())
 		}
@@ -276,7 +250,7 @@ func TestGoTLSInBinaries(t *testing.T) {
 			t.Errorf("%s: offsets %+v (from DWARF %v, want %v), %v; want %+v", file, off, fromDWARF, dwarf, err, KnownGoTLSOffsets)
 		}
 	}
-	if _, _, err := GoTLSOffsetsOf(filepath.Join(dir, "stripped"), "go1.16.15"); err == nil {
+	if _, _, err := GoTLSOffsetsOf(bins["stripped"], "go1.16.15"); err == nil {
 		t.Error("go1.16 without DWARF: offsets given, want an error (no register ABI)")
 	}
 }
