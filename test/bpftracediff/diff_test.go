@@ -3,12 +3,14 @@
 // side while requests are sent to it: the Go test server, which reads and
 // writes with read(2) and write(2); Python's http.server, which uses
 // recvfrom(2) and sendto(2); nginx, whose workers answer with writev(2);
-// and the syscall-path server, which reads with each of read, readv,
+// nginx over TLS, seen through the uprobes on OpenSSL; and the
+// syscall-path server, which reads with each of read, readv,
 // recvfrom and recvmsg and answers with each of write, writev, sendto,
 // sendmsg and sendfile.
 package bpftracediff
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"os"
@@ -92,8 +94,13 @@ print('listening 127.0.0.1:%d' % s.server_address[1], flush=True)
 s.serve_forever()
 `
 
-// client sends requests without keep-alive and takes any status.
-var client = &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+// client sends requests without keep-alive and takes any status; over
+// HTTPS it takes the test's own certificate and speaks HTTP/1.1.
+var client = &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
+	DisableKeepAlives: true,
+	TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // the test's own certificate
+	TLSNextProto:      map[string]func(string, *tls.Conn) http.RoundTripper{},
+}}
 
 // send sends one request and returns the status.
 func send(t *testing.T, method, url string) int {
@@ -182,6 +189,22 @@ var servers = []server{
 		methods:  []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"},
 		statuses: []int{200, 404, 201, 500, 204},
 		// The harness's nginx answers /status/<code>/… with that code.
+		path: func(marker, tag string, i, want int) string {
+			return fmt.Sprintf("/status/%d/%s/%s/%d", want, marker, tag, i)
+		},
+		workers: true,
+	},
+	{
+		// nginx over TLS: the program's uprobes on libssl against
+		// httptrace's, on the same exchanges.
+		name: "nginx-tls",
+		start: func(t *testing.T) target {
+			ngx := harness.StartNginxTLS(t, "127.0.0.1:9")
+			return target{pid: ngx.PID(), url: func(_ int, path string) string { return ngx.HTTPS(path) }}
+		},
+		requests: 12,
+		methods:  []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"},
+		statuses: []int{200, 404, 201, 500, 204},
 		path: func(marker, tag string, i, want int) string {
 			return fmt.Sprintf("/status/%d/%s/%s/%d", want, marker, tag, i)
 		},

@@ -45,7 +45,7 @@ func TestBadInput(t *testing.T) {
 	if err := os.WriteFile(keyFile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	topKeys := "pids, comm, ports, attach, capture_bytes, max_header_bytes, capture_body_bytes, exchange_timeout, log_format, unix_sockets, probes, redact, filter"
+	topKeys := "pids, comm, ports, attach, capture_bytes, max_header_bytes, capture_body_bytes, exchange_timeout, log_format, unix_sockets, tls, probes, redact, filter"
 
 	cases := []badCase{
 		// Command line.
@@ -94,6 +94,7 @@ func TestBadInput(t *testing.T) {
 		{name: "alias bomb", args: []string{"-c", "{file}"}, yaml: aliasBomb(), want: "{file}:2: pids: want a whole number, got an alias"},
 		{name: "syntax error", args: []string{"-c", "{file}"}, yaml: "pids: [1\n", want: "{file}:1: did not find expected ',' or ']'"},
 		{name: "unknown key", args: []string{"-c", "{file}"}, yaml: "pids: [1]\ncolour: red\n", want: "{file}:2: colour: unknown key (want " + topKeys + ")"},
+		{name: "tls not a bool", args: []string{"-c", "{file}"}, yaml: "pids: [1]\ntls: maybe\n", want: `{file}:2: tls: want true or false, got "maybe" (str)`},
 		{name: "key twice", args: []string{"-c", "{file}"}, yaml: "pids: [1]\npids: [2]\n", want: "{file}:2: pids: key given twice"},
 		{name: "pids not a list", args: []string{"-c", "{file}"}, yaml: "pids: \"12\"\n", want: `{file}:1: pids: want a list of PIDs, got "12" (str)`},
 		{name: "capture_bytes not a number", args: []string{"-c", "{file}"}, yaml: "pids: [1]\ncapture_bytes: big\n", want: `{file}:2: capture_bytes: want a whole number, got "big" (str)`},

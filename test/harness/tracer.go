@@ -213,8 +213,8 @@ type Summary struct {
 	BPFTLSCiphertext int    `json:"bpf_tls_ciphertext"`
 	BPFTLSConns      int    `json:"bpf_tls_conns"`
 	// ConnsHTTP2 are connections that opened with the HTTP/2 preface.
-	ConnsHTTP2 int `json:"conns_http2"`
-	Line             string `json:"-"`
+	ConnsHTTP2 int    `json:"conns_http2"`
+	Line       string `json:"-"`
 }
 
 // summaryKeys are the fields the contract promises in the summary.
