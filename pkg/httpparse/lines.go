@@ -224,6 +224,18 @@ const (
 // http2Preface is what a client sends first on an HTTP/2 connection.
 const http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
+// http2Settings says whether b starts with an HTTP/2 SETTINGS frame on
+// stream 0 without flags (a server's first frame, which it may send before
+// it reads the client's preface): a 24-bit length that is a multiple of 6
+// (at most 16 KiB), type 4, flags 0, stream 0.
+func http2Settings(b []byte) bool {
+	if len(b) < 9 {
+		return false
+	}
+	n := int(b[0])<<16 | int(b[1])<<8 | int(b[2])
+	return n%6 == 0 && n <= 16384 && b[3] == 4 && b[4] == 0 && b[5]&0x7f == 0 && b[6] == 0 && b[7] == 0 && b[8] == 0
+}
+
 // proxyV2 is the signature of a PROXY protocol version 2 header.
 const proxyV2 = "\r\n\r\n\x00\r\nQUIT\n"
 
@@ -231,10 +243,14 @@ const proxyV2 = "\r\n\r\n\x00\r\nQUIT\n"
 // HTTP/1 message: a request line's method and its space, or "HTTP/" (a
 // response seen first), after any empty lines (RFC 9112 section 2.2). A
 // PROXY protocol header may come first: version 1 ("PROXY ") reads as a
-// method, version 2 is known by its signature. The HTTP/2 preface is told
-// apart (its "PRI " would read as a method).
+// method, version 2 is known by its signature. HTTP/2 is told apart: the
+// client's preface (its "PRI " would read as a method) or the server's
+// first SETTINGS frame.
 func OpeningOf(b []byte) Opening {
 	if len(b) >= len(http2Preface) && string(b[:len(http2Preface)]) == http2Preface {
+		return OpeningHTTP2
+	}
+	if http2Settings(b) {
 		return OpeningHTTP2
 	}
 	if strings.HasPrefix(http2Preface, string(b)) && len(b) > 3 {

@@ -19,7 +19,11 @@ func TestOpeningOf(t *testing.T) {
 		{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", OpeningHTTP2},
 		{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04", OpeningHTTP2},
 		{"PRI * HTT", OpeningUnknown},
-		{"PRI /x HTTP/1.1\r\n", OpeningHTTP}, // an HTTP/1 method named PRI
+		{"\x00\x00\x12\x04\x00\x00\x00\x00\x00\x00\x03", OpeningHTTP2}, // a server's SETTINGS, 3 settings
+		{"\x00\x00\x00\x04\x00\x00\x00\x00\x00", OpeningHTTP2},         // an empty SETTINGS
+		{"\x00\x00\x12\x04\x01\x00\x00\x00\x00", OpeningNotHTTP},       // a SETTINGS ack is never first
+		{"\x00\x00\x13\x04\x00\x00\x00\x00\x00", OpeningNotHTTP},       // a length no SETTINGS has
+		{"PRI /x HTTP/1.1\r\n", OpeningHTTP},                           // an HTTP/1 method named PRI
 		{"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\nGET / HTTP/1.1\r\n", OpeningHTTP},
 		{"\r\n\r\n\x00\r\nQUIT\n\x21\x11", OpeningHTTP},
 		{"\r\n\r\n\x00", OpeningUnknown},
