@@ -134,7 +134,7 @@ func GeneratePlan(plan probes.Plan, o Options) (string, error) {
 	}
 	if o.TLS {
 		tlsBlocks(&b, v)
-		b.WriteString(strings.Replace(end, "\tclear(@ptr);\n", "\tclear(@ptr);\n\tclear(@sslbuf);\n\tclear(@sslsize);\n", 1))
+		b.WriteString(strings.Replace(end, "\tclear(@ptr);\n", "\tclear(@ptr);\n\tclear(@sslbuf);\n\tclear(@sslex);\n", 1))
 	} else {
 		b.WriteString(end)
 	}

@@ -36,12 +36,12 @@ func tlsBlocks(b *strings.Builder, v scriptVars) {
 	b.WriteString("// tls: a TLS connection's plaintext, at OpenSSL's read and write (httptrace\n" +
 		"// probes every libssl a traced process maps, and OpenSSL linked into an executable;\n" +
 		"// this program, the libssl the loader finds). fd=-1: the socket is not known here.\n")
-	fmt.Fprintf(b, "%s\n/ %s /\n{\n\t@sslbuf[tid] = arg1;\n\t@sslsize[tid] = 0;\n}\n\n", specs("uprobe", plain), v.tracked)
-	fmt.Fprintf(b, "%s\n/ %s /\n{\n\t@sslbuf[tid] = arg1;\n\t// Where the count goes: the call returns 1.\n\t@sslsize[tid] = arg3;\n}\n\n", specs("uprobe", ex), v.tracked)
+	fmt.Fprintf(b, "%s\n/ %s /\n{\n\t@sslbuf[tid] = uptr(arg1);\n\tdelete(@sslex[tid]);\n}\n\n", specs("uprobe", plain), v.tracked)
+	fmt.Fprintf(b, "%s\n/ %s /\n{\n\t@sslbuf[tid] = uptr(arg1);\n\t// Where the count goes: the call returns 1.\n\t@sslex[tid] = uptr(arg3);\n}\n\n", specs("uprobe", ex), v.tracked)
 	var body strings.Builder
 	body.WriteString("\t$fd = -1;\n\t$b = @sslbuf[tid];\n\t$ret = (int64)(int32)retval;\n" +
-		"\tif (@sslsize[tid] != 0) {\n\t\t$ret = $ret == 1 ? (int64)*(uint64 *)@sslsize[tid] : 0;\n\t}\n" +
-		"\t$len = $ret;\n\tdelete(@sslbuf[tid]);\n\tdelete(@sslsize[tid]);\n\tif ($ret > 0) {\n")
+		"\tif (@sslex[tid]) {\n\t\t$ret = $ret == 1 ? (int64)*(uint64 *)@sslex[tid] : 0;\n\t}\n" +
+		"\t$len = $ret;\n\tdelete(@sslbuf[tid]);\n\tdelete(@sslex[tid]);\n\tif ($ret > 0) {\n")
 	body.WriteString("\t\t$seen = $ret;\n")
 	fmt.Fprintf(&body, "\t\t$n = $seen < %d ? $seen : %d;\n", v.show, v.show)
 	classify(&body, "\t\t")
