@@ -7,14 +7,12 @@
 package libprobe
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -274,6 +272,7 @@ type probePoint struct {
 	prog   string
 	offset uint64
 	ret    bool // a uretprobe
+	entry  bool // at a function's entry (else at its return)
 }
 
 // attachAll attaches every point, the returns first: an entry is never live
@@ -282,34 +281,25 @@ type probePoint struct {
 // If one fails, those already attached are detached again: a file is
 // probed whole or not at all.
 func (p *Prober) attachAll(path string, points []probePoint) (int, error) {
-	slices.SortStableFunc(points, func(a, b probePoint) int {
-		return cmp.Compare(entryRank(a), entryRank(b))
-	})
 	var detach []func() error
-	for _, pt := range points {
-		d, err := p.att.AttachUprobe(pt.prog, path, pt.offset, pt.ret)
-		if err != nil {
-			for _, undo := range detach {
-				if derr := undo(); derr != nil {
-					p.log.WithError(derr).Warn("detaching a probe of a file not probed")
-				}
+	for _, entries := range []bool{false, true} {
+		for _, pt := range points {
+			if pt.entry != entries {
+				continue
 			}
-			return 0, err
+			d, err := p.att.AttachUprobe(pt.prog, path, pt.offset, pt.ret)
+			if err != nil {
+				for _, undo := range detach {
+					if derr := undo(); derr != nil {
+						p.log.WithError(derr).Warn("detaching a probe of a file not probed")
+					}
+				}
+				return 0, err
+			}
+			detach = append(detach, d)
 		}
-		detach = append(detach, d)
 	}
 	return len(points), nil
-}
-
-// entryRank orders returns (0) before entries (1): a point is an entry
-// when its program is one of Uprobes' entry programs.
-func entryRank(pt probePoint) int {
-	for _, u := range probes.Uprobes {
-		if pt.prog == u.Entry && !pt.ret {
-			return 1
-		}
-	}
-	return 0
 }
 
 // attachLibrary attaches the functions of lib the file has, with
@@ -328,7 +318,7 @@ func (p *Prober) attachLibrary(path string, lib probes.Library) (int, error) {
 			}
 			continue
 		}
-		points = append(points, probePoint{u.Entry, s.Offset, false}, probePoint{u.Return, s.Offset, true})
+		points = append(points, probePoint{u.Entry, s.Offset, false, true}, probePoint{u.Return, s.Offset, true, false})
 	}
 	return p.attachAll(path, points)
 }
@@ -369,9 +359,9 @@ func (p *Prober) attachGo(path, version string) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		points = append(points, probePoint{u.Entry, s.Offset, false})
+		points = append(points, probePoint{u.Entry, s.Offset, false, true})
 		for _, r := range rets {
-			points = append(points, probePoint{u.Return, r, false})
+			points = append(points, probePoint{u.Return, r, false, false})
 		}
 	}
 	return p.attachAll(path, points)
