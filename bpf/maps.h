@@ -160,6 +160,12 @@ struct call {
 	__u8 dir;       /* enum httptrace_direction */
 	__u8 syscall;   /* enum httptrace_syscall */
 	__u8 msg;       /* enum call_msg: flags of a recv that change what it moved */
+	/*
+	 * The thread is inside a probed TLS call (bpf/tls.h): kept across the
+	 * syscalls the call makes, so that a syscall outside any looks up no
+	 * TLS state.
+	 */
+	__u8 in_tls;
 };
 
 /* What a read's flags say of its bytes (struct call.msg). */

@@ -27,6 +27,7 @@ static __always_inline void save_call(struct call *c, __u64 pid_tgid)
 	}
 	if (slot->shape)
 		stat_inc(HTTPTRACE_STAT_RETURNS_MISSED);
+	c->in_tls = slot->in_tls;
 	*slot = *c;
 }
 

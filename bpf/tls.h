@@ -16,6 +16,23 @@
 #endif
 
 /*
+ * Marks thread pid_tgid inside a probed TLS call (in) or out of it, in its
+ * syscall slot, where its nested syscalls find it. A thread with no slot
+ * yet gets one; one the map has no room for is counted, and its calls are
+ * placed without their nested syscalls.
+ */
+static __always_inline void mark_in_tls(__u64 pid_tgid, bool in)
+{
+	struct call *slot = bpf_map_lookup_elem(&calls, &pid_tgid);
+	struct call fresh = {.in_tls = 1};
+
+	if (slot)
+		slot->in_tls = in;
+	else if (in && bpf_map_update_elem(&calls, &pid_tgid, &fresh, BPF_NOEXIST))
+		stat_inc(HTTPTRACE_STAT_CALLS_NOT_SAVED);
+}
+
+/*
  * A TLS read or write starts on thread pid_tgid with stack pointer sp:
  * save the connection object and the buffer for its return. A call made
  * inside another probed call (deeper: a lower stack pointer, as a
@@ -44,8 +61,11 @@ static __always_inline int on_tls_entry(__u64 tls, __u64 buf, __u64 size_ptr, __
 		fresh.last_fd = tc->last_fd;
 		*tc = fresh;
 	}
-	else if (bpf_map_update_elem(&tls_calls, &pid_tgid, &fresh, BPF_ANY))
+	else if (bpf_map_update_elem(&tls_calls, &pid_tgid, &fresh, BPF_ANY)) {
 		stat_inc(HTTPTRACE_STAT_TLS_UNPLACED); /* its return will find nothing */
+		return 0;
+	}
+	mark_in_tls(pid_tgid, true);
 	return 0;
 }
 
@@ -165,6 +185,7 @@ static __always_inline int on_tls_return(long ret, __u64 sp)
 		return 0;
 	tc = *slot;
 	slot->tls = 0;
+	mark_in_tls(pid_tgid, false);
 	/* A guess from the thread's last read serves one call only. */
 	slot->last_conn = 0;
 	if (tc.size_ptr) {

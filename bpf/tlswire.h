@@ -133,11 +133,13 @@ static __always_inline bool starts_tls_record(const struct call *c)
  */
 static __always_inline bool tls_ciphertext(const struct call *c, __u64 pid_tgid, __u64 id, struct conn *conn)
 {
-	struct tls_call *tc;
+	struct tls_call *tc = NULL;
 
 	if (!trace_tls)
 		return false;
-	tc = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
+	/* Only a syscall inside a probed call looks the call up: plaintext-only threads pay no lookup. */
+	if (c->in_tls)
+		tc = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
 	if (tc && tc->tls) {
 		tc->conn = id;
 		tc->gen = conn->gen;
@@ -151,6 +153,8 @@ static __always_inline bool tls_ciphertext(const struct call *c, __u64 pid_tgid,
 	if (c->dir == HTTPTRACE_DIR_RECV && !(tc && tc->tls)) {
 		struct tls_call fresh = {.last_conn = id, .last_gen = conn->gen, .last_fd = c->fd};
 
+		if (!tc)
+			tc = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
 		if (tc) {
 			tc->last_conn = id;
 			tc->last_gen = conn->gen;
