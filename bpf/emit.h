@@ -76,6 +76,9 @@ static __always_inline void emit_end(__u64 id, __u64 gen, const __u64 *end)
 }
 
 /* Sends a process record. */
+/* Whether a fork record wakes the reader at once: set by user space before load. */
+const volatile bool wake_on_fork = false;
+
 static __always_inline void emit_proc(__u32 op, __u32 pid, __u32 ppid, struct task_struct *task)
 {
 	struct httptrace_proc rec = {
@@ -87,8 +90,12 @@ static __always_inline void emit_proc(__u32 op, __u32 pid, __u32 ppid, struct ta
 	};
 
 	BPF_CORE_READ_STR_INTO(&rec.comm, task, comm);
-	/* A mapped TLS library is probed at once: its first calls may be near. */
-	emit_wake(&rec, sizeof(rec), op == HTTPTRACE_PROC_TLS_MAP);
+	/*
+	 * A mapped TLS library, and a forked child when TLS probes are per
+	 * process (wake_on_fork), are probed at once: their first calls may be
+	 * near.
+	 */
+	emit_wake(&rec, sizeof(rec), op == HTTPTRACE_PROC_TLS_MAP || (wake_on_fork && op == HTTPTRACE_PROC_FORK));
 }
 
 #endif /* HTTPTRACE_EMIT_H */

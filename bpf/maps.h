@@ -159,19 +159,20 @@ struct call {
 	__u8 shape;     /* enum call_shape */
 	__u8 dir;       /* enum httptrace_direction */
 	__u8 syscall;   /* enum httptrace_syscall */
-	__u8 msg;       /* enum call_msg: flags of a recv that change what it moved */
-	/*
-	 * The thread is inside a probed TLS call (bpf/tls.h): kept across the
-	 * syscalls the call makes, so that a syscall outside any looks up no
-	 * TLS state.
-	 */
-	__u8 in_tls;
+	__u8 msg;       /* enum call_msg */
 };
 
-/* What a read's flags say of its bytes (struct call.msg). */
+/* What a read's flags say of its bytes, and the thread's state (struct call.msg). */
 enum call_msg {
 	CALL_PEEK = 1 << 0,  /* MSG_PEEK or MSG_ERRQUEUE: nothing of the stream consumed */
 	CALL_TRUNC = 1 << 1, /* MSG_TRUNC: consumed, never copied to the buffer */
+	/*
+	 * The thread is inside a probed TLS call (bpf/tls.h): kept across the
+	 * syscalls the call makes, so that a syscall outside any looks up no
+	 * TLS state. A flag, not a field: struct call is on the stack of the
+	 * largest programs.
+	 */
+	CALL_IN_TLS = 1 << 2,
 };
 
 /*

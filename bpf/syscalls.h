@@ -27,7 +27,7 @@ static __always_inline void save_call(struct call *c, __u64 pid_tgid)
 	}
 	if (slot->shape)
 		stat_inc(HTTPTRACE_STAT_RETURNS_MISSED);
-	c->in_tls = slot->in_tls;
+	c->msg |= slot->msg & CALL_IN_TLS;
 	*slot = *c;
 }
 

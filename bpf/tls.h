@@ -24,10 +24,12 @@
 static __always_inline void mark_in_tls(__u64 pid_tgid, bool in)
 {
 	struct call *slot = bpf_map_lookup_elem(&calls, &pid_tgid);
-	struct call fresh = {.in_tls = 1};
+	struct call fresh = {.msg = CALL_IN_TLS};
 
-	if (slot)
-		slot->in_tls = in;
+	if (slot && in)
+		slot->msg |= CALL_IN_TLS;
+	else if (slot)
+		slot->msg &= ~CALL_IN_TLS;
 	else if (in && bpf_map_update_elem(&calls, &pid_tgid, &fresh, BPF_NOEXIST))
 		stat_inc(HTTPTRACE_STAT_CALLS_NOT_SAVED);
 }

@@ -138,7 +138,7 @@ static __always_inline bool tls_ciphertext(const struct call *c, __u64 pid_tgid,
 	if (!trace_tls)
 		return false;
 	/* Only a syscall inside a probed call looks the call up: plaintext-only threads pay no lookup. */
-	if (c->in_tls)
+	if (c->msg & CALL_IN_TLS)
 		tc = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
 	if (tc && tc->tls) {
 		tc->conn = id;

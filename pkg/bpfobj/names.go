@@ -33,6 +33,7 @@ const (
 	GlobalTraceAll     = "trace_all"     // bool: every process is a candidate (client-side port selection alone)
 	GlobalSelfPID      = "self_pid"      // __u32: httptrace's own PID, never traced
 	GlobalTraceTLS     = "trace_tls"     // bool: TLS plaintext is traced (uprobes on TLS libraries)
+	GlobalWakeOnFork   = "wake_on_fork"  // bool: a fork record wakes the reader at once (TLS probes per process)
 	// __u64 each: where a crypto/tls.Conn's socket is (userbin.GoTLSOffsets).
 	GlobalGoConnDataOff   = "go_conn_data_off"
 	GlobalGoConnFDOff     = "go_conn_fd_off"

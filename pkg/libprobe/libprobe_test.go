@@ -1,13 +1,16 @@
 package libprobe
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +26,7 @@ type attach struct {
 	prog   string
 	offset uint64
 	ret    bool
+	pid    int
 }
 
 // recorder is an Attacher that records what it is asked, optionally failing.
@@ -30,9 +34,11 @@ type recorder struct {
 	mu        sync.Mutex
 	calls     []attach // live attaches
 	failAfter int      // refuse attaches once this many are live (-1: never)
+	gonePID   int      // a process that has exited: its attaches fail with ESRCH
+	deniedPID int      // a process whose attaches fail with EACCES (not dumpable)
 }
 
-func (r *recorder) AttachUprobe(prog, path string, offset uint64, ret bool) (func() error, error) {
+func (r *recorder) AttachUprobe(prog, path string, offset uint64, ret bool, pid int) (func() error, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.failAfter >= 0 && len(r.calls) >= r.failAfter {
@@ -41,7 +47,13 @@ func (r *recorder) AttachUprobe(prog, path string, offset uint64, ret bool) (fun
 	if _, err := os.Stat(path); err != nil {
 		return nil, err
 	}
-	a := attach{prog, offset, ret}
+	if pid == r.gonePID && pid != 0 {
+		return nil, fmt.Errorf("perf_event_open: %w", syscall.ESRCH)
+	}
+	if pid == r.deniedPID && pid != 0 {
+		return nil, fmt.Errorf("perf_event_open: %w", syscall.EACCES)
+	}
+	a := attach{prog, offset, ret, pid}
 	r.calls = append(r.calls, a)
 	return func() error {
 		r.mu.Lock()
@@ -57,10 +69,10 @@ func (r *recorder) taken() []attach {
 	return append([]attach(nil), r.calls...)
 }
 
-func newProber(r *recorder) *Prober {
+func newProber(r *recorder, scope Scope) *Prober {
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	return New(r, log, "/proc", func() time.Duration { return 0 })
+	return New(r, log, "/proc", func() time.Duration { return 0 }, scope)
 }
 
 // A stripped Go executable with crypto/tls: an entry uprobe per function
@@ -70,9 +82,14 @@ func TestProbeGoExecutable(t *testing.T) {
 	path := gotlsprog.Build(t, "prog", nil, "-ldflags=-s -w")
 	dir := filepath.Dir(path)
 	r := &recorder{failAfter: -1}
-	p := newProber(r)
+	p := newProber(r, All)
 	p.probe(0, path, "", false)
 	got := r.taken()
+	for _, a := range got {
+		if a.pid != AllProcesses {
+			t.Fatalf("scope All attached for pid %d, want %d", a.pid, AllProcesses)
+		}
+	}
 	syms, err := userbin.Functions(path, "crypto/tls.(*Conn).Read", "crypto/tls.(*Conn).Write")
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +150,7 @@ func TestProbeLibssl(t *testing.T) {
 		t.Skip("no libssl.so.3")
 	}
 	r := &recorder{failAfter: -1}
-	p := newProber(r)
+	p := newProber(r, All)
 	p.probe(0, matches[0], "", true)
 	got := r.taken()
 	if len(got) != 2*len(probes.LibraryUprobes(probes.LibOpenSSL)) {
@@ -148,7 +165,7 @@ func TestProbeLibssl(t *testing.T) {
 	// One refused attach: what was attached is detached, the file is counted
 	// unprobed, and probed no more.
 	r2 := &recorder{failAfter: 3}
-	p2 := newProber(r2)
+	p2 := newProber(r2, All)
 	p2.probe(0, matches[0], "", true)
 	if n := len(r2.taken()); n != 0 || p2.Stats().Unprobed != 1 || p2.Stats().Files != 0 {
 		t.Errorf("after a refused attach: %d probes left attached, stats %+v; want none, 1 unprobed", n, p2.Stats())
@@ -160,7 +177,7 @@ func TestProbeLibssl(t *testing.T) {
 // once.
 func TestNothingToProbe(t *testing.T) {
 	r := &recorder{failAfter: -1}
-	p := newProber(r)
+	p := newProber(r, All)
 	p.probe(0, "/bin/sh", "", false)
 	if len(r.taken()) != 0 || p.Stats() != (Stats{}) {
 		t.Errorf("/bin/sh: attaches %+v, stats %+v, want none", r.taken(), p.Stats())
@@ -198,11 +215,134 @@ func TestScanProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &recorder{failAfter: -1}
-	p := newProber(r)
-	if n, err := p.scanLibraries(cmd.Process.Pid); n != 1 || err != nil {
+	p := newProber(r, PerProcess)
+	if n, _, err := p.scanLibraries(cmd.Process.Pid); n != 1 || err != nil {
 		t.Fatalf("python3 with ssl imported maps %d TLS libraries (%v), want 1", n, err)
 	}
 	if len(r.taken()) == 0 || p.Stats().Files != 1 {
 		t.Errorf("attaches %+v, stats %+v, want libssl probed", r.taken(), p.Stats())
 	}
+}
+
+// Per process: each traced process gets the file's probes once, for its
+// pid; an exit detaches them (the entries first); a process gone before
+// its attach is neither an error nor the file's end, a process refused is
+// said once and does not end the file's probing either; past
+// maxProcsPerFile processes the file is probed for all.
+func TestProbePerProcess(t *testing.T) {
+	matches, _ := filepath.Glob("/usr/lib/*/libssl.so.3")
+	if len(matches) == 0 {
+		t.Skip("no libssl.so.3")
+	}
+	lib := matches[0]
+	per := 2 * len(probes.LibraryUprobes(probes.LibOpenSSL))
+	r := &recorder{failAfter: -1, gonePID: 300, deniedPID: 500}
+	p := newProber(r, PerProcess)
+	count := func(pid int) int {
+		n := 0
+		for _, a := range r.taken() {
+			if a.pid == pid {
+				n++
+			}
+		}
+		return n
+	}
+	for _, pid := range []int{100, 100, 200} {
+		if probed, _ := p.probe(pid, lib, "", true); !probed {
+			t.Fatalf("libssl not probed for pid %d", pid)
+		}
+	}
+	if count(100) != per || count(200) != per || len(r.taken()) != 2*per {
+		t.Fatalf("pid 100: %d probes, pid 200: %d, in all %d; want %d each", count(100), count(200), len(r.taken()), per)
+	}
+	if probed, _ := p.probe(300, lib, "", true); probed {
+		t.Error("probed for a process that is gone")
+	}
+	if probed, _ := p.probe(500, lib, "", true); probed {
+		t.Error("probed for a process whose attach was refused")
+	}
+	p.probe(500, lib, "", true)
+	if probed, now := p.probe(400, lib, "", true); !probed || !now || count(400) != per {
+		t.Errorf("after a gone and a refused process, pid 400: probed %v now %v with %d probes, want %d", probed, now, count(400), per)
+	}
+	if s := p.Stats(); s.Files != 1 || s.Unprobed != 1 {
+		t.Errorf("stats %+v, want 1 file, 1 unprobed (the refusal, said once)", s)
+	}
+	p.forget(100)
+	if count(100) != 0 || count(200) != per {
+		t.Errorf("after pid 100 exited: %d and %d probes, want 0 and %d", count(100), count(200), per)
+	}
+	// ProbeHost is for scope All only.
+	p.ProbeHost()
+	if count(AllProcesses) != 0 {
+		t.Errorf("ProbeHost per process attached %d probes for all", count(AllProcesses))
+	}
+	// Many processes: probed for all, the per-process probes detached.
+	for pid := 1000; pid < 1000+maxProcsPerFile+1; pid++ {
+		p.probe(pid, lib, "", true)
+	}
+	if count(AllProcesses) != per || len(r.taken()) != per {
+		t.Errorf("past %d processes: %d probes for all, %d in all; want %d and nothing else", maxProcsPerFile, count(AllProcesses), len(r.taken()), per)
+	}
+	if probed, now := p.probe(5000, lib, "", true); !probed || now {
+		t.Errorf("a process after the file is probed for all: probed %v now %v, want probed before", probed, now)
+	}
+}
+
+// Jobs: a fork is probed and timed, an exit detaches before the next job
+// (which may be about a new process with the same PID), an exec drops the
+// old image's probes and probes the new one.
+func TestJobs(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed")
+	}
+	cmd := exec.Command(py, "-c", "import ssl, sys, time; print('up', flush=True); time.sleep(30)")
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if _, err := io.ReadFull(out, make([]byte, 3)); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	r := &recorder{failAfter: -1}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	clock := 50 * time.Millisecond
+	p := New(r, log, "/proc", func() time.Duration { return clock }, PerProcess)
+	ctx, cancel := context.WithCancel(context.Background())
+	go p.Run(ctx)
+	defer func() { cancel(); p.Wait() }()
+	settle := func(what string, want int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for len(r.taken()) != want && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if n := len(r.taken()); n != want {
+			t.Fatalf("%s: %d probes attached, want %d", what, n, want)
+		}
+	}
+	per := 2 * len(probes.LibraryUprobes(probes.LibOpenSSL))
+	p.Forked(pid, 20*time.Millisecond)
+	settle("forked", per)
+	if d := p.Stats().MaxDelay; d != 30*time.Millisecond {
+		t.Errorf("delay after a fork %v, want 30ms (probed at 50ms, forked at 20ms)", d)
+	}
+	p.Exited(pid)
+	settle("exited", 0)
+	p.Exec(pid)
+	settle("exec'd", per)
+	// An exit, then a new process with the same PID: the exit is applied
+	// first, whichever the prober's loop takes first.
+	for i := 0; i < 20; i++ {
+		p.Exited(pid)
+		p.Forked(pid, clock)
+		time.Sleep(10 * time.Millisecond)
+		settle("exited, then forked with the same PID", per)
+	}
+	p.Exited(pid)
+	settle("exited at last", 0)
 }

@@ -43,11 +43,23 @@ type Options struct {
 	// OnListen is told of a process traced because it began to serve a
 	// selected port (its children from before are not traced yet).
 	OnListen func(pid uint32)
-	// OnLibraries is told of a traced process whose libraries may have
-	// changed: it exec'd, began to be traced at a listen, or (mappedAt not
-	// 0, the records' clock) mapped a TLS library.
-	OnLibraries func(pid uint32, mappedAt uint64)
-	Log         logrus.FieldLogger
+	// Libraries is told of traced processes whose libraries may have
+	// changed (libprobe.Prober); nil when no library is probed.
+	Libraries Libraries
+	Log       logrus.FieldLogger
+}
+
+// Libraries follows the TLS libraries of traced processes. Times are on
+// the records' clock.
+type Libraries interface {
+	// Exec: the process exec'd, or began to be traced at a listen.
+	Exec(pid int)
+	// Mapped: the process mapped a TLS library at at.
+	Mapped(pid int, at time.Duration)
+	// Forked: the process is a traced process's new child, since at.
+	Forked(pid int, at time.Duration)
+	// Exited: the process is gone.
+	Exited(pid int)
 }
 
 // Stats are the pipeline's own counts.
@@ -175,33 +187,40 @@ func (p *Pipeline) handle(raw []byte) {
 func (p *Pipeline) onProc(ev *event.Proc) {
 	comm := event.CommString(&ev.Comm)
 	log := p.opts.Log.WithFields(logrus.Fields{"pid": ev.PID, "comm": comm})
+	libs := p.opts.Libraries
 	switch ev.Op {
 	case event.ProcFork:
 		log.WithField("parent", ev.PPID).Debug("traced process forked")
+		if libs != nil {
+			libs.Forked(int(ev.PID), time.Duration(ev.TimestampNs))
+		}
 	case event.ProcExec:
 		log.Debug("traced process exec'd")
-		p.libraries(ev.PID, 0)
+		if libs != nil {
+			libs.Exec(int(ev.PID))
+		}
 	case event.ProcListen:
 		log.Info("process serves a selected port: traced")
 		if p.opts.OnListen != nil {
 			p.opts.OnListen(ev.PID)
 		}
-		p.libraries(ev.PID, 0)
+		if libs != nil {
+			libs.Exec(int(ev.PID))
+		}
 	case event.ProcTLSMap:
 		log.Debug("traced process mapped a TLS library")
-		p.libraries(ev.PID, ev.TimestampNs)
+		if libs != nil {
+			libs.Mapped(int(ev.PID), time.Duration(ev.TimestampNs))
+		}
 	case event.ProcExit:
 		log.Info("traced process exited")
 		p.tracker.ProcExit(ev.PID, ev.TimestampNs)
+		if libs != nil {
+			libs.Exited(int(ev.PID))
+		}
 	}
 	if p.opts.Procs != nil {
 		p.opts.Procs.Apply(ev)
-	}
-}
-
-func (p *Pipeline) libraries(pid uint32, mappedAt uint64) {
-	if p.opts.OnLibraries != nil {
-		p.opts.OnLibraries(pid, mappedAt)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/netip"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -131,5 +133,42 @@ func TestKeepWaitingByName(t *testing.T) {
 	p = NewProcs(nil, false)
 	if !p.Done(0) {
 		t.Error("a run selecting by PID did not end with no process")
+	}
+}
+
+// libCalls records what the pipeline tells the library prober.
+type libCalls []string
+
+func (l *libCalls) Exec(pid int) { *l = append(*l, "exec "+strconv.Itoa(pid)) }
+func (l *libCalls) Mapped(pid int, at time.Duration) {
+	*l = append(*l, "mapped "+strconv.Itoa(pid)+" "+at.String())
+}
+func (l *libCalls) Forked(pid int, at time.Duration) {
+	*l = append(*l, "forked "+strconv.Itoa(pid)+" "+at.String())
+}
+func (l *libCalls) Exited(pid int) { *l = append(*l, "exited "+strconv.Itoa(pid)) }
+
+// Each process record that can change what a traced process maps reaches
+// the library prober, with the record's time where it measures a delay.
+func TestProcsToLibraries(t *testing.T) {
+	at := func(op event.ProcOp, pid uint32, ns uint64) []byte {
+		raw := procRecord(op, pid)
+		binary.NativeEndian.PutUint64(raw[16:], ns)
+		return raw
+	}
+	src := &batches{queue: [][][]byte{
+		{at(event.ProcFork, 11, 100), at(event.ProcExec, 11, 200), at(event.ProcTLSMap, 11, 300), at(event.ProcListen, 12, 400)},
+		{at(event.ProcExit, 11, 500), at(event.ProcExit, 12, 550), at(event.ProcExit, 10, 600)},
+	}}
+	var libs libCalls
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	p := New(Options{Source: src, Exchange: exchange.DefaultOptions(), Procs: NewProcs([]int{10}, false), Libraries: &libs, Log: log})
+	if reason, err := p.Run(context.Background()); err != nil || reason != StopExited {
+		t.Fatalf("Run = %q, %v; want %q", reason, err, StopExited)
+	}
+	want := []string{"forked 11 100ns", "exec 11", "mapped 11 300ns", "exec 12", "exited 11", "exited 12", "exited 10"}
+	if !slices.Equal(libs, want) {
+		t.Errorf("the prober was told %q, want %q", libs, want)
 	}
 }

@@ -65,9 +65,17 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	}
 	server, client := portSides(cfg)
 	allProcs := len(client) > 0 && len(cfg.PIDs) == 0 && len(cfg.Comms) == 0
+	// Processes chosen by name, or any process (client ports alone), may
+	// start later: their TLS libraries are probed for every process.
+	// Otherwise each traced process gets its own probes, and an untraced
+	// process sharing the library never stops at them.
+	tlsScope := libprobe.PerProcess
+	if len(cfg.Comms) > 0 || allProcs {
+		tlsScope = libprobe.All
+	}
 	tr, err := tracer.Open(tracer.Options{PIDs: cfg.PIDs, Comms: cfg.Comms, CaptureBytes: cfg.CaptureBytes,
 		NoUnix: !cfg.UnixSockets, TLS: cfg.TLS, Plan: plan, Log: log, ServerPorts: server, ClientPorts: client,
-		AllProcesses: allProcs})
+		AllProcesses: allProcs, WakeOnFork: cfg.TLS && tlsScope == libprobe.PerProcess})
 	if err != nil {
 		return Summary{}, err
 	}
@@ -96,14 +104,11 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	procs := pipeline.NewProcs(tr.TrackedPIDs(), len(cfg.Comms) > 0 || len(cfg.Ports) > 0)
 	var libs *libprobe.Prober
 	var tlsReady uint64
-	onLibraries := func(uint32, uint64) {}
+	var libWatch pipeline.Libraries
 	if cfg.TLS {
-		libs = libprobe.New(tr, log, "/proc", func() time.Duration { return time.Duration(pipeline.MonotonicNow()) })
-		if len(cfg.Comms) > 0 || allProcs {
-			// Processes yet to start (or any process, with client ports
-			// alone): their libssl is most likely the host's.
-			libs.ProbeHost()
-		}
+		libs = libprobe.New(tr, log, "/proc", func() time.Duration { return time.Duration(pipeline.MonotonicNow()) }, tlsScope)
+		// Processes yet to start: their libssl is most likely the host's.
+		libs.ProbeHost()
 		for _, pid := range tr.TrackedPIDs() {
 			libs.Scan(pid)
 		}
@@ -111,13 +116,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		libCtx, stopLibs := context.WithCancel(ctx)
 		go libs.Run(libCtx)
 		defer func() { stopLibs(); libs.Wait() }()
-		onLibraries = func(pid uint32, mappedAt uint64) {
-			if mappedAt != 0 {
-				libs.Mapped(int(pid), time.Duration(mappedAt))
-			} else {
-				libs.Exec(int(pid))
-			}
-		}
+		libWatch = libs
 	}
 	p := pipeline.New(pipeline.Options{
 		Source:   reader,
@@ -127,12 +126,20 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		Sinks:    []output.Sink{sink},
 		Procs:    procs,
 		OnListen: func(pid uint32) {
-			if err := tr.TrackChildren(int(pid), "/proc"); err != nil {
+			pids, err := tr.TrackChildren(int(pid), "/proc")
+			if err != nil {
 				log.WithError(err).WithField("pid", pid).Warn("tracking the children of a process that began to serve a selected port")
 			}
+			// Its children forked before (a cluster's workers) need their
+			// own library probes: no fork record will come for them.
+			for _, child := range pids {
+				if libWatch != nil && child != int(pid) {
+					libWatch.Exec(child)
+				}
+			}
 		},
-		OnLibraries: onLibraries,
-		Log:         log,
+		Libraries: libWatch,
+		Log:       log,
 	})
 	p.Tracker().SkipHint(func(conn, gen uint64, dir event.Direction, pos uint64) {
 		if err := tr.SetSkip(conn, gen, dir, pos); err != nil {

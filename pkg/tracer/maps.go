@@ -118,13 +118,15 @@ func (t *Tracer) selectPorts(server, client []int) error {
 
 // TrackChildren tracks the descendants process pid already has: a process
 // traced when it began to listen on a selected port may have forked its
-// workers before (a cluster's primary listens for them).
-func (t *Tracer) TrackChildren(pid int, procRoot string) error {
+// workers before (a cluster's primary listens for them). It returns the
+// processes it tracked (pid among them).
+func (t *Tracer) TrackChildren(pid int, procRoot string) ([]int, error) {
 	all, err := procs.List(procRoot)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return t.trackPIDs(procs.Select(all, []int{pid}, nil))
+	pids := procs.Select(all, []int{pid}, nil)
+	return pids, t.trackPIDs(pids)
 }
 
 // Listeners is how many processes listening on a server port were found

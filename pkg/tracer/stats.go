@@ -21,7 +21,6 @@ import "C"
 
 import (
 	"fmt"
-	"slices"
 	"syscall"
 	"unsafe"
 
@@ -96,27 +95,32 @@ func (t *Tracer) runsSkipped() uint64 {
 }
 
 // ProgramStats reads the kernel's run count and run time of each attached
-// program, once per program, in attach order.
+// program, once per program, in attach order (a TLS program whose probes
+// are all detached again still counts).
 func (t *Tracer) ProgramStats() ([]ProgramStat, error) {
 	var out []ProgramStat
 	seen := map[string]bool{}
 	t.mu.Lock()
-	links := append(slices.Clone(t.links), t.uprobes...)
+	var names []string
+	for _, l := range t.links {
+		names = append(names, l.Program)
+	}
+	names = append(names, t.uprobePrograms...)
 	t.mu.Unlock()
-	for _, l := range links {
-		if seen[l.Program] {
+	for _, name := range names {
+		if seen[name] {
 			continue
 		}
-		seen[l.Program] = true
-		prog, err := t.mod.GetProgram(l.Program)
+		seen[name] = true
+		prog, err := t.mod.GetProgram(name)
 		if err != nil {
-			return out, fmt.Errorf("finding program %s: %w", l.Program, err)
+			return out, fmt.Errorf("finding program %s: %w", name, err)
 		}
 		var cnt, ns, skipped C.ulonglong
 		if rc := C.prog_run_stats(C.int(prog.FileDescriptor()), &cnt, &ns, &skipped); rc != 0 {
-			return out, fmt.Errorf("reading info of program %s: %w", l.Program, syscall.Errno(-rc))
+			return out, fmt.Errorf("reading info of program %s: %w", name, syscall.Errno(-rc))
 		}
-		out = append(out, ProgramStat{Name: l.Program, RunCount: uint64(cnt), RunTimeNs: uint64(ns), Skipped: uint64(skipped)})
+		out = append(out, ProgramStat{Name: name, RunCount: uint64(cnt), RunTimeNs: uint64(ns), Skipped: uint64(skipped)})
 	}
 	return out, nil
 }

@@ -63,6 +63,9 @@ type Options struct {
 	// syscall bytes (ciphertext) dropped, and uprobes on TLS libraries
 	// (AttachUprobe) send the plaintext.
 	TLS bool
+	// WakeOnFork: a traced process's fork wakes the reader at once (its
+	// child needs library probes of its own before it calls them).
+	WakeOnFork bool
 }
 
 // Tracer is a loaded and attached BPF object.
@@ -90,6 +93,10 @@ type Tracer struct {
 	mu       sync.Mutex
 	uprobes  []*link
 	detached bool
+	// uprobePrograms are the programs AttachUprobe ever attached, in order:
+	// their run counts outlive the links (a traced process's probes go
+	// with it).
+	uprobePrograms []string
 }
 
 // link is one attached program.
@@ -194,6 +201,7 @@ func (t *Tracer) configure(opts Options) error {
 		{bpfobj.GlobalTraceAll, opts.AllProcesses},
 		{bpfobj.GlobalSelfPID, uint32(os.Getpid())},
 		{bpfobj.GlobalTraceTLS, opts.TLS},
+		{bpfobj.GlobalWakeOnFork, opts.WakeOnFork},
 		{bpfobj.GlobalGoConnDataOff, userbin.KnownGoTLSOffsets.ConnData},
 		{bpfobj.GlobalGoConnFDOff, userbin.KnownGoTLSOffsets.ConnFD},
 		{bpfobj.GlobalGoNetFDSysfdOff, userbin.KnownGoTLSOffsets.NetFDSysfd},
@@ -349,10 +357,12 @@ func (t *Tracer) bpfMap(name string) (*bpf.BPFMap, error) {
 }
 
 // AttachUprobe attaches program prog to the function at offset in the
-// file at path, at its entry or (ret) its return, in every process that
-// maps the file: the programs choose the traced processes. It stays until
-// the tracer detaches, or until detach is called.
-func (t *Tracer) AttachUprobe(prog, path string, offset uint64, ret bool) (detach func() error, err error) {
+// file at path, at its entry or (ret) its return, in process pid, or (pid
+// -1) in every process that maps the file, the programs choosing the
+// traced ones. A process's probes fire in each of its threads, and stay
+// across an exec for files the new image maps. It stays until the tracer
+// detaches, or until detach is called.
+func (t *Tracer) AttachUprobe(prog, path string, offset uint64, ret bool, pid int) (detach func() error, err error) {
 	p, err := t.mod.GetProgram(prog)
 	if err != nil {
 		return nil, fmt.Errorf("finding program %s: %w", prog, err)
@@ -365,12 +375,12 @@ func (t *Tracer) AttachUprobe(prog, path string, offset uint64, ret bool) (detac
 	if ret {
 		kind, attach = probes.KindUretprobe, p.AttachURetprobe
 	}
-	l, err := attach(-1, path, uint32(offset))
+	l, err := attach(pid, path, uint32(offset))
 	if err != nil {
 		if inner := errors.Unwrap(err); inner != nil {
 			err = inner
 		}
-		return nil, fmt.Errorf("attaching %s to %s at %#x: %w", prog, path, offset, err)
+		return nil, fmt.Errorf("attaching %s to %s at %#x for pid %d: %w", prog, path, offset, pid, err)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -381,6 +391,9 @@ func (t *Tracer) AttachUprobe(prog, path string, offset uint64, ret bool) (detac
 	ln := &link{Attachment: probes.Attachment{Row: "tls", Program: prog,
 		Spec: probes.Spec{Kind: kind, Symbol: fmt.Sprintf("%s:%#x", path, offset)}}, BPFLink: l}
 	t.uprobes = append(t.uprobes, ln)
+	if !slices.Contains(t.uprobePrograms, prog) {
+		t.uprobePrograms = append(t.uprobePrograms, prog)
+	}
 	return func() error {
 		t.mu.Lock()
 		defer t.mu.Unlock()

@@ -10,7 +10,7 @@
 #                     in the guest); without it that suite finds its own or fails
 #   KERNELS           kernel lines, default "5.10 6.1 6.12" (5.10=bullseye, 6.1=bookworm, 6.12=trixie)
 #   MODES             attach modes, default "kprobe tracepoint"
-#   SUITES            default "smoke nginx python node go proxy select syscalls tls bpftrace-diff"; an entry
+#   SUITES            default "smoke nginx python node go proxy select syscalls tls gotls bpftrace-diff"; an entry
 #                     NAME=REGEX runs E2E_BIN with -test.run REGEX under that name
 #   HOST_ROOT         1 (default): the guest runs on the host's root filesystem (read-only
 #                     9p share under a tmpfs overlay), so the host's nginx, python3, node and
@@ -42,7 +42,7 @@ die() { echo "matrix: $*" >&2; exit 2; }
 
 kernels=${KERNELS:-5.10 6.1 6.12}
 modes=${MODES:-kprobe tracepoint}
-suites=${SUITES:-smoke nginx python node go proxy select syscalls tls bpftrace-diff}
+suites=${SUITES:-smoke nginx python node go proxy select syscalls tls gotls bpftrace-diff}
 host_root=${HOST_ROOT:-1}
 src=$(cd "${SRC_DIR:-$here/../..}" && pwd) || die "SRC_DIR ${SRC_DIR:-} is not a directory"
 suite_timeout=${SUITE_TIMEOUT:-300}
@@ -104,10 +104,11 @@ for s in "${suite_list[@]}"; do
     proxy) run='^(TestReverseProxy|TestHAProxySplice|TestUnixSockets|TestNotHTTP)$' ;;
     select) run='^(TestPortSelection|TestPortClientSide|TestPortNothingListening|TestFilters)$' ;;
     syscalls) run='^(TestSyscallPaths|TestStreamIntegrity|TestConnectionEnds|TestManyIovecs)$' ;;
-    tls) run='^TestTLS' ;;
+    tls) run='^TestTLS(Nginx|Adopted|PythonLateLoad|Node|CurlClient|UntracedNeighbour|NginxReload)$' ;;
+    gotls) run='^TestTLS(Go|Caddy)$' ;;
     bpftrace-diff) run='^TestSameRequests$' var=BPFTRACEDIFF_BIN dir=test/bpftracediff ;;
     *=*) name=${s%%=*} run=${s#*=} ;;
-    *) die "unknown suite '$s' (known: smoke nginx python node go proxy select syscalls tls bpftrace-diff, or NAME=REGEX)" ;;
+    *) die "unknown suite '$s' (known: smoke nginx python node go proxy select syscalls tls gotls bpftrace-diff, or NAME=REGEX)" ;;
   esac
   [[ $name =~ ^[A-Za-z0-9_-]+$ && $run =~ ^[^[:space:]]+$ ]] || die "bad suite '$s'"
   why=$(usable "$var")

@@ -6,7 +6,9 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -343,4 +345,119 @@ func TestTLSCaddy(t *testing.T) {
 		t.Errorf("summary: conns_http2=%d, want the one HTTP/2 connection: %s", sum.ConnsHTTP2, sum.Line)
 	}
 	harness.Result("tls", tr.Mode, good, sent)
+}
+
+// TestTLSUntracedNeighbour: a process that maps the same libssl but is
+// not traced never stops at the probes. Traced by PID, only the traced
+// processes' copies of SSL_read hold a breakpoint (0xcc, read from the
+// process's memory); traced by name, the library is probed for every
+// process, and the neighbour's copy holds one too.
+func TestTLSUntracedNeighbour(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("reads the x86 breakpoint instruction (0xcc)")
+	}
+	ngx := harness.StartNginxTLS(t, "127.0.0.1:9")
+	py := harness.NeedBinary(t, "python3")
+	neighbour := exec.Command(py, "-c", "import ssl, sys, time; print('up', flush=True); time.sleep(120)")
+	out, err := neighbour.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := neighbour.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { neighbour.Process.Kill(); neighbour.Wait() })
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+		t.Fatalf("python3 with ssl imported: %v", err)
+	}
+	workers := harness.Children(ngx.PID())
+	if len(workers) == 0 {
+		t.Fatal("nginx has no workers")
+	}
+	if b := harness.FirstByteOf(t, neighbour.Process.Pid, "libssl.so", "SSL_read"); b == 0xcc {
+		t.Fatal("SSL_read of python3 holds a breakpoint before any tracer ran")
+	}
+
+	tr := trace(t, ngx.PID())
+	for _, w := range workers {
+		if b := harness.FirstByteOf(t, w, "libssl.so", "SSL_read"); b != 0xcc {
+			t.Errorf("traced nginx worker %d: SSL_read starts with %#x, want the probe's breakpoint 0xcc", w, b)
+		}
+	}
+	if b := harness.FirstByteOf(t, neighbour.Process.Pid, "libssl.so", "SSL_read"); b == 0xcc {
+		t.Error("untraced python3: SSL_read holds a breakpoint while only nginx is traced")
+	}
+	tr.StopAndSummary(t)
+
+	byName := harness.StartTracer(t, harness.Mode(), nil, "--comm", "curl")
+	if b := harness.FirstByteOf(t, neighbour.Process.Pid, "libssl.so", "SSL_read"); b != 0xcc {
+		t.Errorf("traced by name, the host's libssl is probed for every process: python3's SSL_read starts with %#x, want 0xcc", b)
+	}
+	byName.StopAndSummary(t)
+	if b := harness.FirstByteOf(t, neighbour.Process.Pid, "libssl.so", "SSL_read"); b == 0xcc {
+		t.Error("python3's SSL_read still holds a breakpoint after the tracer stopped")
+	}
+}
+
+// TestTLSNginxReload: workers nginx forks while traced (a reload) get
+// their own probes when their fork is seen and their HTTPS exchanges are
+// logged; the old workers' probes are detached when they exit, so the
+// tracer holds as many probe events as before.
+func TestTLSNginxReload(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("reads the x86 breakpoint instruction (0xcc)")
+	}
+	ngx := harness.StartNginxTLS(t, "127.0.0.1:9")
+	tr := trace(t, ngx.PID())
+	before := perfEvents(t, tr.PID())
+	if before == 0 {
+		t.Fatal("the tracer holds no perf events")
+	}
+	workers := ngx.Reload(t)
+	deadline := time.Now().Add(waitForLogs)
+	for _, w := range workers {
+		for harness.FirstByteOf(t, w, "libssl.so", "SSL_read") != 0xcc {
+			if time.Now().After(deadline) {
+				t.Fatalf("new nginx worker %d: SSL_read holds no breakpoint", w)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	var sent []harness.Sent
+	c := harness.NewTLSClient(false)
+	for i := 0; i < 4; i++ {
+		id := harness.NewID("tls-reload")
+		a := c.Do(t, "GET", ngx.HTTPS("/status/200/"+id), "", map[string]string{harness.IDHeader: id})
+		sent = append(sent, harness.Sent{ID: id, Method: "GET", Path: "/status/200/" + id, Answer: a, TLS: true, Server: ngx.Addr})
+	}
+	tr.WaitFor(t, waitForLogs, harness.AllLogged(sent))
+	for now := perfEvents(t, tr.PID()); now != before; now = perfEvents(t, tr.PID()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the tracer holds %d perf events after the reload, %d before: the old workers' probes were not detached", now, before)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	sum := tr.StopAndSummary(t)
+	recs := tr.Records(t)
+	good := harness.Check(t, recs, sent)
+	harness.CheckSummary(t, sum, recs)
+	harness.Result("tls", tr.Mode, good, sent)
+}
+
+// perfEvents counts the perf event descriptors process pid holds (a
+// uprobe, kprobe or tracepoint link each).
+func perfEvents(t *testing.T, pid int) int {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if l, err := os.Readlink(dir + "/" + e.Name()); err == nil && l == "anon_inode:[perf_event]" {
+			n++
+		}
+	}
+	return n
 }

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/httptrace/httptrace/pkg/userbin"
 	"github.com/httptrace/httptrace/test/certs"
 	"github.com/httptrace/httptrace/test/servers"
 )
@@ -133,4 +135,46 @@ func StartCaddy(t testing.TB) *Server {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// FirstByteOf reads the first byte of function fn of the executable
+// mapping of a file whose name starts with lib in process pid, from the
+// process's memory: 0xcc where a uprobe is installed in that process.
+func FirstByteOf(t testing.TB, pid int, lib, fn string) byte {
+	t.Helper()
+	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		t.Fatalf("reading the mappings of %d: %v", pid, err)
+	}
+	for _, line := range strings.Split(string(maps), "\n") {
+		// start-end perms offset dev inode path
+		f := strings.Fields(line)
+		if len(f) < 6 || !strings.Contains(f[1], "x") || !strings.HasPrefix(filepath.Base(f[5]), lib) {
+			continue
+		}
+		var start, end, off uint64
+		if _, err := fmt.Sscanf(f[0]+" "+f[2], "%x-%x %x", &start, &end, &off); err != nil {
+			t.Fatalf("mapping line %q: %v", line, err)
+		}
+		syms, err := userbin.Functions(fmt.Sprintf("/proc/%d/root%s", pid, f[5]), fn)
+		if err != nil || syms[fn].Offset == 0 {
+			t.Fatalf("finding %s in %s: %v", fn, f[5], err)
+		}
+		at := start + syms[fn].Offset - off
+		if at < start || at >= end {
+			continue
+		}
+		mem, err := os.Open(fmt.Sprintf("/proc/%d/mem", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer mem.Close()
+		b := make([]byte, 1)
+		if _, err := mem.ReadAt(b, int64(at)); err != nil {
+			t.Fatalf("reading %s of %d at %#x: %v", fn, pid, at, err)
+		}
+		return b[0]
+	}
+	t.Fatalf("process %d maps no executable %s* holding %s", pid, lib, fn)
+	return 0
 }
