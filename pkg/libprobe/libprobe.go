@@ -421,14 +421,22 @@ func (p *Prober) probe(pid int, path, name string, lib bool) (probed, now bool) 
 		target = AllProcesses
 	}
 	detach, err := p.attachAll(path, f.points, target)
+	if err != nil && target != AllProcesses && denied(err) {
+		// Probing one process takes the right to trace it (ptrace's
+		// check: CAP_SYS_PTRACE, or the same user and a dumpable process);
+		// probing the file for all takes none.
+		log.WithError(err).Info("TLS probes for this process refused: its library is probed for every process instead")
+		target = AllProcesses
+		detach, err = p.attachAll(path, f.points, target)
+	}
 	switch {
 	case err == nil:
 	case target != AllProcesses && p.gone(pid, err):
 		log.WithError(err).Debug("a process exited before its TLS probes were attached")
 		return false, false
 	case target != AllProcesses:
-		// This process only (a non-dumpable one, a limit on open files):
-		// others may still be probed. Each reason is said once per file.
+		// This process only (a limit on open files): others may still be
+		// probed. Each reason is said once per file.
 		if !f.failed[err.Error()] {
 			f.failed[err.Error()] = true
 			p.unprobed(log, err)
@@ -468,6 +476,12 @@ func (p *Prober) unprobed(log logrus.FieldLogger, err error) {
 	p.stats.Unprobed++
 	p.mu.Unlock()
 	log.WithError(err).Warn("TLS library not probed: its connections' plaintext is not traced")
+}
+
+// denied says whether an attach for one process was refused for want of
+// the right to trace it.
+func denied(err error) bool {
+	return errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)
 }
 
 // gone says whether an attach for process pid failed because the process

@@ -226,27 +226,14 @@ func TestScanProcess(t *testing.T) {
 
 // Per process: each traced process gets the file's probes once, for its
 // pid; an exit detaches them (the entries first); a process gone before
-// its attach is neither an error nor the file's end, a process refused is
-// said once and does not end the file's probing either; past
+// its attach is neither an error nor the file's end; past
 // maxProcsPerFile processes the file is probed for all.
 func TestProbePerProcess(t *testing.T) {
-	matches, _ := filepath.Glob("/usr/lib/*/libssl.so.3")
-	if len(matches) == 0 {
-		t.Skip("no libssl.so.3")
-	}
-	lib := matches[0]
+	lib := hostLibssl(t)
 	per := 2 * len(probes.LibraryUprobes(probes.LibOpenSSL))
-	r := &recorder{failAfter: -1, gonePID: 300, deniedPID: 500}
+	r := &recorder{failAfter: -1, gonePID: 300}
 	p := newProber(r, PerProcess)
-	count := func(pid int) int {
-		n := 0
-		for _, a := range r.taken() {
-			if a.pid == pid {
-				n++
-			}
-		}
-		return n
-	}
+	count := countOf(r)
 	for _, pid := range []int{100, 100, 200} {
 		if probed, _ := p.probe(pid, lib, "", true); !probed {
 			t.Fatalf("libssl not probed for pid %d", pid)
@@ -258,15 +245,11 @@ func TestProbePerProcess(t *testing.T) {
 	if probed, _ := p.probe(300, lib, "", true); probed {
 		t.Error("probed for a process that is gone")
 	}
-	if probed, _ := p.probe(500, lib, "", true); probed {
-		t.Error("probed for a process whose attach was refused")
-	}
-	p.probe(500, lib, "", true)
 	if probed, now := p.probe(400, lib, "", true); !probed || !now || count(400) != per {
-		t.Errorf("after a gone and a refused process, pid 400: probed %v now %v with %d probes, want %d", probed, now, count(400), per)
+		t.Errorf("after a gone process, pid 400: probed %v now %v with %d probes, want %d", probed, now, count(400), per)
 	}
-	if s := p.Stats(); s.Files != 1 || s.Unprobed != 1 {
-		t.Errorf("stats %+v, want 1 file, 1 unprobed (the refusal, said once)", s)
+	if s := p.Stats(); s.Files != 1 || s.Unprobed != 0 {
+		t.Errorf("stats %+v, want 1 file, none unprobed", s)
 	}
 	p.forget(100)
 	if count(100) != 0 || count(200) != per {
@@ -286,6 +269,49 @@ func TestProbePerProcess(t *testing.T) {
 	}
 	if probed, now := p.probe(5000, lib, "", true); !probed || now {
 		t.Errorf("a process after the file is probed for all: probed %v now %v, want probed before", probed, now)
+	}
+}
+
+// A process the tracer may not trace (EACCES: not dumpable, another user,
+// no CAP_SYS_PTRACE): its library is probed for every process instead,
+// nothing counted unprobed.
+func TestProbeDeniedProcess(t *testing.T) {
+	lib := hostLibssl(t)
+	per := 2 * len(probes.LibraryUprobes(probes.LibOpenSSL))
+	r := &recorder{failAfter: -1, deniedPID: 500}
+	p := newProber(r, PerProcess)
+	count := countOf(r)
+	p.probe(100, lib, "", true)
+	if probed, now := p.probe(500, lib, "", true); !probed || !now {
+		t.Errorf("a denied process: probed %v now %v, want its library probed for all", probed, now)
+	}
+	if count(AllProcesses) != per || len(r.taken()) != per {
+		t.Errorf("%d probes for all, %d in all; want %d and nothing else", count(AllProcesses), len(r.taken()), per)
+	}
+	if s := p.Stats(); s.Files != 1 || s.Unprobed != 0 {
+		t.Errorf("stats %+v, want 1 file, none unprobed", s)
+	}
+}
+
+func hostLibssl(t *testing.T) string {
+	t.Helper()
+	matches, _ := filepath.Glob("/usr/lib/*/libssl.so.3")
+	if len(matches) == 0 {
+		t.Skip("no libssl.so.3")
+	}
+	return matches[0]
+}
+
+// countOf counts r's live attaches for a pid.
+func countOf(r *recorder) func(pid int) int {
+	return func(pid int) int {
+		n := 0
+		for _, a := range r.taken() {
+			if a.pid == pid {
+				n++
+			}
+		}
+		return n
 	}
 }
 
