@@ -200,20 +200,7 @@ func TestNothingToProbe(t *testing.T) {
 // A process that mapped libssl (Python after import ssl): Scan finds it in
 // the process's mappings, through /proc/PID/root.
 func TestScanProcess(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed")
-	}
-	cmd := exec.Command(py, "-c", "import ssl, sys, time; print('up', flush=True); time.sleep(30)")
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	buf := make([]byte, 3)
-	if _, err := io.ReadFull(out, buf); err != nil {
-		t.Fatal(err)
-	}
+	cmd := startPythonSSL(t)
 	r := &recorder{failAfter: -1}
 	p := newProber(r, PerProcess)
 	if n, _, err := p.scanLibraries(cmd.Process.Pid); n != 1 || err != nil {
@@ -319,20 +306,7 @@ func countOf(r *recorder) func(pid int) int {
 // (which may be about a new process with the same PID), an exec drops the
 // old image's probes and probes the new one.
 func TestJobs(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed")
-	}
-	cmd := exec.Command(py, "-c", "import ssl, sys, time; print('up', flush=True); time.sleep(30)")
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	if _, err := io.ReadFull(out, make([]byte, 3)); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
+	pid := startPythonSSL(t).Process.Pid
 	r := &recorder{failAfter: -1}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
@@ -371,4 +345,24 @@ func TestJobs(t *testing.T) {
 	}
 	p.Exited(pid)
 	settle("exited at last", 0)
+}
+
+// startPythonSSL starts a python3 that has imported ssl (so maps libssl),
+// stopped when the test ends.
+func startPythonSSL(t *testing.T) *exec.Cmd {
+	t.Helper()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed")
+	}
+	cmd := exec.Command(py, "-c", "import ssl, sys, time; print('up', flush=True); time.sleep(30)")
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if _, err := io.ReadFull(out, make([]byte, 3)); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
 }
