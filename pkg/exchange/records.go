@@ -18,6 +18,7 @@ type pendingReq struct {
 	method, path, proto string // slices of head
 	headers             []record.Header
 	bytes               uint64
+	bodyBytes           uint64 // body payload, without chunk framing
 	body                []byte
 	startAt, endAt      uint64
 	meta                stream.Meta
@@ -38,6 +39,7 @@ func (q *pendingReq) fill(c *conn, dr *dir, m *httpparse.Message) {
 	q.proto = slice(head, m.Proto)
 	q.headers = appendHeaders(q.headers[:0], head, m)
 	q.bytes = m.WireBytes
+	q.bodyBytes = m.BodyBytes
 	q.body = append(q.body[:0], m.Body...)
 	q.startAt, q.endAt, q.meta = dr.begin.At, dr.cur.At, dr.begin
 	q.kind, q.upgrade = m.Kind(), m.Upgrade
@@ -80,6 +82,7 @@ func setRequest(r *record.Exchange, q *pendingReq) {
 	r.Method, r.Path, r.Proto = q.method, q.path, q.proto
 	r.Headers = q.headers
 	r.RequestBytes = q.bytes
+	r.RequestBodyBytes = q.bodyBytes
 	if len(q.body) > 0 {
 		r.RequestBody = q.body
 	}
@@ -98,6 +101,7 @@ func (c *conn) setResponse(r *record.Exchange, dr *dir, m *httpparse.Message) {
 	c.t.respHeaders = appendHeaders(c.t.respHeaders[:0], head, m)
 	r.ResponseHeaders = c.t.respHeaders
 	r.ResponseBytes = m.WireBytes + c.interim
+	r.ResponseBodyBytes = m.BodyBytes
 	if len(m.Body) > 0 {
 		r.ResponseBody = m.Body
 	}

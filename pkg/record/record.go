@@ -32,19 +32,21 @@ type Exchange struct {
 	Method, Path, Proto string
 	Headers             []Header
 	RequestBytes        uint64 // on the wire: start line, headers and body
+	RequestBodyBytes    uint64 // the body's payload (no chunk framing)
 	RequestBody         []byte // the first capture_body_bytes of the body, if asked
 	RequestStartNs      uint64 // first request byte moved
 	RequestEndNs        uint64 // last request byte moved
 
 	// The response. Status 0 when there is none (incomplete).
-	Status          int
-	Reason          string
-	ResponseProto   string
-	ResponseHeaders []Header
-	ResponseBytes   uint64
-	ResponseBody    []byte
-	ResponseStartNs uint64 // first response byte moved
-	ResponseEndNs   uint64 // last response byte moved
+	Status            int
+	Reason            string
+	ResponseProto     string
+	ResponseHeaders   []Header
+	ResponseBytes     uint64
+	ResponseBodyBytes uint64 // the body's payload (no chunk framing)
+	ResponseBody      []byte
+	ResponseStartNs   uint64 // first response byte moved
+	ResponseEndNs     uint64 // last response byte moved
 
 	// LatencyNs is the first response byte minus the last request byte.
 	LatencyNs uint64
