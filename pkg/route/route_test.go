@@ -1,0 +1,67 @@
+package route
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestRoute(t *testing.T) {
+	r, err := NewRouter([]string{"/users/{id}", "/static/*", "/api/v1/orders/{order}/items", "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ target, want string }{
+		{"/users/42", "/users/{id}"},
+		{"/users/alice?x=1", "/users/{id}"},
+		{"/users/", "/users/"},                   // an empty segment: not the template, nothing to collapse
+		{"/users/42/posts", "/users/{id}/posts"}, // not the template (longer): the heuristic
+		{"/static/css/site.css", "/static/*"},
+		{"/static", "/static"},
+		{"/api/v1/orders/9f8e7d6c5b/items", "/api/v1/orders/{order}/items"},
+		{"/", "/"},
+		{"/orders/123e4567-e89b-12d3-a456-426614174000", "/orders/{id}"},
+		{"/blobs/deadbeef12", "/blobs/{id}"},
+		{"/blobs/deadbeef", "/blobs/deadbeef"}, // hex letters only: a word
+		{"/t/AbCdEf0123456789xyz/x", "/t/{id}/x"},
+		{"/v2/health", "/v2/health"},
+		{"/items/2024/summary#top", "/items/{id}/summary"},
+		{"http://example.com/users/7", "/users/{id}"},
+		{"http://example.com", "/"},
+		{"*", "*"},
+		{"example.com:443", "/"},
+	} {
+		if got := r.Route(c.target); got != c.want {
+			t.Errorf("Route(%q) = %q, want %q", c.target, got, c.want)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, bad := range []string{"users", "/a/*/b", "/a/x{id}", "/a//b", "/a/{}", "/a/{b*}"} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("Parse(%q): no error", bad)
+		}
+	}
+}
+
+func TestIDLike(t *testing.T) {
+	for seg, want := range map[string]bool{
+		"123": true, "0": true, "v1": false, "users": false, "deadbeef": false, "deadbeef1": true,
+		"123e4567-e89b-12d3-a456-426614174000": true, "index.html": false, "abcdefghijklmnopqrstu": false,
+		"a1b2c3d4e5f6g7h8": true, "": false, "2fa": false, "user@example": false,
+	} {
+		if got := IDLike(seg); got != want {
+			t.Errorf("IDLike(%q) = %v, want %v", seg, got, want)
+		}
+	}
+}
+
+// Collapsing allocates only for a path it changes.
+func TestCollapseAllocs(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { Collapse("/static/site/main.css") }); n != 0 {
+		t.Errorf("an unchanged path: %v allocations", n)
+	}
+	if got := Collapse(strings.Repeat("/1", 3)); got != "/{id}/{id}/{id}" {
+		t.Errorf("Collapse(/1/1/1) = %q", got)
+	}
+}
