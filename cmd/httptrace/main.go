@@ -53,6 +53,8 @@ Flags:
       --log-format FMT   text or json (overrides the config)
       --duration D       stop after D (e.g. 30s); default: until SIGINT/SIGTERM,
                          or until every traced process has exited (--pid only)
+      --metrics-addr A   serve Prometheus metrics (RED per route, httptrace's
+                         own health) at http://A/metrics, A as HOST:PORT
   -v, --verbose          debug diagnostics (libbpf, each probe attached)
 
 Filters (all must hold; a repeated flag or a comma list matches any of its
@@ -149,6 +151,7 @@ type options struct {
 	attach      string
 	logFormat   string
 	duration    time.Duration
+	metricsAddr string
 	verbose     bool
 	showVersion bool
 }
@@ -181,6 +184,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.logFormat, "log-format", "", "")
 	filterFlags(fs, &o.filter)
 	fs.DurationVar(&o.duration, "duration", 0, "")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "")
 	fs.BoolVar(&o.verbose, "v", false, "")
 	fs.BoolVar(&o.verbose, "verbose", false, "")
 	fs.BoolVar(&o.showVersion, "version", false, "")
@@ -227,6 +231,9 @@ func readConfig(o options) (config.Config, error) {
 	}
 	if o.logFormat != "" {
 		cfg.LogFormat = o.logFormat
+	}
+	if o.metricsAddr != "" {
+		cfg.Metrics.Listen = o.metricsAddr
 	}
 	return cfg, nil
 }

@@ -66,6 +66,11 @@ type Config struct {
 	Redact redact.Options
 	// Filter says which exchanges are written (all are counted).
 	Filter filter.Filter
+	// Metrics, Routes and Services configure the aggregation that the
+	// exporters read.
+	Metrics  Metrics
+	Routes   Routes
+	Services []Service
 
 	// where records file:line of each key read from a file, for errors.
 	where map[string]string
@@ -77,6 +82,8 @@ func Default() Config {
 		Attach:          probes.ModeAuto,
 		CaptureBytes:    DefaultCaptureBytes,
 		LogFormat:       FormatText,
+		Metrics:         Metrics{TTL: DefaultMetricsTTL},
+		Routes:          Routes{MaxPerService: DefaultMaxRoutesPerService},
 		MaxHeaderBytes:  DefaultMaxHeaderBytes,
 		ExchangeTimeout: DefaultExchangeTimeout,
 		UnixSockets:     true,
@@ -148,6 +155,9 @@ func (c *Config) Validate() error {
 			return c.errorf("pids", "PID %d is listed twice", pid)
 		}
 		seen[pid] = true
+	}
+	if err := c.validateExport(); err != nil {
+		return err
 	}
 	switch c.Attach {
 	case probes.ModeAuto, probes.ModeKprobe, probes.ModeTracepoint:

@@ -113,6 +113,15 @@ func TestParseErrors(t *testing.T) {
 		{"bad duration", "exchange_timeout: soon\n", `c.yaml:1: exchange_timeout: "soon" is not a duration`},
 		{"comm not text", "comm: [1]\n", `c.yaml:1: comm: want a string, got "1" (int)`},
 		{"not utf-8", "pids: [1]\n# caf\xe9\n", `c.yaml:2: not valid UTF-8 text`},
+		{"metrics key", "metrics:\n  port: 9\n", `c.yaml:2: metrics.port: unknown key (want listen or ttl)`},
+		{"metrics ttl", "metrics:\n  ttl: often\n", `c.yaml:2: metrics.ttl: "often" is not a duration`},
+		{"route template", "routes:\n  patterns:\n    - /users/{id}\n    - /a/*/b\n", `c.yaml:4: routes.patterns: route "/a/*/b": * only as the last segment`},
+		{"route relative", "routes:\n  patterns: users\n", `c.yaml:2: routes.patterns: route "users": must start with /`},
+		{"routes key", "routes:\n  max: 3\n", `c.yaml:2: routes.max: unknown key (want patterns or max_per_service)`},
+		{"service not a list", "services: {name: a}\n", `c.yaml:1: services: want a list of {name, and comm or port}, got a mapping`},
+		{"service both", "services:\n  - {name: a, comm: x, port: 80}\n", `c.yaml:2: services: service "a": give one of comm or port`},
+		{"service no name", "services:\n  - {comm: x}\n", `c.yaml:2: services: a service without a name`},
+		{"service key", "services:\n  - {name: a, pid: 3}\n", `c.yaml:2: services.pid: unknown key (want name, comm or port)`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -144,6 +153,10 @@ func TestValidateErrors(t *testing.T) {
 		{"body negative", "pids: [1]\ncapture_body_bytes: -1\n", `c.yaml:2: capture_body_bytes: -1 is out of range (0 to 65536)`},
 		{"timeout short", "pids: [1]\nexchange_timeout: 10ms\n", `c.yaml:2: exchange_timeout: 10ms is out of range (1s to 1h)`},
 		{"bad format", "pids: [1]\nlog_format: xml\n", `c.yaml:2: log_format: "xml" is not a log format (want text or json)`},
+		{"metrics listen", "pids: [1]\nmetrics:\n  listen: '9464'\n", `c.yaml:3: metrics.listen: "9464" is not HOST:PORT (e.g. 127.0.0.1:9464 or :9464)`},
+		{"metrics port", "pids: [1]\nmetrics:\n  listen: localhost:http\n", `c.yaml:3: metrics.listen: "localhost:http": "http" is not a TCP port`},
+		{"metrics ttl short", "pids: [1]\nmetrics:\n  ttl: 10ms\n", `c.yaml:3: metrics.ttl: 10ms is too short (want 1s or more)`},
+		{"routes cap", "pids: [1]\nroutes:\n  max_per_service: 0\n", `c.yaml:3: routes.max_per_service: 0: want 1 or more`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -258,5 +271,24 @@ filter:
 		if _, err := Parse("c.yaml", []byte(yaml)); err == nil || err.Error() != want {
 			t.Errorf("%q: %v, want %s", yaml, err, want)
 		}
+	}
+}
+
+func TestParseExport(t *testing.T) {
+	c, err := Parse("c.yaml", []byte("pids: [1]\nmetrics:\n  listen: 127.0.0.1:9464\n  ttl: 1m\nroutes:\n  patterns:\n    - /users/{id}\n    - /static/*\n  max_per_service: 50\nservices:\n  - {name: web, comm: nginx}\n  - {name: api, port: 8080}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Metrics != (Metrics{Listen: "127.0.0.1:9464", TTL: time.Minute}) || c.Routes.MaxPerService != 50 ||
+		strings.Join(c.Routes.Patterns, " ") != "/users/{id} /static/*" ||
+		len(c.Services) != 2 || c.Services[0] != (Service{Name: "web", Comm: "nginx"}) || c.Services[1] != (Service{Name: "api", Port: 8080}) {
+		t.Errorf("parsed %+v %+v %+v", c.Metrics, c.Routes, c.Services)
+	}
+	d := Default()
+	if d.Metrics.TTL != DefaultMetricsTTL || d.Routes.MaxPerService != DefaultMaxRoutesPerService || d.Metrics.Listen != "" {
+		t.Errorf("defaults %+v %+v", d.Metrics, d.Routes)
 	}
 }

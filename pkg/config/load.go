@@ -148,6 +148,12 @@ func (d *decoder) top(n *yaml.Node) error {
 			return d.filter(v)
 		case "ports":
 			return d.ports(v)
+		case "metrics":
+			return d.metrics(v)
+		case "routes":
+			return d.routes(v)
+		case "services":
+			return d.services(v)
 		}
 		return d.fail(kn, k, "unknown key (want %s)", strings.Join(topKeys, ", "))
 	})
@@ -155,7 +161,7 @@ func (d *decoder) top(n *yaml.Node) error {
 
 // topKeys are the keys the top level takes, for the unknown-key message.
 var topKeys = []string{"pids", "comm", "ports", "attach", "capture_bytes", "max_header_bytes",
-	"capture_body_bytes", "exchange_timeout", "log_format", "unix_sockets", "tls", "probes", "redact", "filter"}
+	"capture_body_bytes", "exchange_timeout", "log_format", "unix_sockets", "tls", "probes", "redact", "filter", "metrics", "routes", "services"}
 
 // strs reads one string or a list of strings.
 func (d *decoder) strs(n *yaml.Node, key string) ([]string, error) {

@@ -101,6 +101,11 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	if cfg.LogFormat == config.FormatJSON {
 		sink = output.NewJSON(out, clock)
 	}
+	exp, err := startExport(cfg, tr, log)
+	if err != nil {
+		return Summary{}, &SetupError{Err: err}
+	}
+	defer exp.stop(log)
 	procs := pipeline.NewProcs(tr.TrackedPIDs(), len(cfg.Comms) > 0 || len(cfg.Ports) > 0)
 	var libs *libprobe.Prober
 	var tlsReady uint64
@@ -123,7 +128,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		Exchange: exchangeOptions(cfg, tlsReady),
 		Redactor: dst.Redactor,
 		Filter:   &cfg.Filter,
-		Sinks:    []output.Sink{sink},
+		Sinks:    append([]output.Sink{sink}, exp.sinks()...),
 		Procs:    procs,
 		OnListen: func(pid uint32) {
 			pids, err := tr.TrackChildren(int(pid), "/proc")
@@ -169,6 +174,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	start := time.Now()
 	reason, runErr := p.Run(ctx)
 	progs := programStats(tr, log)
+	exp.stop(log) // it reads the tracer's counters
 	tr.Detach()
 	if err := p.Finish(); err != nil && runErr == nil {
 		runErr = err

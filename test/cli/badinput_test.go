@@ -45,7 +45,7 @@ func TestBadInput(t *testing.T) {
 	if err := os.WriteFile(keyFile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	topKeys := "pids, comm, ports, attach, capture_bytes, max_header_bytes, capture_body_bytes, exchange_timeout, log_format, unix_sockets, tls, probes, redact, filter"
+	topKeys := "pids, comm, ports, attach, capture_bytes, max_header_bytes, capture_body_bytes, exchange_timeout, log_format, unix_sockets, tls, probes, redact, filter, metrics, routes, services"
 
 	cases := []badCase{
 		// Command line.

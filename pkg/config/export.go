@@ -1,0 +1,147 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/httptrace/httptrace/pkg/route"
+)
+
+// Metrics configures the Prometheus endpoint and the aggregation behind it.
+type Metrics struct {
+	// Listen is HOST:PORT where /metrics is served ("": not served).
+	Listen string
+	// TTL drops series not updated for this long.
+	TTL time.Duration
+}
+
+// Routes configures how paths become routes (package route).
+type Routes struct {
+	// Patterns are templates tried in order: /users/{id}, /static/*.
+	Patterns []string
+	// MaxPerService caps the distinct routes of one service.
+	MaxPerService int
+}
+
+// Service names the service of exchanges: those of processes with a
+// command name, or those a server port served.
+type Service struct {
+	Name string
+	Comm string
+	Port int
+}
+
+// Defaults of the export settings.
+const (
+	DefaultMetricsTTL          = 5 * time.Minute
+	DefaultMaxRoutesPerService = 200
+)
+
+func (d *decoder) metrics(n *yaml.Node) error {
+	return d.mapping(n, "metrics", func(k string, kn, v *yaml.Node) error {
+		var err error
+		switch k {
+		case "listen":
+			d.cfg.Metrics.Listen, err = d.str(v, "metrics.listen")
+		case "ttl":
+			d.cfg.Metrics.TTL, err = d.duration(v, "metrics.ttl")
+		default:
+			return d.fail(kn, "metrics."+k, "unknown key (want listen or ttl)")
+		}
+		return err
+	})
+}
+
+func (d *decoder) routes(n *yaml.Node) error {
+	return d.mapping(n, "routes", func(k string, kn, v *yaml.Node) error {
+		switch k {
+		case "patterns":
+			return d.each(v, "routes.patterns", func(item *yaml.Node, s string) error {
+				if _, err := route.Parse(s); err != nil {
+					return d.fail(item, "routes.patterns", "%v", err)
+				}
+				d.cfg.Routes.Patterns = append(d.cfg.Routes.Patterns, s)
+				return nil
+			})
+		case "max_per_service":
+			var err error
+			d.cfg.Routes.MaxPerService, err = d.int(v, "routes.max_per_service")
+			return err
+		}
+		return d.fail(kn, "routes."+k, "unknown key (want patterns or max_per_service)")
+	})
+}
+
+func (d *decoder) services(n *yaml.Node) error {
+	if n.Kind != yaml.SequenceNode {
+		return d.fail(n, "services", "want a list of {name, and comm or port}, got %s", kindName(n))
+	}
+	for _, item := range n.Content {
+		var s Service
+		err := d.mapping(item, "services", func(k string, kn, v *yaml.Node) error {
+			var err error
+			switch k {
+			case "name":
+				s.Name, err = d.str(v, "services.name")
+			case "comm":
+				s.Comm, err = d.str(v, "services.comm")
+			case "port":
+				s.Port, err = d.int(v, "services.port")
+			default:
+				return d.fail(kn, "services."+k, "unknown key (want name, comm or port)")
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		switch {
+		case s.Name == "":
+			return d.fail(item, "services", "a service without a name")
+		case (s.Comm == "") == (s.Port == 0):
+			return d.fail(item, "services", "service %q: give one of comm or port", s.Name)
+		case s.Port < 0 || s.Port > 65535:
+			return d.fail(item, "services", "service %q: %d is not a TCP port", s.Name, s.Port)
+		}
+		d.cfg.Services = append(d.cfg.Services, s)
+	}
+	return nil
+}
+
+// validateExport checks the export settings (the flags' too).
+func (c *Config) validateExport() error {
+	if c.Metrics.Listen != "" {
+		host, port, err := net.SplitHostPort(c.Metrics.Listen)
+		if err != nil || strings.ContainsAny(host, " /") {
+			return c.errorf("metrics.listen", "%q is not HOST:PORT (e.g. 127.0.0.1:9464 or :9464)", c.Metrics.Listen)
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			return c.errorf("metrics.listen", "%q: %q is not a TCP port", c.Metrics.Listen, port)
+		}
+	}
+	if c.Metrics.TTL < time.Second {
+		return c.errorf("metrics.ttl", "%s is too short (want 1s or more)", c.Metrics.TTL)
+	}
+	if c.Routes.MaxPerService < 1 {
+		return c.errorf("routes.max_per_service", "%d: want 1 or more", c.Routes.MaxPerService)
+	}
+	for _, p := range c.Routes.Patterns {
+		if _, err := route.Parse(p); err != nil {
+			return c.errorf("routes.patterns", "%v", err)
+		}
+	}
+	return nil
+}
+
+// String names a service selector for messages.
+func (s Service) String() string {
+	if s.Comm != "" {
+		return fmt.Sprintf("%s (comm %s)", s.Name, s.Comm)
+	}
+	return fmt.Sprintf("%s (port %d)", s.Name, s.Port)
+}

@@ -1,0 +1,146 @@
+// Package metrics serves the aggregation (package aggregate) to
+// Prometheus: OpenTelemetry's HTTP metric names in their Prometheus form,
+// and httptrace's own health counters, at /metrics.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/httptrace/httptrace/pkg/aggregate"
+	"github.com/httptrace/httptrace/pkg/record"
+)
+
+// Labels of the HTTP metrics, in order.
+var Labels = []string{"http_request_method", "http_response_status_code", "http_route",
+	"server_address", "server_port", "network_protocol_version", "service_name"}
+
+// The HTTP metrics: a duration and two body size histograms for each side.
+type family struct {
+	duration, requestBody, responseBody *prometheus.Desc
+}
+
+func newFamily(side string) family {
+	return family{
+		duration: prometheus.NewDesc("http_"+side+"_request_duration_seconds",
+			"Duration of HTTP "+side+" requests, from the request's first byte to the response's last.", Labels, nil),
+		requestBody: prometheus.NewDesc("http_"+side+"_request_body_size_bytes",
+			"Size of HTTP "+side+" request bodies (payload, without chunk framing).", Labels, nil),
+		responseBody: prometheus.NewDesc("http_"+side+"_response_body_size_bytes",
+			"Size of HTTP "+side+" response bodies (payload, without chunk framing).", Labels, nil),
+	}
+}
+
+// Counter is one of httptrace's health counts, read at each scrape.
+type Counter struct {
+	Name  string // without the httptrace_ prefix and _total suffix
+	Help  string
+	Value uint64
+}
+
+// Collector is a prometheus.Collector of an aggregation and of health
+// counters.
+type Collector struct {
+	agg    *aggregate.Aggregator
+	health func() []Counter
+	server family
+	client family
+}
+
+// NewCollector collects agg's series and what health returns (nil: none).
+func NewCollector(agg *aggregate.Aggregator, health func() []Counter) *Collector {
+	return &Collector{agg: agg, health: health, server: newFamily("server"), client: newFamily("client")}
+}
+
+// Describe sends nothing: the collector is unchecked (its health counters
+// are named at each scrape).
+func (c *Collector) Describe(chan<- *prometheus.Desc) {}
+
+// Collect sends every live series and the health counters.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	var out []prometheus.Metric
+	c.agg.Each(func(s *aggregate.Series) {
+		f := c.server
+		if s.Side == record.Client {
+			f = c.client
+		}
+		labels := []string{s.Method, strconv.Itoa(s.Status), s.Route, s.ServerAddress, strconv.Itoa(s.ServerPort), s.Proto, s.Service}
+		out = append(out,
+			histogram(f.duration, &s.Duration, aggregate.DurationBounds, labels),
+			histogram(f.requestBody, &s.RequestBody, aggregate.SizeBounds, labels),
+			histogram(f.responseBody, &s.ResponseBody, aggregate.SizeBounds, labels))
+	})
+	for _, m := range out {
+		ch <- m
+	}
+	st := c.agg.Stats()
+	counters := []Counter{
+		{"route_overflow", "Exchanges whose route was past the per-service cap, labelled /**.", st.RouteOverflow},
+		{"series_expired", "Series dropped after metrics.ttl without an update.", st.Expired},
+	}
+	if c.health != nil {
+		counters = append(counters, c.health()...)
+	}
+	for _, k := range counters {
+		d := prometheus.NewDesc("httptrace_"+k.Name+"_total", k.Help, nil, nil)
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(k.Value))
+	}
+	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("httptrace_series", "Series held now.", nil, nil),
+		prometheus.GaugeValue, float64(st.Series))
+}
+
+// histogram is h as a Prometheus histogram: cumulative bucket counts.
+func histogram(d *prometheus.Desc, h *aggregate.Histogram, bounds []float64, labels []string) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(bounds))
+	var sum uint64
+	for i, b := range bounds {
+		sum += h.Counts[i]
+		buckets[b] = sum
+	}
+	return prometheus.MustNewConstHistogram(d, h.Count, h.Sum, buckets, labels...)
+}
+
+// Server serves /metrics.
+type Server struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+// Listen starts serving c at addr (HOST:PORT) in the background.
+func Listen(addr string, c *Collector) (*Server, error) {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(c); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listening on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	s := &Server{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			_ = err // the listener closed under it: Close was called
+		}
+	}()
+	return s, nil
+}
+
+// Addr is where it listens.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Close stops serving.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return s.srv.Shutdown(ctx)
+}

@@ -1,0 +1,57 @@
+package metrics
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/httptrace/httptrace/pkg/aggregate"
+	"github.com/httptrace/httptrace/pkg/record"
+)
+
+// The endpoint serves each side's histograms under OpenTelemetry's
+// Prometheus names and labels, and the health counters.
+func TestEndpoint(t *testing.T) {
+	agg := aggregate.New(aggregate.Options{})
+	for i, status := range []int{200, 200, 503} {
+		agg.Write(&record.Exchange{Comm: "nginx", Side: record.Server, Method: "GET", Path: "/users/" + string(rune('1'+i)), Proto: "HTTP/1.1",
+			Status: status, Server: "127.0.0.1:8080", RequestStartNs: 1, ResponseEndNs: 2_000_001, ResponseBodyBytes: 5})
+	}
+	agg.Write(&record.Exchange{Comm: "curl", Side: record.Client, Method: "POST", Path: "/api", Proto: "HTTP/1.1",
+		Status: 201, Server: "10.1.2.3:443", TLS: true, Headers: []record.Header{{Name: "Host", Value: "api.example.com"}},
+		RequestStartNs: 1, ResponseEndNs: 30_000_001, RequestBodyBytes: 2000})
+	srv, err := Listen("127.0.0.1:0", NewCollector(agg, func() []Counter { return []Counter{{Name: "events_lost", Help: "lost", Value: 7}} }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	resp, err := http.Get("http://" + srv.Addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	text := string(body)
+	for _, want := range []string{
+		`http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/users/{id}",network_protocol_version="1.1",server_address="127.0.0.1",server_port="8080",service_name="nginx"} 2`,
+		`http_server_request_duration_seconds_bucket{http_request_method="GET",http_response_status_code="200",http_route="/users/{id}",network_protocol_version="1.1",server_address="127.0.0.1",server_port="8080",service_name="nginx",le="0.005"} 2`,
+		`http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="503",http_route="/users/{id}",network_protocol_version="1.1",server_address="127.0.0.1",server_port="8080",service_name="nginx"} 1`,
+		`http_server_response_body_size_bytes_sum{http_request_method="GET",http_response_status_code="200",http_route="/users/{id}",network_protocol_version="1.1",server_address="127.0.0.1",server_port="8080",service_name="nginx"} 10`,
+		`http_client_request_duration_seconds_bucket{http_request_method="POST",http_response_status_code="201",http_route="/api",network_protocol_version="1.1",server_address="api.example.com",server_port="443",service_name="curl",le="0.025"} 0`,
+		`http_client_request_body_size_bytes_sum{http_request_method="POST",http_response_status_code="201",http_route="/api",network_protocol_version="1.1",server_address="api.example.com",server_port="443",service_name="curl"} 2000`,
+		"httptrace_events_lost_total 7",
+		"httptrace_route_overflow_total 0",
+		"httptrace_series 3",
+	} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("no line %s in:\n%s", want, text)
+		}
+	}
+}
+
+func TestListenError(t *testing.T) {
+	if _, err := Listen("256.0.0.1:1", NewCollector(aggregate.New(aggregate.Options{}), nil)); err == nil || !strings.Contains(err.Error(), "256.0.0.1:1") {
+		t.Errorf("Listen on a bad address: %v, want an error naming it", err)
+	}
+}
