@@ -11,6 +11,7 @@ base_pkgs=(
   make gcc git file curl ca-certificates nodejs
   bpftrace qemu-system-x86 busybox-static cpio gzip xz-utils iproute2 vagrant
   nginx haproxy python3 wrk apache2-utils strace dbus-daemon dbus-bin caddy
+  prometheus
 )
 # libbpf 1.4 comes from bookworm-backports (bookworm's own is 1.1).
 backport_pkgs=(libbpf-dev libbpf1)
@@ -62,11 +63,14 @@ if [ -n "$need" ] || [ -n "$need_bp" ]; then
   fi
 fi
 
-# Caddy is a test server, not a service of this machine: its package starts
-# one on port 80 where systemd runs.
-if [ -d /run/systemd/system ] && systemctl is-enabled caddy.service >/dev/null 2>&1; then
-  systemctl disable --now caddy.service >/dev/null 2>&1 || true
-fi
+# Caddy and Prometheus are test programs, not services of this machine:
+# their packages start one (Caddy on port 80, Prometheus on 9090) where
+# systemd runs.
+for svc in caddy prometheus prometheus-node-exporter; do
+  if [ -d /run/systemd/system ] && systemctl is-enabled "$svc.service" >/dev/null 2>&1; then
+    systemctl disable --now "$svc.service" >/dev/null 2>&1 || true
+  fi
+done
 
 # Go is on the machine image at /usr/local/go; say so clearly if it is not.
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
