@@ -41,13 +41,14 @@ func TestFixedTable(t *testing.T) {
 		return r
 	}
 	var runs []runResult
-	for round, b := range []struct{ untraced, floor, bt, text, json int64 }{
-		{100, 110, 200, 110, 115}, // round 1: text adds 10, bpftrace 100
-		{120, 125, 180, 140, 150}, // round 2: text adds 20, bpftrace 60
-		{100, 105, 150, 100, 104}, // round 3: text adds 0, left out of the ratios
+	for round, b := range []struct{ untraced, floor, bt, text, json, metrics int64 }{
+		{100, 110, 200, 110, 115, 112}, // round 1: text adds 10, bpftrace 100, metrics 12
+		{120, 125, 180, 140, 150, 142}, // round 2: text adds 20, bpftrace 60, metrics 22
+		{100, 105, 150, 100, 104, 101}, // round 3: text adds 0, left out of the ratios
 	} {
 		runs = append(runs, run(setupUntraced, round+1, b.untraced), run(setupFloor, round+1, b.floor),
-			run(setupBpftrace, round+1, b.bt), run(setupText, round+1, b.text), run(setupJSON, round+1, b.json))
+			run(setupBpftrace, round+1, b.bt), run(setupText, round+1, b.text), run(setupJSON, round+1, b.json),
+			run(setupMetrics, round+1, b.metrics))
 	}
 	got := fixedTable(aggregate(runs, []string{"nginx"}, setupKeys))
 	want := [][]string{
@@ -57,6 +58,7 @@ func TestFixedTable(t *testing.T) {
 		{"nginx", "bpftrace", "10000", "180.00 (150.00-200.00)", "60.00 (50.00-100.00)", "6.50 (3.00-10.00)", "10000 / 10000 (=)", "0"},
 		{"nginx", "httptrace-text", "10000", "110.00 (100.00-140.00)", "10.00 (0.00-20.00)", "1.00", "10000 / 10000 (=)", "0"},
 		{"nginx", "httptrace-json", "10000", "115.00 (104.00-150.00)", "15.00 (4.00-30.00)", "1.50", "10000 / 10000 (=)", "0"},
+		{"nginx", "httptrace-metrics", "10000", "112.00 (101.00-142.00)", "12.00 (1.00-22.00)", "1.15 (1.10-1.20)", "10000 / 10000 (=)", "0"},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("fixed table\n got %q\nwant %q", got, want)

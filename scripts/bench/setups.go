@@ -1,4 +1,4 @@
-// The five setups measured per server, and one measured run of a setup.
+// The six setups measured per server, and one measured run of a setup.
 package main
 
 import (
@@ -19,10 +19,16 @@ const (
 	setupBpftrace = "bpftrace"
 	setupText     = "httptrace-text"
 	setupJSON     = "httptrace-json"
+	// setupMetrics is text output plus the Prometheus endpoint, scraped
+	// once a second as a Prometheus server would.
+	setupMetrics = "httptrace-metrics"
 )
 
 // setupKeys lists every setup; a round runs each once per server.
-var setupKeys = []string{setupUntraced, setupFloor, setupBpftrace, setupText, setupJSON}
+var setupKeys = []string{setupUntraced, setupFloor, setupBpftrace, setupText, setupJSON, setupMetrics}
+
+// scrapeEvery is how often the metrics setup's endpoint is read.
+const scrapeEvery = time.Second
 
 // attachMode is the only mode the benchmark machines have (no kprobes).
 const attachMode = "tracepoint"
@@ -55,6 +61,7 @@ type tracerRun struct {
 	proc     *child
 	bpftrace bool
 	json     bool
+	scraper  *scraper // the metrics setup's
 }
 
 // measure runs one setup: start its tracer (if any), load the server with
@@ -97,7 +104,16 @@ func measure(c config, srv *server, setup string, round int, dir string, idlePID
 func startTracer(c config, serverPID int, setup, dir string, idlePID int) (*tracerRun, error) {
 	base := filepath.Join(dir, setup)
 	pid, useBpftrace, format := serverPID, false, "text"
+	var extra []string
+	metricsAddr := ""
 	switch setup {
+	case setupMetrics:
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		metricsAddr = addr
+		extra = []string{"--metrics-addr", addr}
 	case setupFloor:
 		pid, useBpftrace = idlePID, c.floor == floorBpftrace
 	case setupBpftrace:
@@ -108,8 +124,8 @@ func startTracer(c config, serverPID int, setup, dir string, idlePID int) (*trac
 	if useBpftrace {
 		return startBpftrace(c, pid, base)
 	}
-	p, err := startChild(base+".out", base+".err", c.tool,
-		"--pid", strconv.Itoa(pid), "--attach", attachMode, "--log-format", format)
+	argv := append([]string{c.tool, "--pid", strconv.Itoa(pid), "--attach", attachMode, "--log-format", format}, extra...)
+	p, err := startChild(base+".out", base+".err", argv...)
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +136,9 @@ func startTracer(c config, serverPID int, setup, dir string, idlePID int) (*trac
 	if err != nil {
 		p.stop(syscall.SIGKILL, 5*time.Second)
 		return nil, err
+	}
+	if metricsAddr != "" {
+		tr.scraper = startScraper("http://"+metricsAddr+"/metrics", scrapeEvery)
 	}
 	return tr, nil
 }
@@ -165,6 +184,9 @@ func finishTracer(tr *tracerRun, before int64) (*tracerStats, error) {
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
+	}
+	if tr.scraper != nil {
+		note(tr.scraper.stop())
 	}
 	after, err := cpuTicks(pid)
 	note(err)
