@@ -1,9 +1,10 @@
 // Package aggregate keeps the RED aggregation of exchanges that every
 // exporter reads (Prometheus, OTLP metrics, the live view): per service,
-// side, method, route, status and server, a count and histograms of
-// duration and body sizes, with OpenTelemetry's names in mind. Routes
-// come from package route and are capped per service; series not updated
-// for the TTL are dropped, so memory stays bounded whatever the paths.
+// side, method, route, status, scheme and server, a count and histograms
+// of duration and body sizes, with OpenTelemetry's names in mind. Routes
+// and server names are capped per service and side, a 404 never makes a
+// new route, and series not updated for the TTL are dropped, so memory
+// stays bounded whatever the clients send.
 package aggregate
 
 import (
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/httptrace/httptrace/pkg/record"
 	"github.com/httptrace/httptrace/pkg/route"
@@ -20,11 +22,14 @@ import (
 // Defaults of Options.
 const (
 	DefaultMaxRoutes = 200
+	DefaultMaxHosts  = 50
 	DefaultTTL       = 5 * time.Minute
-	// Overflow is the route of a service's paths past MaxRoutes.
+	// Overflow is the route of a service's paths past MaxRoutes, and of a
+	// 404 to a path of no known route.
 	Overflow = "/**"
-	// OtherMethod is the method of requests whose method is not a known one.
-	OtherMethod = "_OTHER"
+	// Other is the method of requests whose method is not a known one, and
+	// the server address past MaxHosts.
+	Other = "_OTHER"
 )
 
 // DurationBounds are the upper bounds of the duration histogram's buckets,
@@ -39,8 +44,11 @@ var SizeBounds = []float64{0, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576
 type Options struct {
 	// Router gives each path its route (nil: the ID heuristic only).
 	Router *route.Router
-	// MaxRoutes caps the distinct routes of one service.
+	// MaxRoutes caps the distinct routes of one service and side.
 	MaxRoutes int
+	// MaxHosts caps the distinct server addresses (Host headers) of one
+	// service and side.
+	MaxHosts int
 	// TTL drops series (and routes) not updated for this long.
 	TTL time.Duration
 	// Service names an exchange's service (nil: its process's comm).
@@ -56,31 +64,41 @@ type Key struct {
 	Method        string
 	Route         string
 	Status        int
+	Scheme        string // url.scheme: http or https
 	ServerAddress string
-	ServerPort    int
+	ServerPort    int    // 0: none (a unix socket)
 	Proto         string // network.protocol.version: "1.1", "1.0", "2"
 }
 
-// Histogram counts observations into buckets with DurationBounds or
-// SizeBounds; Counts has one more slot than the bounds, for +Inf.
+// Histogram counts observations into buckets: Counts[i] those at most
+// Bounds[i] and above the bound before (not cumulative), Counts[len(Bounds)]
+// those above the last bound.
 type Histogram struct {
+	Bounds []float64 // shared, never written
 	Counts []uint64
 	Sum    float64
 	Count  uint64
 }
 
 func newHistogram(bounds []float64) Histogram {
-	return Histogram{Counts: make([]uint64, len(bounds)+1)}
+	return Histogram{Bounds: bounds, Counts: make([]uint64, len(bounds)+1)}
 }
 
-func (h *Histogram) observe(bounds []float64, v float64) {
+func (h *Histogram) observe(v float64) {
 	i := 0
-	for i < len(bounds) && v > bounds[i] {
+	for i < len(h.Bounds) && v > h.Bounds[i] {
 		i++
 	}
 	h.Counts[i]++
 	h.Sum += v
 	h.Count++
+}
+
+// copyInto copies h into dst, reusing dst's slice.
+func (h *Histogram) copyInto(dst *Histogram) {
+	counts := append(dst.Counts[:0], h.Counts...)
+	*dst = *h
+	dst.Counts = counts
 }
 
 // Series is one key's aggregation.
@@ -89,7 +107,18 @@ type Series struct {
 	Duration     Histogram // seconds, from the request's first byte to the response's last
 	RequestBody  Histogram // bytes
 	ResponseBody Histogram // bytes
+	Created      time.Time // when the series began (a counter's start)
 	Updated      time.Time
+}
+
+// copyInto copies s into dst, reusing dst's slices.
+func (s *Series) copyInto(dst *Series) {
+	d, q, r := dst.Duration, dst.RequestBody, dst.ResponseBody
+	*dst = *s
+	dst.Duration, dst.RequestBody, dst.ResponseBody = d, q, r
+	s.Duration.copyInto(&dst.Duration)
+	s.RequestBody.copyInto(&dst.RequestBody)
+	s.ResponseBody.copyInto(&dst.ResponseBody)
 }
 
 // Stats are the aggregator's own counts.
@@ -99,6 +128,8 @@ type Stats struct {
 	Unmatched     uint64 // responses with no request (not in the series)
 	Gaps          uint64 // exchanges with bytes never seen
 	RouteOverflow uint64 // exchanges whose route was past MaxRoutes
+	Route404      uint64 // 404s to a path of no known route (labelled Overflow)
+	HostOverflow  uint64 // exchanges whose server address was past MaxHosts
 	Series        int    // series held now
 	Expired       uint64 // series dropped for the TTL
 }
@@ -110,9 +141,24 @@ type Aggregator struct {
 
 	mu     sync.Mutex
 	series map[Key]*Series
-	routes map[string]map[string]time.Time // service -> route -> last use
+	routes map[scope]map[string]*use // route -> its use
+	hosts  map[scope]map[string]*use // server address -> its use
 	stats  Stats
 	last   time.Time // last expiry pass
+	buf    []byte    // a route being made (Write's)
+}
+
+// use is a route or server address in use: its own copy of the name, and
+// when it was last used.
+type use struct {
+	name string
+	last time.Time
+}
+
+// scope is what the caps are per: a service's side.
+type scope struct {
+	service string
+	side    record.Side
 }
 
 // New returns an aggregator with opts, defaults filled in.
@@ -123,6 +169,9 @@ func New(opts Options) *Aggregator {
 	if opts.MaxRoutes <= 0 {
 		opts.MaxRoutes = DefaultMaxRoutes
 	}
+	if opts.MaxHosts <= 0 {
+		opts.MaxHosts = DefaultMaxHosts
+	}
 	if opts.TTL <= 0 {
 		opts.TTL = DefaultTTL
 	}
@@ -132,7 +181,8 @@ func New(opts Options) *Aggregator {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Aggregator{opts: opts, series: map[Key]*Series{}, routes: map[string]map[string]time.Time{}}
+	return &Aggregator{opts: opts, series: map[Key]*Series{}, routes: map[scope]map[string]*use{},
+		hosts: map[scope]map[string]*use{}}
 }
 
 // Write aggregates one exchange (output.Sink).
@@ -152,45 +202,95 @@ func (a *Aggregator) Write(e *record.Exchange) error {
 		return nil
 	}
 	a.stats.Exchanges++
-	k := Key{Service: a.opts.Service(e), Side: e.Side, Method: Method(e.Method), Status: e.Status, Proto: protoVersion(e.Proto)}
-	k.ServerAddress, k.ServerPort = ServerOf(e)
-	k.Route = a.route(k.Service, e.Path, now)
+	sc := scope{service: a.opts.Service(e), side: e.Side}
+	k := Key{Service: sc.service, Side: e.Side, Method: Method(e.Method), Status: e.Status, Scheme: "http", Proto: protoVersion(e.Proto)}
+	if e.TLS {
+		k.Scheme = "https"
+	}
+	host, port := ServerOf(e)
+	k.ServerAddress, k.ServerPort = a.host(sc, host, now), port
+	k.Route = a.route(sc, e, now)
 	s := a.series[k]
 	if s == nil {
-		s = &Series{Key: k, Duration: newHistogram(DurationBounds), RequestBody: newHistogram(SizeBounds), ResponseBody: newHistogram(SizeBounds)}
+		// Keys outlive the exchange: their strings must not hold on to
+		// its buffers, and must be valid UTF-8 (a label value is).
+		k.Service, k.Route, k.ServerAddress = label(k.Service), label(k.Route), label(k.ServerAddress)
+		s = &Series{Key: k, Duration: newHistogram(DurationBounds), RequestBody: newHistogram(SizeBounds),
+			ResponseBody: newHistogram(SizeBounds), Created: now}
 		a.series[k] = s
 	}
 	s.Updated = now
-	if e.ResponseEndNs > e.RequestStartNs && e.RequestStartNs > 0 {
-		s.Duration.observe(DurationBounds, float64(e.ResponseEndNs-e.RequestStartNs)/1e9)
-	} else {
-		s.Duration.observe(DurationBounds, 0)
+	switch {
+	case e.ResponseEndNs > e.RequestStartNs && e.RequestStartNs > 0:
+		s.Duration.observe(float64(e.ResponseEndNs-e.RequestStartNs) / 1e9)
+	default:
+		s.Duration.observe(float64(e.LatencyNs) / 1e9)
 	}
-	s.RequestBody.observe(SizeBounds, float64(e.RequestBodyBytes))
-	s.ResponseBody.observe(SizeBounds, float64(e.ResponseBodyBytes))
+	s.RequestBody.observe(float64(e.RequestBodyBytes))
+	s.ResponseBody.observe(float64(e.ResponseBodyBytes))
 	if now.Sub(a.last) > a.opts.TTL/10 {
 		a.expire(now)
 	}
 	return nil
 }
 
+// label is s as a label value that owns its bytes: valid UTF-8 (a
+// client's bytes may not be), copied.
+func label(s string) string {
+	if !utf8.ValidString(s) {
+		return strings.ToValidUTF8(s, "\uFFFD")
+	}
+	return strings.Clone(s)
+}
+
 // Flush implements output.Sink: nothing is buffered.
 func (a *Aggregator) Flush() error { return nil }
 
-// route is path's route for service, past the cap Overflow.
-func (a *Aggregator) route(service, path string, now time.Time) string {
-	r := a.opts.Router.Route(path)
-	seen := a.routes[service]
+// route is the exchange's route in its scope: Overflow past the cap, or
+// for a 404 to a path of no known route (a scanner's would fill the cap).
+// A known route is found without allocating.
+func (a *Aggregator) route(sc scope, e *record.Exchange, now time.Time) string {
+	a.buf = a.opts.Router.AppendRoute(a.buf[:0], e.Path)
+	seen := a.routes[sc]
 	if seen == nil {
-		seen = map[string]time.Time{}
-		a.routes[service] = seen
+		seen = map[string]*use{}
+		a.routes[sc] = seen
 	}
-	if _, ok := seen[r]; !ok && len(seen) >= a.opts.MaxRoutes {
+	if u, ok := seen[string(a.buf)]; ok {
+		u.last = now
+		return u.name
+	}
+	switch {
+	case e.Status == 404:
+		a.stats.Route404++
+		return Overflow
+	case len(seen) >= a.opts.MaxRoutes:
 		a.stats.RouteOverflow++
 		return Overflow
 	}
-	seen[r] = now
-	return r
+	u := &use{name: label(string(a.buf)), last: now}
+	seen[string(a.buf)] = u
+	return u.name
+}
+
+// host is the server address in its scope: Other past the cap.
+func (a *Aggregator) host(sc scope, h string, now time.Time) string {
+	seen := a.hosts[sc]
+	if seen == nil {
+		seen = map[string]*use{}
+		a.hosts[sc] = seen
+	}
+	if u, ok := seen[h]; ok {
+		u.last = now
+		return u.name
+	}
+	if len(seen) >= a.opts.MaxHosts {
+		a.stats.HostOverflow++
+		return Other
+	}
+	u := &use{name: label(h), last: now}
+	seen[strings.Clone(h)] = u
+	return u.name
 }
 
 // expire drops the series and routes not updated for the TTL.
@@ -202,27 +302,36 @@ func (a *Aggregator) expire(now time.Time) {
 			a.stats.Expired++
 		}
 	}
-	for service, seen := range a.routes {
-		for r, at := range seen {
-			if now.Sub(at) > a.opts.TTL {
-				delete(seen, r)
+	for _, m := range []map[scope]map[string]*use{a.routes, a.hosts} {
+		for sc, seen := range m {
+			for r, u := range seen {
+				if now.Sub(u.last) > a.opts.TTL {
+					delete(seen, r)
+				}
 			}
-		}
-		if len(seen) == 0 {
-			delete(a.routes, service)
+			if len(seen) == 0 {
+				delete(m, sc)
+			}
 		}
 	}
 }
 
-// Each calls fn for every live series, with the aggregation locked: fn
-// must copy what it keeps and not call back.
-func (a *Aggregator) Each(fn func(s *Series)) {
+// Snapshot copies every live series into dst (reusing its slices) and
+// returns it: the exporters read the copy, so the pipeline's Write waits
+// only for the copying.
+func (a *Aggregator) Snapshot(dst []Series) []Series {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.expire(a.opts.Now())
+	n := 0
 	for _, s := range a.series {
-		fn(s)
+		if n == len(dst) {
+			dst = append(dst, Series{})
+		}
+		s.copyInto(&dst[n])
+		n++
 	}
+	return dst[:n]
 }
 
 // Stats returns the aggregator's counts.
@@ -234,17 +343,18 @@ func (a *Aggregator) Stats() Stats {
 	return st
 }
 
-// knownMethods are the methods kept as they are; others are OtherMethod,
-// so a client cannot make series of its own.
-var knownMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "DELETE": true,
-	"CONNECT": true, "OPTIONS": true, "TRACE": true, "PATCH": true, "QUERY": true}
+// knownMethods are the methods kept as they are; others are Other, so a
+// client cannot make series of its own. The values are the constants the
+// keys hold (not slices of a request).
+var knownMethods = map[string]string{"GET": "GET", "HEAD": "HEAD", "POST": "POST", "PUT": "PUT", "DELETE": "DELETE",
+	"CONNECT": "CONNECT", "OPTIONS": "OPTIONS", "TRACE": "TRACE", "PATCH": "PATCH", "QUERY": "QUERY"}
 
-// Method is m when it is a known method, else OtherMethod.
+// Method is m when it is a known method, else Other.
 func Method(m string) string {
-	if knownMethods[m] {
-		return m
+	if k, ok := knownMethods[m]; ok {
+		return k
 	}
-	return OtherMethod
+	return Other
 }
 
 // protoVersion is network.protocol.version of "HTTP/1.1": "1.1".
@@ -260,24 +370,41 @@ func protoVersion(p string) string {
 	return ""
 }
 
+// lower is s in ASCII lower case, allocating only when it changes.
+func lower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
+
 // ServerOf is the server's address and port as the client named it: the
 // Host header's (the port the scheme implies when it names none), else
 // the socket's.
 func ServerOf(e *record.Exchange) (string, int) {
 	for _, h := range e.Headers {
 		if len(h.Name) == 4 && strings.EqualFold(h.Name, "Host") && h.Value != "" {
-			host, port, err := net.SplitHostPort(h.Value)
-			if err != nil {
-				host, port = strings.Trim(h.Value, "[]"), ""
+			host, port := h.Value, ""
+			if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
+				var err error
+				if host, port, err = net.SplitHostPort(h.Value); err != nil {
+					host, port = h.Value, ""
+				}
 			}
-			n, _ := strconv.Atoi(port)
+			host = strings.Trim(host, "[]")
+			n := 0
+			if port != "" {
+				n, _ = strconv.Atoi(port)
+			}
 			if n == 0 {
 				n = 80
 				if e.TLS {
 					n = 443
 				}
 			}
-			return strings.ToLower(host), n
+			return lower(host), n
 		}
 	}
 	host, port, err := net.SplitHostPort(e.Server)

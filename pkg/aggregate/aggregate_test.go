@@ -24,8 +24,16 @@ func exchange(method, path string, status int, durMs uint64) *record.Exchange {
 
 func series(a *Aggregator) map[Key]Series {
 	out := map[Key]Series{}
-	a.Each(func(s *Series) { out[s.Key] = *s })
+	for _, s := range a.Snapshot(nil) {
+		out[s.Key] = s
+	}
 	return out
+}
+
+// key is the key of exchange()'s series with route, status and method.
+func key(method, route string, status int) Key {
+	return Key{Service: "nginx", Side: record.Server, Method: method, Route: route, Status: status, Scheme: "http",
+		ServerAddress: "example.com", ServerPort: 8080, Proto: "1.1"}
 }
 
 func TestAggregate(t *testing.T) {
@@ -45,12 +53,14 @@ func TestAggregate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	key := Key{Service: "nginx", Side: record.Server, Method: "GET", Route: "/users/{id}", Status: 200,
-		ServerAddress: "example.com", ServerPort: 8080, Proto: "1.1"}
+	k := key("GET", "/users/{id}", 200)
 	got := series(a)
-	s, ok := got[key]
+	s, ok := got[k]
 	if !ok {
-		t.Fatalf("no series %+v in %+v", key, got)
+		t.Fatalf("no series %+v in %+v", k, got)
+	}
+	if !s.Created.Equal(c.t) {
+		t.Errorf("created %v, want %v", s.Created, c.t)
 	}
 	// 3 ms falls in the 5 ms bucket, 30 ms in the 50 ms one.
 	if s.Duration.Count != 2 || s.Duration.Counts[0] != 1 || s.Duration.Counts[3] != 1 || s.Duration.Sum < 0.0329 || s.Duration.Sum > 0.0331 {
@@ -59,11 +69,7 @@ func TestAggregate(t *testing.T) {
 	if s.ResponseBody.Count != 2 || s.ResponseBody.Sum != 600 || s.ResponseBody.Counts[3] != 2 || s.RequestBody.Counts[1] != 2 {
 		t.Errorf("bodies %+v %+v, want two 10 B requests (<=64) and two 300 B responses (<=1024)", s.RequestBody, s.ResponseBody)
 	}
-	for _, want := range []Key{
-		{Service: "nginx", Side: record.Server, Method: "GET", Route: "/users/{id}", Status: 404, ServerAddress: "example.com", ServerPort: 8080, Proto: "1.1"},
-		{Service: "nginx", Side: record.Server, Method: "GET", Route: "/static/*", Status: 200, ServerAddress: "example.com", ServerPort: 8080, Proto: "1.1"},
-		{Service: "nginx", Side: record.Server, Method: OtherMethod, Route: "/pot", Status: 418, ServerAddress: "example.com", ServerPort: 8080, Proto: "1.1"},
-	} {
+	for _, want := range []Key{key("GET", "/users/{id}", 404), key("GET", "/static/*", 200), key(Other, "/pot", 418)} {
 		if _, ok := got[want]; !ok {
 			t.Errorf("no series %+v", want)
 		}
@@ -98,7 +104,7 @@ func TestTTL(t *testing.T) {
 		t.Fatalf("after the TTL again: %+v, want none", got)
 	}
 	a.Write(exchange("GET", "/b", 200, 1))
-	if _, ok := series(a)[Key{Service: "nginx", Side: record.Server, Method: "GET", Route: "/b", Status: 200, ServerAddress: "example.com", ServerPort: 8080, Proto: "1.1"}]; !ok {
+	if _, ok := series(a)[key("GET", "/b", 200)]; !ok {
 		t.Errorf("/b not its own route once /a expired: %+v", series(a))
 	}
 	if st := a.Stats(); st.Expired != 2 {
@@ -167,13 +173,62 @@ func TestServerOf(t *testing.T) {
 	}
 }
 
-// Write costs no allocation for a path whose route exists (the common case).
+// Write costs no allocation once its series exists, for a path with IDs
+// and a Host without a port too.
 func TestWriteAllocs(t *testing.T) {
 	a := New(Options{})
-	e := exchange("GET", "/users/list", 200, 1)
-	a.Write(e)
-	if n := testing.AllocsPerRun(1000, func() { a.Write(e) }); n > 0 {
-		t.Errorf("%v allocations per exchange", n)
+	for _, e := range []*record.Exchange{exchange("GET", "/users/list", 200, 1), exchange("GET", "/users/123/posts/9?page=2", 200, 1)} {
+		a.Write(e)
+		if n := testing.AllocsPerRun(1000, func() { a.Write(e) }); n > 0 {
+			t.Errorf("%s: %v allocations per exchange", e.Path, n)
+		}
+		e.Headers = []record.Header{{Name: "Host", Value: "example.com"}}
+		a.Write(e)
+		if n := testing.AllocsPerRun(1000, func() { a.Write(e) }); n > 0 {
+			t.Errorf("%s, Host without a port: %v allocations per exchange", e.Path, n)
+		}
+	}
+}
+
+// Server addresses from Host headers are capped per service and side;
+// 404s to paths of no known route make no route; the sides have caps of
+// their own; a label that is not UTF-8 is made so.
+func TestCaps(t *testing.T) {
+	a := New(Options{MaxHosts: 3, MaxRoutes: 2})
+	for i := 0; i < 10_000; i++ {
+		e := exchange("GET", "/a", 200, 1)
+		e.Headers = []record.Header{{Name: "Host", Value: fmt.Sprintf("h%d.example.com", i)}}
+		a.Write(e)
+	}
+	st := a.Stats()
+	if st.Series != 4 || st.HostOverflow != 10_000-3 {
+		t.Errorf("10,000 Host values: stats %+v, want 4 series (3 hosts and _OTHER)", st)
+	}
+	b := New(Options{MaxRoutes: 2})
+	b.Write(exchange("GET", "/wp-login.php", 404, 1))
+	b.Write(exchange("GET", "/.env", 404, 1))
+	b.Write(exchange("GET", "/a", 200, 1))
+	b.Write(exchange("GET", "/a", 404, 1))
+	client := exchange("GET", "/c", 200, 1)
+	client.Side = record.Client
+	b.Write(client)
+	b.Write(exchange("GET", "/b", 200, 1))
+	b.Write(exchange("GET", "/caf\xe9", 200, 1))
+	got := series(b)
+	for _, k := range []Key{key("GET", Overflow, 404), key("GET", "/a", 404), key("GET", "/a", 200), key("GET", "/b", 200), key("GET", Overflow, 200)} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("no series %+v in %+v", k, got)
+		}
+	}
+	if st := b.Stats(); st.Route404 != 2 || st.RouteOverflow != 1 {
+		t.Errorf("stats %+v, want 2 scanner 404s and 1 route past the cap", st)
+	}
+	c := New(Options{})
+	c.Write(exchange("GET", "/caf\xe9", 200, 1))
+	for k := range series(c) {
+		if k.Route != "/caf\ufffd" {
+			t.Errorf("route %q, want the bad byte replaced", k.Route)
+		}
 	}
 }
 

@@ -122,6 +122,8 @@ func TestParseErrors(t *testing.T) {
 		{"service both", "services:\n  - {name: a, comm: x, port: 80}\n", `c.yaml:2: services: service "a": give one of comm or port`},
 		{"service no name", "services:\n  - {comm: x}\n", `c.yaml:2: services: a service without a name`},
 		{"service key", "services:\n  - {name: a, pid: 3}\n", `c.yaml:2: services.pid: unknown key (want name, comm or port)`},
+		{"service twice", "services:\n  - {name: a, port: 80}\n  - {name: b, port: 80}\n", `c.yaml:3: services: service "b": port 80 is a already`},
+		{"service comm long", "services:\n  - {name: a, comm: a-very-long-command}\n", `c.yaml:2: services: service "a": comm "a-very-long-command" is longer than the 15 bytes`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -155,7 +157,7 @@ func TestValidateErrors(t *testing.T) {
 		{"bad format", "pids: [1]\nlog_format: xml\n", `c.yaml:2: log_format: "xml" is not a log format (want text or json)`},
 		{"metrics listen", "pids: [1]\nmetrics:\n  listen: '9464'\n", `c.yaml:3: metrics.listen: "9464" is not HOST:PORT (e.g. 127.0.0.1:9464 or :9464)`},
 		{"metrics port", "pids: [1]\nmetrics:\n  listen: localhost:http\n", `c.yaml:3: metrics.listen: "localhost:http": "http" is not a TCP port`},
-		{"metrics ttl short", "pids: [1]\nmetrics:\n  ttl: 10ms\n", `c.yaml:3: metrics.ttl: 10ms is too short (want 1s or more)`},
+		{"metrics ttl short", "pids: [1]\nmetrics:\n  ttl: 10s\n", `c.yaml:3: metrics.ttl: 10s is too short (want 30s or more`},
 		{"routes cap", "pids: [1]\nroutes:\n  max_per_service: 0\n", `c.yaml:3: routes.max_per_service: 0: want 1 or more`},
 	}
 	for _, tc := range cases {

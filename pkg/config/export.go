@@ -40,6 +40,7 @@ type Service struct {
 const (
 	DefaultMetricsTTL          = 5 * time.Minute
 	DefaultMaxRoutesPerService = 200
+	MinMetricsTTL              = 30 * time.Second
 )
 
 func (d *decoder) metrics(n *yaml.Node) error {
@@ -107,6 +108,13 @@ func (d *decoder) services(n *yaml.Node) error {
 			return d.fail(item, "services", "service %q: give one of comm or port", s.Name)
 		case s.Port < 0 || s.Port > 65535:
 			return d.fail(item, "services", "service %q: %d is not a TCP port", s.Name, s.Port)
+		case len(s.Comm) > CommLen:
+			return d.fail(item, "services", "service %q: comm %q is longer than the %d bytes the kernel keeps of a command name", s.Name, s.Comm, CommLen)
+		}
+		for _, o := range d.cfg.Services {
+			if (s.Comm != "" && o.Comm == s.Comm) || (s.Port != 0 && o.Port == s.Port) {
+				return d.fail(item, "services", "service %q: %s is %s already", s.Name, s.selector(), o.Name)
+			}
 		}
 		d.cfg.Services = append(d.cfg.Services, s)
 	}
@@ -124,8 +132,8 @@ func (c *Config) validateExport() error {
 			return c.errorf("metrics.listen", "%q: %q is not a TCP port", c.Metrics.Listen, port)
 		}
 	}
-	if c.Metrics.TTL < time.Second {
-		return c.errorf("metrics.ttl", "%s is too short (want 1s or more)", c.Metrics.TTL)
+	if c.Metrics.TTL < MinMetricsTTL {
+		return c.errorf("metrics.ttl", "%s is too short (want %s or more: a series must outlive the time between two scrapes)", c.Metrics.TTL, MinMetricsTTL)
 	}
 	if c.Routes.MaxPerService < 1 {
 		return c.errorf("routes.max_per_service", "%d: want 1 or more", c.Routes.MaxPerService)
@@ -136,6 +144,14 @@ func (c *Config) validateExport() error {
 		}
 	}
 	return nil
+}
+
+// selector is what s selects, for messages.
+func (s Service) selector() string {
+	if s.Comm != "" {
+		return "comm " + s.Comm
+	}
+	return fmt.Sprintf("port %d", s.Port)
 }
 
 // String names a service selector for messages.

@@ -10,17 +10,19 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/sirupsen/logrus"
 
 	"github.com/httptrace/httptrace/pkg/aggregate"
 	"github.com/httptrace/httptrace/pkg/record"
 )
 
 // Labels of the HTTP metrics, in order.
-var Labels = []string{"http_request_method", "http_response_status_code", "http_route",
+var Labels = []string{"http_request_method", "http_response_status_code", "http_route", "url_scheme",
 	"server_address", "server_port", "network_protocol_version", "service_name"}
 
 // The HTTP metrics: a duration and two body size histograms for each side.
@@ -53,6 +55,9 @@ type Collector struct {
 	health func() []Counter
 	server family
 	client family
+
+	mu   sync.Mutex         // one scrape at a time reuses snap
+	snap []aggregate.Series // the last scrape's copy
 }
 
 // NewCollector collects agg's series and what health returns (nil: none).
@@ -64,26 +69,33 @@ func NewCollector(agg *aggregate.Aggregator, health func() []Counter) *Collector
 // are named at each scrape).
 func (c *Collector) Describe(chan<- *prometheus.Desc) {}
 
-// Collect sends every live series and the health counters.
+// Collect sends every live series and the health counters. The series are
+// a copy taken under the aggregation's lock: the metrics are built
+// without it, so a scrape stalls the pipeline only for the copying.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	var out []prometheus.Metric
-	c.agg.Each(func(s *aggregate.Series) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.snap = c.agg.Snapshot(c.snap)
+	for i := range c.snap {
+		s := &c.snap[i]
 		f := c.server
 		if s.Side == record.Client {
 			f = c.client
 		}
-		labels := []string{s.Method, strconv.Itoa(s.Status), s.Route, s.ServerAddress, strconv.Itoa(s.ServerPort), s.Proto, s.Service}
-		out = append(out,
-			histogram(f.duration, &s.Duration, aggregate.DurationBounds, labels),
-			histogram(f.requestBody, &s.RequestBody, aggregate.SizeBounds, labels),
-			histogram(f.responseBody, &s.ResponseBody, aggregate.SizeBounds, labels))
-	})
-	for _, m := range out {
-		ch <- m
+		port := ""
+		if s.ServerPort != 0 {
+			port = strconv.Itoa(s.ServerPort)
+		}
+		labels := []string{s.Method, strconv.Itoa(s.Status), s.Route, s.Scheme, s.ServerAddress, port, s.Proto, s.Service}
+		ch <- histogram(f.duration, &s.Duration, s.Created, labels)
+		ch <- histogram(f.requestBody, &s.RequestBody, s.Created, labels)
+		ch <- histogram(f.responseBody, &s.ResponseBody, s.Created, labels)
 	}
 	st := c.agg.Stats()
 	counters := []Counter{
 		{"route_overflow", "Exchanges whose route was past the per-service cap, labelled /**.", st.RouteOverflow},
+		{"route_unknown_404", "404 responses to paths of no known route, labelled /** (a scanner's paths would fill the cap).", st.Route404},
+		{"server_address_overflow", "Exchanges whose server address (Host) was past the per-service cap, labelled _OTHER.", st.HostOverflow},
 		{"series_expired", "Series dropped after metrics.ttl without an update.", st.Expired},
 	}
 	if c.health != nil {
@@ -97,15 +109,21 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		prometheus.GaugeValue, float64(st.Series))
 }
 
-// histogram is h as a Prometheus histogram: cumulative bucket counts.
-func histogram(d *prometheus.Desc, h *aggregate.Histogram, bounds []float64, labels []string) prometheus.Metric {
-	buckets := make(map[float64]uint64, len(bounds))
+// histogram is h as a Prometheus histogram (cumulative bucket counts),
+// begun at created; a metric that cannot be made is sent as an invalid
+// one, which the scrape reports, never a panic.
+func histogram(d *prometheus.Desc, h *aggregate.Histogram, created time.Time, labels []string) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(h.Bounds))
 	var sum uint64
-	for i, b := range bounds {
+	for i, b := range h.Bounds {
 		sum += h.Counts[i]
 		buckets[b] = sum
 	}
-	return prometheus.MustNewConstHistogram(d, h.Count, h.Sum, buckets, labels...)
+	m, err := prometheus.NewConstHistogramWithCreatedTimestamp(d, h.Count, h.Sum, buckets, created, labels...)
+	if err != nil {
+		return prometheus.NewInvalidMetric(d, err)
+	}
+	return m
 }
 
 // Server serves /metrics.
@@ -114,8 +132,9 @@ type Server struct {
 	ln  net.Listener
 }
 
-// Listen starts serving c at addr (HOST:PORT) in the background.
-func Listen(addr string, c *Collector) (*Server, error) {
+// Listen starts serving c at addr (HOST:PORT) in the background; a
+// failure to serve is logged to log.
+func Listen(addr string, c *Collector, log logrus.FieldLogger) (*Server, error) {
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(c); err != nil {
 		return nil, err
@@ -129,7 +148,7 @@ func Listen(addr string, c *Collector) (*Server, error) {
 	s := &Server{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			_ = err // the listener closed under it: Close was called
+			log.WithError(err).Warn("metrics endpoint stopped serving")
 		}
 	}()
 	return s, nil
@@ -138,9 +157,13 @@ func Listen(addr string, c *Collector) (*Server, error) {
 // Addr is where it listens.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Close stops serving.
+// Close stops serving: scrapes under way get two seconds to end, then
+// their connections are closed.
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	return s.srv.Shutdown(ctx)
+	if err := s.srv.Shutdown(ctx); err != nil {
+		return s.srv.Close()
+	}
+	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/httptrace/httptrace/pkg/aggregate"
 	"github.com/httptrace/httptrace/pkg/record"
 )
@@ -21,7 +23,10 @@ func TestEndpoint(t *testing.T) {
 	agg.Write(&record.Exchange{Comm: "curl", Side: record.Client, Method: "POST", Path: "/api", Proto: "HTTP/1.1",
 		Status: 201, Server: "10.1.2.3:443", TLS: true, Headers: []record.Header{{Name: "Host", Value: "api.example.com"}},
 		RequestStartNs: 1, ResponseEndNs: 30_000_001, RequestBodyBytes: 2000})
-	srv, err := Listen("127.0.0.1:0", NewCollector(agg, func() []Counter { return []Counter{{Name: "events_lost", Help: "lost", Value: 7}} }))
+	// A path a client sent that is not UTF-8: a label value must be.
+	agg.Write(&record.Exchange{Comm: "nginx", Side: record.Server, Method: "GET", Path: "/caf\xe9", Proto: "HTTP/1.1",
+		Status: 200, Server: "127.0.0.1:8080", Headers: []record.Header{{Name: "Host", Value: "\xff"}}, RequestStartNs: 1, ResponseEndNs: 2})
+	srv, err := Listen("127.0.0.1:0", NewCollector(agg, func() []Counter { return []Counter{{Name: "events_lost", Help: "lost", Value: 7}} }), quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,19 +35,25 @@ func TestEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /metrics: %s", resp.Status)
+	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	text := string(body)
 	for _, want := range []string{
-		`http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/users/{id}",network_protocol_version="1.1",server_address="127.0.0.1",server_port="8080",service_name="nginx"} 2`,
-		`http_server_request_duration_seconds_bucket{http_request_method="GET",http_response_status_code="200",http_route="/users/{id}",network_protocol_version="1.1",server_address="127.0.0.1",server_port="8080",service_name="nginx",le="0.005"} 2`,
-		`http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="503",http_route="/users/{id}",network_protocol_version="1.1",server_address="127.0.0.1",server_port="8080",service_name="nginx"} 1`,
-		`http_server_response_body_size_bytes_sum{http_request_method="GET",http_response_status_code="200",http_route="/users/{id}",network_protocol_version="1.1",server_address="127.0.0.1",server_port="8080",service_name="nginx"} 10`,
-		`http_client_request_duration_seconds_bucket{http_request_method="POST",http_response_status_code="201",http_route="/api",network_protocol_version="1.1",server_address="api.example.com",server_port="443",service_name="curl",le="0.025"} 0`,
-		`http_client_request_body_size_bytes_sum{http_request_method="POST",http_response_status_code="201",http_route="/api",network_protocol_version="1.1",server_address="api.example.com",server_port="443",service_name="curl"} 2000`,
+		`http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/users/{id}",network_protocol_version="1.1",server_address="127.0.0.1",server_port="8080",service_name="nginx",url_scheme="http"} 2`,
+		`http_server_request_duration_seconds_bucket{http_request_method="GET",http_response_status_code="200",http_route="/users/{id}",network_protocol_version="1.1",server_address="127.0.0.1",server_port="8080",service_name="nginx",url_scheme="http",le="0.005"} 2`,
+		`http_server_request_duration_seconds_bucket{http_request_method="GET",http_response_status_code="200",http_route="/users/{id}",network_protocol_version="1.1",server_address="127.0.0.1",server_port="8080",service_name="nginx",url_scheme="http",le="+Inf"} 2`,
+		`http_client_request_duration_seconds_bucket{http_request_method="POST",http_response_status_code="201",http_route="/api",network_protocol_version="1.1",server_address="api.example.com",server_port="443",service_name="curl",url_scheme="https",le="0.05"} 1`,
+		`http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/caf�",network_protocol_version="1.1",server_address="�",server_port="80",service_name="nginx",url_scheme="http"} 1`,
+		`http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="503",http_route="/users/{id}",network_protocol_version="1.1",server_address="127.0.0.1",server_port="8080",service_name="nginx",url_scheme="http"} 1`,
+		`http_server_response_body_size_bytes_sum{http_request_method="GET",http_response_status_code="200",http_route="/users/{id}",network_protocol_version="1.1",server_address="127.0.0.1",server_port="8080",service_name="nginx",url_scheme="http"} 10`,
+		`http_client_request_duration_seconds_bucket{http_request_method="POST",http_response_status_code="201",http_route="/api",network_protocol_version="1.1",server_address="api.example.com",server_port="443",service_name="curl",url_scheme="https",le="0.025"} 0`,
+		`http_client_request_body_size_bytes_sum{http_request_method="POST",http_response_status_code="201",http_route="/api",network_protocol_version="1.1",server_address="api.example.com",server_port="443",service_name="curl",url_scheme="https"} 2000`,
 		"httptrace_events_lost_total 7",
 		"httptrace_route_overflow_total 0",
-		"httptrace_series 3",
+		"httptrace_series 4",
 	} {
 		if !strings.Contains(text, want+"\n") {
 			t.Errorf("no line %s in:\n%s", want, text)
@@ -51,7 +62,13 @@ func TestEndpoint(t *testing.T) {
 }
 
 func TestListenError(t *testing.T) {
-	if _, err := Listen("256.0.0.1:1", NewCollector(aggregate.New(aggregate.Options{}), nil)); err == nil || !strings.Contains(err.Error(), "256.0.0.1:1") {
+	if _, err := Listen("256.0.0.1:1", NewCollector(aggregate.New(aggregate.Options{}), nil), quiet()); err == nil || !strings.Contains(err.Error(), "256.0.0.1:1") {
 		t.Errorf("Listen on a bad address: %v, want an error naming it", err)
 	}
+}
+
+func quiet() logrus.FieldLogger {
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	return l
 }

@@ -39,7 +39,11 @@ type Options struct {
 	// Stages before it, and their counts, see every exchange.
 	Filter *filter.Filter
 	Sinks  []output.Sink
-	Procs  *Procs
+	// Observers see every exchange before the filter and redaction (the
+	// aggregation behind metrics: a filter chooses what is logged, not
+	// what is measured). They keep no secret: a route drops the query.
+	Observers []output.Sink
+	Procs     *Procs
 	// OnListen is told of a process traced because it began to serve a
 	// selected port (its children from before are not traced yet).
 	OnListen func(pid uint32)
@@ -226,6 +230,9 @@ func (p *Pipeline) onProc(ev *event.Proc) {
 
 // emit is the tracker's output: filter, redact once, then every sink.
 func (p *Pipeline) emit(e *record.Exchange) {
+	for _, s := range p.opts.Observers {
+		p.write(s, e)
+	}
 	if p.opts.Filter != nil && !p.opts.Filter.Match(e) {
 		p.stats.FilteredOut++
 		return
@@ -234,11 +241,16 @@ func (p *Pipeline) emit(e *record.Exchange) {
 		p.opts.Redactor.Apply(e)
 	}
 	for _, s := range p.opts.Sinks {
-		if err := s.Write(e); err != nil {
-			p.stats.SinkErrors++
-			if p.sinkErr == nil {
-				p.sinkErr = err
-			}
+		p.write(s, e)
+	}
+}
+
+// write hands e to sink s, counting a failure.
+func (p *Pipeline) write(s output.Sink, e *record.Exchange) {
+	if err := s.Write(e); err != nil {
+		p.stats.SinkErrors++
+		if p.sinkErr == nil {
+			p.sinkErr = err
 		}
 	}
 }

@@ -16,7 +16,9 @@ import (
 
 	"github.com/httptrace/httptrace/pkg/event"
 	"github.com/httptrace/httptrace/pkg/exchange"
+	"github.com/httptrace/httptrace/pkg/filter"
 	"github.com/httptrace/httptrace/pkg/output"
+	"github.com/httptrace/httptrace/pkg/record"
 	"github.com/httptrace/httptrace/pkg/redact"
 )
 
@@ -170,5 +172,42 @@ func TestProcsToLibraries(t *testing.T) {
 	want := []string{"forked 11 100ns", "exec 11", "mapped 11 300ns", "exec 12", "exited 11", "exited 12", "exited 10"}
 	if !slices.Equal(libs, want) {
 		t.Errorf("the prober was told %q, want %q", libs, want)
+	}
+}
+
+// tally counts what it is written.
+type tally struct{ n int }
+
+func (c *tally) Write(*record.Exchange) error { c.n++; return nil }
+func (c *tally) Flush() error                 { return nil }
+
+// Observers see every exchange, the filter's left-outs too; sinks only
+// what passes.
+func TestObserversBeforeFilter(t *testing.T) {
+	req := "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+	resp := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	now := MonotonicNow()
+	src := &batches{queue: [][][]byte{
+		{dataRecord(10, 7, 0, now+1000, event.Recv, event.SysRecvfrom, req)},
+		{dataRecord(10, 7, 0, now+3000, event.Send, event.SysSendto, resp)},
+		{procRecord(event.ProcExit, 10)},
+	}}
+	var f filter.Filter
+	if err := f.Add("status", "5xx"); err != nil {
+		t.Fatal(err)
+	}
+	sink, observer := &tally{}, &tally{}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	p := New(Options{Source: src, Exchange: exchange.DefaultOptions(), Filter: &f, Sinks: []output.Sink{sink},
+		Observers: []output.Sink{observer}, Procs: NewProcs([]int{10}, false), Log: log})
+	if _, err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if observer.n != 1 || sink.n != 0 || p.Stats().FilteredOut != 1 {
+		t.Errorf("observer saw %d, sink %d, filtered out %d; want 1, 0, 1", observer.n, sink.n, p.Stats().FilteredOut)
 	}
 }

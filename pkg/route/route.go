@@ -12,7 +12,8 @@ import (
 
 // Pattern is one configured template: literal segments, `{name}`
 // segments that match any one non-empty segment, and a final `*` that
-// matches the rest of the path (one segment or more).
+// matches the rest of the path after its slash (`/static/*` matches
+// `/static/` and `/static/a/b`, not `/static`).
 type Pattern struct {
 	text string
 	segs []string // "" for a {name} segment
@@ -56,18 +57,19 @@ func Parse(s string) (Pattern, error) {
 // Match says whether path (no query) fits the template.
 func (p Pattern) Match(path string) bool {
 	rest := strings.TrimPrefix(path, "/")
+	slash := true // the last segment matched was followed by a slash
 	for _, want := range p.segs {
 		if rest == "" {
 			return false
 		}
-		seg, next, _ := strings.Cut(rest, "/")
+		seg, next, found := strings.Cut(rest, "/")
 		if seg == "" || (want != "" && seg != want) {
 			return false
 		}
-		rest = next
+		rest, slash = next, found
 	}
 	if p.rest {
-		return rest != ""
+		return slash
 	}
 	return rest == ""
 }
@@ -91,80 +93,111 @@ func NewRouter(templates []string) (*Router, error) {
 }
 
 // Route is the route of a request target: the first template it
-// matches, else the path with its ID-like segments collapsed. The query
-// and fragment are dropped; a target that is not a path (`*`, an
-// absolute URI's authority form) is its own route only when it is `*`.
+// matches, else the path with its ID-like segments collapsed. The query,
+// the fragment and `;` parameters (`;jsessionid=`) are dropped; an
+// absolute URI (a proxy's request) is its path; `*` is its own route, and
+// any other target that is not a path is "/".
 func (r *Router) Route(target string) string {
-	path := target
-	if i := strings.IndexAny(path, "?#"); i >= 0 {
+	path, fixed := r.route(target)
+	if fixed != "" {
+		return fixed
+	}
+	return Collapse(path)
+}
+
+// AppendRoute appends the route of target to dst, allocating nothing
+// when dst has room: the same route as Route.
+func (r *Router) AppendRoute(dst []byte, target string) []byte {
+	path, fixed := r.route(target)
+	if fixed != "" {
+		return append(dst, fixed...)
+	}
+	return appendCollapsed(dst, path)
+}
+
+// route is target's path, or its route when that is fixed (a template's,
+// or "*" or "/").
+func (r *Router) route(target string) (path, fixed string) {
+	path = target
+	if i := strings.IndexAny(path, "?#;"); i >= 0 {
 		path = path[:i]
 	}
 	if !strings.HasPrefix(path, "/") {
-		// An absolute form (a proxy's request): its path.
-		if i := strings.Index(path, "://"); i >= 0 {
+		i := strings.Index(path, "://")
+		switch {
+		case i >= 0:
 			if j := strings.IndexByte(path[i+3:], '/'); j >= 0 {
 				path = path[i+3+j:]
 			} else {
-				path = "/"
+				return "", "/"
 			}
-		} else if path == "*" {
-			return "*"
-		} else {
-			return "/"
+		case path == "*":
+			return "", "*"
+		default:
+			return "", "/"
 		}
 	}
 	for _, p := range r.patterns {
 		if p.Match(path) {
-			return p.text
+			return "", p.text
 		}
 	}
-	return Collapse(path)
+	return path, ""
 }
 
 // Collapse replaces the ID-like segments of path with {id}, keeping the
 // rest. It allocates only when a segment changes.
 func Collapse(path string) string {
-	var b strings.Builder
-	start := 0
-	changed := false
-	for start < len(path) {
-		end := strings.IndexByte(path[start:], '/')
-		if end < 0 {
-			end = len(path)
-		} else {
-			end += start
-		}
-		seg := path[start:end]
-		if IDLike(seg) {
-			if !changed {
-				b.Grow(len(path))
-				b.WriteString(path[:start])
-				changed = true
-			}
-			b.WriteString("{id}")
-		} else if changed {
-			b.WriteString(seg)
-		}
-		if end < len(path) && changed {
-			b.WriteByte('/')
-		}
-		start = end + 1
-	}
-	if !changed {
+	if !anyIDLike(path) {
 		return path
 	}
-	return b.String()
+	return string(appendCollapsed(make([]byte, 0, len(path)+8), path))
+}
+
+// anyIDLike says whether a segment of path is ID-like.
+func anyIDLike(path string) bool {
+	for rest := path; ; {
+		seg, next, found := strings.Cut(rest, "/")
+		if IDLike(seg) {
+			return true
+		}
+		if !found {
+			return false
+		}
+		rest = next
+	}
+}
+
+// appendCollapsed appends path to dst with its ID-like segments as {id}.
+func appendCollapsed(dst []byte, path string) []byte {
+	for rest := path; ; {
+		seg, next, found := strings.Cut(rest, "/")
+		if IDLike(seg) {
+			dst = append(dst, "{id}"...)
+		} else {
+			dst = append(dst, seg...)
+		}
+		if !found {
+			return dst
+		}
+		dst = append(dst, '/')
+		rest = next
+	}
 }
 
 // IDLike says whether a path segment looks like an identifier rather than
-// a name: all digits; a UUID; hexadecimal of 8 digits or more with at
-// least one decimal digit; or 16 characters or more of letters and digits
-// (with - _ . ~ =) that mix letters and digits, a token.
+// a name:
+//   - all digits, or a number with a short extension (123.jpg);
+//   - digits with separators, four digits or more (a date: 2024-01-05);
+//   - a UUID;
+//   - hexadecimal of 8 digits or more with a decimal digit among them;
+//   - a token: 16 characters or more of letters, digits, - and _ (no dot:
+//     file names keep theirs), letters and at least two digits mixed.
 func IDLike(seg string) bool {
 	if seg == "" {
 		return false
 	}
-	digits, hex, letters, other := 0, 0, 0, 0
+	digits, hex, letters, seps, dots := 0, 0, 0, 0, 0
 	for i := 0; i < len(seg); i++ {
 		c := seg[i]
 		switch {
@@ -174,8 +207,12 @@ func IDLike(seg string) bool {
 			hex++
 		case (c >= 'g' && c <= 'z') || (c >= 'G' && c <= 'Z'):
 			letters++
-		case c == '-' || c == '_' || c == '.' || c == '~' || c == '=' || c == '%':
-			other++
+		case c == '-' || c == '_' || c == ':':
+			seps++
+		case c == '.':
+			dots++
+		case c == '~' || c == '=' || c == '%':
+			seps++
 		default:
 			return false
 		}
@@ -183,14 +220,44 @@ func IDLike(seg string) bool {
 	switch {
 	case digits == len(seg):
 		return true
+	case numberWithExtension(seg):
+		return true
+	case digits >= 4 && digits+seps+dots == len(seg):
+		return true
 	case isUUID(seg):
 		return true
 	case digits > 0 && digits+hex == len(seg) && len(seg) >= 8:
 		return true
-	case len(seg) >= 16 && digits > 0 && hex+letters > 0:
+	case len(seg) >= 16 && dots == 0 && digits >= 2 && hex+letters > 0:
 		return true
 	}
 	return false
+}
+
+// numberWithExtension: digits, a dot, then one to five letters or digits
+// with a letter among them (123.jpg, 42.json).
+func numberWithExtension(seg string) bool {
+	dot := strings.IndexByte(seg, '.')
+	if dot <= 0 || dot == len(seg)-1 || len(seg)-dot-1 > 5 {
+		return false
+	}
+	for i := 0; i < dot; i++ {
+		if seg[i] < '0' || seg[i] > '9' {
+			return false
+		}
+	}
+	letter := false
+	for i := dot + 1; i < len(seg); i++ {
+		c := seg[i]
+		switch {
+		case (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'):
+			letter = true
+		case c >= '0' && c <= '9':
+		default:
+			return false
+		}
+	}
+	return letter
 }
 
 // isUUID: 8-4-4-4-12 hexadecimal digits.

@@ -16,7 +16,14 @@ func TestRoute(t *testing.T) {
 		{"/users/", "/users/"},                   // an empty segment: not the template, nothing to collapse
 		{"/users/42/posts", "/users/{id}/posts"}, // not the template (longer): the heuristic
 		{"/static/css/site.css", "/static/*"},
+		{"/static/", "/static/*"},
 		{"/static", "/static"},
+		{"/photos/123.jpg", "/photos/{id}"},
+		{"/reports/2024-01-05", "/reports/{id}"},
+		{"/js/jquery-3.7.1.min.js", "/js/jquery-3.7.1.min.js"},
+		{"/css/bootstrap-5.3.2.min.css", "/css/bootstrap-5.3.2.min.css"},
+		{"/cart;jsessionid=ABC123DEF456", "/cart"},
+		{"/v1.2/items", "/v1.2/items"},
 		{"/api/v1/orders/9f8e7d6c5b/items", "/api/v1/orders/{order}/items"},
 		{"/", "/"},
 		{"/orders/123e4567-e89b-12d3-a456-426614174000", "/orders/{id}"},
@@ -49,6 +56,8 @@ func TestIDLike(t *testing.T) {
 		"123": true, "0": true, "v1": false, "users": false, "deadbeef": false, "deadbeef1": true,
 		"123e4567-e89b-12d3-a456-426614174000": true, "index.html": false, "abcdefghijklmnopqrstu": false,
 		"a1b2c3d4e5f6g7h8": true, "": false, "2fa": false, "user@example": false,
+		"123.jpg": true, "42.json": true, "2024-01-05": true, "1.2.3": false, "jquery-3.7.1.min.js": false,
+		"index.v2.html": false, "AbCdEfGhIjKlMnOp1": false, "AbCdEfGhIjKlMnO12": true,
 	} {
 		if got := IDLike(seg); got != want {
 			t.Errorf("IDLike(%q) = %v, want %v", seg, got, want)
@@ -56,10 +65,16 @@ func TestIDLike(t *testing.T) {
 	}
 }
 
-// Collapsing allocates only for a path it changes.
+// Collapsing allocates only for a path it changes; AppendRoute into a
+// buffer with room, never.
 func TestCollapseAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { Collapse("/static/site/main.css") }); n != 0 {
 		t.Errorf("an unchanged path: %v allocations", n)
+	}
+	r, _ := NewRouter([]string{"/static/*"})
+	buf := make([]byte, 0, 128)
+	if n := testing.AllocsPerRun(100, func() { buf = r.AppendRoute(buf[:0], "/users/123/posts/9?x=1") }); n != 0 || string(buf) != "/users/{id}/posts/{id}" {
+		t.Errorf("AppendRoute: %q with %v allocations", buf, n)
 	}
 	if got := Collapse(strings.Repeat("/1", 3)); got != "/{id}/{id}/{id}" {
 		t.Errorf("Collapse(/1/1/1) = %q", got)

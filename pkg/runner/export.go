@@ -34,9 +34,13 @@ func startExport(cfg config.Config, tr *tracer.Tracer, log logrus.FieldLogger) (
 	if err != nil {
 		return nil, err
 	}
+	all := os.Getenv("OTEL_SERVICE_NAME")
+	if all != "" && len(cfg.Services) > 0 {
+		log.WithField("OTEL_SERVICE_NAME", all).Warn("OTEL_SERVICE_NAME names every exchange's service: the services of the configuration are not used")
+	}
 	x.agg = aggregate.New(aggregate.Options{Router: router, MaxRoutes: cfg.Routes.MaxPerService,
-		TTL: cfg.Metrics.TTL, Service: serviceNamer(cfg.Services, os.Getenv("OTEL_SERVICE_NAME"))})
-	x.metrics, err = metrics.Listen(cfg.Metrics.Listen, metrics.NewCollector(x.agg, health(x.agg, tr)))
+		TTL: cfg.Metrics.TTL, Service: serviceNamer(cfg.Services, all)})
+	x.metrics, err = metrics.Listen(cfg.Metrics.Listen, metrics.NewCollector(x.agg, health(x.agg, tr)), log)
 	if err != nil {
 		return nil, err
 	}
@@ -63,21 +67,18 @@ func (x *export) stop(log logrus.FieldLogger) {
 }
 
 // health is httptrace's own counts, live: the aggregation's and the
-// kernel side's.
+// programs' (the kernel's own misses are in the closing summary).
 func health(agg *aggregate.Aggregator, tr *tracer.Tracer) func() []metrics.Counter {
 	return func() []metrics.Counter {
 		st := agg.Stats()
 		out := []metrics.Counter{
-			{Name: "exchanges", Help: "Exchanges aggregated (after the filter).", Value: st.Exchanges},
-			{Name: "incomplete", Help: "Requests with no response.", Value: st.Incomplete},
-			{Name: "unmatched", Help: "Responses with no request.", Value: st.Unmatched},
+			{Name: "exchanges", Help: "Exchanges aggregated (before the filter).", Value: st.Exchanges},
+			{Name: "incomplete", Help: "Requests with no response (not in the histograms).", Value: st.Incomplete},
+			{Name: "unmatched", Help: "Responses with no request (not in the histograms).", Value: st.Unmatched},
 			{Name: "gaps", Help: "Exchanges with bytes never seen.", Value: st.Gaps},
 		}
-		if c, err := tr.Counters(); err == nil {
-			out = append(out,
-				metrics.Counter{Name: "events_lost", Help: "Kernel records dropped: the ring buffer was full.", Value: c.BPF[event.StatRecordsDropped]},
-				metrics.Counter{Name: "kernel_misses", Help: "Probe hits that ran no program (kprobe misses, runs the kernel skipped).", Value: c.KprobeMissed + c.RunsSkipped},
-			)
+		if bpf, err := tr.BPFStats(); err == nil {
+			out = append(out, metrics.Counter{Name: "events_lost", Help: "Kernel records dropped: the ring buffer was full.", Value: bpf[event.StatRecordsDropped]})
 		}
 		return out
 	}

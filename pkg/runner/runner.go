@@ -124,12 +124,13 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		libWatch = libs
 	}
 	p := pipeline.New(pipeline.Options{
-		Source:   reader,
-		Exchange: exchangeOptions(cfg, tlsReady),
-		Redactor: dst.Redactor,
-		Filter:   &cfg.Filter,
-		Sinks:    append([]output.Sink{sink}, exp.sinks()...),
-		Procs:    procs,
+		Source:    reader,
+		Exchange:  exchangeOptions(cfg, tlsReady),
+		Redactor:  dst.Redactor,
+		Filter:    &cfg.Filter,
+		Sinks:     []output.Sink{sink},
+		Observers: exp.sinks(),
+		Procs:     procs,
 		OnListen: func(pid uint32) {
 			pids, err := tr.TrackChildren(int(pid), "/proc")
 			if err != nil {

@@ -50,22 +50,31 @@ func (t *Tracer) Counters() (Counters, error) {
 		c.KprobeMissed, c.KprobeMissedKnown = t.kprobeMissed()
 		c.RunsSkipped = t.runsSkipped()
 	}
+	var err error
+	c.BPF, err = t.BPFStats()
+	return c, err
+}
+
+// BPFStats reads the programs' counters (the stats map) alone: safe from
+// any goroutine while the tracer is open (a metrics scrape).
+func (t *Tracer) BPFStats() ([event.StatCount]uint64, error) {
+	var out [event.StatCount]uint64
 	m, err := t.bpfMap(bpfobj.MapStats)
 	if err != nil {
-		return c, err
+		return out, err
 	}
-	for i := range c.BPF {
+	for i := range out {
 		key := uint32(i)
 		raw, err := m.GetValue(unsafe.Pointer(&key))
 		if err != nil {
-			return c, fmt.Errorf("reading stat %s: %w", event.Stat(i), err)
+			return out, fmt.Errorf("reading stat %s: %w", event.Stat(i), err)
 		}
 		// A per-CPU value: one u64 a CPU, summed.
 		for off := 0; off+8 <= len(raw); off += 8 {
-			c.BPF[i] += *(*uint64)(unsafe.Pointer(&raw[off]))
+			out[i] += *(*uint64)(unsafe.Pointer(&raw[off]))
 		}
 	}
-	return c, nil
+	return out, nil
 }
 
 // ProgramStat is what the kernel counted for one attached program. The run
