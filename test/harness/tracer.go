@@ -135,6 +135,13 @@ func StartTracer(t testing.TB, mode string, pids []int, extra ...string) *Tracer
 		args = append(args, "--pid", fmt.Sprint(pid))
 	}
 	p := Start(t, exec.Command(Bin(t), append(args, extra...)...))
+	// Cleanups run last first: this one runs before Start's stops the
+	// process, so a failed test shows what httptrace said.
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("httptrace's stderr (last %d lines):\n%s", stderrShown, strings.Join(lastLines(p.Stderr(), stderrShown), "\n"))
+		}
+	})
 	line := p.WaitLine(t, true, func(l string) bool { return strings.Contains(l, `"msg":"probes attached"`) }, 60*time.Second)
 	var m struct {
 		Mode   string `json:"mode"`
@@ -147,6 +154,17 @@ func StartTracer(t testing.TB, mode string, pids []int, extra ...string) *Tracer
 		m.Mode = m.Attach
 	}
 	return &Tracer{Proc: p, Mode: m.Mode}
+}
+
+// stderrShown is how many of httptrace's last stderr lines a failed test
+// shows.
+const stderrShown = 40
+
+func lastLines(lines []string, n int) []string {
+	if len(lines) > n {
+		return lines[len(lines)-n:]
+	}
+	return lines
 }
 
 // Records parses the exchanges logged so far; a line that breaks the
