@@ -40,6 +40,8 @@ Usage:
                                   and only its connections on that port
   httptrace bpftrace [flags]      print the same probes as a bpftrace program
                                   (see httptrace bpftrace --help)
+  httptrace doctor                check that httptrace can trace here, and say
+                                  what is missing (see httptrace doctor --help)
 
 Flags:
   -c, --config FILE      YAML configuration (see configs/httptrace.yaml)
@@ -245,6 +247,9 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "bpftrace" {
 		return runBpftrace(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "doctor" {
+		return runDoctor(args[1:], stdout, stderr)
 	}
 	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {

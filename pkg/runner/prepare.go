@@ -1,6 +1,9 @@
 package runner
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/sirupsen/logrus"
 
 	"github.com/httptrace/httptrace/pkg/config"
@@ -19,23 +22,23 @@ func (e *SetupError) Error() string { return e.Err.Error() }
 // Unwrap returns the failed check's error.
 func (e *SetupError) Unwrap() error { return e.Err }
 
-// prepare runs the start-up checks and chooses the probes.
+// prepare runs the start-up checks and chooses the probes. The checks are
+// httptrace doctor's: the first that fails stops the start, named.
 func prepare(cfg config.Config, log *logrus.Logger) (probes.Plan, error) {
-	if err := preflight.Capabilities(); err != nil {
-		return probes.Plan{}, err
-	}
-	if err := preflight.PIDNamespace(); err != nil {
-		return probes.Plan{}, err
-	}
-	if err := preflight.BTF(); err != nil {
-		return probes.Plan{}, err
+	for _, r := range preflight.Doctor(preflight.DefaultSystem) {
+		switch r.Status {
+		case preflight.Fail:
+			return probes.Plan{}, checkError(r)
+		case preflight.Warn:
+			log.WithFields(logrus.Fields{"check": r.Check, "fix": r.Fix}).Debug(r.Detail)
+		}
 	}
 	if err := preflight.PIDs(cfg.PIDs); err != nil {
 		return probes.Plan{}, err
 	}
 	mounted, err := preflight.Tracefs()
 	if err != nil {
-		return probes.Plan{}, err
+		return probes.Plan{}, fmt.Errorf("tracefs: %w", err)
 	}
 	if mounted {
 		log.WithField("path", kernel.DefaultHost.Tracefs).Info("mounted tracefs")
@@ -43,7 +46,7 @@ func prepare(cfg config.Config, log *logrus.Logger) (probes.Plan, error) {
 	release := kernel.DefaultHost.Release
 	raised, err := preflight.Memlock(release)
 	if err != nil {
-		return probes.Plan{}, err
+		return probes.Plan{}, fmt.Errorf("memlock: %w", err)
 	}
 	if raised {
 		log.WithField("kernel", release).Debug("raised RLIMIT_MEMLOCK")
@@ -54,4 +57,14 @@ func prepare(cfg config.Config, log *logrus.Logger) (probes.Plan, error) {
 	}
 	log.WithFields(logrus.Fields{"requested": cfg.Attach, "mode": plan.Mode, "reason": why, "kernel": release}).Info("attach mode chosen")
 	return plan, nil
+}
+
+// checkError is a failed check as one line: its name, what was found and
+// what to do.
+func checkError(r preflight.Result) error {
+	msg := r.Check + ": " + r.Detail
+	if r.Fix != "" {
+		msg += "; fix: " + r.Fix
+	}
+	return errors.New(msg)
 }

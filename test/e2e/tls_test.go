@@ -216,7 +216,9 @@ func TestTLSPythonLateLoad(t *testing.T) {
 	srv := py.Listen(t)
 	// What happens between the dlopen and the probes is not traced (the
 	// window tls_probe_delay_max measures): the requests follow the probes.
-	tr.WaitLine(t, true, func(l string) bool { return strings.Contains(l, `"msg":"TLS library probed"`) && strings.Contains(l, "libssl") }, waitForLogs)
+	tr.WaitLine(t, true, func(l string) bool {
+		return strings.Contains(l, `"msg":"TLS library probed"`) && strings.Contains(l, "libssl")
+	}, waitForLogs)
 	c := harness.NewTLSClient(false)
 	var sent []harness.Sent
 	for i := 0; i < 3; i++ {
