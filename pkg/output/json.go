@@ -70,6 +70,18 @@ func appendJSON(b []byte, e *record.Exchange, s *sink) []byte {
 	if e.FramingAmbiguous { // rare: written only when set
 		b = append(b, `,"framing_ambiguous":true`...)
 	}
+	if e.ContainerID != "" { // written only for a process in a container
+		b = append(b, `,"container_id":`...)
+		b = appendJSONString(b, e.ContainerID)
+		if e.ContainerPID != 0 {
+			b = append(b, `,"container_pid":`...)
+			b = strconv.AppendUint(b, uint64(e.ContainerPID), 10)
+		}
+	}
+	if e.PodUID != "" {
+		b = append(b, `,"k8s_pod_uid":`...)
+		b = appendJSONString(b, e.PodUID)
+	}
 	if e.RequestBody != nil {
 		b = append(b, `,"request_body":`...)
 		b = appendJSONBytes(b, e.RequestBody)

@@ -89,6 +89,18 @@ func expected(e *record.Exchange, clock Clock) map[string]any {
 	if e.FramingAmbiguous {
 		m["framing_ambiguous"] = true
 	}
+	if e.TLS {
+		m["tls"] = true
+	}
+	if e.ContainerID != "" {
+		m["container_id"] = e.ContainerID
+		if e.ContainerPID != 0 {
+			m["container_pid"] = json.Number(fmt.Sprint(e.ContainerPID))
+		}
+	}
+	if e.PodUID != "" {
+		m["k8s_pod_uid"] = e.PodUID
+	}
 	if e.RequestBody != nil {
 		m["request_body"] = utf8Replaced(string(e.RequestBody))
 	}
@@ -131,6 +143,15 @@ func TestJSONDecodesToEveryField(t *testing.T) {
 		e    *record.Exchange
 	}{
 		{"typical", typical()},
+		{"in a container and a pod", tricky(func(e *record.Exchange) {
+			e.TLS = true
+			e.ContainerID = "3f1d8a6e2b9c4d7e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6"
+			e.ContainerPID = 1
+			e.PodUID = "5b3c1e2a-9d4f-4e6b-8a7c-0f1e2d3c4b5a"
+		})},
+		{"in a container in the host's PID namespace", tricky(func(e *record.Exchange) {
+			e.ContainerID = "3f1d8a6e2b9c4d7e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6"
+		})},
 		{"quotes and backslashes", tricky(func(e *record.Exchange) {
 			e.Path = `/a"b\c?q="x"\`
 			e.Headers = append(e.Headers, record.Header{Name: `X-"Q"`, Value: `say \"hi\"`})
@@ -194,8 +215,16 @@ func TestJSONDecodesToEveryField(t *testing.T) {
 				t.Fatalf("not one line: %q", line)
 			}
 			keys := wantKeys
-			if tc.e.FramingAmbiguous {
-				keys = append(keys[:len(keys):len(keys)], "framing_ambiguous")
+			for _, opt := range []struct {
+				key string
+				set bool
+			}{
+				{"tls", tc.e.TLS}, {"framing_ambiguous", tc.e.FramingAmbiguous},
+				{"container_id", tc.e.ContainerID != ""}, {"container_pid", tc.e.ContainerPID != 0}, {"k8s_pod_uid", tc.e.PodUID != ""},
+			} {
+				if opt.set {
+					keys = append(keys[:len(keys):len(keys)], opt.key)
+				}
 			}
 			if tc.e.RequestBody != nil {
 				keys = append(keys[:len(keys):len(keys)], "request_body")

@@ -19,8 +19,9 @@ const textTime = "2006-01-02T15:04:05.000000Z07:00"
 //
 //	2026-11-25T10:15:04.123456+01:00 nginx[1234/1240] server 127.0.0.1:51234 -> 127.0.0.1:8080 "GET /a?x=1 HTTP/1.1" 200 req=118 resp=2048 1.234ms
 //
-// then the flags that are set, each as a word: truncated, gap, adopted,
-// incomplete, unmatched. A missing value (no request, no status, no
+// then the flags that are set, each as a word: https, truncated, gap,
+// adopted, incomplete, unmatched, framing_ambiguous; then, for a process in
+// a container, container=<its short ID>. A missing value (no request, no status, no
 // latency) is "-". Control bytes, '"', '\', invalid UTF-8 and, outside the
 // quotes, spaces are written as \xHH, so every exchange is one line with
 // stable fields.
@@ -77,6 +78,10 @@ func appendText(b []byte, e *record.Exchange, s *sink) []byte {
 	b = appendFlag(b, " incomplete", e.Incomplete)
 	b = appendFlag(b, " unmatched", e.Unmatched)
 	b = appendFlag(b, " framing_ambiguous", e.FramingAmbiguous)
+	if e.ContainerID != "" { // the short ID, as runtimes print it
+		b = append(b, " container="...)
+		b = appendTextField(b, e.ContainerID[:min(len(e.ContainerID), 12)])
+	}
 	return append(b, '\n')
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/httptrace/httptrace/pkg/container"
 	"github.com/httptrace/httptrace/pkg/event"
 	"github.com/httptrace/httptrace/pkg/exchange"
 	"github.com/httptrace/httptrace/pkg/filter"
@@ -50,7 +51,10 @@ type Options struct {
 	// Libraries is told of traced processes whose libraries may have
 	// changed (libprobe.Prober); nil when no library is probed.
 	Libraries Libraries
-	Log       logrus.FieldLogger
+	// Containers labels each exchange with its process's container and
+	// pod, before every observer and sink; nil: no labels.
+	Containers *container.Resolver
+	Log        logrus.FieldLogger
 }
 
 // Libraries follows the TLS libraries of traced processes. Times are on
@@ -200,6 +204,9 @@ func (p *Pipeline) onProc(ev *event.Proc) {
 		}
 	case event.ProcExec:
 		log.Debug("traced process exec'd")
+		if p.opts.Containers != nil {
+			p.opts.Containers.Forget(ev.PID)
+		}
 		if libs != nil {
 			libs.Exec(int(ev.PID))
 		}
@@ -218,6 +225,9 @@ func (p *Pipeline) onProc(ev *event.Proc) {
 		}
 	case event.ProcExit:
 		log.Info("traced process exited")
+		if p.opts.Containers != nil {
+			p.opts.Containers.Forget(ev.PID)
+		}
 		p.tracker.ProcExit(ev.PID, ev.TimestampNs)
 		if libs != nil {
 			libs.Exited(int(ev.PID))
@@ -230,6 +240,10 @@ func (p *Pipeline) onProc(ev *event.Proc) {
 
 // emit is the tracker's output: filter, redact once, then every sink.
 func (p *Pipeline) emit(e *record.Exchange) {
+	if r := p.opts.Containers; r != nil {
+		c := r.Lookup(e.PID)
+		e.ContainerID, e.ContainerPID, e.PodUID = c.ID, c.PID, c.PodUID
+	}
 	for _, s := range p.opts.Observers {
 		p.write(s, e)
 	}

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/httptrace/httptrace/pkg/container"
 	"github.com/httptrace/httptrace/pkg/event"
 	"github.com/httptrace/httptrace/pkg/exchange"
 	"github.com/httptrace/httptrace/pkg/filter"
@@ -209,5 +212,59 @@ func TestObserversBeforeFilter(t *testing.T) {
 	}
 	if observer.n != 1 || sink.n != 0 || p.Stats().FilteredOut != 1 {
 		t.Errorf("observer saw %d, sink %d, filtered out %d; want 1, 0, 1", observer.n, sink.n, p.Stats().FilteredOut)
+	}
+}
+
+// kept remembers what the exchanges it is given carry.
+type kept struct{ got []record.Exchange }
+
+func (k *kept) Write(e *record.Exchange) error { k.got = append(k.got, *e); return nil }
+func (k *kept) Flush() error                   { return nil }
+
+// TestContainerLabels: the exchanges of a process in a container carry its
+// container (read from its cgroup), to the observers and the sinks alike.
+func TestContainerLabels(t *testing.T) {
+	const id = "3f1d8a6e2b9c4d7e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6"
+	root := t.TempDir()
+	for pid, files := range map[string][2]string{
+		"10": {"0::/libpod_parent/libpod-" + id + "\n", "NSpid:\t10\t1\n"},
+		"20": {"0::/system.slice/nginx.service\n", "NSpid:\t20\n"},
+	} {
+		os.MkdirAll(filepath.Join(root, pid), 0o755)
+		os.WriteFile(filepath.Join(root, pid, "cgroup"), []byte(files[0]), 0o644)
+		os.WriteFile(filepath.Join(root, pid, "status"), []byte(files[1]), 0o644)
+	}
+	req := "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+	resp := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	now := MonotonicNow()
+	src := &batches{queue: [][][]byte{
+		{dataRecord(10, 7, 0, now+1000, event.Recv, event.SysRecvfrom, req), dataRecord(20, 8, 0, now+1000, event.Recv, event.SysRecvfrom, req)},
+		{dataRecord(10, 7, 0, now+3000, event.Send, event.SysSendto, resp), dataRecord(20, 8, 0, now+3000, event.Send, event.SysSendto, resp)},
+		{procRecord(event.ProcExit, 10), procRecord(event.ProcExit, 20)},
+	}}
+	sink, observer := &kept{}, &kept{}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	p := New(Options{Source: src, Exchange: exchange.DefaultOptions(), Sinks: []output.Sink{sink}, Observers: []output.Sink{observer},
+		Procs: NewProcs([]int{10, 20}, false), Containers: container.NewResolver(root), Log: log})
+	if _, err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []*kept{sink, observer} {
+		if len(k.got) != 2 {
+			t.Fatalf("%d exchanges, want 2", len(k.got))
+		}
+		for _, e := range k.got {
+			want := record.Exchange{}
+			if e.PID == 10 {
+				want.ContainerID, want.ContainerPID = id, 1
+			}
+			if e.ContainerID != want.ContainerID || e.ContainerPID != want.ContainerPID || e.PodUID != "" {
+				t.Errorf("pid %d: container %q pid %d pod %q, want %q pid %d", e.PID, e.ContainerID, e.ContainerPID, e.PodUID, want.ContainerID, want.ContainerPID)
+			}
+		}
 	}
 }

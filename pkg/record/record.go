@@ -22,6 +22,12 @@ type Header struct {
 type Exchange struct {
 	PID, TID uint32
 	Comm     string
+	// Where the process runs, when in a container (from its cgroup):
+	// the container's ID, the process's PID in the container's PID
+	// namespace (0 in the host's), the Kubernetes pod's UID.
+	ContainerID  string
+	ContainerPID uint32
+	PodUID       string
 	FD       int32
 	Conn     uint64 // connection id (the socket's inode number)
 	Side     Side

@@ -11,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/httptrace/httptrace/pkg/config"
+	"github.com/httptrace/httptrace/pkg/container"
 	"github.com/httptrace/httptrace/pkg/event"
 	"github.com/httptrace/httptrace/pkg/exchange"
 	"github.com/httptrace/httptrace/pkg/libprobe"
@@ -124,13 +125,14 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		libWatch = libs
 	}
 	p := pipeline.New(pipeline.Options{
-		Source:    reader,
-		Exchange:  exchangeOptions(cfg, tlsReady),
-		Redactor:  dst.Redactor,
-		Filter:    &cfg.Filter,
-		Sinks:     []output.Sink{sink},
-		Observers: exp.sinks(),
-		Procs:     procs,
+		Source:     reader,
+		Exchange:   exchangeOptions(cfg, tlsReady),
+		Redactor:   dst.Redactor,
+		Filter:     &cfg.Filter,
+		Sinks:      []output.Sink{sink},
+		Observers:  exp.sinks(),
+		Procs:      procs,
+		Containers: container.NewResolver("/proc"),
 		OnListen: func(pid uint32) {
 			pids, err := tr.TrackChildren(int(pid), "/proc")
 			if err != nil {

@@ -77,6 +77,9 @@ type Record struct {
 	Incomplete      bool              `json:"incomplete"`
 	Unmatched       bool              `json:"unmatched"`
 	TLS             bool              `json:"tls"`
+	ContainerID     string            `json:"container_id"`
+	ContainerPID    int               `json:"container_pid"`
+	PodUID          string            `json:"k8s_pod_uid"`
 
 	// Start is Time parsed: when the request's first byte moved.
 	Start time.Time `json:"-"`

@@ -1,0 +1,171 @@
+// Package container finds the container and Kubernetes pod a process runs
+// in, from its cgroup path: no container runtime is asked.
+package container
+
+import (
+	"strings"
+)
+
+// Identity is what a process's cgroup says of where it runs; the zero
+// value is a process of the host.
+type Identity struct {
+	ID      string // the container's full ID (64 hex digits)
+	Runtime string // "docker", "podman", "containerd", "cri-o", or "" when the path does not say
+	PodUID  string // the Kubernetes pod's UID, when the kubelet made the cgroup
+}
+
+// runtimePrefixes are the systemd scope prefixes of each runtime's
+// containers (cgroup driver systemd): <prefix><id>.scope.
+var runtimePrefixes = []struct{ prefix, runtime string }{
+	{"cri-containerd-", "containerd"},
+	{"crio-", "cri-o"},
+	{"docker-", "docker"},
+	{"libpod-", "podman"},
+}
+
+// notContainers are scopes of the runtimes' monitors, beside their
+// containers: the process in one is not in the container.
+var notContainers = []string{"crio-conmon-", "libpod-conmon-"}
+
+// runtimeParents are the cgroupfs driver's parents of a bare ID.
+var runtimeParents = map[string]string{
+	"docker":        "docker",
+	"libpod_parent": "podman",
+	"k8s.io":        "containerd", // containerd's own k8s.io namespace (ctr -n k8s.io)
+}
+
+// ParseCgroup reads /proc/PID/cgroup's contents: cgroup v2's "0::PATH"
+// line when it names a container, else the first v1 line that does.
+func ParseCgroup(data string) Identity {
+	var v1 Identity
+	for _, line := range strings.Split(data, "\n") {
+		// hierarchy-ID:controllers:path; the path may hold colons.
+		h, rest, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		controllers, path, ok := strings.Cut(rest, ":")
+		if !ok {
+			continue
+		}
+		id := ParsePath(path)
+		if id.ID == "" && id.PodUID == "" {
+			continue
+		}
+		if h == "0" && controllers == "" {
+			return id
+		}
+		if v1.ID == "" && (id.ID != "" || v1.PodUID == "") {
+			v1 = id
+		}
+	}
+	return v1
+}
+
+// ParsePath reads one cgroup path: the innermost segment that is a
+// container, and the pod around it.
+func ParsePath(path string) Identity {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	var id Identity
+	for i := len(segs) - 1; i >= 0 && id.ID == ""; i-- {
+		id.ID, id.Runtime = containerOf(segs[i])
+		if id.ID != "" && id.Runtime == "" && i > 0 {
+			id.Runtime = runtimeParents[segs[i-1]]
+		}
+		if id.ID == "" && isMonitor(segs[i]) {
+			return Identity{} // a runtime's monitor, outside its container
+		}
+	}
+	for _, s := range segs {
+		if uid := podUIDOf(s); uid != "" {
+			id.PodUID = uid
+		}
+	}
+	return id
+}
+
+// containerOf reads a segment that names a container: <prefix><id>.scope
+// (systemd driver), a bare ID (cgroupfs driver), or containerd's
+// systemd cgroupsPath form "<slice>:cri-containerd:<id>".
+func containerOf(seg string) (id, runtime string) {
+	if _, after, ok := strings.Cut(seg, ":cri-containerd:"); ok && isID(after) {
+		return after, "containerd"
+	}
+	if isMonitor(seg) {
+		return "", ""
+	}
+	name := strings.TrimSuffix(seg, ".scope")
+	for _, p := range runtimePrefixes {
+		if rest, ok := strings.CutPrefix(name, p.prefix); ok && isID(rest) {
+			return rest, p.runtime
+		}
+	}
+	if isID(seg) {
+		return seg, ""
+	}
+	return "", ""
+}
+
+func isMonitor(seg string) bool {
+	for _, p := range notContainers {
+		if strings.HasPrefix(seg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// podUIDOf reads a kubelet pod segment: "pod<uid>" (cgroupfs driver) or
+// "kubepods[-<qos>]-pod<uid with _ for ->.slice" (systemd driver; a
+// Guaranteed pod has no QoS part).
+func podUIDOf(seg string) string {
+	if name, ok := strings.CutSuffix(seg, ".slice"); ok {
+		if !strings.HasPrefix(name, "kubepods-") {
+			return ""
+		}
+		_, uid, ok := strings.Cut(name, "-pod")
+		if ok && isUID(strings.ReplaceAll(uid, "_", "-")) {
+			return strings.ReplaceAll(uid, "_", "-")
+		}
+		return ""
+	}
+	if uid, ok := strings.CutPrefix(seg, "pod"); ok && isUID(uid) {
+		return uid
+	}
+	return ""
+}
+
+// isID says whether s is a container ID: 64 lowercase hex digits.
+func isID(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isHex(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// isUID says whether s is a UUID: 8-4-4-4-12 lowercase hex digits.
+func isUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch i {
+		case 8, 13, 18, 23:
+			if s[i] != '-' {
+				return false
+			}
+		default:
+			if !isHex(s[i]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' }
