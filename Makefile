@@ -39,6 +39,8 @@ help:
 	@echo "make test-host  unit and end-to-end tests on the running kernel (ATTACH=tracepoint|kprobe|auto)"
 	@echo "make test-cli   bad input, lifecycle and clean-up of the built binary"
 	@echo "make test-hostile  hostile and broken traffic against traced servers"
+	@echo "make image      build localhost/httptrace:<version> (FROM scratch, podman)"
+	@echo "make test-deploy   deploy/kubernetes against doctor; the image under the DaemonSet's security context"
 	@echo "make bench      side-by-side benchmark (nginx, Go; untraced, floor, bpftrace, httptrace)"
 	@echo "make fuzz       every Go fuzz target for FUZZTIME (60s) each"
 	@echo "make soak       about a million requests against a prefork server; writes docs/SOAK.md"
@@ -82,7 +84,7 @@ ATTACH ?= tracepoint
 # real tool against real servers and bad input on this kernel, the bpftrace
 # twin, the benchmark's smoke run, then the kernel matrix under qemu.
 test: deps
-	$(MAKE) test-unit fuzz-smoke test-e2e-servers test-e2e-all test-cli test-hostile \
+	$(MAKE) test-unit fuzz-smoke test-e2e-servers test-e2e-all test-cli test-deploy test-hostile \
 		check-bpftrace test-bpftrace-diff bench-smoke vm-test vm-tracer-test vagrant-validate
 	@echo "make test: all passed"
 

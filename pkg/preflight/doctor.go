@@ -67,6 +67,18 @@ var DefaultSystem = System{
 	},
 }
 
+// DeploymentCapabilities are the capabilities a container of httptrace is
+// granted (deploy/kubernetes, the image's test): every one the doctor
+// checks but CAP_SYS_ADMIN, which only mounts tracefs, and a deployment
+// mounts the host's. CAP_SYS_RESOURCE is used before 5.11 only.
+func DeploymentCapabilities() []string {
+	return []string{"CAP_BPF", "CAP_PERFMON", "CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH", "CAP_SYS_RESOURCE"}
+}
+
+// DeploymentMounts are the host paths a container of httptrace mounts:
+// tracefs (which it may not mount itself) and the cgroup hierarchy.
+func (s System) DeploymentMounts() []string { return []string{s.Host.Tracefs, s.CgroupRoot} }
+
 // Doctor runs every check and returns their results, in a fixed order.
 func Doctor(s System) []Result {
 	caps, capErr := effectiveCaps(s.ProcRoot)
@@ -74,7 +86,7 @@ func Doctor(s System) []Result {
 	out := []Result{s.kernelRelease(), s.btf(), s.pidNamespace()}
 	out = append(out, s.capabilities(caps, capErr, tracefs)...)
 	return append(out, s.tracefs(caps, tracefs, readable), s.tracepoints(readable), s.kprobes(), s.uprobes(),
-		s.memlock(caps), s.perfParanoid(caps), s.cgroups())
+		s.memlock(caps), s.perfParanoid(caps), s.Seccomp(), s.cgroups())
 }
 
 // Failed returns the names of the checks that failed.
@@ -251,6 +263,29 @@ func (s System) perfParanoid(caps capSet) Result {
 	}
 	// The BPF programs need CAP_PERFMON whatever the sysctl says (see CAP_PERFMON).
 	return Result{"perf_event_paranoid", Warn, v + ", and no CAP_PERFMON to override it", "grant CAP_PERFMON: lowering the sysctl does not let BPF programs attach"}
+}
+
+// SeccompUnconfined is the fix for a seccomp filter that refuses bpf() or
+// perf_event_open().
+const SeccompUnconfined = "run without the filter: podman or docker run --security-opt seccomp=unconfined, " +
+	"Kubernetes securityContext.seccompProfile.type: Unconfined"
+
+// Seccomp says whether a seccomp filter applies to this process: the
+// default profiles of container runtimes refuse bpf() and
+// perf_event_open() to a process without CAP_SYS_ADMIN, whatever its
+// CAP_BPF. Whether this one does shows when the programs load (bpf).
+func (s System) Seccomp() Result {
+	data, err := os.ReadFile(s.ProcRoot + "/self/status")
+	if err != nil {
+		return Result{"seccomp", Warn, "reading " + s.ProcRoot + "/self/status: " + err.Error(), "mount /proc"}
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "Seccomp:"); ok && strings.TrimSpace(v) == "2" {
+			return Result{"seccomp", Warn, "a filter applies: a container runtime's default one refuses bpf() and perf_event_open() without CAP_SYS_ADMIN (see bpf)",
+				SeccompUnconfined}
+		}
+	}
+	return ok("seccomp", "no filter")
 }
 
 // cgroups says which cgroup layout the host has: a process's container is

@@ -146,3 +146,17 @@ func TestMemlockOnlyBefore511(t *testing.T) {
 		t.Errorf("6.1: raised %v, %v", raised, err)
 	}
 }
+
+// TestDeploymentCapabilities: a deployment grants every capability the
+// doctor checks but CAP_SYS_ADMIN, so the two lists cannot drift.
+func TestDeploymentCapabilities(t *testing.T) {
+	var checked []string
+	for _, r := range Doctor(fixture(t, capsRoot, "5.10.0", 0, 0)) {
+		if strings.HasPrefix(r.Check, "CAP_") && r.Check != "CAP_SYS_ADMIN" {
+			checked = append(checked, r.Check)
+		}
+	}
+	if got := DeploymentCapabilities(); strings.Join(got, ",") != strings.Join(checked, ",") {
+		t.Errorf("DeploymentCapabilities %v, the doctor checks %v (and CAP_SYS_ADMIN)", got, checked)
+	}
+}

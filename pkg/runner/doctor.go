@@ -1,8 +1,10 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"syscall"
 
 	"github.com/sirupsen/logrus"
 
@@ -36,8 +38,13 @@ func loadCheck(before []preflight.Result) preflight.Result {
 			return notTried("tracefs")
 		}
 	}
+	filtered := preflight.DefaultSystem.Seccomp().Status != preflight.OK
 	fail := func(err error) preflight.Result {
-		return preflight.Result{Check: name, Status: preflight.Fail, Detail: err.Error(), Fix: "run httptrace --verbose for libbpf's messages"}
+		fix := "run httptrace --verbose for libbpf's messages"
+		if filtered && errors.Is(err, syscall.EPERM) {
+			fix = "the seccomp filter refused it: " + preflight.SeccompUnconfined
+		}
+		return preflight.Result{Check: name, Status: preflight.Fail, Detail: err.Error(), Fix: fix}
 	}
 	if _, err := preflight.Memlock(kernel.DefaultHost.Release); err != nil {
 		return fail(err)

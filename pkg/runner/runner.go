@@ -4,8 +4,10 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -17,6 +19,7 @@ import (
 	"github.com/httptrace/httptrace/pkg/libprobe"
 	"github.com/httptrace/httptrace/pkg/output"
 	"github.com/httptrace/httptrace/pkg/pipeline"
+	"github.com/httptrace/httptrace/pkg/preflight"
 	"github.com/httptrace/httptrace/pkg/record"
 	"github.com/httptrace/httptrace/pkg/redact"
 	"github.com/httptrace/httptrace/pkg/ringbuf"
@@ -78,6 +81,9 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		NoUnix: !cfg.UnixSockets, TLS: cfg.TLS, Plan: plan, Log: log, ServerPorts: server, ClientPorts: client,
 		AllProcesses: allProcs, WakeOnFork: cfg.TLS && tlsScope == libprobe.PerProcess})
 	if err != nil {
+		if errors.Is(err, syscall.EPERM) && preflight.DefaultSystem.Seccomp().Status != preflight.OK {
+			err = &SetupError{Err: fmt.Errorf("%w; a seccomp filter applies, and container runtimes' default ones refuse this: %s", err, preflight.SeccompUnconfined)}
+		}
 		return Summary{}, err
 	}
 	defer tr.Close()

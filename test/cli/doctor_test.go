@@ -13,7 +13,7 @@ import (
 // doctorChecks are the checks httptrace doctor reports, in its order.
 var doctorChecks = []string{"kernel", "btf", "pid_namespace", "CAP_BPF", "CAP_PERFMON", "CAP_SYS_PTRACE",
 	"CAP_DAC_READ_SEARCH", "CAP_SYS_RESOURCE", "CAP_SYS_ADMIN", "tracefs", "tracepoints", "kprobes", "uprobes",
-	"memlock", "perf_event_paranoid", "cgroup", "bpf"}
+	"memlock", "perf_event_paranoid", "seccomp", "cgroup", "bpf"}
 
 // doctorLine is one check's line of the report.
 type doctorLine struct{ status, detail string }

@@ -137,7 +137,15 @@ func StartTracer(t testing.TB, mode string, pids []int, extra ...string) *Tracer
 	for _, pid := range pids {
 		args = append(args, "--pid", fmt.Sprint(pid))
 	}
-	p := Start(t, exec.Command(Bin(t), append(args, extra...)...))
+	return StartTracerCmd(t, exec.Command(Bin(t), append(args, extra...)...))
+}
+
+// StartTracerCmd runs cmd, an httptrace with --log-format json (or a
+// command that runs one, as podman run does), and waits until its probes
+// are attached.
+func StartTracerCmd(t testing.TB, cmd *exec.Cmd) *Tracer {
+	t.Helper()
+	p := Start(t, cmd)
 	// Cleanups run last first: this one runs before Start's stops the
 	// process, so a failed test shows what httptrace said.
 	t.Cleanup(func() {
