@@ -5,35 +5,44 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/httptrace/httptrace/pkg/preflight"
+	"github.com/httptrace/httptrace/pkg/probes"
 	"github.com/httptrace/httptrace/pkg/runner"
 )
 
 const doctorUsage = `httptrace doctor checks that httptrace can trace here, and says in plain
-words what is missing and how to fix it: the kernel and its BTF, the PID
-namespace, each capability httptrace uses, tracefs, syscall tracepoints,
-the kprobe and uprobe PMUs, RLIMIT_MEMLOCK, kernel.perf_event_paranoid and
-the cgroup layout. When none fails, it loads the BPF programs and attaches
-them as a start-up would (attach mode auto, tracing no process), then
-detaches them. It changes nothing on the host (tracefs is not mounted; only
-before 5.11 is its own RLIMIT_MEMLOCK raised): run it as httptrace would
-run, in the same container or with the same capabilities.
+words what is missing and how to fix it: the kernel, its BTF and lockdown
+mode, the PID and user namespaces, each capability httptrace uses and what
+for, tracefs, syscall tracepoints, the kprobe and uprobe PMUs,
+RLIMIT_MEMLOCK, kernel.perf_event_paranoid, a seccomp filter and the
+cgroup namespace and layout. When none fails, it loads the BPF programs and
+attaches them as a start-up with the same configuration would (tracing no
+process), then detaches them. It leaves the host as it was (tracefs is not
+mounted; kprobe mode's events are made and removed again; only before 5.11
+is its own RLIMIT_MEMLOCK raised): run it as httptrace would run, in the
+same container or with the same capabilities.
 
 Usage:
-  httptrace doctor
+  httptrace doctor [-c FILE] [--attach MODE]
+
+Flags:
+  -c, --config FILE   the configuration httptrace would run with (its attach
+                      mode, probes and tls setting count)
+      --attach MODE   auto, kprobe or tracepoint (overrides the config)
 
 Each line is ok, warn (httptrace runs with less: what is named) or FAIL.
-A start-up of httptrace stops at the first failing check, named.
+A start-up of httptrace stops at the failing checks, named.
 
 Exit status: 0 when tracing would work (no check failed), 1 when a check
-failed, 2 for a usage error.
+failed, 2 for a usage error or a bad configuration.
 `
 
 // runDoctor runs every check and reports them.
 func runDoctor(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("httptrace doctor", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	var o options
+	fs := newFlagSet("httptrace doctor", &o)
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, doctorUsage)
@@ -46,7 +55,16 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "httptrace doctor: %v (see httptrace doctor --help)\n", err)
 		return exitUsage
 	}
-	if !preflight.Report(stdout, runner.Doctor()) {
+	// What the configuration selects does not matter here: no process is traced.
+	cfg, err := readConfig(o)
+	if err == nil && cfg.Attach != probes.ModeAuto && !slices.Contains(probes.Modes, cfg.Attach) {
+		err = fmt.Errorf("--attach %q: want auto, kprobe or tracepoint", cfg.Attach)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "httptrace doctor: %v\n", err)
+		return exitUsage
+	}
+	if !preflight.Report(stdout, runner.Doctor(cfg)) {
 		return exitRuntime
 	}
 	return 0

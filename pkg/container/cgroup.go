@@ -18,6 +18,9 @@ type Identity struct {
 // containers (cgroup driver systemd): <prefix><id>.scope.
 var runtimePrefixes = []struct{ prefix, runtime string }{
 	{"cri-containerd-", "containerd"},
+	{"nerdctl-", "containerd"},
+	{"libpod-payload-", "podman"}, // --cgroups=split
+
 	{"crio-", "cri-o"},
 	{"docker-", "docker"},
 	{"libpod-", "podman"},
@@ -65,6 +68,8 @@ func ParseCgroup(data string) Identity {
 // ParsePath reads one cgroup path: the innermost segment that is a
 // container, and the pod around it.
 func ParsePath(path string) Identity {
+	// A dying process's cgroup v2 path may end " (deleted)".
+	path = strings.TrimSuffix(path, " (deleted)")
 	segs := strings.Split(strings.Trim(path, "/"), "/")
 	var id Identity
 	for i := len(segs) - 1; i >= 0 && id.ID == ""; i-- {
@@ -116,16 +121,22 @@ func isMonitor(seg string) bool {
 }
 
 // podUIDOf reads a kubelet pod segment: "pod<uid>" (cgroupfs driver) or
-// "kubepods[-<qos>]-pod<uid with _ for ->.slice" (systemd driver; a
-// Guaranteed pod has no QoS part).
+// "[<root>-]kubepods[-<qos>]-pod<uid with _ for ->.slice" (systemd driver;
+// a Guaranteed pod has no QoS part; kind and --cgroup-root add a root),
+// also as the part of containerd's "<slice>:cri-containerd:<id>" before
+// the colon. A static pod's UID is 32 hex digits, others' a UUID.
 func podUIDOf(seg string) string {
+	seg, _, _ = strings.Cut(seg, ":")
 	if name, ok := strings.CutSuffix(seg, ".slice"); ok {
-		if !strings.HasPrefix(name, "kubepods-") {
+		if !strings.Contains(name, "kubepods") {
 			return ""
 		}
-		_, uid, ok := strings.Cut(name, "-pod")
-		if ok && isUID(strings.ReplaceAll(uid, "_", "-")) {
-			return strings.ReplaceAll(uid, "_", "-")
+		i := strings.LastIndex(name, "-pod")
+		if i < 0 {
+			return ""
+		}
+		if uid := strings.ReplaceAll(name[i+len("-pod"):], "_", "-"); isUID(uid) {
+			return uid
 		}
 		return ""
 	}
@@ -148,8 +159,17 @@ func isID(s string) bool {
 	return true
 }
 
-// isUID says whether s is a UUID: 8-4-4-4-12 lowercase hex digits.
+// isUID says whether s is a pod UID: a UUID (8-4-4-4-12 lowercase hex
+// digits), or a static pod's 32 hex digits.
 func isUID(s string) bool {
+	if len(s) == 32 {
+		for i := 0; i < len(s); i++ {
+			if !isHex(s[i]) {
+				return false
+			}
+		}
+		return true
+	}
 	if len(s) != 36 {
 		return false
 	}

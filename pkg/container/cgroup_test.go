@@ -6,6 +6,9 @@ const (
 	id  = "3f1d8a6e2b9c4d7e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6"
 	uid = "5b3c1e2a-9d4f-4e6b-8a7c-0f1e2d3c4b5a"
 	us  = "5b3c1e2a_9d4f_4e6b_8a7c_0f1e2d3c4b5a" // the UID as systemd slices write it
+	id2 = "aa1d8a6e2b9c4d7e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5bb"
+	// static is a static pod's UID: the md5 of its manifest, 32 hex digits.
+	static = "6f1b4c2a9e8d7c6b5a4f3e2d1c0b9a8f"
 )
 
 func TestParsePath(t *testing.T) {
@@ -16,7 +19,13 @@ func TestParsePath(t *testing.T) {
 		// containerd
 		{"containerd systemd driver", "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + us + ".slice/cri-containerd-" + id + ".scope",
 			Identity{id, "containerd", uid}},
-		{"containerd cgroupsPath form", "/kubepods-besteffort-pod" + us + ".slice:cri-containerd:" + id, Identity{id, "containerd", ""}},
+		{"containerd cgroupsPath form", "/kubepods-besteffort-pod" + us + ".slice:cri-containerd:" + id, Identity{id, "containerd", uid}},
+		{"nerdctl systemd driver", "/system.slice/nerdctl-" + id + ".scope", Identity{id, "containerd", ""}},
+		{"kind: kubelet under a cgroup root", "/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/kubelet-kubepods-besteffort-pod" + us +
+			".slice/cri-containerd-" + id + ".scope", Identity{id, "containerd", uid}},
+		{"static pod (32 hex UID)", "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + static + ".slice/cri-containerd-" + id + ".scope",
+			Identity{id, "containerd", static}},
+		{"static pod, cgroupfs", "/kubepods/burstable/pod" + static + "/" + id, Identity{id, "", static}},
 		{"containerd ctr k8s.io namespace", "/k8s.io/" + id, Identity{id, "containerd", ""}},
 		// CRI-O
 		{"cri-o", "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" + us + ".slice/crio-" + id + ".scope",
@@ -33,6 +42,10 @@ func TestParsePath(t *testing.T) {
 		{"podman rootless", "/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-" + id + ".scope", Identity{id, "podman", ""}},
 		{"podman process inside the container's own cgroup", "/machine.slice/libpod-" + id + ".scope/container", Identity{id, "podman", ""}},
 		{"podman conmon", "/machine.slice/libpod-conmon-" + id + ".scope", Identity{}},
+		{"podman --cgroups=split", "/user.slice/user-0.slice/session-1.scope/libpod-payload-" + id, Identity{id, "podman", ""}},
+		{"a dying process (cgroup v2 deleted)", "/system.slice/docker-" + id + ".scope (deleted)", Identity{id, "docker", ""}},
+		{"cri-o, cgroupfs driver", "/kubepods/besteffort/pod" + uid + "/crio-" + id, Identity{id, "cri-o", uid}},
+		{"docker in docker", "/docker/" + id + "/docker/" + id2, Identity{id2, "docker", ""}},
 		// kubelet, cgroupfs driver
 		{"kubelet cgroupfs burstable", "/kubepods/burstable/pod" + uid + "/" + id, Identity{id, "", uid}},
 		{"kubelet cgroupfs guaranteed", "/kubepods/pod" + uid + "/" + id, Identity{id, "", uid}},

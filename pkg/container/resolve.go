@@ -4,8 +4,10 @@
 package container
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,13 +20,14 @@ type Process struct {
 	PID uint32
 }
 
-// maxProcesses bounds the cache: past it, the cache starts again empty.
+// maxProcesses bounds the cache: past it, the oldest half is dropped.
 const maxProcesses = 8192
 
-// maxAge is how long an entry is trusted. The exit of a traced process
-// drops its entry at once; a process that is not traced (a client-side
-// port selects any process) has no exit record, and its PID may be reused.
-const maxAge = 30 * time.Second
+// checkAfter is how long an entry is used before the process's start time
+// is read again: a traced process's exit drops its entry at once, but one
+// that is not traced (a client-side port selects any process) has no exit
+// record, and its PID may be reused.
+const checkAfter = 5 * time.Second
 
 // Resolver finds processes' containers. It is not safe for concurrent use.
 type Resolver struct {
@@ -34,8 +37,9 @@ type Resolver struct {
 }
 
 type entry struct {
-	proc Process
-	at   time.Time
+	proc  Process
+	start uint64 // the process's start time (field 22 of /proc/PID/stat)
+	at    time.Time
 }
 
 // NewResolver reads processes under procRoot (/proc).
@@ -44,39 +48,88 @@ func NewResolver(procRoot string) *Resolver {
 }
 
 // Lookup returns where process pid runs: the zero Process for one of the
-// host, or one gone before it was read.
+// host, or one gone before it was ever read (which is not remembered).
 func (r *Resolver) Lookup(pid uint32) Process {
 	now := r.now()
-	if e, ok := r.cache[pid]; ok && now.Sub(e.at) < maxAge {
+	e, ok := r.cache[pid]
+	if ok && now.Sub(e.at) < checkAfter {
 		return e.proc
 	}
-	p := r.read(pid)
-	if len(r.cache) >= maxProcesses {
-		clear(r.cache)
+	if ok {
+		start, err := r.startTime(pid)
+		if err != nil || start == e.start {
+			// Gone (its last exchanges keep its label) or the same process.
+			e.at = now
+			r.cache[pid] = e
+			return e.proc
+		}
 	}
-	r.cache[pid] = entry{p, now}
+	p, start, err := r.read(pid)
+	if err != nil {
+		return Process{}
+	}
+	if len(r.cache) >= maxProcesses {
+		r.evict()
+	}
+	r.cache[pid] = entry{p, start, now}
 	return p
+}
+
+// evict drops the half of the cache read longest ago.
+func (r *Resolver) evict() {
+	ats := make([]time.Time, 0, len(r.cache))
+	for _, e := range r.cache {
+		ats = append(ats, e.at)
+	}
+	slices.SortFunc(ats, time.Time.Compare)
+	cut := ats[len(ats)/2]
+	for pid, e := range r.cache {
+		if !e.at.After(cut) {
+			delete(r.cache, pid)
+		}
+	}
 }
 
 // Forget drops what is known of pid: it exited, or exec'd (a runtime's
 // exec joins the container's cgroup before it execs).
 func (r *Resolver) Forget(pid uint32) { delete(r.cache, pid) }
 
-func (r *Resolver) read(pid uint32) Process {
+func (r *Resolver) read(pid uint32) (Process, uint64, error) {
 	dir := fmt.Sprintf("%s/%d/", r.procRoot, pid)
+	start, err := r.startTime(pid)
+	if err != nil {
+		return Process{}, 0, err
+	}
 	cg, err := os.ReadFile(dir + "cgroup")
 	if err != nil {
-		return Process{}
+		return Process{}, 0, err
 	}
 	p := Process{Identity: ParseCgroup(string(cg))}
-	if p.ID == "" {
-		return p
+	if p.ID != "" {
+		if status, err := os.ReadFile(dir + "status"); err == nil {
+			p.PID = innermostPID(string(status))
+		}
 	}
-	status, err := os.ReadFile(dir + "status")
-	if err == nil {
-		p.PID = innermostPID(string(status))
+	return p, start, nil
+}
+
+// startTime reads a process's start time, in clock ticks after boot: with
+// the PID, it names one process.
+func (r *Resolver) startTime(pid uint32) (uint64, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("%s/%d/stat", r.procRoot, pid))
+	if err != nil {
+		return 0, err
 	}
-	return p
+	// The name, field 2, is in parentheses and may hold anything.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("process %d: bad stat", pid)
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 20 {
+		return 0, fmt.Errorf("process %d: bad stat", pid)
+	}
+	return strconv.ParseUint(f[19], 10, 64) // field 22: the 20th after the name
 }
 
 // innermostPID reads the NSpid line of /proc/PID/status: the PID in each

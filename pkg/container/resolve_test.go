@@ -8,21 +8,26 @@ import (
 	"time"
 )
 
-func fakeProc(t *testing.T, root string, pid int, cgroup, status string) {
+// fakeProc writes /proc/PID's cgroup, status and stat (started at start).
+func fakeProc(t *testing.T, root string, pid int, start uint64, cgroup, status string) {
 	t.Helper()
 	dir := filepath.Join(root, fmt.Sprint(pid))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(dir, "cgroup"), []byte(cgroup), 0o644)
-	os.WriteFile(filepath.Join(dir, "status"), []byte(status), 0o644)
+	stat := fmt.Sprintf("%d (a) b) S 1 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 %d 0 0", pid, start)
+	for name, body := range map[string]string{"cgroup": cgroup, "status": status, "stat": stat} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func TestResolver(t *testing.T) {
 	root := t.TempDir()
-	fakeProc(t, root, 100, "0::/libpod_parent/libpod-"+id+"\n", "Name:\tsrv\nNSpid:\t100\t1\n")
-	fakeProc(t, root, 200, "0::/system.slice/nginx.service\n", "Name:\tnginx\nNSpid:\t200\n")
-	fakeProc(t, root, 300, "0::/docker/"+id+"\n", "Name:\tx\nNSpid:\t300\n") // a container in the host's PID namespace
+	fakeProc(t, root, 100, 5, "0::/libpod_parent/libpod-"+id+"\n", "Name:\tsrv\nNSpid:\t100\t1\n")
+	fakeProc(t, root, 200, 5, "0::/system.slice/nginx.service\n", "Name:\tnginx\nNSpid:\t200\n")
+	fakeProc(t, root, 300, 5, "0::/docker/"+id+"\n", "Name:\tx\nNSpid:\t300\n") // a container in the host's PID namespace
 	r := NewResolver(root)
 	clock := time.Unix(1000, 0)
 	r.now = func() time.Time { return clock }
@@ -36,32 +41,59 @@ func TestResolver(t *testing.T) {
 	if got := r.Lookup(300); got != (Process{Identity{id, "docker", ""}, 0}) {
 		t.Errorf("container in the host's PID namespace: %+v", got)
 	}
-	if got := r.Lookup(999); got != (Process{}) {
-		t.Errorf("gone process: %+v", got)
+	if got := r.Lookup(999); got != (Process{}) || len(r.cache) != 3 {
+		t.Errorf("gone process: %+v, %d cached (want it not remembered)", got, len(r.cache))
 	}
 
-	// Cached: a change on disk is not read until the entry is forgotten or old.
-	fakeProc(t, root, 200, "0::/docker/"+id+"\n", "NSpid:\t200\t7\n")
+	// A process that exits keeps its label for its last exchanges.
+	if err := os.RemoveAll(filepath.Join(root, "100")); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(time.Minute)
+	if got := r.Lookup(100); got.ID != id {
+		t.Errorf("exited container process, looked up again: %+v", got)
+	}
+
+	// The same process: the entry is kept whatever its files say now.
+	fakeProc(t, root, 200, 5, "0::/docker/"+id+"\n", "NSpid:\t200\t7\n")
 	if got := r.Lookup(200); got != (Process{}) {
-		t.Errorf("cached host process re-read: %+v", got)
+		t.Errorf("same process re-read: %+v", got)
 	}
-	r.Forget(200)
+	// Another process with the PID (another start time): read again once
+	// the entry is due for a check.
+	fakeProc(t, root, 200, 9, "0::/docker/"+id+"\n", "NSpid:\t200\t7\n")
+	if got := r.Lookup(200); got != (Process{}) {
+		t.Errorf("before the check is due: %+v", got)
+	}
+	clock = clock.Add(checkAfter)
 	if got := r.Lookup(200); got.ID != id || got.PID != 7 {
-		t.Errorf("after Forget: %+v", got)
+		t.Errorf("a new process with the PID: %+v", got)
 	}
-	fakeProc(t, root, 100, "0::/\n", "NSpid:\t100\n")
-	clock = clock.Add(maxAge)
-	if got := r.Lookup(100); got != (Process{}) {
-		t.Errorf("after maxAge: %+v", got)
+	// Forget: read again at once.
+	fakeProc(t, root, 300, 5, "0::/\n", "NSpid:\t300\n")
+	r.Forget(300)
+	if got := r.Lookup(300); got != (Process{}) {
+		t.Errorf("after Forget: %+v", got)
 	}
 }
 
 func TestResolverBounded(t *testing.T) {
-	r := NewResolver(t.TempDir())
-	for pid := uint32(1); pid <= 3*maxProcesses; pid++ {
-		r.Lookup(pid)
+	root := t.TempDir()
+	r := NewResolver(root)
+	clock := time.Unix(1000, 0)
+	r.now = func() time.Time { return clock }
+	for pid := 1; pid <= maxProcesses+100; pid++ {
+		fakeProc(t, root, pid, 5, "0::/\n", "")
+		clock = clock.Add(time.Millisecond)
+		r.Lookup(uint32(pid))
 		if len(r.cache) > maxProcesses {
 			t.Fatalf("%d entries after %d lookups, want at most %d", len(r.cache), pid, maxProcesses)
 		}
+	}
+	if _, ok := r.cache[maxProcesses+100]; !ok {
+		t.Errorf("the newest entry was evicted")
+	}
+	if _, ok := r.cache[1]; ok {
+		t.Errorf("the oldest entry was kept")
 	}
 }

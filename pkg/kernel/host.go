@@ -38,12 +38,24 @@ var DefaultHost = Host{
 var ErrNoKprobes = errors.New("this kernel has no kprobes (CONFIG_KPROBE_EVENTS is off: no " +
 	"/sys/bus/event_source/devices/kprobe)")
 
-// KprobeSupport returns nil when kprobes can be attached, else why not.
+// ErrKprobeEvents is returned when kprobe_events may not be written.
+var ErrKprobeEvents = errors.New("kprobe events cannot be made")
+
+// KprobeSupport returns nil when kprobes can be attached, else why not:
+// the kernel has them, and tracefs's kprobe_events, where httptrace makes
+// its kprobe events, may be written (an AppArmor profile or a user without
+// CAP_DAC_OVERRIDE may not). It is opened to append, never truncated
+// (which would remove every kprobe event), and closed unwritten.
 func (h Host) KprobeSupport() error {
 	if _, err := os.Stat(h.KprobePMU); err != nil {
 		return ErrNoKprobes
 	}
-	return nil
+	events := filepath.Join(h.Tracefs, "kprobe_events")
+	f, err := os.OpenFile(events, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrKprobeEvents, err)
+	}
+	return f.Close()
 }
 
 // CheckBTF confirms the kernel publishes its BTF, which CO-RE relocation needs.

@@ -199,19 +199,22 @@ func (p *Pipeline) onProc(ev *event.Proc) {
 	switch ev.Op {
 	case event.ProcFork:
 		log.WithField("parent", ev.PPID).Debug("traced process forked")
+		p.seen(ev.PID)
 		if libs != nil {
 			libs.Forked(int(ev.PID), time.Duration(ev.TimestampNs))
 		}
 	case event.ProcExec:
 		log.Debug("traced process exec'd")
 		if p.opts.Containers != nil {
-			p.opts.Containers.Forget(ev.PID)
+			p.opts.Containers.Forget(ev.PID) // a runtime's exec joins the container before it execs
 		}
+		p.seen(ev.PID)
 		if libs != nil {
 			libs.Exec(int(ev.PID))
 		}
 	case event.ProcListen:
 		log.Info("process serves a selected port: traced")
+		p.seen(ev.PID)
 		if p.opts.OnListen != nil {
 			p.opts.OnListen(ev.PID)
 		}
@@ -225,16 +228,26 @@ func (p *Pipeline) onProc(ev *event.Proc) {
 		}
 	case event.ProcExit:
 		log.Info("traced process exited")
+		// Its last exchanges are emitted now, labelled from what was read
+		// while it lived; then its PID is free for another process.
+		p.tracker.ProcExit(ev.PID, ev.TimestampNs)
 		if p.opts.Containers != nil {
 			p.opts.Containers.Forget(ev.PID)
 		}
-		p.tracker.ProcExit(ev.PID, ev.TimestampNs)
 		if libs != nil {
 			libs.Exited(int(ev.PID))
 		}
 	}
 	if p.opts.Procs != nil {
 		p.opts.Procs.Apply(ev)
+	}
+}
+
+// seen reads where a traced process runs while it is there to be read: its
+// exchanges may end after it has exited.
+func (p *Pipeline) seen(pid uint32) {
+	if p.opts.Containers != nil {
+		p.opts.Containers.Lookup(pid)
 	}
 }
 

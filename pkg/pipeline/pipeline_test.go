@@ -221,8 +221,23 @@ type kept struct{ got []record.Exchange }
 func (k *kept) Write(e *record.Exchange) error { k.got = append(k.got, *e); return nil }
 func (k *kept) Flush() error                   { return nil }
 
+// hooked is batches with a hook run before each batch is read.
+type hooked struct {
+	batches
+	hook func(batch int)
+	n    int
+}
+
+func (h *hooked) Read(fn func([]byte)) (int, error) {
+	h.hook(h.n)
+	h.n++
+	return h.batches.Read(fn)
+}
+
 // TestContainerLabels: the exchanges of a process in a container carry its
-// container (read from its cgroup), to the observers and the sinks alike.
+// container, read from its cgroup when the process was first seen (here
+// its fork), so that the exchanges it leaves when it exits, ended after its
+// /proc entry is gone, keep it; observers and sinks alike.
 func TestContainerLabels(t *testing.T) {
 	const id = "3f1d8a6e2b9c4d7e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6"
 	root := t.TempDir()
@@ -230,18 +245,32 @@ func TestContainerLabels(t *testing.T) {
 		"10": {"0::/libpod_parent/libpod-" + id + "\n", "NSpid:\t10\t1\n"},
 		"20": {"0::/system.slice/nginx.service\n", "NSpid:\t20\n"},
 	} {
-		os.MkdirAll(filepath.Join(root, pid), 0o755)
-		os.WriteFile(filepath.Join(root, pid, "cgroup"), []byte(files[0]), 0o644)
-		os.WriteFile(filepath.Join(root, pid, "status"), []byte(files[1]), 0o644)
+		stat := pid + " (srv) S 1 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 77 0 0"
+		for name, body := range map[string]string{"cgroup": files[0], "status": files[1], "stat": stat} {
+			if err := os.MkdirAll(filepath.Join(root, pid), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, pid, name), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	req := "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
 	resp := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 	now := MonotonicNow()
-	src := &batches{queue: [][][]byte{
-		{dataRecord(10, 7, 0, now+1000, event.Recv, event.SysRecvfrom, req), dataRecord(20, 8, 0, now+1000, event.Recv, event.SysRecvfrom, req)},
-		{dataRecord(10, 7, 0, now+3000, event.Send, event.SysSendto, resp), dataRecord(20, 8, 0, now+3000, event.Send, event.SysSendto, resp)},
+	src := &hooked{batches: batches{queue: [][][]byte{
+		{procRecord(event.ProcFork, 10), dataRecord(10, 7, 0, now+1000, event.Recv, event.SysRecvfrom, req), dataRecord(20, 8, 0, now+1000, event.Recv, event.SysRecvfrom, req)},
+		{dataRecord(10, 7, 0, now+3000, event.Send, event.SysSendto, resp[:20]), dataRecord(20, 8, 0, now+3000, event.Send, event.SysSendto, resp)},
 		{procRecord(event.ProcExit, 10), procRecord(event.ProcExit, 20)},
-	}}
+	}}}
+	// Process 10 is gone (reaped) before its exchange ends, at its exit.
+	src.hook = func(batch int) {
+		if batch == 1 {
+			if err := os.RemoveAll(filepath.Join(root, "10")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	sink, observer := &kept{}, &kept{}
 	log := logrus.New()
 	log.SetOutput(io.Discard)

@@ -49,6 +49,7 @@ type System struct {
 	UprobePMU    string // present when uprobes can be created through perf
 	CgroupRoot   string // the cgroup hierarchy's mount point
 	PerfParanoid string // kernel.perf_event_paranoid
+	Lockdown     string // the kernel's lockdown mode (securityfs)
 	// Memlock returns RLIMIT_MEMLOCK's soft and hard limits.
 	Memlock func() (cur, max uint64, err error)
 }
@@ -60,6 +61,7 @@ var DefaultSystem = System{
 	UprobePMU:    "/sys/bus/event_source/devices/uprobe/type",
 	CgroupRoot:   "/sys/fs/cgroup",
 	PerfParanoid: "/proc/sys/kernel/perf_event_paranoid",
+	Lockdown:     "/sys/kernel/security/lockdown",
 	Memlock: func() (uint64, uint64, error) {
 		var lim unix.Rlimit
 		err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim)
@@ -83,9 +85,9 @@ func (s System) DeploymentMounts() []string { return []string{s.Host.Tracefs, s.
 func Doctor(s System) []Result {
 	caps, capErr := effectiveCaps(s.ProcRoot)
 	tracefs, readable := s.tracefsState()
-	out := []Result{s.kernelRelease(), s.btf(), s.pidNamespace()}
+	out := []Result{s.kernelRelease(), s.btf(), s.lockdown(), s.pidNamespace(), s.userNamespace()}
 	out = append(out, s.capabilities(caps, capErr, tracefs)...)
-	return append(out, s.tracefs(caps, tracefs, readable), s.tracepoints(readable), s.kprobes(), s.uprobes(),
+	return append(out, s.tracefs(caps, tracefs, readable), s.tracepoints(readable), s.kprobes(readable), s.uprobes(),
 		s.memlock(caps), s.perfParanoid(caps), s.Seccomp(), s.cgroups())
 }
 
@@ -131,6 +133,47 @@ func (s System) pidNamespace() Result {
 }
 
 // capabilities checks each capability httptrace uses, saying what it is for.
+// initUserNamespace is the initial user namespace as /proc/PID/ns/user
+// names it (PROC_USER_INIT_INO).
+const initUserNamespace = "user:[4026531837]"
+
+// userNamespace: capabilities held in another user namespace (rootless
+// containers, unshare -r) count there only; bpf(), perf events and
+// tracefs check them against the host's.
+func (s System) userNamespace() Result {
+	ns, err := os.Readlink(s.ProcRoot + "/self/ns/user")
+	switch {
+	case err != nil:
+		return Result{"user_namespace", Warn, fmt.Sprintf("reading %s/self/ns/user: %v", s.ProcRoot, err), "mount /proc"}
+	case ns != initUserNamespace:
+		return Result{"user_namespace", Fail, "this process runs in a user namespace other than the host's (" + ns +
+			"): its capabilities do not count for BPF, perf events or tracefs",
+			"run in the host's user namespace (a rootful container without user namespace remapping)"}
+	}
+	return ok("user_namespace", "the host's")
+}
+
+// lockdown: under lockdown=confidentiality the kernel refuses BPF's reads
+// of kernel memory, which every program makes.
+func (s System) lockdown() Result {
+	data, err := os.ReadFile(s.Lockdown)
+	if err != nil {
+		return ok("lockdown", "not reported ("+s.Lockdown+" cannot be read)")
+	}
+	mode := string(data)
+	if i, j := strings.IndexByte(mode, '['), strings.IndexByte(mode, ']'); i >= 0 && j > i {
+		mode = mode[i+1 : j]
+	}
+	switch strings.TrimSpace(mode) {
+	case "confidentiality":
+		return Result{"lockdown", Fail, "lockdown=confidentiality: the kernel refuses BPF programs' reads of kernel memory",
+			"boot with lockdown=integrity or none (Secure Boot's default is integrity)"}
+	case "integrity":
+		return ok("lockdown", "integrity (BPF may not write user memory, which httptrace never does)")
+	}
+	return ok("lockdown", strings.TrimSpace(mode))
+}
+
 func (s System) capabilities(caps capSet, err error, tracefs bool) []Result {
 	if err != nil {
 		return []Result{{"capabilities", Fail, err.Error(), "mount /proc"}}
@@ -213,11 +256,18 @@ func (s System) tracepoints(readable bool) Result {
 	return ok("tracepoints", "syscall tracepoints present: tracepoint mode can run")
 }
 
-func (s System) kprobes() Result {
-	if err := s.Host.KprobeSupport(); err != nil {
+func (s System) kprobes(tracefsReadable bool) Result {
+	if _, err := os.Stat(s.Host.KprobePMU); err != nil {
 		return Result{"kprobes", Warn, "no kprobe PMU (CONFIG_KPROBE_EVENTS off): auto picks tracepoint mode", "none needed; tracepoint mode traces the same syscalls"}
 	}
-	return ok("kprobes", "kprobe PMU present: kprobe mode can run")
+	if !tracefsReadable {
+		return Result{"kprobes", Warn, "kprobe PMU present; whether kprobe events can be made is not known until tracefs can be read", "see tracefs"}
+	}
+	if err := s.Host.KprobeSupport(); err != nil {
+		return Result{"kprobes", Warn, err.Error() + ": auto picks tracepoint mode",
+			"let httptrace write tracefs's kprobe_events (root's; an AppArmor profile may deny it), or use tracepoint mode"}
+	}
+	return ok("kprobes", "kprobe PMU present, kprobe events can be made: kprobe mode can run")
 }
 
 func (s System) uprobes() Result {
@@ -241,7 +291,8 @@ func (s System) memlock(caps capSet) Result {
 	case max == unix.RLIM_INFINITY || caps.has(capSysResource):
 		return ok("memlock", have+": httptrace raises it when it starts")
 	}
-	return Result{"memlock", Fail, have + " (hard " + limit(max) + "), which kernels before 5.11 charge BPF maps to, and httptrace may not raise it (no CAP_SYS_RESOURCE)",
+	// Whether the hard limit is enough shows when the maps load (bpf).
+	return Result{"memlock", Warn, have + ", hard " + limit(max) + ", which kernels before 5.11 charge BPF maps to: httptrace may raise it to the hard limit only (no CAP_SYS_RESOURCE)",
 		"run with ulimit -l unlimited, or grant CAP_SYS_RESOURCE"}
 }
 
@@ -288,19 +339,29 @@ func (s System) Seccomp() Result {
 	return ok("seccomp", "no filter")
 }
 
-// cgroups says which cgroup layout the host has: a process's container is
-// found from its cgroup path.
+// initCgroupNamespace is the initial cgroup namespace as /proc/PID/ns/cgroup
+// names it (CGROUP_NS_INIT_INO).
+const initCgroupNamespace = "cgroup:[4026531835]"
+
+// cgroups says which cgroup namespace and layout this process sees: a
+// process's container is found from its cgroup path in /proc, which a
+// cgroup namespace of its own makes relative (the container's ID is still
+// in it).
 func (s System) cgroups() Result {
+	ns := "the host's cgroup namespace"
+	if got, err := os.Readlink(s.ProcRoot + "/self/ns/cgroup"); err == nil && got != initCgroupNamespace {
+		ns = "a cgroup namespace of its own (" + got + "): cgroup paths are relative to it"
+	}
 	var st unix.Statfs_t
 	if err := unix.Statfs(s.CgroupRoot, &st); err != nil {
-		return Result{"cgroup", Warn, "no cgroup hierarchy at " + s.CgroupRoot + ": " + err.Error(), "mount the host's /sys/fs/cgroup"}
+		return ok("cgroup", ns+"; no cgroup hierarchy at "+s.CgroupRoot)
 	}
 	if st.Type == unix.CGROUP2_SUPER_MAGIC {
-		return ok("cgroup", "v2 (unified) at "+s.CgroupRoot)
+		return ok("cgroup", ns+"; v2 (unified) at "+s.CgroupRoot)
 	}
 	var uni unix.Statfs_t
 	if unix.Statfs(filepath.Join(s.CgroupRoot, "unified"), &uni) == nil && uni.Type == unix.CGROUP2_SUPER_MAGIC {
-		return ok("cgroup", "hybrid (v1 controllers, v2 at "+filepath.Join(s.CgroupRoot, "unified")+")")
+		return ok("cgroup", ns+"; hybrid (v1 controllers, v2 at "+filepath.Join(s.CgroupRoot, "unified")+")")
 	}
-	return ok("cgroup", "v1 at "+s.CgroupRoot)
+	return ok("cgroup", ns+"; v1 at "+s.CgroupRoot)
 }

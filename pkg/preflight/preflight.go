@@ -31,8 +31,20 @@ func Memlock(release string) (raised bool, err error) {
 		return false, nil
 	}
 	lim := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
+	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &lim); err == nil {
+		return true, nil
+	}
+	// Without CAP_SYS_RESOURCE: as far as the hard limit, which may be
+	// enough (whether it is shows when the maps load).
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim); err != nil {
+		return false, fmt.Errorf("kernel %s charges BPF maps to RLIMIT_MEMLOCK, and reading it failed: %w", release, err)
+	}
+	if lim.Cur == lim.Max {
+		return false, nil
+	}
+	lim.Cur = lim.Max
 	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &lim); err != nil {
-		return false, fmt.Errorf("kernel %s needs a higher RLIMIT_MEMLOCK for BPF maps and raising it failed: %w (run with CAP_SYS_RESOURCE or ulimit -l unlimited)", release, err)
+		return false, fmt.Errorf("kernel %s charges BPF maps to RLIMIT_MEMLOCK, and raising it failed: %w (run with CAP_SYS_RESOURCE or ulimit -l unlimited)", release, err)
 	}
 	return true, nil
 }

@@ -27,8 +27,15 @@ func fixture(t *testing.T, capEff, release string, cur, max uint64) System {
 		return p
 	}
 	write("proc/self/status", "Name:\tx\nCapEff:\t"+capEff+"\n")
-	os.MkdirAll(filepath.Join(dir, "proc/self/ns"), 0o755)
-	if err := os.Symlink(initPIDNamespace, filepath.Join(dir, "proc/self/ns/pid")); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "proc/self/ns"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, ns := range map[string]string{"pid": initPIDNamespace, "user": initUserNamespace, "cgroup": initCgroupNamespace} {
+		if err := os.Symlink(ns, filepath.Join(dir, "proc/self/ns", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "cgroup"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return System{
@@ -36,8 +43,9 @@ func fixture(t *testing.T, capEff, release string, cur, max uint64) System {
 			KprobePMU: write("kprobe/type", "6")},
 		ProcRoot:     filepath.Join(dir, "proc"),
 		UprobePMU:    write("uprobe/type", "7"),
-		CgroupRoot:   "/sys/fs/cgroup",
+		CgroupRoot:   filepath.Join(dir, "cgroup"),
 		PerfParanoid: write("paranoid", "2\n"),
+		Lockdown:     write("lockdown", "[none] integrity confidentiality\n"),
 		Memlock:      func() (uint64, uint64, error) { return cur, max, nil },
 	}
 }
@@ -80,8 +88,9 @@ func TestDoctor(t *testing.T) {
 		{name: "nobody", caps: capsNone, release: "6.12.1", cur: inf, max: inf,
 			fail: []string{"CAP_BPF", "CAP_PERFMON", "tracefs"}},
 		{name: "5.10 low memlock, no CAP_SYS_RESOURCE", caps: capsBPF, release: "5.10.0-32-amd64", cur: 64 * kib, max: 64 * kib,
-			fail: []string{"tracefs", "memlock"},
-			want: map[string]Status{"CAP_SYS_RESOURCE": Warn}},
+			// The hard limit may be enough: that shows when the maps load.
+			fail: []string{"tracefs"},
+			want: map[string]Status{"CAP_SYS_RESOURCE": Warn, "memlock": Warn}},
 		{name: "5.10 low memlock, raisable hard limit", caps: capsBPF, release: "5.10.0-32-amd64", cur: 64 * kib, max: inf,
 			fail: []string{"tracefs"}, want: map[string]Status{"memlock": OK}},
 		{name: "5.10 as root", caps: capsRoot, release: "5.10.0-32-amd64", cur: 64 * kib, max: 64 * kib,
@@ -130,6 +139,58 @@ func TestDoctorBTFAndNamespace(t *testing.T) {
 	}
 }
 
+func TestDoctorNamespacesAndLockdown(t *testing.T) {
+	s := fixture(t, capsRoot, "6.1.0", 0, 0)
+	m := byName(Doctor(s))
+	for _, name := range []string{"user_namespace", "lockdown", "cgroup", "pid_namespace"} {
+		if m[name].Status != OK {
+			t.Errorf("%s: %+v, want ok", name, m[name])
+		}
+	}
+	if !strings.Contains(m["cgroup"].Detail, "the host's cgroup namespace") {
+		t.Errorf("cgroup: %+v", m["cgroup"])
+	}
+	for name, ns := range map[string]string{"user": "user:[4026532001]", "cgroup": "cgroup:[4026532002]"} {
+		link := filepath.Join(s.ProcRoot, "self/ns", name)
+		os.Remove(link)
+		if err := os.Symlink(ns, link); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(s.Lockdown, []byte("none integrity [confidentiality]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m = byName(Doctor(s))
+	if r := m["user_namespace"]; r.Status != Fail || !strings.Contains(r.Detail, "user:[4026532001]") {
+		t.Errorf("another user namespace: %+v", r)
+	}
+	if r := m["lockdown"]; r.Status != Fail || !strings.Contains(r.Detail, "confidentiality") {
+		t.Errorf("lockdown=confidentiality: %+v", r)
+	}
+	if r := m["cgroup"]; r.Status != OK || !strings.Contains(r.Detail, "cgroup:[4026532002]") {
+		t.Errorf("a cgroup namespace of its own: %+v", r)
+	}
+	os.Remove(s.Lockdown)
+	if r := byName(Doctor(s))["lockdown"]; r.Status != OK || !strings.Contains(r.Detail, "not reported") {
+		t.Errorf("no lockdown file: %+v", r)
+	}
+}
+
+func TestDoctorUnreadable(t *testing.T) {
+	s := fixture(t, capsRoot, "6.1.0", 0, 0)
+	if err := os.WriteFile(filepath.Join(s.ProcRoot, "self/status"), []byte("Name:\tx\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(s.PerfParanoid)
+	m := byName(Doctor(s))
+	if r := m["capabilities"]; r.Status != Fail || !strings.Contains(r.Detail, "no CapEff") {
+		t.Errorf("no CapEff line: %+v", r)
+	}
+	if r := m["perf_event_paranoid"]; r.Status != Warn {
+		t.Errorf("no perf_event_paranoid: %+v", r)
+	}
+}
+
 func TestReport(t *testing.T) {
 	var b strings.Builder
 	okay := Report(&b, []Result{{"kernel", OK, "6.1", ""}, {"tracefs", Fail, "not mounted", "mount it"}, {"kprobes", Warn, "none", "use tracepoints"}})
@@ -137,6 +198,14 @@ func TestReport(t *testing.T) {
 		"tracing would not work: 1 check(s) failed: tracefs\n"
 	if okay || b.String() != want {
 		t.Errorf("report (ok %v):\n%s\nwant:\n%s", okay, b.String(), want)
+	}
+}
+
+func TestReportNotLoaded(t *testing.T) {
+	var b strings.Builder
+	okay := Report(&b, []Result{{"tracefs", Warn, "not mounted: httptrace mounts it", "mount it"}, {LoadCheck, Warn, "programs not loaded: tracefs", "see tracefs"}})
+	if !okay || !strings.HasSuffix(b.String(), "no check failed, but the programs were not loaded and attached (see bpf)\n") {
+		t.Errorf("report (ok %v):\n%s", okay, b.String())
 	}
 }
 

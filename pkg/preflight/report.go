@@ -8,6 +8,9 @@ import (
 	"strings"
 )
 
+// LoadCheck names the last check, which loads and attaches the programs.
+const LoadCheck = "bpf"
+
 // Report writes the results, one aligned line each, the fix under a check
 // not ok, and a last line saying whether tracing would work (no check
 // failed), which it returns.
@@ -24,6 +27,12 @@ func Report(w io.Writer, results []Result) bool {
 	}
 	failed := Failed(results)
 	if len(failed) == 0 {
+		for _, r := range results {
+			if r.Check == LoadCheck && r.Status != OK {
+				fmt.Fprintf(w, "no check failed, but the programs were not loaded and attached (see %s)\n", LoadCheck)
+				return true
+			}
+		}
 		fmt.Fprintln(w, "tracing would work")
 		return true
 	}

@@ -208,7 +208,7 @@ func Choose(h kernel.Host, requested Mode, plans map[Mode]Plan) (Plan, string, e
 	if requested != ModeAuto {
 		p, err := Resolve(h, plans[requested])
 		if err != nil {
-			if errors.Is(err, kernel.ErrNoKprobes) {
+			if errors.Is(err, kernel.ErrNoKprobes) || errors.Is(err, kernel.ErrKprobeEvents) {
 				return Plan{}, "", fmt.Errorf("%s mode: %w; use --attach tracepoint", requested, err)
 			}
 			return Plan{}, "", fmt.Errorf("%s mode: %w", requested, err)

@@ -188,6 +188,7 @@ func fakeHost(t *testing.T, kprobes bool) kernel.Host {
 	write("tracing/events/tcp/tcp_destroy_sock/id", "1\n")
 	if kprobes {
 		write("kprobe-type", "6\n")
+		write("tracing/kprobe_events", "")
 	}
 	return h
 }
@@ -289,6 +290,25 @@ func TestChoose(t *testing.T) {
 	_, _, err = Choose(fakeHost(t, false), ModeKprobe, plans)
 	if err == nil || !strings.Contains(err.Error(), "kprobe mode: this kernel has no kprobes") {
 		t.Errorf("kprobe requested without kprobes: %v", err)
+	}
+
+	// kprobe_events that may not be written (here a directory: root may
+	// write any file): auto takes tracepoints, kprobe is refused with why.
+	denied := fakeHost(t, true)
+	events := filepath.Join(denied.Tracefs, "kprobe_events")
+	if err := os.Remove(events); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(events, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p, why, err = Choose(denied, ModeAuto, plans)
+	if err != nil || p.Mode != ModeTracepoint || !strings.Contains(why, "kprobe events cannot be made") {
+		t.Errorf("auto with kprobe_events not writable: %v %q %v", p.Mode, why, err)
+	}
+	_, _, err = Choose(denied, ModeKprobe, plans)
+	if err == nil || !strings.Contains(err.Error(), "kprobe events cannot be made") || !strings.Contains(err.Error(), "use --attach tracepoint") {
+		t.Errorf("kprobe requested with kprobe_events not writable: %v", err)
 	}
 
 	bad := map[Mode]Plan{ModeKprobe: kprobePlan("kprobe:nope_read"), ModeTracepoint: plans[ModeTracepoint]}

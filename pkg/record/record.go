@@ -28,11 +28,11 @@ type Exchange struct {
 	ContainerID  string
 	ContainerPID uint32
 	PodUID       string
-	FD       int32
-	Conn     uint64 // connection id (the socket's inode number)
-	Side     Side
-	Client   string // ip:port
-	Server   string // ip:port
+	FD           int32
+	Conn         uint64 // connection id (the socket's inode number)
+	Side         Side
+	Client       string // ip:port
+	Server       string // ip:port
 
 	// The request. Empty for an unmatched response.
 	Method, Path, Proto string

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/sirupsen/logrus"
@@ -16,17 +19,18 @@ import (
 )
 
 // Doctor runs every check of preflight and then, when none failed and
-// tracefs is there, does what a start-up does: chooses the attach mode
-// (auto), loads the programs and attaches them, tracing no process, and
-// detaches them again. Of the host it changes nothing: tracefs is not
-// mounted; only on kernels before 5.11 is its own RLIMIT_MEMLOCK raised.
-func Doctor() []preflight.Result {
+// tracefs can be read, does what a start-up with cfg does: chooses the
+// attach mode, loads the programs and attaches them, tracing no process,
+// and detaches them again. It leaves the host as it was: tracefs is not
+// mounted; kprobe mode's events are made and removed (a signal meanwhile
+// waits for that); only before 5.11 is its own RLIMIT_MEMLOCK raised.
+func Doctor(cfg config.Config) []preflight.Result {
 	results := preflight.Doctor(preflight.DefaultSystem)
-	return append(results, loadCheck(results))
+	return append(results, loadCheck(cfg, results))
 }
 
-func loadCheck(before []preflight.Result) preflight.Result {
-	const name = "bpf"
+func loadCheck(cfg config.Config, before []preflight.Result) preflight.Result {
+	const name = preflight.LoadCheck
 	notTried := func(why string) preflight.Result {
 		return preflight.Result{Check: name, Status: preflight.Warn, Detail: "programs not loaded: " + why, Fix: "see " + why}
 	}
@@ -38,29 +42,50 @@ func loadCheck(before []preflight.Result) preflight.Result {
 			return notTried("tracefs")
 		}
 	}
+	release := kernel.DefaultHost.Release
 	filtered := preflight.DefaultSystem.Seccomp().Status != preflight.OK
 	fail := func(err error) preflight.Result {
 		fix := "run httptrace --verbose for libbpf's messages"
-		if filtered && errors.Is(err, syscall.EPERM) {
+		switch {
+		case filtered && errors.Is(err, syscall.EPERM):
 			fix = "the seccomp filter refused it: " + preflight.SeccompUnconfined
+		case !kernel.AtLeast(release, 5, 11) && errors.Is(err, syscall.EPERM):
+			fix = "RLIMIT_MEMLOCK is too low for the maps (see memlock): run with ulimit -l unlimited, or grant CAP_SYS_RESOURCE"
 		}
 		return preflight.Result{Check: name, Status: preflight.Fail, Detail: err.Error(), Fix: fix}
 	}
-	if _, err := preflight.Memlock(kernel.DefaultHost.Release); err != nil {
+	if _, err := preflight.Memlock(release); err != nil {
 		return fail(err)
 	}
-	cfg := config.Default()
 	plan, _, err := probes.Choose(kernel.DefaultHost, cfg.Attach, cfg.Probes)
 	if err != nil {
-		return fail(err)
+		return preflight.Result{Check: name, Status: preflight.Fail, Detail: err.Error(), Fix: "another attach mode (see kprobes and tracepoints)"}
 	}
+	// A signal now would leave kprobe mode's events in tracefs: it waits
+	// until the tracer is closed.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer func() {
+		signal.Stop(sig)
+		select {
+		case s := <-sig:
+			fmt.Fprintf(os.Stderr, "httptrace doctor: %v: stopped\n", s)
+			os.Exit(130)
+		default:
+		}
+	}()
 	quiet := logrus.New()
 	quiet.SetOutput(io.Discard)
-	tr, err := tracer.Open(tracer.Options{CaptureBytes: cfg.CaptureBytes, TLS: cfg.TLS, Plan: plan, Log: quiet})
+	tr, err := tracer.Open(tracer.Options{CaptureBytes: cfg.CaptureBytes, TLS: cfg.TLS, NoUnix: !cfg.UnixSockets, Plan: plan, Log: quiet})
 	if err != nil {
 		return fail(err)
 	}
+	n, missing := tr.Attached()
 	tr.Close()
-	return preflight.Result{Check: name, Status: preflight.OK,
-		Detail: fmt.Sprintf("%s mode: the programs load, and their %d probes attach", plan.Mode, len(plan.Attachments()))}
+	detail := fmt.Sprintf("%s mode: the programs load, and %d probes attach", plan.Mode, n)
+	if len(missing) > 0 {
+		return preflight.Result{Check: name, Status: preflight.Warn,
+			Detail: detail + "; not attached (optional): " + strings.Join(missing, ", "), Fix: "run httptrace --verbose for why"}
+	}
+	return preflight.Result{Check: name, Status: preflight.OK, Detail: detail}
 }

@@ -1,8 +1,7 @@
 package runner
 
 import (
-	"errors"
-	"fmt"
+	"strings"
 
 	"github.com/sirupsen/logrus"
 
@@ -23,14 +22,21 @@ func (e *SetupError) Error() string { return e.Err.Error() }
 func (e *SetupError) Unwrap() error { return e.Err }
 
 // prepare runs the start-up checks and chooses the probes. The checks are
-// httptrace doctor's: the first that fails stops the start, named.
+// httptrace doctor's: failed ones stop the start, named.
 func prepare(cfg config.Config, log *logrus.Logger) (probes.Plan, error) {
-	for _, r := range preflight.Doctor(preflight.DefaultSystem) {
-		switch r.Status {
-		case preflight.Fail:
-			return probes.Plan{}, checkError(r)
-		case preflight.Warn:
-			log.WithFields(logrus.Fields{"check": r.Check, "fix": r.Fix}).Debug(r.Detail)
+	results := preflight.Doctor(preflight.DefaultSystem)
+	if failed := preflight.Failed(results); len(failed) > 0 {
+		return probes.Plan{}, checkError(results, failed)
+	}
+	for _, r := range results {
+		if r.Status != preflight.Warn {
+			continue
+		}
+		entry := log.WithFields(logrus.Fields{"check": r.Check, "fix": r.Fix})
+		if lessTraced[r.Check] {
+			entry.Warn(r.Detail)
+		} else {
+			entry.Debug(r.Detail)
 		}
 	}
 	if err := preflight.PIDs(cfg.PIDs); err != nil {
@@ -38,7 +44,7 @@ func prepare(cfg config.Config, log *logrus.Logger) (probes.Plan, error) {
 	}
 	mounted, err := preflight.Tracefs()
 	if err != nil {
-		return probes.Plan{}, fmt.Errorf("tracefs: %w", err)
+		return probes.Plan{}, err
 	}
 	if mounted {
 		log.WithField("path", kernel.DefaultHost.Tracefs).Info("mounted tracefs")
@@ -46,7 +52,7 @@ func prepare(cfg config.Config, log *logrus.Logger) (probes.Plan, error) {
 	release := kernel.DefaultHost.Release
 	raised, err := preflight.Memlock(release)
 	if err != nil {
-		return probes.Plan{}, fmt.Errorf("memlock: %w", err)
+		return probes.Plan{}, err
 	}
 	if raised {
 		log.WithField("kernel", release).Debug("raised RLIMIT_MEMLOCK")
@@ -59,12 +65,36 @@ func prepare(cfg config.Config, log *logrus.Logger) (probes.Plan, error) {
 	return plan, nil
 }
 
-// checkError is a failed check as one line: its name, what was found and
-// what to do.
-func checkError(r preflight.Result) error {
-	msg := r.Check + ": " + r.Detail
-	if r.Fix != "" {
-		msg += "; fix: " + r.Fix
+// lessTraced are the checks whose warning means less is traced (HTTPS, or
+// other users' processes) or an untested kernel: said at start-up. The
+// others' (tracefs to be mounted, no kprobes: tracepoints instead) are
+// details.
+var lessTraced = map[string]bool{"kernel": true, "uprobes": true, "CAP_SYS_PTRACE": true, "CAP_DAC_READ_SEARCH": true, "memlock": true}
+
+// CheckError is a start-up stopped by failed checks.
+type CheckError struct {
+	First  preflight.Result
+	Others []string // the other failed checks' names
+}
+
+// Error says the first failed check, what was found and what to do, and
+// names the others, on one line.
+func (e *CheckError) Error() string {
+	msg := e.First.Check + ": " + e.First.Detail
+	if e.First.Fix != "" {
+		msg += "; fix: " + e.First.Fix
 	}
-	return errors.New(msg)
+	if len(e.Others) > 0 {
+		msg += "; also failed: " + strings.Join(e.Others, ", ") + " (httptrace doctor says more)"
+	}
+	return msg
+}
+
+func checkError(results []preflight.Result, failed []string) error {
+	for _, r := range results {
+		if r.Check == failed[0] {
+			return &CheckError{First: r, Others: failed[1:]}
+		}
+	}
+	return &CheckError{First: preflight.Result{Check: failed[0]}, Others: failed[1:]}
 }

@@ -114,6 +114,11 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	}
 	defer exp.stop(log)
 	procs := pipeline.NewProcs(tr.TrackedPIDs(), len(cfg.Comms) > 0 || len(cfg.Ports) > 0)
+	// Where each traced process runs is read while it is there to be read.
+	containers := container.NewResolver("/proc")
+	for _, pid := range tr.TrackedPIDs() {
+		containers.Lookup(uint32(pid))
+	}
 	var libs *libprobe.Prober
 	var tlsReady uint64
 	var libWatch pipeline.Libraries
@@ -138,7 +143,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		Sinks:      []output.Sink{sink},
 		Observers:  exp.sinks(),
 		Procs:      procs,
-		Containers: container.NewResolver("/proc"),
+		Containers: containers,
 		OnListen: func(pid uint32) {
 			pids, err := tr.TrackChildren(int(pid), "/proc")
 			if err != nil {

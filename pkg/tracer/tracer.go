@@ -72,8 +72,10 @@ type Options struct {
 type Tracer struct {
 	mod   *bpfobj.Module
 	links []*link
-	log   logrus.FieldLogger
-	host  kernel.Host
+	// notAttached are the roles of optional probes that failed to attach.
+	notAttached []string
+	log         logrus.FieldLogger
+	host        kernel.Host
 	// legacy: the object for kernels without bpf_loop is loaded.
 	legacy bool
 	// listeners is how many processes listening on a server port were
@@ -300,6 +302,7 @@ func (t *Tracer) attach(plan probes.Plan, procRoot string, events bool) error {
 				return err
 			}
 			t.log.WithError(err).Warn("optional probe not attached")
+			t.notAttached = append(t.notAttached, string(a.Role))
 			continue
 		}
 		t.links = append(t.links, &link{Attachment: a, BPFLink: l, event: ev})
@@ -307,6 +310,10 @@ func (t *Tracer) attach(plan probes.Plan, procRoot string, events bool) error {
 	}
 	return nil
 }
+
+// Attached says how many probes of the plan are attached, and the roles
+// of the optional ones that are not.
+func (t *Tracer) Attached() (int, []string) { return len(t.links), slices.Clone(t.notAttached) }
 
 // EventsMapFD is the ring buffer map's file descriptor, for its reader.
 func (t *Tracer) EventsMapFD() int {

@@ -123,7 +123,8 @@ func TestBadInput(t *testing.T) {
 		{name: "cpu profile path", args: []string{"--pid", "1"}, env: []string{"HTTPTRACE_CPUPROFILE=" + filepath.Join(dir, "no", "cpu.prof")},
 			want: "HTTPTRACE_CPUPROFILE: open {dir}/no/cpu.prof: no such file or directory"},
 		{name: "no capabilities", args: []string{"--pid", "1", "--attach", "tracepoint"}, wrap: asNobody,
-			want: "CAP_BPF: missing: loading the BPF programs and maps; fix: run as root, or grant CAP_BPF and CAP_PERFMON"},
+			want: "CAP_BPF: missing: loading the BPF programs and maps; fix: run as root, or grant CAP_BPF and CAP_PERFMON; " +
+				"also failed: CAP_PERFMON, tracefs (httptrace doctor says more)"},
 		{name: "own PID namespace", args: []string{"--comm", "nginx", "--attach", "tracepoint"}, wrap: inOwnPIDNamespace,
 			want: "pid_namespace: this process runs in a PID namespace other than the host's ({pidns}): the kernel side sees host PIDs; " +
 				"fix: run in the host's PID namespace (docker or podman run --pid=host, Kubernetes hostPID: true)"},

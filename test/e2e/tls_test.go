@@ -236,6 +236,10 @@ func TestTLSPythonLateLoad(t *testing.T) {
 			sum.BPFTLSMapped, sum.TLSLibraries, sum.TLSProbeDelayMax, sum.Line)
 	}
 	t.Logf("libssl probed %s after Python mapped it", sum.TLSProbeDelayMax)
+	// A bound far above what it takes (milliseconds), below a stall.
+	if d, err := time.ParseDuration(sum.TLSProbeDelayMax); err != nil || d > 2*time.Second*harness.Slowdown() {
+		t.Errorf("tls_probe_delay_max %q: want a duration under %s", sum.TLSProbeDelayMax, 2*time.Second*harness.Slowdown())
+	}
 	harness.Result("tls", tr.Mode, good, sent)
 }
 

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -88,13 +89,14 @@ func buildTestImage(podman, bin string) error {
 		return err
 	}
 	cmd := exec.Command(podman, "build", "-q", "-t", testImage, dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its helpers are killed with it
 	done := make(chan struct{})
 	var out []byte
 	go func() { out, err = cmd.CombinedOutput(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(2 * time.Minute):
-		cmd.Process.Kill()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
 		return fmt.Errorf("podman build: no image after 2 minutes: %s", out)
 	}

@@ -149,9 +149,17 @@ func StartTracerCmd(t testing.TB, cmd *exec.Cmd) *Tracer {
 	// Cleanups run last first: this one runs before Start's stops the
 	// process, so a failed test shows what httptrace said.
 	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("httptrace's stderr (last %d lines):\n%s", stderrShown, strings.Join(lastLines(p.Stderr(), stderrShown), "\n"))
+		if !t.Failed() {
+			return
 		}
+		// Stopped first, so that its summary and shutdown lines are there.
+		if p.Cmd.Process.Signal(os.Interrupt) == nil {
+			select {
+			case <-p.done:
+			case <-time.After(5 * time.Second):
+			}
+		}
+		t.Logf("httptrace's stderr (last %d lines):\n%s", stderrShown, strings.Join(lastLines(p.Stderr(), stderrShown), "\n"))
 	})
 	line := p.WaitLine(t, true, func(l string) bool { return strings.Contains(l, `"msg":"probes attached"`) }, 60*time.Second)
 	var m struct {
