@@ -38,6 +38,14 @@ struct {
 	__type(value, __u8);
 } tracked_comms SEC(".maps");
 
+/* cgroup v2 ids (the selected containers') whose processes are tracked when they exec. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u64);
+	__type(value, __u8);
+} tracked_cgroups SEC(".maps");
+
 /* What the programs know of one connection (a TCP or unix stream socket). */
 struct conn {
 	__u64 pos[2];                        /* stream position after the last bytes accounted, per direction */

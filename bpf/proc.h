@@ -30,7 +30,11 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 	return 0;
 }
 
-/* The current process exec'd: tracked when its new name is in tracked_comms. */
+/*
+ * The current process exec'd: tracked when its new name is in tracked_comms,
+ * or when it runs in a selected container's cgroup (a process a runtime
+ * starts in a container, or execs into one, is no descendant of a traced one).
+ */
 static __always_inline int on_exec(void)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
@@ -38,8 +42,12 @@ static __always_inline int on_exec(void)
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
 
 	if (!bpf_map_lookup_elem(&tracked_pids, &pid)) {
+		__u64 cgroup = bpf_get_current_cgroup_id();
+
 		bpf_get_current_comm(comm, sizeof(comm));
-		if (!bpf_map_lookup_elem(&tracked_comms, comm) || !track(pid))
+		if (!bpf_map_lookup_elem(&tracked_comms, comm) && !bpf_map_lookup_elem(&tracked_cgroups, &cgroup))
+			return 0;
+		if (!track(pid))
 			return 0;
 	}
 	emit_proc(HTTPTRACE_PROC_EXEC, pid, BPF_CORE_READ(task, real_parent, tgid), task);

@@ -79,6 +79,9 @@ func runBpftrace(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	if len(cfg.Containers) > 0 {
+		return fail(errors.New("containers: a bpftrace program selects processes by PID or name only (give a container's with --pid)"))
+	}
 	// The PIDs need not exist here, nor be given: the program can take one.
 	check := cfg
 	if len(check.PIDs) == 0 && len(check.Comms) == 0 {

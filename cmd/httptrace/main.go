@@ -33,11 +33,14 @@ const usage = `httptrace logs every HTTP/1.x exchange (request, response, status
 of chosen processes and their children, traced from the kernel with eBPF.
 
 Usage:
-  httptrace -c FILE [flags]       trace what the config (and --pid, --comm, --port) select
+  httptrace -c FILE [flags]       trace what the config (and --pid, --comm, --port,
+                                  --container) select
   httptrace --pid N [flags]       trace process N and its descendants
   httptrace --comm NAME [flags]   trace processes named NAME, running or started later
   httptrace --port N [flags]      trace whatever listens on TCP port N, now or later,
                                   and only its connections on that port
+  httptrace --container NAME      trace the processes of a container (name or ID),
+                                  now, started later, and after a restart
   httptrace bpftrace [flags]      print the same probes as a bpftrace program
                                   (see httptrace bpftrace --help)
   httptrace doctor                check that httptrace can trace here, and say
@@ -51,6 +54,11 @@ Flags:
                          connections on it; with --side client, the connections
                          of any selected process (or of any process) to port N;
                          repeatable, adds to the config's ports
+      --container NAME   trace a container's processes, by its name or ID,
+                         through the container runtime's API (podman's or
+                         Docker's); repeatable, adds to the config's containers
+      --runtime-socket P the runtime's API socket (default: the first of
+                         /run/podman/podman.sock, /run/docker.sock that answers)
       --attach MODE      auto, kprobe or tracepoint (overrides the config)
       --log-format FMT   text or json (overrides the config)
       --duration D       stop after D (e.g. 30s); default: until SIGINT/SIGTERM,
@@ -149,6 +157,8 @@ type options struct {
 	pids        pidList
 	comms       stringList
 	ports       portList
+	containers  stringList
+	runtimeSock string
 	filter      filter.Filter
 	attach      string
 	logFormat   string
@@ -184,6 +194,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := newFlagSet("httptrace", &o)
 	fs.StringVar(&o.logFormat, "log-format", "", "")
+	fs.Var(&o.containers, "container", "")
+	fs.StringVar(&o.runtimeSock, "runtime-socket", "", "")
 	filterFlags(fs, &o.filter)
 	fs.DurationVar(&o.duration, "duration", 0, "")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "")
@@ -227,6 +239,10 @@ func readConfig(o options) (config.Config, error) {
 	cfg.PIDs = append(cfg.PIDs, o.pids...)
 	cfg.Comms = append(cfg.Comms, o.comms...)
 	cfg.Ports = append(cfg.Ports, o.ports...)
+	cfg.Containers = append(cfg.Containers, o.containers...)
+	if o.runtimeSock != "" {
+		cfg.RuntimeSocket = o.runtimeSock
+	}
 	cfg.Filter.Merge(o.filter)
 	if o.attach != "" {
 		cfg.Attach = probes.Mode(o.attach)

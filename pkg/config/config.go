@@ -4,6 +4,8 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
+	"regexp"
 	"time"
 
 	"github.com/httptrace/httptrace/pkg/filter"
@@ -40,6 +42,12 @@ type Config struct {
 	PIDs []int
 	// Comms selects processes by command name, running or started later.
 	Comms []string
+	// Containers selects containers by name or ID: their processes,
+	// running or started later, also after a restart.
+	Containers []string
+	// RuntimeSocket is the container runtime's API socket ("": the first
+	// of container.Sockets that answers).
+	RuntimeSocket string
 	// Ports selects by TCP port: the processes listening on one (now or
 	// later) and their connections on it; with Filter.Side client, the
 	// connections whose remote port is one.
@@ -118,11 +126,28 @@ func (c *Config) errorf(key, format string, args ...any) error {
 	return &Error{Where: c.where[key], Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 
+// containerName is what runtimes accept as a container's name, and IDs.
+var containerName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,252}$`)
+
 // Validate checks the settings that decoding alone cannot, naming the bad key.
 // Probes are checked as they are decoded, where each has its own line.
 func (c *Config) Validate() error {
-	if len(c.PIDs) == 0 && len(c.Comms) == 0 && len(c.Ports) == 0 {
-		return c.errorf("pids", "no process to trace: list PIDs under pids, names under comm or ports under ports, or pass --pid, --comm or --port")
+	if len(c.PIDs) == 0 && len(c.Comms) == 0 && len(c.Ports) == 0 && len(c.Containers) == 0 {
+		return c.errorf("pids", "no process to trace: list PIDs under pids, names under comm, ports under ports or containers under containers, "+
+			"or pass --pid, --comm, --port or --container")
+	}
+	seenContainer := map[string]bool{}
+	for _, name := range c.Containers {
+		switch {
+		case !containerName.MatchString(name):
+			return c.errorf("containers", "%q is not a container name or ID (letters, digits, and _ . - after the first)", name)
+		case seenContainer[name]:
+			return c.errorf("containers", "%q is listed twice", name)
+		}
+		seenContainer[name] = true
+	}
+	if c.RuntimeSocket != "" && !filepath.IsAbs(c.RuntimeSocket) {
+		return c.errorf("runtime_socket", "%q is not an absolute path", c.RuntimeSocket)
 	}
 	seenPort := map[int]bool{}
 	for _, p := range c.Ports {

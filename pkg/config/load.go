@@ -120,6 +120,14 @@ func (d *decoder) top(n *yaml.Node) error {
 			var err error
 			d.cfg.Comms, err = d.strs(v, k)
 			return err
+		case "containers":
+			var err error
+			d.cfg.Containers, err = d.strs(v, k)
+			return err
+		case "runtime_socket":
+			var err error
+			d.cfg.RuntimeSocket, err = d.str(v, k)
+			return err
 		case "max_header_bytes":
 			var err error
 			d.cfg.MaxHeaderBytes, err = d.int(v, k)
@@ -160,7 +168,7 @@ func (d *decoder) top(n *yaml.Node) error {
 }
 
 // topKeys are the keys the top level takes, for the unknown-key message.
-var topKeys = []string{"pids", "comm", "ports", "attach", "capture_bytes", "max_header_bytes",
+var topKeys = []string{"pids", "comm", "ports", "containers", "runtime_socket", "attach", "capture_bytes", "max_header_bytes",
 	"capture_body_bytes", "exchange_timeout", "log_format", "unix_sockets", "tls", "probes", "redact", "filter", "metrics", "routes", "services"}
 
 // strs reads one string or a list of strings.

@@ -3,7 +3,13 @@
 package container
 
 import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Identity is what a process's cgroup says of where it runs; the zero
@@ -189,3 +195,51 @@ func isUID(s string) bool {
 }
 
 func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' }
+
+// CgroupID is the id of process pid's cgroup v2 (what
+// bpf_get_current_cgroup_id returns for it): the inode number of its
+// directory in the cgroup2 file system. An error when the process has no
+// cgroup v2 of its own (a v1-only host, or the root cgroup).
+func CgroupID(procRoot string, pid int) (uint64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("%s/%d/cgroup", procRoot, pid))
+	if err != nil {
+		return 0, err
+	}
+	path := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		if p, ok := strings.CutPrefix(line, "0::"); ok {
+			path = p
+		}
+	}
+	if path == "" || path == "/" || strings.HasPrefix(path, "/..") {
+		return 0, fmt.Errorf("process %d has no cgroup v2 of its own here (%q)", pid, path)
+	}
+	mount, err := cgroup2Mount(procRoot)
+	if err != nil {
+		return 0, err
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(mount, path), &st); err != nil {
+		return 0, fmt.Errorf("process %d's cgroup: %w", pid, err)
+	}
+	return st.Ino, nil
+}
+
+// cgroup2Mount is where the cgroup2 file system is mounted (the unified
+// hierarchy of a hybrid layout included), from this process's mountinfo.
+func cgroup2Mount(procRoot string) (string, error) {
+	data, err := os.ReadFile(procRoot + "/self/mountinfo")
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		// ID parent major:minor root mountpoint options [optional...] - fstype source super
+		pre, post, ok := strings.Cut(line, " - ")
+		f := strings.Fields(pre)
+		if !ok || len(f) < 5 || !strings.HasPrefix(post, "cgroup2 ") || f[3] != "/" {
+			continue
+		}
+		return f[4], nil
+	}
+	return "", errors.New("cgroup2 is not mounted here")
+}

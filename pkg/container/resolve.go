@@ -10,14 +10,17 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
-// Process is where a process runs: its container and pod, and its PID in
-// its own PID namespace (0 when that is the host's).
+// Process is where a process runs: its container and pod, its PID in its
+// own PID namespace (0 when that is the host's), and the container's name
+// when the runtime told it.
 type Process struct {
 	Identity
-	PID uint32
+	PID  uint32
+	Name string
 }
 
 // maxProcesses bounds the cache: past it, the oldest half is dropped.
@@ -29,11 +32,15 @@ const maxProcesses = 8192
 // record, and its PID may be reused.
 const checkAfter = 5 * time.Second
 
-// Resolver finds processes' containers. It is not safe for concurrent use.
+// Resolver finds processes' containers. Lookup and Forget are for one
+// goroutine; SetName for any.
 type Resolver struct {
 	procRoot string
 	now      func() time.Time
 	cache    map[uint32]entry
+
+	mu    sync.Mutex
+	names map[string]string // container ID -> name, as the runtime says
 }
 
 type entry struct {
@@ -44,12 +51,29 @@ type entry struct {
 
 // NewResolver reads processes under procRoot (/proc).
 func NewResolver(procRoot string) *Resolver {
-	return &Resolver{procRoot: procRoot, now: time.Now, cache: map[uint32]entry{}}
+	return &Resolver{procRoot: procRoot, now: time.Now, cache: map[uint32]entry{}, names: map[string]string{}}
 }
 
 // Lookup returns where process pid runs: the zero Process for one of the
 // host, or one gone before it was ever read (which is not remembered).
 func (r *Resolver) Lookup(pid uint32) Process {
+	p := r.lookup(pid)
+	if p.ID != "" {
+		r.mu.Lock()
+		p.Name = r.names[p.ID]
+		r.mu.Unlock()
+	}
+	return p
+}
+
+// SetName names container id (as its runtime does).
+func (r *Resolver) SetName(id, name string) {
+	r.mu.Lock()
+	r.names[id] = name
+	r.mu.Unlock()
+}
+
+func (r *Resolver) lookup(pid uint32) Process {
 	now := r.now()
 	e, ok := r.cache[pid]
 	if ok && now.Sub(e.at) < checkAfter {
@@ -152,4 +176,24 @@ func innermostPID(status string) uint32 {
 		return uint32(n)
 	}
 	return 0
+}
+
+// Processes lists the processes under procRoot that run in container id.
+func Processes(procRoot, id string) ([]int, error) {
+	entries, err := os.ReadDir(procRoot)
+	if err != nil {
+		return nil, fmt.Errorf("listing processes: %w", err)
+	}
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cg, err := os.ReadFile(fmt.Sprintf("%s/%d/cgroup", procRoot, pid))
+		if err == nil && ParseCgroup(string(cg)).ID == id {
+			out = append(out, pid)
+		}
+	}
+	return out, nil
 }

@@ -32,13 +32,13 @@ func TestResolver(t *testing.T) {
 	clock := time.Unix(1000, 0)
 	r.now = func() time.Time { return clock }
 
-	if got := r.Lookup(100); got != (Process{Identity{id, "podman", ""}, 1}) {
+	if got := r.Lookup(100); got != (Process{Identity: Identity{id, "podman", ""}, PID: 1}) {
 		t.Errorf("container process: %+v", got)
 	}
 	if got := r.Lookup(200); got != (Process{}) {
 		t.Errorf("host process: %+v", got)
 	}
-	if got := r.Lookup(300); got != (Process{Identity{id, "docker", ""}, 0}) {
+	if got := r.Lookup(300); got != (Process{Identity: Identity{id, "docker", ""}}) {
 		t.Errorf("container in the host's PID namespace: %+v", got)
 	}
 	if got := r.Lookup(999); got != (Process{}) || len(r.cache) != 3 {
@@ -95,5 +95,26 @@ func TestResolverBounded(t *testing.T) {
 	}
 	if _, ok := r.cache[1]; ok {
 		t.Errorf("the oldest entry was kept")
+	}
+}
+
+func TestResolverNames(t *testing.T) {
+	root := t.TempDir()
+	fakeProc(t, root, 100, 5, "0::/libpod_parent/libpod-"+id+"\n", "NSpid:\t100\t1\n")
+	fakeProc(t, root, 200, 5, "0::/system.slice/nginx.service\n", "NSpid:\t200\n")
+	r := NewResolver(root)
+	if got := r.Lookup(100); got.Name != "" {
+		t.Errorf("unnamed: %+v", got)
+	}
+	r.SetName(id, "web")
+	if got := r.Lookup(100); got.Name != "web" || got.ID != id {
+		t.Errorf("named: %+v", got)
+	}
+	if got := r.Lookup(200); got != (Process{}) {
+		t.Errorf("host process: %+v", got)
+	}
+	pids, err := Processes(root, id)
+	if err != nil || len(pids) != 1 || pids[0] != 100 {
+		t.Errorf("Processes: %v %v, want [100]", pids, err)
 	}
 }

@@ -73,6 +73,10 @@ func appendJSON(b []byte, e *record.Exchange, s *sink) []byte {
 	if e.ContainerID != "" { // written only for a process in a container
 		b = append(b, `,"container_id":`...)
 		b = appendJSONString(b, e.ContainerID)
+		if e.ContainerName != "" {
+			b = append(b, `,"container_name":`...)
+			b = appendJSONString(b, e.ContainerName)
+		}
 		if e.ContainerPID != 0 {
 			b = append(b, `,"container_pid":`...)
 			b = strconv.AppendUint(b, uint64(e.ContainerPID), 10)

@@ -94,6 +94,9 @@ func expected(e *record.Exchange, clock Clock) map[string]any {
 	}
 	if e.ContainerID != "" {
 		m["container_id"] = e.ContainerID
+		if e.ContainerName != "" {
+			m["container_name"] = utf8Replaced(e.ContainerName)
+		}
 		if e.ContainerPID != 0 {
 			m["container_pid"] = json.Number(fmt.Sprint(e.ContainerPID))
 		}
@@ -147,6 +150,7 @@ func TestJSONDecodesToEveryField(t *testing.T) {
 			e.TLS = true
 			e.ContainerID = "3f1d8a6e2b9c4d7e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6"
 			e.ContainerPID = 1
+			e.ContainerName = "web"
 			e.PodUID = "5b3c1e2a-9d4f-4e6b-8a7c-0f1e2d3c4b5a"
 		})},
 		{"in a container in the host's PID namespace", tricky(func(e *record.Exchange) {
@@ -220,7 +224,7 @@ func TestJSONDecodesToEveryField(t *testing.T) {
 				set bool
 			}{
 				{"tls", tc.e.TLS}, {"framing_ambiguous", tc.e.FramingAmbiguous},
-				{"container_id", tc.e.ContainerID != ""}, {"container_pid", tc.e.ContainerPID != 0}, {"k8s_pod_uid", tc.e.PodUID != ""},
+				{"container_id", tc.e.ContainerID != ""}, {"container_name", tc.e.ContainerName != ""}, {"container_pid", tc.e.ContainerPID != 0}, {"k8s_pod_uid", tc.e.PodUID != ""},
 			} {
 				if opt.set {
 					keys = append(keys[:len(keys):len(keys)], opt.key)

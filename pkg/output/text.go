@@ -21,7 +21,7 @@ const textTime = "2006-01-02T15:04:05.000000Z07:00"
 //
 // then the flags that are set, each as a word: https, truncated, gap,
 // adopted, incomplete, unmatched, framing_ambiguous; then, for a process in
-// a container, container=<its short ID>. A missing value (no request, no status, no
+// a container, container=<its name, else its short ID>. A missing value (no request, no status, no
 // latency) is "-". Control bytes, '"', '\', invalid UTF-8 and, outside the
 // quotes, spaces are written as \xHH, so every exchange is one line with
 // stable fields.
@@ -78,7 +78,11 @@ func appendText(b []byte, e *record.Exchange, s *sink) []byte {
 	b = appendFlag(b, " incomplete", e.Incomplete)
 	b = appendFlag(b, " unmatched", e.Unmatched)
 	b = appendFlag(b, " framing_ambiguous", e.FramingAmbiguous)
-	if e.ContainerID != "" { // the short ID, as runtimes print it
+	switch { // its name, else the short ID, as runtimes print it
+	case e.ContainerName != "":
+		b = append(b, " container="...)
+		b = appendTextField(b, e.ContainerName)
+	case e.ContainerID != "":
 		b = append(b, " container="...)
 		b = appendTextField(b, e.ContainerID[:min(len(e.ContainerID), 12)])
 	}

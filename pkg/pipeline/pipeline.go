@@ -255,7 +255,7 @@ func (p *Pipeline) seen(pid uint32) {
 func (p *Pipeline) emit(e *record.Exchange) {
 	if r := p.opts.Containers; r != nil {
 		c := r.Lookup(e.PID)
-		e.ContainerID, e.ContainerPID, e.PodUID = c.ID, c.PID, c.PodUID
+		e.ContainerID, e.ContainerName, e.ContainerPID, e.PodUID = c.ID, c.Name, c.PID, c.PodUID
 	}
 	for _, s := range p.opts.Observers {
 		p.write(s, e)

@@ -25,14 +25,15 @@ type Exchange struct {
 	// Where the process runs, when in a container (from its cgroup):
 	// the container's ID, the process's PID in the container's PID
 	// namespace (0 in the host's), the Kubernetes pod's UID.
-	ContainerID  string
-	ContainerPID uint32
-	PodUID       string
-	FD           int32
-	Conn         uint64 // connection id (the socket's inode number)
-	Side         Side
-	Client       string // ip:port
-	Server       string // ip:port
+	ContainerID   string
+	ContainerName string // its name, when the container runtime told it
+	ContainerPID  uint32
+	PodUID        string
+	FD            int32
+	Conn          uint64 // connection id (the socket's inode number)
+	Side          Side
+	Client        string // ip:port
+	Server        string // ip:port
 
 	// The request. Empty for an unmatched response.
 	Method, Path, Proto string

@@ -63,6 +63,16 @@ type IO struct {
 // logs a summary.
 func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	log, out := dst.Log, dst.Out
+	// The runtime that names the containers is asked first: nothing is
+	// loaded, or said, for a selection that cannot work.
+	var runtime *container.Runtime
+	if len(cfg.Containers) > 0 {
+		rt, err := containerRuntime(ctx, cfg)
+		if err != nil {
+			return Summary{}, &SetupError{Err: fmt.Errorf("containers: %w", err)}
+		}
+		runtime = rt
+	}
 	plan, err := prepare(cfg, log)
 	if err != nil {
 		return Summary{}, &SetupError{Err: err}
@@ -113,12 +123,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		return Summary{}, &SetupError{Err: err}
 	}
 	defer exp.stop(log)
-	procs := pipeline.NewProcs(tr.TrackedPIDs(), len(cfg.Comms) > 0 || len(cfg.Ports) > 0)
-	// Where each traced process runs is read while it is there to be read.
 	containers := container.NewResolver("/proc")
-	for _, pid := range tr.TrackedPIDs() {
-		containers.Lookup(uint32(pid))
-	}
 	var libs *libprobe.Prober
 	var tlsReady uint64
 	var libWatch pipeline.Libraries
@@ -134,6 +139,23 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		go libs.Run(libCtx)
 		defer func() { stopLibs(); libs.Wait() }()
 		libWatch = libs
+	}
+	if runtime != nil {
+		sel := &selector{rt: runtime, want: cfg.Containers, tr: tr, labels: containers, log: log}
+		if libWatch != nil {
+			sel.exec = libWatch.Exec
+		}
+		selCtx, stopSel := context.WithCancel(ctx)
+		if err := sel.start(selCtx); err != nil {
+			stopSel()
+			return Summary{}, &SetupError{Err: fmt.Errorf("containers: %w", err)}
+		}
+		defer func() { stopSel(); sel.wait() }()
+	}
+	procs := pipeline.NewProcs(tr.TrackedPIDs(), len(cfg.Comms) > 0 || len(cfg.Ports) > 0 || len(cfg.Containers) > 0)
+	// Where each traced process runs is read while it is there to be read.
+	for _, pid := range tr.TrackedPIDs() {
+		containers.Lookup(uint32(pid))
 	}
 	p := pipeline.New(pipeline.Options{
 		Source:     reader,
@@ -173,6 +195,9 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	attached := logrus.Fields{"mode": plan.Mode, "pids": cfg.PIDs, "processes": procs.Len(), "probes": len(plan.Attachments())}
 	if len(cfg.Comms) > 0 {
 		attached["comm"] = cfg.Comms
+	}
+	if len(cfg.Containers) > 0 {
+		attached["containers"] = cfg.Containers
 	}
 	if len(server) > 0 {
 		attached["ports"] = server

@@ -20,6 +20,8 @@ func (t *Tracer) trackPIDs(pids []int) error {
 	if err != nil {
 		return err
 	}
+	t.trackMu.Lock()
+	defer t.trackMu.Unlock()
 	one := uint8(1)
 	for _, pid := range pids {
 		key := uint32(pid)
@@ -40,6 +42,8 @@ func (t *Tracer) untrackExited(procRoot string) error {
 	if err != nil {
 		return err
 	}
+	t.trackMu.Lock()
+	defer t.trackMu.Unlock()
 	live := t.tracked[:0]
 	for _, pid := range t.tracked {
 		if procs.Alive(procRoot, pid) {
@@ -59,7 +63,35 @@ func (t *Tracer) untrackExited(procRoot string) error {
 // TrackedPIDs are the processes tracked when Open returned: the given
 // PIDs, their descendants and the processes running a traced name. Later
 // forks and execs come as process records.
-func (t *Tracer) TrackedPIDs() []int { return slices.Clone(t.tracked) }
+func (t *Tracer) TrackedPIDs() []int {
+	t.trackMu.Lock()
+	defer t.trackMu.Unlock()
+	return slices.Clone(t.tracked)
+}
+
+// TrackPIDs tracks processes (not their running children) from now on:
+// a selected container's processes, found running.
+func (t *Tracer) TrackPIDs(pids []int) error { return t.trackPIDs(pids) }
+
+// TrackCgroup has the processes that exec in cgroup id (cgroup v2, as
+// bpf_get_current_cgroup_id gives it) tracked, or no longer (track false).
+func (t *Tracer) TrackCgroup(id uint64, track bool) error {
+	m, err := t.bpfMap(bpfobj.MapTrackedCgroups)
+	if err != nil {
+		return err
+	}
+	if !track {
+		if err := m.DeleteKey(unsafe.Pointer(&id)); err != nil && !errors.Is(err, syscall.ENOENT) {
+			return fmt.Errorf("untracking cgroup %d: %w", id, err)
+		}
+		return nil
+	}
+	one := uint8(1)
+	if err := m.Update(unsafe.Pointer(&id), unsafe.Pointer(&one)); err != nil {
+		return fmt.Errorf("tracking cgroup %d: %w", id, err)
+	}
+	return nil
+}
 
 // trackComms fills the tracked_comms map with NUL-padded names.
 func (t *Tracer) trackComms(comms []string) error {

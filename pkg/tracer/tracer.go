@@ -83,6 +83,7 @@ type Tracer struct {
 	listeners int
 	// tracked are the processes user space put in tracked_pids.
 	tracked []int
+	trackMu sync.Mutex // guards tracked: containers are tracked from their own goroutine
 	// What the kernel said the kprobes missed, read just before detaching.
 	kprobeMissedN     uint64
 	kprobeMissedKnown bool

@@ -46,14 +46,15 @@ func TestBadInput(t *testing.T) {
 	if err := os.WriteFile(keyFile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	topKeys := "pids, comm, ports, attach, capture_bytes, max_header_bytes, capture_body_bytes, exchange_timeout, log_format, unix_sockets, tls, probes, redact, filter, metrics, routes, services"
+	topKeys := "pids, comm, ports, containers, runtime_socket, attach, capture_bytes, max_header_bytes, capture_body_bytes, exchange_timeout, log_format, unix_sockets, tls, probes, redact, filter, metrics, routes, services"
 
 	cases := []badCase{
 		// Command line.
 		{name: "unknown flag", args: []string{"--colour"}, want: "flag provided but not defined: -colour (see httptrace --help)"},
 		{name: "stray argument", args: []string{"--pid", "1", "extra"}, want: `unexpected argument "extra" (see httptrace --help)`},
 		{name: "pid not a number", args: []string{"--pid", "x"}, want: `invalid value "x" for flag -pid: "x" is not a PID (see httptrace --help)`},
-		{name: "nothing to trace", want: "pids: no process to trace: list PIDs under pids, names under comm or ports under ports, or pass --pid, --comm or --port"},
+		{name: "nothing to trace", want: "pids: no process to trace: list PIDs under pids, names under comm, ports under ports or containers under containers, " +
+			"or pass --pid, --comm, --port or --container"},
 		{name: "status class", args: []string{"--pid", "1", "--status", "6xx"}, want: `invalid value "6xx" for flag -status: "6xx" is not a status (want a code 100-599, a class 1xx-5xx, 0 or incomplete) (see httptrace --help)`},
 		{name: "latency word", args: []string{"--pid", "1", "--min-latency", "fast"}, want: `invalid value "fast" for flag -min-latency: "fast" is not a latency (want a positive duration, e.g. 100ms or 2s) (see httptrace --help)`},
 		{name: "port out of range", args: []string{"--port", "70000"}, want: `invalid value "70000" for flag -port: "70000" is not a TCP port (want 1 to 65535) (see httptrace --help)`},
@@ -119,6 +120,14 @@ func TestBadInput(t *testing.T) {
 		{name: "no such kernel function", args: kp, yaml: "pids: [1]\nprobes:\n  kprobe:\n    read_entry: kprobe:ksys_raed\n",
 			want: "kprobe mode: read_entry: kernel function ksys_raed is not a text symbol in /proc/kallsyms; similar: ksys_read"},
 
+		{name: "container name", args: []string{"--container", "a b"}, want: `containers: "a b" is not a container name or ID (letters, digits, and _ . - after the first)`},
+		{name: "container twice", args: []string{"-c", "{file}"}, yaml: "containers: [web, web]\n", want: `{file}:1: containers: "web" is listed twice`},
+		{name: "runtime_socket relative", args: []string{"-c", "{file}"}, yaml: "containers: [web]\nruntime_socket: run/x.sock\n",
+			want: `{file}:2: runtime_socket: "run/x.sock" is not an absolute path`},
+		{name: "no container runtime", args: []string{"--container", "web", "--runtime-socket", "{dir}/none.sock", "--attach", "tracepoint"},
+			want: "containers: no container runtime answers ({dir}/none.sock: dial unix {dir}/none.sock: connect: no such file or directory): " +
+				"start one's API service (podman system service, dockerd)"},
+
 		// Environment and privileges.
 		{name: "cpu profile path", args: []string{"--pid", "1"}, env: []string{"HTTPTRACE_CPUPROFILE=" + filepath.Join(dir, "no", "cpu.prof")},
 			want: "HTTPTRACE_CPUPROFILE: open {dir}/no/cpu.prof: no such file or directory"},
@@ -146,7 +155,7 @@ func TestBadInput(t *testing.T) {
 			}
 			args := make([]string, len(tc.args))
 			for j, a := range tc.args {
-				args[j] = strings.ReplaceAll(a, "{file}", file)
+				args[j] = strings.NewReplacer("{file}", file, "{dir}", dir).Replace(a)
 			}
 			cmd := exec.Command(bin, args...)
 			if tc.wrap != nil {

@@ -50,3 +50,56 @@ func TestContainerIdentity(t *testing.T) {
 	}
 	harness.Result("container", tr.Mode, good, all)
 }
+
+// TestContainerSelection traces a podman container by its name, through
+// podman's API: the server it runs, the new server after a restart (a new
+// process in a new cgroup), and a server started in it with podman exec (a
+// process no traced one forked, traced at its exec by its cgroup). A twin
+// container on the same image is not traced. Every record names the
+// container.
+func TestContainerSelection(t *testing.T) {
+	sock := harness.StartPodmanService(t)
+	name := harness.NewID("sel")
+	ctr := harness.RunPodmanGoServer(t, name, harness.FreeAddr(t))
+	twin := harness.RunPodmanGoServer(t, harness.NewID("twin"), harness.FreeAddr(t))
+	tr := harness.StartTracer(t, harness.Mode(), nil, "--container", name, "--runtime-socket", sock)
+
+	var sent []harness.Sent
+	send := func(addr, what string, n int) {
+		t.Helper()
+		c := harness.NewClient(false)
+		for i := 0; i < n; i++ {
+			id := harness.NewID(what)
+			a := c.Do(t, "GET", "http://"+addr+"/ok/"+id, "", map[string]string{harness.IDHeader: id})
+			if a.Status != 200 {
+				t.Fatalf("%s answered %d", addr, a.Status)
+			}
+			a.ServerPID = 0 // its PID in the container: the records' are the host's
+			sent = append(sent, harness.Sent{ID: id, Method: "GET", Path: "/ok/" + id, Answer: a, Server: addr})
+		}
+	}
+	send(ctr.Addr, "sel", 3)
+	send(twin.Addr, "twin", 3)
+	sent = sent[:3] // the twin's must not be logged
+	firstPID := ctr.HostPID
+	ctr.Restart(t)
+	if ctr.HostPID == firstPID {
+		t.Fatalf("podman restart kept PID %d", firstPID)
+	}
+	send(ctr.Addr, "restarted", 3)
+	execAddr := harness.FreeAddr(t)
+	ctr.Exec(t, execAddr)
+	send(execAddr, "exec", 2)
+
+	good := finish(t, tr, "", sent)
+	for _, r := range tr.Records(t) {
+		if r.ContainerName != name || r.ContainerID != ctr.ID {
+			delete(good, r.Header(harness.IDHeader))
+			t.Errorf("record of container %q (%s), want %q (%s): %s", r.ContainerName, r.ContainerID, name, ctr.ID, r.Line)
+		}
+		if r.Server == twin.Addr {
+			t.Errorf("the twin container's exchange logged: %s", r.Line)
+		}
+	}
+	harness.Result("container-select", tr.Mode, good, sent)
+}

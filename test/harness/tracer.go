@@ -78,6 +78,7 @@ type Record struct {
 	Unmatched       bool              `json:"unmatched"`
 	TLS             bool              `json:"tls"`
 	ContainerID     string            `json:"container_id"`
+	ContainerName   string            `json:"container_name"`
 	ContainerPID    int               `json:"container_pid"`
 	PodUID          string            `json:"k8s_pod_uid"`
 

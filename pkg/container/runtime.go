@@ -1,0 +1,188 @@
+// The container runtime's API, Docker's (which podman serves too), over
+// its unix socket: containers by name, their main PID, their starts.
+
+package container
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Sockets are where the runtimes serve their API, tried in order.
+var Sockets = []string{"/run/podman/podman.sock", "/run/docker.sock", "/var/run/docker.sock"}
+
+// Info is a running container as the runtime describes it.
+type Info struct {
+	ID     string
+	Name   string
+	PID    int // its main process, in the host's PID namespace
+	Labels map[string]string
+}
+
+// Runtime is a client of a container runtime's API.
+type Runtime struct {
+	Socket string
+	http   *http.Client
+}
+
+// NewRuntime returns a client of the API served at socket.
+func NewRuntime(socket string) *Runtime {
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", socket)
+	}}
+	return &Runtime{Socket: socket, http: &http.Client{Transport: tr}}
+}
+
+// FindRuntime returns a client of the first socket whose API answers.
+func FindRuntime(ctx context.Context, sockets []string) (*Runtime, error) {
+	var tried []string
+	for _, s := range sockets {
+		r := NewRuntime(s)
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := r.get(ctx, "/_ping", nil)
+		cancel()
+		if err == nil {
+			return r, nil
+		}
+		tried = append(tried, err.Error())
+	}
+	return nil, fmt.Errorf("no container runtime answers (%s): start one's API service (podman system service, dockerd)", strings.Join(tried, "; "))
+}
+
+// get reads path's JSON answer into out (nil: any 2xx answer).
+func (r *Runtime) get(ctx context.Context, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://runtime"+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := r.http.Do(req)
+	if err != nil {
+		var u *url.Error
+		if errors.As(err, &u) {
+			err = u.Err // the dial's error, not the made-up URL
+		}
+		return fmt.Errorf("%s: %w", r.Socket, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s: GET %s: %s: %s", r.Socket, path, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("%s: GET %s: %w", r.Socket, path, err)
+	}
+	return nil
+}
+
+// Running lists the running containers: IDs and names (no PIDs).
+func (r *Runtime) Running(ctx context.Context) ([]Info, error) {
+	var list []struct {
+		ID     string `json:"Id"`
+		Names  []string
+		Labels map[string]string
+	}
+	if err := r.get(ctx, "/containers/json", &list); err != nil {
+		return nil, err
+	}
+	out := make([]Info, 0, len(list))
+	for _, c := range list {
+		name := ""
+		if len(c.Names) > 0 {
+			name = strings.TrimPrefix(c.Names[0], "/")
+		}
+		out = append(out, Info{ID: c.ID, Name: name, Labels: c.Labels})
+	}
+	return out, nil
+}
+
+// Inspect describes container id (an ID or a name), with its main PID (0
+// when it is not running).
+func (r *Runtime) Inspect(ctx context.Context, id string) (Info, error) {
+	var c struct {
+		ID    string `json:"Id"`
+		Name  string
+		State struct {
+			Running bool
+			Pid     int
+		}
+		Config struct {
+			Labels map[string]string
+		}
+	}
+	if err := r.get(ctx, "/containers/"+url.PathEscape(id)+"/json", &c); err != nil {
+		return Info{}, err
+	}
+	info := Info{ID: c.ID, Name: strings.TrimPrefix(c.Name, "/"), Labels: c.Config.Labels}
+	if c.State.Running {
+		info.PID = c.State.Pid
+	}
+	return info, nil
+}
+
+// Event is a container's start (or restart) or end.
+type Event struct {
+	ID, Name string
+	Started  bool // else it died
+}
+
+// Events calls fn for each container start and death until ctx is done
+// or the stream breaks, and returns why it ended.
+func (r *Runtime) Events(ctx context.Context, fn func(Event)) error {
+	filters := url.QueryEscape(`{"type":["container"]}`)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://runtime/events?filters="+filters, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := r.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: events: %w", r.Socket, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s: events: %s", r.Socket, resp.Status)
+	}
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var e struct {
+			Status string `json:"status"`
+			ID     string `json:"id"`
+			Action string
+			Actor  struct {
+				ID         string
+				Attributes map[string]string
+			}
+		}
+		if err := dec.Decode(&e); err != nil {
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return ctx.Err()
+			}
+			return fmt.Errorf("%s: events: %w", r.Socket, err)
+		}
+		action := e.Action
+		if action == "" {
+			action = e.Status
+		}
+		id := e.ID
+		if id == "" {
+			id = e.Actor.ID
+		}
+		switch action {
+		case "start", "restart":
+			fn(Event{ID: id, Name: e.Actor.Attributes["name"], Started: true})
+		case "die":
+			fn(Event{ID: id, Name: e.Actor.Attributes["name"]})
+		}
+	}
+}
