@@ -5,8 +5,8 @@ package harness
 
 import (
 	"fmt"
-	"os"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
