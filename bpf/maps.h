@@ -38,7 +38,10 @@ struct {
 	__type(value, __u8);
 } tracked_comms SEC(".maps");
 
-/* cgroup v2 ids (the selected containers') whose processes are tracked when they exec. */
+/*
+ * cgroup v2 ids (the selected containers') whose processes are tracked when
+ * they fork or exec; looked at only with select_cgroups (set before load).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 256);
@@ -256,6 +259,19 @@ static __always_inline void stat_inc(__u32 which)
  */
 const volatile bool trace_all = false;
 const volatile __u32 self_pid = 0;
+/* Containers are selected (tracked_cgroups is filled). Set before load. */
+const volatile bool select_cgroups = false;
+
+/* Whether the current task runs in a selected container's cgroup. */
+static __always_inline bool in_selected_cgroup(void)
+{
+	__u64 cgroup;
+
+	if (!select_cgroups)
+		return false;
+	cgroup = bpf_get_current_cgroup_id();
+	return bpf_map_lookup_elem(&tracked_cgroups, &cgroup) != NULL;
+}
 
 /* Whether process tgid is tracked. */
 static __always_inline bool tracked(__u32 tgid)

@@ -17,13 +17,20 @@ static __always_inline bool track(__u32 pid)
 	return true;
 }
 
-/* A task forked: a new process (not a thread) of a tracked one is tracked. */
+/*
+ * A task forked: a new process (not a thread) of a tracked one is tracked,
+ * and one forked in a selected container's cgroup (the parent's, which runs
+ * this): a container's process found by user space's scan may fork before
+ * it is tracked.
+ */
 static __always_inline int on_fork(struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ppid = BPF_CORE_READ(parent, tgid);
 	__u32 pid = BPF_CORE_READ(child, tgid);
 
-	if (pid == ppid || !bpf_map_lookup_elem(&tracked_pids, &ppid))
+	if (pid == ppid)
+		return 0;
+	if (!bpf_map_lookup_elem(&tracked_pids, &ppid) && !in_selected_cgroup())
 		return 0;
 	if (track(pid))
 		emit_proc(HTTPTRACE_PROC_FORK, pid, ppid, child);
@@ -42,10 +49,8 @@ static __always_inline int on_exec(void)
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
 
 	if (!bpf_map_lookup_elem(&tracked_pids, &pid)) {
-		__u64 cgroup = bpf_get_current_cgroup_id();
-
 		bpf_get_current_comm(comm, sizeof(comm));
-		if (!bpf_map_lookup_elem(&tracked_comms, comm) && !bpf_map_lookup_elem(&tracked_cgroups, &cgroup))
+		if (!bpf_map_lookup_elem(&tracked_comms, comm) && !in_selected_cgroup())
 			return 0;
 		if (!track(pid))
 			return 0;

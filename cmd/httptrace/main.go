@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -58,7 +59,8 @@ Flags:
                          through the container runtime's API (podman's or
                          Docker's); repeatable, adds to the config's containers
       --runtime-socket P the runtime's API socket (default: the first of
-                         /run/podman/podman.sock, /run/docker.sock that answers)
+                         /run/podman/podman.sock, /run/docker.sock and
+                         /var/run/docker.sock that answers)
       --attach MODE      auto, kprobe or tracepoint (overrides the config)
       --log-format FMT   text or json (overrides the config)
       --duration D       stop after D (e.g. 30s); default: until SIGINT/SIGTERM,
@@ -239,7 +241,11 @@ func readConfig(o options) (config.Config, error) {
 	cfg.PIDs = append(cfg.PIDs, o.pids...)
 	cfg.Comms = append(cfg.Comms, o.comms...)
 	cfg.Ports = append(cfg.Ports, o.ports...)
-	cfg.Containers = append(cfg.Containers, o.containers...)
+	for _, c := range o.containers { // a flag may repeat what the file says
+		if !slices.Contains(cfg.Containers, c) {
+			cfg.Containers = append(cfg.Containers, c)
+		}
+	}
 	if o.runtimeSock != "" {
 		cfg.RuntimeSocket = o.runtimeSock
 	}

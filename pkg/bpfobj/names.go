@@ -27,14 +27,15 @@ var MapNames = []string{MapTrackedPIDs, MapTrackedComms, MapTrackedCgroups, MapC
 
 // Read-only globals, set before load.
 const (
-	GlobalCaptureBytes = "capture_bytes" // __u32: bytes of each transfer copied
-	GlobalWakeupBytes  = "wakeup_bytes"  // __u64: ring fill level that wakes the reader
-	GlobalTraceUnix    = "trace_unix"    // bool: unix-domain stream sockets are traced too
-	GlobalPortSelect   = "port_select"   // bool: the ports map selects connections and listeners
-	GlobalTraceAll     = "trace_all"     // bool: every process is a candidate (client-side port selection alone)
-	GlobalSelfPID      = "self_pid"      // __u32: httptrace's own PID, never traced
-	GlobalTraceTLS     = "trace_tls"     // bool: TLS plaintext is traced (uprobes on TLS libraries)
-	GlobalWakeOnFork   = "wake_on_fork"  // bool: a fork record wakes the reader at once (TLS probes per process)
+	GlobalCaptureBytes  = "capture_bytes"  // __u32: bytes of each transfer copied
+	GlobalWakeupBytes   = "wakeup_bytes"   // __u64: ring fill level that wakes the reader
+	GlobalTraceUnix     = "trace_unix"     // bool: unix-domain stream sockets are traced too
+	GlobalPortSelect    = "port_select"    // bool: the ports map selects connections and listeners
+	GlobalTraceAll      = "trace_all"      // bool: every process is a candidate (client-side port selection alone)
+	GlobalSelfPID       = "self_pid"       // __u32: httptrace's own PID, never traced
+	GlobalTraceTLS      = "trace_tls"      // bool: TLS plaintext is traced (uprobes on TLS libraries)
+	GlobalWakeOnFork    = "wake_on_fork"   // bool: a fork record wakes the reader at once (TLS probes per process)
+	GlobalSelectCgroups = "select_cgroups" // bool: tracked_cgroups selects processes (containers)
 	// __u64 each: where a crypto/tls.Conn's socket is (userbin.GoTLSOffsets).
 	GlobalGoConnDataOff   = "go_conn_data_off"
 	GlobalGoConnFDOff     = "go_conn_fd_off"

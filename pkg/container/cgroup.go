@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -196,11 +197,13 @@ func isUID(s string) bool {
 
 func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' }
 
-// CgroupID is the id of process pid's cgroup v2 (what
-// bpf_get_current_cgroup_id returns for it): the inode number of its
-// directory in the cgroup2 file system. An error when the process has no
-// cgroup v2 of its own (a v1-only host, or the root cgroup).
-func CgroupID(procRoot string, pid int) (uint64, error) {
+// CgroupID is the id of the cgroup v2 of process pid, which runs in
+// container id (what bpf_get_current_cgroup_id returns in it): the inode
+// number of its directory in the cgroup2 file system. An error when the
+// process has no cgroup v2 that is its container's own: a v1-only host, a
+// runtime that leaves the unified hierarchy to its daemon's cgroup (shared
+// with other containers), or a path relative to a cgroup namespace.
+func CgroupID(procRoot string, pid int, id string) (uint64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("%s/%d/cgroup", procRoot, pid))
 	if err != nil {
 		return 0, err
@@ -211,10 +214,14 @@ func CgroupID(procRoot string, pid int) (uint64, error) {
 			path = p
 		}
 	}
-	if path == "" || path == "/" || strings.HasPrefix(path, "/..") {
-		return 0, fmt.Errorf("process %d has no cgroup v2 of its own here (%q)", pid, path)
+	if path == "" || strings.HasPrefix(path, "/..") || ParsePath(path).ID != id {
+		return 0, fmt.Errorf("process %d's cgroup v2 (%q) is not its container's own", pid, path)
 	}
-	mount, err := cgroup2Mount(procRoot)
+	info, err := os.ReadFile(procRoot + "/self/mountinfo")
+	if err != nil {
+		return 0, err
+	}
+	mount, err := cgroup2Mount(string(info))
 	if err != nil {
 		return 0, err
 	}
@@ -225,21 +232,33 @@ func CgroupID(procRoot string, pid int) (uint64, error) {
 	return st.Ino, nil
 }
 
-// cgroup2Mount is where the cgroup2 file system is mounted (the unified
-// hierarchy of a hybrid layout included), from this process's mountinfo.
-func cgroup2Mount(procRoot string) (string, error) {
-	data, err := os.ReadFile(procRoot + "/self/mountinfo")
-	if err != nil {
-		return "", err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
+// cgroup2Mount is where the cgroup2 file system is mounted whole (the
+// unified hierarchy of a hybrid layout included), from a mountinfo.
+func cgroup2Mount(mountinfo string) (string, error) {
+	for _, line := range strings.Split(mountinfo, "\n") {
 		// ID parent major:minor root mountpoint options [optional...] - fstype source super
 		pre, post, ok := strings.Cut(line, " - ")
 		f := strings.Fields(pre)
 		if !ok || len(f) < 5 || !strings.HasPrefix(post, "cgroup2 ") || f[3] != "/" {
 			continue
 		}
-		return f[4], nil
+		return unescapeMount(f[4]), nil
 	}
 	return "", errors.New("cgroup2 is not mounted here")
+}
+
+// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMount(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }

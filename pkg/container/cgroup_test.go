@@ -1,6 +1,10 @@
 package container
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
 
 const (
 	id  = "3f1d8a6e2b9c4d7e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6"
@@ -102,4 +106,41 @@ func FuzzParseCgroup(f *testing.F) {
 			t.Fatalf("pod UID %q is not a UUID", got.PodUID)
 		}
 	})
+}
+
+func TestCgroup2Mount(t *testing.T) {
+	cases := []struct{ mountinfo, want string }{
+		{"25 30 0:22 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n", "/sys/fs/cgroup"},
+		{"30 25 0:26 / /sys/fs/cgroup ro - tmpfs tmpfs ro,mode=755\n40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n", "/sys/fs/cgroup/unified"},
+		{"50 1 0:40 / /host\\040root/cgroup rw shared:1 - cgroup2 cgroup2 rw\n", "/host root/cgroup"},
+		// A cgroup namespace's view (its root is not the hierarchy's) is not taken.
+		{"60 1 0:40 /kubepods/pod1 /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", ""},
+	}
+	for _, tc := range cases {
+		got, err := cgroup2Mount(tc.mountinfo)
+		if got != tc.want || (err != nil) != (tc.want == "") {
+			t.Errorf("%q: %q, %v; want %q", tc.mountinfo, got, err, tc.want)
+		}
+	}
+}
+
+func TestCgroupIDNotTheContainers(t *testing.T) {
+	root := t.TempDir()
+	for pid, cg := range map[string]string{
+		"10": "0::/system.slice/containerd.service\n3:memory:/docker/" + id + "\n", // cgroupfs driver on a hybrid host
+		"11": "0::/../" + id + "\n",
+		"12": "0::/\n",
+	} {
+		if err := os.MkdirAll(filepath.Join(root, pid), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, pid, "cgroup"), []byte(cg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, pid := range []int{10, 11, 12} {
+		if cg, err := CgroupID(root, pid, id); err == nil {
+			t.Errorf("pid %d: cgroup %d, want an error (not the container's own)", pid, cg)
+		}
+	}
 }

@@ -33,6 +33,10 @@ type Runtime struct {
 	http   *http.Client
 }
 
+// requestTimeout bounds each request but the event stream: a runtime that
+// hangs is an error, not a tracer that never starts.
+const requestTimeout = 5 * time.Second
+
 // NewRuntime returns a client of the API served at socket.
 func NewRuntime(socket string) *Runtime {
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -60,6 +64,8 @@ func FindRuntime(ctx context.Context, sockets []string) (*Runtime, error) {
 
 // get reads path's JSON answer into out (nil: any 2xx answer).
 func (r *Runtime) get(ctx context.Context, path string, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://runtime"+path, nil)
 	if err != nil {
 		return err
@@ -137,9 +143,10 @@ type Event struct {
 	Started  bool // else it died
 }
 
-// Events calls fn for each container start and death until ctx is done
-// or the stream breaks, and returns why it ended.
-func (r *Runtime) Events(ctx context.Context, fn func(Event)) error {
+// Events calls ready once the runtime streams its events (a start after
+// that is in the stream: list what runs then), then fn for each container
+// start and death, until ctx is done or the stream ends, and returns why.
+func (r *Runtime) Events(ctx context.Context, ready func(), fn func(Event)) error {
 	filters := url.QueryEscape(`{"type":["container"]}`)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://runtime/events?filters="+filters, nil)
 	if err != nil {
@@ -153,7 +160,14 @@ func (r *Runtime) Events(ctx context.Context, fn func(Event)) error {
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("%s: events: %s", r.Socket, resp.Status)
 	}
-	dec := json.NewDecoder(resp.Body)
+	ready()
+	return decodeEvents(ctx, r.Socket, resp.Body, fn)
+}
+
+// decodeEvents reads Docker's event stream (which podman serves): each a
+// JSON object with Action and Actor (status and id in older ones).
+func decodeEvents(ctx context.Context, socket string, body io.Reader, fn func(Event)) error {
+	dec := json.NewDecoder(body)
 	for {
 		var e struct {
 			Status string `json:"status"`
@@ -165,10 +179,13 @@ func (r *Runtime) Events(ctx context.Context, fn func(Event)) error {
 			}
 		}
 		if err := dec.Decode(&e); err != nil {
-			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("%s: events: %w", r.Socket, err)
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("%s: the event stream ended", socket)
+			}
+			return fmt.Errorf("%s: events: %w", socket, err)
 		}
 		action := e.Action
 		if action == "" {
@@ -181,7 +198,7 @@ func (r *Runtime) Events(ctx context.Context, fn func(Event)) error {
 		switch action {
 		case "start", "restart":
 			fn(Event{ID: id, Name: e.Actor.Attributes["name"], Started: true})
-		case "die":
+		case "die", "died": // podman's older streams say died
 			fn(Event{ID: id, Name: e.Actor.Attributes["name"]})
 		}
 	}

@@ -121,18 +121,10 @@ func (s System) btf() Result {
 }
 
 func (s System) pidNamespace() Result {
-	ns, err := os.Readlink(s.ProcRoot + "/self/ns/pid")
-	switch {
-	case err != nil:
-		return Result{"pid_namespace", Fail, fmt.Sprintf("reading %s/self/ns/pid: %v", s.ProcRoot, err), "mount /proc"}
-	case ns != initPIDNamespace:
-		return Result{"pid_namespace", Fail, "this process runs in a PID namespace other than the host's (" + ns + "): the kernel side sees host PIDs",
-			"run in the host's PID namespace (docker or podman run --pid=host, Kubernetes hostPID: true)"}
-	}
-	return ok("pid_namespace", "the host's")
+	return s.hostNamespace("pid_namespace", "pid", initPIDNamespace, "PID", "the kernel side sees host PIDs",
+		"run in the host's PID namespace (docker or podman run --pid=host, Kubernetes hostPID: true)")
 }
 
-// capabilities checks each capability httptrace uses, saying what it is for.
 // initUserNamespace is the initial user namespace as /proc/PID/ns/user
 // names it (PROC_USER_INIT_INO).
 const initUserNamespace = "user:[4026531837]"
@@ -141,16 +133,21 @@ const initUserNamespace = "user:[4026531837]"
 // containers, unshare -r) count there only; bpf(), perf events and
 // tracefs check them against the host's.
 func (s System) userNamespace() Result {
-	ns, err := os.Readlink(s.ProcRoot + "/self/ns/user")
+	return s.hostNamespace("user_namespace", "user", initUserNamespace, "user", "its capabilities do not count for BPF, perf events or tracefs",
+		"run in the host's user namespace (a rootful container without user namespace remapping)")
+}
+
+// hostNamespace checks that this process runs in the host's namespace of
+// a kind (its /proc/self/ns link reads init); why says what another breaks.
+func (s System) hostNamespace(check, link, init, kind, why, fix string) Result {
+	ns, err := os.Readlink(s.ProcRoot + "/self/ns/" + link)
 	switch {
 	case err != nil:
-		return Result{"user_namespace", Warn, fmt.Sprintf("reading %s/self/ns/user: %v", s.ProcRoot, err), "mount /proc"}
-	case ns != initUserNamespace:
-		return Result{"user_namespace", Fail, "this process runs in a user namespace other than the host's (" + ns +
-			"): its capabilities do not count for BPF, perf events or tracefs",
-			"run in the host's user namespace (a rootful container without user namespace remapping)"}
+		return Result{check, Fail, fmt.Sprintf("reading %s/self/ns/%s: %v", s.ProcRoot, link, err), "mount /proc"}
+	case ns != init:
+		return Result{check, Fail, "this process runs in a " + kind + " namespace other than the host's (" + ns + "): " + why, fix}
 	}
-	return ok("user_namespace", "the host's")
+	return ok(check, "the host's")
 }
 
 // lockdown: under lockdown=confidentiality the kernel refuses BPF's reads
@@ -174,6 +171,7 @@ func (s System) lockdown() Result {
 	return ok("lockdown", strings.TrimSpace(mode))
 }
 
+// capabilities checks each capability httptrace uses, saying what it is for.
 func (s System) capabilities(caps capSet, err error, tracefs bool) []Result {
 	if err != nil {
 		return []Result{{"capabilities", Fail, err.Error(), "mount /proc"}}

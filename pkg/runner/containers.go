@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -24,11 +25,12 @@ func containerRuntime(ctx context.Context, cfg config.Config) (*container.Runtim
 }
 
 // selector follows the containers selected by name or ID. Each running one
-// has its cgroup tracked in the kernel, so that a process that execs in
-// it is traced (one its runtime starts or execs into it is no descendant
-// of a traced process), and its running processes tracked. A start or a
-// restart the runtime reports does the same again (a restart makes a new
-// cgroup, a re-creation a new ID); a death untracks its cgroup.
+// has its cgroup tracked in the kernel, so that a process that forks or
+// execs in it is traced (one its runtime starts or execs into it is no
+// descendant of a traced process), and its running processes tracked. A
+// start or a restart the runtime reports does the same again (a restart
+// makes a new cgroup, a re-creation a new ID); a death untracks its cgroup
+// unless the container runs again by then.
 type selector struct {
 	rt     *container.Runtime
 	want   []string
@@ -42,44 +44,106 @@ type selector struct {
 	done    chan struct{}
 }
 
-// start selects the running containers and follows the runtime's events
+// firstStream bounds the wait for the runtime's event stream at start.
+const firstStream = 10 * time.Second
+
+// start subscribes to the runtime's events, then selects the containers
+// running (a start in between is in the stream), and follows the events
 // until ctx is done; wait returns once it has stopped.
 func (s *selector) start(ctx context.Context) error {
 	s.cgroups = map[string]uint64{}
 	s.done = make(chan struct{})
-	running, err := s.rt.Running(ctx)
-	if err != nil {
+	s.log.WithField("socket", s.rt.Socket).Info("container runtime")
+	first := make(chan error, 1)
+	go s.follow(ctx, first)
+	select {
+	case err := <-first:
 		return err
+	case <-time.After(firstStream):
+		return fmt.Errorf("%s: no event stream after %s", s.rt.Socket, firstStream)
 	}
-	for _, w := range s.want {
-		found := false
-		for _, c := range running {
-			if s.selects(w, c.ID, c.Name) {
-				found = true
-				s.add(ctx, c.ID)
-			}
-		}
-		if !found {
-			s.log.WithField("container", w).Info("no such container running: traced once it starts")
-		}
-	}
-	go s.follow(ctx)
-	return nil
 }
 
 func (s *selector) wait() { <-s.done }
 
-// selects says whether the selector w names container id called name: its
-// name, its ID, or 12 or more hex digits its ID starts with.
-func (s *selector) selects(w, id, name string) bool {
-	if w == name || w == id {
-		return true
+// follow reads the runtime's events until ctx is done, connecting again
+// (with a growing pause, warning once per outage) when the stream breaks;
+// each time the stream is there, it selects what runs. The first attempt's
+// outcome goes to first.
+func (s *selector) follow(ctx context.Context, first chan<- error) {
+	defer close(s.done)
+	pause, broken := time.Second, false
+	for ctx.Err() == nil {
+		err := s.rt.Events(ctx, func() {
+			if broken {
+				s.log.WithField("socket", s.rt.Socket).Info("container runtime events: connected again")
+			}
+			broken, pause = false, time.Second
+			s.selectRunning(ctx)
+			if first != nil {
+				first <- nil
+				first = nil
+			}
+		}, func(e container.Event) { s.event(ctx, e) })
+		if ctx.Err() != nil {
+			return
+		}
+		if first != nil {
+			first <- err
+			return
+		}
+		if !broken {
+			s.log.WithError(err).Warn("container runtime events: connecting again (a container's start meanwhile is found when they come back)")
+			broken = true
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 30*time.Second)
 	}
-	return len(w) >= 12 && hexDigits(w) && strings.HasPrefix(id, w)
 }
 
-func hexDigits(s string) bool {
-	for _, c := range s {
+// selectRunning selects, for each selector, the running container whose ID
+// or name it is, else the one whose ID it begins (12 or more hex digits).
+func (s *selector) selectRunning(ctx context.Context) {
+	running, err := s.rt.Running(ctx)
+	if err != nil {
+		s.log.WithError(err).Warn("listing the running containers")
+		return
+	}
+	for _, w := range s.want {
+		var exact, prefix []string
+		for _, c := range running {
+			switch {
+			case w == c.ID || w == c.Name:
+				exact = append(exact, c.ID)
+			case isPrefix(w, c.ID):
+				prefix = append(prefix, c.ID)
+			}
+		}
+		switch {
+		case len(exact) > 0:
+			prefix = nil
+		case len(prefix) > 1:
+			s.log.WithFields(logrus.Fields{"container": w, "matches": len(prefix)}).Warn("an ID prefix that names more than one running container: none selected by it")
+			prefix = nil
+		case len(prefix) == 0:
+			s.log.WithFields(logrus.Fields{"container": w, "socket": s.rt.Socket}).Info("no such container running: traced once it starts")
+		}
+		for _, id := range append(exact, prefix...) {
+			s.add(ctx, id)
+		}
+	}
+}
+
+// isPrefix says whether w, 12 or more hex digits, begins id.
+func isPrefix(w, id string) bool {
+	if len(w) < 12 || !strings.HasPrefix(id, w) {
+		return false
+	}
+	for _, c := range w {
 		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
 			return false
 		}
@@ -87,48 +151,25 @@ func hexDigits(s string) bool {
 	return true
 }
 
-// follow reads the runtime's events until ctx is done, connecting again
-// (and looking at what runs, for starts missed meanwhile) when the stream
-// breaks.
-func (s *selector) follow(ctx context.Context) {
-	defer close(s.done)
-	for ctx.Err() == nil {
-		err := s.rt.Events(ctx, func(e container.Event) {
-			if !s.wanted(e.ID, e.Name) {
-				return
-			}
-			if e.Started {
-				s.add(ctx, e.ID)
-			} else {
-				s.remove(e.ID)
-			}
-		})
-		if ctx.Err() != nil {
-			return
-		}
-		s.log.WithError(err).Warn("container runtime events: connecting again")
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Second):
-		}
-		if running, err := s.rt.Running(ctx); err == nil {
-			for _, c := range running {
-				if s.wanted(c.ID, c.Name) {
-					s.add(ctx, c.ID)
-				}
-			}
+// event follows a start or a death of a selected container.
+func (s *selector) event(ctx context.Context, e container.Event) {
+	name := e.Name
+	if name == "" { // an old stream's: the name is asked for
+		if info, err := s.rt.Inspect(ctx, e.ID); err == nil {
+			name = info.Name
 		}
 	}
-}
-
-func (s *selector) wanted(id, name string) bool {
+	wanted := false
 	for _, w := range s.want {
-		if s.selects(w, id, name) {
-			return true
-		}
+		wanted = wanted || w == e.ID || w == name || isPrefix(w, e.ID)
 	}
-	return false
+	switch {
+	case !wanted:
+	case e.Started:
+		s.add(ctx, e.ID)
+	default:
+		s.died(ctx, e.ID)
+	}
 }
 
 // add tracks container id's cgroup and its running processes.
@@ -141,7 +182,9 @@ func (s *selector) add(ctx context.Context, id string) {
 	}
 	log = log.WithField("container", info.Name)
 	s.labels.SetName(info.ID, info.Name)
-	cg, err := container.CgroupID("/proc", info.PID)
+	// The cgroup first: a process that forks or execs from now on is
+	// tracked by the kernel, one running now by the scan below.
+	cg, err := container.CgroupID("/proc", info.PID, info.ID)
 	if err != nil {
 		log.WithError(err).Warn("this container's cgroup cannot be selected in the kernel: a process started in it later is traced only if a traced one forks it")
 	} else {
@@ -160,7 +203,7 @@ func (s *selector) add(ctx context.Context, id string) {
 	if err != nil {
 		log.WithError(err).Warn("listing a container's processes")
 	}
-	if err := s.tr.TrackPIDs(pids); err != nil {
+	if err := s.tr.TrackPIDs(pids, "/proc"); err != nil {
 		log.WithError(err).Warn("tracking a container's processes")
 	}
 	if s.exec != nil {
@@ -171,9 +214,20 @@ func (s *selector) add(ctx context.Context, id string) {
 	log.WithFields(logrus.Fields{"pid": info.PID, "processes": len(pids)}).Info("container traced")
 }
 
-// remove untracks a container that died: its cgroup goes with it (a
-// restart makes a new one).
-func (s *selector) remove(id string) {
+// died untracks the cgroup of a container that died, unless it runs again
+// by now (a death reported after the restart's start): a restart makes a
+// new cgroup, which its start's add tracks.
+func (s *selector) died(ctx context.Context, id string) {
+	if info, err := s.rt.Inspect(ctx, id); err == nil && info.PID != 0 {
+		if cg, err := container.CgroupID("/proc", info.PID, info.ID); err == nil {
+			s.mu.Lock()
+			current := s.cgroups[id] == cg
+			s.mu.Unlock()
+			if current {
+				return
+			}
+		}
+	}
 	s.mu.Lock()
 	cg, ok := s.cgroups[id]
 	delete(s.cgroups, id)

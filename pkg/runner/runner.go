@@ -89,7 +89,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	}
 	tr, err := tracer.Open(tracer.Options{PIDs: cfg.PIDs, Comms: cfg.Comms, CaptureBytes: cfg.CaptureBytes,
 		NoUnix: !cfg.UnixSockets, TLS: cfg.TLS, Plan: plan, Log: log, ServerPorts: server, ClientPorts: client,
-		AllProcesses: allProcs, WakeOnFork: cfg.TLS && tlsScope == libprobe.PerProcess})
+		AllProcesses: allProcs, WakeOnFork: cfg.TLS && tlsScope == libprobe.PerProcess, SelectCgroups: len(cfg.Containers) > 0})
 	if err != nil {
 		if errors.Is(err, syscall.EPERM) && preflight.DefaultSystem.Seccomp().Status != preflight.OK {
 			err = &SetupError{Err: fmt.Errorf("%w; a seccomp filter applies, and container runtimes' default ones refuse this: %s", err, preflight.SeccompUnconfined)}

@@ -60,9 +60,10 @@ func (t *Tracer) untrackExited(procRoot string) error {
 	return nil
 }
 
-// TrackedPIDs are the processes tracked when Open returned: the given
-// PIDs, their descendants and the processes running a traced name. Later
-// forks and execs come as process records.
+// TrackedPIDs are the processes user space tracked: when Open returned,
+// the given PIDs, their descendants and the processes running a traced
+// name; then those of TrackPIDs and TrackChildren (less those found gone
+// since). Later forks and execs come as process records.
 func (t *Tracer) TrackedPIDs() []int {
 	t.trackMu.Lock()
 	defer t.trackMu.Unlock()
@@ -70,8 +71,15 @@ func (t *Tracer) TrackedPIDs() []int {
 }
 
 // TrackPIDs tracks processes (not their running children) from now on:
-// a selected container's processes, found running.
-func (t *Tracer) TrackPIDs(pids []int) error { return t.trackPIDs(pids) }
+// a selected container's processes, found running under procRoot. One
+// that exited meanwhile is untracked again, so that no process reusing
+// its PID is taken for it.
+func (t *Tracer) TrackPIDs(pids []int, procRoot string) error {
+	if err := t.trackPIDs(pids); err != nil {
+		return err
+	}
+	return t.untrackExited(procRoot)
+}
 
 // TrackCgroup has the processes that exec in cgroup id (cgroup v2, as
 // bpf_get_current_cgroup_id gives it) tracked, or no longer (track false).

@@ -66,6 +66,9 @@ type Options struct {
 	// WakeOnFork: a traced process's fork wakes the reader at once (its
 	// child needs library probes of its own before it calls them).
 	WakeOnFork bool
+	// SelectCgroups: processes that fork or exec in a cgroup given to
+	// TrackCgroup are tracked (selected containers).
+	SelectCgroups bool
 }
 
 // Tracer is a loaded and attached BPF object.
@@ -205,6 +208,7 @@ func (t *Tracer) configure(opts Options) error {
 		{bpfobj.GlobalSelfPID, uint32(os.Getpid())},
 		{bpfobj.GlobalTraceTLS, opts.TLS},
 		{bpfobj.GlobalWakeOnFork, opts.WakeOnFork},
+		{bpfobj.GlobalSelectCgroups, opts.SelectCgroups},
 		{bpfobj.GlobalGoConnDataOff, userbin.KnownGoTLSOffsets.ConnData},
 		{bpfobj.GlobalGoConnFDOff, userbin.KnownGoTLSOffsets.ConnFD},
 		{bpfobj.GlobalGoNetFDSysfdOff, userbin.KnownGoTLSOffsets.NetFDSysfd},

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/httptrace/httptrace/test/harness"
@@ -55,8 +57,8 @@ func TestContainerIdentity(t *testing.T) {
 // podman's API: the server it runs, the new server after a restart (a new
 // process in a new cgroup), and a server started in it with podman exec (a
 // process no traced one forked, traced at its exec by its cgroup). A twin
-// container on the same image is not traced. Every record names the
-// container.
+// container on the same image, with a server exec'd into it too, is not
+// traced. Every record names the container and the host PID that served.
 func TestContainerSelection(t *testing.T) {
 	sock := harness.StartPodmanService(t)
 	name := harness.NewID("sel")
@@ -65,8 +67,9 @@ func TestContainerSelection(t *testing.T) {
 	tr := harness.StartTracer(t, harness.Mode(), nil, "--container", name, "--runtime-socket", sock)
 
 	var sent []harness.Sent
-	send := func(addr, what string, n int) {
+	send := func(addr, what string, n, hostPID int) []harness.Sent {
 		t.Helper()
+		var out []harness.Sent
 		c := harness.NewClient(false)
 		for i := 0; i < n; i++ {
 			id := harness.NewID(what)
@@ -74,22 +77,31 @@ func TestContainerSelection(t *testing.T) {
 			if a.Status != 200 {
 				t.Fatalf("%s answered %d", addr, a.Status)
 			}
-			a.ServerPID = 0 // its PID in the container: the records' are the host's
-			sent = append(sent, harness.Sent{ID: id, Method: "GET", Path: "/ok/" + id, Answer: a, Server: addr})
+			a.ServerPID = hostPID // it says its PID in the container; the records say the host's (0: not checked)
+			out = append(out, harness.Sent{ID: id, Method: "GET", Path: "/ok/" + id, Answer: a, Server: addr})
 		}
+		return out
 	}
-	send(ctr.Addr, "sel", 3)
-	send(twin.Addr, "twin", 3)
-	sent = sent[:3] // the twin's must not be logged
+	sent = append(sent, send(ctr.Addr, "sel", 3, ctr.HostPID)...)
+	send(twin.Addr, "twin", 3, 0) // not to be logged
+
 	firstPID := ctr.HostPID
 	ctr.Restart(t)
 	if ctr.HostPID == firstPID {
 		t.Fatalf("podman restart kept PID %d", firstPID)
 	}
-	send(ctr.Addr, "restarted", 3)
-	execAddr := harness.FreeAddr(t)
+	// The restart is followed once the runtime's event has come.
+	tr.WaitLine(t, true, func(l string) bool {
+		return strings.Contains(l, `"msg":"container traced"`) && strings.Contains(l, fmt.Sprintf(`"pid":%d,`, ctr.HostPID))
+	}, waitForLogs)
+	sent = append(sent, send(ctr.Addr, "restarted", 3, ctr.HostPID)...)
+
+	// Servers exec'd into each: the selected one's is traced from its exec.
+	execAddr, twinExecAddr := harness.FreeAddr(t), harness.FreeAddr(t)
 	ctr.Exec(t, execAddr)
-	send(execAddr, "exec", 2)
+	twin.Exec(t, twinExecAddr)
+	sent = append(sent, send(execAddr, "exec", 2, 0)...)
+	send(twinExecAddr, "twin-exec", 2, 0)
 
 	good := finish(t, tr, "", sent)
 	for _, r := range tr.Records(t) {
@@ -97,7 +109,7 @@ func TestContainerSelection(t *testing.T) {
 			delete(good, r.Header(harness.IDHeader))
 			t.Errorf("record of container %q (%s), want %q (%s): %s", r.ContainerName, r.ContainerID, name, ctr.ID, r.Line)
 		}
-		if r.Server == twin.Addr {
+		if r.Server == twin.Addr || r.Server == twinExecAddr {
 			t.Errorf("the twin container's exchange logged: %s", r.Line)
 		}
 	}
