@@ -68,6 +68,9 @@ type Key struct {
 	ServerAddress string
 	ServerPort    int    // 0: none (a unix socket)
 	Proto         string // network.protocol.version: "1.1", "1.0", "2"
+	// Where the traced process runs: container.id, container.name (when
+	// the runtime named it), k8s.pod.uid; empty for a host process.
+	ContainerID, ContainerName, PodUID string
 }
 
 // Histogram counts observations into buckets: Counts[i] those at most
@@ -203,7 +206,8 @@ func (a *Aggregator) Write(e *record.Exchange) error {
 	}
 	a.stats.Exchanges++
 	sc := scope{service: a.opts.Service(e), side: e.Side}
-	k := Key{Service: sc.service, Side: e.Side, Method: Method(e.Method), Status: e.Status, Scheme: "http", Proto: protoVersion(e.Proto)}
+	k := Key{Service: sc.service, Side: e.Side, Method: Method(e.Method), Status: e.Status, Scheme: "http", Proto: protoVersion(e.Proto),
+		ContainerID: e.ContainerID, ContainerName: e.ContainerName, PodUID: e.PodUID}
 	if e.TLS {
 		k.Scheme = "https"
 	}
@@ -215,6 +219,7 @@ func (a *Aggregator) Write(e *record.Exchange) error {
 		// Keys outlive the exchange: their strings must not hold on to
 		// its buffers, and must be valid UTF-8 (a label value is).
 		k.Service, k.Route, k.ServerAddress = label(k.Service), label(k.Route), label(k.ServerAddress)
+		k.ContainerID, k.ContainerName, k.PodUID = label(k.ContainerID), label(k.ContainerName), label(k.PodUID)
 		s = &Series{Key: k, Duration: newHistogram(DurationBounds), RequestBody: newHistogram(SizeBounds),
 			ResponseBody: newHistogram(SizeBounds), Created: now}
 		a.series[k] = s

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -25,19 +26,24 @@ import (
 var Labels = []string{"http_request_method", "http_response_status_code", "http_route", "url_scheme",
 	"server_address", "server_port", "network_protocol_version", "service_name"}
 
+// ContainerLabels follow Labels on the series of a process in a container
+// (container.id, container.name, k8s.pod.uid; a value may be empty): a
+// host process's series carry none.
+var ContainerLabels = []string{"container_id", "container_name", "k8s_pod_uid"}
+
 // The HTTP metrics: a duration and two body size histograms for each side.
 type family struct {
 	duration, requestBody, responseBody *prometheus.Desc
 }
 
-func newFamily(side string) family {
+func newFamily(side string, labels []string) family {
 	return family{
 		duration: prometheus.NewDesc("http_"+side+"_request_duration_seconds",
-			"Duration of HTTP "+side+" requests, from the request's first byte to the response's last.", Labels, nil),
+			"Duration of HTTP "+side+" requests, from the request's first byte to the response's last.", labels, nil),
 		requestBody: prometheus.NewDesc("http_"+side+"_request_body_size_bytes",
-			"Size of HTTP "+side+" request bodies (payload, without chunk framing).", Labels, nil),
+			"Size of HTTP "+side+" request bodies (payload, without chunk framing).", labels, nil),
 		responseBody: prometheus.NewDesc("http_"+side+"_response_body_size_bytes",
-			"Size of HTTP "+side+" response bodies (payload, without chunk framing).", Labels, nil),
+			"Size of HTTP "+side+" response bodies (payload, without chunk framing).", labels, nil),
 	}
 }
 
@@ -53,8 +59,9 @@ type Counter struct {
 type Collector struct {
 	agg    *aggregate.Aggregator
 	health func() []Counter
-	server family
-	client family
+	server, client family
+	// The same for processes in containers, with ContainerLabels.
+	serverIn, clientIn family
 
 	mu   sync.Mutex         // one scrape at a time reuses snap
 	snap []aggregate.Series // the last scrape's copy
@@ -62,7 +69,9 @@ type Collector struct {
 
 // NewCollector collects agg's series and what health returns (nil: none).
 func NewCollector(agg *aggregate.Aggregator, health func() []Counter) *Collector {
-	return &Collector{agg: agg, health: health, server: newFamily("server"), client: newFamily("client")}
+	in := append(slices.Clone(Labels), ContainerLabels...)
+	return &Collector{agg: agg, health: health, server: newFamily("server", Labels), client: newFamily("client", Labels),
+		serverIn: newFamily("server", in), clientIn: newFamily("client", in)}
 }
 
 // Describe sends nothing: the collector is unchecked (its health counters
@@ -79,14 +88,22 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for i := range c.snap {
 		s := &c.snap[i]
 		f := c.server
-		if s.Side == record.Client {
+		switch {
+		case s.Side == record.Client && s.ContainerID != "":
+			f = c.clientIn
+		case s.Side == record.Client:
 			f = c.client
+		case s.ContainerID != "":
+			f = c.serverIn
 		}
 		port := ""
 		if s.ServerPort != 0 {
 			port = strconv.Itoa(s.ServerPort)
 		}
 		labels := []string{s.Method, strconv.Itoa(s.Status), s.Route, s.Scheme, s.ServerAddress, port, s.Proto, s.Service}
+		if s.ContainerID != "" {
+			labels = append(labels, s.ContainerID, s.ContainerName, s.PodUID)
+		}
 		ch <- histogram(f.duration, &s.Duration, s.Created, labels)
 		ch <- histogram(f.requestBody, &s.RequestBody, s.Created, labels)
 		ch <- histogram(f.responseBody, &s.ResponseBody, s.Created, labels)

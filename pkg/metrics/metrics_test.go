@@ -26,6 +26,10 @@ func TestEndpoint(t *testing.T) {
 	// A path a client sent that is not UTF-8: a label value must be.
 	agg.Write(&record.Exchange{Comm: "nginx", Side: record.Server, Method: "GET", Path: "/caf\xe9", Proto: "HTTP/1.1",
 		Status: 200, Server: "127.0.0.1:8080", Headers: []record.Header{{Name: "Host", Value: "\xff"}}, RequestStartNs: 1, ResponseEndNs: 2})
+	// A process in a container: its series add the container's labels,
+	// in the same metric family as the host's.
+	agg.Write(&record.Exchange{Comm: "goserver", Side: record.Server, Method: "GET", Path: "/users/7", Proto: "HTTP/1.1",
+		Status: 200, Server: "127.0.0.1:9090", RequestStartNs: 1, ResponseEndNs: 2, ContainerID: "3f1d8a6e2b9c", ContainerName: "web"})
 	srv, err := Listen("127.0.0.1:0", NewCollector(agg, func() []Counter { return []Counter{{Name: "events_lost", Help: "lost", Value: 7}} }), quiet())
 	if err != nil {
 		t.Fatal(err)
@@ -51,9 +55,10 @@ func TestEndpoint(t *testing.T) {
 		`http_server_response_body_size_bytes_sum{http_request_method="GET",http_response_status_code="200",http_route="/users/{id}",network_protocol_version="1.1",server_address="127.0.0.1",server_port="8080",service_name="nginx",url_scheme="http"} 10`,
 		`http_client_request_duration_seconds_bucket{http_request_method="POST",http_response_status_code="201",http_route="/api",network_protocol_version="1.1",server_address="api.example.com",server_port="443",service_name="curl",url_scheme="https",le="0.025"} 0`,
 		`http_client_request_body_size_bytes_sum{http_request_method="POST",http_response_status_code="201",http_route="/api",network_protocol_version="1.1",server_address="api.example.com",server_port="443",service_name="curl",url_scheme="https"} 2000`,
+		`http_server_request_duration_seconds_count{container_id="3f1d8a6e2b9c",container_name="web",http_request_method="GET",http_response_status_code="200",http_route="/users/{id}",k8s_pod_uid="",network_protocol_version="1.1",server_address="127.0.0.1",server_port="9090",service_name="goserver",url_scheme="http"} 1`,
 		"httptrace_events_lost_total 7",
 		"httptrace_route_overflow_total 0",
-		"httptrace_series 4",
+		"httptrace_series 5",
 	} {
 		if !strings.Contains(text, want+"\n") {
 			t.Errorf("no line %s in:\n%s", want, text)

@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -64,7 +67,8 @@ func TestContainerSelection(t *testing.T) {
 	name := harness.NewID("sel")
 	ctr := harness.RunPodmanGoServer(t, name, harness.FreeAddr(t))
 	twin := harness.RunPodmanGoServer(t, harness.NewID("twin"), harness.FreeAddr(t))
-	tr := harness.StartTracer(t, harness.Mode(), nil, "--container", name, "--runtime-socket", sock)
+	metricsAddr := harness.FreeAddr(t)
+	tr := harness.StartTracer(t, harness.Mode(), nil, "--container", name, "--runtime-socket", sock, "--metrics-addr", metricsAddr)
 
 	var sent []harness.Sent
 	send := func(addr, what string, n, hostPID int) []harness.Sent {
@@ -103,6 +107,13 @@ func TestContainerSelection(t *testing.T) {
 	sent = append(sent, send(execAddr, "exec", 2, 0)...)
 	send(twinExecAddr, "twin-exec", 2, 0)
 
+	// The metrics count each exchange under the container's labels.
+	tr.WaitFor(t, waitForLogs, harness.AllLogged(sent))
+	counted := containerCount(t, metricsAddr, ctr.ID, name)
+	if counted != len(sent) {
+		t.Errorf("http_server_request_duration_seconds_count under container %s: %d, want %d", name, counted, len(sent))
+	}
+
 	good := finish(t, tr, "", sent)
 	for _, r := range tr.Records(t) {
 		if r.ContainerName != name || r.ContainerID != ctr.ID {
@@ -114,4 +125,32 @@ func TestContainerSelection(t *testing.T) {
 		}
 	}
 	harness.Result("container-select", tr.Mode, good, sent)
+}
+
+// containerCount sums the server duration counts the metrics endpoint at
+// addr gives under container id, named name.
+func containerCount(t *testing.T, addr, id, name string) int {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, "http_server_request_duration_seconds_count{") ||
+			!strings.Contains(line, `container_id="`+id+`"`) || !strings.Contains(line, `container_name="`+name+`"`) {
+			continue
+		}
+		v, err := strconv.Atoi(line[strings.LastIndexByte(line, ' ')+1:])
+		if err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		n += v
+	}
+	return n
 }
