@@ -36,7 +36,6 @@ const checkAfter = 5 * time.Second
 // goroutine; SetName for any.
 type Resolver struct {
 	procRoot string
-	now      func() time.Time
 	cache    map[uint32]entry
 
 	mu    sync.Mutex
@@ -45,19 +44,21 @@ type Resolver struct {
 
 type entry struct {
 	proc  Process
-	start uint64 // the process's start time (field 22 of /proc/PID/stat)
-	at    time.Time
+	start uint64        // the process's start time (field 22 of /proc/PID/stat)
+	at    time.Duration // when it was read or checked, on the caller's clock
 }
 
 // NewResolver reads processes under procRoot (/proc).
 func NewResolver(procRoot string) *Resolver {
-	return &Resolver{procRoot: procRoot, now: time.Now, cache: map[uint32]entry{}, names: map[string]string{}}
+	return &Resolver{procRoot: procRoot, cache: map[uint32]entry{}, names: map[string]string{}}
 }
 
-// Lookup returns where process pid runs: the zero Process for one of the
-// host, or one gone before it was ever read (which is not remembered).
-func (r *Resolver) Lookup(pid uint32) Process {
-	p := r.lookup(pid)
+// Lookup returns where process pid runs, at now on a monotonic clock of
+// the caller's (the records' own, so that a label costs no clock read): the
+// zero Process for one of the host, or one gone before it was ever read
+// (which is not remembered).
+func (r *Resolver) Lookup(pid uint32, now time.Duration) Process {
+	p := r.lookup(pid, now)
 	if p.ID != "" {
 		r.mu.Lock()
 		p.Name = r.names[p.ID]
@@ -73,10 +74,9 @@ func (r *Resolver) SetName(id, name string) {
 	r.mu.Unlock()
 }
 
-func (r *Resolver) lookup(pid uint32) Process {
-	now := r.now()
+func (r *Resolver) lookup(pid uint32, now time.Duration) Process {
 	e, ok := r.cache[pid]
-	if ok && now.Sub(e.at) < checkAfter {
+	if ok && now-e.at < checkAfter {
 		return e.proc
 	}
 	if ok {
@@ -101,14 +101,14 @@ func (r *Resolver) lookup(pid uint32) Process {
 
 // evict drops the half of the cache read longest ago.
 func (r *Resolver) evict() {
-	ats := make([]time.Time, 0, len(r.cache))
+	ats := make([]time.Duration, 0, len(r.cache))
 	for _, e := range r.cache {
 		ats = append(ats, e.at)
 	}
-	slices.SortFunc(ats, time.Time.Compare)
+	slices.Sort(ats)
 	cut := ats[len(ats)/2]
 	for pid, e := range r.cache {
-		if !e.at.After(cut) {
+		if e.at <= cut {
 			delete(r.cache, pid)
 		}
 	}

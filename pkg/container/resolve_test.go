@@ -29,19 +29,18 @@ func TestResolver(t *testing.T) {
 	fakeProc(t, root, 200, 5, "0::/system.slice/nginx.service\n", "Name:\tnginx\nNSpid:\t200\n")
 	fakeProc(t, root, 300, 5, "0::/docker/"+id+"\n", "Name:\tx\nNSpid:\t300\n") // a container in the host's PID namespace
 	r := NewResolver(root)
-	clock := time.Unix(1000, 0)
-	r.now = func() time.Time { return clock }
+	clock := 1000 * time.Second
 
-	if got := r.Lookup(100); got != (Process{Identity: Identity{id, "podman", ""}, PID: 1}) {
+	if got := r.Lookup(100, clock); got != (Process{Identity: Identity{id, "podman", ""}, PID: 1}) {
 		t.Errorf("container process: %+v", got)
 	}
-	if got := r.Lookup(200); got != (Process{}) {
+	if got := r.Lookup(200, clock); got != (Process{}) {
 		t.Errorf("host process: %+v", got)
 	}
-	if got := r.Lookup(300); got != (Process{Identity: Identity{id, "docker", ""}}) {
+	if got := r.Lookup(300, clock); got != (Process{Identity: Identity{id, "docker", ""}}) {
 		t.Errorf("container in the host's PID namespace: %+v", got)
 	}
-	if got := r.Lookup(999); got != (Process{}) || len(r.cache) != 3 {
+	if got := r.Lookup(999, clock); got != (Process{}) || len(r.cache) != 3 {
 		t.Errorf("gone process: %+v, %d cached (want it not remembered)", got, len(r.cache))
 	}
 
@@ -49,30 +48,30 @@ func TestResolver(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(root, "100")); err != nil {
 		t.Fatal(err)
 	}
-	clock = clock.Add(time.Minute)
-	if got := r.Lookup(100); got.ID != id {
+	clock += time.Minute
+	if got := r.Lookup(100, clock); got.ID != id {
 		t.Errorf("exited container process, looked up again: %+v", got)
 	}
 
 	// The same process: the entry is kept whatever its files say now.
 	fakeProc(t, root, 200, 5, "0::/docker/"+id+"\n", "NSpid:\t200\t7\n")
-	if got := r.Lookup(200); got != (Process{}) {
+	if got := r.Lookup(200, clock); got != (Process{}) {
 		t.Errorf("same process re-read: %+v", got)
 	}
 	// Another process with the PID (another start time): read again once
 	// the entry is due for a check.
 	fakeProc(t, root, 200, 9, "0::/docker/"+id+"\n", "NSpid:\t200\t7\n")
-	if got := r.Lookup(200); got != (Process{}) {
+	if got := r.Lookup(200, clock); got != (Process{}) {
 		t.Errorf("before the check is due: %+v", got)
 	}
-	clock = clock.Add(checkAfter)
-	if got := r.Lookup(200); got.ID != id || got.PID != 7 {
+	clock += checkAfter
+	if got := r.Lookup(200, clock); got.ID != id || got.PID != 7 {
 		t.Errorf("a new process with the PID: %+v", got)
 	}
 	// Forget: read again at once.
 	fakeProc(t, root, 300, 5, "0::/\n", "NSpid:\t300\n")
 	r.Forget(300)
-	if got := r.Lookup(300); got != (Process{}) {
+	if got := r.Lookup(300, clock); got != (Process{}) {
 		t.Errorf("after Forget: %+v", got)
 	}
 }
@@ -80,12 +79,11 @@ func TestResolver(t *testing.T) {
 func TestResolverBounded(t *testing.T) {
 	root := t.TempDir()
 	r := NewResolver(root)
-	clock := time.Unix(1000, 0)
-	r.now = func() time.Time { return clock }
+	clock := 1000 * time.Second
 	for pid := 1; pid <= maxProcesses+100; pid++ {
 		fakeProc(t, root, pid, 5, "0::/\n", "")
-		clock = clock.Add(time.Millisecond)
-		r.Lookup(uint32(pid))
+		clock += time.Millisecond
+		r.Lookup(uint32(pid), clock)
 		if len(r.cache) > maxProcesses {
 			t.Fatalf("%d entries after %d lookups, want at most %d", len(r.cache), pid, maxProcesses)
 		}
@@ -103,18 +101,38 @@ func TestResolverNames(t *testing.T) {
 	fakeProc(t, root, 100, 5, "0::/libpod_parent/libpod-"+id+"\n", "NSpid:\t100\t1\n")
 	fakeProc(t, root, 200, 5, "0::/system.slice/nginx.service\n", "NSpid:\t200\n")
 	r := NewResolver(root)
-	if got := r.Lookup(100); got.Name != "" {
+	clock := time.Second
+	if got := r.Lookup(100, clock); got.Name != "" {
 		t.Errorf("unnamed: %+v", got)
 	}
 	r.SetName(id, "web")
-	if got := r.Lookup(100); got.Name != "web" || got.ID != id {
+	if got := r.Lookup(100, clock); got.Name != "web" || got.ID != id {
 		t.Errorf("named: %+v", got)
 	}
-	if got := r.Lookup(200); got != (Process{}) {
+	if got := r.Lookup(200, clock); got != (Process{}) {
 		t.Errorf("host process: %+v", got)
 	}
 	pids, err := Processes(root, id)
 	if err != nil || len(pids) != 1 || pids[0] != 100 {
 		t.Errorf("Processes: %v %v, want [100]", pids, err)
+	}
+}
+
+// BenchmarkLookup is the per-exchange cost of a label: a process seen
+// before, of the host.
+func BenchmarkLookup(b *testing.B) {
+	root := b.TempDir()
+	dir := filepath.Join(root, "100")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "cgroup"), []byte("0::/system.slice/nginx.service\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "stat"), []byte("100 (nginx) S 1 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0"), 0o644)
+	r := NewResolver(root)
+	clock := time.Second
+	r.Lookup(100, clock)
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Lookup(100, clock)
 	}
 }

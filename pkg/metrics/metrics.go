@@ -57,8 +57,8 @@ type Counter struct {
 // Collector is a prometheus.Collector of an aggregation and of health
 // counters.
 type Collector struct {
-	agg    *aggregate.Aggregator
-	health func() []Counter
+	agg            *aggregate.Aggregator
+	health         func() []Counter
 	server, client family
 	// The same for processes in containers, with ContainerLabels.
 	serverIn, clientIn family

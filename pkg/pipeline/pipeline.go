@@ -199,7 +199,7 @@ func (p *Pipeline) onProc(ev *event.Proc) {
 	switch ev.Op {
 	case event.ProcFork:
 		log.WithField("parent", ev.PPID).Debug("traced process forked")
-		p.seen(ev.PID)
+		p.seen(ev.PID, ev.TimestampNs)
 		if libs != nil {
 			libs.Forked(int(ev.PID), time.Duration(ev.TimestampNs))
 		}
@@ -208,13 +208,13 @@ func (p *Pipeline) onProc(ev *event.Proc) {
 		if p.opts.Containers != nil {
 			p.opts.Containers.Forget(ev.PID) // a runtime's exec joins the container before it execs
 		}
-		p.seen(ev.PID)
+		p.seen(ev.PID, ev.TimestampNs)
 		if libs != nil {
 			libs.Exec(int(ev.PID))
 		}
 	case event.ProcListen:
 		log.Info("process serves a selected port: traced")
-		p.seen(ev.PID)
+		p.seen(ev.PID, ev.TimestampNs)
 		if p.opts.OnListen != nil {
 			p.opts.OnListen(ev.PID)
 		}
@@ -245,16 +245,17 @@ func (p *Pipeline) onProc(ev *event.Proc) {
 
 // seen reads where a traced process runs while it is there to be read: its
 // exchanges may end after it has exited.
-func (p *Pipeline) seen(pid uint32) {
+func (p *Pipeline) seen(pid uint32, at uint64) {
 	if p.opts.Containers != nil {
-		p.opts.Containers.Lookup(pid)
+		p.opts.Containers.Lookup(pid, time.Duration(at))
 	}
 }
 
 // emit is the tracker's output: filter, redact once, then every sink.
 func (p *Pipeline) emit(e *record.Exchange) {
 	if r := p.opts.Containers; r != nil {
-		c := r.Lookup(e.PID)
+		// The exchange's latest time is the clock: no clock read per label.
+		c := r.Lookup(e.PID, time.Duration(max(e.RequestStartNs, e.RequestEndNs, e.ResponseStartNs, e.ResponseEndNs)))
 		e.ContainerID, e.ContainerName, e.ContainerPID, e.PodUID = c.ID, c.Name, c.PID, c.PodUID
 	}
 	for _, s := range p.opts.Observers {

@@ -155,7 +155,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	procs := pipeline.NewProcs(tr.TrackedPIDs(), len(cfg.Comms) > 0 || len(cfg.Ports) > 0 || len(cfg.Containers) > 0)
 	// Where each traced process runs is read while it is there to be read.
 	for _, pid := range tr.TrackedPIDs() {
-		containers.Lookup(uint32(pid))
+		containers.Lookup(uint32(pid), time.Duration(pipeline.MonotonicNow()))
 	}
 	p := pipeline.New(pipeline.Options{
 		Source:     reader,
