@@ -4,7 +4,6 @@
 package container
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"slices"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/httptrace/httptrace/pkg/procs"
 )
 
 // Process is where a process runs: its container and pod, its PID in its
@@ -80,7 +81,7 @@ func (r *Resolver) lookup(pid uint32, now time.Duration) Process {
 		return e.proc
 	}
 	if ok {
-		start, err := r.startTime(pid)
+		start, err := procs.StartTime(r.procRoot, int(pid))
 		if err != nil || start == e.start {
 			// Gone (its last exchanges keep its label) or the same process.
 			e.at = now
@@ -120,7 +121,7 @@ func (r *Resolver) Forget(pid uint32) { delete(r.cache, pid) }
 
 func (r *Resolver) read(pid uint32) (Process, uint64, error) {
 	dir := fmt.Sprintf("%s/%d/", r.procRoot, pid)
-	start, err := r.startTime(pid)
+	start, err := procs.StartTime(r.procRoot, int(pid))
 	if err != nil {
 		return Process{}, 0, err
 	}
@@ -135,25 +136,6 @@ func (r *Resolver) read(pid uint32) (Process, uint64, error) {
 		}
 	}
 	return p, start, nil
-}
-
-// startTime reads a process's start time, in clock ticks after boot: with
-// the PID, it names one process.
-func (r *Resolver) startTime(pid uint32) (uint64, error) {
-	stat, err := os.ReadFile(fmt.Sprintf("%s/%d/stat", r.procRoot, pid))
-	if err != nil {
-		return 0, err
-	}
-	// The name, field 2, is in parentheses and may hold anything.
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("process %d: bad stat", pid)
-	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 20 {
-		return 0, fmt.Errorf("process %d: bad stat", pid)
-	}
-	return strconv.ParseUint(f[19], 10, 64) // field 22: the 20th after the name
 }
 
 // innermostPID reads the NSpid line of /proc/PID/status: the PID in each
@@ -180,16 +162,12 @@ func innermostPID(status string) uint32 {
 
 // Processes lists the processes under procRoot that run in container id.
 func Processes(procRoot, id string) ([]int, error) {
-	entries, err := os.ReadDir(procRoot)
+	pids, err := procs.PIDs(procRoot)
 	if err != nil {
-		return nil, fmt.Errorf("listing processes: %w", err)
+		return nil, err
 	}
 	var out []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
+	for _, pid := range pids {
 		cg, err := os.ReadFile(fmt.Sprintf("%s/%d/cgroup", procRoot, pid))
 		if err == nil && ParseCgroup(string(cg)).ID == id {
 			out = append(out, pid)

@@ -4,10 +4,12 @@
 package preflight
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -318,6 +320,22 @@ func (s System) perfParanoid(caps capSet) Result {
 // perf_event_open().
 const SeccompUnconfined = "run without the filter: podman or docker run --security-opt seccomp=unconfined, " +
 	"Kubernetes securityContext.seccompProfile.type: Unconfined"
+
+// LoadRefusal says why the kernel refused to load the programs with err,
+// when this process's setup explains it: a seccomp filter, or (before
+// 5.11) RLIMIT_MEMLOCK; "" otherwise. Doctor and start-up both say it.
+func (s System) LoadRefusal(err error) string {
+	if !errors.Is(err, syscall.EPERM) {
+		return ""
+	}
+	if s.Seccomp().Status != OK {
+		return "a seccomp filter applies, and container runtimes' default ones refuse this: " + SeccompUnconfined
+	}
+	if !kernel.AtLeast(s.Host.Release, 5, 11) {
+		return "RLIMIT_MEMLOCK is too low for the maps (see memlock): run with ulimit -l unlimited, or grant CAP_SYS_RESOURCE"
+	}
+	return ""
+}
 
 // Seccomp says whether a seccomp filter applies to this process: the
 // default profiles of container runtimes refuse bpf() and

@@ -1,9 +1,11 @@
 package preflight
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -227,5 +229,26 @@ func TestDeploymentCapabilities(t *testing.T) {
 	}
 	if got := DeploymentCapabilities(); strings.Join(got, ",") != strings.Join(checked, ",") {
 		t.Errorf("DeploymentCapabilities %v, the doctor checks %v (and CAP_SYS_ADMIN)", got, checked)
+	}
+}
+
+func TestLoadRefusal(t *testing.T) {
+	eperm := fmt.Errorf("loading BPF programs: %w", syscall.EPERM)
+	s := fixture(t, capsRoot, "6.1.0", 0, 0)
+	if got := s.LoadRefusal(eperm); got != "" {
+		t.Errorf("6.1, no filter: %q", got)
+	}
+	old := fixture(t, capsRoot, "5.10.0-32-amd64", 0, 0)
+	if got := old.LoadRefusal(eperm); !strings.Contains(got, "RLIMIT_MEMLOCK") {
+		t.Errorf("5.10: %q", got)
+	}
+	if err := os.WriteFile(filepath.Join(s.ProcRoot, "self/status"), []byte("CapEff:\t"+capsRoot+"\nSeccomp:\t2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.LoadRefusal(eperm); !strings.Contains(got, "seccomp=unconfined") {
+		t.Errorf("seccomp filter: %q", got)
+	}
+	if got := s.LoadRefusal(fmt.Errorf("x: %w", syscall.EINVAL)); got != "" {
+		t.Errorf("EINVAL: %q", got)
 	}
 }

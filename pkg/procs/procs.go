@@ -17,20 +17,46 @@ type Proc struct {
 	Comm      string
 }
 
-// List reads every process under procRoot (normally /proc). Processes that
-// exit while it reads are left out.
-func List(procRoot string) ([]Proc, error) {
+// PIDs lists the processes under procRoot (normally /proc).
+func PIDs(procRoot string) ([]int, error) {
 	entries, err := os.ReadDir(procRoot)
 	if err != nil {
 		return nil, fmt.Errorf("listing processes: %w", err)
 	}
-	var out []Proc
+	var out []int
 	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			out = append(out, pid)
 		}
-		data, err := os.ReadFile(filepath.Join(procRoot, e.Name(), "stat"))
+	}
+	return out, nil
+}
+
+// StartTime reads process pid's start time (field 22 of its stat, clock
+// ticks after boot): with the PID, it names one process.
+func StartTime(procRoot string, pid int) (uint64, error) {
+	data, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, err
+	}
+	stat := string(data)
+	rest := strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:]) // the name may hold anything
+	if len(rest) < 20 {
+		return 0, fmt.Errorf("process %d: malformed stat %q", pid, stat)
+	}
+	return strconv.ParseUint(rest[19], 10, 64) // field 22: the 20th after the name
+}
+
+// List reads every process under procRoot (normally /proc). Processes that
+// exit while it reads are left out.
+func List(procRoot string) ([]Proc, error) {
+	pids, err := PIDs(procRoot)
+	if err != nil {
+		return nil, err
+	}
+	var out []Proc
+	for _, pid := range pids {
+		data, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "stat"))
 		if err != nil {
 			continue // gone
 		}

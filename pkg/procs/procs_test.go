@@ -104,3 +104,25 @@ func TestAlive(t *testing.T) {
 		t.Error("a PID with no /proc entry is alive")
 	}
 }
+
+func TestStartTime(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "42")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A name with spaces and a parenthesis: the fields count from the last ')'.
+	stat := "42 (a) b (c)) S 1 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 987654 0 0"
+	if err := os.WriteFile(filepath.Join(dir, "stat"), []byte(stat), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := StartTime(root, 42); err != nil || got != 987654 {
+		t.Errorf("StartTime: %d, %v; want 987654", got, err)
+	}
+	if _, err := StartTime(root, 43); err == nil {
+		t.Errorf("a process that is not there: no error")
+	}
+	if pids, err := PIDs(root); err != nil || len(pids) != 1 || pids[0] != 42 {
+		t.Errorf("PIDs: %v %v", pids, err)
+	}
+}

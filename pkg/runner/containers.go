@@ -114,28 +114,39 @@ func (s *selector) selectRunning(ctx context.Context) {
 		return
 	}
 	for _, w := range s.want {
-		var exact, prefix []string
-		for _, c := range running {
-			switch {
-			case w == c.ID || w == c.Name:
-				exact = append(exact, c.ID)
-			case isPrefix(w, c.ID):
-				prefix = append(prefix, c.ID)
-			}
-		}
+		ids, ambiguous := choose(w, running)
 		switch {
-		case len(exact) > 0:
-			prefix = nil
-		case len(prefix) > 1:
-			s.log.WithFields(logrus.Fields{"container": w, "matches": len(prefix)}).Warn("an ID prefix that names more than one running container: none selected by it")
-			prefix = nil
-		case len(prefix) == 0:
+		case ambiguous:
+			s.log.WithField("container", w).Warn("an ID prefix that names more than one running container: none selected by it")
+		case len(ids) == 0:
 			s.log.WithFields(logrus.Fields{"container": w, "socket": s.rt.Socket}).Info("no such container running: traced once it starts")
 		}
-		for _, id := range append(exact, prefix...) {
+		for _, id := range ids {
 			s.add(ctx, id)
 		}
 	}
+}
+
+// choose returns the IDs of the running containers selector w selects:
+// those it names or whose full ID it is, else the one whose ID it begins;
+// a prefix of more than one selects none (ambiguous).
+func choose(w string, running []container.Info) (ids []string, ambiguous bool) {
+	var prefix []string
+	for _, c := range running {
+		switch {
+		case w == c.ID || w == c.Name:
+			ids = append(ids, c.ID)
+		case isPrefix(w, c.ID):
+			prefix = append(prefix, c.ID)
+		}
+	}
+	switch {
+	case len(ids) > 0:
+		return ids, false
+	case len(prefix) == 1:
+		return prefix, false
+	}
+	return nil, len(prefix) > 1
 }
 
 // isPrefix says whether w, 12 or more hex digits, begins id.

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -43,14 +42,10 @@ func loadCheck(cfg config.Config, before []preflight.Result) preflight.Result {
 		}
 	}
 	release := kernel.DefaultHost.Release
-	filtered := preflight.DefaultSystem.Seccomp().Status != preflight.OK
 	fail := func(err error) preflight.Result {
-		fix := "run httptrace --verbose for libbpf's messages"
-		switch {
-		case filtered && errors.Is(err, syscall.EPERM):
-			fix = "the seccomp filter refused it: " + preflight.SeccompUnconfined
-		case !kernel.AtLeast(release, 5, 11) && errors.Is(err, syscall.EPERM):
-			fix = "RLIMIT_MEMLOCK is too low for the maps (see memlock): run with ulimit -l unlimited, or grant CAP_SYS_RESOURCE"
+		fix := preflight.DefaultSystem.LoadRefusal(err)
+		if fix == "" {
+			fix = "run httptrace --verbose for libbpf's messages"
 		}
 		return preflight.Result{Check: name, Status: preflight.Fail, Detail: err.Error(), Fix: fix}
 	}

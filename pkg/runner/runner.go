@@ -4,10 +4,8 @@ package runner
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -91,8 +89,8 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		NoUnix: !cfg.UnixSockets, TLS: cfg.TLS, Plan: plan, Log: log, ServerPorts: server, ClientPorts: client,
 		AllProcesses: allProcs, WakeOnFork: cfg.TLS && tlsScope == libprobe.PerProcess, SelectCgroups: len(cfg.Containers) > 0})
 	if err != nil {
-		if errors.Is(err, syscall.EPERM) && preflight.DefaultSystem.Seccomp().Status != preflight.OK {
-			err = &SetupError{Err: fmt.Errorf("%w; a seccomp filter applies, and container runtimes' default ones refuse this: %s", err, preflight.SeccompUnconfined)}
+		if why := preflight.DefaultSystem.LoadRefusal(err); why != "" {
+			err = &SetupError{Err: fmt.Errorf("%w; %s", err, why)}
 		}
 		return Summary{}, err
 	}

@@ -1,0 +1,37 @@
+package runner
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/httptrace/httptrace/pkg/container"
+)
+
+func TestChoose(t *testing.T) {
+	const (
+		a = "3f1d8a6e2b9c4d7e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6"
+		b = "3f1d8a6e2b9c00000000000000000000000000000000000000000000000000bb"
+		c = "aa00000000000000000000000000000000000000000000000000000000000000"
+	)
+	running := []container.Info{{ID: a, Name: "web"}, {ID: b, Name: "3f1d8a6e2b9c4d7e"}, {ID: c, Name: "db"}}
+	cases := []struct {
+		w         string
+		want      []string
+		ambiguous bool
+	}{
+		{"web", []string{a}, false},
+		{a, []string{a}, false},
+		{"aa0000000000", []string{c}, false},     // a prefix of one
+		{"3f1d8a6e2b9c", nil, true},              // a prefix of two
+		{"3f1d8a6e2b9c4d7e", []string{b}, false}, // a name wins over the ID it begins
+		{"aa00000000", nil, false},               // under 12 digits: no prefix
+		{"AA0000000000", nil, false},             // not lower-case hex
+		{"nothing", nil, false},
+	}
+	for _, tc := range cases {
+		got, amb := choose(tc.w, running)
+		if !slices.Equal(got, tc.want) || amb != tc.ambiguous {
+			t.Errorf("%s: %v ambiguous=%v, want %v ambiguous=%v", tc.w, got, amb, tc.want, tc.ambiguous)
+		}
+	}
+}
