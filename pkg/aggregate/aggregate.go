@@ -145,7 +145,7 @@ type Aggregator struct {
 	mu     sync.Mutex
 	series map[Key]*Series
 	routes map[scope]map[string]*use // route -> its use
-	hosts  map[scope]map[string]*use // server address -> its use
+	hosts  map[scope]map[server]*use // server address and port -> its use
 	stats  Stats
 	last   time.Time // last expiry pass
 	buf    []byte    // a route being made (Write's)
@@ -185,7 +185,7 @@ func New(opts Options) *Aggregator {
 		opts.Now = time.Now
 	}
 	return &Aggregator{opts: opts, series: map[Key]*Series{}, routes: map[scope]map[string]*use{},
-		hosts: map[scope]map[string]*use{}}
+		hosts: map[scope]map[server]*use{}}
 }
 
 // Write aggregates one exchange (output.Sink).
@@ -206,13 +206,15 @@ func (a *Aggregator) Write(e *record.Exchange) error {
 	}
 	a.stats.Exchanges++
 	sc := scope{service: a.opts.Service(e), side: e.Side}
-	k := Key{Service: sc.service, Side: e.Side, Method: Method(e.Method), Status: e.Status, Scheme: "http", Proto: protoVersion(e.Proto),
-		ContainerID: e.ContainerID, ContainerName: e.ContainerName, PodUID: e.PodUID}
+	// Valid UTF-8 before the series is looked up, as it is stored (a
+	// process may be named anything); allocates only for a name that is not.
+	k := Key{Service: validUTF8(sc.service), Side: e.Side, Method: Method(e.Method), Status: e.Status, Scheme: "http", Proto: protoVersion(e.Proto),
+		ContainerID: validUTF8(e.ContainerID), ContainerName: validUTF8(e.ContainerName), PodUID: validUTF8(e.PodUID)}
 	if e.TLS {
 		k.Scheme = "https"
 	}
 	host, port := ServerOf(e)
-	k.ServerAddress, k.ServerPort = a.host(sc, host, now), port
+	k.ServerAddress, k.ServerPort = a.server(sc, host, port, now)
 	k.Route = a.route(sc, e, now)
 	s := a.series[k]
 	if s == nil {
@@ -243,9 +245,17 @@ func (a *Aggregator) Write(e *record.Exchange) error {
 // client's bytes may not be), copied.
 func label(s string) string {
 	if !utf8.ValidString(s) {
-		return strings.ToValidUTF8(s, "\uFFFD")
+		return validUTF8(s)
 	}
 	return strings.Clone(s)
+}
+
+// validUTF8 is s with each invalid byte U+FFFD: s itself when it is valid.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // Flush implements output.Sink: nothing is buffered.
@@ -279,23 +289,31 @@ func (a *Aggregator) route(sc scope, e *record.Exchange, now time.Time) string {
 }
 
 // host is the server address in its scope: Other past the cap.
-func (a *Aggregator) host(sc scope, h string, now time.Time) string {
+func (a *Aggregator) server(sc scope, h string, port int, now time.Time) (string, int) {
 	seen := a.hosts[sc]
 	if seen == nil {
-		seen = map[string]*use{}
+		seen = map[server]*use{}
 		a.hosts[sc] = seen
 	}
-	if u, ok := seen[h]; ok {
+	if u, ok := seen[server{h, port}]; ok {
 		u.last = now
-		return u.name
+		return u.name, port
 	}
+	// The cap counts address and port together: a client's Host header
+	// chooses both.
 	if len(seen) >= a.opts.MaxHosts {
 		a.stats.HostOverflow++
-		return Other
+		return Other, 0
 	}
 	u := &use{name: label(h), last: now}
-	seen[strings.Clone(h)] = u
-	return u.name
+	seen[server{strings.Clone(h), port}] = u
+	return u.name, port
+}
+
+// server is a server address and port, as the capped set keys them.
+type server struct {
+	host string
+	port int
 }
 
 // expire drops the series and routes not updated for the TTL.
@@ -307,16 +325,20 @@ func (a *Aggregator) expire(now time.Time) {
 			a.stats.Expired++
 		}
 	}
-	for _, m := range []map[scope]map[string]*use{a.routes, a.hosts} {
-		for sc, seen := range m {
-			for r, u := range seen {
-				if now.Sub(u.last) > a.opts.TTL {
-					delete(seen, r)
-				}
+	expireUses(a.routes, now, a.opts.TTL)
+	expireUses(a.hosts, now, a.opts.TTL)
+}
+
+// expireUses drops the uses (routes, servers) not made for ttl.
+func expireUses[K comparable](m map[scope]map[K]*use, now time.Time, ttl time.Duration) {
+	for sc, seen := range m {
+		for k, u := range seen {
+			if now.Sub(u.last) > ttl {
+				delete(seen, k)
 			}
-			if len(seen) == 0 {
-				delete(m, sc)
-			}
+		}
+		if len(seen) == 0 {
+			delete(m, sc)
 		}
 	}
 }

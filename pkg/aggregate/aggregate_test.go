@@ -204,6 +204,16 @@ func TestCaps(t *testing.T) {
 	if st.Series != 4 || st.HostOverflow != 10_000-3 {
 		t.Errorf("10,000 Host values: stats %+v, want 4 series (3 hosts and _OTHER)", st)
 	}
+	// The ports a Host header names count with the address.
+	p := New(Options{MaxHosts: 3})
+	for port := 1; port <= 10_000; port++ {
+		e := exchange("GET", "/a", 200, 1)
+		e.Headers = []record.Header{{Name: "Host", Value: fmt.Sprintf("x.example.com:%d", port)}}
+		p.Write(e)
+	}
+	if st := p.Stats(); st.Series != 4 || st.HostOverflow != 10_000-3 {
+		t.Errorf("10,000 Host ports: stats %+v, want 4 series (3 address:port and _OTHER)", st)
+	}
 	b := New(Options{MaxRoutes: 2})
 	b.Write(exchange("GET", "/wp-login.php", 404, 1))
 	b.Write(exchange("GET", "/.env", 404, 1))
@@ -222,6 +232,16 @@ func TestCaps(t *testing.T) {
 	}
 	if st := b.Stats(); st.Route404 != 2 || st.RouteOverflow != 1 {
 		t.Errorf("stats %+v, want 2 scanner 404s and 1 route past the cap", st)
+	}
+	// A process name or container name that is not UTF-8 keeps one series.
+	odd := New(Options{})
+	for i := 0; i < 3; i++ {
+		e := exchange("GET", "/a", 200, 1)
+		e.Comm, e.ContainerID, e.ContainerName = "srv\xff", "3f1d8a6e2b9c", "web\xfe"
+		odd.Write(e)
+	}
+	if got := odd.Snapshot(nil); len(got) != 1 || got[0].Duration.Count != 3 || got[0].Service != "srv\ufffd" {
+		t.Errorf("a name not UTF-8: %+v, want one series of 3", got)
 	}
 	c := New(Options{})
 	c.Write(exchange("GET", "/caf\xe9", 200, 1))

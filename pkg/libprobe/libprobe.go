@@ -189,6 +189,11 @@ func (p *Prober) Forked(pid int, at time.Duration) {
 	}
 }
 
+// Running queues a look at a process found running (a selected
+// container's): its libraries are probed as a fork's are, and the probes it
+// has already kept (unlike Exec, which drops them for a new image).
+func (p *Prober) Running(pid int) { p.queue(job{kind: jobForked, pid: pid, at: p.now()}) }
+
 // Exited has an exited process's probes detached, before any job queued
 // after it.
 func (p *Prober) Exited(pid int) {

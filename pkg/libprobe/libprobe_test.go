@@ -33,6 +33,7 @@ type attach struct {
 type recorder struct {
 	mu        sync.Mutex
 	calls     []attach // live attaches
+	attaches  int      // attaches ever made
 	failAfter int      // refuse attaches once this many are live (-1: never)
 	gonePID   int      // a process that has exited: its attaches fail with ESRCH
 	deniedPID int      // a process whose attaches fail with EACCES (not dumpable)
@@ -55,6 +56,7 @@ func (r *recorder) AttachUprobe(prog, path string, offset uint64, ret bool, pid 
 	}
 	a := attach{prog, offset, ret, pid}
 	r.calls = append(r.calls, a)
+	r.attaches++
 	return func() error {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -335,6 +337,20 @@ func TestJobs(t *testing.T) {
 	settle("exited", 0)
 	p.Exec(pid)
 	settle("exec'd", per)
+	// A process found running again (a container's, listed again) keeps
+	// its probes: nothing detached and attached anew.
+	r.mu.Lock()
+	before := r.attaches
+	r.mu.Unlock()
+	p.Running(pid)
+	time.Sleep(300 * time.Millisecond)
+	settle("found running", per)
+	r.mu.Lock()
+	again := r.attaches - before
+	r.mu.Unlock()
+	if again != 0 {
+		t.Errorf("Running on a probed process attached %d probes anew, want 0", again)
+	}
 	// An exit, then a new process with the same PID: the exit is applied
 	// first, whichever the prober's loop takes first.
 	for i := 0; i < 20; i++ {

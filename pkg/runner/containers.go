@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -35,7 +36,7 @@ type selector struct {
 	rt     *container.Runtime
 	want   []string
 	tr     *tracer.Tracer
-	exec   func(pid int) // the TLS libraries of a process found running (nil: no TLS)
+	probe  func(pid int) // probes the TLS libraries of a process found running (nil: no TLS)
 	labels *container.Resolver
 	log    logrus.FieldLogger
 
@@ -112,6 +113,18 @@ func (s *selector) selectRunning(ctx context.Context) {
 	if err != nil {
 		s.log.WithError(err).Warn("listing the running containers")
 		return
+	}
+	// A death while the events were away: its cgroup goes now.
+	s.mu.Lock()
+	var gone []string
+	for id := range s.cgroups {
+		if !slices.ContainsFunc(running, func(c container.Info) bool { return c.ID == id }) {
+			gone = append(gone, id)
+		}
+	}
+	s.mu.Unlock()
+	for _, id := range gone {
+		s.died(ctx, id)
 	}
 	for _, w := range s.want {
 		ids, ambiguous := choose(w, running)
@@ -217,9 +230,9 @@ func (s *selector) add(ctx context.Context, id string) {
 	if err := s.tr.TrackPIDs(pids, "/proc"); err != nil {
 		log.WithError(err).Warn("tracking a container's processes")
 	}
-	if s.exec != nil {
+	if s.probe != nil {
 		for _, pid := range pids {
-			s.exec(pid)
+			s.probe(pid)
 		}
 	}
 	log.WithFields(logrus.Fields{"pid": info.PID, "processes": len(pids)}).Info("container traced")

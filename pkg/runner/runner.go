@@ -140,8 +140,8 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	}
 	if runtime != nil {
 		sel := &selector{rt: runtime, want: cfg.Containers, tr: tr, labels: containers, log: log}
-		if libWatch != nil {
-			sel.exec = libWatch.Exec
+		if libs != nil {
+			sel.probe = libs.Running
 		}
 		selCtx, stopSel := context.WithCancel(ctx)
 		if err := sel.start(selCtx); err != nil {
