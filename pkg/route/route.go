@@ -98,11 +98,7 @@ func NewRouter(templates []string) (*Router, error) {
 // absolute URI (a proxy's request) is its path; `*` is its own route, and
 // any other target that is not a path is "/".
 func (r *Router) Route(target string) string {
-	path, fixed := r.route(target)
-	if fixed != "" {
-		return fixed
-	}
-	return Collapse(path)
+	return string(r.AppendRoute(nil, target))
 }
 
 // AppendRoute appends the route of target to dst, allocating nothing
@@ -143,29 +139,6 @@ func (r *Router) route(target string) (path, fixed string) {
 		}
 	}
 	return path, ""
-}
-
-// Collapse replaces the ID-like segments of path with {id}, keeping the
-// rest. It allocates only when a segment changes.
-func Collapse(path string) string {
-	if !anyIDLike(path) {
-		return path
-	}
-	return string(appendCollapsed(make([]byte, 0, len(path)+8), path))
-}
-
-// anyIDLike says whether a segment of path is ID-like.
-func anyIDLike(path string) bool {
-	for rest := path; ; {
-		seg, next, found := strings.Cut(rest, "/")
-		if IDLike(seg) {
-			return true
-		}
-		if !found {
-			return false
-		}
-		rest = next
-	}
 }
 
 // appendCollapsed appends path to dst with its ID-like segments as {id}.
