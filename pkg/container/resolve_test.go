@@ -118,21 +118,38 @@ func TestResolverNames(t *testing.T) {
 	}
 }
 
-// BenchmarkLookup is the per-exchange cost of a label: a process seen
-// before, of the host.
+// BenchmarkLookup is the per-exchange cost of a label for a process seen
+// before: of the host; in a named container; and one whose start time is
+// due for a check at every lookup (the worst case: a stat read each).
 func BenchmarkLookup(b *testing.B) {
 	root := b.TempDir()
-	dir := filepath.Join(root, "100")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.Fatal(err)
+	stat := " (srv) S 1 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0"
+	for pid, cg := range map[string]string{"100": "0::/system.slice/nginx.service\n", "200": "0::/libpod_parent/libpod-" + id + "\n"} {
+		dir := filepath.Join(root, pid)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		for name, body := range map[string]string{"cgroup": cg, "stat": pid + stat, "status": "NSpid:\t" + pid + "\t1\n"} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
-	os.WriteFile(filepath.Join(dir, "cgroup"), []byte("0::/system.slice/nginx.service\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "stat"), []byte("100 (nginx) S 1 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0"), 0o644)
-	r := NewResolver(root)
-	clock := time.Second
-	r.Lookup(100, clock)
-	b.ReportAllocs()
-	for b.Loop() {
-		r.Lookup(100, clock)
+	for _, bc := range []struct {
+		name string
+		pid  uint32
+		step time.Duration // the clock's advance per lookup
+	}{{"host", 100, 0}, {"container", 200, 0}, {"check due", 200, checkAfter}} {
+		b.Run(bc.name, func(b *testing.B) {
+			r := NewResolver(root)
+			r.SetName(id, "web")
+			clock := time.Second
+			r.Lookup(bc.pid, clock)
+			b.ReportAllocs()
+			for b.Loop() {
+				clock += bc.step
+				r.Lookup(bc.pid, clock)
+			}
+		})
 	}
 }
