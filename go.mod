@@ -5,11 +5,16 @@ go 1.26.8
 require (
 	github.com/aquasecurity/libbpfgo v0.8.0-libbpf-1.5
 	github.com/sirupsen/logrus v1.9.3
-	golang.org/x/sys v0.35.0
+	golang.org/x/sys v0.50.0
 	gopkg.in/yaml.v3 v3.0.1
 )
 
 require golang.org/x/arch v0.33.0
+
+require (
+	golang.org/x/net v0.63.0
+	golang.org/x/text v0.44.0 // indirect
+)
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect

@@ -1,0 +1,481 @@
+// One HTTP/2 connection: its two directions' frames and header blocks, and
+// the streams open on it.
+package http2
+
+import (
+	"slices"
+
+	"golang.org/x/net/http2/hpack"
+
+	"github.com/httptrace/httptrace/pkg/stream"
+)
+
+// Limits bound what one connection keeps.
+type Limits struct {
+	// MaxStreams is how many open streams are followed; a stream past it
+	// is counted (StreamsDropped), its header blocks still decoded.
+	MaxStreams int
+	// MaxHeaderBytes bounds the names and values kept per message.
+	MaxHeaderBytes int
+}
+
+// Stats counts what the connections of one owner saw.
+type Stats struct {
+	Streams        uint64 // streams handed on
+	FramingLost    uint64 // directions whose frame boundaries were lost to unseen bytes
+	// Unresolved are header fields not decoded: each that names a table
+	// entry never seen, and the rest of each block that could not be read
+	// on (bytes not seen, or an entry past the table's known end).
+	Unresolved uint64
+	StreamsDropped uint64 // streams past MaxStreams, not followed
+}
+
+const (
+	defaultTableSize = 4096    // SETTINGS_HEADER_TABLE_SIZE's initial value
+	maxStringBytes   = 1 << 20 // a name or value longer is not decoded
+)
+
+// half is one direction: its frames and its HPACK decoder.
+type half struct {
+	c      *Conn
+	client bool // the client's direction (requests)
+	r      reader
+	dec    *hpack.Decoder
+	table  uint32 // the dynamic table size its peer allows (SETTINGS)
+	cur    stream.Meta
+	// The header block being read: the message it goes to (nil: a stream
+	// not followed, or a PUSH_PROMISE), whether it is that message's
+	// trailers, whether its frame ended the stream, and whether it broke.
+	block struct {
+		on        bool
+		stream    uint32
+		msg       *Message
+		trailers  bool
+		endStream bool
+		broken    bool
+		final     bool // it is the last block the decoder will see of this message
+	}
+}
+
+// Conn follows one HTTP/2 connection. Not safe for concurrent use.
+type Conn struct {
+	lim     Limits
+	stats   *Stats
+	emit    func(*Stream)
+	dirs    [2]half
+	streams map[uint32]*Stream
+	free    []*Stream
+}
+
+// NewConn returns a connection that calls emit, synchronously, for each
+// stream that ends; the stream may be reused after emit returns. Counts go
+// to stats.
+func NewConn(lim Limits, stats *Stats, emit func(*Stream)) *Conn {
+	c := &Conn{lim: lim, stats: stats, emit: emit, streams: make(map[uint32]*Stream)}
+	for i := range c.dirs {
+		c.dirs[i].c = c
+	}
+	return c
+}
+
+// Reset prepares c for a new connection whose client sends in direction
+// client (0 or 1). fromStart says the connection is read from its first
+// byte: the client's direction opens with the preface, and both HPACK
+// tables start empty as the decoders do. Otherwise a field naming an entry
+// added before is unresolved.
+func (c *Conn) Reset(client int, fromStart bool) {
+	for id, s := range c.streams {
+		delete(c.streams, id)
+		c.put(s)
+	}
+	for i := range c.dirs {
+		h := &c.dirs[i]
+		h.client = i == client
+		h.r.reset(fromStart && h.client)
+		h.table = defaultTableSize
+		h.newDecoder(!fromStart)
+		h.block.on = false
+		h.cur = stream.Meta{}
+	}
+}
+
+// newDecoder starts h's HPACK decoder again. unknown says the peer's
+// table holds entries never seen (a connection joined mid-way, a block
+// that broke): the new table is then filled with placeholder entries, so
+// that a field naming one of those is recognised and left out as
+// unresolved while the rest of its block still decodes. Entries added from
+// now on go in front of the placeholders as they do in the peer's table,
+// so an index names the same entry in both, or a placeholder, or none
+// (the block then breaks, and the decoder starts again).
+func (h *half) newDecoder(unknown bool) {
+	size := max(h.table, defaultTableSize)
+	h.dec = hpack.NewDecoder(size, h.field)
+	h.dec.SetAllowedMaxDynamicTableSize(size)
+	h.dec.SetMaxStringLength(maxStringBytes)
+	if unknown {
+		h.dec.SetEmitEnabled(false)
+		// The block is well formed (TestPlaceholders): no error to handle.
+		h.dec.Write(placeholders[:4*min(int(size)/placeholderEntryBytes+1, maxPlaceholders)])
+		h.dec.Close()
+		h.dec.SetEmitEnabled(true)
+	}
+}
+
+// placeholderName is the name of a placeholder entry: no field has it (a
+// field name is a token).
+const placeholderName = "\x00"
+
+const (
+	placeholderEntryBytes = 32 + len(placeholderName) // RFC 7541 §4.1
+	maxPlaceholders       = 1 << 16 / placeholderEntryBytes
+)
+
+// placeholders is a header block of maxPlaceholders literal fields with
+// incremental indexing and a new name (RFC 7541 §6.2.1), each 4 bytes:
+// 0x40, the name's length, the name, an empty value.
+var placeholders = func() []byte {
+	b := make([]byte, 0, 4*maxPlaceholders)
+	for range maxPlaceholders {
+		b = append(b, 0x40, byte(len(placeholderName)), placeholderName[0], 0)
+	}
+	return b
+}()
+
+// Feed reads bytes of direction dir, moved by the call m.
+func (c *Conn) Feed(dir int, b []byte, m stream.Meta) {
+	h := &c.dirs[dir]
+	h.cur = m
+	h.r.feed(b, h)
+}
+
+// Skip passes over n bytes of direction dir that moved but were not seen:
+// lost (a gap), or not captured.
+func (c *Conn) Skip(dir int, n uint64, lost bool, m stream.Meta) {
+	h := &c.dirs[dir]
+	h.cur = m
+	h.r.skip(n, lost, h)
+}
+
+// Close ends the connection: streams still open are handed on, in order.
+func (c *Conn) Close() {
+	ids := make([]uint32, 0, len(c.streams))
+	for id := range c.streams {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		c.end(c.streams[id])
+	}
+}
+
+// get returns stream id, opening it if open is set and there is room.
+func (c *Conn) get(id uint32, open bool) *Stream {
+	if s := c.streams[id]; s != nil || !open {
+		return s
+	}
+	if len(c.streams) >= c.lim.MaxStreams {
+		c.stats.StreamsDropped++
+		return nil
+	}
+	var s *Stream
+	if n := len(c.free); n > 0 {
+		s, c.free = c.free[n-1], c.free[:n-1]
+	} else {
+		s = new(Stream)
+	}
+	*s = Stream{ID: id, Request: Message{Fields: s.Request.Fields[:0]}, Response: Message{Fields: s.Response.Fields[:0]}}
+	c.streams[id] = s
+	return s
+}
+
+func (c *Conn) put(s *Stream) {
+	if len(c.free) < 16 {
+		clear(s.Request.Fields)
+		clear(s.Response.Fields)
+		c.free = append(c.free, s)
+	}
+}
+
+// end hands stream s on and forgets it.
+func (c *Conn) end(s *Stream) {
+	for i := range c.dirs {
+		h := &c.dirs[i]
+		if msg := h.msg(s); h.r.dead && !msg.Ended {
+			msg.Gap = true
+		}
+	}
+	delete(c.streams, s.ID)
+	c.stats.Streams++
+	c.emit(s)
+	c.put(s)
+}
+
+// maybeEnd hands s on once both directions ended (or cannot be followed).
+func (c *Conn) maybeEnd(s *Stream) {
+	req, resp := &c.dirs[0], &c.dirs[1]
+	if resp.client {
+		req, resp = resp, req
+	}
+	if (s.Request.Ended || req.r.dead) && (s.Response.Ended || resp.r.dead) {
+		c.end(s)
+	}
+}
+
+// msg is h's message of stream s.
+func (h *half) msg(s *Stream) *Message {
+	if h.client {
+		return &s.Request
+	}
+	return &s.Response
+}
+
+// begin is a frame whose header was read.
+func (h *half) begin(f *frame) {
+	switch f.typ {
+	case frameHeaders, framePushPromise:
+		if h.block.on { // a header block left without END_HEADERS
+			h.endBlock(true)
+		}
+		h.startBlock(f)
+	case frameContinuation:
+		if !h.block.on || h.block.stream != f.stream {
+			h.block.on, h.block.broken, h.block.msg = true, true, nil
+			h.block.stream = f.stream
+		}
+	}
+	if s := h.c.streams[f.stream]; s != nil && f.stream != 0 {
+		if m := h.msg(s); m.First.At == 0 && (f.typ == frameHeaders || f.typ == frameData) {
+			m.First = h.cur
+		}
+	}
+}
+
+// startBlock begins the header block a HEADERS or PUSH_PROMISE frame opens.
+func (h *half) startBlock(f *frame) {
+	b := &h.block
+	b.on, b.stream, b.broken, b.msg, b.trailers = true, f.stream, false, nil, false
+	b.endStream = f.flags&flagEndStream != 0
+	if f.typ != frameHeaders {
+		return // a promised request: decoded for the table's sake, not kept
+	}
+	// A client's HEADERS opens its stream; a server's HEADERS on a stream
+	// not seen answers a request that was not (it is logged unmatched).
+	s := h.c.get(f.stream, true)
+	if s == nil {
+		return
+	}
+	m := h.msg(s)
+	b.msg, b.trailers = m, m.Headers
+	if m.First.At == 0 {
+		m.First = h.cur
+	}
+}
+
+// end is a frame whose payload has all passed.
+func (h *half) end(f *frame) {
+	switch f.typ {
+	case frameHeaders, frameContinuation, framePushPromise:
+		h.fragment(f)
+	case frameData:
+		h.dataEnd(f)
+	case frameSettings:
+		h.settings(f)
+	case frameRSTStream:
+		if s := h.c.streams[f.stream]; s != nil && len(f.payload) >= 4 {
+			p := f.payload
+			s.Reset, s.ResetCode = true, uint32(p[0])<<24|uint32(p[1])<<16|uint32(p[2])<<8|uint32(p[3])
+			h.c.end(s)
+		}
+	}
+}
+
+// dataEnd counts a DATA frame on its stream.
+func (h *half) dataEnd(f *frame) {
+	s := h.c.streams[f.stream]
+	if s == nil {
+		return
+	}
+	m := h.msg(s)
+	m.Bytes += frameHeaderLen + uint64(f.length)
+	lead, pad, ok := f.padding()
+	if !ok {
+		pad = 0
+	}
+	if lead+pad <= f.length {
+		m.BodyBytes += uint64(f.length - lead - pad)
+	}
+	m.Gap = m.Gap || f.gap
+	m.Last = h.cur
+	if f.flags&flagEndStream != 0 {
+		m.Ended = true
+		h.c.maybeEnd(s)
+	}
+}
+
+// fragment takes a header block fragment: it goes to the decoder, in order,
+// unless the block broke; END_HEADERS ends the block.
+func (h *half) fragment(f *frame) {
+	b := &h.block
+	if !b.on {
+		return
+	}
+	if m := b.msg; m != nil {
+		m.Bytes += frameHeaderLen + uint64(f.length)
+		m.Gap = m.Gap || f.gap
+		m.Truncated = m.Truncated || f.cut
+		m.Last = h.cur
+	}
+	if f.gap || f.cut {
+		b.broken = true
+	}
+	lead, pad, ok := f.padding()
+	if f.typ == framePushPromise {
+		lead += 4 // the promised stream id
+	}
+	if f.typ == frameContinuation {
+		lead, pad, ok = 0, 0, true
+	}
+	if !ok || lead+pad > uint32(len(f.payload)) || len(f.payload) != int(f.length) {
+		b.broken = true
+	}
+	if !b.broken {
+		if _, err := h.dec.Write(f.payload[lead : f.length-pad]); err != nil {
+			b.broken = true
+		}
+	}
+	if f.flags&flagEndHeaders != 0 {
+		h.endBlock(false)
+	}
+}
+
+// endBlock ends the header block; a block that broke (or was left
+// unfinished) leaves the decoder's table unknown, so it starts again empty:
+// a later field that names an entry from before is then unresolved, never
+// another entry.
+func (h *half) endBlock(unfinished bool) {
+	b := &h.block
+	b.on = false
+	if !b.broken && !unfinished {
+		if err := h.dec.Close(); err != nil {
+			b.broken = true
+		}
+	}
+	if b.broken || unfinished {
+		h.c.stats.Unresolved++
+		if b.msg != nil {
+			b.msg.Unresolved++
+		}
+		h.newDecoder(true)
+	}
+	m := b.msg
+	if m == nil {
+		return
+	}
+	if !b.trailers {
+		if !h.client && m.Status >= 100 && m.Status < 200 {
+			// An interim response: the final one's block comes next.
+			m.Status, m.Fields, m.size = 0, m.Fields[:0], 0
+			return
+		}
+		m.Headers = true
+	}
+	if b.endStream {
+		m.Ended = true
+	}
+	if s := h.c.streams[b.stream]; s != nil && b.endStream {
+		h.c.maybeEnd(s)
+	}
+}
+
+// field takes one decoded header field.
+func (h *half) field(f hpack.HeaderField) {
+	m := h.block.msg
+	if m == nil {
+		return
+	}
+	if f.Name == placeholderName {
+		m.Unresolved++
+		h.c.stats.Unresolved++
+		return
+	}
+	if len(f.Name) > 0 && f.Name[0] == ':' {
+		if h.block.trailers {
+			return // pseudo-header fields are not allowed in trailers
+		}
+		switch f.Name {
+		case ":method":
+			m.Method = f.Value
+		case ":scheme":
+			m.Scheme = f.Value
+		case ":authority":
+			m.Authority = f.Value
+		case ":path":
+			m.Path = f.Value
+		case ":status":
+			m.Status = atoi3(f.Value)
+		}
+		return
+	}
+	if m.size+len(f.Name)+len(f.Value) > h.c.lim.MaxHeaderBytes {
+		m.Truncated = true
+		return
+	}
+	m.size += len(f.Name) + len(f.Value)
+	if h.block.trailers {
+		m.Trailers = append(m.Trailers, Field{f.Name, f.Value})
+	} else {
+		m.Fields = append(m.Fields, Field{f.Name, f.Value})
+	}
+}
+
+// settings takes a SETTINGS frame: SETTINGS_HEADER_TABLE_SIZE bounds the
+// table of the blocks its sender decodes, the other direction's.
+func (h *half) settings(f *frame) {
+	if f.flags&flagAck != 0 || f.stream != 0 || int(f.length) != len(f.payload) {
+		return
+	}
+	for p := f.payload; len(p) >= 6; p = p[6:] {
+		if id := uint16(p[0])<<8 | uint16(p[1]); id == 0x1 {
+			o := &h.c.dirs[1]
+			if o == h {
+				o = &h.c.dirs[0]
+			}
+			o.table = uint32(p[2])<<24 | uint32(p[3])<<16 | uint32(p[4])<<8 | uint32(p[5])
+			o.dec.SetAllowedMaxDynamicTableSize(max(o.table, defaultTableSize))
+		}
+	}
+}
+
+// lost is framing lost in h's direction: the streams that now cannot end
+// in it end.
+func (h *half) lost() {
+	h.c.stats.FramingLost++
+	if h.block.on && h.block.msg != nil {
+		h.block.msg.Unresolved++
+		h.c.stats.Unresolved++
+	}
+	h.block.on = false
+	ids := make([]uint32, 0, len(h.c.streams))
+	for id := range h.c.streams {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		h.c.maybeEnd(h.c.streams[id])
+	}
+}
+
+// atoi3 reads a three-digit status code; 0 if it is not one.
+func atoi3(s string) int {
+	if len(s) != 3 {
+		return 0
+	}
+	n := 0
+	for i := 0; i < 3; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n
+}

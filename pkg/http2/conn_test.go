@@ -1,0 +1,317 @@
+package http2
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/http2"
+
+	"github.com/httptrace/httptrace/pkg/stream"
+)
+
+// exchange writes one GET and its answer on stream id.
+func exchange(t *testing.T, c, s *wire, id uint32, path string) {
+	c.headers(t, id, true, ":method", "GET", ":scheme", "http", ":authority", "example.test", ":path", path, "user-agent", "t/1")
+	s.headers(t, id, false, ":status", "200", "content-type", "text/plain", "server", "t")
+	s.data(t, id, true, 11)
+}
+
+func TestStreamWholeAndSplitAnywhere(t *testing.T) {
+	c, s := newWire(true), newWire(false)
+	c.settings(t)
+	s.settings(t, http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 100})
+	exchange(t, c, s, 1, "/a?b=c")
+	cb, sb := c.take(), s.take()
+	for _, step := range []int{0, 1, 2, 7, 9, 10} {
+		t.Run(fmt.Sprint(step), func(t *testing.T) {
+			f := newFollower(true)
+			f.feed(cli, cb, step)
+			f.feed(srv, sb, step)
+			st := f.one(t)
+			q, r := st.Request, st.Response
+			if st.ID != 1 || q.Method != "GET" || q.Path != "/a?b=c" || q.Authority != "example.test" || q.Scheme != "http" {
+				t.Errorf("request: %+v", q)
+			}
+			if field(q.Fields, "user-agent") != "t/1" || len(q.Fields) != 1 {
+				t.Errorf("request fields: %+v", q.Fields)
+			}
+			if r.Status != 200 || field(r.Fields, "server") != "t" || r.BodyBytes != 11 || !r.Ended || !q.Ended {
+				t.Errorf("response: %+v", r)
+			}
+			if q.Gap || r.Gap || q.Unresolved+r.Unresolved != 0 || st.Incomplete() {
+				t.Errorf("flags: %+v", st)
+			}
+			// The response's frames: a HEADERS frame and a DATA frame of 11 bytes.
+			if r.Bytes != uint64(len(sb))-frameHeaderLen-6 /* the SETTINGS */ {
+				t.Errorf("response bytes %d of %d written", r.Bytes, len(sb))
+			}
+		})
+	}
+}
+
+func TestConcurrentStreamsInterleaved(t *testing.T) {
+	c, s := newWire(true), newWire(false)
+	const n = 100
+	for i := uint32(0); i < n; i++ {
+		c.headers(t, 2*i+1, false, ":method", "POST", ":scheme", "http", ":authority", "a", ":path", fmt.Sprintf("/p/%d", i))
+	}
+	for i := uint32(0); i < n; i++ {
+		c.data(t, 2*i+1, true, int(i))
+	}
+	for i := int(n) - 1; i >= 0; i-- { // answered in reverse order
+		s.headers(t, uint32(2*i+1), false, ":status", "201", "x-i", fmt.Sprint(i))
+		s.data(t, uint32(2*i+1), true, 2*i)
+	}
+	f := newFollower(true)
+	f.feed(cli, c.take(), 333)
+	f.feed(srv, s.take(), 333)
+	if len(f.got) != n {
+		t.Fatalf("streams: %d, want %d", len(f.got), n)
+	}
+	for _, st := range f.got {
+		i := (st.ID - 1) / 2
+		if st.Request.Path != fmt.Sprintf("/p/%d", i) || field(st.Response.Fields, "x-i") != fmt.Sprint(i) ||
+			st.Request.BodyBytes != uint64(i) || st.Response.BodyBytes != uint64(2*i) || st.Response.Status != 201 {
+			t.Errorf("stream %d paired wrong: %+v", st.ID, st)
+		}
+	}
+}
+
+func TestHeaderBlockAcrossContinuation(t *testing.T) {
+	c, s := newWire(true), newWire(false)
+	big := strings.Repeat("v", 20<<10)
+	blk := c.block(":method", "GET", ":scheme", "http", ":authority", "a", ":path", "/big", "x-big", big, "x-after", "1")
+	if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: blk[:5000], EndStream: true}); err != nil {
+		t.Fatal(err)
+	}
+	for rest := blk[5000:]; len(rest) > 0; {
+		k := min(len(rest), 6000)
+		if err := c.fr.WriteContinuation(1, k == len(rest), rest[:k]); err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[k:]
+	}
+	s.headers(t, 1, true, ":status", "204")
+	f := newFollower(true)
+	f.feed(cli, c.take(), 4096)
+	f.feed(srv, s.take(), 0)
+	st := f.one(t)
+	if field(st.Request.Fields, "x-big") != big || field(st.Request.Fields, "x-after") != "1" || st.Request.Unresolved != 0 {
+		t.Errorf("20 KiB block across CONTINUATION: %d fields, unresolved %d", len(st.Request.Fields), st.Request.Unresolved)
+	}
+}
+
+func TestDynamicTableSizeChangeEvicts(t *testing.T) {
+	c, s := newWire(true), newWire(false)
+	f := newFollower(true)
+	// Stream 1 fills the client's table; the server then allows a table of
+	// 64 bytes, and the client's encoder evicts down to it.
+	exchange(t, c, s, 1, "/one")
+	c.headers(t, 3, true, ":method", "GET", ":scheme", "http", ":authority", "a", ":path", "/x", "x-long-name-aaaaaaaa", "value-bbbbbbbbbbbbbbbbbbbb")
+	s.settings(t, http2.Setting{ID: http2.SettingHeaderTableSize, Val: 64})
+	s.headers(t, 3, true, ":status", "200")
+	f.feed(cli, c.take(), 0)
+	f.feed(srv, s.take(), 0)
+	c.enc.SetMaxDynamicTableSizeLimit(64)
+	c.enc.SetMaxDynamicTableSize(64)
+	for i := uint32(5); i < 15; i += 2 {
+		c.headers(t, i, true, ":method", "GET", ":scheme", "http", ":authority", "a", ":path", fmt.Sprintf("/n/%d", i), "x-k", fmt.Sprintf("v%d", i))
+		s.headers(t, i, true, ":status", "200")
+	}
+	f.feed(cli, c.take(), 0)
+	f.feed(srv, s.take(), 0)
+	if len(f.got) != 7 {
+		t.Fatalf("streams: %d, want 7", len(f.got))
+	}
+	for _, st := range f.got[2:] {
+		if st.Request.Path != fmt.Sprintf("/n/%d", st.ID) || field(st.Request.Fields, "x-k") != fmt.Sprintf("v%d", st.ID) || st.Request.Unresolved != 0 {
+			t.Errorf("after the size change, stream %d: %+v", st.ID, st.Request)
+		}
+	}
+}
+
+func TestGRPCTrailers(t *testing.T) {
+	c, s := newWire(true), newWire(false)
+	c.headers(t, 1, false, ":method", "POST", ":scheme", "http", ":authority", "a", ":path", "/pkg.Greeter/SayHello", "content-type", "application/grpc", "te", "trailers")
+	c.data(t, 1, true, 12)
+	s.headers(t, 1, false, ":status", "200", "content-type", "application/grpc")
+	s.data(t, 1, false, 20)
+	s.headers(t, 1, true, "grpc-status", "5", "grpc-message", "no%20such%20user")
+	f := newFollower(true)
+	f.feed(cli, c.take(), 0)
+	f.feed(srv, s.take(), 0)
+	st := f.one(t)
+	code, msg, ok := st.GRPCStatus()
+	if !st.GRPC() || !ok || code != 5 || msg != "no such user" {
+		t.Errorf("grpc: %v %d %q %v; trailers %+v", st.GRPC(), code, msg, ok, st.Response.Trailers)
+	}
+	if svc, m, ok := GRPCMethod(st.Request.Path); !ok || svc != "pkg.Greeter" || m != "SayHello" {
+		t.Errorf("GRPCMethod: %q %q %v", svc, m, ok)
+	}
+	if field(st.Response.Fields, "grpc-status") != "" {
+		t.Errorf("trailers mixed into the header fields: %+v", st.Response.Fields)
+	}
+}
+
+func TestInterimResponse(t *testing.T) {
+	c, s := newWire(true), newWire(false)
+	c.headers(t, 1, false, ":method", "POST", ":scheme", "http", ":authority", "a", ":path", "/up", "expect", "100-continue")
+	s.headers(t, 1, false, ":status", "100")
+	c.data(t, 1, true, 5)
+	s.headers(t, 1, true, ":status", "200", "x-final", "1")
+	f := newFollower(true)
+	f.feed(cli, c.take(), 0)
+	f.feed(srv, s.take(), 0)
+	st := f.one(t)
+	if st.Response.Status != 200 || field(st.Response.Fields, "x-final") != "1" || len(st.Response.Trailers) != 0 {
+		t.Errorf("interim then final: %+v", st.Response)
+	}
+}
+
+func TestResetStream(t *testing.T) {
+	c, s := newWire(true), newWire(false)
+	c.headers(t, 1, false, ":method", "POST", ":scheme", "http", ":authority", "a", ":path", "/r")
+	if err := c.fr.WriteRSTStream(1, http2.ErrCodeCancel); err != nil {
+		t.Fatal(err)
+	}
+	f := newFollower(true)
+	f.feed(cli, c.take(), 0)
+	st := f.one(t)
+	if !st.Reset || st.ResetCode != uint32(http2.ErrCodeCancel) || !st.Incomplete() {
+		t.Errorf("reset: %+v", st)
+	}
+	_ = s
+}
+
+func TestPadding(t *testing.T) {
+	c, s := newWire(true), newWire(false)
+	blk := c.block(":method", "GET", ":scheme", "http", ":authority", "a", ":path", "/pad")
+	if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: blk, EndStream: true, EndHeaders: true, PadLength: 17,
+		Priority: http2.PriorityParam{StreamDep: 0, Weight: 15}}); err != nil {
+		t.Fatal(err)
+	}
+	s.headers(t, 1, false, ":status", "200")
+	if err := s.fr.WriteDataPadded(1, true, bytes.Repeat([]byte{'y'}, 30), make([]byte, 9)); err != nil {
+		t.Fatal(err)
+	}
+	f := newFollower(true)
+	f.feed(cli, c.take(), 3)
+	f.feed(srv, s.take(), 3)
+	st := f.one(t)
+	if st.Request.Path != "/pad" || st.Response.BodyBytes != 30 || st.Request.Unresolved != 0 {
+		t.Errorf("padded: %+v", st)
+	}
+}
+
+// A connection joined mid-way: fields that name dynamic-table entries
+// added before are unresolved, never taken for others; static-table and
+// literal fields decode.
+func TestJoinedLate(t *testing.T) {
+	c, s := newWire(true), newWire(false)
+	exchange(t, c, s, 1, "/before") // fills both tables; not seen
+	c.take()
+	s.take()
+	exchange(t, c, s, 3, "/after")
+	f := newFollower(false)
+	f.feed(cli, c.take(), 0)
+	f.feed(srv, s.take(), 0)
+	st := f.one(t)
+	if st.Request.Path != "/after" || st.Request.Method != "GET" {
+		t.Errorf("literal and static fields: %+v", st.Request)
+	}
+	if st.Request.Unresolved == 0 || field(st.Request.Fields, "user-agent") != "" {
+		t.Errorf("the indexed user-agent from before: %+v (unresolved %d)", st.Request.Fields, st.Request.Unresolved)
+	}
+	if st.Request.Authority != "" && st.Request.Authority != "example.test" {
+		t.Errorf("authority taken for another entry: %q", st.Request.Authority)
+	}
+}
+
+// Bytes lost inside a header block leave the table unknown: the next block
+// that names an entry from before is unresolved, not wrong.
+func TestLostHeaderBlock(t *testing.T) {
+	c, s := newWire(true), newWire(false)
+	c.settings(t)
+	pre := c.take()
+	exchange(t, c, s, 1, "/lost")
+	one, sone := c.take(), s.take()
+	exchange(t, c, s, 3, "/next")
+	two, stwo := c.take(), s.take()
+	f := newFollower(true)
+	f.feed(cli, pre, 0)
+	f.feed(cli, one[:frameHeaderLen+3], 0)
+	f.c.Skip(cli, uint64(len(one)-frameHeaderLen-3), true, stream.Meta{})
+	f.feed(srv, sone, 0)
+	f.feed(cli, two, 0)
+	f.feed(srv, stwo, 0)
+	if len(f.got) != 2 {
+		t.Fatalf("streams: %d, want 2: %+v", len(f.got), f.got)
+	}
+	first, next := f.got[0], f.got[1]
+	if !first.Request.Gap || first.Request.Unresolved == 0 || first.Response.Status != 200 {
+		t.Errorf("the stream with the lost block: %+v", first)
+	}
+	if next.Request.Path != "/next" || next.Request.Unresolved == 0 || field(next.Request.Fields, "user-agent") != "" {
+		t.Errorf("the next stream names entries from the lost block: %+v", next.Request)
+	}
+	if f.stats.FramingLost != 0 {
+		t.Errorf("framing lost: %d; the lost bytes were inside one frame", f.stats.FramingLost)
+	}
+}
+
+// DATA bytes not captured are counted as body, no gap; lost ones are a gap.
+func TestDataNotCapturedAndLost(t *testing.T) {
+	for _, lost := range []bool{false, true} {
+		c, s := newWire(true), newWire(false)
+		exchange(t, c, s, 1, "/d")
+		c2 := c.take()
+		s.buf.Reset()
+		s.headers(t, 1, false, ":status", "200")
+		hb := s.take()
+		s.data(t, 1, true, 5000)
+		db := s.take()
+		f := newFollower(true)
+		f.feed(cli, c2, 0)
+		f.feed(srv, hb, 0)
+		f.feed(srv, db[:frameHeaderLen+100], 0)
+		f.c.Skip(srv, uint64(len(db)-frameHeaderLen-100), lost, stream.Meta{})
+		st := f.one(t)
+		if st.Response.BodyBytes != 5000 || st.Response.Gap != lost || st.Incomplete() {
+			t.Errorf("lost=%v: %+v", lost, st.Response)
+		}
+	}
+}
+
+// Bytes lost across a frame header lose the framing: streams that cannot
+// end any more end now, flagged.
+func TestFramingLost(t *testing.T) {
+	c, s := newWire(true), newWire(false)
+	c.headers(t, 1, true, ":method", "GET", ":scheme", "http", ":authority", "a", ":path", "/f")
+	f := newFollower(true)
+	f.feed(cli, c.take(), 0)
+	f.c.Skip(srv, 3, true, stream.Meta{})
+	st := f.one(t)
+	if f.stats.FramingLost != 1 || !st.Response.Gap || !st.Incomplete() || st.Request.Path != "/f" {
+		t.Errorf("framing lost: %+v stats %+v", st, f.stats)
+	}
+	_ = s
+}
+
+func TestMaxStreams(t *testing.T) {
+	c := newWire(true)
+	for i := uint32(1); i < 10; i += 2 {
+		c.headers(t, i, false, ":method", "GET", ":scheme", "http", ":authority", "a", ":path", fmt.Sprintf("/%d", i))
+	}
+	f := newFollower(true)
+	f.c.lim.MaxStreams = 2
+	f.feed(cli, c.take(), 0)
+	if f.stats.StreamsDropped != 3 || len(f.c.streams) != 2 {
+		t.Errorf("dropped %d, open %d", f.stats.StreamsDropped, len(f.c.streams))
+	}
+	f.c.Close()
+	if len(f.got) != 2 || f.got[0].ID != 1 || f.got[1].ID != 3 {
+		t.Errorf("closed: %+v", f.got)
+	}
+}
