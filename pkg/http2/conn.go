@@ -21,12 +21,12 @@ type Limits struct {
 
 // Stats counts what the connections of one owner saw.
 type Stats struct {
-	Streams        uint64 // streams handed on
-	FramingLost    uint64 // directions whose frame boundaries were lost to unseen bytes
+	Streams     uint64 // streams handed on
+	FramingLost uint64 // directions whose frame boundaries were lost to unseen bytes
 	// Unresolved are header fields not decoded: each that names a table
 	// entry never seen, and the rest of each block that could not be read
 	// on (bytes not seen, or an entry past the table's known end).
-	Unresolved uint64
+	Unresolved     uint64
 	StreamsDropped uint64 // streams past MaxStreams, not followed
 }
 
