@@ -55,17 +55,34 @@ type conn struct {
 	gaveSkips           bool   // a skip hint (or a mute) was given for it
 	interim             uint64 // bytes of 1xx responses before the final one
 	ambiguous           bool   // a message's framing headers could be read more than one way: no skip hints
+	// proto is what the connection speaks: HTTP/1 unless its opening
+	// said otherwise; h2 is kept for the next connection's HTTP/2.
+	proto protocol
+	h2    *h2conn
 	pairing
+}
+
+// protocol reads a connection's bytes and logs its exchanges: one
+// implementation per protocol, chosen per connection by its opening.
+type protocol interface {
+	// data takes bytes of dr, in order (dr.cur is the call that moved them).
+	data(dr *dir, b []byte)
+	// missing takes n bytes of dr moved but not seen: lost, or not captured.
+	missing(dr *dir, n uint64, lost bool)
+	// hint may tell the kernel side which bytes of dr it need not copy.
+	hint(dr *dir)
+	// close ends the connection, its directions in order.
+	close(c *conn, order [2]*dir)
 }
 
 // reset prepares c for the connection of d, keeping its buffers.
 func (c *conn) reset(t *Tracker, d *event.Data) {
-	dirs, pend := c.dirs, c.pending
+	dirs, pend, h2 := c.dirs, c.pending, c.h2
 	if cap(pend) > maxKeptPending {
 		pend = nil
 	}
 	*c = conn{t: t, id: d.Conn, gen: d.Gen, source: d.Source, local: d.Local, peer: d.Peer, pid: d.PID, lastAt: d.StartNs}
-	c.dirs = dirs
+	c.dirs, c.h2, c.proto = dirs, h2, http1{}
 	c.pending = pend[:0]
 	c.adopted = d.Flags&event.ConnAdopted != 0
 	if d.Unix.Ino != 0 {
@@ -147,9 +164,24 @@ func (c *conn) respDir() *dir { return &c.dirs[1-c.reqDir().d] }
 // isResp reports whether dr carries responses (false while the side is unknown).
 func (dr *dir) isResp() bool { return dr.c.side != "" && dr == dr.c.respDir() }
 
-// Data parses bytes the stream passes on in order.
+// Data passes bytes the stream passes on in order to the connection's protocol.
 func (dr *dir) Data(b []byte, m stream.Meta) {
 	dr.cur = m
+	dr.c.proto.data(dr, b)
+}
+
+// Missing tells the connection's protocol about bytes moved but not seen.
+func (dr *dir) Missing(n uint64, lost bool, m stream.Meta) {
+	dr.cur = m
+	dr.c.proto.missing(dr, n, lost)
+}
+
+// http1 is HTTP/1: each direction's parser, requests paired with
+// responses in order.
+type http1 struct{}
+
+// data parses bytes of dr.
+func (http1) data(dr *dir, b []byte) {
 	dr.p.RecordBoundary()
 	resp := dr.isResp()
 	for {
@@ -166,9 +198,8 @@ func (dr *dir) Data(b []byte, m stream.Meta) {
 	}
 }
 
-// Missing tells the parser about bytes moved but not seen.
-func (dr *dir) Missing(n uint64, lost bool, m stream.Meta) {
-	dr.cur = m
+// missing tells dr's parser about bytes moved but not seen.
+func (http1) missing(dr *dir, n uint64, lost bool) {
 	for {
 		if dr.isResp() {
 			dr.p.Answers = dr.c.answers()
@@ -180,6 +211,20 @@ func (dr *dir) Missing(n uint64, lost bool, m stream.Meta) {
 		}
 		dr.c.event(dr, ev)
 	}
+}
+
+// hint gives a skip hint for a long body (maybeHint).
+func (http1) hint(dr *dir) { dr.maybeHint() }
+
+// close ends both parsers: bodies that run to the close complete, and
+// requests left are logged incomplete.
+func (http1) close(c *conn, order [2]*dir) {
+	for _, dr := range order {
+		for ev := dr.p.Close(); ev != httpparse.None; ev = dr.p.Close() {
+			c.event(dr, ev)
+		}
+	}
+	c.dropPending(false)
 }
 
 // maybeHint tells the kernel side where a long uncaptured body ends. Not
@@ -261,8 +306,8 @@ func (c *conn) commString(m *stream.Meta) string {
 	return c.comm
 }
 
-// close ends both directions: held pieces are passed on, bodies that run
-// to the close complete, and requests left are logged incomplete.
+// close ends both directions: held pieces are passed on, then the
+// protocol ends what is left.
 func (c *conn) close() {
 	order := [2]*dir{&c.dirs[event.Recv], &c.dirs[event.Send]}
 	if c.side != "" {
@@ -272,9 +317,6 @@ func (c *conn) close() {
 		if !c.stopped {
 			dr.s.Flush(dr)
 		}
-		for ev := dr.p.Close(); ev != httpparse.None; ev = dr.p.Close() {
-			c.event(dr, ev)
-		}
 	}
-	c.dropPending(false)
+	c.proto.close(c, order)
 }

@@ -7,9 +7,10 @@ import (
 )
 
 // opening looks at the first record of a connection seen from its start,
-// in either direction, until it can tell what the connection is. One whose
-// first bytes cannot open an HTTP/1 message (a database protocol, D-Bus,
-// TLS) is muted and opening reports true: its parsers stop, and the kernel
+// in either direction, until it can tell what the connection is. One that
+// opens with the HTTP/2 preface (or a server's SETTINGS frame) is read as
+// HTTP/2. One whose first bytes cannot open an HTTP/1 message (a database
+// protocol, D-Bus, TLS) is muted and opening reports true: its parsers stop, and the kernel
 // side is told to send nothing more of it (its transfers are still counted,
 // as not_http). An adopted connection may start anywhere in a message; it
 // is never muted.
@@ -24,10 +25,10 @@ func (c *conn) opening(d *event.Data) (muted bool) {
 		c.mute()
 		return true
 	case httpparse.OpeningHTTP2:
-		// Counted apart from what is not HTTP, and not parsed as HTTP/1.
 		c.t.stats.ConnsHTTP2++
-		c.mute()
-		return true
+		c.opened = true
+		c.useHTTP2(http2Client(d), true)
+		return false
 	case httpparse.OpeningHTTP:
 		c.opened = true
 	}
@@ -36,7 +37,7 @@ func (c *conn) opening(d *event.Data) (muted bool) {
 	return false
 }
 
-// mute stops a connection that is not HTTP/1.
+// mute stops a connection that is not HTTP.
 func (c *conn) mute() {
 	c.opened = true
 	c.stopParsing()

@@ -2,7 +2,11 @@
 // counters it keeps.
 package exchange
 
-import "time"
+import (
+	"time"
+
+	"github.com/httptrace/httptrace/pkg/http2"
+)
 
 // Options bound what the tracker keeps and say when it gives up waiting.
 type Options struct {
@@ -99,6 +103,9 @@ const maxKeptPending = 64
 // maxHeldPieces bounds the pieces a direction holds behind a hole.
 const maxHeldPieces = 64
 
+// maxStreams bounds the open streams followed per HTTP/2 connection.
+const maxStreams = 1024
+
 // skipHintMin is the body still to come above which a skip hint is given.
 const skipHintMin = 4096
 
@@ -126,7 +133,8 @@ type Stats struct {
 	ConnsIdle         uint64 // connections dropped after IdleTimeout
 	ConnsResumed      uint64 // connections dropped for idleness or room that spoke again, resumed where they were
 	ConnsReplaced     uint64 // connections ended by a record of a newer generation on the same id
-	ConnsHTTP2        uint64 // connections that opened with the HTTP/2 preface: counted, muted (not parsed as HTTP/1)
+	ConnsHTTP2        uint64 // connections that opened with the HTTP/2 preface (or a server's SETTINGS): read as HTTP/2
+	HTTP2             http2.Stats // what the HTTP/2 connections saw
 	ConnsSwitchedTLS  uint64 // connections found TLS after their socket's bytes were sent: their plaintext joined late
 	StaleRecords      uint64 // records of a connection that ended (closed, or replaced by a newer generation): dropped
 	BytesUnseen       uint64 // bytes the socket moved that no record carried (splice, io_uring, ...): passed on as not captured

@@ -115,7 +115,7 @@ func (t *Tracker) Data(d *event.Data) {
 	dr.s.Push(&t.piece, dr)
 	t.piece.Data = nil
 	if t.hint != nil && !c.stopped {
-		dr.maybeHint()
+		c.proto.hint(dr)
 	}
 }
 

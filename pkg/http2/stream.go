@@ -9,13 +9,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/httptrace/httptrace/pkg/record"
 	"github.com/httptrace/httptrace/pkg/stream"
 )
 
-// Field is one header field, in the order it came.
-type Field struct {
-	Name, Value string
-}
+// Field is one header field, in the order it came: the record's type, so
+// that a stream's fields go into its record as they are.
+type Field = record.Header
 
 // Message is one direction of a stream: a request or a response.
 type Message struct {

@@ -13,7 +13,11 @@ import (
 // order: time, pid, tid, comm, fd, conn, side, client, server, method, path,
 // proto, headers, status, response_headers, request_bytes, response_bytes,
 // latency_ms, truncated, gap, adopted, incomplete, unmatched, tls (only
-// when true), framing_ambiguous (only when true), and then request_body and response_body when the exchange carries a body slice
+// when true), framing_ambiguous (only when true); for HTTP/2, stream and
+// authority, request_trailers and trailers (when there are any), for gRPC
+// grpc_service, grpc_method and (when the response carried them)
+// grpc_status and grpc_message, unresolved (only when not 0); the container's
+// keys; and then request_body and response_body when the exchange carries a body slice
 // (non-nil, i.e. body capture is on). Header objects keep the order headers
 // came in; a name given more than once (compared case-insensitively) is
 // written once, at its first place, with the values joined by ", ".
@@ -69,6 +73,36 @@ func appendJSON(b []byte, e *record.Exchange, s *sink) []byte {
 	}
 	if e.FramingAmbiguous { // rare: written only when set
 		b = append(b, `,"framing_ambiguous":true`...)
+	}
+	if e.Stream != 0 { // HTTP/2 only
+		b = append(b, `,"stream":`...)
+		b = strconv.AppendUint(b, uint64(e.Stream), 10)
+		b = append(b, `,"authority":`...)
+		b = appendJSONString(b, e.Authority)
+	}
+	if len(e.RequestTrailers) > 0 {
+		b = append(b, `,"request_trailers":`...)
+		b = appendJSONHeaders(b, e.RequestTrailers)
+	}
+	if len(e.Trailers) > 0 {
+		b = append(b, `,"trailers":`...)
+		b = appendJSONHeaders(b, e.Trailers)
+	}
+	if e.GRPCService != "" { // a gRPC call
+		b = append(b, `,"grpc_service":`...)
+		b = appendJSONString(b, e.GRPCService)
+		b = append(b, `,"grpc_method":`...)
+		b = appendJSONString(b, e.GRPCMethod)
+		if e.GRPCStatusSet {
+			b = append(b, `,"grpc_status":`...)
+			b = strconv.AppendInt(b, int64(e.GRPCStatus), 10)
+			b = append(b, `,"grpc_message":`...)
+			b = appendJSONString(b, e.GRPCMessage)
+		}
+	}
+	if e.Unresolved > 0 {
+		b = append(b, `,"unresolved":`...)
+		b = strconv.AppendInt(b, int64(e.Unresolved), 10)
 	}
 	if e.ContainerID != "" { // written only for a process in a container
 		b = append(b, `,"container_id":`...)

@@ -92,6 +92,25 @@ func expected(e *record.Exchange, clock Clock) map[string]any {
 	if e.TLS {
 		m["tls"] = true
 	}
+	if e.Stream != 0 {
+		m["stream"] = json.Number(fmt.Sprint(e.Stream))
+		m["authority"] = utf8Replaced(e.Authority)
+	}
+	if len(e.RequestTrailers) > 0 {
+		m["request_trailers"] = headerObj(e.RequestTrailers)
+	}
+	if len(e.Trailers) > 0 {
+		m["trailers"] = headerObj(e.Trailers)
+	}
+	if e.GRPCService != "" {
+		m["grpc_service"], m["grpc_method"] = e.GRPCService, e.GRPCMethod
+		if e.GRPCStatusSet {
+			m["grpc_status"], m["grpc_message"] = json.Number(fmt.Sprint(e.GRPCStatus)), utf8Replaced(e.GRPCMessage)
+		}
+	}
+	if e.Unresolved > 0 {
+		m["unresolved"] = json.Number(fmt.Sprint(e.Unresolved))
+	}
 	if e.ContainerID != "" {
 		m["container_id"] = e.ContainerID
 		if e.ContainerName != "" {
@@ -188,6 +207,17 @@ func TestJSONDecodesToEveryField(t *testing.T) {
 			e.Unmatched, e.Side = true, record.Client
 		})},
 		{"framing ambiguous", tricky(func(e *record.Exchange) { e.FramingAmbiguous = true })},
+		{"http/2 grpc call", tricky(func(e *record.Exchange) {
+			e.Proto, e.ResponseProto, e.Stream, e.Authority = "HTTP/2", "HTTP/2", 7, "api.example:443"
+			e.Path, e.Method = "/pkg.Greeter/SayHello", "POST"
+			e.Trailers = hdrs("grpc-status", "5", "grpc-message", "no%20such")
+			e.RequestTrailers = hdrs("x-checksum", "1")
+			e.GRPCService, e.GRPCMethod, e.GRPCStatus, e.GRPCStatusSet, e.GRPCMessage = "pkg.Greeter", "SayHello", 5, true, "no such \"user\""
+			e.Unresolved = 2
+		})},
+		{"grpc call without a status", tricky(func(e *record.Exchange) {
+			e.Stream, e.GRPCService, e.GRPCMethod, e.Incomplete = 1, "s", "m", true
+		})},
 		{"bodies", tricky(func(e *record.Exchange) {
 			e.RequestBody = []byte("{\"a\":\"\\u00e9\"}\n\x00\xff")
 			e.ResponseBody = []byte{}
@@ -224,6 +254,11 @@ func TestJSONDecodesToEveryField(t *testing.T) {
 				set bool
 			}{
 				{"tls", tc.e.TLS}, {"framing_ambiguous", tc.e.FramingAmbiguous},
+				{"stream", tc.e.Stream != 0}, {"authority", tc.e.Stream != 0},
+				{"request_trailers", len(tc.e.RequestTrailers) > 0}, {"trailers", len(tc.e.Trailers) > 0},
+				{"grpc_service", tc.e.GRPCService != ""}, {"grpc_method", tc.e.GRPCService != ""},
+				{"grpc_status", tc.e.GRPCStatusSet}, {"grpc_message", tc.e.GRPCStatusSet},
+				{"unresolved", tc.e.Unresolved > 0},
 				{"container_id", tc.e.ContainerID != ""}, {"container_name", tc.e.ContainerName != ""}, {"container_pid", tc.e.ContainerPID != 0}, {"k8s_pod_uid", tc.e.PodUID != ""},
 			} {
 				if opt.set {

@@ -78,6 +78,18 @@ func appendText(b []byte, e *record.Exchange, s *sink) []byte {
 	b = appendFlag(b, " incomplete", e.Incomplete)
 	b = appendFlag(b, " unmatched", e.Unmatched)
 	b = appendFlag(b, " framing_ambiguous", e.FramingAmbiguous)
+	if e.Stream != 0 {
+		b = append(b, " stream="...)
+		b = strconv.AppendUint(b, uint64(e.Stream), 10)
+	}
+	if e.GRPCStatusSet {
+		b = append(b, " grpc="...)
+		b = strconv.AppendInt(b, int64(e.GRPCStatus), 10)
+	}
+	if e.Unresolved > 0 {
+		b = append(b, " unresolved="...)
+		b = strconv.AppendInt(b, int64(e.Unresolved), 10)
+	}
 	switch { // its name, else the short ID, as runtimes print it
 	case e.ContainerName != "":
 		b = append(b, " container="...)

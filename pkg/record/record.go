@@ -37,26 +37,48 @@ type Exchange struct {
 
 	// The request. Empty for an unmatched response.
 	Method, Path, Proto string
-	Headers             []Header
-	RequestBytes        uint64 // on the wire: start line, headers and body
-	RequestBodyBytes    uint64 // the body's payload (no chunk framing)
-	RequestBody         []byte // the first capture_body_bytes of the body, if asked
-	RequestStartNs      uint64 // first request byte moved
-	RequestEndNs        uint64 // last request byte moved
+	// Authority is an HTTP/2 request's :authority (HTTP/1 has a Host header).
+	Authority string
+	// Stream is the HTTP/2 stream id (0 for HTTP/1).
+	Stream           uint32
+	Headers          []Header
+	RequestBytes     uint64 // on the wire: start line, headers and body
+	RequestBodyBytes uint64 // the body's payload (no chunk framing)
+	RequestBody      []byte // the first capture_body_bytes of the body, if asked
+	RequestStartNs   uint64 // first request byte moved
+	RequestEndNs     uint64 // last request byte moved
 
 	// The response. Status 0 when there is none (incomplete).
-	Status            int
-	Reason            string
-	ResponseProto     string
-	ResponseHeaders   []Header
-	ResponseBytes     uint64
-	ResponseBodyBytes uint64 // the body's payload (no chunk framing)
-	ResponseBody      []byte
-	ResponseStartNs   uint64 // first response byte moved
-	ResponseEndNs     uint64 // last response byte moved
+	Status          int
+	Reason          string
+	ResponseProto   string
+	ResponseHeaders []Header
+	// Trailers are the fields of a header block after the response's
+	// body (HTTP/2; a gRPC status); RequestTrailers the request's.
+	Trailers, RequestTrailers []Header
+	ResponseBytes             uint64
+	ResponseBodyBytes         uint64 // the body's payload (no chunk framing)
+	ResponseBody              []byte
+	ResponseStartNs           uint64 // first response byte moved
+	ResponseEndNs             uint64 // last response byte moved
 
-	// LatencyNs is the first response byte minus the last request byte.
+	// LatencyNs is the first response byte minus the last request byte
+	// (minus the first, for an HTTP/2 stream answered while its request
+	// was still being sent).
 	LatencyNs uint64
+
+	// A gRPC call's service and method (from the path) and, when its
+	// response carried one, its grpc-status (GRPCStatusSet) and
+	// grpc-message, percent-decoded.
+	GRPCService, GRPCMethod string
+	GRPCStatus              int
+	GRPCStatusSet           bool
+	GRPCMessage             string
+
+	// Unresolved counts HTTP/2 header fields that could not be decoded
+	// and are left out: they name an HPACK table entry from before the
+	// tracer joined, or bytes of their block were not seen.
+	Unresolved int
 
 	Truncated  bool // a header section was cut (max_header_bytes, or bytes not captured)
 	Gap        bool // bytes of this exchange were never seen

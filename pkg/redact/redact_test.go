@@ -46,17 +46,14 @@ func TestHeaders(t *testing.T) {
 		{"Content-Type", "text/plain", "text/plain"},
 	}
 	for _, tc := range cases {
-		for _, response := range []bool{false, true} {
+		// The request's and the response's headers, and HTTP/2's trailers of each.
+		for where := range 4 {
 			e := &record.Exchange{}
 			hs := []record.Header{{Name: "Accept", Value: "*/*"}, {Name: tc.name, Value: tc.value}}
-			if response {
-				e.ResponseHeaders = hs
-			} else {
-				e.Headers = hs
-			}
+			*[]*[]record.Header{&e.Headers, &e.ResponseHeaders, &e.RequestTrailers, &e.Trailers}[where] = hs
 			r.Apply(e)
 			if hs[1].Value != tc.want || hs[0].Value != "*/*" || hs[1].Name != tc.name {
-				t.Errorf("%s: %q (response %v) became %+v, want value %q", tc.name, tc.value, response, hs, tc.want)
+				t.Errorf("%s: %q (place %d) became %+v, want value %q", tc.name, tc.value, where, hs, tc.want)
 			}
 		}
 	}

@@ -109,8 +109,8 @@ func ReadKey(path string) ([]byte, error) {
 	return key, nil
 }
 
-// Apply redacts e in place: the values of secret headers in the request and
-// the response, and of secret query parameters in the request path. Empty
+// Apply redacts e in place: the values of secret headers (and trailers)
+// in the request and the response, and of secret query parameters in the request path. Empty
 // values stay empty. It allocates nothing when nothing matches.
 func (r *Redactor) Apply(e *record.Exchange) {
 	if r == nil || r.mode == ModeNone {
@@ -118,6 +118,8 @@ func (r *Redactor) Apply(e *record.Exchange) {
 	}
 	r.redactHeaders(e.Headers)
 	r.redactHeaders(e.ResponseHeaders)
+	r.redactHeaders(e.RequestTrailers)
+	r.redactHeaders(e.Trailers)
 	e.Path = r.redactPath(e.Path)
 }
 

@@ -1,0 +1,109 @@
+// HTTP/2 on a connection: its bytes go to pkg/http2, and each stream that
+// ends is logged as one exchange.
+package exchange
+
+import (
+	"bytes"
+
+	"github.com/httptrace/httptrace/pkg/event"
+	"github.com/httptrace/httptrace/pkg/http2"
+	"github.com/httptrace/httptrace/pkg/record"
+)
+
+// h2conn is HTTP/2 on connection c.
+type h2conn struct {
+	c *conn
+	h *http2.Conn
+}
+
+// useHTTP2 makes c read HTTP/2 from now on; its client sends in direction
+// client, and fromStart says the connection is read from its first byte.
+func (c *conn) useHTTP2(client event.Direction, fromStart bool) {
+	if c.h2 == nil {
+		c.h2 = &h2conn{}
+		lim := http2.Limits{MaxStreams: maxStreams, MaxHeaderBytes: c.t.opts.MaxHeaderBytes}
+		c.h2.h = http2.NewConn(lim, &c.t.stats.HTTP2, c.h2.stream)
+	}
+	c.h2.c = c
+	c.h2.h.Reset(int(client), fromStart)
+	c.proto = c.h2
+	if c.side == "" {
+		if client == event.Send {
+			c.setSide(record.Client)
+		} else {
+			c.setSide(record.Server)
+		}
+	}
+}
+
+// http2Client is the direction of a connection's first record, d, that is
+// the client's: d's own when it opens with the preface, else (a server's
+// SETTINGS) the other.
+func http2Client(d *event.Data) event.Direction {
+	if bytes.HasPrefix(d.Captured, []byte(http2.Preface)) {
+		return d.Dir
+	}
+	return 1 - d.Dir
+}
+
+func (p *h2conn) data(dr *dir, b []byte) { p.h.Feed(int(dr.d), b, dr.cur) }
+
+func (p *h2conn) missing(dr *dir, n uint64, lost bool) { p.h.Skip(int(dr.d), n, lost, dr.cur) }
+
+// hint gives none: frames follow each other with no way to say where the
+// next one the parser needs begins, short of reading every frame header.
+func (p *h2conn) hint(*dir) {}
+
+func (p *h2conn) close(*conn, [2]*dir) { p.h.Close() }
+
+// stream logs one HTTP/2 stream as an exchange.
+func (p *h2conn) stream(s *http2.Stream) {
+	c := p.c
+	q, a := &s.Request, &s.Response
+	first := &q.First
+	if !q.Headers {
+		first = &a.First
+	}
+	r := c.base(first)
+	r.Stream = s.ID
+	if q.Headers {
+		r.Method, r.Path, r.Authority, r.Proto = q.Method, q.Path, q.Authority, "HTTP/2"
+		r.Headers, r.RequestTrailers = q.Fields, q.Trailers
+		r.RequestBytes, r.RequestBodyBytes = q.Bytes, q.BodyBytes
+		r.RequestStartNs, r.RequestEndNs = q.First.At, q.Last.At
+	}
+	if a.Headers {
+		r.Status, r.ResponseProto = a.Status, "HTTP/2"
+		r.ResponseHeaders, r.Trailers = a.Fields, a.Trailers
+		r.ResponseBytes, r.ResponseBodyBytes = a.Bytes, a.BodyBytes
+		r.ResponseStartNs, r.ResponseEndNs = a.First.At, a.Last.At
+	}
+	r.Gap = q.Gap || a.Gap
+	r.Truncated = q.Truncated || a.Truncated
+	r.Unresolved = q.Unresolved + a.Unresolved
+	if svc, m, ok := http2.GRPCMethod(r.Path); ok && s.GRPC() {
+		r.GRPCService, r.GRPCMethod = svc, m
+		r.GRPCStatus, r.GRPCMessage, r.GRPCStatusSet = s.GRPCStatus()
+	}
+	switch {
+	case !q.Headers:
+		r.Unmatched = true
+		c.t.stats.Unmatched++
+	case !a.Headers || s.Incomplete():
+		r.Incomplete = true
+		c.t.stats.Incomplete++
+	default:
+		c.t.stats.Paired++
+	}
+	if q.Headers && a.Headers {
+		// From the request's last byte, or its first when the answer
+		// began while the request was still being sent (streaming).
+		switch {
+		case q.Ended && a.First.At >= q.Last.At:
+			r.LatencyNs = a.First.At - q.Last.At
+		case a.First.At > q.First.At:
+			r.LatencyNs = a.First.At - q.First.At
+		}
+	}
+	c.send(r)
+}
