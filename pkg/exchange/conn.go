@@ -59,6 +59,10 @@ type conn struct {
 	// said otherwise; h2 is kept for the next connection's HTTP/2.
 	proto protocol
 	h2    *h2conn
+	// first holds the first bytes of direction firstDir while they are
+	// too few to tell what the connection is (opening).
+	first    []byte
+	firstDir event.Direction
 	pairing
 }
 
@@ -77,12 +81,12 @@ type protocol interface {
 
 // reset prepares c for the connection of d, keeping its buffers.
 func (c *conn) reset(t *Tracker, d *event.Data) {
-	dirs, pend, h2 := c.dirs, c.pending, c.h2
+	dirs, pend, h2, first := c.dirs, c.pending, c.h2, c.first[:0]
 	if cap(pend) > maxKeptPending {
 		pend = nil
 	}
 	*c = conn{t: t, id: d.Conn, gen: d.Gen, source: d.Source, local: d.Local, peer: d.Peer, pid: d.PID, lastAt: d.StartNs}
-	c.dirs, c.h2, c.proto = dirs, h2, http1{}
+	c.dirs, c.h2, c.proto, c.first = dirs, h2, http1{}, first
 	c.pending = pend[:0]
 	c.adopted = d.Flags&event.ConnAdopted != 0
 	if d.Unix.Ino != 0 {

@@ -21,7 +21,7 @@ type h2conn struct {
 func (c *conn) useHTTP2(client event.Direction, fromStart bool) {
 	if c.h2 == nil {
 		c.h2 = &h2conn{}
-		lim := http2.Limits{MaxStreams: maxStreams, MaxHeaderBytes: c.t.opts.MaxHeaderBytes}
+		lim := http2.Limits{MaxStreams: MaxStreams, MaxHeaderBytes: c.t.opts.MaxHeaderBytes}
 		c.h2.h = http2.NewConn(lim, &c.t.stats.HTTP2, c.h2.stream)
 	}
 	c.h2.c = c
@@ -36,14 +36,14 @@ func (c *conn) useHTTP2(client event.Direction, fromStart bool) {
 	}
 }
 
-// http2Client is the direction of a connection's first record, d, that is
-// the client's: d's own when it opens with the preface, else (a server's
-// SETTINGS) the other.
-func http2Client(d *event.Data) event.Direction {
-	if bytes.HasPrefix(d.Captured, []byte(http2.Preface)) {
-		return d.Dir
+// http2Client is the client's direction of a connection whose first bytes
+// b, moved in direction d, opened HTTP/2: d itself when they are the
+// preface, else (a server's SETTINGS) the other.
+func http2Client(d event.Direction, b []byte) event.Direction {
+	if bytes.HasPrefix(b, []byte(http2.Preface)) {
+		return d
 	}
-	return 1 - d.Dir
+	return 1 - d
 }
 
 func (p *h2conn) data(dr *dir, b []byte) { p.h.Feed(int(dr.d), b, dr.cur) }

@@ -15,11 +15,17 @@ import (
 // as not_http). An adopted connection may start anywhere in a message; it
 // is never muted.
 func (c *conn) opening(d *event.Data) (muted bool) {
-	if d.Pos != 0 || d.CapturedOff != 0 || d.Unseen != 0 || c.adopted {
+	b := d.Captured
+	switch {
+	case len(c.first) > 0 && d.Dir == c.firstDir && d.Pos == uint64(len(c.first)) && d.CapturedOff == 0 && d.Unseen == 0:
+		// The rest of the opening a first read or write left short (Go's
+		// server reads the preface's first 14 bytes, then the rest).
+		b = append(c.first, b...)
+	case d.Pos != 0 || d.CapturedOff != 0 || d.Unseen != 0 || c.adopted:
 		c.opened = true
 		return false
 	}
-	switch httpparse.OpeningOf(d.Captured) {
+	switch httpparse.OpeningOf(b) {
 	case httpparse.OpeningNotHTTP:
 		c.t.stats.NotHTTP++
 		c.mute()
@@ -27,15 +33,32 @@ func (c *conn) opening(d *event.Data) (muted bool) {
 	case httpparse.OpeningHTTP2:
 		c.t.stats.ConnsHTTP2++
 		c.opened = true
-		c.useHTTP2(http2Client(d), true)
+		held, dir := c.first, c.firstDir
+		c.first = c.first[:0]
+		c.useHTTP2(http2Client(d.Dir, b), true)
+		if len(held) > 0 { // already passed on to the HTTP/1 parser: HTTP/2's reader gets them
+			c.h2.h.Feed(int(dir), held, c.dirs[dir].cur)
+		}
 		return false
 	case httpparse.OpeningHTTP:
 		c.opened = true
+		c.first = c.first[:0]
+		return false
 	}
-	// Too few bytes to tell: the next record is not at the start, and the
-	// connection is taken for HTTP.
+	// Too few bytes to tell: they are kept, and the next record of the
+	// same direction, if it follows them, decides; any other is not at the
+	// start, and the connection is taken for HTTP.
+	if len(b) > maxOpeningBytes || uint32(len(b)) != d.Bytes+uint32(d.Pos) {
+		c.opened = true
+		c.first = c.first[:0]
+		return false
+	}
+	c.first, c.firstDir = append(c.first[:0], b...), d.Dir
 	return false
 }
+
+// maxOpeningBytes bounds what is kept of an opening too short to tell.
+const maxOpeningBytes = 64
 
 // mute stops a connection that is not HTTP.
 func (c *conn) mute() {

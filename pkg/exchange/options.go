@@ -103,8 +103,8 @@ const maxKeptPending = 64
 // maxHeldPieces bounds the pieces a direction holds behind a hole.
 const maxHeldPieces = 64
 
-// maxStreams bounds the open streams followed per HTTP/2 connection.
-const maxStreams = 1024
+// MaxStreams bounds the open streams followed per HTTP/2 connection.
+const MaxStreams = 1024
 
 // skipHintMin is the body still to come above which a skip hint is given.
 const skipHintMin = 4096
