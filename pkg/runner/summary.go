@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/httptrace/httptrace/pkg/event"
+	"github.com/httptrace/httptrace/pkg/exchange"
 	"github.com/httptrace/httptrace/pkg/tracer"
 )
 
@@ -107,7 +108,12 @@ func logSummary(log *logrus.Logger, s Summary) {
 		f["conns_not_http"] = x.NotHTTP
 	}
 	if x.ConnsHTTP2 > 0 {
+		h := x.HTTP2
 		f["conns_http2"] = x.ConnsHTTP2
+		f["http2_streams"] = h.Streams
+		f["http2_unresolved"] = h.Unresolved
+		f["http2_framing_lost"] = h.FramingLost
+		f["http2_streams_dropped"] = h.StreamsDropped
 	}
 	if x.ConnsSwitchedTLS > 0 {
 		f["conns_switched_tls"] = x.ConnsSwitchedTLS
@@ -145,6 +151,9 @@ func logSummary(log *logrus.Logger, s Summary) {
 	case c.BPF[event.StatCallsNotSaved] > 0:
 		entry.Warn(fmt.Sprintf("summary: %s; %d syscalls not followed: the table of calls in flight was full",
 			n, c.BPF[event.StatCallsNotSaved]))
+	case x.HTTP2.FramingLost > 0 || x.HTTP2.StreamsDropped > 0:
+		entry.Warn(fmt.Sprintf("summary: %s; HTTP/2: %d directions whose frame boundaries were lost to bytes not seen or not captured "+
+			"(a larger capture_bytes helps), %d streams past the %d followed per connection", n, x.HTTP2.FramingLost, x.HTTP2.StreamsDropped, exchange.MaxStreams))
 	case c.BPF[event.StatTLSUnplaced] > 0 || s.TLS.Unprobed > 0 || s.TLS.Dropped > 0:
 		entry.Warn(fmt.Sprintf("summary: %s; TLS plaintext not logged: %d TLS calls whose connection was not found, "+
 			"%d files not probed, %d processes not looked at", n, c.BPF[event.StatTLSUnplaced], s.TLS.Unprobed, s.TLS.Dropped))

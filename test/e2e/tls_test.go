@@ -333,20 +333,22 @@ func TestTLSGo(t *testing.T) {
 
 // TestTLSCaddy traces Debian's Caddy: a stripped Go binary built by go1.19
 // and linked by the C linker, the oldest Go the tests meet (TestTLSGo's is
-// the newest). curl's default over TLS, HTTP/2 by ALPN, is counted as
-// HTTP/2 and logged as nothing else.
+// the newest). curl's default over TLS, HTTP/2 by ALPN, is logged as an
+// HTTP/2 exchange.
 func TestTLSCaddy(t *testing.T) {
 	curl := harness.NeedBinary(t, "curl")
 	srv := harness.StartCaddy(t)
 	tr := trace(t, srv.PID())
 	sent := goTLS(t, srv, "tls-caddy", "/caddy/")
+	id := harness.NewID("tls-caddy-h2")
+	path := "/caddy/h2/" + id
 	out, err := exec.Command(curl, "-sk", "--http2", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
-		srv.HTTPS("/caddy/h2")).CombinedOutput()
+		srv.HTTPS(path)).CombinedOutput()
 	if err != nil || string(out) != "2 200" {
 		t.Fatalf("curl --http2: %q %v, want HTTP/2 and 200", out, err)
 	}
+	sent = append(sent, harness.Sent{ID: id, Method: "GET", Path: path, Answer: harness.Answer{Status: 200}, Proto: "HTTP/2", TLS: true, Server: srv.Addr})
 	tr.WaitFor(t, waitForLogs, harness.AllLogged(sent))
-	time.Sleep(300 * time.Millisecond) // an HTTP/2 exchange logged wrongly shows by now
 	sum := tr.StopAndSummary(t)
 	recs := tr.Records(t)
 	good := harness.Check(t, recs, sent)

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"strings"
@@ -30,6 +31,11 @@ type Sent struct {
 	ClientSide bool
 	// TLS: the exchange went over TLS (the record must say tls).
 	TLS bool
+	// Proto is the record's proto: HTTP/1.1 when empty.
+	Proto string
+	// GRPC, when set, is the gRPC call's service, method and status the
+	// record must give.
+	GRPC *GRPCCall
 }
 
 var idSeq atomic.Int64
@@ -119,8 +125,16 @@ func Mismatches(r Record, s Sent) []string {
 	} else if r.Path != s.Path {
 		bad("path %q, want %q", r.Path, s.Path)
 	}
-	if r.Proto != "HTTP/1.1" {
-		bad("proto %q, want HTTP/1.1", r.Proto)
+	if want := cmp.Or(s.Proto, "HTTP/1.1"); r.Proto != want {
+		bad("proto %q, want %s", r.Proto, want)
+	}
+	if want := s.Proto == "HTTP/2"; (r.Stream != 0) != want || (want && r.Stream%2 != 1) {
+		bad("stream %d, want an odd stream id for HTTP/2 only", r.Stream)
+	}
+	if g := s.GRPC; g != nil {
+		if r.GRPCService != g.Service || r.GRPCMethod != g.Method || r.GRPCStatus == nil || *r.GRPCStatus != int(g.Code) {
+			bad("grpc %s/%s status %v, the client called %s/%s and got %d", r.GRPCService, r.GRPCMethod, r.GRPCStatus, g.Service, g.Method, g.Code)
+		}
 	}
 	if r.Status != s.Status {
 		bad("status %d, the client got %d", r.Status, s.Status)
@@ -154,8 +168,8 @@ func Mismatches(r Record, s Sent) []string {
 	if r.Adopted != s.Adopted {
 		bad("adopted %v, want %v", r.Adopted, s.Adopted)
 	}
-	if r.Incomplete || r.Unmatched || r.Gap {
-		bad("incomplete=%v unmatched=%v gap=%v, want all false", r.Incomplete, r.Unmatched, r.Gap)
+	if r.Incomplete || r.Unmatched || r.Gap || r.Unresolved != 0 {
+		bad("incomplete=%v unmatched=%v gap=%v unresolved=%d, want all false", r.Incomplete, r.Unmatched, r.Gap, r.Unresolved)
 	}
 	if r.Truncated && !s.AnyTruncated {
 		bad("truncated, want whole")

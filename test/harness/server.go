@@ -41,7 +41,8 @@ const (
 const FileRequest = "GET /from-regular-file HTTP/1.1\r\nHost: file\r\n\r\n"
 
 // ServeIfAsked runs a test server and exits when ServeEnv is set: "1" (or
-// "go") for the Go net/http server, "syscalls" for the syscall-path server.
+// "go") for the Go net/http server, "syscalls" for the syscall-path server,
+// "h2c" for net/http over HTTP/2 without TLS, "grpc" for grpc-go's.
 // Call it first in TestMain. One static test binary is then both the tests
 // and the servers in a guest that has nothing else.
 func ServeIfAsked() {
@@ -53,6 +54,10 @@ func ServeIfAsked() {
 	switch which {
 	case "syscalls":
 		err = syscalls.Serve(os.Stdout)
+	case "h2c":
+		err = serveH2C(serveAddr())
+	case "grpc":
+		err = serveGRPC(serveAddr())
 	default:
 		addr := os.Getenv(ServeAddrEnv)
 		if addr == "" {
@@ -65,6 +70,13 @@ func ServeIfAsked() {
 		os.Exit(1)
 	}
 	os.Exit(0)
+}
+
+func serveAddr() string {
+	if a := os.Getenv(ServeAddrEnv); a != "" {
+		return a
+	}
+	return "127.0.0.1:0"
 }
 
 // Main is TestMain for packages that use the Go test server: the binary

@@ -81,6 +81,14 @@ type Record struct {
 	ContainerName   string            `json:"container_name"`
 	ContainerPID    int               `json:"container_pid"`
 	PodUID          string            `json:"k8s_pod_uid"`
+	Stream          uint32            `json:"stream"`
+	Authority       string            `json:"authority"`
+	Trailers        map[string]string `json:"trailers"`
+	GRPCService     string            `json:"grpc_service"`
+	GRPCMethod      string            `json:"grpc_method"`
+	GRPCStatus      *int              `json:"grpc_status"`
+	GRPCMessage     string            `json:"grpc_message"`
+	Unresolved      int               `json:"unresolved"`
 
 	// Start is Time parsed: when the request's first byte moved.
 	Start time.Time `json:"-"`
