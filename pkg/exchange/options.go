@@ -111,35 +111,35 @@ const skipHintMin = 4096
 
 // Stats are the tracker's counters since New; they only grow.
 type Stats struct {
-	Records           uint64 // data records taken
-	Exchanges         uint64 // records emitted, of every kind
-	Paired            uint64 // records with both a request and a response
-	Incomplete        uint64 // records logged incomplete: requests without a response (close, timeout, lost pairing) or exchanges cut short
-	TimedOut          uint64 // of Incomplete: requests that waited ExchangeTimeout
-	Unmatched         uint64 // responses logged without a request
-	Gaps              uint64 // holes in streams that became gaps (records lost)
-	BytesNotSeen      uint64 // bytes in those gaps
-	BytesNotCaptured  uint64 // bytes moved but not captured (capture cap or skipped body)
-	LateRecords       uint64 // records whose bytes had already been passed on or declared lost
-	HolesForced       uint64 // holes made gaps early because a buffering bound was reached
-	Desyncs           uint64 // times a parser lost framing and scanned for the next message
-	SkippedBytes      uint64 // bytes outside any message (scanned over, tunnels, upgrades)
-	PendingDropped    uint64 // requests not queued because MaxPending or MaxPendingBytes was reached
-	Upgraded          uint64 // connections no longer parsed after 101 or CONNECT
-	NotHTTP           uint64 // connections seen from their start whose first bytes are not HTTP: muted
-	ConnsOpened       uint64 // connections added to the table
-	ConnsClosed       uint64 // connections removed on their close record or process exit
-	ConnsEvicted      uint64 // connections evicted because MaxConns was reached
-	ConnsIdle         uint64 // connections dropped after IdleTimeout
-	ConnsResumed      uint64 // connections dropped for idleness or room that spoke again, resumed where they were
-	ConnsReplaced     uint64 // connections ended by a record of a newer generation on the same id
-	ConnsHTTP2        uint64 // connections that opened with the HTTP/2 preface (or a server's SETTINGS): read as HTTP/2
+	Records           uint64      // data records taken
+	Exchanges         uint64      // records emitted, of every kind
+	Paired            uint64      // records with both a request and a response
+	Incomplete        uint64      // records logged incomplete: requests without a response (close, timeout, lost pairing) or exchanges cut short
+	TimedOut          uint64      // of Incomplete: requests that waited ExchangeTimeout
+	Unmatched         uint64      // responses logged without a request
+	Gaps              uint64      // holes in streams that became gaps (records lost)
+	BytesNotSeen      uint64      // bytes in those gaps
+	BytesNotCaptured  uint64      // bytes moved but not captured (capture cap or skipped body)
+	LateRecords       uint64      // records whose bytes had already been passed on or declared lost
+	HolesForced       uint64      // holes made gaps early because a buffering bound was reached
+	Desyncs           uint64      // times a parser lost framing and scanned for the next message
+	SkippedBytes      uint64      // bytes outside any message (scanned over, tunnels, upgrades)
+	PendingDropped    uint64      // requests not queued because MaxPending or MaxPendingBytes was reached
+	Upgraded          uint64      // connections no longer parsed after 101 or CONNECT
+	NotHTTP           uint64      // connections seen from their start whose first bytes are not HTTP: muted
+	ConnsOpened       uint64      // connections added to the table
+	ConnsClosed       uint64      // connections removed on their close record or process exit
+	ConnsEvicted      uint64      // connections evicted because MaxConns was reached
+	ConnsIdle         uint64      // connections dropped after IdleTimeout
+	ConnsResumed      uint64      // connections dropped for idleness or room that spoke again, resumed where they were
+	ConnsReplaced     uint64      // connections ended by a record of a newer generation on the same id
+	ConnsHTTP2        uint64      // connections that opened with the HTTP/2 preface (or a server's SETTINGS): read as HTTP/2
 	HTTP2             http2.Stats // what the HTTP/2 connections saw
-	ConnsSwitchedTLS  uint64 // connections found TLS after their socket's bytes were sent: their plaintext joined late
-	StaleRecords      uint64 // records of a connection that ended (closed, or replaced by a newer generation): dropped
-	BytesUnseen       uint64 // bytes the socket moved that no record carried (splice, io_uring, ...): passed on as not captured
-	FramingAmbiguous  uint64 // connections with a message whose framing headers could be read more than one way
-	HeadersOverBudget uint64 // header lines not stored because MaxRetainedBytes was reached (records truncated)
-	UnseenImplausible uint64 // records whose unseen count was beyond any real stretch (maxUnseen): left out
-	EarlyResponses    uint64 // of Paired: responses that came before their request had ended
+	ConnsSwitchedTLS  uint64      // connections found TLS after their socket's bytes were sent: their plaintext joined late
+	StaleRecords      uint64      // records of a connection that ended (closed, or replaced by a newer generation): dropped
+	BytesUnseen       uint64      // bytes the socket moved that no record carried (splice, io_uring, ...): passed on as not captured
+	FramingAmbiguous  uint64      // connections with a message whose framing headers could be read more than one way
+	HeadersOverBudget uint64      // header lines not stored because MaxRetainedBytes was reached (records truncated)
+	UnseenImplausible uint64      // records whose unseen count was beyond any real stretch (maxUnseen): left out
+	EarlyResponses    uint64      // of Paired: responses that came before their request had ended
 }
