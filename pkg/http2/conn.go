@@ -32,6 +32,7 @@ type Stats struct {
 
 const (
 	defaultTableSize = 4096    // SETTINGS_HEADER_TABLE_SIZE's initial value
+	maxTableBytes    = 1 << 16 // the largest HPACK table followed (and filled with placeholders)
 	maxStringBytes   = 1 << 20 // a name or value longer is not decoded
 )
 
@@ -65,6 +66,11 @@ type Conn struct {
 	dirs    [2]half
 	streams map[uint32]*Stream
 	free    []*Stream
+	// opened is the highest stream id seen opened, by parity (client odd,
+	// server-pushed even): ids are never reused (RFC 9113 §5.1.1), so a
+	// HEADERS on a lower one not open (trailers after a RST_STREAM) opens
+	// nothing.
+	opened [2]uint32
 }
 
 // NewConn returns a connection that calls emit, synchronously, for each
@@ -88,6 +94,7 @@ func (c *Conn) Reset(client int, fromStart bool) {
 		delete(c.streams, id)
 		c.put(s)
 	}
+	c.opened = [2]uint32{}
 	for i := range c.dirs {
 		h := &c.dirs[i]
 		h.client = i == client
@@ -127,7 +134,7 @@ const placeholderName = "\x00"
 
 const (
 	placeholderEntryBytes = 32 + len(placeholderName) // RFC 7541 §4.1
-	maxPlaceholders       = 1 << 16 / placeholderEntryBytes
+	maxPlaceholders       = maxTableBytes / placeholderEntryBytes
 )
 
 // placeholders is a header block of maxPlaceholders literal fields with
@@ -173,6 +180,10 @@ func (c *Conn) get(id uint32, open bool) *Stream {
 	if s := c.streams[id]; s != nil || !open {
 		return s
 	}
+	if id <= c.opened[id&1] {
+		return nil // closed already
+	}
+	c.opened[id&1] = id
 	if len(c.streams) >= c.lim.MaxStreams {
 		c.stats.StreamsDropped++
 		return nil
@@ -202,6 +213,13 @@ func (c *Conn) end(s *Stream) {
 		h := &c.dirs[i]
 		if msg := h.msg(s); h.r.dead && !msg.Ended {
 			msg.Gap = true
+		}
+	}
+	for i := range c.dirs {
+		// A header block still being read (its CONTINUATION to come) goes
+		// to no stream now: s is about to be reused.
+		if b := &c.dirs[i].block; b.msg == &s.Request || b.msg == &s.Response {
+			b.msg = nil
 		}
 	}
 	delete(c.streams, s.ID)
@@ -416,15 +434,15 @@ func (h *half) field(f hpack.HeaderField) {
 		}
 		return
 	}
-	if m.size+len(f.Name)+len(f.Value) > h.c.lim.MaxHeaderBytes {
-		m.Truncated = true
+	if m.Truncated || m.size+len(f.Name)+len(f.Value) > h.c.lim.MaxHeaderBytes {
+		m.Truncated = true // what is kept is the fields before the limit
 		return
 	}
 	m.size += len(f.Name) + len(f.Value)
 	if h.block.trailers {
-		m.Trailers = append(m.Trailers, Field{f.Name, f.Value})
+		m.Trailers = append(m.Trailers, Field{Name: f.Name, Value: f.Value})
 	} else {
-		m.Fields = append(m.Fields, Field{f.Name, f.Value})
+		m.Fields = append(m.Fields, Field{Name: f.Name, Value: f.Value})
 	}
 }
 
@@ -440,7 +458,9 @@ func (h *half) settings(f *frame) {
 			if o == h {
 				o = &h.c.dirs[0]
 			}
-			o.table = uint32(p[2])<<24 | uint32(p[3])<<16 | uint32(p[4])<<8 | uint32(p[5])
+			// Capped: a peer's table past maxTableBytes is not followed (its
+			// blocks that use more break, counted unresolved).
+			o.table = min(uint32(p[2])<<24|uint32(p[3])<<16|uint32(p[4])<<8|uint32(p[5]), maxTableBytes)
 			o.dec.SetAllowedMaxDynamicTableSize(max(o.table, defaultTableSize))
 		}
 	}

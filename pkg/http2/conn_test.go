@@ -315,3 +315,69 @@ func TestMaxStreams(t *testing.T) {
 		t.Errorf("closed: %+v", f.got)
 	}
 }
+
+// Trailers already in flight when the client reset the stream do not open
+// it again: the stream is logged once.
+func TestTrailersAfterReset(t *testing.T) {
+	c, s := newWire(true), newWire(false)
+	c.headers(t, 1, false, ":method", "POST", ":scheme", "http", ":authority", "a", ":path", "/pkg.S/Watch", "content-type", "application/grpc")
+	if err := c.fr.WriteRSTStream(1, http2.ErrCodeCancel); err != nil {
+		t.Fatal(err)
+	}
+	s.headers(t, 1, false, ":status", "200", "content-type", "application/grpc")
+	s.headers(t, 1, true, "grpc-status", "1", "grpc-message", "cancelled")
+	f := newFollower(true)
+	f.feed(cli, c.take(), 0)
+	f.feed(srv, s.take(), 0)
+	f.c.Close()
+	st := f.one(t)
+	if !st.Reset || st.Request.Path != "/pkg.S/Watch" {
+		t.Errorf("the reset stream: %+v", st)
+	}
+}
+
+// A header block whose stream the other direction ended while its
+// CONTINUATION was still to come writes into no other stream.
+func TestBlockOfEndedStream(t *testing.T) {
+	c, s := newWire(true), newWire(false)
+	blk := s.block(":status", "200", "x-a", "1", "x-b", "2")
+	c.headers(t, 1, false, ":method", "GET", ":scheme", "http", ":authority", "a", ":path", "/one")
+	f := newFollower(true)
+	f.feed(cli, c.take(), 0)
+	if err := s.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: blk[:3]}); err != nil {
+		t.Fatal(err)
+	}
+	f.feed(srv, s.take(), 0)
+	if err := c.fr.WriteRSTStream(1, http2.ErrCodeCancel); err != nil {
+		t.Fatal(err)
+	}
+	c.headers(t, 3, true, ":method", "GET", ":scheme", "http", ":authority", "a", ":path", "/three")
+	f.feed(cli, c.take(), 0)
+	if err := s.fr.WriteContinuation(1, true, blk[3:]); err != nil {
+		t.Fatal(err)
+	}
+	f.feed(srv, s.take(), 0)
+	f.c.Close()
+	if len(f.got) != 2 {
+		t.Fatalf("streams: %+v", f.got)
+	}
+	three := f.got[1]
+	if three.ID != 3 || three.Response.Headers || three.Response.Status != 0 || len(three.Response.Fields) != 0 {
+		t.Errorf("stream 3 took stream 1's block: %+v", three.Response)
+	}
+}
+
+// The fields kept past the size limit are those before it, none after.
+func TestHeaderLimitKeepsAPrefix(t *testing.T) {
+	c := newWire(true)
+	c.headers(t, 1, true, ":method", "GET", ":scheme", "http", ":authority", "a", ":path", "/l",
+		"x-a", "1", "x-big", strings.Repeat("b", 300), "x-c", "3")
+	f := newFollower(true)
+	f.c.lim.MaxHeaderBytes = 100
+	f.feed(cli, c.take(), 0)
+	f.c.Close()
+	st := f.one(t)
+	if !st.Request.Truncated || len(st.Request.Fields) != 1 || st.Request.Fields[0].Name != "x-a" {
+		t.Errorf("fields kept: %+v", st.Request)
+	}
+}

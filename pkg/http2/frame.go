@@ -70,6 +70,9 @@ type handler interface {
 // from the start) or not.
 func (r *reader) reset(preface bool) {
 	keep := r.f.payload[:0]
+	if cap(keep) > 64<<10 {
+		keep = nil // a large frame's room is not kept for the next connection
+	}
 	*r = reader{}
 	r.f.payload = keep
 	if preface {
@@ -140,7 +143,7 @@ func (r *reader) start(h handler) {
 	}
 	r.f.left = r.f.length
 	switch r.f.typ {
-	case frameHeaders, frameContinuation, frameSettings, frameRSTStream, frameGoAway, framePushPromise:
+	case frameHeaders, frameContinuation, frameSettings, frameRSTStream, framePushPromise:
 		r.f.keep = true
 		r.f.payload = keep
 	}
@@ -156,7 +159,7 @@ func (r *reader) payload(b []byte, n int, h handler) {
 	if f.first < 0 && n > 0 && f.left == f.length && b != nil {
 		f.first = int(b[0])
 	}
-	if f.keep && b != nil {
+	if f.keep && b != nil && !f.cut && !f.gap {
 		if len(f.payload)+len(b) <= maxKeptPayload {
 			f.payload = append(f.payload, b...)
 		} else {
