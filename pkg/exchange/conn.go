@@ -59,10 +59,9 @@ type conn struct {
 	// said otherwise; h2 is kept for the next connection's HTTP/2.
 	proto protocol
 	h2    *h2conn
-	// first holds the first bytes of direction firstDir while they are
-	// too few to tell what the connection is (opening).
-	first    []byte
-	firstDir event.Direction
+	// first holds each direction's first bytes while they are too few to
+	// tell what the connection is (opening).
+	first [2][]byte
 	pairing
 }
 
@@ -81,7 +80,7 @@ type protocol interface {
 
 // reset prepares c for the connection of d, keeping its buffers.
 func (c *conn) reset(t *Tracker, d *event.Data) {
-	dirs, pend, h2, first := c.dirs, c.pending, c.h2, c.first[:0]
+	dirs, pend, h2, first := c.dirs, c.pending, c.h2, [2][]byte{c.first[0][:0], c.first[1][:0]}
 	if cap(pend) > maxKeptPending {
 		pend = nil
 	}

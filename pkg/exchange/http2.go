@@ -81,6 +81,7 @@ func (p *h2conn) stream(s *http2.Stream) {
 	r.Gap = q.Gap || a.Gap
 	r.Truncated = q.Truncated || a.Truncated
 	r.Unresolved = q.Unresolved + a.Unresolved
+	r.Reset, r.ResetCode = s.Reset, s.ResetCode
 	if svc, m, ok := http2.GRPCMethod(r.Path); ok && s.GRPC() {
 		r.GRPCService, r.GRPCMethod = svc, m
 		r.GRPCStatus, r.GRPCMessage, r.GRPCStatusSet = s.GRPCStatus()

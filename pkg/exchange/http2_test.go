@@ -137,3 +137,25 @@ func TestHTTP2PrefaceSplit(t *testing.T) {
 		t.Errorf("records: %s; stats %+v", w.summary(), w.tr.Stats())
 	}
 }
+
+// A first read too short to tell is held apart from any protocol: the
+// HTTP/1 parser never sees an HTTP/2 preface's start, and an HTTP/1
+// request read in small pieces is whole.
+func TestOpeningHeld(t *testing.T) {
+	w := newWorld(t, Options{})
+	p := w.serverConn(1)
+	c, s := newH2Wire(), newH2Wire()
+	p.send(event.Recv, http2.ClientPreface[:18])
+	p.send(event.Recv, http2.ClientPreface[18:]+c.headers(1, true, ":method", "GET", ":scheme", "http", ":authority", "a", ":path", "/h2"))
+	p.send(event.Send, s.headers(1, true, ":status", "200"))
+	p.close()
+	q := w.serverConn(2)
+	q.send(event.Recv, "GE")
+	q.send(event.Recv, "T /h1 HTTP/1.1\r\nHost: h\r\n\r\n")
+	q.send(event.Send, ok("x"))
+	q.close()
+	st := w.tr.Stats()
+	if w.summary() != "GET /h2 200; GET /h1 200" || st.Desyncs != 0 || st.SkippedBytes != 0 {
+		t.Errorf("records: %s; stats %+v", w.summary(), st)
+	}
+}

@@ -16,13 +16,14 @@ import (
 // is never muted.
 func (c *conn) opening(d *event.Data) (muted bool) {
 	b := d.Captured
-	switch {
-	case len(c.first) > 0 && d.Dir == c.firstDir && d.Pos == uint64(len(c.first)) && d.CapturedOff == 0 && d.Unseen == 0:
-		// The rest of the opening a first read or write left short (Go's
+	switch held := c.first[d.Dir]; {
+	case len(held) > 0 && d.Pos == uint64(len(held)) && d.CapturedOff == 0 && d.Unseen == 0:
+		// The rest of an opening a first read or write left short (Go's
 		// server reads the preface's first 14 bytes, then the rest).
-		b = append(c.first, b...)
+		b = append(held, b...)
 	case d.Pos != 0 || d.CapturedOff != 0 || d.Unseen != 0 || c.adopted:
 		c.opened = true
+		c.decide(http1{})
 		return false
 	}
 	switch httpparse.OpeningOf(b) {
@@ -33,29 +34,47 @@ func (c *conn) opening(d *event.Data) (muted bool) {
 	case httpparse.OpeningHTTP2:
 		c.t.stats.ConnsHTTP2++
 		c.opened = true
-		held, dir := c.first, c.firstDir
-		c.first = c.first[:0]
 		c.useHTTP2(http2Client(d.Dir, b), true)
-		if len(held) > 0 { // already passed on to the HTTP/1 parser: HTTP/2's reader gets them
-			c.h2.h.Feed(int(dir), held, c.dirs[dir].cur)
-		}
+		c.decide(c.h2)
 		return false
 	case httpparse.OpeningHTTP:
 		c.opened = true
-		c.first = c.first[:0]
+		c.decide(http1{})
 		return false
 	}
-	// Too few bytes to tell: they are kept, and the next record of the
-	// same direction, if it follows them, decides; any other is not at the
-	// start, and the connection is taken for HTTP.
-	if len(b) > maxOpeningBytes || uint32(len(b)) != d.Bytes+uint32(d.Pos) {
+	// Too few bytes to tell: they are held, apart from any protocol, and
+	// the next record of the same direction, if it follows them, decides;
+	// any other is not at the start, and the connection is taken for HTTP.
+	if len(b) > maxOpeningBytes || uint64(len(b)) != d.Pos+uint64(d.Bytes) {
 		c.opened = true
-		c.first = c.first[:0]
+		c.decide(http1{})
 		return false
 	}
-	c.first, c.firstDir = append(c.first[:0], b...), d.Dir
+	c.first[d.Dir] = append(c.first[d.Dir][:0], b...)
+	c.proto = undecided{}
 	return false
 }
+
+// decide makes p the connection's protocol and gives it the bytes held
+// while the opening was too short to tell.
+func (c *conn) decide(p protocol) {
+	c.proto = p
+	for i := range c.first {
+		if held := c.first[i]; len(held) > 0 {
+			c.first[i] = held[:0]
+			p.data(&c.dirs[i], held)
+		}
+	}
+}
+
+// undecided is a connection whose first bytes were too few to tell what it
+// is: they are held (conn.first), and its stream's bytes are not parsed.
+type undecided struct{}
+
+func (undecided) data(*dir, []byte)            {}
+func (undecided) missing(*dir, uint64, bool)   {}
+func (undecided) hint(*dir)                    {}
+func (undecided) close(c *conn, order [2]*dir) { c.decide(http1{}); c.proto.close(c, order) }
 
 // maxOpeningBytes bounds what is kept of an opening too short to tell.
 const maxOpeningBytes = 64

@@ -16,7 +16,8 @@ import (
 // when true), framing_ambiguous (only when true); for HTTP/2, stream and
 // authority, request_trailers and trailers (when there are any), for gRPC
 // grpc_service, grpc_method and (when the response carried them)
-// grpc_status and grpc_message, unresolved (only when not 0); the container's
+// grpc_status and grpc_message, reset (a RST_STREAM's error code) and
+// unresolved (only when not 0); the container's
 // keys; and then request_body and response_body when the exchange carries a body slice
 // (non-nil, i.e. body capture is on). Header objects keep the order headers
 // came in; a name given more than once (compared case-insensitively) is
@@ -99,6 +100,10 @@ func appendJSON(b []byte, e *record.Exchange, s *sink) []byte {
 			b = append(b, `,"grpc_message":`...)
 			b = appendJSONString(b, e.GRPCMessage)
 		}
+	}
+	if e.Reset {
+		b = append(b, `,"reset":`...)
+		b = strconv.AppendUint(b, uint64(e.ResetCode), 10)
 	}
 	if e.Unresolved > 0 {
 		b = append(b, `,"unresolved":`...)

@@ -108,6 +108,9 @@ func expected(e *record.Exchange, clock Clock) map[string]any {
 			m["grpc_status"], m["grpc_message"] = json.Number(fmt.Sprint(e.GRPCStatus)), utf8Replaced(e.GRPCMessage)
 		}
 	}
+	if e.Reset {
+		m["reset"] = json.Number(fmt.Sprint(e.ResetCode))
+	}
 	if e.Unresolved > 0 {
 		m["unresolved"] = json.Number(fmt.Sprint(e.Unresolved))
 	}
@@ -216,7 +219,7 @@ func TestJSONDecodesToEveryField(t *testing.T) {
 			e.Unresolved = 2
 		})},
 		{"grpc call without a status", tricky(func(e *record.Exchange) {
-			e.Stream, e.GRPCService, e.GRPCMethod, e.Incomplete = 1, "s", "m", true
+			e.Stream, e.GRPCService, e.GRPCMethod, e.Incomplete, e.Reset, e.ResetCode = 1, "s", "m", true, true, 8
 		})},
 		{"bodies", tricky(func(e *record.Exchange) {
 			e.RequestBody = []byte("{\"a\":\"\\u00e9\"}\n\x00\xff")
@@ -258,7 +261,7 @@ func TestJSONDecodesToEveryField(t *testing.T) {
 				{"request_trailers", len(tc.e.RequestTrailers) > 0}, {"trailers", len(tc.e.Trailers) > 0},
 				{"grpc_service", tc.e.GRPCService != ""}, {"grpc_method", tc.e.GRPCService != ""},
 				{"grpc_status", tc.e.GRPCStatusSet}, {"grpc_message", tc.e.GRPCStatusSet},
-				{"unresolved", tc.e.Unresolved > 0},
+				{"reset", tc.e.Reset}, {"unresolved", tc.e.Unresolved > 0},
 				{"container_id", tc.e.ContainerID != ""}, {"container_name", tc.e.ContainerName != ""}, {"container_pid", tc.e.ContainerPID != 0}, {"k8s_pod_uid", tc.e.PodUID != ""},
 			} {
 				if opt.set {

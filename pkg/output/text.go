@@ -86,6 +86,10 @@ func appendText(b []byte, e *record.Exchange, s *sink) []byte {
 		b = append(b, " grpc="...)
 		b = strconv.AppendInt(b, int64(e.GRPCStatus), 10)
 	}
+	if e.Reset {
+		b = append(b, " reset="...)
+		b = strconv.AppendUint(b, uint64(e.ResetCode), 10)
+	}
 	if e.Unresolved > 0 {
 		b = append(b, " unresolved="...)
 		b = strconv.AppendInt(b, int64(e.Unresolved), 10)

@@ -75,6 +75,11 @@ type Exchange struct {
 	GRPCStatusSet           bool
 	GRPCMessage             string
 
+	// Reset: an HTTP/2 stream ended by RST_STREAM, with ResetCode (RFC
+	// 9113 §7: 8 is CANCEL).
+	Reset     bool
+	ResetCode uint32
+
 	// Unresolved counts HTTP/2 header fields that could not be decoded
 	// and are left out: they name an HPACK table entry from before the
 	// tracer joined, or bytes of their block were not seen.

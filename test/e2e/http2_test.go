@@ -64,7 +64,8 @@ func TestHTTP2H2C(t *testing.T) {
 
 // TestHTTP2GRPC: grpc-go's client calls grpc-go's health service: unary
 // calls answered OK and NOT_FOUND (grpc-status from the trailers), then a
-// server-streaming Watch the client cancels (logged incomplete).
+// server-streaming Watch the client cancels (logged incomplete, reset 8:
+// CANCEL).
 func TestHTTP2GRPC(t *testing.T) {
 	srv := harness.StartGRPCServer(t)
 	tr := trace(t, srv.PID())
@@ -82,7 +83,7 @@ func TestHTTP2GRPC(t *testing.T) {
 	var rest []harness.Record
 	for _, r := range recs {
 		if harness.Matches(r, watch.Metadata) {
-			if r.GRPCMethod != "Watch" || r.Status != 200 || !r.Incomplete || r.Gap {
+			if r.GRPCMethod != "Watch" || r.Status != 200 || !r.Incomplete || r.Gap || r.Reset == nil || *r.Reset != 8 {
 				t.Errorf("the cancelled Watch: %s", r.Line)
 			}
 			continue

@@ -89,6 +89,7 @@ type Record struct {
 	GRPCStatus      *int              `json:"grpc_status"`
 	GRPCMessage     string            `json:"grpc_message"`
 	Unresolved      int               `json:"unresolved"`
+	Reset           *int              `json:"reset"`
 
 	// Start is Time parsed: when the request's first byte moved.
 	Start time.Time `json:"-"`
