@@ -22,7 +22,8 @@ type Limits struct {
 // Stats counts what the connections of one owner saw.
 type Stats struct {
 	Streams     uint64 // streams handed on
-	FramingLost uint64 // directions whose frame boundaries were lost to unseen bytes
+	FramingLost uint64 // times a direction's frame boundaries were lost to bytes not seen
+	Resyncs     uint64 // times frames were found again at a call's first bytes after that
 	// Unresolved are header fields not decoded: each that names a table
 	// entry never seen, and the rest of each block that could not be read
 	// on (bytes not seen, or an entry past the table's known end).
@@ -152,6 +153,9 @@ var placeholders = func() []byte {
 func (c *Conn) Feed(dir int, b []byte, m stream.Meta) {
 	h := &c.dirs[dir]
 	h.cur = m
+	if h.r.dead && !h.resync(b) {
+		return
+	}
 	h.r.feed(b, h)
 }
 
@@ -210,12 +214,6 @@ func (c *Conn) put(s *Stream) {
 // end hands stream s on and forgets it.
 func (c *Conn) end(s *Stream) {
 	for i := range c.dirs {
-		h := &c.dirs[i]
-		if msg := h.msg(s); h.r.dead && !msg.Ended {
-			msg.Gap = true
-		}
-	}
-	for i := range c.dirs {
 		// A header block still being read (its CONTINUATION to come) goes
 		// to no stream now: s is about to be reused.
 		if b := &c.dirs[i].block; b.msg == &s.Request || b.msg == &s.Response {
@@ -228,13 +226,9 @@ func (c *Conn) end(s *Stream) {
 	c.put(s)
 }
 
-// maybeEnd hands s on once both directions ended (or cannot be followed).
+// maybeEnd hands s on once both directions ended.
 func (c *Conn) maybeEnd(s *Stream) {
-	req, resp := &c.dirs[0], &c.dirs[1]
-	if resp.client {
-		req, resp = resp, req
-	}
-	if (s.Request.Ended || req.r.dead) && (s.Response.Ended || resp.r.dead) {
+	if s.Request.Ended && s.Response.Ended {
 		c.end(s)
 	}
 }
@@ -466,8 +460,9 @@ func (h *half) settings(f *frame) {
 	}
 }
 
-// lost is framing lost in h's direction: the streams that now cannot end
-// in it end.
+// lost is framing lost in h's direction: every stream open may have lost
+// frames in it (gap). They stay open: a later call of the direction may
+// begin with frames again (resync), else they end at the close.
 func (h *half) lost() {
 	h.c.stats.FramingLost++
 	if h.block.on && h.block.msg != nil {
@@ -475,13 +470,8 @@ func (h *half) lost() {
 		h.c.stats.Unresolved++
 	}
 	h.block.on = false
-	ids := make([]uint32, 0, len(h.c.streams))
-	for id := range h.c.streams {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		h.c.maybeEnd(h.c.streams[id])
+	for _, s := range h.c.streams {
+		h.msg(s).Gap = true
 	}
 }
 

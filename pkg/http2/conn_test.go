@@ -284,19 +284,62 @@ func TestDataNotCapturedAndLost(t *testing.T) {
 	}
 }
 
-// Bytes lost across a frame header lose the framing: streams that cannot
-// end any more end now, flagged.
+// Bytes lost across a frame header lose the framing: the streams open then
+// are flagged, and end at the close.
 func TestFramingLost(t *testing.T) {
 	c, s := newWire(true), newWire(false)
 	c.headers(t, 1, true, ":method", "GET", ":scheme", "http", ":authority", "a", ":path", "/f")
 	f := newFollower(true)
 	f.feed(cli, c.take(), 0)
 	f.c.Skip(srv, 3, true, stream.Meta{})
+	f.feed(srv, []byte("xyzxyzxyzxyz"), 0) // not frames: still lost
+	f.c.Close()
 	st := f.one(t)
-	if f.stats.FramingLost != 1 || !st.Response.Gap || !st.Incomplete() || st.Request.Path != "/f" {
+	if f.stats.FramingLost != 1 || f.stats.Resyncs != 0 || !st.Response.Gap || !st.Incomplete() || st.Request.Path != "/f" {
 		t.Errorf("framing lost: %+v stats %+v", st, f.stats)
 	}
 	_ = s
+}
+
+// A response written as one call, HEADERS, a DATA frame past what was
+// captured and the trailers, loses the framing at the trailers; the next
+// call begins with a frame again and is read from there, its header block
+// decoded with the table unknown.
+func TestResyncAtNextCall(t *testing.T) {
+	c, s := newWire(true), newWire(false)
+	grpc := []string{":method", "POST", ":scheme", "http", ":authority", "a", "content-type", "application/grpc"}
+	c.headers(t, 1, true, append(grpc, ":path", "/pkg.S/Big")...)
+	f := newFollower(true)
+	f.feed(cli, c.take(), 0)
+	s.headers(t, 1, false, ":status", "200", "content-type", "application/grpc")
+	s.data(t, 1, false, 3000)
+	s.headers(t, 1, true, "grpc-status", "0")
+	w := s.take()
+	f.feed(srv, w[:1024], 0)
+	f.c.Skip(srv, uint64(len(w)-1024), false, stream.Meta{})
+	c.headers(t, 3, true, append(grpc, ":path", "/pkg.S/Small")...)
+	f.feed(cli, c.take(), 0)
+	s.headers(t, 3, false, ":status", "200", "content-type", "application/grpc", "x-new", "1")
+	s.data(t, 3, false, 10)
+	s.headers(t, 3, true, "grpc-status", "0")
+	f.feed(srv, s.take(), 0)
+	f.c.Close()
+	if len(f.got) != 2 || f.stats.FramingLost != 1 || f.stats.Resyncs != 1 {
+		t.Fatalf("streams %+v stats %+v", f.got, f.stats)
+	}
+	small, big := f.got[0], f.got[1]
+	if small.ID != 3 || small.Incomplete() || small.Response.Gap || small.Response.BodyBytes != 10 {
+		t.Errorf("the stream after the resync: %+v", small)
+	}
+	// Its content-type and grpc-status name entries the lost call added:
+	// unresolved, not guessed; its literal field and :status decode.
+	if _, _, ok := small.GRPCStatus(); ok || small.Response.Unresolved != 2 ||
+		field(small.Response.Fields, "x-new") != "1" || small.Response.Status != 200 {
+		t.Errorf("its fields: %+v", small.Response)
+	}
+	if big.ID != 1 || !big.Incomplete() || !big.Response.Gap {
+		t.Errorf("the stream whose trailers were lost: %+v", big)
+	}
 }
 
 func TestMaxStreams(t *testing.T) {

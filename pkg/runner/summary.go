@@ -113,6 +113,7 @@ func logSummary(log *logrus.Logger, s Summary) {
 		f["http2_streams"] = h.Streams
 		f["http2_unresolved"] = h.Unresolved
 		f["http2_framing_lost"] = h.FramingLost
+		f["http2_resyncs"] = h.Resyncs
 		f["http2_streams_dropped"] = h.StreamsDropped
 	}
 	if x.ConnsSwitchedTLS > 0 {

@@ -1,0 +1,83 @@
+// Finding the frames again in a direction whose frame boundaries were lost.
+package http2
+
+// flagsAllowed are the flags each frame type defines (RFC 9113 §6).
+var flagsAllowed = [...]byte{
+	frameData:         flagEndStream | flagPadded,
+	frameHeaders:      flagEndStream | flagEndHeaders | flagPadded | flagPriority,
+	framePriority:     0,
+	frameRSTStream:    0,
+	frameSettings:     flagAck,
+	framePushPromise:  flagEndHeaders | flagPadded,
+	framePing:         flagAck,
+	frameGoAway:       0,
+	frameWindowUpdate: 0,
+	frameContinuation: flagEndHeaders,
+}
+
+// maxResyncFrame bounds the length of a frame taken as a place to start
+// again (SETTINGS_MAX_FRAME_SIZE's initial value; peers rarely raise it).
+const maxResyncFrame = 1 << 14
+
+// resync reports whether b, the first bytes of a call in a direction whose
+// frame boundaries were lost, begins with frames: every frame header that
+// lies in b must be one this connection could carry now (a defined type
+// and flags, the length its type fixes, a stream that is open or, for
+// HEADERS, one the peer may open), and a call does begin at a frame for
+// the servers and clients that write whole frames and read a frame header
+// at a time. No CONTINUATION: a header block's start was lost with the
+// framing. When it does, the direction is read again from b on, with its
+// HPACK table unknown.
+func (h *half) resync(b []byte) bool {
+	n := 0
+	for off := 0; off+frameHeaderLen <= len(b); n++ {
+		length := int(b[off])<<16 | int(b[off+1])<<8 | int(b[off+2])
+		typ, flags := b[off+3], b[off+4]
+		id := uint32(b[off+5])<<24 | uint32(b[off+6])<<16 | uint32(b[off+7])<<8 | uint32(b[off+8])
+		if !h.plausible(length, typ, flags, id) {
+			return false
+		}
+		off += frameHeaderLen + length
+	}
+	if n == 0 {
+		return false
+	}
+	h.r.dead, h.r.in, h.r.nhdr, h.r.preface = false, false, 0, 0
+	h.block.on = false
+	h.newDecoder(true)
+	h.c.stats.Resyncs++
+	return true
+}
+
+// plausible reports whether a frame header of these fields could come next.
+func (h *half) plausible(length int, typ, flags byte, id uint32) bool {
+	if int(typ) >= len(flagsAllowed) || typ == frameContinuation || flags&^flagsAllowed[typ] != 0 ||
+		id&0x80000000 != 0 || length > maxResyncFrame {
+		return false
+	}
+	switch typ {
+	case frameSettings:
+		return id == 0 && length%6 == 0 && (flags&flagAck == 0 || length == 0)
+	case framePing:
+		return id == 0 && length == 8
+	case frameGoAway:
+		return id == 0 && length >= 8
+	case frameWindowUpdate:
+		return length == 4 && (id == 0 || h.c.known(id))
+	case frameRSTStream:
+		return length == 4 && h.c.known(id)
+	case framePriority:
+		return length == 5 && id != 0
+	case frameHeaders:
+		// A new stream of the client's (odd) or trailers/a response on one
+		// known.
+		return id != 0 && (h.c.streams[id] != nil || h.client && id&1 == 1 && id > h.c.opened[1])
+	default: // DATA, PUSH_PROMISE
+		return h.c.streams[id] != nil
+	}
+}
+
+// known reports whether stream id is open or was.
+func (c *Conn) known(id uint32) bool {
+	return id != 0 && (c.streams[id] != nil || id <= c.opened[id&1])
+}
