@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -43,6 +44,17 @@ func TestHTTP2H2C(t *testing.T) {
 	}
 	sent = append(sent, harness.Sent{ID: id, Method: "POST", Path: path, Answer: harness.Answer{Status: 200}, Proto: "HTTP/2", Server: srv.Addr})
 	sent = append(sent, harness.H2CConcurrent(t, srv.Addr, "h2c-go", 20)...)
+	// Go's trailers over HTTP/2: a header block after the body.
+	c := harness.NewH2CClient()
+	defer c.Close()
+	tid := harness.NewID("h2c-trailers")
+	tsent := harness.Sent{ID: tid, Method: "GET", Path: "/trailers/" + tid, Proto: "HTTP/2", Server: srv.Addr}
+	var trailer http.Header
+	tsent.Answer, trailer = c.Get(t, srv.URL(tsent.Path))
+	if trailer.Get("X-Checksum") != "sum-"+tid {
+		t.Fatalf("the client got trailers %v", trailer)
+	}
+	sent = append(sent, tsent)
 	finish(t, tr, "http2", sent)
 	conns := map[uint64]map[uint32]bool{}
 	for _, r := range tr.Records(t) {
@@ -56,9 +68,12 @@ func TestHTTP2H2C(t *testing.T) {
 		if !strings.HasPrefix(r.Authority, "127.0.0.1:") {
 			t.Errorf("authority %q, want the server's address: %s", r.Authority, r.Line)
 		}
+		if harness.Matches(r, tid) && (r.Trailers["x-checksum"] != "sum-"+tid || r.ResponseBytes < harness.TrailerBodyBytes) {
+			t.Errorf("trailers %v, response_bytes %d: %s", r.Trailers, r.ResponseBytes, r.Line)
+		}
 	}
-	if len(conns) != 7 {
-		t.Errorf("records on %d connections, want 7 (curl's six, Go's one)", len(conns))
+	if len(conns) != 8 {
+		t.Errorf("records on %d connections, want 8 (curl's six, Go's two)", len(conns))
 	}
 }
 
@@ -93,4 +108,60 @@ func TestHTTP2GRPC(t *testing.T) {
 	good := harness.Check(t, rest, sent)
 	harness.CheckSummary(t, sum, recs)
 	harness.Result("grpc", tr.Mode, good, sent)
+}
+
+// TestHTTP2GRPCLarge: grpc-go writes a 3000-byte answer as HEADERS, DATA
+// and trailers in one call; the trailers' header block, after the DATA
+// frame, is decoded (the default capture_bytes copies 16 KiB of a call), and
+// so is a call on the same connection once the first was logged.
+func TestHTTP2GRPCLarge(t *testing.T) {
+	srv := harness.StartGRPCServer(t)
+	tr := trace(t, srv.PID())
+	c := harness.NewGRPCClient(t, srv.Addr)
+	defer c.Close()
+	ok := harness.GRPCCall{Service: "grpc.health.v1.Health", Method: "Check", Metadata: harness.NewID("grpc-large")}
+	first := harness.Sent{ID: ok.Metadata, Method: "POST", Path: "/grpc.health.v1.Health/Check", Answer: harness.Answer{Status: 200},
+		Proto: "HTTP/2", Server: srv.Addr, GRPC: &ok}
+	c.Health(t, first.ID)
+	tr.WaitFor(t, waitForLogs, harness.AllLogged([]harness.Sent{first}))
+	rep := harness.GRPCCall{Service: "test.Echo", Method: "Repeat", Metadata: harness.NewID("grpc-large")}
+	big := harness.Sent{ID: rep.Metadata, Method: "POST", Path: "/test.Echo/Repeat", Answer: harness.Answer{Status: 200},
+		Proto: "HTTP/2", Server: srv.Addr, GRPC: &rep}
+	if n := c.Repeat(t, big.ID); n != harness.EchoRepeatBytes {
+		t.Fatalf("test.Echo/Repeat answered %d bytes", n)
+	}
+	finish(t, tr, "", []harness.Sent{first, big})
+	for _, r := range tr.Records(t) {
+		if harness.Matches(r, big.ID) && r.ResponseBytes < harness.EchoRepeatBytes {
+			t.Errorf("response_bytes %d, the answer has %d: %s", r.ResponseBytes, harness.EchoRepeatBytes, r.Line)
+		}
+	}
+}
+
+// TestHTTP2NginxTLS: nginx speaking HTTP/2 over TLS (ALPN h2) to Go's
+// client: a file, a file sent as two DATA frames, a 404, on one connection.
+func TestHTTP2NginxTLS(t *testing.T) {
+	ngx := harness.StartNginxH2TLS(t)
+	tr := trace(t, ngx.PID())
+	c := harness.NewH2TLSClient()
+	defer c.Close()
+	var sent []harness.Sent
+	for _, p := range []struct {
+		dir  string
+		want int
+	}{{"/static/", 200}, {"/mid/", 200}, {"/status/404/", 404}} {
+		s := harness.Sent{ID: harness.NewID("nginx-h2"), Method: "GET", Proto: "HTTP/2", TLS: true, Server: ngx.Addr}
+		s.Path = p.dir + s.ID
+		s.Answer, _ = c.Get(t, ngx.HTTPS(s.Path))
+		if s.Status != p.want {
+			t.Fatalf("%s: status %d, want %d", s.Path, s.Status, p.want)
+		}
+		sent = append(sent, s)
+	}
+	finish(t, tr, "nginx-h2", sent)
+	for _, r := range tr.Records(t) {
+		if harness.Matches(r, sent[1].ID) && r.ResponseBytes < harness.MidFileBytes {
+			t.Errorf("response_bytes %d, the file has %d: %s", r.ResponseBytes, harness.MidFileBytes, r.Line)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +21,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // serveH2C is the Go net/http server speaking HTTP/2 without TLS (h2c,
@@ -33,6 +35,14 @@ func serveH2C(addr string) error {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Server-Pid", pid)
 		n, _ := io.Copy(io.Discard, r.Body)
+		if strings.HasPrefix(r.URL.Path, "/trailers/") {
+			// A body past one copy's default size, then trailers: Go
+			// writes the frames in one call.
+			w.Header().Set("Trailer", "X-Checksum")
+			w.Write([]byte(strings.Repeat("t", TrailerBodyBytes)))
+			w.Header().Set("X-Checksum", "sum-"+r.URL.Path[len("/trailers/"):])
+			return
+		}
 		if strings.HasPrefix(r.URL.Path, "/status/404/") {
 			http.Error(w, "not found", 404)
 			return
@@ -52,13 +62,91 @@ func serveGRPC(addr string) error {
 	if err != nil {
 		return err
 	}
-	s := grpc.NewServer()
+	s := grpc.NewServer(grpc.ForceServerCodec(rawCodec{}))
+	s.RegisterService(&echoService, nil)
 	hs := health.NewServer()
 	hs.SetServingStatus("up", healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(s, hs)
 	fmt.Printf("listening %s\n", ln.Addr())
 	return s.Serve(ln)
 }
+
+// rawCodec passes messages as the bytes they are ([]byte), under the
+// name of the default codec (content-type application/grpc); the health
+// service's messages are protobuf and marshal themselves as before.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) ([]byte, error) {
+	if b, ok := v.(*[]byte); ok {
+		return *b, nil
+	}
+	return proto.Marshal(v.(proto.Message))
+}
+
+func (rawCodec) Unmarshal(data []byte, v any) error {
+	if b, ok := v.(*[]byte); ok {
+		*b = append((*b)[:0], data...)
+		return nil
+	}
+	return proto.Unmarshal(data, v.(proto.Message))
+}
+
+func (rawCodec) Name() string { return "proto" }
+
+// EchoRepeatBytes is how many bytes test.Echo/Repeat answers with: grpc-go
+// writes its HEADERS, DATA and trailers in one call, the trailers past one
+// copy's default 1 KiB.
+const EchoRepeatBytes = 3000
+
+// echoService is test.Echo with one unary method, Repeat, answering
+// EchoRepeatBytes bytes.
+var echoService = grpc.ServiceDesc{
+	ServiceName: "test.Echo",
+	HandlerType: (*any)(nil),
+	Methods: []grpc.MethodDesc{{MethodName: "Repeat", Handler: func(_ any, _ context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+		var in []byte
+		if err := dec(&in); err != nil {
+			return nil, err
+		}
+		out := []byte(strings.Repeat("e", EchoRepeatBytes))
+		return &out, nil
+	}}},
+}
+
+// GRPCClient is grpc-go's client on one connection.
+type GRPCClient struct{ cc *grpc.ClientConn }
+
+// NewGRPCClient connects to addr without TLS.
+func NewGRPCClient(t testing.TB, addr string) *GRPCClient {
+	t.Helper()
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &GRPCClient{cc: cc}
+}
+
+// Repeat calls test.Echo/Repeat with the id header and returns the bytes
+// it got.
+func (c *GRPCClient) Repeat(t testing.TB, id string) int {
+	t.Helper()
+	in, out := []byte("x"), []byte(nil)
+	if err := c.cc.Invoke(metadataCtx(id), "/test.Echo/Repeat", &in, &out, grpc.ForceCodec(rawCodec{})); err != nil {
+		t.Fatalf("test.Echo/Repeat: %v", err)
+	}
+	return len(out)
+}
+
+// Health checks the health service's "" (SERVING) with the id header.
+func (c *GRPCClient) Health(t testing.TB, id string) {
+	t.Helper()
+	if _, err := healthpb.NewHealthClient(c.cc).Check(metadataCtx(id), &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Close closes the connection.
+func (c *GRPCClient) Close() { c.cc.Close() }
 
 // StartH2CServer runs this test binary as the Go h2c server.
 func StartH2CServer(t testing.TB) *Server {
@@ -114,6 +202,48 @@ func GRPCHealth(t testing.TB, addr, prefix string, checks ...string) []GRPCCall 
 func metadataCtx(id string) context.Context {
 	return metadata.AppendToOutgoingContext(context.Background(), IDHeader, id)
 }
+
+// TrailerBodyBytes is the body of the h2c server's /trailers/ answers.
+const TrailerBodyBytes = 3000
+
+// H2CClient is Go's client over HTTP/2 without TLS, one connection.
+type H2CClient struct {
+	tr *http.Transport
+	c  *http.Client
+}
+
+// NewH2CClient returns a client that sends every request over one HTTP/2
+// connection (prior knowledge).
+func NewH2CClient() *H2CClient {
+	tr := &http.Transport{Protocols: new(http.Protocols), MaxConnsPerHost: 1}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	return &H2CClient{tr: tr, c: &http.Client{Transport: tr, Timeout: 20 * time.Second}}
+}
+
+// Get sends a GET and returns what came back, trailers included.
+func (c *H2CClient) Get(t testing.TB, url string) (Answer, http.Header) {
+	t.Helper()
+	resp, err := c.c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("%s answered over %s", url, resp.Proto)
+	}
+	return Answer{Status: resp.StatusCode}, resp.Trailer
+}
+
+// NewH2TLSClient returns a client that sends every request over one
+// HTTP/2 connection over TLS (ALPN h2), trusting any certificate.
+func NewH2TLSClient() *H2CClient {
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true, MaxConnsPerHost: 1}
+	return &H2CClient{tr: tr, c: &http.Client{Transport: tr, Timeout: 20 * time.Second}}
+}
+
+// Close closes the client's connection.
+func (c *H2CClient) Close() { c.tr.CloseIdleConnections() }
 
 // H2CConcurrent sends n GETs at once with Go's client over one HTTP/2
 // connection without TLS (prior knowledge): concurrent streams.

@@ -49,6 +49,7 @@ http {
         add_header X-Server-Pid $pid always;
         location /static/ { try_files /file.txt =404; }
         location /big/ { try_files /big.bin =404; }
+        location /mid/ { try_files /mid.bin =404; }
         location /status/200/ { return 200 "ok\n"; }
         location /status/201/ { return 201 "created\n"; }
         location /status/204/ { return 204; }
@@ -96,6 +97,17 @@ func StartNginxTLS(t testing.TB, upstream string) *Nginx {
 	return startNginxWith(t, FreeAddr(t), upstream, " ssl", fmt.Sprintf("ssl_certificate %s; ssl_certificate_key %s;", cert, key))
 }
 
+// StartNginxH2TLS is StartNginxTLS speaking HTTP/2 to a client that
+// offers it (ALPN h2).
+func StartNginxH2TLS(t testing.TB) *Nginx {
+	t.Helper()
+	cert, key := TLSCert(t)
+	return startNginxWith(t, FreeAddr(t), "127.0.0.1:9", " ssl http2", fmt.Sprintf("ssl_certificate %s; ssl_certificate_key %s;", cert, key))
+}
+
+// MidFileBytes is the size of the file nginx serves at /mid/.
+const MidFileBytes = 12000
+
 // startNginx runs nginx listening on addr (host:port or unix:PATH).
 func startNginx(t testing.TB, addr, upstream string) *Nginx {
 	t.Helper()
@@ -113,6 +125,10 @@ func startNginxWith(t testing.TB, addr, upstream, listenArgs, extra string) *Ngi
 	}
 	body := strings.Repeat("nginx static file\n", 200)
 	if err := os.WriteFile(filepath.Join(dir, "www", "file.txt"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A file for /mid/ that HTTP/2 sends as two DATA frames (http2_chunk_size 8k).
+	if err := os.WriteFile(filepath.Join(dir, "www", "mid.bin"), []byte(strings.Repeat("m", MidFileBytes)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// A 2 MiB file for /big/: sent with sendfile.
