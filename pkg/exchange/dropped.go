@@ -19,6 +19,7 @@ type droppedConn struct {
 	hinted  bool      // skips were given for it (conn.gaveSkips)
 	next    [2]uint64 // each direction's next stream position
 	side    record.Side
+	http2   bool // it was read as HTTP/2
 }
 
 // droppedMemory is a bounded FIFO of dropped connections, indexed by id.
@@ -30,7 +31,8 @@ type droppedMemory struct {
 
 // remember keeps what c, just closed, needs to resume.
 func (m *droppedMemory) remember(c *conn) {
-	m.add(droppedConn{id: c.id, gen: c.gen, stopped: c.stopped, hinted: c.gaveSkips, side: c.side,
+	_, h2 := c.proto.(*h2conn)
+	m.add(droppedConn{id: c.id, gen: c.gen, stopped: c.stopped, hinted: c.gaveSkips, side: c.side, http2: h2,
 		next: [2]uint64{c.dirs[0].s.Next(), c.dirs[1].s.Next()}})
 }
 
@@ -86,6 +88,11 @@ func (c *conn) resume(was droppedConn) {
 	c.adopted, c.unsure = true, true
 	if was.side != "" {
 		c.setSide(was.side)
+	}
+	if was.http2 { // joined again mid-way: its HPACK tables are not known
+		c.opened = true
+		c.useHTTP2(clientDir(c.side), false)
+		c.decide(c.h2)
 	}
 	if was.stopped { // a tunnel's bytes are not HTTP
 		c.stopped = true

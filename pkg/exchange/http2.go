@@ -17,33 +17,52 @@ type h2conn struct {
 }
 
 // useHTTP2 makes c read HTTP/2 from now on; its client sends in direction
-// client, and fromStart says the connection is read from its first byte.
-func (c *conn) useHTTP2(client event.Direction, fromStart bool) {
+// client (-1: not known yet), and fromStart says the connection is read
+// from its first byte.
+func (c *conn) useHTTP2(client int, fromStart bool) {
 	if c.h2 == nil {
 		c.h2 = &h2conn{}
 		lim := http2.Limits{MaxStreams: MaxStreams, MaxHeaderBytes: c.t.opts.MaxHeaderBytes}
 		c.h2.h = http2.NewConn(lim, &c.t.stats.HTTP2, c.h2.stream)
 	}
 	c.h2.c = c
-	c.h2.h.Reset(int(client), fromStart)
+	c.h2.h.Reset(client, fromStart)
 	c.proto = c.h2
-	if c.side == "" {
-		if client == event.Send {
-			c.setSide(record.Client)
-		} else {
-			c.setSide(record.Server)
-		}
+	c.h2.learnSide()
+}
+
+// clientDir is the direction the client of a connection on side s sends
+// in, -1 when the side is not known.
+func clientDir(s record.Side) int {
+	switch s {
+	case record.Server:
+		return int(event.Recv)
+	case record.Client:
+		return int(event.Send)
+	}
+	return -1
+}
+
+// learnSide sets the connection's side once HTTP/2 knows which direction
+// is the client's.
+func (p *h2conn) learnSide() {
+	switch cl := p.h.Client(); {
+	case p.c.side != "" || cl < 0:
+	case event.Direction(cl) == event.Send:
+		p.c.setSide(record.Client)
+	default:
+		p.c.setSide(record.Server)
 	}
 }
 
 // http2Client is the client's direction of a connection whose first bytes
 // b, moved in direction d, opened HTTP/2: d itself when they are the
 // preface, else (a server's SETTINGS) the other.
-func http2Client(d event.Direction, b []byte) event.Direction {
+func http2Client(d event.Direction, b []byte) int {
 	if bytes.HasPrefix(b, []byte(http2.Preface)) {
-		return d
+		return int(d)
 	}
-	return 1 - d
+	return int(1 - d)
 }
 
 func (p *h2conn) data(dr *dir, b []byte) { p.h.Feed(int(dr.d), b, dr.cur) }
@@ -59,6 +78,7 @@ func (p *h2conn) close(*conn, [2]*dir) { p.h.Close() }
 // stream logs one HTTP/2 stream as an exchange.
 func (p *h2conn) stream(s *http2.Stream) {
 	c := p.c
+	p.learnSide()
 	q, a := &s.Request, &s.Response
 	first := &q.First
 	if !q.Headers {

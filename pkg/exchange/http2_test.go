@@ -159,3 +159,29 @@ func TestOpeningHeld(t *testing.T) {
 		t.Errorf("records: %s; stats %+v", w.summary(), st)
 	}
 }
+
+// A connection picked up mid-way whose first record begins with HTTP/2
+// frames is read as HTTP/2: adopted, its side learnt from the first block
+// that decodes, fields naming table entries from before it unresolved.
+func TestHTTP2Adopted(t *testing.T) {
+	w := newWorld(t, Options{})
+	p := w.serverConn(1)
+	p.flags = event.ConnAdopted
+	c, s := newH2Wire(), newH2Wire()
+	// Both encoders' tables hold entries from before the tracer.
+	c.headers(1, true, ":method", "GET", ":scheme", "http", ":authority", "old.test", ":path", "/old", "x-old", "1")
+	s.headers(1, true, ":status", "200", "x-old", "2")
+	p.send(event.Recv, c.headers(9, true, ":method", "GET", ":scheme", "http", ":authority", "old.test", ":path", "/nine", "x-new", "n"))
+	p.send(event.Send, s.headers(9, true, ":status", "204"))
+	p.close()
+	if len(w.recs) != 1 {
+		t.Fatalf("records: %s", w.summary())
+	}
+	r := w.recs[0]
+	if r.Path != "/nine" || r.Status != 204 || r.Side != record.Server || !r.Adopted || r.Stream != 9 || r.Proto != "HTTP/2" {
+		t.Errorf("record: %+v", r)
+	}
+	if r.Authority != "" || r.Unresolved != 1 || header(r.Headers, "x-new") != "n" {
+		t.Errorf("the authority from before is unresolved, not guessed: %q, unresolved %d, headers %v", r.Authority, r.Unresolved, r.Headers)
+	}
+}

@@ -3,13 +3,15 @@ package exchange
 
 import (
 	"github.com/httptrace/httptrace/pkg/event"
+	"github.com/httptrace/httptrace/pkg/http2"
 	"github.com/httptrace/httptrace/pkg/httpparse"
 )
 
 // opening looks at the first record of a connection seen from its start,
 // in either direction, until it can tell what the connection is. One that
 // opens with the HTTP/2 preface (or a server's SETTINGS frame) is read as
-// HTTP/2. One whose first bytes cannot open an HTTP/1 message (a database
+// HTTP/2, and so is one picked up mid-way whose first record begins with
+// HTTP/2 frames (http2.LooksLikeFrames). One whose first bytes cannot open an HTTP/1 message (a database
 // protocol, D-Bus, TLS) is muted and opening reports true: its parsers stop, and the kernel
 // side is told to send nothing more of it (its transfers are still counted,
 // as not_http). An adopted connection may start anywhere in a message; it
@@ -23,6 +25,13 @@ func (c *conn) opening(d *event.Data) (muted bool) {
 		b = append(held, b...)
 	case d.Pos != 0 || d.CapturedOff != 0 || d.Unseen != 0 || c.adopted:
 		c.opened = true
+		if c.adopted && d.CapturedOff == 0 && http2.LooksLikeFrames(b) {
+			// HTTP/2 picked up mid-way: its HPACK tables are not known.
+			c.t.stats.ConnsHTTP2++
+			c.useHTTP2(clientDir(c.side), false)
+			c.decide(c.h2)
+			return false
+		}
 		c.decide(http1{})
 		return false
 	}

@@ -133,7 +133,7 @@ type Stats struct {
 	ConnsIdle         uint64      // connections dropped after IdleTimeout
 	ConnsResumed      uint64      // connections dropped for idleness or room that spoke again, resumed where they were
 	ConnsReplaced     uint64      // connections ended by a record of a newer generation on the same id
-	ConnsHTTP2        uint64      // connections that opened with the HTTP/2 preface (or a server's SETTINGS): read as HTTP/2
+	ConnsHTTP2        uint64      // connections read as HTTP/2: opened with the preface (or a server's SETTINGS), or picked up mid-way on frames
 	HTTP2             http2.Stats // what the HTTP/2 connections saw
 	ConnsSwitchedTLS  uint64      // connections found TLS after their socket's bytes were sent: their plaintext joined late
 	StaleRecords      uint64      // records of a connection that ended (closed, or replaced by a newer generation): dropped

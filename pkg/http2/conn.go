@@ -41,10 +41,14 @@ const (
 type half struct {
 	c      *Conn
 	client bool // the client's direction (requests)
-	r      reader
-	dec    *hpack.Decoder
-	table  uint32 // the dynamic table size its peer allows (SETTINGS)
-	cur    stream.Meta
+	// scratch takes a header block while it is not known which direction
+	// is the client's (Reset with client -1): a request's (:method) or a
+	// response's (:status) tells, and it then goes to its stream.
+	scratch Message
+	r       reader
+	dec     *hpack.Decoder
+	table   uint32 // the dynamic table size its peer allows (SETTINGS)
+	cur     stream.Meta
 	// The header block being read: the message it goes to (nil: a stream
 	// not followed, or a PUSH_PROMISE), whether it is that message's
 	// trailers, whether its frame ended the stream, and whether it broke.
@@ -72,6 +76,8 @@ type Conn struct {
 	// HEADERS on a lower one not open (trailers after a RST_STREAM) opens
 	// nothing.
 	opened [2]uint32
+	// roles is set once it is known which direction is the client's.
+	roles bool
 }
 
 // NewConn returns a connection that calls emit, synchronously, for each
@@ -86,11 +92,14 @@ func NewConn(lim Limits, stats *Stats, emit func(*Stream)) *Conn {
 }
 
 // Reset prepares c for a new connection whose client sends in direction
-// client (0 or 1). fromStart says the connection is read from its first
-// byte: the client's direction opens with the preface, and both HPACK
-// tables start empty as the decoders do. Otherwise a field naming an entry
-// added before is unresolved.
+// client (0 or 1; -1 when not known: the first header block that decodes
+// its :method or :status tells, and frames before it are passed over).
+// fromStart says the connection is read from its first byte: the client's
+// direction opens with the preface, and both HPACK tables start empty as
+// the decoders do. Otherwise a field naming an entry added before is
+// unresolved.
 func (c *Conn) Reset(client int, fromStart bool) {
+	c.roles = client >= 0
 	for id, s := range c.streams {
 		delete(c.streams, id)
 		c.put(s)
@@ -105,6 +114,50 @@ func (c *Conn) Reset(client int, fromStart bool) {
 		h.block.on = false
 		h.cur = stream.Meta{}
 	}
+}
+
+// Client is the client's direction, -1 while it is not known.
+func (c *Conn) Client() int {
+	switch {
+	case !c.roles:
+		return -1
+	case c.dirs[0].client:
+		return 0
+	}
+	return 1
+}
+
+// learnRoles takes the header block h just decoded into its scratch
+// message while the roles were not known: a request makes h the client's
+// direction, a response the server's; the block then goes to its stream.
+// It reports the message the block now belongs to (nil: still not known,
+// or no room for the stream).
+func (h *half) learnRoles() *Message {
+	sc := &h.scratch
+	switch {
+	case sc.Method != "":
+		h.client = true
+	case sc.Status != 0:
+		h.client = false
+	default:
+		return nil
+	}
+	c := h.c
+	for i := range c.dirs {
+		if o := &c.dirs[i]; o != h {
+			o.client = !h.client
+		}
+	}
+	c.roles = true
+	s := c.get(h.block.stream, true)
+	if s == nil {
+		return nil
+	}
+	m := h.msg(s)
+	fields := m.Fields[:0]
+	*m = *sc
+	sc.Fields = fields // the stream's room goes to the next scratch block
+	return m
 }
 
 // newDecoder starts h's HPACK decoder again. unknown says the peer's
@@ -270,6 +323,12 @@ func (h *half) startBlock(f *frame) {
 	if f.typ != frameHeaders {
 		return // a promised request: decoded for the table's sake, not kept
 	}
+	if !h.c.roles {
+		sc := &h.scratch
+		*sc = Message{Fields: sc.Fields[:0], First: h.cur}
+		b.msg = sc
+		return
+	}
 	// A client's HEADERS opens its stream; a server's HEADERS on a stream
 	// not seen answers a request that was not (it is logged unmatched).
 	s := h.c.get(f.stream, true)
@@ -380,6 +439,12 @@ func (h *half) endBlock(unfinished bool) {
 		h.newDecoder(true)
 	}
 	m := b.msg
+	if m != nil && m == &h.scratch {
+		if m = h.learnRoles(); m == nil {
+			return
+		}
+		b.msg = m
+	}
 	if m == nil {
 		return
 	}

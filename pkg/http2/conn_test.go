@@ -424,3 +424,59 @@ func TestHeaderLimitKeepsAPrefix(t *testing.T) {
 		t.Errorf("fields kept: %+v", st.Request)
 	}
 }
+
+// Joined mid-way with no side known: the first block that decodes a
+// :status or a :method tells which direction is the client's.
+func TestRolesLearned(t *testing.T) {
+	c, s := newWire(false), newWire(false)
+	f := newFollower(false)
+	f.c.Reset(-1, false)
+	s.data(t, 3, false, 5) // a stream's body before any block: passed over
+	s.headers(t, 5, false, ":status", "200", "x-s", "1")
+	s.data(t, 5, true, 7)
+	f.feed(srv, s.take(), 0)
+	if f.c.Client() != cli {
+		t.Fatalf("client direction %d after a response, want %d", f.c.Client(), cli)
+	}
+	exchange(t, c, s, 7, "/seven")
+	f.feed(cli, c.take(), 0)
+	f.feed(srv, s.take(), 0)
+	f.c.Close()
+	if len(f.got) != 2 {
+		t.Fatalf("streams: %+v", f.got)
+	}
+	seven, five := f.got[0], f.got[1]
+	if seven.ID != 7 || seven.Request.Path != "/seven" || seven.Response.Status != 200 || seven.Incomplete() {
+		t.Errorf("stream 7: %+v", seven)
+	}
+	if five.ID != 5 || five.Request.Headers || five.Response.Status != 200 || five.Response.BodyBytes != 7 || field(five.Response.Fields, "x-s") != "1" {
+		t.Errorf("stream 5 (its request before the tracer): %+v", five)
+	}
+}
+
+func TestLooksLikeFrames(t *testing.T) {
+	c := newWire(false)
+	c.headers(t, 1, true, ":method", "GET", ":scheme", "http", ":authority", "a", ":path", "/")
+	c.data(t, 3, false, 20)
+	frames := c.take()
+	for _, tc := range []struct {
+		b    string
+		want bool
+	}{
+		{string(frames), true},
+		{string(frames[:frameHeaderLen]), true},
+		{string(frames[:5]), false},
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", false},
+		{"HTTP/1.1 200 OK\r\n\r\n", false},
+		{"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", false},                             // a TLS ClientHello
+		{"\x00\x00\x04\x09\x04\x00\x00\x00\x01abcd", false},                                 // CONTINUATION first
+		{"\x00\x00\x05\x03\x00\x00\x00\x00\x01abcde", false},                                // RST_STREAM of 5 bytes
+		{"\x00\x00\x08\x06\x00\x00\x00\x00\x00abcdefgh", true},                              // PING
+		{"\x00\x00\x08\x06\x00\x00\x00\x00\x01abcdefgh", false},                             // PING on a stream
+		{"\x00\x00\x00\x04\x01\x00\x00\x00\x00\x00\x00\x01\x01\x02\x00\x00\x00\x01", false}, // a second frame of undefined flags
+	} {
+		if got := LooksLikeFrames([]byte(tc.b)); got != tc.want {
+			t.Errorf("%q: %v, want %v", tc.b, got, tc.want)
+		}
+	}
+}

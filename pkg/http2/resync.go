@@ -29,17 +29,7 @@ const maxResyncFrame = 1 << 14
 // framing. When it does, the direction is read again from b on, with its
 // HPACK table unknown.
 func (h *half) resync(b []byte) bool {
-	n := 0
-	for off := 0; off+frameHeaderLen <= len(b); n++ {
-		length := int(b[off])<<16 | int(b[off+1])<<8 | int(b[off+2])
-		typ, flags := b[off+3], b[off+4]
-		id := uint32(b[off+5])<<24 | uint32(b[off+6])<<16 | uint32(b[off+7])<<8 | uint32(b[off+8])
-		if !h.plausible(length, typ, flags, id) {
-			return false
-		}
-		off += frameHeaderLen + length
-	}
-	if n == 0 {
+	if !walk(b, h.plausible) {
 		return false
 	}
 	h.r.dead, h.r.in, h.r.nhdr, h.r.preface = false, false, 0, 0
@@ -49,8 +39,32 @@ func (h *half) resync(b []byte) bool {
 	return true
 }
 
-// plausible reports whether a frame header of these fields could come next.
-func (h *half) plausible(length int, typ, flags byte, id uint32) bool {
+// LooksLikeFrames reports whether b, the first bytes of a call on a
+// connection picked up mid-way, begins with HTTP/2 frames: at least one
+// frame header lies whole in b, and every one that does has a defined type
+// (not CONTINUATION) and flags, the length its type fixes (at most 16 KiB),
+// and a stream id of the kind its type needs. HTTP/1's text (its first
+// three bytes as a length are far past 16 KiB) and TLS records never do.
+func LooksLikeFrames(b []byte) bool { return walk(b, shaped) }
+
+// walk calls ok for each frame header that lies whole in b; it reports
+// whether there was one and ok held for all.
+func walk(b []byte, ok func(length int, typ, flags byte, id uint32) bool) bool {
+	n := 0
+	for off := 0; off+frameHeaderLen <= len(b); n++ {
+		length := int(b[off])<<16 | int(b[off+1])<<8 | int(b[off+2])
+		id := uint32(b[off+5])<<24 | uint32(b[off+6])<<16 | uint32(b[off+7])<<8 | uint32(b[off+8])
+		if !ok(length, b[off+3], b[off+4], id) {
+			return false
+		}
+		off += frameHeaderLen + length
+	}
+	return n > 0
+}
+
+// shaped reports whether a frame header's fields fit its type, whatever
+// the connection's state.
+func shaped(length int, typ, flags byte, id uint32) bool {
 	if int(typ) >= len(flagsAllowed) || typ == frameContinuation || flags&^flagsAllowed[typ] != 0 ||
 		id&0x80000000 != 0 || length > maxResyncFrame {
 		return false
@@ -63,11 +77,27 @@ func (h *half) plausible(length int, typ, flags byte, id uint32) bool {
 	case frameGoAway:
 		return id == 0 && length >= 8
 	case frameWindowUpdate:
-		return length == 4 && (id == 0 || h.c.known(id))
+		return length == 4
 	case frameRSTStream:
-		return length == 4 && h.c.known(id)
+		return length == 4 && id != 0
 	case framePriority:
 		return length == 5 && id != 0
+	}
+	return id != 0
+}
+
+// plausible reports whether a frame header of these fields could come next.
+func (h *half) plausible(length int, typ, flags byte, id uint32) bool {
+	if !shaped(length, typ, flags, id) {
+		return false
+	}
+	switch typ {
+	case frameSettings, framePing, frameGoAway, framePriority:
+		return true
+	case frameWindowUpdate:
+		return id == 0 || h.c.known(id)
+	case frameRSTStream:
+		return h.c.known(id)
 	case frameHeaders:
 		// A new stream of the client's (odd) or trailers/a response on one
 		// known.

@@ -165,3 +165,45 @@ func TestHTTP2NginxTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTP2Adopted: a grpc-go connection opened, and used, before
+// httptrace started. Its calls afterwards are logged adopted, from the
+// frames: a method called before has its path in the HPACK table httptrace
+// never saw, so its path is unresolved (empty, counted), never another; a
+// method called for the first time decodes.
+func TestHTTP2Adopted(t *testing.T) {
+	srv := harness.StartGRPCServer(t)
+	c := harness.NewGRPCClient(t, srv.Addr)
+	defer c.Close()
+	c.Health(t, harness.NewID("h2-before"))
+	tr := trace(t, srv.PID())
+	again, first := harness.NewID("h2-adopted"), harness.NewID("h2-adopted")
+	c.Health(t, again)
+	if n := c.Repeat(t, first); n != harness.EchoRepeatBytes {
+		t.Fatalf("test.Echo/Repeat answered %d bytes", n)
+	}
+	tr.WaitFor(t, waitForLogs, func(recs []harness.Record) bool { return len(recs) >= 2 })
+	sum := tr.StopAndSummary(t)
+	recs := tr.Records(t)
+	harness.CheckSummary(t, sum, recs)
+	if len(recs) != 2 {
+		t.Fatalf("%d records, want the 2 calls made after the start", len(recs))
+	}
+	for _, r := range recs {
+		if !r.Adopted || r.Side != "server" || r.Proto != "HTTP/2" || r.Status != 200 || r.Incomplete || r.Unmatched {
+			t.Errorf("not an adopted, complete HTTP/2 exchange: %s", r.Line)
+		}
+		switch r.Path {
+		case "/test.Echo/Repeat":
+		case "":
+			if r.Unresolved == 0 {
+				t.Errorf("no path, none unresolved: %s", r.Line)
+			}
+		default:
+			t.Errorf("path %q: neither call's unresolved nor the new one: %s", r.Path, r.Line)
+		}
+	}
+	if recs[1].Path != "/test.Echo/Repeat" && recs[0].Path != "/test.Echo/Repeat" {
+		t.Errorf("the method called for the first time has no path")
+	}
+}
