@@ -68,6 +68,9 @@ type Key struct {
 	ServerAddress string
 	ServerPort    int    // 0: none (a unix socket)
 	Proto         string // network.protocol.version: "1.1", "1.0", "2"
+	// GRPCStatus is rpc.grpc.status_code for a gRPC call that carried
+	// one ("0" OK ... "16"), "" otherwise.
+	GRPCStatus string
 	// Where the traced process runs: container.id, container.name (when
 	// the runtime named it), k8s.pod.uid; empty for a host process.
 	ContainerID, ContainerName, PodUID string
@@ -210,6 +213,9 @@ func (a *Aggregator) Write(e *record.Exchange) error {
 	// process may be named anything); allocates only for a name that is not.
 	k := Key{Service: validUTF8(sc.service), Side: e.Side, Method: Method(e.Method), Status: e.Status, Scheme: "http", Proto: protoVersion(e.Proto),
 		ContainerID: validUTF8(e.ContainerID), ContainerName: validUTF8(e.ContainerName), PodUID: validUTF8(e.PodUID)}
+	if e.GRPCStatusSet && e.GRPCStatus >= 0 && e.GRPCStatus < len(grpcCodes) {
+		k.GRPCStatus = grpcCodes[e.GRPCStatus]
+	}
 	if e.TLS {
 		k.Scheme = "https"
 	}
@@ -397,6 +403,34 @@ func protoVersion(p string) string {
 	return ""
 }
 
+// grpcCodes are gRPC's status codes as label values (a code past them,
+// which gRPC does not define, is left out: it could be any number).
+var grpcCodes = [...]string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16"}
+
+// hostPort splits a Host header's (or :authority's) value: its host in
+// lower case, and its port, else the scheme's.
+func hostPort(e *record.Exchange, v string) (string, int) {
+	host, port := v, ""
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
+		var err error
+		if host, port, err = net.SplitHostPort(v); err != nil {
+			host, port = v, ""
+		}
+	}
+	host = strings.Trim(host, "[]")
+	n := 0
+	if port != "" {
+		n, _ = strconv.Atoi(port)
+	}
+	if n == 0 {
+		n = 80
+		if e.TLS {
+			n = 443
+		}
+	}
+	return lower(host), n
+}
+
 // lower is s in ASCII lower case, allocating only when it changes.
 func lower(s string) string {
 	for i := 0; i < len(s); i++ {
@@ -411,27 +445,12 @@ func lower(s string) string {
 // Host header's (the port the scheme implies when it names none), else
 // the socket's.
 func ServerOf(e *record.Exchange) (string, int) {
+	if e.Authority != "" { // HTTP/2's :authority is its Host header
+		return hostPort(e, e.Authority)
+	}
 	for _, h := range e.Headers {
 		if len(h.Name) == 4 && strings.EqualFold(h.Name, "Host") && h.Value != "" {
-			host, port := h.Value, ""
-			if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
-				var err error
-				if host, port, err = net.SplitHostPort(h.Value); err != nil {
-					host, port = h.Value, ""
-				}
-			}
-			host = strings.Trim(host, "[]")
-			n := 0
-			if port != "" {
-				n, _ = strconv.Atoi(port)
-			}
-			if n == 0 {
-				n = 80
-				if e.TLS {
-					n = 443
-				}
-			}
-			return lower(host), n
+			return hostPort(e, h.Value)
 		}
 	}
 	host, port, err := net.SplitHostPort(e.Server)

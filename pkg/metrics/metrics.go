@@ -26,6 +26,10 @@ import (
 var Labels = []string{"http_request_method", "http_response_status_code", "http_route", "url_scheme",
 	"server_address", "server_port", "network_protocol_version", "service_name"}
 
+// GRPCLabels follow Labels on the series of gRPC calls that carried a
+// status (rpc.grpc.status_code): other series carry none.
+var GRPCLabels = []string{"rpc_grpc_status_code"}
+
 // ContainerLabels follow Labels on the series of a process in a container
 // (container.id, container.name, k8s.pod.uid; a value may be empty): a
 // host process's series carry none.
@@ -59,9 +63,9 @@ type Counter struct {
 type Collector struct {
 	agg            *aggregate.Aggregator
 	health         func() []Counter
-	server, client family
-	// The same for processes in containers, with ContainerLabels.
-	serverIn, clientIn family
+	// families[side][in a container][gRPC]: the labels of each are
+	// Labels, then GRPCLabels, then ContainerLabels, as they apply.
+	families [2][2][2]family
 
 	mu   sync.Mutex         // one scrape at a time reuses snap
 	snap []aggregate.Series // the last scrape's copy
@@ -69,9 +73,29 @@ type Collector struct {
 
 // NewCollector collects agg's series and what health returns (nil: none).
 func NewCollector(agg *aggregate.Aggregator, health func() []Counter) *Collector {
-	in := append(slices.Clone(Labels), ContainerLabels...)
-	return &Collector{agg: agg, health: health, server: newFamily("server", Labels), client: newFamily("client", Labels),
-		serverIn: newFamily("server", in), clientIn: newFamily("client", in)}
+	c := &Collector{agg: agg, health: health}
+	for side, name := range [2]string{"server", "client"} {
+		for in := range 2 {
+			for grpc := range 2 {
+				labels := slices.Clone(Labels)
+				if grpc == 1 {
+					labels = append(labels, GRPCLabels...)
+				}
+				if in == 1 {
+					labels = append(labels, ContainerLabels...)
+				}
+				c.families[side][in][grpc] = newFamily(name, labels)
+			}
+		}
+	}
+	return c
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Describe sends nothing: the collector is unchecked (its health counters
@@ -87,20 +111,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.snap = c.agg.Snapshot(c.snap)
 	for i := range c.snap {
 		s := &c.snap[i]
-		f := c.server
-		switch {
-		case s.Side == record.Client && s.ContainerID != "":
-			f = c.clientIn
-		case s.Side == record.Client:
-			f = c.client
-		case s.ContainerID != "":
-			f = c.serverIn
-		}
+		f := c.families[b2i(s.Side == record.Client)][b2i(s.ContainerID != "")][b2i(s.GRPCStatus != "")]
 		port := ""
 		if s.ServerPort != 0 {
 			port = strconv.Itoa(s.ServerPort)
 		}
 		labels := []string{s.Method, strconv.Itoa(s.Status), s.Route, s.Scheme, s.ServerAddress, port, s.Proto, s.Service}
+		if s.GRPCStatus != "" {
+			labels = append(labels, s.GRPCStatus)
+		}
 		if s.ContainerID != "" {
 			labels = append(labels, s.ContainerID, s.ContainerName, s.PodUID)
 		}
