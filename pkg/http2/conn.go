@@ -39,8 +39,9 @@ const (
 
 // half is one direction: its frames and its HPACK decoder.
 type half struct {
-	c      *Conn
-	client bool // the client's direction (requests)
+	c       *Conn
+	client  bool // the client's direction (requests)
+	joining bool // dead since the connection was joined mid-way, not from a loss
 	// scratch takes a header block while it is not known which direction
 	// is the client's (Reset with client -1): a request's (:method) or a
 	// response's (:status) tells, and it then goes to its stream.
@@ -76,6 +77,9 @@ type Conn struct {
 	// HEADERS on a lower one not open (trailers after a RST_STREAM) opens
 	// nothing.
 	opened [2]uint32
+	// first is the lowest stream id seen opened, by parity: a server's
+	// answer on a lower one is to a request from before (unmatched).
+	first [2]uint32
 	// roles is set once it is known which direction is the client's.
 	roles bool
 }
@@ -104,11 +108,14 @@ func (c *Conn) Reset(client int, fromStart bool) {
 		delete(c.streams, id)
 		c.put(s)
 	}
-	c.opened = [2]uint32{}
+	c.opened, c.first = [2]uint32{}, [2]uint32{}
 	for i := range c.dirs {
 		h := &c.dirs[i]
 		h.client = i == client
 		h.r.reset(fromStart && h.client)
+		// Joined mid-way: a direction's first call may begin inside a
+		// frame, so each is read from the first that begins with frames.
+		h.r.dead, h.joining = !fromStart, !fromStart
 		h.table = defaultTableSize
 		h.newDecoder(!fromStart)
 		h.block.on = false
@@ -149,7 +156,7 @@ func (h *half) learnRoles() *Message {
 		}
 	}
 	c.roles = true
-	s := c.get(h.block.stream, true)
+	s := c.get(h.block.stream, true, h.client)
 	if s == nil {
 		return nil
 	}
@@ -232,16 +239,30 @@ func (c *Conn) Close() {
 	}
 }
 
-// get returns stream id, opening it if open is set and there is room.
-func (c *Conn) get(id uint32, open bool) *Stream {
+// get returns stream id, opening it if open is set and there is room; by
+// says the opener is the client (whose HEADERS open streams, in increasing
+// ids) rather than the server answering a stream not seen.
+func (c *Conn) get(id uint32, open, byClient bool) *Stream {
 	if s := c.streams[id]; s != nil || !open {
 		return s
 	}
-	if id <= c.opened[id&1] {
+	p := id & 1
+	switch {
+	case byClient && id <= c.opened[p]:
 		return nil // closed already
+	case byClient:
+		c.opened[p] = id
+		if c.first[p] == 0 {
+			c.first[p] = id
+		}
+	case c.closed(id):
+		// The server's answer on a stream seen opened and ended since
+		// (trailers in flight after a RST_STREAM): nothing to open. One
+		// below the first seen was opened before (a connection joined
+		// mid-way, or a lost request): it is logged unmatched.
+		return nil
 	}
-	c.opened[id&1] = id
-	if len(c.streams) >= c.lim.MaxStreams {
+	if len(c.streams) >= c.lim.MaxStreams && !c.endOldestGap() {
 		c.stats.StreamsDropped++
 		return nil
 	}
@@ -251,9 +272,26 @@ func (c *Conn) get(id uint32, open bool) *Stream {
 	} else {
 		s = new(Stream)
 	}
-	*s = Stream{ID: id, Request: Message{Fields: s.Request.Fields[:0]}, Response: Message{Fields: s.Response.Fields[:0]}}
+	*s = Stream{ID: id, Request: Message{Fields: s.Request.Fields[:0]}, Response: Message{Fields: s.Response.Fields[:0]}, answerOnly: !byClient}
 	c.streams[id] = s
 	return s
+}
+
+// endOldestGap makes room by ending the oldest open stream that lost
+// frames (its end may have been among them, and it would stay open until
+// the close); it reports whether there was one.
+func (c *Conn) endOldestGap() bool {
+	var old *Stream
+	for _, s := range c.streams {
+		if (s.Request.Gap || s.Response.Gap) && (old == nil || s.ID < old.ID) {
+			old = s
+		}
+	}
+	if old == nil {
+		return false
+	}
+	c.end(old)
+	return true
 }
 
 func (c *Conn) put(s *Stream) {
@@ -279,9 +317,10 @@ func (c *Conn) end(s *Stream) {
 	c.put(s)
 }
 
-// maybeEnd hands s on once both directions ended.
+// maybeEnd hands s on once both directions ended (the response alone, on
+// a stream whose request came before it was seen).
 func (c *Conn) maybeEnd(s *Stream) {
-	if s.Request.Ended && s.Response.Ended {
+	if (s.Request.Ended || s.answerOnly) && s.Response.Ended {
 		c.end(s)
 	}
 }
@@ -331,7 +370,7 @@ func (h *half) startBlock(f *frame) {
 	}
 	// A client's HEADERS opens its stream; a server's HEADERS on a stream
 	// not seen answers a request that was not (it is logged unmatched).
-	s := h.c.get(f.stream, true)
+	s := h.c.get(f.stream, true, h.client)
 	if s == nil {
 		return
 	}

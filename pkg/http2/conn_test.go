@@ -445,7 +445,7 @@ func TestRolesLearned(t *testing.T) {
 	if len(f.got) != 2 {
 		t.Fatalf("streams: %+v", f.got)
 	}
-	seven, five := f.got[0], f.got[1]
+	five, seven := f.got[0], f.got[1]
 	if seven.ID != 7 || seven.Request.Path != "/seven" || seven.Response.Status != 200 || seven.Incomplete() {
 		t.Errorf("stream 7: %+v", seven)
 	}
@@ -478,5 +478,52 @@ func TestLooksLikeFrames(t *testing.T) {
 		if got := LooksLikeFrames([]byte(tc.b)); got != tc.want {
 			t.Errorf("%q: %v, want %v", tc.b, got, tc.want)
 		}
+	}
+}
+
+// Joined mid-way, the server answers streams opened before in any order:
+// each is logged (unmatched), none taken for closed.
+func TestJoinedAnswersOutOfOrder(t *testing.T) {
+	s := newWire(false)
+	s.headers(t, 5, true, ":status", "200")
+	s.headers(t, 3, true, ":status", "201")
+	f := newFollower(false)
+	f.feed(srv, s.take(), 0)
+	f.c.Close()
+	if len(f.got) != 2 || f.got[0].Response.Status != 200 || f.got[1].Response.Status != 201 || f.stats.StreamsDropped != 0 {
+		t.Errorf("streams %+v stats %+v", f.got, f.stats)
+	}
+}
+
+// A resync on bytes that only looked like frames loses the framing again
+// at the next header that the connection could not carry.
+func TestResyncChecked(t *testing.T) {
+	c := newWire(true)
+	c.headers(t, 1, false, ":method", "POST", ":scheme", "http", ":authority", "a", ":path", "/r")
+	f := newFollower(true)
+	f.feed(cli, c.take(), 0)
+	f.c.Skip(cli, 4, true, stream.Meta{})
+	// A PING-shaped header, then a frame of an undefined type.
+	f.feed(cli, []byte("\x00\x00\x08\x06\x00\x00\x00\x00\x00abcdefgh"), 0)
+	f.feed(cli, []byte("\x00\x00\x01\x0c\x00\x00\x00\x00\x01z"), 0)
+	if f.stats.FramingLost != 2 || f.stats.Resyncs != 1 {
+		t.Errorf("stats %+v", f.stats)
+	}
+}
+
+// Streams that lost frames (their end among them) give way to new ones
+// when the table is full.
+func TestGapStreamsGiveWay(t *testing.T) {
+	c := newWire(true)
+	c.headers(t, 1, false, ":method", "POST", ":scheme", "http", ":authority", "a", ":path", "/1")
+	c.headers(t, 3, false, ":method", "POST", ":scheme", "http", ":authority", "a", ":path", "/3")
+	f := newFollower(true)
+	f.c.lim.MaxStreams = 2
+	f.feed(cli, c.take(), 0)
+	f.c.Skip(cli, 4, true, stream.Meta{})
+	c.headers(t, 5, true, ":method", "GET", ":scheme", "http", ":authority", "a", ":path", "/5")
+	f.feed(cli, c.take(), 0)
+	if len(f.got) != 1 || f.got[0].ID != 1 || !f.got[0].Request.Gap || f.stats.StreamsDropped != 0 || f.c.streams[5] == nil {
+		t.Errorf("streams %+v stats %+v", f.got, f.stats)
 	}
 }

@@ -54,6 +54,9 @@ type reader struct {
 	// dead is set when bytes of a frame header were not seen: the frame
 	// boundaries are lost, and nothing more of the direction is read.
 	dead bool
+	// check is how many frame headers still must pass the handler's check
+	// (after a resync).
+	check int
 }
 
 // handler is told what a reader finds.
@@ -64,6 +67,9 @@ type handler interface {
 	end(f *frame)
 	// lost is framing lost in this direction.
 	lost()
+	// plausible reports whether a frame header of these fields could come
+	// next (asked for the first ones after a resync).
+	plausible(length int, typ, flags byte, id uint32) bool
 }
 
 // reset prepares r for a direction that starts with the preface (client
@@ -142,6 +148,15 @@ func (r *reader) start(h handler) {
 		first:  -1,
 	}
 	r.f.left = r.f.length
+	if r.check > 0 {
+		r.check--
+		if !h.plausible(int(r.f.length), r.f.typ, r.f.flags, r.f.stream) {
+			// The resync was on bytes that only looked like frames.
+			r.dead, r.in, r.check = true, false, 0
+			h.lost()
+			return
+		}
+	}
 	switch r.f.typ {
 	case frameHeaders, frameContinuation, frameSettings, frameRSTStream, framePushPromise:
 		r.f.keep = true

@@ -15,6 +15,11 @@ var flagsAllowed = [...]byte{
 	frameContinuation: flagEndHeaders,
 }
 
+// resyncChecks is how many frame headers after a resync must each be one
+// the connection could carry (plausible): a resync on bytes that only
+// looked like frames loses the framing again at once.
+const resyncChecks = 8
+
 // maxResyncFrame bounds the length of a frame taken as a place to start
 // again (SETTINGS_MAX_FRAME_SIZE's initial value; peers rarely raise it).
 const maxResyncFrame = 1 << 14
@@ -33,19 +38,34 @@ func (h *half) resync(b []byte) bool {
 		return false
 	}
 	h.r.dead, h.r.in, h.r.nhdr, h.r.preface = false, false, 0, 0
+	h.r.check = resyncChecks
 	h.block.on = false
 	h.newDecoder(true)
-	h.c.stats.Resyncs++
+	if !h.joining {
+		h.c.stats.Resyncs++
+	}
+	h.joining = false
 	return true
 }
 
-// LooksLikeFrames reports whether b, the first bytes of a call on a
-// connection picked up mid-way, begins with HTTP/2 frames: at least one
-// frame header lies whole in b, and every one that does has a defined type
-// (not CONTINUATION) and flags, the length its type fixes (at most 16 KiB),
-// and a stream id of the kind its type needs. HTTP/1's text (its first
-// three bytes as a length are far past 16 KiB) and TLS records never do.
-func LooksLikeFrames(b []byte) bool { return walk(b, shaped) }
+// LooksLikeFrames reports whether b, the bytes of a whole call on a
+// connection picked up mid-way, are HTTP/2 frames: every frame header that
+// lies whole in b has a defined type (not CONTINUATION) and flags, the
+// length its type fixes (at most 16 KiB) and a stream id of the kind its
+// type needs, and either the frames end where the call does, or two or
+// more headers lie in it, or it is one frame header alone (a reader of
+// one header at a time). HTTP/1's text (its first three bytes as a length
+// are far past 16 KiB) and TLS records never pass; a binary body under a
+// size prefix rarely does.
+func LooksLikeFrames(b []byte) bool {
+	n, end := 0, 0
+	ok := walk(b, func(length int, typ, flags byte, id uint32) bool {
+		n++
+		end += frameHeaderLen + length
+		return shaped(length, typ, flags, id)
+	})
+	return ok && (end == len(b) || n >= 2 || len(b) == frameHeaderLen)
+}
 
 // walk calls ok for each frame header that lies whole in b; it reports
 // whether there was one and ok held for all.
@@ -91,6 +111,9 @@ func (h *half) plausible(length int, typ, flags byte, id uint32) bool {
 	if !shaped(length, typ, flags, id) {
 		return false
 	}
+	if !h.c.roles { // which direction opens streams is not known yet
+		return true
+	}
 	switch typ {
 	case frameSettings, framePing, frameGoAway, framePriority:
 		return true
@@ -99,12 +122,21 @@ func (h *half) plausible(length int, typ, flags byte, id uint32) bool {
 	case frameRSTStream:
 		return h.c.known(id)
 	case frameHeaders:
-		// A new stream of the client's (odd) or trailers/a response on one
-		// known.
-		return id != 0 && (h.c.streams[id] != nil || h.client && id&1 == 1 && id > h.c.opened[1])
+		// A new stream of the client's (odd), trailers or an answer on one
+		// open, or the server's answer to one opened before it was seen.
+		if h.client {
+			return h.c.streams[id] != nil || id&1 == 1 && id > h.c.opened[1]
+		}
+		return h.c.streams[id] != nil || !h.c.closed(id)
 	default: // DATA, PUSH_PROMISE
 		return h.c.streams[id] != nil
 	}
+}
+
+// closed reports whether stream id was seen opened and has ended.
+func (c *Conn) closed(id uint32) bool {
+	p := id & 1
+	return c.streams[id] == nil && c.first[p] != 0 && id >= c.first[p] && id <= c.opened[p]
 }
 
 // known reports whether stream id is open or was.

@@ -50,6 +50,9 @@ type Stream struct {
 	// Reset: a RST_STREAM ended it, with ResetCode (RFC 9113 §7).
 	Reset     bool
 	ResetCode uint32
+	// answerOnly: the server's HEADERS opened it, its request not seen
+	// (from before the connection was joined, or lost).
+	answerOnly bool
 }
 
 // Incomplete reports whether the stream ended before its response did.

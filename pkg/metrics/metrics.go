@@ -61,8 +61,8 @@ type Counter struct {
 // Collector is a prometheus.Collector of an aggregation and of health
 // counters.
 type Collector struct {
-	agg            *aggregate.Aggregator
-	health         func() []Counter
+	agg    *aggregate.Aggregator
+	health func() []Counter
 	// families[side][in a container][gRPC]: the labels of each are
 	// Labels, then GRPCLabels, then ContainerLabels, as they apply.
 	families [2][2][2]family
