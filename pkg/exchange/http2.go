@@ -22,7 +22,7 @@ type h2conn struct {
 func (c *conn) useHTTP2(client int, fromStart bool) {
 	if c.h2 == nil {
 		c.h2 = &h2conn{}
-		lim := http2.Limits{MaxStreams: MaxStreams, MaxHeaderBytes: c.t.opts.MaxHeaderBytes}
+		lim := http2.Limits{MaxStreams: MaxStreams, MaxHeaderBytes: c.t.opts.MaxHeaderBytes, CaptureBodyBytes: c.t.opts.CaptureBodyBytes}
 		c.h2.h = http2.NewConn(lim, &c.t.stats.HTTP2, c.h2.stream)
 	}
 	c.h2.c = c
@@ -90,12 +90,18 @@ func (p *h2conn) stream(s *http2.Stream) {
 		r.Method, r.Path, r.Authority, r.Proto = q.Method, q.Path, q.Authority, "HTTP/2"
 		r.Headers, r.RequestTrailers = q.Fields, q.Trailers
 		r.RequestBytes, r.RequestBodyBytes = q.Bytes, q.BodyBytes
+		if len(q.Body) > 0 {
+			r.RequestBody = q.Body
+		}
 		r.RequestStartNs, r.RequestEndNs = q.First.At, q.Last.At
 	}
 	if a.Headers {
 		r.Status, r.ResponseProto = a.Status, "HTTP/2"
 		r.ResponseHeaders, r.Trailers = a.Fields, a.Trailers
 		r.ResponseBytes, r.ResponseBodyBytes = a.Bytes, a.BodyBytes
+		if len(a.Body) > 0 {
+			r.ResponseBody = a.Body
+		}
 		r.ResponseStartNs, r.ResponseEndNs = a.First.At, a.Last.At
 	}
 	r.Gap = q.Gap || a.Gap
@@ -105,6 +111,7 @@ func (p *h2conn) stream(s *http2.Stream) {
 	if svc, m, ok := http2.GRPCMethod(r.Path); ok && s.GRPC() {
 		r.GRPCService, r.GRPCMethod = svc, m
 		r.GRPCStatus, r.GRPCMessage, r.GRPCStatusSet = s.GRPCStatus()
+		r.GRPCRequestMessages, r.GRPCResponseMessages = q.GRPCMessages(), a.GRPCMessages()
 	}
 	switch {
 	case !q.Headers:

@@ -74,7 +74,8 @@ func TestHTTP2Streams(t *testing.T) {
 			}
 			g, one := w.recs[0], w.recs[1]
 			if g.Stream != 3 || g.Proto != "HTTP/2" || g.Side != side || g.GRPCService != "pkg.S" || g.GRPCMethod != "Call" ||
-				!g.GRPCStatusSet || g.GRPCStatus != 7 || g.GRPCMessage != "denied" || g.Status != 200 || g.RequestBodyBytes != 7 {
+				!g.GRPCStatusSet || g.GRPCStatus != 7 || g.GRPCMessage != "denied" || g.Status != 200 || g.RequestBodyBytes != 7 ||
+				g.GRPCRequestMessages != 1 || g.GRPCResponseMessages != 1 {
 				t.Errorf("gRPC stream: %+v", g)
 			}
 			if one.Stream != 1 || one.Method != "GET" || one.Path != "/one" || one.Authority != "a.test" || one.Status != 404 ||

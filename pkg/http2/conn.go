@@ -17,6 +17,8 @@ type Limits struct {
 	MaxStreams int
 	// MaxHeaderBytes bounds the names and values kept per message.
 	MaxHeaderBytes int
+	// CaptureBodyBytes is how many bytes of each body are kept (Body).
+	CaptureBodyBytes int
 }
 
 // Stats counts what the connections of one owner saw.
@@ -197,7 +199,8 @@ func (c *Conn) get(id uint32, open, byClient bool) *Stream {
 	} else {
 		s = new(Stream)
 	}
-	*s = Stream{ID: id, Request: Message{Fields: s.Request.Fields[:0]}, Response: Message{Fields: s.Response.Fields[:0]}, answerOnly: !byClient}
+	*s = Stream{ID: id, Request: Message{Fields: s.Request.Fields[:0], Body: s.Request.Body[:0]},
+		Response: Message{Fields: s.Response.Fields[:0], Body: s.Response.Body[:0]}, answerOnly: !byClient}
 	c.streams[id] = s
 	return s
 }

@@ -67,6 +67,9 @@ type handler interface {
 	end(f *frame)
 	// lost is framing lost in this direction.
 	lost()
+	// data is n bytes of a DATA frame's payload at offset off, as they
+	// pass (b nil: they were not seen).
+	data(f *frame, off uint32, b []byte, n int)
 	// plausible reports whether a frame header of these fields could come
 	// next (asked for the first ones after a resync).
 	plausible(length int, typ, flags byte, id uint32) bool
@@ -173,6 +176,9 @@ func (r *reader) payload(b []byte, n int, h handler) {
 	f := &r.f
 	if f.first < 0 && n > 0 && f.left == f.length && b != nil {
 		f.first = int(b[0])
+	}
+	if f.typ == frameData && n > 0 {
+		h.data(f, f.length-f.left, b, n)
 	}
 	if f.keep && b != nil && !f.cut && !f.gap {
 		if len(f.payload)+len(b) <= maxKeptPayload {

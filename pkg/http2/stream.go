@@ -41,6 +41,10 @@ type Message struct {
 	Gap        bool // bytes of its frames were not seen
 	Truncated  bool // header fields past the size limit were left out
 	size       int  // bytes of names and values kept
+	// Body is the body's first Limits.CaptureBodyBytes bytes, as far as
+	// they were seen.
+	Body []byte
+	body bodyState
 }
 
 // Stream is one HTTP/2 stream: the client's request and the server's response.

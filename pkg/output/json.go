@@ -15,7 +15,8 @@ import (
 // latency_ms, truncated, gap, adopted, incomplete, unmatched, tls (only
 // when true), framing_ambiguous (only when true); for HTTP/2, stream and
 // authority, request_trailers and trailers (when there are any), for gRPC
-// grpc_service, grpc_method and (when the response carried them)
+// grpc_service, grpc_method, grpc_request_messages and
+// grpc_response_messages (when counted), and (when the response carried them)
 // grpc_status and grpc_message, reset (a RST_STREAM's error code) and
 // unresolved (only when not 0); the container's
 // keys; and then request_body and response_body when the exchange carries a body slice
@@ -94,6 +95,14 @@ func appendJSON(b []byte, e *record.Exchange, s *sink) []byte {
 		b = appendJSONString(b, e.GRPCService)
 		b = append(b, `,"grpc_method":`...)
 		b = appendJSONString(b, e.GRPCMethod)
+		if e.GRPCRequestMessages >= 0 {
+			b = append(b, `,"grpc_request_messages":`...)
+			b = strconv.AppendInt(b, int64(e.GRPCRequestMessages), 10)
+		}
+		if e.GRPCResponseMessages >= 0 {
+			b = append(b, `,"grpc_response_messages":`...)
+			b = strconv.AppendInt(b, int64(e.GRPCResponseMessages), 10)
+		}
 		if e.GRPCStatusSet {
 			b = append(b, `,"grpc_status":`...)
 			b = strconv.AppendInt(b, int64(e.GRPCStatus), 10)

@@ -104,6 +104,12 @@ func expected(e *record.Exchange, clock Clock) map[string]any {
 	}
 	if e.GRPCService != "" {
 		m["grpc_service"], m["grpc_method"] = e.GRPCService, e.GRPCMethod
+		if e.GRPCRequestMessages >= 0 {
+			m["grpc_request_messages"] = json.Number(fmt.Sprint(e.GRPCRequestMessages))
+		}
+		if e.GRPCResponseMessages >= 0 {
+			m["grpc_response_messages"] = json.Number(fmt.Sprint(e.GRPCResponseMessages))
+		}
 		if e.GRPCStatusSet {
 			m["grpc_status"], m["grpc_message"] = json.Number(fmt.Sprint(e.GRPCStatus)), utf8Replaced(e.GRPCMessage)
 		}
@@ -215,6 +221,7 @@ func TestJSONDecodesToEveryField(t *testing.T) {
 			e.Path, e.Method = "/pkg.Greeter/SayHello", "POST"
 			e.Trailers = hdrs("grpc-status", "5", "grpc-message", "no%20such")
 			e.RequestTrailers = hdrs("x-checksum", "1")
+			e.GRPCRequestMessages, e.GRPCResponseMessages = 3, -1
 			e.GRPCService, e.GRPCMethod, e.GRPCStatus, e.GRPCStatusSet, e.GRPCMessage = "pkg.Greeter", "SayHello", 5, true, "no such \"user\""
 			e.Unresolved = 2
 		})},
@@ -260,6 +267,8 @@ func TestJSONDecodesToEveryField(t *testing.T) {
 				{"stream", tc.e.Stream != 0}, {"authority", tc.e.Stream != 0},
 				{"request_trailers", len(tc.e.RequestTrailers) > 0}, {"trailers", len(tc.e.Trailers) > 0},
 				{"grpc_service", tc.e.GRPCService != ""}, {"grpc_method", tc.e.GRPCService != ""},
+				{"grpc_request_messages", tc.e.GRPCService != "" && tc.e.GRPCRequestMessages >= 0},
+				{"grpc_response_messages", tc.e.GRPCService != "" && tc.e.GRPCResponseMessages >= 0},
 				{"grpc_status", tc.e.GRPCStatusSet}, {"grpc_message", tc.e.GRPCStatusSet},
 				{"reset", tc.e.Reset}, {"unresolved", tc.e.Unresolved > 0},
 				{"container_id", tc.e.ContainerID != ""}, {"container_name", tc.e.ContainerName != ""}, {"container_pid", tc.e.ContainerPID != 0}, {"k8s_pod_uid", tc.e.PodUID != ""},

@@ -74,6 +74,10 @@ type Exchange struct {
 	GRPCStatus              int
 	GRPCStatusSet           bool
 	GRPCMessage             string
+	// The messages of each side of a gRPC call (one for unary, any
+	// number when streaming); -1 when bytes where a message's prefix may
+	// lie were not seen.
+	GRPCRequestMessages, GRPCResponseMessages int
 
 	// Reset: an HTTP/2 stream ended by RST_STREAM, with ResetCode (RFC
 	// 9113 §7: 8 is CANCEL).

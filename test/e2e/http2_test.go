@@ -107,6 +107,17 @@ func TestHTTP2GRPC(t *testing.T) {
 	}
 	good := harness.Check(t, rest, sent)
 	harness.CheckSummary(t, sum, recs)
+	// Each unary call sent one message; an OK answer carried one, a
+	// NOT_FOUND none (its status came in a trailers-only response).
+	for _, r := range rest {
+		want := 1
+		if r.GRPCStatus != nil && *r.GRPCStatus != 0 {
+			want = 0
+		}
+		if r.GRPCReqMsgs == nil || *r.GRPCReqMsgs != 1 || r.GRPCRespMsgs == nil || *r.GRPCRespMsgs != want {
+			t.Errorf("gRPC messages, want 1 and %d: %s", want, r.Line)
+		}
+	}
 	harness.Result("grpc", tr.Mode, good, sent)
 }
 

@@ -88,6 +88,8 @@ type Record struct {
 	GRPCMethod      string            `json:"grpc_method"`
 	GRPCStatus      *int              `json:"grpc_status"`
 	GRPCMessage     string            `json:"grpc_message"`
+	GRPCReqMsgs     *int              `json:"grpc_request_messages"`
+	GRPCRespMsgs    *int              `json:"grpc_response_messages"`
 	Unresolved      int               `json:"unresolved"`
 	Reset           *int              `json:"reset"`
 
