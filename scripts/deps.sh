@@ -10,7 +10,7 @@ base_pkgs=(
   clang llvm bpftool libelf-dev zlib1g-dev libzstd-dev pkg-config linux-libc-dev
   make gcc git file curl ca-certificates nodejs
   bpftrace qemu-system-x86 busybox-static cpio gzip xz-utils iproute2 vagrant
-  nginx haproxy python3 wrk apache2-utils strace dbus-daemon dbus-bin caddy
+  nginx haproxy python3 wrk nghttp2-client apache2-utils strace dbus-daemon dbus-bin caddy
   prometheus podman runc netavark
 )
 # libbpf 1.4 comes from bookworm-backports (bookworm's own is 1.1).

@@ -120,8 +120,9 @@ func envInt(getenv func(string) string, name string, def, lo, hi int) (int, erro
 var defaultEnv = os.Getenv
 
 // serverNames are the servers the benchmark knows, in the order it runs
-// them: each plaintext and over HTTPS.
-var serverNames = []string{"nginx", "go", "nginx-tls", "go-tls"}
+// them: each plaintext and over HTTPS, then Go's over HTTP/2 without TLS
+// (loaded with h2load).
+var serverNames = []string{"nginx", "go", "nginx-tls", "go-tls", "go-h2c"}
 
 func knownServer(s string) bool {
 	for _, n := range serverNames {

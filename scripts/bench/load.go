@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // load is how wrk drives the server.
@@ -43,19 +44,28 @@ func fixedConns(rate int) int {
 	return max(1, (rate*fixedDelayMs+999)/1000)
 }
 
-// runLoad runs wrk against url with load l for c.duration and returns,
-// with its result, the ticks all CPUs were busy meanwhile.
-func runLoad(c config, url string, l load) (wrkResult, int64, error) {
+// runLoad runs wrk (h2load for an HTTP/2 server) against srv with load l
+// for c.duration and returns, with its result, the ticks all CPUs were busy
+// meanwhile.
+func runLoad(c config, srv *server, l load) (wrkResult, int64, error) {
 	before, err := busyTicks()
 	if err != nil {
 		return wrkResult{}, 0, err
 	}
-	res, err := runWrk(c, url, c.duration, l)
+	res, err := loadFor(c, srv, c.duration, l)
 	if err != nil {
 		return res, 0, err
 	}
 	after, err := busyTicks()
 	return res, after - before, err
+}
+
+// loadFor runs the server's load generator for d.
+func loadFor(c config, srv *server, d time.Duration, l load) (wrkResult, error) {
+	if srv.h2 {
+		return runH2load(c, srv.url, d, l)
+	}
+	return runWrk(c, srv.url, d, l)
 }
 
 // busyTicks is the time all CPUs spent running anything (user, nice,

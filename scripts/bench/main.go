@@ -36,7 +36,7 @@ func preflight(c config) error {
 	if os.Geteuid() != 0 {
 		return errors.New("loads BPF programs: run as root")
 	}
-	for _, p := range []string{c.tool, c.goserver, "wrk", "nginx", "bpftrace", "bpftool", "sleep"} {
+	for _, p := range []string{c.tool, c.goserver, "wrk", "h2load", "nginx", "bpftrace", "bpftool", "sleep"} {
 		if _, err := exec.LookPath(p); err != nil {
 			return fmt.Errorf("%s not found (make bench installs and builds what it needs): %w", p, err)
 		}
@@ -167,7 +167,7 @@ func rounds(c config, dir string, idlePID int, loads []load) []runResult {
 			}
 			track(srv.proc)
 			if c.warmup > 0 {
-				runWrk(c, srv.url, c.warmup, saturation(c))
+				loadFor(c, srv, c.warmup, saturation(c))
 			}
 			for _, l := range loads {
 				for i := range setupKeys {

@@ -21,6 +21,7 @@ type server struct {
 	name string
 	url  string
 	proc *child
+	h2   bool // loaded over HTTP/2 with h2load, not wrk
 }
 
 // nginxConf is nginx's whole configuration: two workers, a small static
@@ -63,7 +64,7 @@ func startServer(c config, name, dir string) (*server, error) {
 	switch name {
 	case "nginx", "nginx-tls":
 		return startNginx(name, dir, cert, key)
-	case "go", "go-tls":
+	case "go", "go-tls", "go-h2c":
 		return startGoServer(c, name, dir, cert, key)
 	}
 	return nil, fmt.Errorf("unknown server %q", name)
@@ -109,6 +110,9 @@ func startGoServer(c config, name, dir, cert, key string) (*server, error) {
 	if cert != "" {
 		args = append(args, cert, key)
 	}
+	if name == "go-h2c" {
+		args = append(args, "h2c")
+	}
 	p, err := startChild(out, filepath.Join(dir, "goserver.err"), append([]string{c.goserver}, args...)...)
 	if err != nil {
 		return nil, err
@@ -127,7 +131,7 @@ func startGoServer(c config, name, dir, cert, key string) (*server, error) {
 		p.stop(syscall.SIGKILL, time.Second)
 		return nil, err
 	}
-	s := &server{name: name, url: scheme(cert) + "://" + addr + "/bench", proc: p}
+	s := &server{name: name, url: scheme(cert) + "://" + addr + "/bench", proc: p, h2: name == "go-h2c"}
 	return s, s.waitUp()
 }
 

@@ -80,7 +80,7 @@ func measure(c config, srv *server, setup string, round int, dir string, idlePID
 	if tr != nil {
 		before, _ = cpuTicks(tr.proc.pid())
 	}
-	r.Wrk, r.Busy, r.Err = runLoad(c, srv.url, l)
+	r.Wrk, r.Busy, r.Err = runLoad(c, srv, l)
 	if tr == nil {
 		return r
 	}

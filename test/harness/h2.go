@@ -24,9 +24,10 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// serveH2C is the Go net/http server speaking HTTP/2 without TLS (h2c,
-// prior knowledge), as net/http's own Protocols setting serves it.
-func serveH2C(addr string) error {
+// ServeH2C runs the Go net/http server speaking HTTP/2 without TLS (h2c,
+// prior knowledge), as net/http's own Protocols setting serves it, and
+// HTTP/1.1; it prints "listening ADDR" once it accepts connections.
+func ServeH2C(addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -51,6 +52,7 @@ func serveH2C(addr string) error {
 	})
 	srv := &http.Server{Handler: h, Protocols: new(http.Protocols)}
 	srv.Protocols.SetUnencryptedHTTP2(true)
+	srv.Protocols.SetHTTP1(true)
 	fmt.Printf("listening %s\n", ln.Addr())
 	return srv.Serve(ln)
 }

@@ -55,7 +55,7 @@ func ServeIfAsked() {
 	case "syscalls":
 		err = syscalls.Serve(os.Stdout)
 	case "h2c":
-		err = serveH2C(serveAddr())
+		err = ServeH2C(serveAddr())
 	case "grpc":
 		err = serveGRPC(serveAddr())
 	default:

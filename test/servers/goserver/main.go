@@ -1,8 +1,9 @@
 // Command goserver is the test suite's Go net/http server as a program of
-// its own, for make demo and the tests of stripped Go binaries: it listens
-// on the address in its first argument (default 127.0.0.1:0), serving
-// HTTPS when a certificate and key file follow, and prints "listening
-// ADDR" once it accepts connections.
+// its own, for make demo, make bench and the tests of stripped Go binaries:
+// it listens on the address in its first argument (default 127.0.0.1:0),
+// serving HTTPS when a certificate and key file follow, or HTTP/2 without
+// TLS (h2c, and HTTP/1.1) when the second argument is "h2c", and prints
+// "listening ADDR" once it accepts connections.
 package main
 
 import (
@@ -21,7 +22,11 @@ func main() {
 	if len(os.Args) > 3 {
 		cert, key = os.Args[2], os.Args[3]
 	}
-	if err := harness.ServeTLS(addr, cert, key); err != nil {
+	serve := func() error { return harness.ServeTLS(addr, cert, key) }
+	if len(os.Args) == 3 && os.Args[2] == "h2c" {
+		serve = func() error { return harness.ServeH2C(addr) }
+	}
+	if err := serve(); err != nil {
 		fmt.Fprintf(os.Stderr, "goserver: %v\n", err)
 		os.Exit(1)
 	}

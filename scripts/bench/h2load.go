@@ -1,0 +1,76 @@
+// Load over HTTP/2 from h2load (nghttp2): run it against one URL and read
+// its report into the same result as wrk's.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// h2Streams is how many streams each h2load connection keeps open at
+// saturation (h2load -m): HTTP/2's concurrency on one connection.
+const h2Streams = 10
+
+// runH2load loads url over HTTP/2 without TLS (prior knowledge) for d with
+// load l: at saturation, l.conns connections of h2Streams streams each; at
+// the fixed rate, l.conns connections of one stream sending c.rate/l.conns
+// requests a second each.
+func runH2load(c config, url string, d time.Duration, l load) (wrkResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d+20*time.Second)
+	defer cancel()
+	secs := max(1, int(d/time.Second))
+	args := []string{"-c" + strconv.Itoa(l.conns), "-t" + strconv.Itoa(c.threads), "-D" + strconv.Itoa(secs)}
+	if l.fixed {
+		args = append(args, "-m1", "--rps="+strconv.Itoa(max(1, c.rate/l.conns)))
+	} else {
+		args = append(args, "-m"+strconv.Itoa(h2Streams))
+	}
+	out, err := exec.CommandContext(ctx, "h2load", append(args, url)...).CombinedOutput()
+	if err != nil {
+		return wrkResult{}, fmt.Errorf("h2load: %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	return parseH2load(string(out))
+}
+
+var (
+	h2RateRe   = regexp.MustCompile(`(?m)^finished in [0-9.]+m?s, ([0-9.]+) req/s`)
+	h2ReqRe    = regexp.MustCompile(`(?m)^requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout`)
+	h2StatusRe = regexp.MustCompile(`(?m)^status codes: \d+ 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx`)
+)
+
+// parseH2load reads h2load's report: the requests that succeeded, the
+// rate, and what failed; a report without them is an error.
+func parseH2load(out string) (wrkResult, error) {
+	var r wrkResult
+	m := h2RateRe.FindStringSubmatch(out)
+	if m == nil {
+		return r, errors.New("h2load: no \"finished in ..., N req/s\" line in its report")
+	}
+	rps, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return r, fmt.Errorf("h2load: req/s %q: %w", m[1], err)
+	}
+	r.RPS = rps
+	m = h2ReqRe.FindStringSubmatch(out)
+	if m == nil {
+		return r, errors.New("h2load: no \"requests: ... succeeded, ... failed\" line in its report")
+	}
+	r.Requests, _ = strconv.ParseInt(m[1], 10, 64)
+	var errs []string
+	for i, what := range []string{"failed", "errored", "timed out"} {
+		if m[2+i] != "0" {
+			errs = append(errs, m[2+i]+" "+what)
+		}
+	}
+	if s := h2StatusRe.FindStringSubmatch(out); s != nil && (s[2] != "0" || s[3] != "0") {
+		errs = append(errs, s[2]+" 4xx, "+s[3]+" 5xx")
+	}
+	r.Errors = strings.Join(errs, "; ")
+	return r, nil
+}
