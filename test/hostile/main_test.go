@@ -23,8 +23,11 @@ import (
 
 func TestMain(m *testing.M) { harness.Main(m) }
 
-// maxPeakRSSKiB bounds httptrace's peak resident set (VmHWM) over the run.
-const maxPeakRSSKiB = 64 << 10
+// maxPeakRSSKiB bounds httptrace's peak resident set (VmHWM) over the run:
+// the ring buffer's pages it touched (16 MiB at most) and its heap. Runs of
+// the same binary range over 62-73 MiB on a 2-core machine, so the bound
+// sits above that, well below what unbounded growth would reach.
+const maxPeakRSSKiB = 96 << 10
 
 // waitForLogs bounds how long a case waits for its exchanges to be logged
 // (it stops waiting once they are).
