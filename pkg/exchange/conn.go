@@ -197,6 +197,10 @@ func (http1) data(dr *dir, b []byte) {
 			return
 		}
 		dr.c.event(dr, ev)
+		if p := dr.c.proto; p != (http1{}) { // upgraded to h2c: the rest is frames
+			p.data(dr, b)
+			return
+		}
 		resp = dr.isResp()
 	}
 }

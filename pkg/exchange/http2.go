@@ -4,6 +4,7 @@ package exchange
 
 import (
 	"bytes"
+	"strings"
 
 	"github.com/httptrace/httptrace/pkg/event"
 	"github.com/httptrace/httptrace/pkg/http2"
@@ -14,6 +15,9 @@ import (
 type h2conn struct {
 	c *conn
 	h *http2.Conn
+	// upgradedProto is the protocol of the HTTP/1.1 request that asked for
+	// the upgrade to h2c ("" for none): stream 1's request.
+	upgradedProto string
 }
 
 // useHTTP2 makes c read HTTP/2 from now on; its client sends in direction
@@ -25,10 +29,28 @@ func (c *conn) useHTTP2(client int, fromStart bool) {
 		lim := http2.Limits{MaxStreams: MaxStreams, MaxHeaderBytes: c.t.opts.MaxHeaderBytes, CaptureBodyBytes: c.t.opts.CaptureBodyBytes}
 		c.h2.h = http2.NewConn(lim, &c.t.stats.HTTP2, c.h2.stream)
 	}
-	c.h2.c = c
+	c.h2.c, c.h2.upgradedProto = c, ""
 	c.h2.h.Reset(client, fromStart)
 	c.proto = c.h2
 	c.h2.learnSide()
+}
+
+// upgradeHTTP2 switches c to HTTP/2 after a 101 to request q, which asked
+// for h2c: q is stream 1's request; the client's preface comes next.
+func (c *conn) upgradeHTTP2(q *pendingReq) {
+	c.t.stats.ConnsHTTP2++
+	c.useHTTP2(clientDir(c.side), true)
+	last := q.meta
+	last.At = q.endAt
+	authority := ""
+	for _, h := range q.headers {
+		if strings.EqualFold(h.Name, "Host") {
+			authority = h.Value
+		}
+	}
+	c.h2.upgradedProto = q.proto
+	c.h2.h.Upgraded(http2.Message{Method: q.method, Path: q.path, Authority: authority, Scheme: "http",
+		Fields: q.headers, Bytes: q.bytes, BodyBytes: q.bodyBytes, First: q.meta, Last: last, Gap: q.gap, Truncated: q.truncated})
 }
 
 // clientDir is the direction the client of a connection on side s sends
@@ -86,6 +108,7 @@ func (p *h2conn) stream(s *http2.Stream) {
 	}
 	r := c.base(first)
 	r.Stream = s.ID
+
 	if q.Headers {
 		r.Method, r.Path, r.Authority, r.Proto = q.Method, q.Path, q.Authority, "HTTP/2"
 		r.Headers, r.RequestTrailers = q.Fields, q.Trailers
@@ -94,6 +117,9 @@ func (p *h2conn) stream(s *http2.Stream) {
 			r.RequestBody = q.Body
 		}
 		r.RequestStartNs, r.RequestEndNs = q.First.At, q.Last.At
+		if s.ID == 1 && p.upgradedProto != "" {
+			r.Proto = p.upgradedProto // the HTTP/1.1 request that asked for h2c
+		}
 	}
 	if a.Headers {
 		r.Status, r.ResponseProto = a.Status, "HTTP/2"

@@ -186,3 +186,33 @@ func TestHTTP2Adopted(t *testing.T) {
 		t.Errorf("the authority from before is unresolved, not guessed: %q, unresolved %d, headers %v", r.Authority, r.Unresolved, r.Headers)
 	}
 }
+
+// An HTTP/1.1 request asking for h2c, answered 101: the answer comes on
+// stream 1 in frames (in the same record as the 101 here), and is logged
+// with that request, once; the connection is HTTP/2 from then on.
+func TestHTTP2Upgrade(t *testing.T) {
+	w := newWorld(t, Options{})
+	p := w.serverConn(1)
+	c, s := newH2Wire(), newH2Wire()
+	p.send(event.Recv, "GET /up HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n")
+	s.fr.WriteSettings()
+	p.send(event.Send, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"+s.take()+
+		s.headers(1, false, ":status", "200")+s.data(1, true, "up"))
+	c.fr.WriteSettings()
+	p.send(event.Recv, http2.ClientPreface+c.take()+c.headers(3, true, ":method", "GET", ":scheme", "http", ":authority", "h", ":path", "/next"))
+	p.send(event.Send, s.headers(3, true, ":status", "204"))
+	p.close()
+	if w.summary() != "GET /up 200; GET /next 204" {
+		t.Fatalf("records: %s", w.summary())
+	}
+	up, next := w.recs[0], w.recs[1]
+	if up.Stream != 1 || up.Proto != "HTTP/1.1" || up.ResponseProto != "HTTP/2" || up.Authority != "h" || up.ResponseBodyBytes != 2 || up.Incomplete {
+		t.Errorf("the upgraded request: %+v", up)
+	}
+	if next.Stream != 3 || next.Proto != "HTTP/2" {
+		t.Errorf("the next stream: %+v", next)
+	}
+	if st := w.tr.Stats(); st.ConnsHTTP2 != 1 || st.Upgraded != 0 || st.Desyncs != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}

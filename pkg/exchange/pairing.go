@@ -163,6 +163,12 @@ func (c *conn) response(dr *dir, m *httpparse.Message) {
 	}
 	if c.head < len(c.pending) {
 		req := c.pop()
+		if m.Status == 101 && req.h2c {
+			// The answer to the request comes on stream 1, in frames.
+			c.upgradeHTTP2(req)
+			c.forget(req)
+			return
+		}
 		c.emitPair(req, dr, m)
 		if c.head < len(c.pending) && c.pending[c.head].startAt < dr.begin.At {
 			c.pipelined = true // the next request came before this answer

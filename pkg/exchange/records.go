@@ -5,6 +5,7 @@ package exchange
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/httptrace/httptrace/pkg/event"
 	"github.com/httptrace/httptrace/pkg/httpparse"
@@ -24,6 +25,7 @@ type pendingReq struct {
 	meta                stream.Meta
 	kind                httpparse.MethodKind
 	upgrade             bool
+	h2c                 bool // its Upgrade header asks for h2c
 	gap, truncated      bool
 	ambiguous           bool   // its framing headers could be read more than one way
 	cut                 bool   // the request ended early (httpparse.Message.Cut)
@@ -43,8 +45,23 @@ func (q *pendingReq) fill(c *conn, dr *dir, m *httpparse.Message) {
 	q.body = append(q.body[:0], m.Body...)
 	q.startAt, q.endAt, q.meta = dr.begin.At, dr.cur.At, dr.begin
 	q.kind, q.upgrade = m.Kind(), m.Upgrade
+	q.h2c = m.Upgrade && asksH2C(q.headers)
 	q.gap, q.truncated, q.cut, q.ambiguous = m.Gap, m.Truncated, m.Cut, m.Ambiguous
 	q.size = uint64(len(head) + len(q.body))
+}
+
+// asksH2C reports whether an Upgrade header lists the h2c token.
+func asksH2C(hs []record.Header) bool {
+	for _, h := range hs {
+		if strings.EqualFold(h.Name, "Upgrade") {
+			for _, tok := range strings.Split(h.Value, ",") {
+				if strings.EqualFold(strings.TrimSpace(tok), "h2c") {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 func slice(s string, sp httpparse.Span) string { return s[sp.Off:sp.End] }

@@ -125,6 +125,18 @@ func (c *Conn) Reset(client int, fromStart bool) {
 	}
 }
 
+// Upgraded opens stream 1 with req, the HTTP/1.1 request that asked for
+// the upgrade to h2c (RFC 7540 §3.2): the server's answer to it comes on
+// stream 1, in frames.
+func (c *Conn) Upgraded(req Message) {
+	if s := c.get(1, true, true); s != nil {
+		req.Headers, req.Ended = true, true
+		fields := s.Request.Fields[:0]
+		s.Request = req
+		s.Request.Fields = append(fields, req.Fields...)
+	}
+}
+
 // Client is the client's direction, -1 while it is not known.
 func (c *Conn) Client() int {
 	switch {
@@ -293,11 +305,36 @@ func (h *half) end(f *frame) {
 		h.settings(f)
 	case frameRSTStream:
 		if s := h.c.streams[f.stream]; s != nil && len(f.payload) >= 4 {
-			p := f.payload
-			s.Reset, s.ResetCode = true, uint32(p[0])<<24|uint32(p[1])<<16|uint32(p[2])<<8|uint32(p[3])
+			s.Reset, s.ResetCode = true, be32(f.payload)
 			h.c.end(s)
 		}
+	case frameGoAway:
+		if f.stream == 0 && len(f.payload) >= goAwayKept {
+			h.goAway(be32(f.payload)&0x7fffffff, be32(f.payload[4:]))
+		}
 	}
+}
+
+// goAway takes a GOAWAY h's side sent: the streams its peer opened past
+// last were not and will not be processed; they end now, with the code.
+func (h *half) goAway(last, code uint32) {
+	ids := make([]uint32, 0, len(h.c.streams))
+	for id := range h.c.streams {
+		// The client opens odd streams; the server pushes even ones.
+		if id > last && (id&1 == 1) == !h.client {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		s := h.c.streams[id]
+		s.Reset, s.ResetCode = true, code
+		h.c.end(s)
+	}
+}
+
+func be32(p []byte) uint32 {
+	return uint32(p[0])<<24 | uint32(p[1])<<16 | uint32(p[2])<<8 | uint32(p[3])
 }
 
 // dataEnd counts a DATA frame on its stream.

@@ -310,3 +310,26 @@ func TestHeaderLimitKeepsAPrefix(t *testing.T) {
 		t.Errorf("fields kept: %+v", st.Request)
 	}
 }
+
+// A server's GOAWAY ends the streams past its last stream id, with its
+// error code; the ones up to it go on.
+func TestGoAway(t *testing.T) {
+	c, s := newWire(true), newWire(false)
+	for _, id := range []uint32{1, 3, 5} {
+		c.headers(t, id, true, ":method", "GET", ":scheme", "http", ":authority", "a", ":path", fmt.Sprintf("/%d", id))
+	}
+	if err := s.fr.WriteGoAway(3, http2.ErrCodeRefusedStream, []byte("going away, with some debug data")); err != nil {
+		t.Fatal(err)
+	}
+	f := newFollower(true)
+	f.feed(cli, c.take(), 0)
+	f.feed(srv, s.take(), 0)
+	if len(f.got) != 1 || f.got[0].ID != 5 || !f.got[0].Reset || f.got[0].ResetCode != uint32(http2.ErrCodeRefusedStream) {
+		t.Fatalf("after GOAWAY(3): %+v", f.got)
+	}
+	s.headers(t, 3, true, ":status", "200")
+	f.feed(srv, s.take(), 0)
+	if len(f.got) != 2 || f.got[1].ID != 3 || f.got[1].Reset || f.got[1].Response.Status != 200 {
+		t.Errorf("stream 3 after GOAWAY(3): %+v", f.got)
+	}
+}

@@ -25,6 +25,7 @@ const (
 	flagPriority   = 0x20
 
 	frameHeaderLen = 9
+	goAwayKept     = 8 // of a GOAWAY's payload: the last stream id and the error code
 	// maxKeptPayload bounds a frame payload kept whole (a header block
 	// fragment, SETTINGS): the largest SETTINGS_MAX_FRAME_SIZE a peer may
 	// set is 16 MiB, but one kept past this is cut and its block unresolved.
@@ -161,7 +162,7 @@ func (r *reader) start(h handler) {
 		}
 	}
 	switch r.f.typ {
-	case frameHeaders, frameContinuation, frameSettings, frameRSTStream, framePushPromise:
+	case frameHeaders, frameContinuation, frameSettings, frameRSTStream, framePushPromise, frameGoAway:
 		r.f.keep = true
 		r.f.payload = keep
 	}
@@ -181,9 +182,12 @@ func (r *reader) payload(b []byte, n int, h handler) {
 		h.data(f, f.length-f.left, b, n)
 	}
 	if f.keep && b != nil && !f.cut && !f.gap {
-		if len(f.payload)+len(b) <= maxKeptPayload {
+		switch {
+		case f.typ == frameGoAway: // its last stream id and error code; not its debug data
+			f.payload = append(f.payload, b[:min(len(b), max(0, goAwayKept-len(f.payload)))]...)
+		case len(f.payload)+len(b) <= maxKeptPayload:
 			f.payload = append(f.payload, b...)
-		} else {
+		default:
 			f.cut = true
 		}
 	}

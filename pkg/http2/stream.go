@@ -51,7 +51,8 @@ type Message struct {
 type Stream struct {
 	ID                uint32
 	Request, Response Message
-	// Reset: a RST_STREAM ended it, with ResetCode (RFC 9113 §7).
+	// Reset: a RST_STREAM ended it, or a GOAWAY whose last stream id was
+	// below it, with ResetCode (RFC 9113 §7).
 	Reset     bool
 	ResetCode uint32
 	// answerOnly: the server's HEADERS opened it, its request not seen

@@ -82,9 +82,12 @@ func appendText(b []byte, e *record.Exchange, s *sink) []byte {
 		b = append(b, " stream="...)
 		b = strconv.AppendUint(b, uint64(e.Stream), 10)
 	}
-	if e.GRPCStatusSet {
+	if e.GRPCStatusSet { // grpc=NOT_FOUND(5)
 		b = append(b, " grpc="...)
+		b = append(b, record.GRPCCodeName(e.GRPCStatus)...)
+		b = append(b, '(')
 		b = strconv.AppendInt(b, int64(e.GRPCStatus), 10)
+		b = append(b, ')')
 	}
 	if e.Reset {
 		b = append(b, " reset="...)

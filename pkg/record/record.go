@@ -79,8 +79,8 @@ type Exchange struct {
 	// lie were not seen.
 	GRPCRequestMessages, GRPCResponseMessages int
 
-	// Reset: an HTTP/2 stream ended by RST_STREAM, with ResetCode (RFC
-	// 9113 §7: 8 is CANCEL).
+	// Reset: an HTTP/2 stream ended by RST_STREAM (or by a GOAWAY that
+	// left it unprocessed), with ResetCode (RFC 9113 §7: 8 is CANCEL).
 	Reset     bool
 	ResetCode uint32
 
@@ -99,6 +99,20 @@ type Exchange struct {
 	// than one way (Content-Length with Transfer-Encoding, Transfer-Encoding
 	// in HTTP/1.0, a folded framing header); it was framed as RFC 9112 says.
 	FramingAmbiguous bool
+}
+
+// grpcCodes are gRPC's status code names, by code.
+var grpcCodes = [...]string{"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+	"ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+	"UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"}
+
+// GRPCCodeName is the name of gRPC status code c (NOT_FOUND for 5), ""
+// for a code gRPC does not define.
+func GRPCCodeName(c int) string {
+	if c >= 0 && c < len(grpcCodes) {
+		return grpcCodes[c]
+	}
+	return ""
 }
 
 // LatencyMs is LatencyNs in milliseconds.

@@ -218,3 +218,21 @@ func TestHTTP2Adopted(t *testing.T) {
 		t.Errorf("the method called for the first time has no path")
 	}
 }
+
+// TestHTTP2Upgrade: curl asks Go's x/net h2c handler to upgrade an
+// HTTP/1.1 request to h2c; the answer comes on stream 1, in frames, and is
+// logged with the request that asked (proto HTTP/1.1, stream 1), once.
+func TestHTTP2Upgrade(t *testing.T) {
+	curl := harness.NeedBinary(t, "curl")
+	srv := harness.StartH2CUpgradeServer(t)
+	tr := trace(t, srv.PID())
+	id := harness.NewID("h2c-upgrade")
+	path := "/ok/" + id
+	out, err := exec.Command(curl, "-s", "--http2", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
+		srv.URL(path)).CombinedOutput()
+	if err != nil || string(out) != "2 200" {
+		t.Fatalf("curl --http2 (upgrade): %q %v, want HTTP/2 and 200", out, err)
+	}
+	sent := []harness.Sent{{ID: id, Method: "GET", Path: path, Answer: harness.Answer{Status: 200}, Proto: "HTTP/1.1", Stream: 1, Server: srv.Addr}}
+	finish(t, tr, "h2c-upgrade", sent)
+}

@@ -33,6 +33,9 @@ type Sent struct {
 	TLS bool
 	// Proto is the record's proto: HTTP/1.1 when empty.
 	Proto string
+	// Stream is the HTTP/2 stream the record must name; 0: any odd one
+	// for HTTP/2, none otherwise.
+	Stream uint32
 	// GRPC, when set, is the gRPC call's service, method and status the
 	// record must give.
 	GRPC *GRPCCall
@@ -128,7 +131,10 @@ func Mismatches(r Record, s Sent) []string {
 	if want := cmp.Or(s.Proto, "HTTP/1.1"); r.Proto != want {
 		bad("proto %q, want %s", r.Proto, want)
 	}
-	if want := s.Proto == "HTTP/2"; (r.Stream != 0) != want || (want && r.Stream%2 != 1) {
+	switch want := s.Proto == "HTTP/2"; {
+	case s.Stream != 0 && r.Stream != s.Stream:
+		bad("stream %d, want %d", r.Stream, s.Stream)
+	case s.Stream == 0 && ((r.Stream != 0) != want || (want && r.Stream%2 != 1)):
 		bad("stream %d, want an odd stream id for HTTP/2 only", r.Stream)
 	}
 	if g := s.GRPC; g != nil {

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/h2c"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -23,6 +25,23 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
+
+// ServeH2CUpgrade runs the Go net/http server with x/net's h2c handler:
+// HTTP/1.1, and HTTP/2 without TLS reached by the HTTP/1.1 Upgrade: h2c
+// request (RFC 7540 §3.2) or by prior knowledge.
+func ServeH2CUpgrade(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	pid := strconv.Itoa(os.Getpid())
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Server-Pid", pid)
+		fmt.Fprintf(w, "ok %s %s\n", r.URL.Path, r.Proto)
+	})
+	fmt.Printf("listening %s\n", ln.Addr())
+	return (&http.Server{Handler: h2c.NewHandler(h, &http2.Server{})}).Serve(ln)
+}
 
 // ServeH2C runs the Go net/http server speaking HTTP/2 without TLS (h2c,
 // prior knowledge), as net/http's own Protocols setting serves it, and
@@ -154,6 +173,13 @@ func (c *GRPCClient) Close() { c.cc.Close() }
 func StartH2CServer(t testing.TB) *Server {
 	t.Helper()
 	return startServer(t, selfServe(t, "h2c"))
+}
+
+// StartH2CUpgradeServer runs this test binary as the Go server that takes
+// the upgrade to h2c.
+func StartH2CUpgradeServer(t testing.TB) *Server {
+	t.Helper()
+	return startServer(t, selfServe(t, "h2c-upgrade"))
 }
 
 // StartGRPCServer runs this test binary as the grpc-go health server.

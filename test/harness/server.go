@@ -42,7 +42,8 @@ const FileRequest = "GET /from-regular-file HTTP/1.1\r\nHost: file\r\n\r\n"
 
 // ServeIfAsked runs a test server and exits when ServeEnv is set: "1" (or
 // "go") for the Go net/http server, "syscalls" for the syscall-path server,
-// "h2c" for net/http over HTTP/2 without TLS, "grpc" for grpc-go's.
+// "h2c" for net/http over HTTP/2 without TLS, "h2c-upgrade" for the same
+// reached by the HTTP/1.1 upgrade, "grpc" for grpc-go's.
 // Call it first in TestMain. One static test binary is then both the tests
 // and the servers in a guest that has nothing else.
 func ServeIfAsked() {
@@ -56,6 +57,8 @@ func ServeIfAsked() {
 		err = syscalls.Serve(os.Stdout)
 	case "h2c":
 		err = ServeH2C(serveAddr())
+	case "h2c-upgrade":
+		err = ServeH2CUpgrade(serveAddr())
 	case "grpc":
 		err = serveGRPC(serveAddr())
 	default:
