@@ -26,7 +26,8 @@ type h2conn struct {
 func (c *conn) useHTTP2(client int, fromStart bool) {
 	if c.h2 == nil {
 		c.h2 = &h2conn{}
-		lim := http2.Limits{MaxStreams: MaxStreams, MaxHeaderBytes: c.t.opts.MaxHeaderBytes, CaptureBodyBytes: c.t.opts.CaptureBodyBytes}
+		lim := http2.Limits{MaxStreams: MaxStreams, MaxHeaderBytes: c.t.opts.MaxHeaderBytes,
+			CaptureBodyBytes: c.t.opts.CaptureBodyBytes, Budget: &c.t.budget}
 		c.h2.h = http2.NewConn(lim, &c.t.stats.HTTP2, c.h2.stream)
 	}
 	c.h2.c, c.h2.upgradedProto = c, ""

@@ -33,7 +33,7 @@ func (h *half) learnRoles() *Message {
 	m := h.msg(s)
 	fields := m.Fields[:0]
 	*m = *sc
-	sc.Fields = fields // the stream's room goes to the next scratch block
+	sc.Fields, sc.size = fields, 0 // the stream's room goes to the next scratch block; its charge with the block
 	return m
 }
 
@@ -89,6 +89,7 @@ func (h *half) startBlock(f *frame) {
 	}
 	if !h.c.roles {
 		sc := &h.scratch
+		sc.release(h.c)
 		*sc = Message{Fields: sc.Fields[:0], First: h.cur}
 		b.msg = sc
 		return
@@ -174,7 +175,8 @@ func (h *half) endBlock(unfinished bool) {
 	if !b.trailers {
 		if !h.client && m.Status >= 100 && m.Status < 200 {
 			// An interim response: the final one's block comes next.
-			m.Status, m.Fields, m.size = 0, m.Fields[:0], 0
+			m.release(h.c)
+			m.Status, m.Fields = 0, m.Fields[:0]
 			return
 		}
 		m.Headers = true
@@ -216,7 +218,8 @@ func (h *half) field(f hpack.HeaderField) {
 		}
 		return
 	}
-	if m.Truncated || m.size+len(f.Name)+len(f.Value) > h.c.lim.MaxHeaderBytes {
+	n := len(f.Name) + len(f.Value)
+	if m.Truncated || m.size+n > h.c.lim.MaxHeaderBytes || !h.c.lim.Budget.Take(int64(n)) {
 		m.Truncated = true // what is kept is the fields before the limit
 		return
 	}

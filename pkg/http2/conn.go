@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/net/http2/hpack"
 
+	"github.com/httptrace/httptrace/pkg/httpparse"
 	"github.com/httptrace/httptrace/pkg/stream"
 )
 
@@ -19,6 +20,9 @@ type Limits struct {
 	MaxHeaderBytes int
 	// CaptureBodyBytes is how many bytes of each body are kept (Body).
 	CaptureBodyBytes int
+	// Budget, when set, is charged the names and values kept, shared with
+	// the HTTP/1 parsers: a field past it is left out (Truncated).
+	Budget *httpparse.Budget
 }
 
 // Stats counts what the connections of one owner saw.
@@ -110,6 +114,9 @@ func (c *Conn) Reset(client int, fromStart bool) {
 		delete(c.streams, id)
 		c.put(s)
 	}
+	for i := range c.dirs {
+		c.dirs[i].scratch.release(c)
+	}
 	c.opened, c.first = [2]uint32{}, [2]uint32{}
 	for i := range c.dirs {
 		h := &c.dirs[i]
@@ -130,7 +137,7 @@ func (c *Conn) Reset(client int, fromStart bool) {
 // stream 1, in frames.
 func (c *Conn) Upgraded(req Message) {
 	if s := c.get(1, true, true); s != nil {
-		req.Headers, req.Ended = true, true
+		req.Headers, req.Ended, req.size = true, true, 0
 		fields := s.Request.Fields[:0]
 		s.Request = req
 		s.Request.Fields = append(fields, req.Fields...)
@@ -235,11 +242,19 @@ func (c *Conn) endOldestGap() bool {
 }
 
 func (c *Conn) put(s *Stream) {
+	s.Request.release(c)
+	s.Response.release(c)
 	if len(c.free) < 16 {
 		clear(s.Request.Fields)
 		clear(s.Response.Fields)
 		c.free = append(c.free, s)
 	}
+}
+
+// release gives back what m's fields were charged to the budget.
+func (m *Message) release(c *Conn) {
+	c.lim.Budget.Give(int64(m.size))
+	m.size = 0
 }
 
 // end hands stream s on and forgets it.

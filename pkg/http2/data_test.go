@@ -2,8 +2,10 @@ package http2
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
+	"github.com/httptrace/httptrace/pkg/httpparse"
 	"github.com/httptrace/httptrace/pkg/stream"
 )
 
@@ -79,5 +81,30 @@ func TestGRPCMessagesNotSeen(t *testing.T) {
 				t.Errorf("messages %d, want %d", got, tc.want)
 			}
 		})
+	}
+}
+
+// Header fields kept are charged to the budget shared with the HTTP/1
+// parsers: past it a message is truncated, and all is given back when
+// the streams end.
+func TestHeaderBudget(t *testing.T) {
+	c, s := newWire(true), newWire(false)
+	big := strings.Repeat("v", 60)
+	c.headers(t, 1, false, ":method", "GET", ":scheme", "http", ":authority", "a", ":path", "/1", "x-a", big)
+	c.headers(t, 3, false, ":method", "GET", ":scheme", "http", ":authority", "a", ":path", "/3", "x-b", big)
+	f := newFollower(true)
+	budget := &httpparse.Budget{Max: 100}
+	f.c.lim.Budget = budget
+	f.feed(cli, c.take(), 0)
+	one, three := f.c.streams[1], f.c.streams[3]
+	if one.Request.Truncated || !three.Request.Truncated || budget.Refused != 1 || budget.Used() != 63 {
+		t.Errorf("stream 1 truncated %v, stream 3 %v; budget used %d, refused %d", one.Request.Truncated, three.Request.Truncated, budget.Used(), budget.Refused)
+	}
+	s.headers(t, 1, true, ":status", "200")
+	s.headers(t, 3, true, ":status", "200")
+	f.feed(srv, s.take(), 0)
+	f.c.Close()
+	if len(f.got) != 2 || budget.Used() != 0 {
+		t.Errorf("after the streams ended: %d streams, budget used %d", len(f.got), budget.Used())
 	}
 }

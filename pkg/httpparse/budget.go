@@ -18,6 +18,28 @@ type Budget struct {
 	Refused uint64 // header lines (or line parts) not stored for want of budget
 }
 
+// Take charges n bytes kept by something other than a parser (HTTP/2's
+// decoded header fields) to the budget; when they do not fit it counts a
+// refusal and reports false, and they are not to be kept.
+func (b *Budget) Take(n int64) bool {
+	if b == nil {
+		return true
+	}
+	if b.Max > 0 && b.used+n > b.Max {
+		b.Refused++
+		return false
+	}
+	b.used += n
+	return true
+}
+
+// Give returns n bytes taken with Take.
+func (b *Budget) Give(n int64) {
+	if b != nil {
+		b.used -= n
+	}
+}
+
 // Used is what the parsers hold beyond their floors.
 func (b *Budget) Used() int64 { return b.used }
 
