@@ -4,6 +4,7 @@ package exchange
 
 import (
 	"bytes"
+	"encoding/base64"
 	"strings"
 
 	"github.com/httptrace/httptrace/pkg/event"
@@ -45,13 +46,19 @@ func (c *conn) upgradeHTTP2(q *pendingReq) {
 	last.At = q.endAt
 	authority := ""
 	for _, h := range q.headers {
-		if strings.EqualFold(h.Name, "Host") {
+		switch {
+		case strings.EqualFold(h.Name, "Host"):
 			authority = h.Value
+		case strings.EqualFold(h.Name, "HTTP2-Settings"):
+			// The client's first SETTINGS (base64url, padding optional).
+			if p, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(h.Value, "=")); err == nil {
+				c.h2.h.ClientSettings(p)
+			}
 		}
 	}
 	c.h2.upgradedProto = q.proto
 	c.h2.h.Upgraded(http2.Message{Method: q.method, Path: q.path, Authority: authority, Scheme: "http",
-		Fields: q.headers, Bytes: q.bytes, BodyBytes: q.bodyBytes, First: q.meta, Last: last, Gap: q.gap, Truncated: q.truncated})
+		Fields: q.headers, Bytes: q.bytes, BodyBytes: q.bodyBytes, Body: q.body, First: q.meta, Last: last, Gap: q.gap, Truncated: q.truncated})
 }
 
 // clientDir is the direction the client of a connection on side s sends
@@ -135,6 +142,7 @@ func (p *h2conn) stream(s *http2.Stream) {
 	r.Truncated = q.Truncated || a.Truncated
 	r.Unresolved = q.Unresolved + a.Unresolved
 	r.Reset, r.ResetCode = s.Reset, s.ResetCode
+	r.GoAway, r.GoAwayCode = s.GoAway, s.GoAwayCode
 	if svc, m, ok := http2.GRPCMethod(r.Path); ok && s.GRPC() {
 		r.GRPCService, r.GRPCMethod = svc, m
 		r.GRPCStatus, r.GRPCMessage, r.GRPCStatusSet = s.GRPCStatus()

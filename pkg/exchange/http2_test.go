@@ -216,3 +216,16 @@ func TestHTTP2Upgrade(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// A 101 that switches to another protocol than h2c (the request listed
+// both) is an upgrade like any other: logged with its request, parsing stops.
+func TestUpgradeNotH2C(t *testing.T) {
+	w := newWorld(t, Options{})
+	p := w.serverConn(1)
+	p.send(event.Recv, "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket, h2c\r\n\r\n")
+	p.send(event.Send, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n\x81\x02hi")
+	p.close()
+	if w.summary() != "GET /ws 101" || w.recs[0].Stream != 0 || w.tr.Stats().Upgraded != 1 || w.tr.Stats().ConnsHTTP2 != 0 {
+		t.Errorf("records: %s; stats %+v", w.summary(), w.tr.Stats())
+	}
+}

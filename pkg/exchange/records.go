@@ -53,12 +53,30 @@ func (q *pendingReq) fill(c *conn, dr *dir, m *httpparse.Message) {
 // asksH2C reports whether an Upgrade header lists the h2c token.
 func asksH2C(hs []record.Header) bool {
 	for _, h := range hs {
-		if strings.EqualFold(h.Name, "Upgrade") {
-			for _, tok := range strings.Split(h.Value, ",") {
-				if strings.EqualFold(strings.TrimSpace(tok), "h2c") {
-					return true
-				}
-			}
+		if strings.EqualFold(h.Name, "Upgrade") && hasToken(h.Value, "h2c") {
+			return true
+		}
+	}
+	return false
+}
+
+// upgradesToH2C reports whether response m (a 101) switches to h2c: its
+// Upgrade header names it.
+func upgradesToH2C(m *httpparse.Message) bool {
+	head := m.Head()
+	for _, f := range m.Fields {
+		if strings.EqualFold(string(head[f.Name.Off:f.Name.End]), "Upgrade") && hasToken(string(head[f.Value.Off:f.Value.End]), "h2c") {
+			return true
+		}
+	}
+	return false
+}
+
+// hasToken reports whether a comma-separated header value lists tok.
+func hasToken(v, tok string) bool {
+	for _, t := range strings.Split(v, ",") {
+		if strings.EqualFold(strings.TrimSpace(t), tok) {
+			return true
 		}
 	}
 	return false

@@ -184,7 +184,11 @@ func (h *half) endBlock(unfinished bool) {
 	if b.endStream {
 		m.Ended = true
 	}
-	if s := h.c.streams[b.stream]; s != nil && b.endStream {
+	s := h.c.streams[b.stream]
+	switch {
+	case s != nil && h.client && h.c.refused(s.ID):
+		h.c.refuse(s) // opened in flight, past a GOAWAY's last stream id
+	case s != nil && b.endStream:
 		h.c.maybeEnd(s)
 	}
 }

@@ -39,6 +39,7 @@ type Stats struct {
 
 const (
 	defaultTableSize = 4096    // SETTINGS_HEADER_TABLE_SIZE's initial value
+	keptBodyCap      = 4096    // body room a recycled stream keeps
 	maxTableBytes    = 1 << 16 // the largest HPACK table followed (and filled with placeholders)
 	maxStringBytes   = 1 << 20 // a name or value longer is not decoded
 )
@@ -88,6 +89,11 @@ type Conn struct {
 	first [2]uint32
 	// roles is set once it is known which direction is the client's.
 	roles bool
+	// goAway[p] is set when a GOAWAY said streams of parity p past
+	// goAwayLast[p] will not be processed; goAwayCode is its code.
+	goAway     [2]bool
+	goAwayLast [2]uint32
+	goAwayCode [2]uint32
 }
 
 // NewConn returns a connection that calls emit, synchronously, for each
@@ -118,6 +124,7 @@ func (c *Conn) Reset(client int, fromStart bool) {
 		c.dirs[i].scratch.release(c)
 	}
 	c.opened, c.first = [2]uint32{}, [2]uint32{}
+	c.goAway, c.goAwayLast, c.goAwayCode = [2]bool{}, [2]uint32{}, [2]uint32{}
 	for i := range c.dirs {
 		h := &c.dirs[i]
 		h.client = i == client
@@ -138,9 +145,21 @@ func (c *Conn) Reset(client int, fromStart bool) {
 func (c *Conn) Upgraded(req Message) {
 	if s := c.get(1, true, true); s != nil {
 		req.Headers, req.Ended, req.size = true, true, 0
-		fields := s.Request.Fields[:0]
+		fields, body := s.Request.Fields[:0], s.Request.Body[:0]
 		s.Request = req
 		s.Request.Fields = append(fields, req.Fields...)
+		s.Request.Body = append(body, req.Body...)
+	}
+}
+
+// ClientSettings applies the client's SETTINGS sent as the HTTP2-Settings
+// header of its request asking for h2c (RFC 7540 §3.2.1): payload is the
+// header's value, decoded.
+func (c *Conn) ClientSettings(payload []byte) {
+	for i := range c.dirs {
+		if h := &c.dirs[i]; h.client {
+			h.settings(&frame{typ: frameSettings, length: uint32(len(payload)), payload: payload})
+		}
 	}
 }
 
@@ -182,6 +201,9 @@ func (c *Conn) Close() {
 	slices.Sort(ids)
 	for _, id := range ids {
 		c.end(c.streams[id])
+	}
+	for i := range c.dirs {
+		c.dirs[i].scratch.release(c)
 	}
 }
 
@@ -244,6 +266,11 @@ func (c *Conn) endOldestGap() bool {
 func (c *Conn) put(s *Stream) {
 	s.Request.release(c)
 	s.Response.release(c)
+	for _, m := range [2]*Message{&s.Request, &s.Response} {
+		if cap(m.Body) > keptBodyCap {
+			m.Body = nil // a large body's room is not kept idle
+		}
+	}
 	if len(c.free) < 16 {
 		clear(s.Request.Fields)
 		clear(s.Response.Fields)
@@ -251,10 +278,10 @@ func (c *Conn) put(s *Stream) {
 	}
 }
 
-// release gives back what m's fields were charged to the budget.
+// release gives back what m's fields and body were charged to the budget.
 func (m *Message) release(c *Conn) {
-	c.lim.Budget.Give(int64(m.size))
-	m.size = 0
+	c.lim.Budget.Give(int64(m.size + m.bodyCharged))
+	m.size, m.bodyCharged = 0, 0
 }
 
 // end hands stream s on and forgets it.
@@ -331,21 +358,37 @@ func (h *half) end(f *frame) {
 }
 
 // goAway takes a GOAWAY h's side sent: the streams its peer opened past
-// last were not and will not be processed; they end now, with the code.
+// last were not and will not be processed (RFC 9113 §6.8); they end now,
+// and ones opened later (in flight) end as their header block does.
 func (h *half) goAway(last, code uint32) {
+	p := uint32(1) // the client opens odd streams; the server pushes even ones
+	if h.client {
+		p = 0
+	}
+	h.c.goAway[p], h.c.goAwayLast[p], h.c.goAwayCode[p] = true, last, code
 	ids := make([]uint32, 0, len(h.c.streams))
 	for id := range h.c.streams {
-		// The client opens odd streams; the server pushes even ones.
-		if id > last && (id&1 == 1) == !h.client {
+		if id > last && id&1 == p {
 			ids = append(ids, id)
 		}
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		s := h.c.streams[id]
-		s.Reset, s.ResetCode = true, code
-		h.c.end(s)
+		h.c.refuse(h.c.streams[id])
 	}
+}
+
+// refuse ends s, which a GOAWAY left unprocessed.
+func (c *Conn) refuse(s *Stream) {
+	p := s.ID & 1
+	s.GoAway, s.GoAwayCode = true, c.goAwayCode[p]
+	c.end(s)
+}
+
+// refused reports whether a GOAWAY left stream id unprocessed.
+func (c *Conn) refused(id uint32) bool {
+	p := id & 1
+	return c.goAway[p] && id > c.goAwayLast[p]
 }
 
 func be32(p []byte) uint32 {
@@ -406,7 +449,8 @@ func (h *half) lost() {
 	}
 	h.block.on = false
 	for _, s := range h.c.streams {
-		h.msg(s).Gap = true
+		m := h.msg(s)
+		m.Gap, m.body.lost, m.bodyCut = true, true, true
 	}
 }
 

@@ -324,12 +324,19 @@ func TestGoAway(t *testing.T) {
 	f := newFollower(true)
 	f.feed(cli, c.take(), 0)
 	f.feed(srv, s.take(), 0)
-	if len(f.got) != 1 || f.got[0].ID != 5 || !f.got[0].Reset || f.got[0].ResetCode != uint32(http2.ErrCodeRefusedStream) {
+	if len(f.got) != 1 || f.got[0].ID != 5 || !f.got[0].GoAway || f.got[0].GoAwayCode != uint32(http2.ErrCodeRefusedStream) || f.got[0].Reset {
 		t.Fatalf("after GOAWAY(3): %+v", f.got)
 	}
 	s.headers(t, 3, true, ":status", "200")
 	f.feed(srv, s.take(), 0)
-	if len(f.got) != 2 || f.got[1].ID != 3 || f.got[1].Reset || f.got[1].Response.Status != 200 {
+	if len(f.got) != 2 || f.got[1].ID != 3 || f.got[1].GoAway || f.got[1].Response.Status != 200 {
 		t.Errorf("stream 3 after GOAWAY(3): %+v", f.got)
+	}
+	// A stream the client opened while the GOAWAY was in flight ends as
+	// its header block does.
+	c.headers(t, 7, false, ":method", "GET", ":scheme", "http", ":authority", "a", ":path", "/7")
+	f.feed(cli, c.take(), 0)
+	if len(f.got) != 3 || f.got[2].ID != 7 || !f.got[2].GoAway || f.got[2].Request.Path != "/7" {
+		t.Errorf("stream 7 opened after GOAWAY(3): %+v", f.got)
 	}
 }

@@ -28,9 +28,7 @@ func (h *half) data(f *frame, off uint32, b []byte, n int) {
 	// The body is the payload without its pad length byte and padding.
 	lead, pad, ok := f.padding()
 	if !ok {
-		if b == nil || f.flags&flagPadded != 0 {
-			m.body.lost = true // where the body ends in the frame is not known
-		}
+		m.body.lost, m.bodyCut = true, true // where the body ends in the frame is not known
 		return
 	}
 	start, end := off, off+uint32(n)
@@ -41,13 +39,24 @@ func (h *half) data(f *frame, off uint32, b []byte, n int) {
 	if b != nil {
 		b = b[start-off : end-off]
 	}
-	m.bodyBytes(h.c.lim.CaptureBodyBytes, b, int(end-start))
+	m.bodyBytes(h.c, b, int(end-start))
 }
 
-// bodyBytes takes n bytes of m's body (b nil: not seen).
-func (m *Message) bodyBytes(capture int, b []byte, n int) {
-	if b != nil && len(m.Body) < capture {
-		m.Body = append(m.Body, b[:min(len(b), capture-len(m.Body))]...)
+// bodyBytes takes n bytes of m's body (b nil: not seen). The kept part
+// stops at the first byte not seen, and at the budget.
+func (m *Message) bodyBytes(c *Conn, b []byte, n int) {
+	capture := c.lim.CaptureBodyBytes
+	switch {
+	case b == nil && len(m.Body) < capture:
+		m.bodyCut = true
+	case b != nil && !m.bodyCut && len(m.Body) < capture:
+		k := min(len(b), capture-len(m.Body))
+		if c.lim.Budget.Take(int64(k)) {
+			m.Body = append(m.Body, b[:k]...)
+			m.bodyCharged += k
+		} else {
+			m.bodyCut = true
+		}
 	}
 	st := &m.body
 	for n > 0 && !st.lost {

@@ -108,3 +108,49 @@ func TestHeaderBudget(t *testing.T) {
 		t.Errorf("after the streams ended: %d streams, budget used %d", len(f.got), budget.Used())
 	}
 }
+
+// A kept body stops at its first byte not seen (no splice over it), and
+// is charged to the budget until its stream is recycled.
+func TestBodyStopsAtUnseen(t *testing.T) {
+	c := newWire(true)
+	c.headers(t, 1, false, ":method", "POST", ":scheme", "http", ":authority", "a", ":path", "/b")
+	pre := c.take()
+	if err := c.fr.WriteData(1, true, []byte("AAAAABBBBBCCCCC")); err != nil {
+		t.Fatal(err)
+	}
+	d := c.take()
+	f := newFollower(true)
+	budget := &httpparse.Budget{Max: 1 << 20}
+	f.c.lim.Budget, f.c.lim.CaptureBodyBytes = budget, 100
+	f.feed(cli, pre, 0)
+	f.feed(cli, d[:frameHeaderLen+5], 0)
+	f.c.Skip(cli, 5, false, stream.Meta{})
+	f.feed(cli, d[frameHeaderLen+10:], 0)
+	st := f.c.streams[1]
+	if string(st.Request.Body) != "AAAAA" || !st.Request.BodyCut() || st.Request.BodyBytes != 15 {
+		t.Errorf("body %q cut %v bytes %d", st.Request.Body, st.Request.BodyCut(), st.Request.BodyBytes)
+	}
+	f.c.Close()
+	if budget.Used() != 0 {
+		t.Errorf("budget used %d after the close", budget.Used())
+	}
+}
+
+// Fields of a header block read while the roles are not known are given
+// back at the close.
+func TestScratchReleasedOnClose(t *testing.T) {
+	s := newWire(false)
+	s.headers(t, 1, true, "grpc-status", "0")
+	f := newFollower(false)
+	budget := &httpparse.Budget{Max: 1 << 20}
+	f.c.lim.Budget = budget
+	f.c.Reset(-1, false)
+	f.feed(srv, s.take(), 0)
+	if budget.Used() == 0 {
+		t.Fatal("the block's fields were not charged")
+	}
+	f.c.Close()
+	if budget.Used() != 0 {
+		t.Errorf("budget used %d after the close", budget.Used())
+	}
+}

@@ -222,3 +222,21 @@ func TestGapStreamsGiveWay(t *testing.T) {
 		t.Errorf("streams %+v stats %+v", f.got, f.stats)
 	}
 }
+
+// Frames lost to a loss of framing make the message counts of the streams
+// open then unknown.
+func TestLostFramingMessagesUnknown(t *testing.T) {
+	c := newWire(true)
+	c.headers(t, 1, false, ":method", "POST", ":scheme", "http", ":authority", "a", ":path", "/pkg.S/Up", "content-type", "application/grpc")
+	c.data(t, 1, false, 0)
+	f := newFollower(true)
+	f.feed(cli, c.take(), 0)
+	f.c.Skip(cli, 4, true, stream.Meta{})
+	c.data(t, 1, true, 0)
+	f.feed(cli, c.take(), 0)
+	f.c.Close()
+	st := f.one(t)
+	if got := st.Request.GRPCMessages(); got != -1 {
+		t.Errorf("messages %d after frames were lost, want -1 (not known)", got)
+	}
+}

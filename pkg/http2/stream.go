@@ -41,24 +41,33 @@ type Message struct {
 	Gap        bool // bytes of its frames were not seen
 	Truncated  bool // header fields past the size limit were left out
 	size       int  // bytes of names and values kept
-	// Body is the body's first Limits.CaptureBodyBytes bytes, as far as
-	// they were seen.
-	Body []byte
-	body bodyState
+	// Body is the body's first Limits.CaptureBodyBytes bytes, up to the
+	// first of them that was not seen (BodyCut then says so).
+	Body        []byte
+	bodyCut     bool
+	bodyCharged int // bytes of Body charged to the budget
+	body        bodyState
 }
 
 // Stream is one HTTP/2 stream: the client's request and the server's response.
 type Stream struct {
 	ID                uint32
 	Request, Response Message
-	// Reset: a RST_STREAM ended it, or a GOAWAY whose last stream id was
-	// below it, with ResetCode (RFC 9113 §7).
+	// Reset: a RST_STREAM ended it, with ResetCode (RFC 9113 §7).
 	Reset     bool
 	ResetCode uint32
+	// GoAway: a GOAWAY whose last stream id was below it left it
+	// unprocessed, with GoAwayCode.
+	GoAway     bool
+	GoAwayCode uint32
 	// answerOnly: the server's HEADERS opened it, its request not seen
 	// (from before the connection was joined, or lost).
 	answerOnly bool
 }
+
+// BodyCut reports whether bytes of the body's kept part were not seen:
+// Body stops before them.
+func (m *Message) BodyCut() bool { return m.bodyCut }
 
 // Incomplete reports whether the stream ended before its response did.
 func (s *Stream) Incomplete() bool { return !s.Response.Ended }

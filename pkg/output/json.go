@@ -17,7 +17,8 @@ import (
 // authority, request_trailers and trailers (when there are any), for gRPC
 // grpc_service, grpc_method, grpc_request_messages and
 // grpc_response_messages (when counted), and (when the response carried them)
-// grpc_status and grpc_message, reset (a RST_STREAM's error code) and
+// grpc_status and grpc_message, reset (a RST_STREAM's error code), goaway
+// (the code of a GOAWAY that left the stream unprocessed) and
 // unresolved (only when not 0); the container's
 // keys; and then request_body and response_body when the exchange carries a body slice
 // (non-nil, i.e. body capture is on). Header objects keep the order headers
@@ -113,6 +114,10 @@ func appendJSON(b []byte, e *record.Exchange, s *sink) []byte {
 	if e.Reset {
 		b = append(b, `,"reset":`...)
 		b = strconv.AppendUint(b, uint64(e.ResetCode), 10)
+	}
+	if e.GoAway {
+		b = append(b, `,"goaway":`...)
+		b = strconv.AppendUint(b, uint64(e.GoAwayCode), 10)
 	}
 	if e.Unresolved > 0 {
 		b = append(b, `,"unresolved":`...)

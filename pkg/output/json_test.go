@@ -117,6 +117,9 @@ func expected(e *record.Exchange, clock Clock) map[string]any {
 	if e.Reset {
 		m["reset"] = json.Number(fmt.Sprint(e.ResetCode))
 	}
+	if e.GoAway {
+		m["goaway"] = json.Number(fmt.Sprint(e.GoAwayCode))
+	}
 	if e.Unresolved > 0 {
 		m["unresolved"] = json.Number(fmt.Sprint(e.Unresolved))
 	}
@@ -224,6 +227,7 @@ func TestJSONDecodesToEveryField(t *testing.T) {
 			e.GRPCRequestMessages, e.GRPCResponseMessages = 3, -1
 			e.GRPCService, e.GRPCMethod, e.GRPCStatus, e.GRPCStatusSet, e.GRPCMessage = "pkg.Greeter", "SayHello", 5, true, "no such \"user\""
 			e.Unresolved = 2
+			e.GoAway, e.GoAwayCode = true, 0
 		})},
 		{"grpc call without a status", tricky(func(e *record.Exchange) {
 			e.Stream, e.GRPCService, e.GRPCMethod, e.Incomplete, e.Reset, e.ResetCode = 1, "s", "m", true, true, 8
@@ -270,7 +274,7 @@ func TestJSONDecodesToEveryField(t *testing.T) {
 				{"grpc_request_messages", tc.e.GRPCService != "" && tc.e.GRPCRequestMessages >= 0},
 				{"grpc_response_messages", tc.e.GRPCService != "" && tc.e.GRPCResponseMessages >= 0},
 				{"grpc_status", tc.e.GRPCStatusSet}, {"grpc_message", tc.e.GRPCStatusSet},
-				{"reset", tc.e.Reset}, {"unresolved", tc.e.Unresolved > 0},
+				{"reset", tc.e.Reset}, {"goaway", tc.e.GoAway}, {"unresolved", tc.e.Unresolved > 0},
 				{"container_id", tc.e.ContainerID != ""}, {"container_name", tc.e.ContainerName != ""}, {"container_pid", tc.e.ContainerPID != 0}, {"k8s_pod_uid", tc.e.PodUID != ""},
 			} {
 				if opt.set {

@@ -82,12 +82,20 @@ func appendText(b []byte, e *record.Exchange, s *sink) []byte {
 		b = append(b, " stream="...)
 		b = strconv.AppendUint(b, uint64(e.Stream), 10)
 	}
-	if e.GRPCStatusSet { // grpc=NOT_FOUND(5)
+	if e.GRPCStatusSet { // grpc=NOT_FOUND(5); a code gRPC does not define as grpc=99
 		b = append(b, " grpc="...)
-		b = append(b, record.GRPCCodeName(e.GRPCStatus)...)
-		b = append(b, '(')
-		b = strconv.AppendInt(b, int64(e.GRPCStatus), 10)
-		b = append(b, ')')
+		if name := record.GRPCCodeName(e.GRPCStatus); name != "" {
+			b = append(b, name...)
+			b = append(b, '(')
+			b = strconv.AppendInt(b, int64(e.GRPCStatus), 10)
+			b = append(b, ')')
+		} else {
+			b = strconv.AppendInt(b, int64(e.GRPCStatus), 10)
+		}
+	}
+	if e.GoAway {
+		b = append(b, " goaway="...)
+		b = strconv.AppendUint(b, uint64(e.GoAwayCode), 10)
 	}
 	if e.Reset {
 		b = append(b, " reset="...)

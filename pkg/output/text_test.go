@@ -38,8 +38,8 @@ func TestTextLine(t *testing.T) {
 			e.Method, e.Path, e.Proto, e.Stream, e.GRPCStatus, e.GRPCStatusSet, e.Unresolved = "POST", "/pkg.S/M", "HTTP/2", 5, 14, true, 1
 		}, `nginx[1234/1240] server 127.0.0.1:51234 -> 127.0.0.1:8080 "POST /pkg.S/M HTTP/2" 200 req=212 resp=2210 1.234ms stream=5 grpc=UNAVAILABLE(14) unresolved=1`},
 		{"a gRPC status gRPC does not define", func(e *record.Exchange) {
-			e.Proto, e.Stream, e.GRPCStatus, e.GRPCStatusSet = "HTTP/2", 1, 99, true
-		}, `nginx[1234/1240] server 127.0.0.1:51234 -> 127.0.0.1:8080 "GET /api/v1/items?page=2&sort=name HTTP/2" 200 req=212 resp=2210 1.234ms stream=1 grpc=(99)`},
+			e.Proto, e.Stream, e.GRPCStatus, e.GRPCStatusSet, e.GoAway = "HTTP/2", 1, 99, true, true
+		}, `nginx[1234/1240] server 127.0.0.1:51234 -> 127.0.0.1:8080 "GET /api/v1/items?page=2&sort=name HTTP/2" 200 req=212 resp=2210 1.234ms stream=1 grpc=99 goaway=0`},
 		{"empty", func(e *record.Exchange) { *e = record.Exchange{} },
 			`-[0/0] - - -> - "-" - req=0 resp=0 0.000ms`},
 	}

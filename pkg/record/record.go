@@ -79,10 +79,14 @@ type Exchange struct {
 	// lie were not seen.
 	GRPCRequestMessages, GRPCResponseMessages int
 
-	// Reset: an HTTP/2 stream ended by RST_STREAM (or by a GOAWAY that
-	// left it unprocessed), with ResetCode (RFC 9113 §7: 8 is CANCEL).
+	// Reset: an HTTP/2 stream ended by RST_STREAM, with ResetCode (RFC
+	// 9113 §7: 8 is CANCEL).
 	Reset     bool
 	ResetCode uint32
+	// GoAway: an HTTP/2 stream a GOAWAY left unprocessed (its id past the
+	// GOAWAY's last stream id), with GoAwayCode.
+	GoAway     bool
+	GoAwayCode uint32
 
 	// Unresolved counts HTTP/2 header fields that could not be decoded
 	// and are left out: they name an HPACK table entry from before the

@@ -27,7 +27,7 @@ func runH2load(c config, url string, d time.Duration, l load) (wrkResult, error)
 	secs := max(1, int(d/time.Second))
 	args := []string{"-c" + strconv.Itoa(l.conns), "-t" + strconv.Itoa(c.threads), "-D" + strconv.Itoa(secs)}
 	if l.fixed {
-		args = append(args, "-m1", "--rps="+strconv.Itoa(max(1, c.rate/l.conns)))
+		args = append(args, "-m1", "--rps="+strconv.Itoa(max(1, (c.rate+l.conns-1)/l.conns)))
 	} else {
 		args = append(args, "-m"+strconv.Itoa(h2Streams))
 	}
@@ -40,7 +40,7 @@ func runH2load(c config, url string, d time.Duration, l load) (wrkResult, error)
 
 var (
 	h2RateRe   = regexp.MustCompile(`(?m)^finished in [0-9.]+m?s, ([0-9.]+) req/s`)
-	h2ReqRe    = regexp.MustCompile(`(?m)^requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout`)
+	h2ReqRe    = regexp.MustCompile(`(?m)^requests: \d+ total, \d+ started, (\d+) done, \d+ succeeded, (\d+) failed, (\d+) errored, (\d+) timeout`)
 	h2StatusRe = regexp.MustCompile(`(?m)^status codes: \d+ 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx`)
 )
 
@@ -59,17 +59,18 @@ func parseH2load(out string) (wrkResult, error) {
 	r.RPS = rps
 	m = h2ReqRe.FindStringSubmatch(out)
 	if m == nil {
-		return r, errors.New("h2load: no \"requests: ... succeeded, ... failed\" line in its report")
+		return r, errors.New("h2load: no \"requests: ... done, ... failed\" line in its report")
 	}
+	// done counts every answered request, as wrk's total does; failed
+	// includes the non-2xx answers and errored, errored the timeouts.
 	r.Requests, _ = strconv.ParseInt(m[1], 10, 64)
 	var errs []string
-	for i, what := range []string{"failed", "errored", "timed out"} {
-		if m[2+i] != "0" {
-			errs = append(errs, m[2+i]+" "+what)
+	if m[2] != "0" {
+		e := m[2] + " failed (" + m[3] + " errored, " + m[4] + " timed out"
+		if s := h2StatusRe.FindStringSubmatch(out); s != nil {
+			e += "; " + s[2] + " 4xx, " + s[3] + " 5xx"
 		}
-	}
-	if s := h2StatusRe.FindStringSubmatch(out); s != nil && (s[2] != "0" || s[3] != "0") {
-		errs = append(errs, s[2]+" 4xx, "+s[3]+" 5xx")
+		errs = append(errs, e+")")
 	}
 	r.Errors = strings.Join(errs, "; ")
 	return r, nil

@@ -23,7 +23,7 @@ func TestParseH2load(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Requests != 206170 || r.RPS != 41234.60 || r.Errors != "3 failed; 0 4xx, 2 5xx" {
+	if r.Requests != 206173 || r.RPS != 41234.60 || r.Errors != "3 failed (0 errored, 0 timed out; 0 4xx, 2 5xx)" {
 		t.Errorf("parsed %+v", r)
 	}
 	for _, bad := range []string{"", "finished in 5.00s, 1 req/s\n", "requests: 1 total, 1 started, 1 done, 1 succeeded, 0 failed, 0 errored, 0 timeout\n"} {

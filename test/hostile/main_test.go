@@ -25,7 +25,7 @@ func TestMain(m *testing.M) { harness.Main(m) }
 
 // maxPeakRSSKiB bounds httptrace's peak resident set (VmHWM) over the run:
 // the ring buffer's pages it touched (16 MiB at most) and its heap. Runs of
-// the same binary range over 62-73 MiB on a 2-core machine, so the bound
+// the same binary range over 62-72 MiB on a 2-core machine, so the bound
 // sits above that, well below what unbounded growth would reach.
 const maxPeakRSSKiB = 96 << 10
 
