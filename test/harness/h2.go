@@ -30,34 +30,37 @@ import (
 // HTTP/1.1, and HTTP/2 without TLS reached by the HTTP/1.1 Upgrade: h2c
 // request (RFC 7540 §3.2) or by prior knowledge.
 func ServeH2CUpgrade(addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	pid := strconv.Itoa(os.Getpid())
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Server-Pid", pid)
-		fmt.Fprintf(w, "ok %s %s\n", r.URL.Path, r.Proto)
-	})
-	fmt.Printf("listening %s\n", ln.Addr())
-	return (&http.Server{Handler: h2c.NewHandler(h, &http2.Server{})}).Serve(ln)
+	return serveHTTP(addr, &http.Server{Handler: h2c.NewHandler(h2Handler(), &http2.Server{})})
 }
 
 // ServeH2C runs the Go net/http server speaking HTTP/2 without TLS (h2c,
 // prior knowledge), as net/http's own Protocols setting serves it, and
 // HTTP/1.1; it prints "listening ADDR" once it accepts connections.
 func ServeH2C(addr string) error {
+	srv := &http.Server{Handler: h2Handler(), Protocols: new(http.Protocols)}
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	srv.Protocols.SetHTTP1(true)
+	return serveHTTP(addr, srv)
+}
+
+// serveHTTP listens on addr, says "listening ADDR" and serves srv.
+func serveHTTP(addr string, srv *http.Server) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
+	fmt.Printf("listening %s\n", ln.Addr())
+	return srv.Serve(ln)
+}
+
+// h2Handler answers "ok PATH PROTO BODYBYTES"; /status/404/… with 404;
+// /trailers/ID with TrailerBodyBytes of body and an X-Checksum trailer.
+func h2Handler() http.Handler {
 	pid := strconv.Itoa(os.Getpid())
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Server-Pid", pid)
 		n, _ := io.Copy(io.Discard, r.Body)
 		if strings.HasPrefix(r.URL.Path, "/trailers/") {
-			// A body past one copy's default size, then trailers: Go
-			// writes the frames in one call.
 			w.Header().Set("Trailer", "X-Checksum")
 			w.Write([]byte(strings.Repeat("t", TrailerBodyBytes)))
 			w.Header().Set("X-Checksum", "sum-"+r.URL.Path[len("/trailers/"):])
@@ -69,11 +72,6 @@ func ServeH2C(addr string) error {
 		}
 		fmt.Fprintf(w, "ok %s %s %d\n", r.URL.Path, r.Proto, n)
 	})
-	srv := &http.Server{Handler: h, Protocols: new(http.Protocols)}
-	srv.Protocols.SetUnencryptedHTTP2(true)
-	srv.Protocols.SetHTTP1(true)
-	fmt.Printf("listening %s\n", ln.Addr())
-	return srv.Serve(ln)
 }
 
 // serveGRPC is a grpc-go server with its health service: Check answers
