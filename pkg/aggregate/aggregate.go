@@ -213,8 +213,8 @@ func (a *Aggregator) Write(e *record.Exchange) error {
 	// process may be named anything); allocates only for a name that is not.
 	k := Key{Service: validUTF8(sc.service), Side: e.Side, Method: Method(e.Method), Status: e.Status, Scheme: "http", Proto: protoVersion(e.Proto),
 		ContainerID: validUTF8(e.ContainerID), ContainerName: validUTF8(e.ContainerName), PodUID: validUTF8(e.PodUID)}
-	if e.GRPCStatusSet && e.GRPCStatus >= 0 && e.GRPCStatus < len(grpcCodes) {
-		k.GRPCStatus = grpcCodes[e.GRPCStatus]
+	if e.GRPCStatusSet && record.GRPCCodeName(e.GRPCStatus) != "" {
+		k.GRPCStatus = strconv.Itoa(e.GRPCStatus) // 0-16: no allocation
 	}
 	if e.TLS {
 		k.Scheme = "https"
@@ -402,10 +402,6 @@ func protoVersion(p string) string {
 	}
 	return ""
 }
-
-// grpcCodes are gRPC's status codes as label values (a code past them,
-// which gRPC does not define, is left out: it could be any number).
-var grpcCodes = [...]string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16"}
 
 // hostPort splits a Host header's (or :authority's) value: its host in
 // lower case, and its port, else the scheme's.

@@ -163,7 +163,7 @@ func (c *conn) response(dr *dir, m *httpparse.Message) {
 	}
 	if c.head < len(c.pending) {
 		req := c.pop()
-		if m.Status == 101 && req.h2c && upgradesToH2C(m) {
+		if m.Status == 101 && req.h2c && m.UpgradeH2C {
 			// The answer to the request comes on stream 1, in frames.
 			c.upgradeHTTP2(req)
 			c.forget(req)

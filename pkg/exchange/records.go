@@ -5,7 +5,6 @@ package exchange
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/httptrace/httptrace/pkg/event"
 	"github.com/httptrace/httptrace/pkg/httpparse"
@@ -45,41 +44,9 @@ func (q *pendingReq) fill(c *conn, dr *dir, m *httpparse.Message) {
 	q.body = append(q.body[:0], m.Body...)
 	q.startAt, q.endAt, q.meta = dr.begin.At, dr.cur.At, dr.begin
 	q.kind, q.upgrade = m.Kind(), m.Upgrade
-	q.h2c = m.Upgrade && asksH2C(q.headers)
+	q.h2c = m.UpgradeH2C
 	q.gap, q.truncated, q.cut, q.ambiguous = m.Gap, m.Truncated, m.Cut, m.Ambiguous
 	q.size = uint64(len(head) + len(q.body))
-}
-
-// asksH2C reports whether an Upgrade header lists the h2c token.
-func asksH2C(hs []record.Header) bool {
-	for _, h := range hs {
-		if strings.EqualFold(h.Name, "Upgrade") && hasToken(h.Value, "h2c") {
-			return true
-		}
-	}
-	return false
-}
-
-// upgradesToH2C reports whether response m (a 101) switches to h2c: its
-// Upgrade header names it.
-func upgradesToH2C(m *httpparse.Message) bool {
-	head := m.Head()
-	for _, f := range m.Fields {
-		if strings.EqualFold(string(head[f.Name.Off:f.Name.End]), "Upgrade") && hasToken(string(head[f.Value.Off:f.Value.End]), "h2c") {
-			return true
-		}
-	}
-	return false
-}
-
-// hasToken reports whether a comma-separated header value lists tok.
-func hasToken(v, tok string) bool {
-	for _, t := range strings.Split(v, ",") {
-		if strings.EqualFold(strings.TrimSpace(t), tok) {
-			return true
-		}
-	}
-	return false
 }
 
 func slice(s string, sp httpparse.Span) string { return s[sp.Off:sp.End] }

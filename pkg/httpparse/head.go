@@ -227,6 +227,7 @@ func (p *Parser) framingHeader(name, value []byte) bool {
 	case len("upgrade"):
 		if equalFold(name, "upgrade") {
 			m.Upgrade = true
+			m.UpgradeH2C = m.UpgradeH2C || hasToken(value, "h2c")
 		}
 	}
 	return false

@@ -29,8 +29,10 @@ type Message struct {
 	Chunked bool
 	// Close is true when a Connection header says close.
 	Close bool
-	// Upgrade is true when the message has an Upgrade header.
-	Upgrade bool
+	// Upgrade is true when the message has an Upgrade header; UpgradeH2C
+	// when one lists h2c (a request asking for HTTP/2 without TLS, or the
+	// 101 that grants it, RFC 7540 §3.2).
+	Upgrade, UpgradeH2C bool
 	// Truncated is true when the header section was cut: longer than
 	// MaxHeaderBytes, or bytes of it were not captured.
 	Truncated bool

@@ -392,3 +392,36 @@ func TestAmbiguousFraming(t *testing.T) {
 		}
 	}
 }
+
+// An Upgrade header that lists h2c marks the message (the request asking
+// for HTTP/2 without TLS, and the 101 granting it); another protocol does not.
+func TestUpgradeH2C(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Want
+		h2c  bool
+	}{
+		{"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\n\r\n", Requests, true},
+		{"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket, H2C \r\n\r\n", Requests, true},
+		{"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nUpgrade: h2c\r\n\r\n", Requests, true},
+		{"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n", Requests, false},
+		{"GET / HTTP/1.1\r\nHost: h\r\nX-Upgrade: h2c\r\n\r\n", Requests, false},
+		{"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n", Responses, true},
+		{"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", Responses, false},
+	} {
+		var p Parser
+		p.Reset(Limits{MaxHeaderBytes: 4096}, false)
+		p.Want = tc.want
+		b := []byte(tc.in)
+		for len(b) > 0 {
+			n, ev := p.Feed(b)
+			b = b[n:]
+			if ev == Head || ev == End || ev == None {
+				break
+			}
+		}
+		if m := p.Msg(); m.UpgradeH2C != tc.h2c {
+			t.Errorf("%q: UpgradeH2C %v, want %v", tc.in, m.UpgradeH2C, tc.h2c)
+		}
+	}
+}
