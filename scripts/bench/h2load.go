@@ -3,10 +3,8 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -22,20 +20,17 @@ const h2Streams = 10
 // the fixed rate, l.conns connections of one stream sending c.rate/l.conns
 // requests a second each.
 func runH2load(c config, url string, d time.Duration, l load) (wrkResult, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), d+20*time.Second)
-	defer cancel()
-	secs := max(1, int(d/time.Second))
-	args := []string{"-c" + strconv.Itoa(l.conns), "-t" + strconv.Itoa(c.threads), "-D" + strconv.Itoa(secs)}
+	args := []string{"-c" + strconv.Itoa(l.conns), "-t" + strconv.Itoa(c.threads), "-D" + strconv.Itoa(seconds(d))}
 	if l.fixed {
 		args = append(args, "-m1", "--rps="+strconv.Itoa(max(1, (c.rate+l.conns-1)/l.conns)))
 	} else {
 		args = append(args, "-m"+strconv.Itoa(h2Streams))
 	}
-	out, err := exec.CommandContext(ctx, "h2load", append(args, url)...).CombinedOutput()
+	out, err := runBounded(d, "h2load", append(args, url)...)
 	if err != nil {
-		return wrkResult{}, fmt.Errorf("h2load: %w: %s", err, strings.TrimSpace(string(out)))
+		return wrkResult{}, err
 	}
-	return parseH2load(string(out))
+	return parseH2load(out)
 }
 
 var (

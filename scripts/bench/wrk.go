@@ -19,25 +19,33 @@ type wrkResult struct {
 	Errors   string  // socket errors and non-2xx/3xx responses, "" when none
 }
 
-// runWrk loads url for d with load l; the run is bounded by a timeout well
-// past the duration, so a stuck server cannot hang the benchmark.
+// runWrk loads url for d with load l.
 func runWrk(c config, url string, d time.Duration, l load) (wrkResult, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), d+20*time.Second)
-	defer cancel()
-	secs := int(d / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
-	args := []string{"-t" + strconv.Itoa(c.threads), "-c" + strconv.Itoa(l.conns), "-d" + strconv.Itoa(secs) + "s", "--timeout", "2s"}
+	args := []string{"-t" + strconv.Itoa(c.threads), "-c" + strconv.Itoa(l.conns), "-d" + strconv.Itoa(seconds(d)) + "s", "--timeout", "2s"}
 	if l.script != "" {
 		args = append(args, "-s", l.script)
 	}
-	cmd := exec.CommandContext(ctx, "wrk", append(args, url)...)
-	out, err := cmd.CombinedOutput()
+	out, err := runBounded(d, "wrk", append(args, url)...)
 	if err != nil {
-		return wrkResult{}, fmt.Errorf("wrk: %w: %s", err, strings.TrimSpace(string(out)))
+		return wrkResult{}, err
 	}
-	return parseWrk(string(out))
+	return parseWrk(out)
+}
+
+// seconds is d in whole seconds, at least one.
+func seconds(d time.Duration) int { return max(1, int(d/time.Second)) }
+
+// runBounded runs a load generator meant to take d and returns its
+// report; the run is bounded by a timeout well past d, so a stuck server
+// cannot hang the benchmark.
+func runBounded(d time.Duration, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d+20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
 }
 
 var (
