@@ -154,7 +154,7 @@ func logSummary(log *logrus.Logger, s Summary) {
 			n, c.BPF[event.StatCallsNotSaved]))
 	case x.HTTP2.FramingLost > 0 || x.HTTP2.StreamsDropped > 0:
 		entry.Warn(fmt.Sprintf("summary: %s; HTTP/2: %d directions whose frame boundaries were lost to bytes not seen or not captured "+
-			"(a larger capture_bytes helps), %d streams past the %d followed per connection", n, x.HTTP2.FramingLost, x.HTTP2.StreamsDropped, exchange.MaxStreams))
+			"(past capture_bytes in one call), %d streams past the %d followed per connection", n, x.HTTP2.FramingLost, x.HTTP2.StreamsDropped, exchange.MaxStreams))
 	case c.BPF[event.StatTLSUnplaced] > 0 || s.TLS.Unprobed > 0 || s.TLS.Dropped > 0:
 		entry.Warn(fmt.Sprintf("summary: %s; TLS plaintext not logged: %d TLS calls whose connection was not found, "+
 			"%d files not probed, %d processes not looked at", n, c.BPF[event.StatTLSUnplaced], s.TLS.Unprobed, s.TLS.Dropped))
