@@ -67,7 +67,6 @@ type half struct {
 		trailers  bool
 		endStream bool
 		broken    bool
-		final     bool // it is the last block the decoder will see of this message
 	}
 }
 
