@@ -3,6 +3,7 @@
 package http2
 
 import (
+	"encoding/binary"
 	"slices"
 
 	"golang.org/x/net/http2/hpack"
@@ -88,6 +89,9 @@ type Conn struct {
 	first [2]uint32
 	// roles is set once it is known which direction is the client's.
 	roles bool
+	// joined: the connection was joined mid-way, so streams opened before
+	// may carry frames at any time.
+	joined bool
 	// goAway[p] is set when a GOAWAY said streams of parity p past
 	// goAwayLast[p] will not be processed; goAwayCode is its code.
 	goAway     [2]bool
@@ -114,7 +118,7 @@ func NewConn(lim Limits, stats *Stats, emit func(*Stream)) *Conn {
 // the decoders do. Otherwise a field naming an entry added before is
 // unresolved.
 func (c *Conn) Reset(client int, fromStart bool) {
-	c.roles = client >= 0
+	c.roles, c.joined = client >= 0, !fromStart
 	for id, s := range c.streams {
 		delete(c.streams, id)
 		c.put(s)
@@ -203,6 +207,7 @@ func (c *Conn) Close() {
 	}
 	for i := range c.dirs {
 		c.dirs[i].scratch.release(c)
+		c.dirs[i].r.release()
 	}
 }
 
@@ -239,8 +244,8 @@ func (c *Conn) get(id uint32, open, byClient bool) *Stream {
 	} else {
 		s = new(Stream)
 	}
-	*s = Stream{ID: id, Request: Message{Fields: s.Request.Fields[:0], Body: s.Request.Body[:0]},
-		Response: Message{Fields: s.Response.Fields[:0], Body: s.Response.Body[:0]}, answerOnly: !byClient}
+	*s = Stream{ID: id, Request: Message{Fields: s.Request.Fields[:0], Trailers: s.Request.Trailers[:0], Body: s.Request.Body[:0]},
+		Response: Message{Fields: s.Response.Fields[:0], Trailers: s.Response.Trailers[:0], Body: s.Response.Body[:0]}, answerOnly: !byClient}
 	c.streams[id] = s
 	return s
 }
@@ -273,6 +278,8 @@ func (c *Conn) put(s *Stream) {
 	if len(c.free) < 16 {
 		clear(s.Request.Fields)
 		clear(s.Response.Fields)
+		clear(s.Request.Trailers)
+		clear(s.Response.Trailers)
 		c.free = append(c.free, s)
 	}
 }
@@ -346,12 +353,12 @@ func (h *half) end(f *frame) {
 		h.settings(f)
 	case frameRSTStream:
 		if s := h.c.streams[f.stream]; s != nil && len(f.payload) >= 4 {
-			s.Reset, s.ResetCode = true, be32(f.payload)
+			s.Reset, s.ResetCode = true, binary.BigEndian.Uint32(f.payload)
 			h.c.end(s)
 		}
 	case frameGoAway:
 		if f.stream == 0 && len(f.payload) >= goAwayKept {
-			h.goAway(be32(f.payload)&0x7fffffff, be32(f.payload[4:]))
+			h.goAway(binary.BigEndian.Uint32(f.payload)&0x7fffffff, binary.BigEndian.Uint32(f.payload[4:]))
 		}
 	}
 }
@@ -388,10 +395,6 @@ func (c *Conn) refuse(s *Stream) {
 func (c *Conn) refused(id uint32) bool {
 	p := id & 1
 	return c.goAway[p] && id > c.goAwayLast[p]
-}
-
-func be32(p []byte) uint32 {
-	return uint32(p[0])<<24 | uint32(p[1])<<16 | uint32(p[2])<<8 | uint32(p[3])
 }
 
 // dataEnd counts a DATA frame on its stream.

@@ -2,6 +2,8 @@
 // from pieces cut anywhere, with bytes that were not seen in between.
 package http2
 
+import "encoding/binary"
+
 // Preface is what a client sends first on an HTTP/2 connection.
 const Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
@@ -25,11 +27,13 @@ const (
 	flagPriority   = 0x20
 
 	frameHeaderLen = 9
-	goAwayKept     = 8 // of a GOAWAY's payload: the last stream id and the error code
+	goAwayKept     = 8       // of a GOAWAY's payload: the last stream id and the error code
+	keptPayloadCap = 4 << 10 // payload room a connection keeps once closed
 	// maxKeptPayload bounds a frame payload kept whole (a header block
 	// fragment, SETTINGS): the largest SETTINGS_MAX_FRAME_SIZE a peer may
-	// set is 16 MiB, but one kept past this is cut and its block unresolved.
-	maxKeptPayload = 1 << 20
+	// set is 16 MiB, but one kept past this (four frames of the default
+	// 16 KiB) is cut and its block unresolved.
+	maxKeptPayload = 64 << 10
 )
 
 // frame is the frame being read in one direction.
@@ -80,7 +84,7 @@ type handler interface {
 // from the start) or not.
 func (r *reader) reset(preface bool) {
 	keep := r.f.payload[:0]
-	if cap(keep) > 64<<10 {
+	if cap(keep) > keptPayloadCap {
 		keep = nil // a large frame's room is not kept for the next connection
 	}
 	*r = reader{}
@@ -90,11 +94,26 @@ func (r *reader) reset(preface bool) {
 	}
 }
 
+// release gives back a large frame's room (the connection closed).
+func (r *reader) release() {
+	if cap(r.f.payload) > keptPayloadCap {
+		r.f.payload = nil
+	}
+}
+
 // feed reads b.
 func (r *reader) feed(b []byte, h handler) {
 	for len(b) > 0 && !r.dead {
 		if r.preface > 0 {
+			// The preface's bytes are checked: others mean the direction
+			// does not start where it was taken to (framing lost).
 			k := min(r.preface, len(b))
+			at := len(Preface) - r.preface
+			if string(b[:k]) != Preface[at:at+k] {
+				r.dead, r.preface = true, 0
+				h.lost()
+				return
+			}
 			r.preface -= k
 			b = b[k:]
 			continue
@@ -142,19 +161,14 @@ func (r *reader) skip(n uint64, lost bool, h handler) {
 
 // start begins the frame whose header was just read.
 func (r *reader) start(h handler) {
-	b := r.hdr
 	r.nhdr, r.in = 0, true
 	keep := r.f.payload[:0]
-	r.f = frame{
-		length: uint32(b[0])<<16 | uint32(b[1])<<8 | uint32(b[2]),
-		typ:    b[3], flags: b[4],
-		stream: (uint32(b[5])<<24 | uint32(b[6])<<16 | uint32(b[7])<<8 | uint32(b[8])) & 0x7fffffff,
-		first:  -1,
-	}
+	length, typ, flags, id := parseHeader(r.hdr[:])
+	r.f = frame{length: uint32(length), typ: typ, flags: flags, stream: id & 0x7fffffff, first: -1}
 	r.f.left = r.f.length
 	if r.check > 0 {
 		r.check--
-		if !h.plausible(int(r.f.length), r.f.typ, r.f.flags, r.f.stream) {
+		if !h.plausible(length, typ, flags, id) {
 			// The resync was on bytes that only looked like frames.
 			r.dead, r.in, r.check = true, false, 0
 			h.lost()
@@ -200,6 +214,13 @@ func (r *reader) payload(b []byte, n int, h handler) {
 func (r *reader) finish(h handler) {
 	r.in = false
 	h.end(&r.f)
+}
+
+// parseHeader reads a frame header (at least frameHeaderLen bytes): the
+// payload's length, the type, the flags and the stream id with its
+// reserved bit.
+func parseHeader(b []byte) (length int, typ, flags byte, id uint32) {
+	return int(b[0])<<16 | int(b[1])<<8 | int(b[2]), b[3], b[4], binary.BigEndian.Uint32(b[5:9])
 }
 
 // padding is how many bytes of f's payload are padding and what comes

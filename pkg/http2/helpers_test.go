@@ -2,6 +2,7 @@ package http2
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"golang.org/x/net/http2"
@@ -82,9 +83,11 @@ type follower struct {
 func newFollower(fromStart bool) *follower {
 	f := &follower{}
 	f.c = NewConn(Limits{MaxStreams: 1000, MaxHeaderBytes: 64 << 10}, &f.stats, func(s *Stream) {
+		// The stream and what it points to are reused once emit returns.
 		c := *s
-		c.Request.Fields = append([]Field(nil), s.Request.Fields...)
-		c.Response.Fields = append([]Field(nil), s.Response.Fields...)
+		for _, m := range []*Message{&c.Request, &c.Response} {
+			m.Fields, m.Trailers, m.Body = slices.Clone(m.Fields), slices.Clone(m.Trailers), slices.Clone(m.Body)
+		}
 		f.got = append(f.got, c)
 	})
 	f.c.Reset(cli, fromStart)

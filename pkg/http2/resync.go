@@ -72,9 +72,8 @@ func LooksLikeFrames(b []byte) bool {
 func walk(b []byte, ok func(length int, typ, flags byte, id uint32) bool) bool {
 	n := 0
 	for off := 0; off+frameHeaderLen <= len(b); n++ {
-		length := int(b[off])<<16 | int(b[off+1])<<8 | int(b[off+2])
-		id := uint32(b[off+5])<<24 | uint32(b[off+6])<<16 | uint32(b[off+7])<<8 | uint32(b[off+8])
-		if !ok(length, b[off+3], b[off+4], id) {
+		length, typ, flags, id := parseHeader(b[off:])
+		if !ok(length, typ, flags, id) {
 			return false
 		}
 		off += frameHeaderLen + length
@@ -111,7 +110,9 @@ func (h *half) plausible(length int, typ, flags byte, id uint32) bool {
 	if !shaped(length, typ, flags, id) {
 		return false
 	}
-	if !h.c.roles { // which direction opens streams is not known yet
+	if !h.c.roles || h.c.joined {
+		// Joined mid-way (or the roles not known yet): streams opened
+		// before are not known, so any stream id may come.
 		return true
 	}
 	switch typ {

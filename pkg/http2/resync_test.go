@@ -240,3 +240,36 @@ func TestLostFramingMessagesUnknown(t *testing.T) {
 		t.Errorf("messages %d after frames were lost, want -1 (not known)", got)
 	}
 }
+
+// A client direction that does not begin with the preface where one was
+// expected (bytes taken for it were something else) loses the framing
+// rather than reading 24 bytes of frames as the preface.
+func TestPrefaceChecked(t *testing.T) {
+	c := newWire(false)
+	c.headers(t, 1, true, ":method", "GET", ":scheme", "http", ":authority", "a", ":path", "/p")
+	f := newFollower(true)
+	f.feed(cli, c.take(), 0)
+	if f.stats.FramingLost != 1 || len(f.c.streams) != 0 {
+		t.Errorf("stats %+v, %d streams open", f.stats, len(f.c.streams))
+	}
+}
+
+// A connection joined mid-way whose side is known: a direction that
+// carries only DATA of streams opened before (a quiet server stream
+// resumed) is still read from its first call that begins with frames.
+func TestJoinedDataOnly(t *testing.T) {
+	c, s := newWire(false), newWire(false)
+	s.data(t, 7, false, 30)
+	f := newFollower(false)
+	f.feed(srv, s.take(), 0)
+	if f.c.dirs[srv].r.dead {
+		t.Fatal("a call of DATA on a stream opened before the join was not taken as frames")
+	}
+	c.headers(t, 9, true, ":method", "GET", ":scheme", "http", ":authority", "a", ":path", "/nine")
+	f.feed(cli, c.take(), 0)
+	s.headers(t, 9, true, ":status", "200")
+	f.feed(srv, s.take(), 0)
+	if f.c.dirs[srv].r.dead || len(f.got) != 1 || f.got[0].Response.Status != 200 {
+		t.Errorf("server direction dead %v, streams %+v", f.c.dirs[srv].r.dead, f.got)
+	}
+}
