@@ -36,6 +36,7 @@ type Stats struct {
 	// on (bytes not seen, or an entry past the table's known end).
 	Unresolved     uint64
 	StreamsDropped uint64 // streams past MaxStreams, not followed
+	ClosedAnswers  uint64 // server header blocks on a stream id seen closed: not logged
 }
 
 const (
@@ -231,7 +232,10 @@ func (c *Conn) get(id uint32, open, byClient bool) *Stream {
 		// The server's answer on a stream seen opened and ended since
 		// (trailers in flight after a RST_STREAM): nothing to open. One
 		// below the first seen was opened before (a connection joined
-		// mid-way, or a lost request): it is logged unmatched.
+		// mid-way, or a lost request): it is logged unmatched. An answer
+		// to a request whose HEADERS were lost with the framing cannot be
+		// told from the first kind: it is counted, not logged.
+		c.stats.ClosedAnswers++
 		return nil
 	}
 	if len(c.streams) >= c.lim.MaxStreams && !c.endOldestGap() {

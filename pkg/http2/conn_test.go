@@ -260,8 +260,8 @@ func TestTrailersAfterReset(t *testing.T) {
 	f.feed(srv, s.take(), 0)
 	f.c.Close()
 	st := f.one(t)
-	if !st.Reset || st.Request.Path != "/pkg.S/Watch" {
-		t.Errorf("the reset stream: %+v", st)
+	if !st.Reset || st.Request.Path != "/pkg.S/Watch" || f.stats.ClosedAnswers != 2 {
+		t.Errorf("the reset stream: %+v; closed answers %d, want its 2 header blocks", st, f.stats.ClosedAnswers)
 	}
 }
 

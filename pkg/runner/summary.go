@@ -115,6 +115,9 @@ func logSummary(log *logrus.Logger, s Summary) {
 		f["http2_framing_lost"] = h.FramingLost
 		f["http2_resyncs"] = h.Resyncs
 		f["http2_streams_dropped"] = h.StreamsDropped
+		if h.ClosedAnswers > 0 {
+			f["http2_closed_answers"] = h.ClosedAnswers
+		}
 	}
 	if x.ConnsSwitchedTLS > 0 {
 		f["conns_switched_tls"] = x.ConnsSwitchedTLS
