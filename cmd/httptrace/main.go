@@ -100,6 +100,7 @@ failure while tracing.
 
 Environment:
   HTTPTRACE_CPUPROFILE=FILE   write a Go CPU profile of the run to FILE
+  HTTPTRACE_MEMPROFILE=FILE   write a Go allocation profile to FILE at exit
 `
 
 // exit codes
@@ -303,7 +304,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		level = logrus.DebugLevel
 	}
 	diag := output.NewDiagLogger(stderr, cfg.LogFormat, level)
-	stopProfile, err := startProfile(os.Getenv("HTTPTRACE_CPUPROFILE"))
+	stopProfile, err := startProfile(os.Getenv("HTTPTRACE_CPUPROFILE"), os.Getenv("HTTPTRACE_MEMPROFILE"))
 	if err != nil {
 		fmt.Fprintf(stderr, "httptrace: %v\n", err)
 		return exitUsage
@@ -348,8 +349,33 @@ func signalContext(log *logrus.Logger) (context.Context, context.CancelFunc) {
 	return ctx, func() { signal.Stop(sigs); cancel() }
 }
 
-// startProfile writes a CPU profile to path until the returned func runs.
-func startProfile(path string) (func(), error) {
+// startProfile writes a CPU profile to cpuPath until the returned func
+// runs, and an allocation profile to memPath when it runs. Both files are
+// created first, so a path that cannot be written stops the run at once.
+func startProfile(cpuPath, memPath string) (func(), error) {
+	stopCPU, err := startCPUProfile(cpuPath)
+	if err != nil {
+		return nil, err
+	}
+	if memPath == "" {
+		return stopCPU, nil
+	}
+	f, err := os.Create(memPath)
+	if err != nil {
+		stopCPU()
+		return nil, fmt.Errorf("HTTPTRACE_MEMPROFILE: %w", err)
+	}
+	return func() {
+		stopCPU()
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			fmt.Fprintf(os.Stderr, "httptrace: HTTPTRACE_MEMPROFILE: %v\n", err)
+		}
+		f.Close()
+	}, nil
+}
+
+// startCPUProfile writes a CPU profile to path until the returned func runs.
+func startCPUProfile(path string) (func(), error) {
 	if path == "" {
 		return func() {}, nil
 	}

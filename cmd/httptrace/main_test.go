@@ -58,6 +58,15 @@ func TestProfileEnvIsUsageError(t *testing.T) {
 	checkUsageError(t, code, out.String(), errOut.String(), "httptrace: HTTPTRACE_CPUPROFILE: open "+path)
 }
 
+// TestMemProfileEnvIsUsageError: so does an allocation profile path.
+func TestMemProfileEnvIsUsageError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "no", "mem.prof")
+	t.Setenv("HTTPTRACE_MEMPROFILE", path)
+	var out, errOut bytes.Buffer
+	code := run([]string{"--pid", strconv.Itoa(os.Getppid())}, &out, &errOut)
+	checkUsageError(t, code, out.String(), errOut.String(), "httptrace: HTTPTRACE_MEMPROFILE: open "+path)
+}
+
 // checkUsageError asserts exit status 2, nothing on stdout and one line on
 // stderr starting with want.
 func checkUsageError(t *testing.T, code int, stdout, stderr, want string) {

@@ -239,6 +239,17 @@ func http2Settings(b []byte) bool {
 // proxyV2 is the signature of a PROXY protocol version 2 header.
 const proxyV2 = "\r\n\r\n\x00\r\nQUIT\n"
 
+// startsWith says whether b begins with s, and startOf whether b is the
+// start of s. Neither converts all of b to a string: an opening is up to a
+// whole captured record, and this runs on every new connection.
+func startsWith(b []byte, s string) bool {
+	return len(b) >= len(s) && string(b[:len(s)]) == s
+}
+
+func startOf(b []byte, s string) bool {
+	return len(b) <= len(s) && string(b) == s[:len(b)]
+}
+
 // OpeningOf says whether b, the first bytes of a stream, can open an
 // HTTP/1 message: a request line's method and its space, or "HTTP/" (a
 // response seen first), after any empty lines (RFC 9112 section 2.2). A
@@ -247,19 +258,19 @@ const proxyV2 = "\r\n\r\n\x00\r\nQUIT\n"
 // client's preface (its "PRI " would read as a method) or the server's
 // first SETTINGS frame.
 func OpeningOf(b []byte) Opening {
-	if len(b) >= len(http2Preface) && string(b[:len(http2Preface)]) == http2Preface {
+	if startsWith(b, http2Preface) {
 		return OpeningHTTP2
 	}
 	if http2Settings(b) {
 		return OpeningHTTP2
 	}
-	if strings.HasPrefix(http2Preface, string(b)) && len(b) > 3 {
+	if startOf(b, http2Preface) && len(b) > 3 {
 		return OpeningUnknown
 	}
-	if strings.HasPrefix(string(b), proxyV2) {
+	if startsWith(b, proxyV2) {
 		return OpeningHTTP
 	}
-	if strings.HasPrefix(proxyV2, string(b)) {
+	if startOf(b, proxyV2) {
 		return OpeningUnknown
 	}
 	i := 0

@@ -1,6 +1,9 @@
 package httpparse
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestOpeningOf(t *testing.T) {
 	for _, c := range []struct {
@@ -40,6 +43,17 @@ func TestOpeningOf(t *testing.T) {
 	} {
 		if got := OpeningOf([]byte(c.in)); got != c.want {
 			t.Errorf("OpeningOf(%q) = %d, want %d", c.in, got, c.want)
+		}
+	}
+}
+
+// TestOpeningOfAllocatesNothing: an opening is up to a whole captured
+// record (16 KiB), and every new connection's is looked at.
+func TestOpeningOfAllocatesNothing(t *testing.T) {
+	long := []byte("GET /" + strings.Repeat("a", 16<<10) + " HTTP/1.1\r\n")
+	for _, b := range [][]byte{long, []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), []byte("PR"), []byte("\r\n\r\n\x00\r\nQUIT\n")} {
+		if n := testing.AllocsPerRun(10, func() { OpeningOf(b) }); n != 0 {
+			t.Errorf("OpeningOf(%.20q...) allocates %v times", b, n)
 		}
 	}
 }
