@@ -117,8 +117,8 @@ func (rawCodec) Name() string { return "proto" }
 // copy's default 1 KiB.
 const EchoRepeatBytes = 3000
 
-// echoService is test.Echo with one unary method, Repeat, answering
-// EchoRepeatBytes bytes.
+// echoService is test.Echo: the unary Repeat answering EchoRepeatBytes
+// bytes, and the three streaming kinds (grpc_streams.go).
 var echoService = grpc.ServiceDesc{
 	ServiceName: "test.Echo",
 	HandlerType: (*any)(nil),
@@ -130,6 +130,7 @@ var echoService = grpc.ServiceDesc{
 		out := []byte(strings.Repeat("e", EchoRepeatBytes))
 		return &out, nil
 	}}},
+	Streams: echoStreams,
 }
 
 // GRPCClient is grpc-go's client on one connection.
