@@ -103,6 +103,112 @@ static __always_inline void send_span(struct httptrace_data *d, __u64 pos, __u64
 }
 
 /*
+ * HTTP/2 is read from its frames, and a frame header or header block past
+ * a call's first capture_bytes would lose the framing and the HPACK state
+ * with it. So a connection that opened with the client preface has each
+ * call copied whole, as consecutive records of up to
+ * HTTPTRACE_MAX_CAPTURE_BYTES at consecutive positions (whatever
+ * capture_bytes says), up to HTTPTRACE_H2_CHUNKS of them: the last carries
+ * the rest of a longer call, uncaptured past its first part.
+ */
+#define HTTPTRACE_H2_CHUNKS 8
+
+#ifdef HTTPTRACE_LEGACY
+#define HTTPTRACE_IS_LEGACY 1
+#else
+#define HTTPTRACE_IS_LEGACY 0
+#endif
+
+/* The client preface's first word, "PRI ", as it sits in memory. */
+#define HTTPTRACE_H2_PRI 0x20495250
+
+/*
+ * Whether a buffer call at the stream's start (pos 0) moved HTTP/2's client
+ * preface. Its first word is read into the record being built (d), which
+ * the call's own copy overwrites.
+ */
+static __always_inline bool h2_preface(struct httptrace_data *d, const struct call *c, __u64 pos, __u64 bytes)
+{
+	if (pos != 0 || bytes < sizeof(__u32) || (c->msg & CALL_TRUNC))
+		return false;
+	if (bpf_probe_read_user(d->data, sizeof(__u32), (const void *)c->ptr))
+		return false;
+	return *(__u32 *)d->data == HTTPTRACE_H2_PRI;
+}
+
+/* The part of a call of len bytes that chunk k starts, done bytes in, covers. */
+static __always_inline __u64 h2_span(int k, __u64 len, __u64 done)
+{
+	__u64 span = len - done;
+
+	if (k < HTTPTRACE_H2_CHUNKS - 1 && span > HTTPTRACE_MAX_CAPTURE_BYTES)
+		span = HTTPTRACE_MAX_CAPTURE_BYTES;
+	return span;
+}
+
+/*
+ * One call of an HTTP/2 connection being sent in chunks (bpf_loop's
+ * context). The cursor lives in scratch.h2 and is reloaded each step, for
+ * the verifier, as the iovec walk's does.
+ */
+struct h2_walk {
+	struct scratch *s;
+	const struct call *c;
+	__u64 pos; /* the call's stream position */
+	__u64 len; /* bytes it moved */
+};
+
+/* Sends the next chunk of an HTTP/2 call; 1 when the call is all sent. */
+static __always_inline long h2_chunk(const struct h2_walk *w)
+{
+	struct httptrace_data *d = &w->s->rec;
+	volatile struct h2_cursor *cur = &w->s->h2;
+	__u64 done = cur->done, span, n;
+	__u32 k = cur->k;
+
+	if (k >= HTTPTRACE_H2_CHUNKS || done >= w->len)
+		return 1;
+	span = h2_span(k, w->len, done);
+	n = span;
+	barrier_var(n); /* a bounded register for the helper, as in send_span */
+	if (n > HTTPTRACE_MAX_CAPTURE_BYTES)
+		n = HTTPTRACE_MAX_CAPTURE_BYTES;
+	if (n && bpf_probe_read_user(d->data, n, (const void *)(w->c->ptr + done))) {
+		stat_inc(HTTPTRACE_STAT_READ_USER_FAILED);
+		n = 0;
+	}
+	send_record(d, w->pos + done, span, 0, n);
+	d->unseen_bytes = 0; /* they come before the first chunk only */
+	cur->done = done + span;
+	cur->k = k + 1;
+	return 0;
+}
+
+#ifndef HTTPTRACE_LEGACY
+static long h2_chunk_cb(__u64 index, void *ctx)
+{
+	return h2_chunk(ctx);
+}
+#endif
+
+/* Sends a buffer call of an HTTP/2 connection whole, in chunks (send_iovecs does an iovec call's). */
+static __always_inline void send_h2(struct scratch *s, const struct call *c, __u64 pos, __u64 len)
+{
+	struct h2_walk w = {.s = s, .c = c, .pos = pos, .len = len};
+
+	s->h2.done = 0;
+	s->h2.k = 0;
+
+#ifdef HTTPTRACE_LEGACY
+	for (int k = 0; k < HTTPTRACE_H2_CHUNKS; k++)
+		if (h2_chunk(&w))
+			break;
+#else
+	bpf_loop(HTTPTRACE_H2_CHUNKS, h2_chunk_cb, &w, 0);
+#endif
+}
+
+/*
  * Sends an iovec transfer as one record: the bytes of its iovecs follow each
  * other in data[], as they do in the stream, up to what capture_window
  * allows. The walk goes through every iovec (HTTPTRACE_MAX_IOVS, the most
@@ -143,6 +249,8 @@ struct iov_walk {
 	__u64 want;  /* bytes to copy */
 	__u64 bytes; /* bytes the transfer moved */
 	__u64 skip;  /* bytes at its start to pass over */
+	__u64 pos;   /* its stream position */
+	__u64 h2;    /* an HTTP/2 connection's: sent whole, a record each time data[] fills */
 };
 
 /* Reads the batch of iovecs that iovec i is in; false when it cannot. */
@@ -163,6 +271,27 @@ static __always_inline bool read_iov_batch(const struct iov_walk *w, __u32 i)
 	return true;
 }
 
+/*
+ * An HTTP/2 call's walk has filled data[]: sends it as the record of the
+ * next HTTPTRACE_MAX_CAPTURE_BYTES of the call and empties it, unless the
+ * call ends there or the next record is its last (which carries the rest,
+ * uncaptured past its first part). False when the walk is over.
+ */
+static __always_inline bool h2_flush(const struct iov_walk *w)
+{
+	volatile struct iov_cursor *cur = &w->s->cur;
+	__u64 sent = cur->sent;
+
+	if (!w->h2 || sent + HTTPTRACE_MAX_CAPTURE_BYTES >= w->bytes ||
+	    sent >= (HTTPTRACE_H2_CHUNKS - 1) * HTTPTRACE_MAX_CAPTURE_BYTES)
+		return false;
+	send_record(&w->s->rec, w->pos + sent, HTTPTRACE_MAX_CAPTURE_BYTES, 0, HTTPTRACE_MAX_CAPTURE_BYTES);
+	w->s->rec.unseen_bytes = 0; /* they come before the first record only */
+	cur->sent = sent + HTTPTRACE_MAX_CAPTURE_BYTES;
+	cur->got = 0;
+	return true;
+}
+
 /* One step of the walk; 1 when it is over. */
 static __always_inline long iov_step(const struct iov_walk *w)
 {
@@ -172,8 +301,13 @@ static __always_inline long iov_step(const struct iov_walk *w)
 	__u64 got = cur->got, seg = cur->seg, off = cur->off, len, n, at;
 	__u32 i = cur->i, b;
 
-	if (cur->failed || i >= w->count || i >= HTTPTRACE_WALK_IOVS || got >= w->want || seg >= w->bytes)
+	if (cur->failed || i >= w->count || i >= HTTPTRACE_WALK_IOVS || seg >= w->bytes)
 		return 1;
+	if (got >= w->want) {
+		if (HTTPTRACE_IS_LEGACY || !h2_flush(w))
+			return 1;
+		got = 0;
+	}
 #ifndef HTTPTRACE_LEGACY /* the legacy walk is one batch, read before it */
 	if (i - cur->batch >= HTTPTRACE_IOV_BATCH && !read_iov_batch(w, i)) {
 		cur->failed = 1;
@@ -227,13 +361,25 @@ static long iov_step_cb(__u64 index, void *ctx)
 }
 #endif
 
-static __always_inline void send_iovecs(struct scratch *s, const struct call *c, __u64 pos, __u64 bytes, __u64 skip_to)
+/*
+ * h2: the call is an HTTP/2 connection's (and nothing of it is skipped): it
+ * is sent whole, as send_h2 sends a buffer, the walk sending a record each
+ * time data[] fills (except in the legacy object, whose walk is as much as
+ * the 5.10 verifier follows: there it is sent as any other).
+ */
+static __always_inline void send_iovecs(struct scratch *s, const struct call *c, __u64 pos, __u64 bytes, __u64 skip_to,
+					bool h2)
 {
-	struct iov_walk w = {.s = s, .ptr = c->ptr, .count = c->iovlen, .bytes = bytes};
+	struct iov_walk w = {.s = s, .ptr = c->ptr, .count = c->iovlen, .bytes = bytes, .pos = pos};
 	volatile struct iov_cursor *cur = &s->cur;
-	__u64 got;
+	__u64 got, sent;
 
 	w.want = capture_window(pos, bytes, skip_to, &w.skip);
+	if (h2 && !HTTPTRACE_IS_LEGACY) {
+		w.h2 = 1;
+		w.want = HTTPTRACE_MAX_CAPTURE_BYTES;
+	}
+	cur->sent = 0;
 	cur->got = 0;
 	cur->seg = 0;
 	cur->off = 0;
@@ -248,15 +394,19 @@ static __always_inline void send_iovecs(struct scratch *s, const struct call *c,
 		if (iov_step(&w))
 			break;
 #else
-	bpf_loop(HTTPTRACE_WALK_STEPS, iov_step_cb, &w, 0);
+	bpf_loop(HTTPTRACE_WALK_STEPS + HTTPTRACE_H2_CHUNKS * (HTTPTRACE_MAX_CAPTURE_BYTES / HTTPTRACE_COPY_CHUNK), iov_step_cb,
+		 &w, 0);
 #endif
 	got = cur->got;
-	if (!cur->failed && got < w.want)
+	sent = cur->sent;
+	if (!cur->failed && got < w.want && sent + got < bytes)
 		stat_inc(HTTPTRACE_STAT_IOV_CUT);
 	barrier_var(got);
 	if (got > HTTPTRACE_MAX_CAPTURE_BYTES)
 		got = HTTPTRACE_MAX_CAPTURE_BYTES;
-	send_record(&s->rec, pos, bytes, w.skip, got);
+	if (sent > bytes)
+		sent = bytes;
+	send_record(&s->rec, pos + sent, bytes - sent, w.skip, got);
 }
 
 /*
@@ -315,6 +465,13 @@ static __always_inline void send_transfer(const struct call *c, __u64 pid_tgid, 
 	d->unseen_bytes = unseen;
 	switch (c->shape) {
 	case SHAPE_BUFFER:
+		/* HTTP/2 only here: in the iovec case, the legacy walk's states would double. */
+		if (!conn->h2 && h2_preface(d, c, pos, bytes))
+			conn->h2 = 1;
+		if (conn->h2 && skip_to <= pos && !(c->msg & CALL_TRUNC)) {
+			send_h2(s, c, pos, bytes);
+			break;
+		}
 		/* MSG_TRUNC: the bytes were consumed but never reached the buffer. */
 		send_span(d, pos, bytes, (c->msg & CALL_TRUNC) ? 0 : c->ptr, skip_to);
 		break;
@@ -322,7 +479,7 @@ static __always_inline void send_transfer(const struct call *c, __u64 pid_tgid, 
 		if (c->msg & CALL_TRUNC)
 			send_span(d, pos, bytes, 0, skip_to);
 		else
-			send_iovecs(s, c, pos, bytes, skip_to);
+			send_iovecs(s, c, pos, bytes, skip_to, conn->h2 && skip_to <= pos);
 		break;
 	default: /* SHAPE_SENDFILE: the bytes never pass through user memory */
 		send_span(d, pos, bytes, 0, skip_to);

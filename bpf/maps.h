@@ -66,7 +66,8 @@ struct conn {
 	__u8 unselected;                     /* outside the selected ports: its transfers are counted, not sent */
 	__u8 muted;                          /* user space found it is not HTTP (HTTPTRACE_SKIP_ALL): counted, not sent */
 	__u8 tls;                            /* its bytes are TLS records (bpf/tlswire.h): the plaintext is sent, at tls_pos */
-	__u8 pad[4];
+	__u8 h2;                             /* it opened with HTTP/2's client preface: its calls are copied whole (copy.h) */
+	__u8 pad[3];
 	__u64 tls_pos[2];                    /* TLS plaintext stream position after the last bytes sent, per direction */
 };
 
@@ -207,6 +208,14 @@ struct iov_cursor {
 	__u32 failed; /* a copy from user memory failed: copy no more */
 	__u32 batch;  /* the first iovec of the batch in scratch.iov */
 	__u32 pad;
+	__u64 sent; /* bytes of an HTTP/2 call sent in records before this one */
+};
+
+/* How far send_h2 has got through an HTTP/2 connection's call. */
+struct h2_cursor {
+	__u64 done; /* bytes sent */
+	__u32 k;    /* the next chunk */
+	__u32 pad;
 };
 
 /* What a return builds its records from. */
@@ -219,6 +228,7 @@ struct scratch {
 	__u8 spill[HTTPTRACE_COPY_CHUNK];
 	struct iovec iov[HTTPTRACE_IOV_BATCH]; /* a batch of a vector transfer's iovecs */
 	struct iov_cursor cur;
+	struct h2_cursor h2;
 };
 
 _Static_assert(sizeof(struct scratch) <= 32768, "per-CPU values are at most 32 KiB");
