@@ -99,7 +99,7 @@ for s in "${suite_list[@]}"; do
     smoke) echo "smoke - - -" >>"$suites_file"; continue ;;
     nginx) run='^(TestNginx|TestEarlyResponses|TestNginxAccessLog)$' ;;
     python) run='^TestPython$' ;;
-    node) run='^TestNode$' ;;
+    node) run='^(TestNode|TestHTTP2Node)$' ;;
     go) run='^(TestGo|TestEarlyResponseGo|TestHTTP2GRPC)$' ;; # TestHTTP2GRPCLarge: the host's run
     proxy) run='^(TestReverseProxy|TestHAProxySplice|TestUnixSockets|TestNotHTTP)$' ;;
     select) run='^(TestPortSelection|TestPortClientSide|TestPortNothingListening|TestFilters)$' ;;

@@ -250,7 +250,20 @@ func NewH2CClient() *H2CClient {
 // Get sends a GET and returns what came back, trailers included.
 func (c *H2CClient) Get(t testing.TB, url string) (Answer, http.Header) {
 	t.Helper()
-	resp, err := c.c.Get(url)
+	return c.GetWith(t, url, nil)
+}
+
+// GetWith sends a GET with the header fields h added.
+func (c *H2CClient) GetWith(t testing.TB, url string, h http.Header) (Answer, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	resp, err := c.c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,6 +81,13 @@ func StartNodeServer(t testing.TB) *Server {
 	return startServer(t, exec.Command(node, writeScript(t, "server.js", servers.NodeServer)))
 }
 
+// StartNodeH2Server runs servers/node/h2server.js (http2 without TLS).
+func StartNodeH2Server(t testing.TB) *Server {
+	t.Helper()
+	node := NeedBinary(t, "node")
+	return startServer(t, exec.Command(node, writeScript(t, "h2server.js", servers.NodeH2Server)))
+}
+
 // StartPythonServer runs servers/python/server.py (http.server).
 func StartPythonServer(t testing.TB) *Server {
 	t.Helper()

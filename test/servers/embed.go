@@ -23,3 +23,8 @@ var PythonTLSServer string
 //
 //go:embed node/server.js
 var NodeServer string
+
+// NodeH2Server is node/h2server.js: Node's http2 module without TLS (h2c).
+//
+//go:embed node/h2server.js
+var NodeH2Server string
