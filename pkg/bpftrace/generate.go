@@ -165,6 +165,9 @@ const end = `END
 	clear(@entry);
 	clear(@fd);
 	clear(@ptr);
+	clear(@h2);
+	clear(@h2skip);
+	clear(@h2lost);
 }
 `
 

@@ -39,6 +39,13 @@ func header(b *strings.Builder, plan probes.Plan, o Options, show int, choices [
  * with bytes that are not printable shown as \xNN (CR LF is \x0d\x0a), so
  * each stays on one line. "returns missed: N" at exit counts entries whose
  * return was never seen.
+ * On an fd whose stream began with HTTP/2's client preface, it also prints
+ * one line per HEADERS frame read or written (HPACK is out of its reach):
+ *   H2HEADERS pid=<pid> fd=<fd> dir=read|write stream=<id> flags=<flags> length=<payload bytes>
+ *   H2LOST pid=<pid> fd=<fd> dir=read|write
+ * the latter when a frame header is split across two calls, more than %d
+ * frames are in one, or a vector call comes: no more lines for that
+ * direction until the next preface.
  *
  * What it cannot do, against httptrace itself:
  * - It shows at most the first %d bytes of each read or write: bpftrace
@@ -67,7 +74,7 @@ func header(b *strings.Builder, plan probes.Plan, o Options, show int, choices [
  * - The checks read first bytes as little-endian words (x86, arm64).%s
  */
 
-`, plan.Mode, whom, tlsNote(o), show, DefaultStrLen, MaxStrLen, o.CaptureBytes, envNote,
+`, plan.Mode, whom, tlsNote(o), H2MaxFrames, show, DefaultStrLen, MaxStrLen, o.CaptureBytes, envNote,
 		Window-1, leftOutNote(), commNote(o), choiceNote(choices))
 }
 

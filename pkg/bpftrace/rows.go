@@ -109,6 +109,11 @@ func returnAction(row probes.Row, e exprs, v scriptVars) action {
 	b.WriteString("\t\t$seen = $ret < $len ? $ret : $len;\n")
 	fmt.Fprintf(&b, "\t\t$n = $seen < %d ? $seen : %d;\n", v.show, v.show)
 	classify(&b, "\t\t")
+	if row.Shape == probes.ShapeBuffer {
+		h2Frames(&b, "\t\t", row.Dir)
+	} else {
+		h2Vector(&b, "\t\t", row.Dir)
+	}
 	b.WriteString("\t}\n")
 	return action{pred: "@entry[tid]", body: b.String()}
 }
