@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -367,6 +368,7 @@ func startProfile(cpuPath, memPath string) (func(), error) {
 	}
 	return func() {
 		stopCPU()
+		runtime.GC() // the profile is as of the last collection
 		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
 			fmt.Fprintf(os.Stderr, "httptrace: HTTPTRACE_MEMPROFILE: %v\n", err)
 		}
