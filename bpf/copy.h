@@ -29,7 +29,7 @@ static __always_inline void fill_header(struct httptrace_data *d, const struct c
 	d->peer_port = conn->peer_port;
 	d->source = HTTPTRACE_SRC_SYSCALL;
 	d->version = HTTPTRACE_FORMAT_VERSION;
-	d->pad = 0;
+	d->part = 0;
 	d->gen = conn->gen;
 	d->cgroup_id = bpf_get_current_cgroup_id();
 	__builtin_memcpy(d->local_addr, conn->local_addr, HTTPTRACE_ADDR_LEN);
@@ -177,6 +177,7 @@ static __always_inline long h2_chunk(const struct h2_walk *w)
 		stat_inc(HTTPTRACE_STAT_READ_USER_FAILED);
 		n = 0;
 	}
+	d->part = k;
 	send_record(d, w->pos + done, span, 0, n);
 	d->unseen_bytes = 0; /* they come before the first chunk only */
 	cur->done = done + span;
@@ -287,6 +288,7 @@ static __always_inline bool h2_flush(const struct iov_walk *w)
 		return false;
 	send_record(&w->s->rec, w->pos + sent, HTTPTRACE_MAX_CAPTURE_BYTES, 0, HTTPTRACE_MAX_CAPTURE_BYTES);
 	w->s->rec.unseen_bytes = 0; /* they come before the first record only */
+	w->s->rec.part++;
 	cur->sent = sent + HTTPTRACE_MAX_CAPTURE_BYTES;
 	cur->got = 0;
 	return true;

@@ -41,7 +41,7 @@
  * The format's version, carried by every data record: user space refuses
  * records of another version rather than misread them.
  */
-#define HTTPTRACE_FORMAT_VERSION 2
+#define HTTPTRACE_FORMAT_VERSION 3
 
 /* What a record is. */
 enum httptrace_record_kind {
@@ -122,7 +122,7 @@ struct httptrace_data {
 	__u16 peer_port;      /* host byte order */
 	__u8 source;          /* enum httptrace_source */
 	__u8 version;         /* HTTPTRACE_FORMAT_VERSION */
-	__u16 pad;
+	__u16 part;           /* 0: a call's first record; k: its k-th continuation (an HTTP/2 call sent whole, copy.h) */
 	__u64 gen;            /* the connection's generation: when the programs first saw it (ns) */
 	__u64 unseen_bytes;   /* bytes moved just before pos that no record carries */
 	__u64 cgroup_id;      /* the process's cgroup (v2) id */

@@ -30,6 +30,7 @@ func EncodeData(d *Data) []byte {
 	}
 	ne.PutUint64(raw[dataOffGen:], gen)
 	ne.PutUint64(raw[dataOffUnseen:], d.Unseen)
+	ne.PutUint16(raw[dataOffPart:], d.Part)
 	ne.PutUint64(raw[dataOffCgroup:], d.CgroupID)
 	ne.PutUint16(raw[dataOffLocalPort:], d.Local.Port())
 	ne.PutUint16(raw[dataOffPeerPort:], d.Peer.Port())

@@ -28,6 +28,7 @@ const (
 	dataOffPeerPort    = 66
 	dataOffSource      = 68
 	dataOffVersion     = 69
+	dataOffPart        = 70
 	dataOffGen         = 72
 	dataOffUnseen      = 80
 	dataOffCgroup      = 88
@@ -56,7 +57,7 @@ const (
 )
 
 // FormatVersion is HTTPTRACE_FORMAT_VERSION: the record format this decoder reads.
-const FormatVersion = 2
+const FormatVersion = 3
 
 // MaxIovecs is HTTPTRACE_MAX_IOVS: the most iovecs of one vector transfer
 // (the kernel's UIO_MAXIOV); the bytes of all of them are copied.
@@ -121,6 +122,7 @@ func DecodeData(raw []byte, d *Data) error {
 	d.Pos = ne.Uint64(raw[dataOffPos:])
 	d.Gen = ne.Uint64(raw[dataOffGen:])
 	d.Unseen = ne.Uint64(raw[dataOffUnseen:])
+	d.Part = ne.Uint16(raw[dataOffPart:])
 	d.CgroupID = ne.Uint64(raw[dataOffCgroup:])
 	if d.Unseen > d.Pos {
 		return fmt.Errorf("data record at position %d says %d bytes before it were not seen", d.Pos, d.Unseen)

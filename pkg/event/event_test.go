@@ -1,6 +1,7 @@
 package event
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -60,7 +61,7 @@ func TestDecodeDataErrors(t *testing.T) {
 		{"family", dataRecord(3, 4, 0, "GET ", SysRead), "address family 3"},
 		{"captured over bytes", dataRecord(afInet, 4, 2, "GET ", SysRead), "captures 4 bytes at 2 of a 4-byte"},
 		{"missing data", dataRecord(afInet, 4, 0, "GET ", SysRead)[:DataHeaderSize+2], "carries 2"},
-		{"version", with(dataRecord(afInet, 4, 0, "GET ", SysRead), dataOffVersion, FormatVersion+1), "format version 3"},
+		{"version", with(dataRecord(afInet, 4, 0, "GET ", SysRead), dataOffVersion, FormatVersion+1), fmt.Sprintf("format version %d", FormatVersion+1)},
 		{"source", with(dataRecord(afInet, 4, 0, "GET ", SysRead), dataOffSource, 0), "unknown source 0"},
 		{"unseen before 0", with(dataRecord(afInet, 4, 0, "GET ", SysRead), dataOffUnseen, 8), "8 bytes before it"},
 	}

@@ -21,7 +21,7 @@ var goLayouts = map[string]map[string]goField{
 		"captured_off": {dataOffCapturedOff, 4}, "dir": {dataOffDir, 1}, "syscall": {dataOffSyscall, 1},
 		"family": {dataOffFamily, 1}, "flags": {dataOffFlags, 1}, "local_port": {dataOffLocalPort, 2},
 		"peer_port": {dataOffPeerPort, 2}, "source": {dataOffSource, 1}, "version": {dataOffVersion, 1},
-		"pad": {dataOffVersion + 1, 2}, "gen": {dataOffGen, 8}, "unseen_bytes": {dataOffUnseen, 8},
+		"part": {dataOffPart, 2}, "gen": {dataOffGen, 8}, "unseen_bytes": {dataOffUnseen, 8},
 		"cgroup_id":  {dataOffCgroup, 8},
 		"local_addr": {dataOffLocalAddr, 16}, "peer_addr": {dataOffPeerAddr, 16},
 		"comm": {dataOffComm, 16}, "data": {DataHeaderSize, 0}, // data's size is checked below

@@ -100,6 +100,10 @@ type Data struct {
 	Source      Source
 	Bytes       uint32 // bytes moved
 	CapturedOff uint32 // offset of Captured[0] from Pos
+	// Part is 0 for a call's first record, k for its k-th continuation: an
+	// HTTP/2 connection's call is sent whole, as records at consecutive
+	// positions.
+	Part        uint16
 	Dir         Direction
 	Syscall     Syscall
 	Flags       uint8          // Conn* flags

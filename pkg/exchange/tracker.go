@@ -100,7 +100,7 @@ func (t *Tracker) Data(d *event.Data) {
 	}
 	t.piece = stream.Piece{
 		Pos: d.Pos, Bytes: d.Bytes, CapturedOff: d.CapturedOff, Data: d.Captured,
-		Meta: stream.Meta{At: at, PID: d.PID, TID: d.TID, FD: d.FD, Comm: d.Comm},
+		Meta: stream.Meta{At: at, PID: d.PID, TID: d.TID, FD: d.FD, Comm: d.Comm, Cont: d.Part != 0},
 	}
 	dr := &c.dirs[d.Dir]
 	dr.seen = true

@@ -182,7 +182,9 @@ func (c *Conn) Client() int {
 func (c *Conn) Feed(dir int, b []byte, m stream.Meta) {
 	h := &c.dirs[dir]
 	h.cur = m
-	if h.r.dead && !h.resync(b) {
+	// A resync starts at a call's first bytes: a later record of one call
+	// begins wherever 16 KiB fell, mostly inside a frame.
+	if h.r.dead && (m.Cont || !h.resync(b)) {
 		return
 	}
 	h.r.feed(b, h)

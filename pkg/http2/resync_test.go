@@ -273,3 +273,42 @@ func TestJoinedDataOnly(t *testing.T) {
 		t.Errorf("server direction dead %v, streams %+v", f.c.dirs[srv].r.dead, f.got)
 	}
 }
+
+// A call of an HTTP/2 connection comes as several records, each but the
+// first marked Cont: framing lost, a later record of one call is not a
+// place to start again even when its bytes read as frames; the next call
+// is.
+func TestNoResyncInsideACall(t *testing.T) {
+	c, s := newWire(true), newWire(false)
+	grpc := []string{":method", "POST", ":scheme", "http", ":authority", "a", "content-type", "application/grpc"}
+	c.headers(t, 1, true, append(grpc, ":path", "/pkg.S/Big")...)
+	f := newFollower(true)
+	f.feed(cli, c.take(), 0)
+	s.headers(t, 1, false, ":status", "200", "content-type", "application/grpc")
+	s.data(t, 1, false, 3000)
+	s.headers(t, 1, true, "grpc-status", "0")
+	w := s.take()
+	f.feed(srv, w[:1024], 0)
+	f.c.Skip(srv, uint64(len(w)-1024), false, stream.Meta{}) // the trailers' frame header not captured
+	c.headers(t, 3, true, append(grpc, ":path", "/pkg.S/Three")...)
+	c.headers(t, 5, true, append(grpc, ":path", "/pkg.S/Five")...)
+	f.feed(cli, c.take(), 0)
+	// The answer to 3 begins a record that continues a call: no resync.
+	s.headers(t, 3, true, ":status", "200", "x-three", "3")
+	f.c.Feed(srv, s.take(), stream.Meta{At: 100, Cont: true})
+	if f.stats.FramingLost != 1 || f.stats.Resyncs != 0 {
+		t.Fatalf("after a continuation record: stats %+v", f.stats)
+	}
+	// The answer to 5 begins a call: the direction is read again.
+	s.headers(t, 5, true, ":status", "200", "x-five", "5")
+	f.c.Feed(srv, s.take(), stream.Meta{At: 101})
+	f.c.Close()
+	if f.stats.Resyncs != 1 || len(f.got) != 3 {
+		t.Fatalf("at the next call: streams %+v stats %+v", f.got, f.stats)
+	}
+	for _, st := range f.got {
+		if done := st.ID == 5; done == st.Incomplete() || (done && field(st.Response.Fields, "x-five") != "5") {
+			t.Errorf("stream %d: %+v", st.ID, st)
+		}
+	}
+}

@@ -12,6 +12,9 @@ type Meta struct {
 	PID, TID uint32
 	FD       int32
 	Comm     [16]byte
+	// Cont: the bytes continue the same call's previous record (an HTTP/2
+	// connection's call, sent whole as several), not a call's start.
+	Cont bool
 }
 
 // Piece is the bytes one syscall moved: Bytes bytes from Pos, of which

@@ -15,7 +15,7 @@ static const struct field fields[] = {
 	F(httptrace_data, bytes), F(httptrace_data, captured_bytes), F(httptrace_data, captured_off),
 	F(httptrace_data, dir), F(httptrace_data, syscall), F(httptrace_data, family), F(httptrace_data, flags),
 	F(httptrace_data, local_port), F(httptrace_data, peer_port), F(httptrace_data, source),
-	F(httptrace_data, version), F(httptrace_data, pad), F(httptrace_data, gen), F(httptrace_data, unseen_bytes),
+	F(httptrace_data, version), F(httptrace_data, part), F(httptrace_data, gen), F(httptrace_data, unseen_bytes),
 	F(httptrace_data, cgroup_id),
 	F(httptrace_data, local_addr), F(httptrace_data, peer_addr), F(httptrace_data, comm), F(httptrace_data, data),
 	F(httptrace_close, kind), F(httptrace_close, pid), F(httptrace_close, tid), F(httptrace_close, fd),
