@@ -169,6 +169,8 @@ static __always_inline long h2_chunk(const struct h2_walk *w)
 	if (k >= HTTPTRACE_H2_CHUNKS || done >= w->len)
 		return 1;
 	span = h2_span(k, w->len, done);
+	if (span > HTTPTRACE_MAX_CAPTURE_BYTES)
+		stat_inc(HTTPTRACE_STAT_H2_CUT); /* the last chunk, of a call past them all */
 	n = span;
 	barrier_var(n); /* a bounded register for the helper, as in send_span */
 	if (n > HTTPTRACE_MAX_CAPTURE_BYTES)
@@ -403,6 +405,8 @@ static __always_inline void send_iovecs(struct scratch *s, const struct call *c,
 	sent = cur->sent;
 	if (!cur->failed && got < w.want && sent + got < bytes)
 		stat_inc(HTTPTRACE_STAT_IOV_CUT);
+	else if (!HTTPTRACE_IS_LEGACY && h2 && !cur->failed && sent + got < bytes)
+		stat_inc(HTTPTRACE_STAT_H2_CUT);
 	barrier_var(got);
 	if (got > HTTPTRACE_MAX_CAPTURE_BYTES)
 		got = HTTPTRACE_MAX_CAPTURE_BYTES;
@@ -467,7 +471,12 @@ static __always_inline void send_transfer(const struct call *c, __u64 pid_tgid, 
 	d->unseen_bytes = unseen;
 	switch (c->shape) {
 	case SHAPE_BUFFER:
-		/* HTTP/2 only here: in the iovec case, the legacy walk's states would double. */
+		/*
+		 * HTTP/2 only here: in the iovec case, the legacy walk's states
+		 * would double. User space asks no skips of an HTTP/2 connection
+		 * (its protocol gives no hints); one that did would have its
+		 * calls copied as any other's, up to capture_bytes.
+		 */
 		if (!conn->h2 && h2_preface(d, c, pos, bytes))
 			conn->h2 = 1;
 		if (conn->h2 && skip_to <= pos && !(c->msg & CALL_TRUNC)) {
@@ -482,6 +491,9 @@ static __always_inline void send_transfer(const struct call *c, __u64 pid_tgid, 
 			send_span(d, pos, bytes, 0, skip_to);
 		else
 			send_iovecs(s, c, pos, bytes, skip_to, conn->h2 && skip_to <= pos);
+		/* Counted after the walk: a branch before it doubles the legacy walk's states. */
+		if (HTTPTRACE_IS_LEGACY && conn->h2 && bytes > capture_bytes)
+			stat_inc(HTTPTRACE_STAT_H2_CUT);
 		break;
 	default: /* SHAPE_SENDFILE: the bytes never pass through user memory */
 		send_span(d, pos, bytes, 0, skip_to);

@@ -215,6 +215,7 @@ enum httptrace_stat {
 	HTTPTRACE_STAT_TLS_CALLS,          /* TLS library reads and writes that moved plaintext on a known connection */
 	HTTPTRACE_STAT_TLS_UNPLACED,       /* such calls whose connection was not known (no syscall nested, object not seen before): not sent */
 	HTTPTRACE_STAT_TLS_MAPPED,         /* a traced process mapped a TLS library (user space probes it) */
+	HTTPTRACE_STAT_H2_CUT,             /* calls of HTTP/2 connections not copied whole (past 128 KiB; legacy object: vector calls past capture_bytes) */
 	HTTPTRACE_STAT_COUNT,
 };
 

@@ -37,6 +37,7 @@ const (
 	StatTLSCalls
 	StatTLSUnplaced
 	StatTLSMapped
+	StatH2Cut
 	StatCount
 )
 
@@ -74,6 +75,7 @@ var StatNames = [StatCount]string{
 	StatTLSCalls:        "tls_calls",
 	StatTLSUnplaced:     "tls_unplaced",
 	StatTLSMapped:       "tls_mapped",
+	StatH2Cut:           "h2_cut",
 }
 
 func (s Stat) String() string {

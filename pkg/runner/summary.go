@@ -145,8 +145,8 @@ func logSummary(log *logrus.Logger, s Summary) {
 		entry.Warn(fmt.Sprintf("summary: %s; %d bytes moved on traced connections with no record "+
 			"(splice, io_uring, a missed return): counted, not captured", n, x.BytesUnseen))
 	case c.BPF[event.StatIovCut] > 0 || c.BPF[event.StatReadUserFailed] > 0:
-		entry.Warn(fmt.Sprintf("summary: %s; %d transfers not copied whole (%d with more iovecs than are copied%s, "+
-			"%d whose user memory could not be read): their records say what was not captured",
+		entry.Warn(fmt.Sprintf("summary: %s; %d records not copied whole (%d with more iovecs than are copied%s, "+
+			"%d whose user memory could not be read): they say what was not captured",
 			n, c.BPF[event.StatIovCut]+c.BPF[event.StatReadUserFailed], c.BPF[event.StatIovCut], iovLimit(s.Legacy),
 			c.BPF[event.StatReadUserFailed]))
 	case c.BPF[event.StatPosBehind] > 0:
@@ -155,9 +155,10 @@ func logSummary(log *logrus.Logger, s Summary) {
 	case c.BPF[event.StatCallsNotSaved] > 0:
 		entry.Warn(fmt.Sprintf("summary: %s; %d syscalls not followed: the table of calls in flight was full",
 			n, c.BPF[event.StatCallsNotSaved]))
-	case x.HTTP2.FramingLost > 0 || x.HTTP2.StreamsDropped > 0:
-		entry.Warn(fmt.Sprintf("summary: %s; HTTP/2: %d directions whose frame boundaries were lost to bytes not seen or not captured "+
-			"(past capture_bytes in one call), %d streams past the %d followed per connection", n, x.HTTP2.FramingLost, x.HTTP2.StreamsDropped, exchange.MaxStreams))
+	case x.HTTP2.FramingLost > 0 || x.HTTP2.StreamsDropped > 0 || c.BPF[event.StatH2Cut] > 0:
+		entry.Warn(fmt.Sprintf("summary: %s; HTTP/2: %d directions whose frame boundaries were lost to bytes not seen or not copied, "+
+			"%d calls not copied whole (past 128 KiB, a vector call on the legacy object), %d streams past the %d followed per connection",
+			n, x.HTTP2.FramingLost, c.BPF[event.StatH2Cut], x.HTTP2.StreamsDropped, exchange.MaxStreams))
 	case c.BPF[event.StatTLSUnplaced] > 0 || s.TLS.Unprobed > 0 || s.TLS.Dropped > 0:
 		entry.Warn(fmt.Sprintf("summary: %s; TLS plaintext not logged: %d TLS calls whose connection was not found, "+
 			"%d files not probed, %d processes not looked at", n, c.BPF[event.StatTLSUnplaced], s.TLS.Unprobed, s.TLS.Dropped))

@@ -28,12 +28,13 @@ func TestSummaryLevel(t *testing.T) {
 		{"records dropped", bpf(event.StatRecordsDropped, 3), "3 events lost"},
 		{"gaps", func(x *Summary) { x.Exchange.Gaps, x.Exchange.BytesNotSeen = 1, 10 }, "1 gaps (10 bytes not seen)"},
 		{"unseen", func(x *Summary) { x.Exchange.BytesUnseen = 500 }, "500 bytes moved on traced connections with no record"},
-		{"iov cut", bpf(event.StatIovCut, 2), "2 transfers not copied whole (2 with more iovecs"},
+		{"iov cut", bpf(event.StatIovCut, 2), "2 records not copied whole (2 with more iovecs"},
 		{"iov cut, legacy object", func(x *Summary) { x.Legacy, x.Counters.BPF[event.StatIovCut] = true, 3 },
 			"3 with more iovecs than are copied: this kernel has no bpf_loop, so only the first 64 of a transfer's are"},
-		{"user memory", bpf(event.StatReadUserFailed, 1), "1 transfers not copied whole (0 with more iovecs than are copied, 1 whose"},
+		{"user memory", bpf(event.StatReadUserFailed, 1), "1 records not copied whole (0 with more iovecs than are copied, 1 whose"},
 		{"raced calls", bpf(event.StatPosBehind, 4), "4 calls raced another"},
 		{"calls not saved", bpf(event.StatCallsNotSaved, 5), "5 syscalls not followed"},
+		{"http2 cut", bpf(event.StatH2Cut, 2), "HTTP/2: 0 directions whose frame boundaries were lost to bytes not seen or not copied, 2 calls not copied whole"},
 	}
 	for _, tc := range cases {
 		var out bytes.Buffer

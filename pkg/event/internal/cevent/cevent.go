@@ -76,6 +76,7 @@ static const struct { const char *name; unsigned value; } stats[] = {
 	{"tls_calls", HTTPTRACE_STAT_TLS_CALLS},
 	{"tls_unplaced", HTTPTRACE_STAT_TLS_UNPLACED},
 	{"tls_mapped", HTTPTRACE_STAT_TLS_MAPPED},
+	{"h2_cut", HTTPTRACE_STAT_H2_CUT},
 };
 static size_t stat_count(void) { return sizeof(stats) / sizeof(stats[0]); }
 static const char *stat_name(size_t i) { return stats[i].name; }
