@@ -250,13 +250,10 @@ func TestSameRequests(t *testing.T) {
 	}
 }
 
-// compare runs the program and httptrace on one server, sends it the
-// requests, and returns how many of them both reported alike, of how many.
-func compare(t *testing.T, bpftrace, mode string, s server) (int, int) {
-	srv := s.start(t)
-	pid := srv.pid
-
-	// The program for this PID and mode, resolved on this kernel.
+// startBoth starts the program httptrace writes for pid and mode
+// (resolved on this kernel) under bpftrace, then httptrace, side by side.
+func startBoth(t *testing.T, bpftrace, mode string, pid int) (*harness.Proc, *harness.Tracer) {
+	t.Helper()
 	script, err := exec.Command(harness.Bin(t), "bpftrace", "--pid", strconv.Itoa(pid), "--attach", mode).Output()
 	if err != nil {
 		t.Fatalf("httptrace bpftrace: %v", err)
@@ -265,11 +262,18 @@ func compare(t *testing.T, bpftrace, mode string, s server) (int, int) {
 	if err := os.WriteFile(scriptPath, script, 0o644); err != nil {
 		t.Fatal(err)
 	}
-
-	// Both tracers, side by side.
 	bt := harness.Start(t, bpftraceCmd(bpftrace, scriptPath))
 	bt.WaitLine(t, false, func(l string) bool { return strings.HasPrefix(l, "Tracing HTTP") }, waitLimit)
-	ht := harness.StartTracer(t, mode, []int{pid})
+	return bt, harness.StartTracer(t, mode, []int{pid})
+}
+
+// compare runs the program and httptrace on one server, sends it the
+// requests, and returns how many of them both reported alike, of how many.
+func compare(t *testing.T, bpftrace, mode string, s server) (int, int) {
+	srv := s.start(t)
+	pid := srv.pid
+
+	bt, ht := startBoth(t, bpftrace, mode, pid)
 
 	// bpftrace says it is tracing before its probes are live: warm up until
 	// both report a request.

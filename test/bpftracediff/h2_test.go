@@ -3,9 +3,6 @@ package bpftracediff
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -28,18 +25,7 @@ func TestHTTP2Headers(t *testing.T) {
 	bpftrace := needBpftrace(t)
 	mode := harness.Mode()
 	srv := harness.StartH2CServer(t)
-	pid := srv.PID()
-	script, err := exec.Command(harness.Bin(t), "bpftrace", "--pid", strconv.Itoa(pid), "--attach", mode).Output()
-	if err != nil {
-		t.Fatalf("httptrace bpftrace: %v", err)
-	}
-	scriptPath := filepath.Join(t.TempDir(), "httptrace.bt")
-	if err := os.WriteFile(scriptPath, script, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bt := harness.Start(t, bpftraceCmd(bpftrace, scriptPath))
-	bt.WaitLine(t, false, func(l string) bool { return strings.HasPrefix(l, "Tracing HTTP") }, waitLimit)
-	ht := harness.StartTracer(t, mode, []int{pid})
+	bt, ht := startBoth(t, bpftrace, mode, srv.PID())
 
 	// Warm up, a connection each time (the program must see its preface),
 	// until both report a stream.

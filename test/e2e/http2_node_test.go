@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -28,18 +27,13 @@ func TestHTTP2Node(t *testing.T) {
 	for i, c := range []struct{ path, data string }{{"/ok/", ""}, {"/status/404/", ""}, {"/post/", strings.Repeat("b", 3000)}} {
 		id := harness.NewID("node-h2")
 		s := harness.Sent{ID: id, Method: "GET", Path: c.path + id, Answer: harness.Answer{Status: 200}, Proto: "HTTP/2", Server: srv.Addr}
-		args := []string{"-s", "--http2-prior-knowledge", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_version} %{http_code}"}
 		if c.data != "" {
 			s.Method = "POST"
-			args = append(args, "--data-binary", c.data)
 		}
 		if i == 1 {
 			s.Answer.Status = 404
 		}
-		out, err := exec.Command(curl, append(args, srv.URL(s.Path))...).CombinedOutput()
-		if err != nil || string(out) != fmt.Sprintf("2 %d", s.Answer.Status) {
-			t.Fatalf("curl %s: %q %v, want HTTP/2 and %d", s.Path, out, err, s.Answer.Status)
-		}
+		curlH2(t, curl, srv.URL(s.Path), c.data, s.Answer.Status)
 		sent = append(sent, s)
 	}
 	sent = append(sent, harness.H2CConcurrent(t, srv.Addr, "node-h2-many", 100)...)

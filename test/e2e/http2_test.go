@@ -28,20 +28,12 @@ func TestHTTP2H2C(t *testing.T) {
 		if i == 3 {
 			path, want = "/status/404/"+id, 404
 		}
-		out, err := exec.Command(curl, "-s", "--http2-prior-knowledge", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
-			srv.URL(path)).CombinedOutput()
-		if err != nil || string(out) != fmt.Sprintf("2 %d", want) {
-			t.Fatalf("curl: %q %v, want HTTP/2 and %d", out, err, want)
-		}
+		curlH2(t, curl, srv.URL(path), "", want)
 		sent = append(sent, harness.Sent{ID: id, Method: "GET", Path: path, Answer: harness.Answer{Status: want}, Proto: "HTTP/2", Server: srv.Addr})
 	}
 	id := harness.NewID("h2c")
 	path := "/post/" + id
-	out, err := exec.Command(curl, "-s", "--http2-prior-knowledge", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
-		"--data-binary", strings.Repeat("b", 3000), srv.URL(path)).CombinedOutput()
-	if err != nil || string(out) != "2 200" {
-		t.Fatalf("curl POST: %q %v", out, err)
-	}
+	curlH2(t, curl, srv.URL(path), strings.Repeat("b", 3000), 200)
 	sent = append(sent, harness.Sent{ID: id, Method: "POST", Path: path, Answer: harness.Answer{Status: 200}, Proto: "HTTP/2", Server: srv.Addr})
 	sent = append(sent, harness.H2CConcurrent(t, srv.Addr, "h2c-go", 20)...)
 	// Go's trailers over HTTP/2: a header block after the body.
@@ -235,4 +227,19 @@ func TestHTTP2Upgrade(t *testing.T) {
 	}
 	sent := []harness.Sent{{ID: id, Method: "GET", Path: path, Answer: harness.Answer{Status: 200}, Proto: "HTTP/1.1", Stream: 1, Server: srv.Addr}}
 	finish(t, tr, "h2c-upgrade", sent)
+}
+
+// curlH2 sends a GET, or a POST of data, with curl over HTTP/2 without TLS
+// (prior knowledge), and fails the test unless it was answered over
+// HTTP/2 with want.
+func curlH2(t *testing.T, curl, url, data string, want int) {
+	t.Helper()
+	args := []string{"-s", "--http2-prior-knowledge", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_version} %{http_code}"}
+	if data != "" {
+		args = append(args, "--data-binary", data)
+	}
+	out, err := exec.Command(curl, append(args, url)...).CombinedOutput()
+	if err != nil || string(out) != fmt.Sprintf("2 %d", want) {
+		t.Fatalf("curl %s: %q %v, want HTTP/2 and %d", url, out, err, want)
+	}
 }
