@@ -267,6 +267,19 @@ func startBoth(t *testing.T, bpftrace, mode string, pid int) (*harness.Proc, *ha
 	return bt, harness.StartTracer(t, mode, []int{pid})
 }
 
+// stopBoth stops bpftrace, then httptrace, and returns httptrace's summary.
+// bpftrace 0.17 sometimes takes minutes to detach under the guests'
+// emulation; what it printed by then is what is compared.
+func stopBoth(t *testing.T, bt *harness.Proc, ht *harness.Tracer) harness.Summary {
+	t.Helper()
+	if exited, err := bt.Interrupt(stopLimit); !exited {
+		t.Logf("bpftrace did not exit within %s of SIGINT and was killed; its output so far is compared", stopLimit)
+	} else if err != nil {
+		t.Errorf("bpftrace exited with %v\n%s", err, strings.Join(bt.Stderr(), "\n"))
+	}
+	return ht.StopAndSummary(t)
+}
+
 // compare runs the program and httptrace on one server, sends it the
 // requests, and returns how many of them both reported alike, of how many.
 func compare(t *testing.T, bpftrace, mode string, s server) (int, int) {
@@ -327,14 +340,7 @@ func compare(t *testing.T, bpftrace, mode string, s server) (int, int) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	// bpftrace 0.17 sometimes takes minutes to detach under the guests'
-	// emulation; what it printed by now is what is compared.
-	if exited, err := bt.Interrupt(stopLimit); !exited {
-		t.Logf("bpftrace did not exit within %s of SIGINT and was killed; its output so far is compared", stopLimit)
-	} else if err != nil {
-		t.Errorf("bpftrace exited with %v\n%s", err, strings.Join(bt.Stderr(), "\n"))
-	}
-	summary := ht.StopAndSummary(t)
+	summary := stopBoth(t, bt, ht)
 	defer func() {
 		if t.Failed() {
 			t.Logf("httptrace's summary: %s", summary.Line)

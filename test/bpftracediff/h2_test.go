@@ -59,12 +59,7 @@ func TestHTTP2Headers(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if exited, err := bt.Interrupt(stopLimit); !exited {
-		t.Logf("bpftrace did not exit within %s of SIGINT and was killed; its output so far is compared", stopLimit)
-	} else if err != nil {
-		t.Errorf("bpftrace exited with %v\n%s", err, strings.Join(bt.Stderr(), "\n"))
-	}
-	summary := ht.StopAndSummary(t)
+	summary := stopBoth(t, bt, ht)
 	lines := bt.Stdout()[from:]
 	for _, l := range lines {
 		if strings.HasPrefix(l, "H2LOST") {
