@@ -1,7 +1,7 @@
 # make bench: httptrace's overhead against nginx and the Go test server under
 # wrk, side by side with no tracer, an idle tracer and bpftrace (scripts/bench).
 # HTTPTRACE_BIN=/path/to/httptrace measures another build instead of bin/httptrace.
-# BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_SERVERS (nginx,go,nginx-tls,go-tls,go-h2c),
+# BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_SERVERS (nginx,go,nginx-tls,go-tls,go-h2c,grpc),
 # BENCH_RATE (requests/s of the fixed-rate runs, default 5000, 0 for none),
 # BENCH_FLOOR (httptrace|bpftrace) and BENCH_OUT (default bench/RESULTS.md) tune it.
 

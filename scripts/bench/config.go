@@ -122,7 +122,7 @@ var defaultEnv = os.Getenv
 // serverNames are the servers the benchmark knows, in the order it runs
 // them: each plaintext and over HTTPS, then Go's over HTTP/2 without TLS
 // (loaded with h2load).
-var serverNames = []string{"nginx", "go", "nginx-tls", "go-tls", "go-h2c"}
+var serverNames = []string{"nginx", "go", "nginx-tls", "go-tls", "go-h2c", "grpc"}
 
 func knownServer(s string) bool {
 	for _, n := range serverNames {

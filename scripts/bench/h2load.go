@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,12 +16,34 @@ import (
 // saturation (h2load -m): HTTP/2's concurrency on one connection.
 const h2Streams = 10
 
+// grpcPath is the method the grpc row calls: the health service's Check,
+// whose empty request (a 5-byte message prefix, no fields) asks about the
+// server as a whole.
+const grpcPath = "/grpc.health.v1.Health/Check"
+
+// grpcRequest is that request as a gRPC message: uncompressed, 0 bytes.
+var grpcRequest = []byte{0, 0, 0, 0, 0}
+
 // runH2load loads url over HTTP/2 without TLS (prior knowledge) for d with
 // load l: at saturation, l.conns connections of h2Streams streams each; at
 // the fixed rate, l.conns connections of one stream sending c.rate/l.conns
-// requests a second each.
-func runH2load(c config, url string, d time.Duration, l load) (wrkResult, error) {
+// requests a second each. grpc: each request is a gRPC call, a POST of
+// grpcRequest (h2load counts the 200 each answer has, grpc-status aside).
+func runH2load(c config, url string, d time.Duration, l load, grpc bool) (wrkResult, error) {
 	args := []string{"-c" + strconv.Itoa(l.conns), "-t" + strconv.Itoa(c.threads), "-D" + strconv.Itoa(seconds(d))}
+	if grpc {
+		body, err := os.CreateTemp("", "httptrace-grpc-*.bin")
+		if err != nil {
+			return wrkResult{}, err
+		}
+		defer os.Remove(body.Name())
+		if _, err := body.Write(grpcRequest); err != nil {
+			body.Close()
+			return wrkResult{}, err
+		}
+		body.Close()
+		args = append(args, "-d", body.Name(), "-H", "content-type: application/grpc", "-H", "te: trailers")
+	}
 	if l.fixed {
 		args = append(args, "-m1", "--rps="+strconv.Itoa(max(1, (c.rate+l.conns-1)/l.conns)))
 	} else {

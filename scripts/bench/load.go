@@ -63,7 +63,7 @@ func runLoad(c config, srv *server, l load) (wrkResult, int64, error) {
 // loadFor runs the server's load generator for d.
 func loadFor(c config, srv *server, d time.Duration, l load) (wrkResult, error) {
 	if srv.h2 {
-		return runH2load(c, srv.url, d, l)
+		return runH2load(c, srv.url, d, l, srv.grpc)
 	}
 	return runWrk(c, srv.url, d, l)
 }

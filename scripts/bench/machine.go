@@ -99,7 +99,7 @@ func header(c config, m machine) []string {
 			"cancels out of a per-round ratio; load that changes within a round does not, hence the range.",
 		"÷ bpftrace of the untraced row is the most any tracer could reach against this bpftrace. " +
 			"bpftrace loses events at these rates (events lost), and each lost event is one it does not print, which makes its rounds faster.",
-		"logged = records in the tracer's output file (httptrace: stdout lines; bpftrace: its \"REQ pid=\" lines, one per request; its events lost are of REQ and RESP lines alike, and their share is of both); " +
+		"logged = records in the tracer's output file (httptrace: stdout lines; bpftrace: its \"REQ pid=\" lines, one per request, and for HTTP/2 its HEADERS frames read; its events lost are of REQ and RESP lines alike, and their share is of both); " +
 			"wrk counts only responses it read before its duration ended, so a few in-flight requests can be logged beyond its count.",
 		"tracer CPU = utime+stime of the tracer over the wrk run / records logged (/req: per wrk request when nothing was logged), per round. " +
 			"Records go to a file on " + m.OutFS + "; once counted the file is removed, before the kernel writes it back to disk, " +

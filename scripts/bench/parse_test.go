@@ -147,6 +147,15 @@ func TestBpftraceOutput(t *testing.T) {
 	if n := bpftraceLost(out); n != 7 {
 		t.Errorf("lost = %d, want 7", n)
 	}
+	// HTTP/2: a request is a HEADERS frame read; the preface's REQ line is none.
+	h2 := []byte("REQ pid=5 fd=9 bytes=14 PRI * HTTP/2.0\n" +
+		"H2HEADERS pid=5 fd=9 dir=read stream=1 flags=0x05 length=36\n" +
+		"H2HEADERS pid=5 fd=9 dir=write stream=1 flags=0x04 length=65\n" +
+		"H2HEADERS pid=5 fd=9 dir=read stream=3 flags=0x05 length=12\n" +
+		"H2LOST pid=5 fd=9 dir=write\n")
+	if req, ev := bpftraceLines(h2); req != 2 || ev != 5 {
+		t.Errorf("HTTP/2: requests, events = %d, %d, want 2, 5", req, ev)
+	}
 }
 
 func TestParseStatTicks(t *testing.T) {

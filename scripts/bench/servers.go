@@ -22,6 +22,7 @@ type server struct {
 	url  string
 	proc *child
 	h2   bool // loaded over HTTP/2 with h2load, not wrk
+	grpc bool // its requests are gRPC calls (h2load posts a message)
 }
 
 // nginxConf is nginx's whole configuration: two workers, a small static
@@ -64,7 +65,7 @@ func startServer(c config, name, dir string) (*server, error) {
 	switch name {
 	case "nginx", "nginx-tls":
 		return startNginx(name, dir, cert, key)
-	case "go", "go-tls", "go-h2c":
+	case "go", "go-tls", "go-h2c", "grpc":
 		return startGoServer(c, name, dir, cert, key)
 	}
 	return nil, fmt.Errorf("unknown server %q", name)
@@ -110,8 +111,11 @@ func startGoServer(c config, name, dir, cert, key string) (*server, error) {
 	if cert != "" {
 		args = append(args, cert, key)
 	}
-	if name == "go-h2c" {
+	switch name {
+	case "go-h2c":
 		args = append(args, "h2c")
+	case "grpc":
+		args = append(args, "grpc")
 	}
 	p, err := startChild(out, filepath.Join(dir, "goserver.err"), append([]string{c.goserver}, args...)...)
 	if err != nil {
@@ -132,6 +136,11 @@ func startGoServer(c config, name, dir, cert, key string) (*server, error) {
 		return nil, err
 	}
 	s := &server{name: name, url: scheme(cert) + "://" + addr + "/bench", proc: p, h2: name == "go-h2c"}
+	if name == "grpc" {
+		// grpc-go answers no HTTP/1 request: the address it printed is up.
+		s.url, s.h2, s.grpc = "http://"+addr+grpcPath, true, true
+		return s, nil
+	}
 	return s, s.waitUp()
 }
 

@@ -180,14 +180,18 @@ func bpftraceLost(out []byte) int64 {
 }
 
 var (
-	bpftraceEventRe   = regexp.MustCompile(`(?m)^[A-Z]+ pid=`)
-	bpftraceRequestRe = regexp.MustCompile(`(?m)^REQ pid=`)
+	bpftraceEventRe   = regexp.MustCompile(`(?m)^[A-Z0-9]+ pid=`)
+	bpftraceRequestRe = regexp.MustCompile(`(?m)^(REQ pid=|H2HEADERS pid=\d+ fd=\d+ dir=read )`)
+	bpftracePrefaceRe = regexp.MustCompile(`(?m)^REQ pid=\d+ fd=\d+ bytes=\d+ PRI \* HTTP/2\.0`)
 )
 
 // bpftraceLines counts the lines of a generated bpftrace program's output:
-// the requests it printed ("REQ pid=...", one per exchange, as httptrace's
-// records are), and all the events it printed (REQ, RESP and SENDFILE),
-// which are what its "Lost N events" counts are of.
+// the requests it printed, one per exchange as httptrace's records are
+// ("REQ pid=...", or for HTTP/2 the HEADERS frames read, "H2HEADERS ...
+// dir=read", less the REQ lines of HTTP/2's client preface), and all the
+// events it printed (REQ, RESP, SENDFILE, H2HEADERS, H2LOST), which are
+// what its "Lost N events" counts are of.
 func bpftraceLines(out []byte) (requests, events int64) {
-	return int64(len(bpftraceRequestRe.FindAllIndex(out, -1))), int64(len(bpftraceEventRe.FindAllIndex(out, -1)))
+	requests = int64(len(bpftraceRequestRe.FindAllIndex(out, -1)) - len(bpftracePrefaceRe.FindAllIndex(out, -1)))
+	return requests, int64(len(bpftraceEventRe.FindAllIndex(out, -1)))
 }

@@ -74,9 +74,9 @@ func h2Handler() http.Handler {
 	})
 }
 
-// serveGRPC is a grpc-go server with its health service: Check answers
+// ServeGRPC is a grpc-go server with its health service: Check answers
 // SERVING for "" and "up", NOT_FOUND for an unknown service; Watch streams.
-func serveGRPC(addr string) error {
+func ServeGRPC(addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err

@@ -60,7 +60,7 @@ func ServeIfAsked() {
 	case "h2c-upgrade":
 		err = ServeH2CUpgrade(serveAddr())
 	case "grpc":
-		err = serveGRPC(serveAddr())
+		err = ServeGRPC(serveAddr())
 	default:
 		addr := os.Getenv(ServeAddrEnv)
 		if addr == "" {
