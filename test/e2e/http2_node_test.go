@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -144,4 +145,59 @@ func bigHeaders(n, valueLen int) (http.Header, int) {
 		enc.WriteField(hpack.HeaderField{Name: strings.ToLower(k), Value: v})
 	}
 	return h, buf.Len()
+}
+
+// TestHTTP2NodeAdopted: a connection to Node's http2 server used before
+// httptrace starts, and after: nghttp2 indexes the answers' fields, Go's
+// client the requests', in tables httptrace never saw. Each exchange after
+// the start is logged once, adopted, with its new path and its status
+// (static or literal); a field that names an entry added before the start
+// is counted unresolved and left out, and every field logged is the one
+// sent.
+func TestHTTP2NodeAdopted(t *testing.T) {
+	srv := harness.StartNodeH2Server(t)
+	c := harness.NewH2CClient()
+	defer c.Close()
+	for range 3 {
+		c.Get(t, srv.URL("/ok/"+harness.NewID("node-h2-before")))
+	}
+	tr := trace(t, srv.PID())
+	var ids []string
+	for range 4 {
+		id := harness.NewID("node-h2-adopted")
+		if a, _ := c.Get(t, srv.URL("/ok/"+id)); a.Status != 200 {
+			t.Fatalf("status %d", a.Status)
+		}
+		ids = append(ids, id)
+	}
+	tr.WaitFor(t, waitForLogs, func(recs []harness.Record) bool { return len(recs) >= len(ids) })
+	sum := tr.StopAndSummary(t)
+	recs := tr.Records(t)
+	harness.CheckSummary(t, sum, recs)
+	if len(recs) != len(ids) {
+		t.Fatalf("%d records, want the %d requests made after the start", len(recs), len(ids))
+	}
+	unresolved := 0
+	for i, r := range recs {
+		if !r.Adopted || r.Side != "server" || r.Proto != "HTTP/2" || r.Status != 200 || r.Incomplete || r.Unmatched || r.Gap {
+			t.Errorf("not an adopted, complete HTTP/2 exchange: %s", r.Line)
+		}
+		if want := "/ok/" + ids[i]; r.Path != want && !(r.Path == "" && r.Unresolved > 0) {
+			t.Errorf("path %q, want %q (or none, unresolved): %s", r.Path, want, r.Line)
+		}
+		for k, want := range map[string]string{"x-server-pid": strconv.Itoa(srv.PID()), "content-type": "text/plain"} {
+			if v, ok := r.ResponseHeaders[k]; ok && v != want {
+				t.Errorf("response header %s %q, the server sent %q: %s", k, v, want, r.Line)
+			}
+		}
+		if a := r.Authority; a != "" && a != srv.Addr {
+			t.Errorf("authority %q, the client sent %q: %s", a, srv.Addr, r.Line)
+		}
+		unresolved += r.Unresolved
+	}
+	// The answers' x-server-pid and content-type, indexed before the start.
+	if unresolved == 0 {
+		t.Errorf("no field unresolved: the tables were not followed from before the start?")
+	}
+	fmt.Printf("e2e-result: suite=http2-node-adopted mode=%s exchanges=%d/%d unresolved=%d\n", tr.Mode, len(recs), len(ids), unresolved)
 }
