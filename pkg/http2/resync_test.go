@@ -79,15 +79,16 @@ func TestFramingLost(t *testing.T) {
 	_ = s
 }
 
-// A response written as one call, HEADERS, a DATA frame past what was
-// captured and the trailers, loses the framing at the trailers; the next
-// call begins with a frame again and is read from there, its header block
-// decoded with the table unknown.
-func TestResyncAtNextCall(t *testing.T) {
-	c, s := newWire(true), newWire(false)
-	grpc := []string{":method", "POST", ":scheme", "http", ":authority", "a", "content-type", "application/grpc"}
+// framingLost is a gRPC call on stream 1 whose answer's first 1024 bytes
+// are seen and the rest not captured: the trailers' frame header goes, and
+// the server's direction loses its framing. It returns the client's and
+// server's wires, the follower, and the call's request fields.
+func framingLost(t *testing.T) (c, s *wire, f *follower, grpc []string) {
+	t.Helper()
+	c, s = newWire(true), newWire(false)
+	grpc = []string{":method", "POST", ":scheme", "http", ":authority", "a", "content-type", "application/grpc"}
 	c.headers(t, 1, true, append(grpc, ":path", "/pkg.S/Big")...)
-	f := newFollower(true)
+	f = newFollower(true)
 	f.feed(cli, c.take(), 0)
 	s.headers(t, 1, false, ":status", "200", "content-type", "application/grpc")
 	s.data(t, 1, false, 3000)
@@ -95,6 +96,15 @@ func TestResyncAtNextCall(t *testing.T) {
 	w := s.take()
 	f.feed(srv, w[:1024], 0)
 	f.c.Skip(srv, uint64(len(w)-1024), false, stream.Meta{})
+	return c, s, f, grpc
+}
+
+// A response written as one call, HEADERS, a DATA frame past what was
+// captured and the trailers, loses the framing at the trailers; the next
+// call begins with a frame again and is read from there, its header block
+// decoded with the table unknown.
+func TestResyncAtNextCall(t *testing.T) {
+	c, s, f, grpc := framingLost(t)
 	c.headers(t, 3, true, append(grpc, ":path", "/pkg.S/Small")...)
 	f.feed(cli, c.take(), 0)
 	s.headers(t, 3, false, ":status", "200", "content-type", "application/grpc", "x-new", "1")
@@ -279,17 +289,7 @@ func TestJoinedDataOnly(t *testing.T) {
 // place to start again even when its bytes read as frames; the next call
 // is.
 func TestNoResyncInsideACall(t *testing.T) {
-	c, s := newWire(true), newWire(false)
-	grpc := []string{":method", "POST", ":scheme", "http", ":authority", "a", "content-type", "application/grpc"}
-	c.headers(t, 1, true, append(grpc, ":path", "/pkg.S/Big")...)
-	f := newFollower(true)
-	f.feed(cli, c.take(), 0)
-	s.headers(t, 1, false, ":status", "200", "content-type", "application/grpc")
-	s.data(t, 1, false, 3000)
-	s.headers(t, 1, true, "grpc-status", "0")
-	w := s.take()
-	f.feed(srv, w[:1024], 0)
-	f.c.Skip(srv, uint64(len(w)-1024), false, stream.Meta{}) // the trailers' frame header not captured
+	c, s, f, grpc := framingLost(t)
 	c.headers(t, 3, true, append(grpc, ":path", "/pkg.S/Three")...)
 	c.headers(t, 5, true, append(grpc, ":path", "/pkg.S/Five")...)
 	f.feed(cli, c.take(), 0)
