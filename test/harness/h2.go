@@ -196,7 +196,8 @@ type GRPCCall struct {
 
 // GRPCHealth calls the health service at addr over one connection: a Check
 // per name in checks (an unknown name answers NOT_FOUND), then a Watch of
-// "up" that it ends after the first answer (the stream is cancelled).
+// "up" that it ends after the first answer (the stream is cancelled), then
+// a Check of "".
 func GRPCHealth(t testing.TB, addr, prefix string, checks ...string) []GRPCCall {
 	t.Helper()
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -223,7 +224,13 @@ func GRPCHealth(t testing.TB, addr, prefix string, checks ...string) []GRPCCall 
 	}
 	cancel()
 	calls = append(calls, GRPCCall{Service: "grpc.health.v1.Health", Method: "Watch", Code: codes.Canceled, Metadata: id})
-	return calls
+	// One more Check on the connection: grpc-go writes the Watch's
+	// RST_STREAM before this call's HEADERS, so the reset is on the wire
+	// before the connection closes (a close right after the cancel can
+	// beat it).
+	id = NewID(prefix)
+	_, err = c.Check(metadataCtx(id), &healthpb.HealthCheckRequest{})
+	return append(calls, GRPCCall{Service: "grpc.health.v1.Health", Method: "Check", Code: status.Code(err), Metadata: id})
 }
 
 func metadataCtx(id string) context.Context {
