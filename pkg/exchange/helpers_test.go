@@ -40,17 +40,22 @@ func newWorld(t testing.TB, opts Options) *world {
 	return w
 }
 
-// hint is a skip hint the tracker gave.
+// hint is a skip hint the tracker gave; a mute is one with mute set.
 type hint struct {
 	conn uint64
 	dir  event.Direction
 	pos  uint64
+	mute bool
 }
 
-// collectHints makes w's tracker give its skip hints to the list returned.
+// collectHints makes w's tracker give its skip hints and mutes to the list
+// returned.
 func (w *world) collectHints() *[]hint {
 	var hints []hint
-	w.tr.SkipHint(func(conn, gen uint64, dir event.Direction, pos uint64) { hints = append(hints, hint{conn, dir, pos}) })
+	w.tr.SkipHint(func(conn, gen uint64, dir event.Direction, pos uint64) {
+		hints = append(hints, hint{conn, dir, pos, false})
+	})
+	w.tr.MuteHint(func(conn, gen uint64) { hints = append(hints, hint{conn: conn, mute: true}) })
 	return &hints
 }
 

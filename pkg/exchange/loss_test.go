@@ -229,7 +229,7 @@ func TestSkipHint(t *testing.T) {
 	w.tr.Data(d)
 	c.send(in, get("/next"))
 	c.send(out, ok("")+ok(""))
-	want := []hint{{9, in, uint64(len(head)) + 100000}}
+	want := []hint{{9, in, uint64(len(head)) + 100000, false}}
 	if fmt.Sprint((*got)) != fmt.Sprint(want) {
 		t.Fatalf("(*got) %v, want %v", (*got), want)
 	}

@@ -92,10 +92,8 @@ const maxOpeningBytes = 64
 func (c *conn) mute() {
 	c.opened = true
 	c.stopParsing()
-	if c.t.hint != nil {
+	if c.t.muteHint != nil {
 		c.gaveSkips = true
-		for i := range c.dirs {
-			c.t.hint(c.id, c.gen, event.Direction(i), event.SkipAll)
-		}
+		c.t.muteHint(c.id, c.gen)
 	}
 }

@@ -20,6 +20,7 @@ type Tracker struct {
 	emit        func(*record.Exchange)
 	hint        func(conn, gen uint64, dir event.Direction, pos uint64)
 	unhint      func(conn uint64)
+	muteHint    func(conn, gen uint64)
 	conns       map[uint64]*conn
 	lru         conn // sentinel: lru.next is the most recently used connection
 	free        []*conn
@@ -67,6 +68,11 @@ func New(opts Options, emit func(*record.Exchange)) *Tracker {
 // bytes of that generation of the connection are body the parser will not
 // read.
 func (t *Tracker) SkipHint(fn func(conn, gen uint64, dir event.Direction, pos uint64)) { t.hint = fn }
+
+// MuteHint sets fn to be told of a connection found not to be HTTP: the
+// kernel side need send nothing more of generation gen of connection conn,
+// in either direction.
+func (t *Tracker) MuteHint(fn func(conn, gen uint64)) { t.muteHint = fn }
 
 // SkipForget sets fn to be told, at the close of a connection that was
 // given skip hints, that they are no longer needed. The kernel side forgets

@@ -185,6 +185,11 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 			log.WithError(err).Debug("setting a skip hint")
 		}
 	})
+	p.Tracker().MuteHint(func(conn, gen uint64) {
+		if err := tr.Mute(conn, gen); err != nil {
+			log.WithError(err).Debug("muting a connection")
+		}
+	})
 	p.Tracker().SkipForget(func(conn uint64) {
 		if err := tr.ClearSkips(conn); err != nil {
 			log.WithError(err).Debug("clearing skip hints")

@@ -62,6 +62,12 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 		os.Exit(0)
+	case "reader":
+		if err := runReader(); err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	case "grandchild":
 		// Write on the inherited socket (fd 3) and exit.
 		if _, err := unix.Write(3, []byte(grandchildPayload)); err != nil {
@@ -275,4 +281,25 @@ func joinBytes(bufs [][]byte) []byte {
 		out = append(out, b...)
 	}
 	return out
+}
+
+// runReader connects to the test's listener and reads what comes, saying
+// how much after each read, until the test closes its side.
+func runReader() error {
+	fd, err := dial(os.Getenv("HTTPTRACE_TRACER_TEST_PORT"))
+	if err != nil {
+		return err
+	}
+	fmt.Println("connected", fd)
+	buf := make([]byte, 256)
+	for {
+		n, err := unix.Read(fd, buf)
+		if err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		fmt.Println("read", n)
+		if n == 0 {
+			return nil
+		}
+	}
 }

@@ -201,6 +201,42 @@ func (t *Tracer) SetSkip(conn, gen uint64, dir event.Direction, pos uint64) erro
 	return nil
 }
 
+// Mute tells the programs to send nothing more of generation gen of
+// connection conn: it is not HTTP. The mark is one conn_skips entry per
+// direction, and a program that sees either one mutes the connection in its
+// conns entry and deletes both; it looks at neither again. So a program
+// that mutes between the two writes leaves the second behind (until the
+// close): Mute looks at the first again after the second, and when it is
+// gone, takes the second back.
+func (t *Tracer) Mute(conn, gen uint64) error {
+	if err := t.SetSkip(conn, gen, event.Recv, event.SkipAll); err != nil {
+		return err
+	}
+	if muteBetween != nil {
+		muteBetween()
+	}
+	if err := t.SetSkip(conn, gen, event.Send, event.SkipAll); err != nil {
+		return err
+	}
+	m, err := t.bpfMap(bpfobj.MapConnSkips)
+	if err != nil {
+		return err
+	}
+	key := skipKey{Conn: conn, Dir: uint32(event.Recv)}
+	if _, err := m.GetValue(unsafe.Pointer(&key)); err == nil || !errors.Is(err, syscall.ENOENT) {
+		return nil // there, or not known to be gone
+	}
+	key.Dir = uint32(event.Send)
+	if err := m.DeleteKey(unsafe.Pointer(&key)); err != nil && !errors.Is(err, syscall.ENOENT) {
+		return fmt.Errorf("mute of connection %d: %w", conn, err)
+	}
+	return nil
+}
+
+// muteBetween, when set, runs between Mute's two writes (tests: a program
+// that mutes the connection right then).
+var muteBetween func()
+
 // ClearSkips forgets the skips of connection conn, in both directions.
 func (t *Tracer) ClearSkips(conn uint64) error {
 	m, err := t.bpfMap(bpfobj.MapConnSkips)

@@ -115,6 +115,27 @@ func socketInode(t *testing.T, pid int, fd string) uint64 {
 // every socket syscall and checks every record it causes, with the object
 // the kernel gets and, where that is the current one, with the legacy one.
 func TestTracerKernel(t *testing.T) {
+	host, plan := kernelPlan(t)
+	// The kernels this runs on number their releases as upstream does: the
+	// kernel's own answer about bpf_loop must match 5.17.
+	if ok, err := libbpf.LoopSupported(); err != nil || ok != kernel.AtLeast(host.Release, 5, 17) ||
+		bpfobj.NeedsLegacy(host.Release) == ok {
+		t.Errorf("kernel %s: bpf_loop supported %v (%v), legacy object chosen %v", host.Release, ok, err, bpfobj.NeedsLegacy(host.Release))
+	}
+	objects := []bool{true}
+	if !bpfobj.NeedsLegacy(host.Release) {
+		objects = []bool{false, true}
+	}
+	for _, legacy := range objects {
+		t.Run(map[bool]string{false: "current", true: "legacy"}[legacy], func(t *testing.T) { traceChild(t, host, plan, legacy) })
+	}
+}
+
+// kernelPlan skips the test unless it can load BPF programs, and makes
+// this host ready for them; it returns the host and the plan of the mode
+// under test, every probe in it.
+func kernelPlan(t *testing.T) (kernel.Host, probes.Plan) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to load BPF programs")
 	}
@@ -132,19 +153,7 @@ func TestTracerKernel(t *testing.T) {
 	if len(plan.Skipped) > 0 {
 		t.Fatalf("probes left out: %v", plan.Skipped)
 	}
-	// The kernels this runs on number their releases as upstream does: the
-	// kernel's own answer about bpf_loop must match 5.17.
-	if ok, err := libbpf.LoopSupported(); err != nil || ok != kernel.AtLeast(host.Release, 5, 17) ||
-		bpfobj.NeedsLegacy(host.Release) == ok {
-		t.Errorf("kernel %s: bpf_loop supported %v (%v), legacy object chosen %v", host.Release, ok, err, bpfobj.NeedsLegacy(host.Release))
-	}
-	objects := []bool{true}
-	if !bpfobj.NeedsLegacy(host.Release) {
-		objects = []bool{false, true}
-	}
-	for _, legacy := range objects {
-		t.Run(map[bool]string{false: "current", true: "legacy"}[legacy], func(t *testing.T) { traceChild(t, host, plan, legacy) })
-	}
+	return host, plan
 }
 
 // traceChild is TestTracerKernel with one object.
@@ -283,8 +292,14 @@ func traceChild(t *testing.T, host kernel.Host, plan probes.Plan, legacy bool) {
 
 func startChild(t *testing.T, port int) *child {
 	t.Helper()
+	return startRole(t, "child", port)
+}
+
+// startRole runs the test binary as a child in role, told port.
+func startRole(t *testing.T, role string, port int) *child {
+	t.Helper()
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), childRole+"=child", "HTTPTRACE_TRACER_TEST_PORT="+strconv.Itoa(port))
+	cmd.Env = append(os.Environ(), childRole+"="+role, "HTTPTRACE_TRACER_TEST_PORT="+strconv.Itoa(port))
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

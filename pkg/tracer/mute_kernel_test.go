@@ -1,0 +1,87 @@
+package tracer
+
+import (
+	"errors"
+	"net"
+	"syscall"
+	"testing"
+	"unsafe"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/httptrace/httptrace/pkg/bpfobj"
+	"github.com/httptrace/httptrace/pkg/event"
+)
+
+// TestMuteRace mutes a connection whose program runs between Mute's two
+// writes: a read in the child sees the first mark, mutes the connection
+// and deletes both marks before the second is written. Mute takes the
+// second back, so conn_skips holds nothing of the connection, and the
+// connection stays muted: its next read is counted as not HTTP and sends
+// nothing.
+func TestMuteRace(t *testing.T) {
+	_, plan := kernelPlan(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c := startRole(t, "reader", ln.Addr().(*net.TCPAddr).Port)
+	peer, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	conn := socketInode(t, c.cmd.Process.Pid, c.expect(t, "connected")[0])
+
+	log := logrus.New()
+	log.SetLevel(logrus.WarnLevel)
+	tr, err := Open(Options{PIDs: []int{c.cmd.Process.Pid}, CaptureBytes: 4096, RingBytes: 1 << 20, WakeupBytes: 1, Plan: plan, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	read := func(what string) {
+		t.Helper()
+		if _, err := peer.Write([]byte(what)); err != nil {
+			t.Fatal(err)
+		}
+		c.expect(t, "read")
+	}
+	read("\x00AUTH EXTERNAL 30\r\n") // the connection's first bytes: a conns entry
+	before := notHTTP(t, tr)
+
+	muteBetween = func() { read("BEGIN\r\n") }
+	defer func() { muteBetween = nil }()
+	if err := tr.Mute(conn, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := notHTTP(t, tr); got != before+1 {
+		t.Fatalf("not_http %d after the read between the writes, want %d: the program did not mute then", got, before+1)
+	}
+	m, err := tr.bpfMap(bpfobj.MapConnSkips)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []event.Direction{event.Recv, event.Send} {
+		key := skipKey{Conn: conn, Dir: uint32(dir)}
+		if _, err := m.GetValue(unsafe.Pointer(&key)); !errors.Is(err, syscall.ENOENT) {
+			t.Errorf("conn_skips still holds %s of the muted connection (%v)", dir, err)
+		}
+	}
+	read("more\r\n")
+	if got := notHTTP(t, tr); got != before+2 {
+		t.Errorf("not_http %d after a later read, want %d: the connection is not muted", got, before+2)
+	}
+}
+
+// notHTTP is the programs' count of transfers left out as not HTTP.
+func notHTTP(t *testing.T, tr *Tracer) uint64 {
+	t.Helper()
+	// The child printed after its read returned: the program ran before.
+	counters, err := tr.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return counters.BPF[event.StatNotHTTP]
+}
