@@ -79,6 +79,9 @@ type Config struct {
 	Metrics  Metrics
 	Routes   Routes
 	Services []Service
+	// OTLP configures the export of spans (OTEL_EXPORTER_OTLP_* configure
+	// what it leaves unset).
+	OTLP OTLP
 
 	// where records file:line of each key read from a file, for errors.
 	where map[string]string

@@ -117,6 +117,8 @@ func TestParseErrors(t *testing.T) {
 		{"metrics ttl", "metrics:\n  ttl: often\n", `c.yaml:2: metrics.ttl: "often" is not a duration`},
 		{"route template", "routes:\n  patterns:\n    - /users/{id}\n    - /a/*/b\n", `c.yaml:4: routes.patterns: route "/a/*/b": * only as the last segment`},
 		{"route relative", "routes:\n  patterns: users\n", `c.yaml:2: routes.patterns: route "users": must start with /`},
+		{"otlp key", "otlp:\n  url: http://x\n", `c.yaml:2: otlp.url: unknown key (want endpoint, protocol or headers)`},
+		{"otlp header", "otlp:\n  headers:\n    api-key: [a]\n", `c.yaml:3: otlp.headers.api-key: want a string, got a list`},
 		{"routes key", "routes:\n  max: 3\n", `c.yaml:2: routes.max: unknown key (want patterns or max_per_service)`},
 		{"service not a list", "services: {name: a}\n", `c.yaml:1: services: want a list of {name, and comm or port}, got a mapping`},
 		{"service both", "services:\n  - {name: a, comm: x, port: 80}\n", `c.yaml:2: services: service "a": give one of comm or port`},
@@ -159,6 +161,8 @@ func TestValidateErrors(t *testing.T) {
 		{"metrics port", "pids: [1]\nmetrics:\n  listen: localhost:http\n", `c.yaml:3: metrics.listen: "localhost:http": "http" is not a TCP port`},
 		{"metrics ttl short", "pids: [1]\nmetrics:\n  ttl: 10s\n", `c.yaml:3: metrics.ttl: 10s is too short (want 30s or more`},
 		{"routes cap", "pids: [1]\nroutes:\n  max_per_service: 0\n", `c.yaml:3: routes.max_per_service: 0: want 1 or more`},
+		{"otlp endpoint", "pids: [1]\notlp:\n  endpoint: 127.0.0.1:4318\n", `c.yaml:3: otlp.endpoint: "127.0.0.1:4318" is not an http:// or https:// URL (e.g. http://127.0.0.1:4318)`},
+		{"otlp protocol", "pids: [1]\notlp:\n  protocol: http/json\n", `c.yaml:3: otlp.protocol: "http/json": want grpc or http/protobuf`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -289,8 +293,49 @@ func TestParseExport(t *testing.T) {
 		len(c.Services) != 2 || c.Services[0] != (Service{Name: "web", Comm: "nginx"}) || c.Services[1] != (Service{Name: "api", Port: 8080}) {
 		t.Errorf("parsed %+v %+v %+v", c.Metrics, c.Routes, c.Services)
 	}
+	o, err := Parse("c.yaml", []byte("pids: [1]\notlp:\n  endpoint: https://otlp.example:4317\n  protocol: grpc\n  headers:\n    api-key: s3cret\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if o.OTLP.Endpoint != "https://otlp.example:4317" || o.OTLP.Protocol != OTLPGRPC || len(o.OTLP.Headers) != 1 || o.OTLP.Headers["api-key"] != "s3cret" {
+		t.Errorf("parsed otlp %+v", o.OTLP)
+	}
 	d := Default()
 	if d.Metrics.TTL != DefaultMetricsTTL || d.Routes.MaxPerService != DefaultMaxRoutesPerService || d.Metrics.Listen != "" {
 		t.Errorf("defaults %+v %+v", d.Metrics, d.Routes)
+	}
+}
+
+// TestOTLPEnvironment: export is on when an endpoint is set in the
+// environment; its protocol comes from the variables, the traces' first,
+// and one that is not served is an error naming the variable.
+func TestOTLPEnvironment(t *testing.T) {
+	for _, v := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"} {
+		t.Setenv(v, "")
+	}
+	c := Default()
+	c.PIDs = []int{1}
+	if c.OTLP.On() {
+		t.Fatal("export on with no endpoint anywhere")
+	}
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://127.0.0.1:4318/v1/traces")
+	if p, err := c.OTLP.Proto(); !c.OTLP.On() || p != OTLPHTTP || err != nil {
+		t.Errorf("on %v, protocol %q (%v): want on, http/protobuf", c.OTLP.On(), p, err)
+	}
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")
+	if p, err := c.OTLP.Proto(); p != OTLPGRPC || err != nil {
+		t.Errorf("protocol %q (%v): want the traces' variable's, grpc", p, err)
+	}
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "")
+	if err := c.Validate(); err == nil || err.Error() != `OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" is not served (want grpc or http/protobuf)` {
+		t.Errorf("validate: %v", err)
+	}
+	c.OTLP.Protocol = OTLPGRPC // the file's wins
+	if err := c.Validate(); err != nil {
+		t.Errorf("validate with otlp.protocol set: %v", err)
 	}
 }

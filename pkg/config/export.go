@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +30,46 @@ type Routes struct {
 	MaxPerService int
 }
 
+// OTLP configures the export of spans over OTLP.
+type OTLP struct {
+	// Endpoint is the collector's base URL, e.g. http://127.0.0.1:4318, as
+	// OTEL_EXPORTER_OTLP_ENDPOINT is (http/protobuf appends /v1/traces)
+	// ("": OTEL_EXPORTER_OTLP_ENDPOINT or _TRACES_ENDPOINT, else no export).
+	Endpoint string
+	// Protocol is grpc or http/protobuf ("": OTEL_EXPORTER_OTLP_PROTOCOL
+	// or _TRACES_PROTOCOL, else http/protobuf).
+	Protocol string
+	// Headers are sent with each export (API keys), beside
+	// OTEL_EXPORTER_OTLP_HEADERS.
+	Headers map[string]string
+}
+
+// On says whether spans are exported: an endpoint is set, here or in
+// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT.
+func (o OTLP) On() bool {
+	return o.Endpoint != "" || os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+}
+
+// Proto is the protocol spans are sent with: Protocol, else
+// OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL,
+// else OTLPHTTP. An error names a variable's protocol that is not served.
+func (o OTLP) Proto() (string, error) {
+	if o.Protocol != "" {
+		return o.Protocol, nil
+	}
+	for _, v := range []string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
+		switch p := os.Getenv(v); p {
+		case "":
+			continue
+		case OTLPGRPC, OTLPHTTP:
+			return p, nil
+		default:
+			return "", fmt.Errorf("%s: %q is not served (want %s or %s)", v, p, OTLPGRPC, OTLPHTTP)
+		}
+	}
+	return OTLPHTTP, nil
+}
+
 // Service names the service of exchanges: those of processes with a
 // command name, or those a server port served.
 type Service struct {
@@ -41,6 +83,9 @@ const (
 	DefaultMetricsTTL          = 5 * time.Minute
 	DefaultMaxRoutesPerService = 200
 	MinMetricsTTL              = 30 * time.Second
+	// The OTLP protocols served.
+	OTLPGRPC = "grpc"
+	OTLPHTTP = "http/protobuf"
 )
 
 func (d *decoder) metrics(n *yaml.Node) error {
@@ -53,6 +98,28 @@ func (d *decoder) metrics(n *yaml.Node) error {
 			d.cfg.Metrics.TTL, err = d.duration(v, "metrics.ttl")
 		default:
 			return d.fail(kn, "metrics."+k, "unknown key (want listen or ttl)")
+		}
+		return err
+	})
+}
+
+func (d *decoder) otlp(n *yaml.Node) error {
+	return d.mapping(n, "otlp", func(k string, kn, v *yaml.Node) error {
+		var err error
+		switch k {
+		case "endpoint":
+			d.cfg.OTLP.Endpoint, err = d.str(v, "otlp.endpoint")
+		case "protocol":
+			d.cfg.OTLP.Protocol, err = d.str(v, "otlp.protocol")
+		case "headers":
+			d.cfg.OTLP.Headers = map[string]string{}
+			err = d.mapping(v, "otlp.headers", func(name string, _, hv *yaml.Node) error {
+				val, err := d.str(hv, "otlp.headers."+name)
+				d.cfg.OTLP.Headers[name] = val
+				return err
+			})
+		default:
+			return d.fail(kn, "otlp."+k, "unknown key (want endpoint, protocol or headers)")
 		}
 		return err
 	})
@@ -134,6 +201,21 @@ func (c *Config) validateExport() error {
 	}
 	if c.Metrics.TTL < MinMetricsTTL {
 		return c.errorf("metrics.ttl", "%s is too short (want %s or more: a series must outlive the time between two scrapes)", c.Metrics.TTL, MinMetricsTTL)
+	}
+	if e := c.OTLP.Endpoint; e != "" {
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c.errorf("otlp.endpoint", "%q is not an http:// or https:// URL (e.g. http://127.0.0.1:4318)", e)
+		}
+	}
+	switch c.OTLP.Protocol {
+	case "", OTLPGRPC, OTLPHTTP:
+	default:
+		return c.errorf("otlp.protocol", "%q: want %s or %s", c.OTLP.Protocol, OTLPGRPC, OTLPHTTP)
+	}
+	if c.OTLP.On() {
+		if _, err := c.OTLP.Proto(); err != nil {
+			return err
+		}
 	}
 	if c.Routes.MaxPerService < 1 {
 		return c.errorf("routes.max_per_service", "%d: want 1 or more", c.Routes.MaxPerService)

@@ -162,6 +162,8 @@ func (d *decoder) top(n *yaml.Node) error {
 			return d.routes(v)
 		case "services":
 			return d.services(v)
+		case "otlp":
+			return d.otlp(v)
 		}
 		return d.fail(kn, k, "unknown key (want %s)", strings.Join(topKeys, ", "))
 	})
@@ -169,7 +171,7 @@ func (d *decoder) top(n *yaml.Node) error {
 
 // topKeys are the keys the top level takes, for the unknown-key message.
 var topKeys = []string{"pids", "comm", "ports", "containers", "runtime_socket", "attach", "capture_bytes", "max_header_bytes",
-	"capture_body_bytes", "exchange_timeout", "log_format", "unix_sockets", "tls", "probes", "redact", "filter", "metrics", "routes", "services"}
+	"capture_body_bytes", "exchange_timeout", "log_format", "unix_sockets", "tls", "probes", "redact", "filter", "metrics", "routes", "services", "otlp"}
 
 // strs reads one string or a list of strings.
 func (d *decoder) strs(n *yaml.Node, key string) ([]string, error) {

@@ -46,7 +46,7 @@ func TestBadInput(t *testing.T) {
 	if err := os.WriteFile(keyFile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	topKeys := "pids, comm, ports, containers, runtime_socket, attach, capture_bytes, max_header_bytes, capture_body_bytes, exchange_timeout, log_format, unix_sockets, tls, probes, redact, filter, metrics, routes, services"
+	topKeys := "pids, comm, ports, containers, runtime_socket, attach, capture_bytes, max_header_bytes, capture_body_bytes, exchange_timeout, log_format, unix_sockets, tls, probes, redact, filter, metrics, routes, services, otlp"
 
 	cases := []badCase{
 		// Command line.
@@ -128,7 +128,13 @@ func TestBadInput(t *testing.T) {
 			want: "containers: no container runtime answers ({dir}/none.sock: dial unix {dir}/none.sock: connect: no such file or directory): " +
 				"start one's API service (podman system service, dockerd)"},
 
+		{name: "otlp endpoint", args: []string{"-c", "{file}"}, yaml: "pids: [1]\notlp:\n  endpoint: collector:4318\n",
+			want: `{file}:3: otlp.endpoint: "collector:4318" is not an http:// or https:// URL (e.g. http://127.0.0.1:4318)`},
+
 		// Environment and privileges.
+		{name: "otlp protocol", args: []string{"--pid", "1", "--attach", "tracepoint"},
+			env:  []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318", "OTEL_EXPORTER_OTLP_PROTOCOL=http/json"},
+			want: `OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" is not served (want grpc or http/protobuf)`},
 		{name: "cpu profile path", args: []string{"--pid", "1"}, env: []string{"HTTPTRACE_CPUPROFILE=" + filepath.Join(dir, "no", "cpu.prof")},
 			want: "HTTPTRACE_CPUPROFILE: open {dir}/no/cpu.prof: no such file or directory"},
 		{name: "no capabilities", args: []string{"--pid", "1", "--attach", "tracepoint"}, wrap: asNobody,
