@@ -26,7 +26,7 @@ export CGO_ENABLED := 1
 GO_LDFLAGS := -X main.version=$(VERSION)
 GO_SRC := $(shell find cmd pkg -name '*.go' 2>/dev/null) go.mod go.sum
 
-.PHONY: all build static deps vmlinux bpf test test-unit test-e2e test-host vm-test \
+.PHONY: all build static deps vmlinux bpf test test-tiers test-unit test-e2e test-host vm-test \
 	bpftrace check-bpftrace vagrant-validate demo clean help
 
 all: build
@@ -37,6 +37,7 @@ help:
 	@echo "make demo       install what is missing, trace a real Go server, show requests"
 	@echo "make test       install what is missing and run every test (unit, e2e, bpftrace, kernel matrix)"
 	@echo "make test-host  unit and end-to-end tests on the running kernel (ATTACH=tracepoint|kprobe|auto)"
+	@echo "make test-otlp  spans over OTLP to a real Jaeger (built into bin/jaeger from test/jaeger)"
 	@echo "make test-cli   bad input, lifecycle and clean-up of the built binary"
 	@echo "make test-hostile  hostile and broken traffic against traced servers"
 	@echo "make image      build localhost/httptrace:<version> (FROM scratch, podman)"
@@ -83,10 +84,16 @@ ATTACH ?= tracepoint
 # Every tier in order: pure Go and object tests, fuzz targets briefly, the
 # real tool against real servers and bad input on this kernel, the bpftrace
 # twin, the benchmark's smoke run, then the kernel matrix under qemu.
+# Jaeger (for test-otlp) is built beside the tiers, niced: its compile
+# takes minutes of CPU the tiers leave idle.
 test: deps
-	$(MAKE) test-unit fuzz-smoke test-e2e-servers test-e2e-all test-cli test-deploy test-hostile \
-		check-bpftrace test-bpftrace-diff bench-smoke vm-test vm-tracer-test vagrant-validate
+	$(MAKE) -j2 bin/jaeger test-tiers
+	$(MAKE) test-otlp
 	@echo "make test: all passed"
+
+test-tiers:
+	$(MAKE) -j1 test-unit fuzz-smoke test-e2e-servers test-e2e-all test-cli test-deploy test-hostile \
+		check-bpftrace test-bpftrace-diff bench-smoke vm-test vm-tracer-test vagrant-validate
 
 test-host: deps
 	$(MAKE) test-unit test-e2e

@@ -211,7 +211,7 @@ func (a *Aggregator) Write(e *record.Exchange) error {
 	sc := scope{service: a.opts.Service(e), side: e.Side}
 	// Valid UTF-8 before the series is looked up, as it is stored (a
 	// process may be named anything); allocates only for a name that is not.
-	k := Key{Service: validUTF8(sc.service), Side: e.Side, Method: Method(e.Method), Status: e.Status, Scheme: "http", Proto: protoVersion(e.Proto),
+	k := Key{Service: validUTF8(sc.service), Side: e.Side, Method: Method(e.Method), Status: e.Status, Scheme: "http", Proto: ProtoVersion(e.Proto),
 		ContainerID: validUTF8(e.ContainerID), ContainerName: validUTF8(e.ContainerName), PodUID: validUTF8(e.PodUID)}
 	if e.GRPCStatusSet && record.GRPCCodeName(e.GRPCStatus) != "" {
 		k.GRPCStatus = strconv.Itoa(e.GRPCStatus) // 0-16: no allocation
@@ -390,8 +390,8 @@ func Method(m string) string {
 	return Other
 }
 
-// protoVersion is network.protocol.version of "HTTP/1.1": "1.1".
-func protoVersion(p string) string {
+// ProtoVersion is network.protocol.version of "HTTP/1.1": "1.1".
+func ProtoVersion(p string) string {
 	v := strings.TrimPrefix(p, "HTTP/")
 	switch v {
 	case "1.1", "1.0", "2", "2.0", "0.9":

@@ -15,6 +15,7 @@ import (
 	"github.com/httptrace/httptrace/pkg/event"
 	"github.com/httptrace/httptrace/pkg/exchange"
 	"github.com/httptrace/httptrace/pkg/libprobe"
+	"github.com/httptrace/httptrace/pkg/otlp"
 	"github.com/httptrace/httptrace/pkg/output"
 	"github.com/httptrace/httptrace/pkg/pipeline"
 	"github.com/httptrace/httptrace/pkg/preflight"
@@ -43,6 +44,9 @@ type Summary struct {
 	OutputWaits uint64
 	// TLS is what the library prober did (zero when TLS is off).
 	TLS libprobe.Stats
+	// Spans is what the OTLP export did, when SpansOn.
+	Spans   otlp.Stats
+	SpansOn bool
 }
 
 // outputQueueBytes is how much output may wait for a slow stdout: with the
@@ -116,11 +120,12 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	if cfg.LogFormat == config.FormatJSON {
 		sink = output.NewJSON(out, clock)
 	}
-	exp, err := startExport(cfg, tr, log)
+	exp, err := startExport(cfg, tr, clock, log)
 	if err != nil {
 		return Summary{}, &SetupError{Err: err}
 	}
 	defer exp.stop(log)
+	defer exp.closeSpans(log)
 	containers := container.NewResolver("/proc")
 	var libs *libprobe.Prober
 	var tlsReady uint64
@@ -160,8 +165,8 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		Exchange:   exchangeOptions(cfg, tlsReady),
 		Redactor:   dst.Redactor,
 		Filter:     &cfg.Filter,
-		Sinks:      []output.Sink{sink},
-		Observers:  exp.sinks(),
+		Sinks:      append([]output.Sink{sink}, exp.sinks()...),
+		Observers:  exp.observers(),
 		Procs:      procs,
 		Containers: containers,
 		OnListen: func(pid uint32) {
@@ -221,12 +226,13 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	if err := p.Finish(); err != nil && runErr == nil {
 		runErr = err
 	}
+	exp.closeSpans(log) // after the last exchange
 	if err := async.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("writing records: %w", err)
 	}
 	s := Summary{Exchange: p.Tracker().Stats(), Pipeline: p.Stats(), Mode: string(plan.Mode), Legacy: tr.Legacy(),
 		Filtered: !cfg.Filter.Empty(),
-		Duration: time.Since(start), Reason: reason, OutputWaits: async.Waits()}
+		Duration: time.Since(start), Reason: reason, OutputWaits: async.Waits(), Spans: exp.spanStats(), SpansOn: exp.spans != nil}
 	if libs != nil {
 		s.TLS = libs.Stats()
 	}

@@ -133,6 +133,10 @@ func logSummary(log *logrus.Logger, s Summary) {
 	if s.TLS.Dropped > 0 {
 		f["tls_procs_dropped"] = s.TLS.Dropped
 	}
+	if s.SpansOn {
+		f["export_spans"] = s.Spans.Exported
+		f["export_dropped"] = s.Spans.Dropped
+	}
 	entry := log.WithFields(f)
 	n := exchangesPhrase(s)
 	switch {
@@ -162,6 +166,9 @@ func logSummary(log *logrus.Logger, s Summary) {
 	case c.BPF[event.StatTLSUnplaced] > 0 || s.TLS.Unprobed > 0 || s.TLS.Dropped > 0:
 		entry.Warn(fmt.Sprintf("summary: %s; TLS plaintext not logged: %d TLS calls whose connection was not found, "+
 			"%d files not probed, %d processes not looked at", n, c.BPF[event.StatTLSUnplaced], s.TLS.Unprobed, s.TLS.Dropped))
+	case s.Spans.Dropped > 0:
+		entry.Warn(fmt.Sprintf("summary: %s; %d of %d spans not exported over OTLP (the export's queue was full, or the backend refused them)",
+			n, s.Spans.Dropped, s.Spans.Dropped+s.Spans.Exported))
 	default:
 		entry.Info(fmt.Sprintf("summary: %s, no events lost", n))
 	}
