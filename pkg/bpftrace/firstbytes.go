@@ -75,7 +75,7 @@ func word(s string) uint64 {
 
 // classify writes the statements that look at the first bytes at $b, of
 // which $seen were moved there ($ret in all), and print a REQ or RESP line
-// showing $n of them.
+// showing $n of them ($http1 says whether one was printed).
 // A request is a method token (methodChar bytes) ended by a space within
 // the window; a response is "HTTP/1.x NNN" then a space or
 // the line end.
@@ -85,6 +85,7 @@ func classify(b *strings.Builder, indent string) {
 		fmt.Fprintf(b, format, args...)
 		b.WriteString("\n")
 	}
+	line("$http1 = 0;")
 	line("// The first %d bytes as two little-endian words.", Window)
 	line("$w0 = *(uint64 *)$b;")
 	line("$w1 = *(uint64 *)($b + 8);")
@@ -102,6 +103,7 @@ func classify(b *strings.Builder, indent string) {
 	}
 	line("}")
 	line("if (%s && $end == 0x20 && $sp < $seen) {", methodChar.expr(byteAt(0)))
+	line("\t$http1 = 1;")
 	line("\tprintf(\"REQ pid=%%d fd=%%d bytes=%%d %%r\\n\", pid, $fd, $ret, buf($b, $n));")
 	var protos []string
 	for _, p := range statusProtos {
@@ -110,6 +112,7 @@ func classify(b *strings.Builder, indent string) {
 	line("} else if ($seen >= 12 && (%s) &&", strings.Join(protos, " || "))
 	line("    %s == 0x20 && %s && %s && %s &&", byteAt(8), statusFirst.expr(byteAt(9)), digit.expr(byteAt(10)), digit.expr(byteAt(11)))
 	line("    ($seen == 12 || %s)) {", afterStatus.expr(byteAt(12)))
+	line("\t$http1 = 1;")
 	line("\tprintf(\"RESP pid=%%d fd=%%d bytes=%%d %%r\\n\", pid, $fd, $ret, buf($b, $n));")
 	line("}")
 }

@@ -48,12 +48,14 @@ func h2Frames(b *strings.Builder, indent string, dir event.Direction) {
 		b.WriteString("\n")
 	}
 	d := dirName(dir)
+	h2Reuse(b, indent, dir)
 	line("// HTTP/2: the client preface starts the frames, in both directions (Go's")
 	line("// server reads its first %d bytes, then the rest).", h2PrefaceSeen)
 	line("if ($seen >= %d && $w0 == 0x%016x && ($w1 & 0x%x) == 0x%x) {", h2PrefaceSeen, word(h2Preface[:8]),
 		uint64(1)<<(8*(h2PrefaceSeen-8))-1, word(h2Preface[8:h2PrefaceSeen]))
 	line("\t@h2[pid, $fd] = 1;")
 	line("\t@h2skip[pid, $fd, %q] = %d;", d, len(h2Preface))
+	line("\t@h2skip[pid, $fd, %q] = 0;", dirName(1-dir))
 	line("\tdelete(@h2lost[pid, $fd, \"read\"]);")
 	line("\tdelete(@h2lost[pid, $fd, \"write\"]);")
 	line("}")
@@ -83,7 +85,28 @@ func h2Frames(b *strings.Builder, indent string, dir event.Direction) {
 // first iovec the program does not see: an HTTP/2 direction is lost.
 func h2Vector(b *strings.Builder, indent string, dir event.Direction) {
 	d := dirName(dir)
+	h2Reuse(b, indent, dir)
 	fmt.Fprintf(b, "%sif (@h2[pid, $fd] && !@h2lost[pid, $fd, %q]) {\n", indent, d)
 	fmt.Fprintf(b, "%s\t@h2lost[pid, $fd, %q] = 1;\n", indent, d)
 	fmt.Fprintf(b, "%s\tprintf(\"H2LOST pid=%%d fd=%%d dir=%s\\n\", pid, $fd);\n%s}\n", indent, d, indent)
+}
+
+// h2Reuse writes the statements that end an fd's HTTP/2 when a call
+// starting at a frame boundary opens an HTTP/1 message: the connection
+// closed and the fd now holds another (no close is hooked). At a frame
+// boundary the first byte is a frame length's highest, never a method's
+// or "HTTP/"'s letter for frames of the default maximum size; a call that
+// starts inside a frame is left alone. The client preface opens like a
+// request ("PRI * "): h2Frames' preface check, after this, starts again.
+func h2Reuse(b *strings.Builder, indent string, dir event.Direction) {
+	d := dirName(dir)
+	fmt.Fprintf(b, "%sif ($http1 && @h2[pid, $fd] && @h2skip[pid, $fd, %q] == 0) {\n", indent, d)
+	for _, s := range []string{
+		"delete(@h2[pid, $fd]);",
+		`delete(@h2skip[pid, $fd, "read"]);`, `delete(@h2skip[pid, $fd, "write"]);`,
+		`delete(@h2lost[pid, $fd, "read"]);`, `delete(@h2lost[pid, $fd, "write"]);`,
+	} {
+		fmt.Fprintf(b, "%s\t%s\n", indent, s)
+	}
+	fmt.Fprintf(b, "%s}\n", indent)
 }
