@@ -5,7 +5,9 @@
 
 JAEGER_MOD := test/jaeger
 
-# Niced: `make test` builds it beside the other tiers, from idle CPU.
+# Niced: `make test` builds it beside the other tiers, from CPU they leave
+# idle (at nice 19 it takes little from them; both cores, so that it is
+# done before they are).
 bin/jaeger: $(JAEGER_MOD)/go.mod $(JAEGER_MOD)/go.sum
 	@mkdir -p bin
 	@echo "building Jaeger into $@ (log: bin/jaeger.log)"

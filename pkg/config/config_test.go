@@ -313,7 +313,8 @@ func TestParseExport(t *testing.T) {
 // environment; its protocol comes from the variables, the traces' first,
 // and one that is not served is an error naming the variable.
 func TestOTLPEnvironment(t *testing.T) {
-	for _, v := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"} {
+	for _, v := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL",
+		"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER"} {
 		t.Setenv(v, "")
 	}
 	c := Default()
@@ -337,5 +338,13 @@ func TestOTLPEnvironment(t *testing.T) {
 	c.OTLP.Protocol = OTLPGRPC // the file's wins
 	if err := c.Validate(); err != nil {
 		t.Errorf("validate with otlp.protocol set: %v", err)
+	}
+	for _, off := range []string{"OTEL_SDK_DISABLED=true", "OTEL_TRACES_EXPORTER=none"} {
+		k, v, _ := strings.Cut(off, "=")
+		t.Setenv(k, v)
+		if c.OTLP.On() {
+			t.Errorf("export on with %s", off)
+		}
+		t.Setenv(k, "")
 	}
 }

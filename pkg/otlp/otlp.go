@@ -1,9 +1,12 @@
 // Package otlp exports each exchange as an OpenTelemetry span over OTLP
-// (gRPC or http/protobuf), with the OpenTelemetry Go SDK. It is a sink:
-// Write never blocks. An exchange waits in a bounded queue; when the queue
-// is full, or when the backend refuses a batch after the exporter's
-// retries, its spans are dropped and counted, and a warning says so at
-// most once a minute.
+// (gRPC or http/protobuf). The spans are built as OTLP messages directly
+// and sent in batches with the OpenTelemetry Go SDK's OTLP clients (their
+// configuration from the OTEL_EXPORTER_OTLP_ variables, their retries with
+// backoff); the SDK's tracer is not used: an exchange is a finished span
+// already, and building one through the SDK cost several times as much.
+// Write never blocks: a span waits in a bounded queue; when the queue is
+// full, or when the backend refuses a batch after the retries, its spans
+// are dropped and counted, and a warning says so at most once a minute.
 package otlp
 
 import (
@@ -11,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,12 +22,10 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/trace"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/httptrace/httptrace/pkg/config"
 	"github.com/httptrace/httptrace/pkg/output"
@@ -31,7 +33,7 @@ import (
 	"github.com/httptrace/httptrace/pkg/route"
 )
 
-// The protocols of OTEL_EXPORTER_OTLP_PROTOCOL that are served.
+// The protocols served.
 const (
 	ProtocolGRPC = config.OTLPGRPC
 	ProtocolHTTP = config.OTLPHTTP
@@ -41,8 +43,12 @@ const (
 const (
 	DefaultQueue = 4096
 	// MaxServices caps the services (one resource each) spans are kept
-	// apart for; the spans of later ones go to the last.
+	// apart for; the spans of later ones are their last's.
 	MaxServices = 64
+	// batchMax and batchEvery bound a batch: it is sent when it holds
+	// batchMax spans, or batchEvery after its first.
+	batchMax   = 512
+	batchEvery = time.Second
 	// warnEvery is the least time between two warnings of drops.
 	warnEvery = time.Minute
 )
@@ -62,10 +68,10 @@ type Options struct {
 	// Service names an exchange's service: its resource's service.name.
 	Service func(e *record.Exchange) string
 	Clock   output.Clock
-	Queue   int // exchanges waiting to be exported (DefaultQueue)
+	Queue   int // spans waiting to be exported (DefaultQueue)
 	Log     logrus.FieldLogger
-	// exporter replaces the OTLP exporter (tests).
-	exporter sdktrace.SpanExporter
+	// client replaces the OTLP client (tests).
+	client otlptrace.Client
 }
 
 // Stats are an Exporter's counts.
@@ -76,25 +82,28 @@ type Stats struct {
 
 // Exporter is a sink that exports exchanges as spans.
 type Exporter struct {
-	opts     Options
-	exporter *countingExporter
-	queue    chan span
-	done     chan struct{}
+	opts   Options
+	client otlptrace.Client
+	queue  chan *pending
+	done   chan struct{}
+	closed bool // Close ran: Write and Close are called from one goroutine
+	// ctx is the sends'; Close cancels it when its time is up.
+	ctx    context.Context
+	cancel context.CancelFunc
 
-	providers map[string]*sdktrace.TracerProvider // by service; the worker's
-	tracers   map[string]trace.Tracer
-	last      string // the service spans of later services go to
-	started   uint64 // spans handed to the SDK; the worker's until it is done
+	// The worker's.
+	resources *resources
+	batch     []*pending
 
-	closed     bool // Close ran: Write and Close are called from one goroutine
-	queueDrops atomic.Uint64
-	warnMu     sync.Mutex
-	warnedAt   time.Time
-	warnedAt0  uint64 // drops when last warned
+	exported, dropped atomic.Uint64
+	warnMu            sync.Mutex
+	warnedAt          time.Time
+	warnedDropped     uint64 // drops when last warned
+	lastErr           error  // the backend's last refusal
 }
 
-// New starts an Exporter. Nothing is sent until the first span: a backend
-// that is not there yet is no error.
+// New starts an Exporter. Nothing is sent until the first batch: a
+// backend that is not there yet is no error.
 func New(opts Options) (*Exporter, error) {
 	if opts.Queue <= 0 {
 		opts.Queue = DefaultQueue
@@ -105,29 +114,34 @@ func New(opts Options) (*Exporter, error) {
 	if opts.Log == nil {
 		opts.Log = logrus.StandardLogger()
 	}
-	// The SDK reports a failed export to a global handler, which would
-	// print it on stderr at each retry: it is counted here, and logged at
-	// debug level.
+	// The SDK's clients report some failures to a global handler, which
+	// prints on stderr: they are counted here, and logged at debug level.
 	log := opts.Log
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.WithError(err).Debug("OTLP export") }))
-	inner := opts.exporter
-	if inner == nil {
+	client := opts.client
+	if client == nil {
 		var err error
-		if inner, err = otlpExporter(opts); err != nil {
+		if client, err = otlpClient(opts); err != nil {
 			return nil, err
 		}
 	}
-	x := &Exporter{opts: opts, exporter: &countingExporter{SpanExporter: inner}, queue: make(chan span, opts.Queue),
-		done: make(chan struct{}), providers: map[string]*sdktrace.TracerProvider{}, tracers: map[string]trace.Tracer{}}
-	x.exporter.onDrop = x.warn
+	if err := client.Start(context.Background()); err != nil {
+		return nil, fmt.Errorf("starting the OTLP client: %w", err)
+	}
+	x := &Exporter{opts: opts, client: client, queue: make(chan *pending, opts.Queue), done: make(chan struct{}),
+		resources: newResources(opts.Log)}
+	x.ctx, x.cancel = context.WithCancel(context.Background())
 	go x.run()
 	return x, nil
 }
 
-// otlpExporter is the SDK's OTLP exporter for opts: the variables
-// configure what opts leaves unset.
-func otlpExporter(opts Options) (sdktrace.SpanExporter, error) {
-	ctx := context.Background()
+// otlpClient is the SDK's OTLP client for opts: the variables configure
+// what opts leaves unset.
+func otlpClient(opts Options) (otlptrace.Client, error) {
+	if len(opts.Headers) > 0 {
+		// The option replaces what the variables say: they are merged here.
+		opts.Headers = mergeHeaders(opts.Headers)
+	}
 	if opts.Protocol == ProtocolGRPC {
 		var o []otlptracegrpc.Option
 		if opts.Endpoint != "" {
@@ -136,7 +150,7 @@ func otlpExporter(opts Options) (sdktrace.SpanExporter, error) {
 		if len(opts.Headers) > 0 {
 			o = append(o, otlptracegrpc.WithHeaders(opts.Headers))
 		}
-		return otlptracegrpc.New(ctx, o...)
+		return otlptracegrpc.NewClient(o...), nil
 	}
 	var o []otlptracehttp.Option
 	if opts.Endpoint != "" {
@@ -152,125 +166,144 @@ func otlpExporter(opts Options) (sdktrace.SpanExporter, error) {
 	if len(opts.Headers) > 0 {
 		o = append(o, otlptracehttp.WithHeaders(opts.Headers))
 	}
-	return otlptracehttp.New(ctx, o...)
+	return otlptracehttp.NewClient(o...), nil
+}
+
+// mergeHeaders is OTEL_EXPORTER_OTLP_HEADERS, then
+// OTEL_EXPORTER_OTLP_TRACES_HEADERS, then configured, each over the one
+// before: key=value pairs separated by commas, the values URL-encoded.
+func mergeHeaders(configured map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, v := range []string{"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"} {
+		for _, pair := range strings.Split(os.Getenv(v), ",") {
+			k, val, ok := strings.Cut(pair, "=")
+			k = strings.TrimSpace(k)
+			if !ok || k == "" {
+				continue
+			}
+			if dec, err := url.PathUnescape(strings.TrimSpace(val)); err == nil {
+				out[k] = dec
+			}
+		}
+	}
+	for k, v := range configured {
+		out[k] = v
+	}
+	return out
+}
+
+// pending is one span waiting, with its service.
+type pending struct {
+	service string
+	span    *tracepb.Span
 }
 
 // Write implements output.Sink: the exchange's span joins the queue, or
 // is dropped and counted when the queue is full.
 func (x *Exporter) Write(e *record.Exchange) error {
 	if x.closed {
-		x.queueDrops.Add(1)
+		x.drop(1, nil)
 		return nil
 	}
-	s := x.span(e)
+	p := &pending{service: strings.Clone(x.opts.Service(e)), span: x.span(e)}
 	select {
-	case x.queue <- s:
+	case x.queue <- p:
 	default:
-		x.queueDrops.Add(1)
-		x.warn()
+		x.drop(1, nil)
 	}
 	return nil
 }
 
-// Flush implements output.Sink: the queue is the exporter's to empty.
+// Flush implements output.Sink: the queue is the worker's to empty.
 func (x *Exporter) Flush() error { return nil }
 
 // Stats are the counts so far.
 func (x *Exporter) Stats() Stats {
-	return Stats{Exported: x.exporter.exported.Load(), Dropped: x.queueDrops.Load() + x.exporter.dropped.Load()}
+	return Stats{Exported: x.exported.Load(), Dropped: x.dropped.Load()}
 }
 
-// Close exports what waits, within timeout; what it cannot is dropped and
+// Close sends what waits, within timeout: what it cannot is dropped and
 // counted.
 func (x *Exporter) Close(timeout time.Duration) error {
 	x.closed = true
 	close(x.queue)
-	<-x.done
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	var errs []error
-	for _, p := range x.providers {
-		// The providers share the exporter: its Shutdown is a no-op for
-		// them, and comes after them all.
-		if err := p.Shutdown(ctx); err != nil {
-			errs = append(errs, err)
-		}
+	select {
+	case <-x.done:
+	case <-ctx.Done():
+		// The worker is in a send that retries: ending it drops (and
+		// counts) that batch and every one after.
+		x.cancel()
+		<-x.done
 	}
-	errs = append(errs, x.exporter.SpanExporter.Shutdown(ctx))
-	// Spans still in the SDK's queue when the time ran out.
-	if left := x.started - x.exporter.exported.Load() - x.exporter.dropped.Load(); left > 0 && left <= x.started {
-		x.exporter.dropped.Add(left)
+	x.cancel()
+	err := x.client.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		err = nil
 	}
-	return errors.Join(errs...)
+	return err
 }
 
-// run starts the spans of the queue, one after the other.
+// run batches the queue's spans and sends them.
 func (x *Exporter) run() {
 	defer close(x.done)
-	for s := range x.queue {
-		x.start(s)
-		x.started++
+	tick := time.NewTicker(batchEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case p, ok := <-x.queue:
+			if !ok {
+				x.send()
+				return
+			}
+			x.batch = append(x.batch, p)
+			if len(x.batch) >= batchMax {
+				x.send()
+			}
+		case <-tick.C:
+			x.send()
+		}
 	}
 }
 
-// tracer is the tracer of service's resource, made at its first span.
-func (x *Exporter) tracer(service string) trace.Tracer {
-	if t, ok := x.tracers[service]; ok {
-		return t
+// send sends the batch, its spans grouped by service, and counts them.
+func (x *Exporter) send() {
+	if len(x.batch) == 0 {
+		return
 	}
-	if len(x.providers) >= MaxServices {
-		return x.tracers[x.last]
+	n := uint64(len(x.batch))
+	rs := x.resources.group(x.batch)
+	clear(x.batch)
+	x.batch = x.batch[:0]
+	// The client's own timeout (OTEL_EXPORTER_OTLP_TIMEOUT, 10 s) and
+	// retries bound it, and Close.
+	if err := x.client.UploadTraces(x.ctx, rs); err != nil {
+		x.opts.Log.WithError(err).Debug("OTLP export")
+		x.drop(n, err)
+		return
 	}
-	res, err := resource.New(context.Background(), resource.WithFromEnv(), resource.WithTelemetrySDK(), resource.WithHost(),
-		resource.WithAttributes(attribute.String("service.name", service)))
-	if err != nil {
-		x.opts.Log.WithError(err).WithField("service", service).Debug("OTLP resource")
-	}
-	// Blocking: the SDK's own queue holds a span until it is exported, and
-	// a full one holds up the worker, so that the drops are this package's
-	// queue's, counted.
-	p := sdktrace.NewTracerProvider(sdktrace.WithResource(res),
-		sdktrace.WithBatcher(x.exporter, sdktrace.WithBlocking()), sdktrace.WithSampler(sdktrace.AlwaysSample()))
-	x.providers[service] = p
-	x.tracers[service] = p.Tracer("httptrace")
-	x.last = service
-	return x.tracers[service]
+	x.exported.Add(n)
 }
 
-// warn says that spans were dropped, at most once every warnEvery.
-func (x *Exporter) warn() {
+// drop counts n spans dropped (err: why the backend refused them, nil
+// when the queue was full), and warns at most once every warnEvery, with
+// the backend's last error.
+func (x *Exporter) drop(n uint64, err error) {
+	total := x.dropped.Add(n)
 	x.warnMu.Lock()
 	defer x.warnMu.Unlock()
+	if err != nil {
+		x.lastErr = err
+	}
 	now := time.Now()
 	if now.Sub(x.warnedAt) < warnEvery {
 		return
 	}
-	st := x.Stats()
-	x.opts.Log.WithFields(logrus.Fields{"export_dropped": st.Dropped, "since_last_warning": st.Dropped - x.warnedAt0}).
-		Warn("OTLP export: spans dropped (the queue was full, or the backend refused them); tracing goes on")
-	x.warnedAt, x.warnedAt0 = now, st.Dropped
-}
-
-// countingExporter counts what the backend took and what it refused.
-type countingExporter struct {
-	sdktrace.SpanExporter
-	exported, dropped atomic.Uint64
-	onDrop            func()
-}
-
-func (c *countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
-	err := c.SpanExporter.ExportSpans(ctx, spans)
-	if err != nil {
-		c.dropped.Add(uint64(len(spans)))
-		if c.onDrop != nil {
-			c.onDrop()
-		}
-		return err
+	f := logrus.Fields{"export_dropped": total, "since_last_warning": total - x.warnedDropped}
+	if x.lastErr != nil {
+		f["last_error"] = x.lastErr.Error()
 	}
-	c.exported.Add(uint64(len(spans)))
-	return nil
+	x.opts.Log.WithFields(f).Warn("OTLP export: spans dropped (the queue was full, or the backend refused them); tracing goes on")
+	x.warnedAt, x.warnedDropped = now, total
 }
-
-// Shutdown does nothing: the exporter is shared by every service's
-// provider, and Exporter.Close shuts it down after them.
-func (c *countingExporter) Shutdown(context.Context) error { return nil }

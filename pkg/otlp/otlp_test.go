@@ -2,17 +2,16 @@ package otlp
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sirupsen/logrus"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-	"go.opentelemetry.io/otel/trace"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/httptrace/httptrace/pkg/output"
 	"github.com/httptrace/httptrace/pkg/record"
@@ -25,16 +24,70 @@ func quiet() logrus.FieldLogger {
 	return l
 }
 
-// export writes exchanges to an Exporter over an in-memory exporter and
-// returns the spans it ended with.
-func export(t *testing.T, es ...*record.Exchange) tracetest.SpanStubs {
+// sent is a span as a client was given it, with its service.
+type sent struct {
+	service string
+	span    *tracepb.Span
+}
+
+// client is an OTLP client that keeps what it is given, or (hold) takes
+// nothing until released and then refuses every other batch.
+type client struct {
+	mu      sync.Mutex
+	spans   []sent
+	hold    chan struct{}
+	uploads int
+	stopped bool
+}
+
+func (c *client) Start(context.Context) error { return nil }
+func (c *client) Stop(context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopped = true
+	return nil
+}
+
+func (c *client) UploadTraces(ctx context.Context, rs []*tracepb.ResourceSpans) error {
+	if c.hold != nil {
+		select {
+		case <-c.hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.uploads++
+	if c.hold != nil && c.uploads%2 == 0 {
+		return errors.New("refused")
+	}
+	for _, r := range rs {
+		svc := ""
+		for _, kv := range r.Resource.Attributes {
+			if kv.Key == "service.name" {
+				svc = kv.Value.GetStringValue()
+			}
+		}
+		for _, ss := range r.ScopeSpans {
+			for _, s := range ss.Spans {
+				c.spans = append(c.spans, sent{svc, s})
+			}
+		}
+	}
+	return nil
+}
+
+// export writes exchanges to an Exporter over a keeping client and
+// returns the spans it sent.
+func export(t *testing.T, es ...*record.Exchange) []sent {
 	t.Helper()
 	router, err := route.NewRouter([]string{"/users/{id}"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &keep{}
-	x, err := New(Options{Router: router, Clock: output.NewClock(0), Log: quiet(), exporter: k})
+	c := &client{}
+	x, err := New(Options{Router: router, Clock: output.NewClock(0), Log: quiet(), client: c})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,31 +99,24 @@ func export(t *testing.T, es ...*record.Exchange) tracetest.SpanStubs {
 	if err := x.Close(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	got := k.spans
-	if st := x.Stats(); st.Exported != uint64(len(got)) || st.Dropped != 0 {
-		t.Errorf("stats %+v, want %d exported and none dropped", st, len(got))
+	if st := x.Stats(); st.Exported != uint64(len(c.spans)) || st.Dropped != 0 || !c.stopped {
+		t.Errorf("stats %+v, client stopped %v: want %d exported, none dropped, the client stopped", st, c.stopped, len(c.spans))
 	}
-	return got
+	return c.spans
 }
 
-// keep is an exporter that keeps what it was given.
-type keep struct {
-	mu    sync.Mutex
-	spans tracetest.SpanStubs
-}
-
-func (k *keep) ExportSpans(_ context.Context, spans []sdktrace.ReadOnlySpan) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.spans = append(k.spans, tracetest.SpanStubsFromReadOnlySpans(spans)...)
-	return nil
-}
-func (k *keep) Shutdown(context.Context) error { return nil }
-
-func attrs(s tracetest.SpanStub) map[attribute.Key]attribute.Value {
-	m := map[attribute.Key]attribute.Value{}
+// attrs are a span's attributes as text.
+func attrMap(s *tracepb.Span) map[string]string {
+	m := map[string]string{}
 	for _, kv := range s.Attributes {
-		m[kv.Key] = kv.Value
+		switch v := kv.Value.Value.(type) {
+		case *commonpb.AnyValue_StringValue:
+			m[kv.Key] = v.StringValue
+		case *commonpb.AnyValue_IntValue:
+			m[kv.Key] = fmt.Sprint(v.IntValue)
+		case *commonpb.AnyValue_BoolValue:
+			m[kv.Key] = fmt.Sprint(v.BoolValue)
+		}
 	}
 	return m
 }
@@ -82,72 +128,71 @@ func TestServerSpan(t *testing.T) {
 	e := &record.Exchange{PID: 7, Comm: "nginx", Side: record.Server, Client: "10.0.0.9:51000", Server: "10.0.0.1:8080",
 		Method: "GET", Path: "/users/42?token=[REDACTED]", Proto: "HTTP/1.1",
 		Headers: []record.Header{{Name: "Host", Value: "Shop.example:8080"}, {Name: "User-Agent", Value: "curl/8.0"},
-			{Name: "traceparent", Value: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}},
+			{Name: "traceparent", Value: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}, {Name: "tracestate", Value: "k=v"}},
 		RequestStartNs: 1_000_000_000, RequestEndNs: 1_000_100_000, ResponseStartNs: 1_002_000_000, ResponseEndNs: 1_003_000_000,
 		Status: 200, RequestBodyBytes: 0, ResponseBodyBytes: 512}
 	got := export(t, e)
 	if len(got) != 1 {
 		t.Fatalf("%d spans, want 1", len(got))
 	}
-	s := got[0]
-	if s.Name != "GET /users/{id}" || s.SpanKind != trace.SpanKindServer {
-		t.Errorf("span %q kind %v, want \"GET /users/{id}\" server", s.Name, s.SpanKind)
+	s := got[0].span
+	if s.Name != "GET /users/{id}" || s.Kind != tracepb.Span_SPAN_KIND_SERVER || got[0].service != "nginx" {
+		t.Errorf("span %q kind %v service %q, want \"GET /users/{id}\" server nginx (the comm)", s.Name, s.Kind, got[0].service)
 	}
-	if d := s.EndTime.Sub(s.StartTime); d != 3*time.Millisecond {
-		t.Errorf("span lasts %v, want 3ms (first request byte to last response byte)", d)
+	if d := s.EndTimeUnixNano - s.StartTimeUnixNano; d != 3_000_000 {
+		t.Errorf("span lasts %dns, want 3ms (first request byte to last response byte)", d)
 	}
-	if s.Parent.TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" || s.Parent.SpanID().String() != "00f067aa0ba902b7" ||
-		!s.Parent.IsRemote() || s.SpanContext.TraceID() != s.Parent.TraceID() {
-		t.Errorf("parent %v, span %v: want a child of the traceparent's span in its trace", s.Parent, s.SpanContext)
+	if hex.EncodeToString(s.TraceId) != "4bf92f3577b34da6a3ce929d0e0e4736" || hex.EncodeToString(s.ParentSpanId) != "00f067aa0ba902b7" ||
+		s.TraceState != "k=v" || len(s.SpanId) != 8 || s.Flags != 0x301 {
+		t.Errorf("trace %x parent %x state %q span %x flags %#x: want a child of the traceparent's span in its trace, its state kept",
+			s.TraceId, s.ParentSpanId, s.TraceState, s.SpanId, s.Flags)
 	}
-	want := map[attribute.Key]attribute.Value{
-		"http.request.method":       attribute.StringValue("GET"),
-		"url.path":                  attribute.StringValue("/users/42"),
-		"url.query":                 attribute.StringValue("token=[REDACTED]"),
-		"http.route":                attribute.StringValue("/users/{id}"),
-		"http.response.status_code": attribute.IntValue(200),
-		"server.address":            attribute.StringValue("shop.example"),
-		"server.port":               attribute.IntValue(8080),
-		"client.address":            attribute.StringValue("10.0.0.9"),
-		"client.port":               attribute.IntValue(51000),
-		"network.protocol.version":  attribute.StringValue("1.1"),
-		"user_agent.original":       attribute.StringValue("curl/8.0"),
-		"http.request.body.size":    attribute.Int64Value(0),
-		"http.response.body.size":   attribute.Int64Value(512),
-		"url.scheme":                attribute.StringValue("http"),
+	want := map[string]string{
+		"http.request.method":       "GET",
+		"url.path":                  "/users/42",
+		"url.query":                 "token=[REDACTED]",
+		"http.route":                "/users/{id}",
+		"http.response.status_code": "200",
+		"server.address":            "shop.example",
+		"server.port":               "8080",
+		"client.address":            "10.0.0.9",
+		"client.port":               "51000",
+		"network.protocol.version":  "1.1",
+		"user_agent.original":       "curl/8.0",
+		"http.request.body.size":    "0",
+		"http.response.body.size":   "512",
+		"url.scheme":                "http",
+		"process.pid":               "7",
 	}
-	have := attrs(s)
+	have := attrMap(s)
 	for k, v := range want {
 		if have[k] != v {
-			t.Errorf("%s = %v, want %v", k, have[k].Emit(), v.Emit())
+			t.Errorf("%s = %q, want %q", k, have[k], v)
 		}
 	}
-	if s.Status.Code != codes.Unset {
+	if s.Status != nil {
 		t.Errorf("status %v, want unset", s.Status)
-	}
-	if svc, ok := s.Resource.Set().Value("service.name"); !ok || svc.AsString() != "nginx" {
-		t.Errorf("service.name %v, want nginx (the comm)", svc.Emit())
 	}
 }
 
 // TestSpanStatus: Error for 5xx on the server side, 4xx and 5xx on the
 // client side, and a request with no answer; Unset otherwise. No
-// traceparent: a root span.
+// traceparent: a root span of a trace of its own.
 func TestSpanStatus(t *testing.T) {
 	ex := func(side record.Side, status int, incomplete bool) *record.Exchange {
-		return &record.Exchange{Comm: "app", Side: side, Method: "POST", Path: "/x", Proto: "HTTP/1.1", Server: "127.0.0.1:80",
-			Client: "127.0.0.1:5000", Status: status, Incomplete: incomplete, RequestStartNs: 10, RequestEndNs: 20, ResponseEndNs: 30}
+		return &record.Exchange{Comm: "app", Side: side, Method: "POST", Path: "/x", Proto: "HTTP/1.1", Server: "[::1]:80",
+			Client: "[::1]:5000", Status: status, Incomplete: incomplete, RequestStartNs: 10, RequestEndNs: 20, ResponseEndNs: 30}
 	}
 	cases := []struct {
 		e    *record.Exchange
-		want codes.Code
-		kind trace.SpanKind
+		want tracepb.Status_StatusCode
+		kind tracepb.Span_SpanKind
 	}{
-		{ex(record.Server, 503, false), codes.Error, trace.SpanKindServer},
-		{ex(record.Server, 404, false), codes.Unset, trace.SpanKindServer},
-		{ex(record.Client, 404, false), codes.Error, trace.SpanKindClient},
-		{ex(record.Client, 302, false), codes.Unset, trace.SpanKindClient},
-		{ex(record.Server, 0, true), codes.Error, trace.SpanKindServer},
+		{ex(record.Server, 503, false), tracepb.Status_STATUS_CODE_ERROR, tracepb.Span_SPAN_KIND_SERVER},
+		{ex(record.Server, 404, false), tracepb.Status_STATUS_CODE_UNSET, tracepb.Span_SPAN_KIND_SERVER},
+		{ex(record.Client, 404, false), tracepb.Status_STATUS_CODE_ERROR, tracepb.Span_SPAN_KIND_CLIENT},
+		{ex(record.Client, 302, false), tracepb.Status_STATUS_CODE_UNSET, tracepb.Span_SPAN_KIND_CLIENT},
+		{ex(record.Server, 0, true), tracepb.Status_STATUS_CODE_ERROR, tracepb.Span_SPAN_KIND_SERVER},
 	}
 	var es []*record.Exchange
 	for _, c := range cases {
@@ -157,43 +202,29 @@ func TestSpanStatus(t *testing.T) {
 	if len(got) != len(cases) {
 		t.Fatalf("%d spans, want %d", len(got), len(cases))
 	}
+	traces := map[string]bool{}
 	for i, c := range cases {
-		s := got[i]
-		if s.Status.Code != c.want || s.SpanKind != c.kind || s.Parent.IsValid() {
-			t.Errorf("%s %d (incomplete %v): status %v kind %v parent %v, want %v %v and no parent",
-				c.e.Side, c.e.Status, c.e.Incomplete, s.Status.Code, s.SpanKind, s.Parent, c.want, c.kind)
+		s := got[i].span
+		if s.Status.GetCode() != c.want || s.Kind != c.kind || len(s.ParentSpanId) != 0 || len(s.TraceId) != 16 {
+			t.Errorf("%s %d (incomplete %v): status %v kind %v parent %x, want %v %v and no parent",
+				c.e.Side, c.e.Status, c.e.Incomplete, s.Status.GetCode(), s.Kind, s.ParentSpanId, c.want, c.kind)
+		}
+		traces[hex.EncodeToString(s.TraceId)] = true
+		if a := attrMap(s); a["client.address"] != "::1" || a["client.port"] != "5000" {
+			t.Errorf("client %q port %q, want ::1 and 5000", a["client.address"], a["client.port"])
 		}
 	}
-}
-
-// blocked is an exporter that takes nothing until released, then refuses
-// every other batch.
-type blocked struct {
-	release chan struct{}
-	mu      sync.Mutex
-	n       int
-	took    int
-}
-
-func (b *blocked) ExportSpans(_ context.Context, spans []sdktrace.ReadOnlySpan) error {
-	<-b.release
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.n++
-	if b.n%2 == 0 {
-		return errors.New("refused")
+	if len(traces) != len(cases) {
+		t.Errorf("%d traces for %d root spans", len(traces), len(cases))
 	}
-	b.took += len(spans)
-	return nil
 }
-func (b *blocked) Shutdown(context.Context) error { return nil }
 
 // TestDropsCounted: a backend that holds up export fills the queue; Write
 // never blocks, and every span is either exported or counted as dropped,
 // whether the queue was full or the backend refused it.
 func TestDropsCounted(t *testing.T) {
-	b := &blocked{release: make(chan struct{})}
-	x, err := New(Options{Clock: output.NewClock(0), Queue: 16, Log: quiet(), exporter: b})
+	c := &client{hold: make(chan struct{})}
+	x, err := New(Options{Clock: output.NewClock(0), Queue: 16, Log: quiet(), client: c})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,12 +242,91 @@ func TestDropsCounted(t *testing.T) {
 	if st := x.Stats(); st.Dropped == 0 {
 		t.Errorf("stats %+v with the backend held up: want drops", st)
 	}
-	close(b.release)
+	close(c.hold)
 	if err := x.Close(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	st := x.Stats()
-	if st.Exported+st.Dropped != n || st.Exported != uint64(b.took) {
-		t.Errorf("stats %+v, backend took %d: want exported (the backend's count) + dropped = %d", st, b.took, n)
+	if st.Exported+st.Dropped != n || st.Exported != uint64(len(c.spans)) || st.Exported == 0 {
+		t.Errorf("stats %+v, backend took %d: want exported (the backend's count, some) + dropped = %d", st, len(c.spans), n)
+	}
+}
+
+// TestCloseTimeout: a backend that never answers holds Close no longer
+// than its timeout, and what it held is counted as dropped.
+func TestCloseTimeout(t *testing.T) {
+	c := &client{hold: make(chan struct{})} // never released
+	x, err := New(Options{Clock: output.NewClock(0), Log: quiet(), client: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &record.Exchange{Comm: "app", Side: record.Server, Method: "GET", Path: "/", Status: 200, RequestStartNs: 1, ResponseEndNs: 2}
+	for range 3 {
+		x.Write(e)
+	}
+	begin := time.Now()
+	if err := x.Close(300 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(begin); d > 3*time.Second {
+		t.Errorf("Close took %v with a timeout of 300ms", d)
+	}
+	if st := x.Stats(); st.Exported != 0 || st.Dropped != 3 {
+		t.Errorf("stats %+v, want 3 dropped", st)
+	}
+}
+
+// TestMergeHeaders: the configured headers add to the variables', and win.
+func TestMergeHeaders(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "api-key=from%20env, tenant=a,bad")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "tenant=b")
+	got := mergeHeaders(map[string]string{"api-key": "yaml"})
+	if len(got) != 2 || got["api-key"] != "yaml" || got["tenant"] != "b" {
+		t.Errorf("headers %v, want api-key from the file, tenant from the traces' variable", got)
+	}
+	if got := mergeHeaders(map[string]string{"x": "1"}); got["api-key"] != "from env" {
+		t.Errorf("headers %v: the variables' are lost", got)
+	}
+}
+
+// TestSpanKinds: a gRPC call's status decides its span's (a server's own
+// faults only, on the server side); a client span has its url.full; a
+// unix socket's peer is no address and port; a response with no request
+// has the method _OTHER.
+func TestSpanKinds(t *testing.T) {
+	grpc := func(side record.Side, code int) *record.Exchange {
+		return &record.Exchange{Comm: "svc", Side: side, Method: "POST", Path: "/pkg.Svc/Get", Proto: "HTTP/2", Authority: "svc:50051",
+			Server: "10.0.0.2:50051", Client: "10.0.0.1:40000", Status: 200, GRPCService: "pkg.Svc", GRPCMethod: "Get",
+			GRPCStatus: code, GRPCStatusSet: true, GRPCMessage: "boom", RequestStartNs: 1, ResponseEndNs: 2}
+	}
+	client := &record.Exchange{Comm: "app", Side: record.Client, Method: "GET", Path: "/a?b=1", Proto: "HTTP/1.1",
+		Headers: []record.Header{{Name: "Host", Value: "api.example:8080"}}, Server: "10.0.0.3:8080", Client: "10.0.0.1:40001",
+		Status: 200, RequestStartNs: 1, ResponseEndNs: 2}
+	unix := &record.Exchange{Comm: "app", Side: record.Server, Method: "GET", Path: "/", Proto: "HTTP/1.1",
+		Server: "unix:/run/app.sock", Client: "unix:@pid:42", Status: 200, RequestStartNs: 1, ResponseEndNs: 2}
+	orphan := &record.Exchange{Comm: "app", Side: record.Server, Server: "10.0.0.2:80", Client: "10.0.0.1:40002", Status: 200,
+		Unmatched: true, ResponseStartNs: 1, ResponseEndNs: 2}
+	got := export(t, grpc(record.Server, 5), grpc(record.Server, 13), grpc(record.Client, 5), client, unix, orphan)
+	if len(got) != 6 {
+		t.Fatalf("%d spans, want 6", len(got))
+	}
+	want := []struct {
+		code    tracepb.Status_StatusCode
+		errType string
+	}{{tracepb.Status_STATUS_CODE_UNSET, ""}, {tracepb.Status_STATUS_CODE_ERROR, "13"}, {tracepb.Status_STATUS_CODE_ERROR, "5"}}
+	for i, w := range want {
+		a := attrMap(got[i].span)
+		if got[i].span.Status.GetCode() != w.code || a["error.type"] != w.errType || a["rpc.grpc.status_code"] == "" || a["rpc.service"] != "pkg.Svc" {
+			t.Errorf("gRPC span %d: status %v error.type %q attributes %v, want %v %q", i, got[i].span.Status.GetCode(), a["error.type"], a, w.code, w.errType)
+		}
+	}
+	if a := attrMap(got[3].span); a["url.full"] != "http://api.example:8080/a?b=1" {
+		t.Errorf("client span's url.full %q", a["url.full"])
+	}
+	if a := attrMap(got[4].span); a["network.transport"] != "unix" || a["client.port"] != "" || a["client.address"] != "unix:@pid:42" {
+		t.Errorf("unix socket span: %v", a)
+	}
+	if s := got[5].span; s.Name != "HTTP" || attrMap(s)["http.request.method"] != "_OTHER" {
+		t.Errorf("orphan response span %q, method %q", s.Name, attrMap(s)["http.request.method"])
 	}
 }

@@ -3,42 +3,33 @@ package otlp
 
 import (
 	"context"
+	"encoding/binary"
+	"math/rand/v2"
+	"net/netip"
 	"strconv"
 	"strings"
-	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/httptrace/httptrace/pkg/aggregate"
 	"github.com/httptrace/httptrace/pkg/record"
 )
 
-// span is what the worker needs of an exchange to start its span: its
-// strings are the exchange's, copied (a sink may not keep the exchange).
-type span struct {
-	service    string
-	name       string
-	kind       trace.SpanKind
-	start, end time.Time
-	parent     trace.SpanContext // invalid: a root span
-	attrs      []attribute.KeyValue
-	status     codes.Code
-	statusMsg  string
-}
-
 // traceContext reads a request's W3C trace context (traceparent and
 // tracestate).
 var traceContext propagation.TraceContext
 
-// span makes an exchange's span.
-func (x *Exporter) span(e *record.Exchange) span {
-	s := span{service: strings.Clone(x.opts.Service(e)), kind: trace.SpanKindServer}
+// span makes an exchange's span. Its strings are copies (a sink may not
+// keep the exchange's), and its attributes come from a few slabs.
+func (x *Exporter) span(e *record.Exchange) *tracepb.Span {
+	s := &tracepb.Span{Kind: tracepb.Span_SPAN_KIND_SERVER}
 	if e.Side == record.Client {
-		s.kind = trace.SpanKindClient
+		s.Kind = tracepb.Span_SPAN_KIND_CLIENT
 	}
+	var name string
 	method := aggregate.Method(e.Method)
 	path, query, _ := strings.Cut(e.Path, "?")
 	routed := ""
@@ -47,111 +38,151 @@ func (x *Exporter) span(e *record.Exchange) span {
 	}
 	switch {
 	case e.Method == "":
-		s.name = "HTTP" // a response with no request
+		name = "HTTP" // a response with no request
 	case method == aggregate.Other:
-		s.name = "HTTP"
+		name = "HTTP"
 		if routed != "" {
-			s.name += " " + routed
+			name += " " + routed
 		}
 	case routed != "":
-		s.name = method + " " + routed
+		name = method + " " + routed
 	default:
-		s.name = method
+		name = method
 	}
-	s.start, s.end = x.times(e)
-	a := make([]attribute.KeyValue, 0, 20)
-	if e.Method != "" {
-		a = append(a, attribute.String("http.request.method", method))
-		if method == aggregate.Other {
-			a = append(a, attribute.String("http.request.method_original", strings.Clone(e.Method)))
-		}
-		a = append(a, attribute.String("url.path", strings.Clone(path)))
-		if query != "" {
-			a = append(a, attribute.String("url.query", strings.Clone(query)))
-		}
-		if routed != "" {
-			a = append(a, attribute.String("http.route", routed))
-		}
-	}
-	if e.Status != 0 {
-		a = append(a, attribute.Int("http.response.status_code", e.Status))
-	}
-	host, port := aggregate.ServerOf(e)
-	if host != "" {
-		a = append(a, attribute.String("server.address", strings.Clone(host)))
-	}
-	if port != 0 {
-		a = append(a, attribute.Int("server.port", port))
-	}
-	if client := e.Client; client != "" {
-		if i := strings.LastIndexByte(client, ':'); i > 0 && !strings.HasSuffix(client, "]") {
-			if p, err := strconv.Atoi(client[i+1:]); err == nil {
-				a = append(a, attribute.Int("client.port", p))
-				client = client[:i]
-			}
-		}
-		a = append(a, attribute.String("client.address", strings.Trim(strings.Clone(client), "[]")))
-	}
+	s.Name = name
+	s.StartTimeUnixNano, s.EndTimeUnixNano = x.times(e)
+	a := newAttrs()
 	scheme := "http"
 	if e.TLS {
 		scheme = "https"
 	}
-	a = append(a, attribute.String("url.scheme", scheme))
-	if v := aggregate.ProtoVersion(e.Proto); v != "" {
-		a = append(a, attribute.String("network.protocol.version", v))
-	}
-	if ua := header(e.Headers, "User-Agent"); ua != "" {
-		a = append(a, attribute.String("user_agent.original", strings.Clone(ua)))
-	}
+	host, port := aggregate.ServerOf(e)
 	if e.Method != "" {
-		a = append(a, attribute.Int64("http.request.body.size", int64(e.RequestBodyBytes)))
+		a.add(a.str("http.request.method", method))
+		if method == aggregate.Other {
+			a.add(a.str("http.request.method_original", strings.Clone(e.Method)))
+		}
+		a.add(a.str("url.path", strings.Clone(path)))
+		if query != "" {
+			a.add(a.str("url.query", strings.Clone(query)))
+		}
+		if routed != "" {
+			a.add(a.str("http.route", routed))
+		}
+		if e.Side == record.Client && port != 0 && strings.HasPrefix(path, "/") {
+			a.add(a.str("url.full", fullURL(scheme, host, port, e.Path)))
+		}
+	} else {
+		a.add(a.str("http.request.method", aggregate.Other)) // a response with no request
 	}
 	if e.Status != 0 {
-		a = append(a, attribute.Int64("http.response.body.size", int64(e.ResponseBodyBytes)))
+		a.add(a.int("http.response.status_code", int64(e.Status)))
+	}
+	if host != "" {
+		a.add(a.str("server.address", strings.Clone(host)))
+	}
+	if port != 0 {
+		a.add(a.int("server.port", int64(port)))
+	}
+	if addr, err := netip.ParseAddrPort(e.Client); err == nil {
+		a.add(a.str("client.address", addr.Addr().String()), a.int("client.port", int64(addr.Port())))
+	} else if e.Client != "" || port == 0 {
+		// A unix socket's peer: its name, if any.
+		a.add(a.str("network.transport", "unix"))
+		if e.Client != "" {
+			a.add(a.str("client.address", strings.Clone(e.Client)))
+		}
+	}
+	a.add(a.str("url.scheme", scheme))
+	if v := aggregate.ProtoVersion(e.Proto); v != "" {
+		a.add(a.str("network.protocol.version", v))
+	}
+	if ua := header(e.Headers, "User-Agent"); ua != "" {
+		a.add(a.str("user_agent.original", strings.Clone(ua)))
+	}
+	if e.Method != "" {
+		a.add(a.int("http.request.body.size", int64(e.RequestBodyBytes)))
+	}
+	if e.Status != 0 {
+		a.add(a.int("http.response.body.size", int64(e.ResponseBodyBytes)))
 	}
 	if e.GRPCService != "" {
-		a = append(a, attribute.String("rpc.system", "grpc"), attribute.String("rpc.service", strings.Clone(e.GRPCService)),
-			attribute.String("rpc.method", strings.Clone(e.GRPCMethod)))
+		a.add(a.str("rpc.system", "grpc"), a.str("rpc.service", strings.Clone(e.GRPCService)),
+			a.str("rpc.method", strings.Clone(e.GRPCMethod)))
 		if e.GRPCStatusSet {
-			a = append(a, attribute.Int("rpc.grpc.status_code", e.GRPCStatus))
+			a.add(a.int("rpc.grpc.status_code", int64(e.GRPCStatus)))
 		}
 	}
-	a = append(a, attribute.Int("process.pid", int(e.PID)), attribute.String("process.executable.name", strings.Clone(e.Comm)))
+	a.add(a.int("process.pid", int64(e.PID)), a.str("process.executable.name", strings.Clone(e.Comm)))
 	if e.ContainerID != "" {
-		a = append(a, attribute.String("container.id", strings.Clone(e.ContainerID)))
+		a.add(a.str("container.id", strings.Clone(e.ContainerID)))
 		if e.ContainerName != "" {
-			a = append(a, attribute.String("container.name", strings.Clone(e.ContainerName)))
+			a.add(a.str("container.name", strings.Clone(e.ContainerName)))
 		}
 		if e.PodUID != "" {
-			a = append(a, attribute.String("k8s.pod.uid", strings.Clone(e.PodUID)))
+			a.add(a.str("k8s.pod.uid", strings.Clone(e.PodUID)))
 		}
 	}
 	// What httptrace knows that the conventions have no name for.
 	if e.Incomplete {
-		a = append(a, attribute.Bool("httptrace.incomplete", true))
+		a.add(a.flag("httptrace.incomplete", true))
 	}
 	if e.Unmatched {
-		a = append(a, attribute.Bool("httptrace.unmatched", true))
+		a.add(a.flag("httptrace.unmatched", true))
 	}
 	if e.Gap {
-		a = append(a, attribute.Bool("httptrace.gap", true))
+		a.add(a.flag("httptrace.gap", true))
 	}
 	if e.Adopted {
-		a = append(a, attribute.Bool("httptrace.adopted", true))
+		a.add(a.flag("httptrace.adopted", true))
 	}
-	s.attrs = a
-	s.status, s.statusMsg = status(e)
+	code, msg, errType := status(e)
+	if code != tracepb.Status_STATUS_CODE_UNSET {
+		s.Status = &tracepb.Status{Code: code, Message: msg}
+		a.add(a.str("error.type", errType))
+	}
+	s.Attributes = a.out
+	var tid trace.TraceID
 	if header(e.Headers, "traceparent") != "" {
-		ctx := traceContext.Extract(context.Background(), headerCarrier(e.Headers))
-		s.parent = trace.SpanContextFromContext(ctx)
+		parent := trace.SpanContextFromContext(traceContext.Extract(context.Background(), headerCarrier(e.Headers)))
+		if parent.IsValid() {
+			tid = parent.TraceID()
+			sid := parent.SpanID()
+			s.ParentSpanId = sid[:]
+			s.TraceState = parent.TraceState().String()
+			s.Flags = uint32(parent.TraceFlags()) | spanFlagsRemoteParent
+		}
 	}
+	ids := newIDs(tid)
+	s.TraceId, s.SpanId = ids[:16], ids[16:]
 	return s
 }
 
-// times are the span's start and end in wall-clock time: the request's
-// first byte and the response's last (the request's last when there is no
-// response; the response's first when there is no request).
-func (x *Exporter) times(e *record.Exchange) (time.Time, time.Time) {
+// The span flags of OTLP (trace.proto): the parent is known, and remote.
+const spanFlagsRemoteParent = 0x100 | 0x200
+
+// newIDs is a trace ID (tid, or a new one when tid is not valid) and a new
+// span ID, in one array.
+func newIDs(tid trace.TraceID) *[24]byte {
+	var ids [24]byte
+	if tid.IsValid() {
+		copy(ids[:16], tid[:])
+	} else {
+		binary.LittleEndian.PutUint64(ids[0:], rand.Uint64())
+		binary.LittleEndian.PutUint64(ids[8:], rand.Uint64())
+	}
+	for {
+		binary.LittleEndian.PutUint64(ids[16:], rand.Uint64())
+		if [8]byte(ids[16:]) != ([8]byte{}) {
+			return &ids
+		}
+	}
+}
+
+// times are the span's start and end in nanoseconds since the epoch: the
+// request's first byte and the response's last (the request's last when
+// there is no response; the response's first when there is no request).
+func (x *Exporter) times(e *record.Exchange) (uint64, uint64) {
 	start, end := e.RequestStartNs, e.ResponseEndNs
 	if start == 0 {
 		start = e.ResponseStartNs
@@ -162,34 +193,40 @@ func (x *Exporter) times(e *record.Exchange) (time.Time, time.Time) {
 	if end < start {
 		end = start
 	}
-	return x.opts.Clock.Wall(start), x.opts.Clock.Wall(end)
+	return uint64(x.opts.Clock.Wall(start).UnixNano()), uint64(x.opts.Clock.Wall(end).UnixNano())
 }
 
-// status is the span's status as the conventions say: Error for a 5xx
-// answer on the server side, for a 4xx or 5xx on the client side, and for
-// a request that got no answer; otherwise Unset.
-func status(e *record.Exchange) (codes.Code, string) {
+// status is the span's status as the conventions say, and its error.type
+// when it is Error: for a 5xx answer on the server side, a 4xx or 5xx on
+// the client side, a request that got no answer; for gRPC, a status other
+// than OK on the client side, and on the server side the statuses that
+// mean the server failed (UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED,
+// INTERNAL, UNAVAILABLE, DATA_LOSS). Otherwise Unset.
+func status(e *record.Exchange) (code tracepb.Status_StatusCode, msg, errType string) {
 	switch {
 	case e.Incomplete:
-		return codes.Error, "no response"
+		return tracepb.Status_STATUS_CODE_ERROR, "no response", "incomplete"
 	case e.Status >= 500, e.Status >= 400 && e.Side == record.Client:
-		return codes.Error, ""
+		return tracepb.Status_STATUS_CODE_ERROR, "", strconv.Itoa(e.Status)
+	case e.GRPCStatusSet && e.GRPCStatus != 0 && (e.Side == record.Client || grpcServerFault[e.GRPCStatus]):
+		return tracepb.Status_STATUS_CODE_ERROR, strings.Clone(e.GRPCMessage), strconv.Itoa(e.GRPCStatus)
 	}
-	return codes.Unset, ""
+	return tracepb.Status_STATUS_CODE_UNSET, "", ""
 }
 
-// start starts and ends s's span in its service's tracer.
-func (x *Exporter) start(s span) {
-	ctx := context.Background()
-	if s.parent.IsValid() {
-		ctx = trace.ContextWithRemoteSpanContext(ctx, s.parent)
+// grpcServerFault are the gRPC statuses that are a server's errors.
+var grpcServerFault = map[int]bool{2: true, 4: true, 12: true, 13: true, 14: true, 15: true}
+
+// fullURL is a client request's absolute URL.
+func fullURL(scheme, host string, port int, target string) string {
+	h := host
+	if strings.Contains(h, ":") {
+		h = "[" + h + "]"
 	}
-	_, sp := x.tracer(s.service).Start(ctx, s.name, trace.WithSpanKind(s.kind), trace.WithTimestamp(s.start),
-		trace.WithAttributes(s.attrs...))
-	if s.status != codes.Unset {
-		sp.SetStatus(s.status, s.statusMsg)
+	if (scheme == "http" && port != 80) || (scheme == "https" && port != 443) {
+		h += ":" + strconv.Itoa(port)
 	}
-	sp.End(trace.WithTimestamp(s.end))
+	return scheme + "://" + h + target
 }
 
 // header is the value of the first header named name (any case).
@@ -214,3 +251,60 @@ func (c headerCarrier) Keys() []string {
 	}
 	return keys
 }
+
+// attrs builds a span's attributes from slabs: a few allocations a span,
+// not three an attribute.
+type attrs struct {
+	kvs   []commonpb.KeyValue
+	vals  []commonpb.AnyValue
+	strs  []commonpb.AnyValue_StringValue
+	ints  []commonpb.AnyValue_IntValue
+	flags []commonpb.AnyValue_BoolValue
+	out   []*commonpb.KeyValue
+}
+
+// slabAttrs is how many attributes a slab holds: most spans have fewer.
+const slabAttrs = 20
+
+func newAttrs() *attrs {
+	return &attrs{kvs: make([]commonpb.KeyValue, 0, slabAttrs), vals: make([]commonpb.AnyValue, 0, slabAttrs),
+		strs: make([]commonpb.AnyValue_StringValue, 0, 13), ints: make([]commonpb.AnyValue_IntValue, 0, 7),
+		out: make([]*commonpb.KeyValue, 0, slabAttrs)}
+}
+
+// kv takes the next key-value of the slab and its value, to be set.
+func (a *attrs) kv(key string) (*commonpb.KeyValue, *commonpb.AnyValue) {
+	if len(a.kvs) == cap(a.kvs) {
+		a.kvs, a.vals = make([]commonpb.KeyValue, 0, slabAttrs), make([]commonpb.AnyValue, 0, slabAttrs)
+	}
+	a.kvs = a.kvs[:len(a.kvs)+1]
+	a.vals = a.vals[:len(a.vals)+1]
+	val := &a.vals[len(a.vals)-1]
+	kv := &a.kvs[len(a.kvs)-1]
+	kv.Key, kv.Value = key, val
+	return kv, val
+}
+
+func (a *attrs) str(key, v string) *commonpb.KeyValue {
+	kv, val := a.kv(key)
+	a.strs = append(a.strs, commonpb.AnyValue_StringValue{StringValue: v})
+	val.Value = &a.strs[len(a.strs)-1]
+	return kv
+}
+
+func (a *attrs) int(key string, n int64) *commonpb.KeyValue {
+	kv, val := a.kv(key)
+	a.ints = append(a.ints, commonpb.AnyValue_IntValue{IntValue: n})
+	val.Value = &a.ints[len(a.ints)-1]
+	return kv
+}
+
+func (a *attrs) flag(key string, v bool) *commonpb.KeyValue {
+	kv, val := a.kv(key)
+	a.flags = append(a.flags, commonpb.AnyValue_BoolValue{BoolValue: v})
+	val.Value = &a.flags[len(a.flags)-1]
+	return kv
+}
+
+// add puts kvs on the span.
+func (a *attrs) add(kvs ...*commonpb.KeyValue) { a.out = append(a.out, kvs...) }

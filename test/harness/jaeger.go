@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -112,6 +113,16 @@ func (j *Jaeger) Kill(t testing.TB) {
 	t.Helper()
 	j.Cmd.Process.Kill()
 	<-j.done
+}
+
+// Freeze stops Jaeger with SIGSTOP: its sockets take connections that are
+// never answered. It is killed when the test ends.
+func (j *Jaeger) Freeze(t testing.TB) {
+	t.Helper()
+	if err := j.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Cmd.Process.Signal(syscall.SIGCONT) })
 }
 
 // Restart starts Jaeger again on the same ports, with nothing stored.

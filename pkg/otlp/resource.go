@@ -1,0 +1,82 @@
+// The resources spans are sent under: one per service.
+package otlp
+
+import (
+	"context"
+
+	"github.com/sirupsen/logrus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/resource"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+)
+
+// scopeName names the instrumentation scope of every span.
+const scopeName = "httptrace"
+
+// resources makes and keeps the resource of each service: service.name,
+// what OTEL_RESOURCE_ATTRIBUTES adds, the host and the SDK. The first
+// MaxServices are kept; later ones are made for each batch.
+type resources struct {
+	log  logrus.FieldLogger
+	kept map[string]*resourcepb.Resource
+}
+
+func newResources(log logrus.FieldLogger) *resources {
+	return &resources{log: log, kept: map[string]*resourcepb.Resource{}}
+}
+
+// of is service's resource.
+func (r *resources) of(service string) *resourcepb.Resource {
+	if res, ok := r.kept[service]; ok {
+		return res
+	}
+	sdk, err := resource.New(context.Background(), resource.WithFromEnv(), resource.WithHost(), resource.WithTelemetrySDK(),
+		resource.WithAttributes(attribute.String("service.name", service)))
+	if err != nil {
+		// A partial resource (a bad OTEL_RESOURCE_ATTRIBUTES entry) is
+		// still one.
+		r.log.WithError(err).WithField("service", service).Debug("OTLP resource")
+	}
+	res := &resourcepb.Resource{}
+	for _, kv := range sdk.Attributes() {
+		res.Attributes = append(res.Attributes, keyValue(kv))
+	}
+	if len(r.kept) < MaxServices {
+		r.kept[service] = res
+	}
+	return res
+}
+
+// group puts a batch's spans under their services' resources.
+func (r *resources) group(batch []*pending) []*tracepb.ResourceSpans {
+	by := map[string]*tracepb.ScopeSpans{}
+	var out []*tracepb.ResourceSpans
+	for _, p := range batch {
+		ss := by[p.service]
+		if ss == nil {
+			ss = &tracepb.ScopeSpans{Scope: &commonpb.InstrumentationScope{Name: scopeName}}
+			by[p.service] = ss
+			out = append(out, &tracepb.ResourceSpans{Resource: r.of(p.service), ScopeSpans: []*tracepb.ScopeSpans{ss}})
+		}
+		ss.Spans = append(ss.Spans, p.span)
+	}
+	return out
+}
+
+// keyValue is an attribute in OTLP's form.
+func keyValue(kv attribute.KeyValue) *commonpb.KeyValue {
+	v := &commonpb.AnyValue{}
+	switch kv.Value.Type() {
+	case attribute.BOOL:
+		v.Value = &commonpb.AnyValue_BoolValue{BoolValue: kv.Value.AsBool()}
+	case attribute.INT64:
+		v.Value = &commonpb.AnyValue_IntValue{IntValue: kv.Value.AsInt64()}
+	case attribute.FLOAT64:
+		v.Value = &commonpb.AnyValue_DoubleValue{DoubleValue: kv.Value.AsFloat64()}
+	default:
+		v.Value = &commonpb.AnyValue_StringValue{StringValue: kv.Value.Emit()}
+	}
+	return &commonpb.KeyValue{Key: string(kv.Key), Value: v}
+}
