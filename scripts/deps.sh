@@ -12,6 +12,7 @@ base_pkgs=(
   bpftrace qemu-system-x86 busybox-static cpio gzip xz-utils iproute2 vagrant
   nginx haproxy python3 wrk nghttp2-client apache2-utils strace dbus-daemon dbus-bin caddy
   prometheus podman runc netavark iptables  # netavark sets up container networks with iptables
+  tmux  # the live view (--top) is tested in a real terminal
 )
 # libbpf 1.4 comes from bookworm-backports (bookworm's own is 1.1).
 backport_pkgs=(libbpf-dev libbpf1)

@@ -68,6 +68,11 @@ Flags:
                          or until every traced process has exited (--pid only)
       --metrics-addr A   serve Prometheus metrics (RED per route, httptrace's
                          own health) at http://A/metrics, A as HOST:PORT
+      --top              a live view in the terminal instead of the exchanges:
+                         one row per service and route with requests/s,
+                         error %, p50/p90/p99 latency and bytes/s, refreshed
+                         each second; keys r e l b n sort (again: reverse),
+                         q quits; diagnostics are shown when it ends
   -v, --verbose          debug diagnostics (libbpf, each probe attached)
 
 Filters (all must hold; a repeated flag or a comma list matches any of its
@@ -175,6 +180,7 @@ type options struct {
 	metricsAddr string
 	verbose     bool
 	showVersion bool
+	top         bool
 }
 
 // newFlagSet makes a quiet flag set (usage is printed by hand) with the
@@ -211,6 +217,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.verbose, "v", false, "")
 	fs.BoolVar(&o.verbose, "verbose", false, "")
 	fs.BoolVar(&o.showVersion, "version", false, "")
+	fs.BoolVar(&o.top, "top", false, "")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -309,7 +316,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if o.verbose {
 		level = logrus.DebugLevel
 	}
-	diag := output.NewDiagLogger(stderr, cfg.LogFormat, level)
+	diagOut := stderr
+	var held *heldLog
+	if o.top {
+		if !isTerminal(stdout) || !isTerminal(os.Stdin) {
+			fmt.Fprintln(stderr, "httptrace: --top needs a terminal on stdin and stdout")
+			return exitUsage
+		}
+		// Diagnostics would draw over the view: they are held, the last
+		// one shown in it, and written when it ends.
+		held = &heldLog{}
+		diagOut = held
+	}
+	diag := output.NewDiagLogger(diagOut, cfg.LogFormat, level)
 	stopProfile, err := startProfile(os.Getenv("HTTPTRACE_CPUPROFILE"), os.Getenv("HTTPTRACE_MEMPROFILE"))
 	if err != nil {
 		fmt.Fprintf(stderr, "httptrace: %v\n", err)
@@ -327,7 +346,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cfg.Redact.Disabled() {
 		diag.Warn("redaction is off (redact.mode: none): header and query secrets are logged in clear")
 	}
-	_, err = runner.Run(ctx, cfg, runner.IO{Out: stdout, Log: diag, Redactor: redactor})
+	rio := runner.IO{Out: stdout, Log: diag, Redactor: redactor}
+	if o.top {
+		rio.Out, rio.View = io.Discard, topView(cancel, held)
+	}
+	_, err = runner.Run(ctx, cfg, rio)
+	if held != nil {
+		held.writeTo(stderr)
+	}
 	if setup := (*runner.SetupError)(nil); errors.As(err, &setup) {
 		fmt.Fprintf(stderr, "httptrace: %v\n", strings.TrimSpace(err.Error()))
 		return exitUsage

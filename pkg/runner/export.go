@@ -36,11 +36,12 @@ const spansCloseTimeout = 5 * time.Second
 
 // startExport starts what cfg asks for: with metrics.listen, the
 // aggregation and the Prometheus endpoint; with an OTLP endpoint, the
-// export of spans. Their sinks join the pipeline's.
-func startExport(cfg config.Config, tr *tracer.Tracer, clock output.Clock, log logrus.FieldLogger) (*export, error) {
+// export of spans; with view (the live view), the aggregation. Their
+// sinks join the pipeline's.
+func startExport(cfg config.Config, tr *tracer.Tracer, clock output.Clock, view bool, log logrus.FieldLogger) (*export, error) {
 	x := &export{}
 	spans := cfg.OTLP.On()
-	if cfg.Metrics.Listen == "" && !spans {
+	if cfg.Metrics.Listen == "" && !spans && !view {
 		return x, nil
 	}
 	router, err := route.NewRouter(cfg.Routes.Patterns)
@@ -64,11 +65,14 @@ func startExport(cfg config.Config, tr *tracer.Tracer, clock output.Clock, log l
 		}
 		log.WithFields(logrus.Fields{"endpoint": otlpEndpoint(cfg.OTLP.Endpoint), "protocol": proto}).Info("exporting spans over OTLP")
 	}
-	if cfg.Metrics.Listen == "" {
+	if cfg.Metrics.Listen == "" && !view {
 		return x, nil
 	}
 	x.agg = aggregate.New(aggregate.Options{Router: router, MaxRoutes: cfg.Routes.MaxPerService,
 		TTL: cfg.Metrics.TTL, Service: service})
+	if cfg.Metrics.Listen == "" {
+		return x, nil
+	}
 	x.metrics, err = metrics.Listen(cfg.Metrics.Listen, metrics.NewCollector(x.agg, health(x.agg, x.spans, tr)), log)
 	if err != nil {
 		x.closeSpans(log)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/httptrace/httptrace/pkg/aggregate"
 	"github.com/httptrace/httptrace/pkg/config"
 	"github.com/httptrace/httptrace/pkg/container"
 	"github.com/httptrace/httptrace/pkg/event"
@@ -59,6 +60,9 @@ type IO struct {
 	Out      io.Writer        // exchanges
 	Log      *logrus.Logger   // diagnostics
 	Redactor *redact.Redactor // applied to every exchange before any sink
+	// View, when set, shows the aggregation live (--top) from when the
+	// probes are attached; the func it returns ends it, before the summary.
+	View func(agg *aggregate.Aggregator) (stop func())
 }
 
 // Run traces until ctx is done or every traced process has exited, then
@@ -120,7 +124,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	if cfg.LogFormat == config.FormatJSON {
 		sink = output.NewJSON(out, clock)
 	}
-	exp, err := startExport(cfg, tr, clock, log)
+	exp, err := startExport(cfg, tr, clock, dst.View != nil, log)
 	if err != nil {
 		return Summary{}, &SetupError{Err: err}
 	}
@@ -218,8 +222,13 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	}
 	log.WithFields(attached).Info("probes attached")
 
+	stopView := func() {}
+	if dst.View != nil {
+		stopView = dst.View(exp.agg)
+	}
 	start := time.Now()
 	reason, runErr := p.Run(ctx)
+	stopView()
 	progs := programStats(tr, log)
 	exp.stop(log) // it reads the tracer's counters
 	tr.Detach()
