@@ -131,6 +131,8 @@ func TestBadInput(t *testing.T) {
 		{name: "otlp endpoint", args: []string{"-c", "{file}"}, yaml: "pids: [1]\notlp:\n  endpoint: collector:4318\n",
 			want: `{file}:3: otlp.endpoint: "collector:4318" is not an http:// or https:// URL (e.g. http://127.0.0.1:4318)`},
 
+		{name: "top without a terminal", args: []string{"--pid", "1", "--top"}, want: "--top needs a terminal on stdin and stdout"},
+
 		// Environment and privileges.
 		{name: "otlp protocol", args: []string{"--pid", "1", "--attach", "tracepoint"},
 			env:  []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318", "OTEL_EXPORTER_OTLP_PROTOCOL=http/json"},
