@@ -32,14 +32,7 @@ type Jaeger struct {
 // API answers.
 func StartJaeger(t testing.TB) *Jaeger {
 	t.Helper()
-	bin := os.Getenv(JaegerEnv)
-	if bin == "" {
-		msg := JaegerEnv + " is not set (make builds bin/jaeger): the test needs Jaeger"
-		if os.Getenv(RequireAllEnv) == "1" {
-			t.Fatal(msg + " and " + RequireAllEnv + "=1")
-		}
-		t.Skip(msg)
-	}
+	bin := NeedEnvBinary(t, JaegerEnv, "make test-otlp builds bin/jaeger and sets it")
 	j := &Jaeger{OTLPHTTP: FreeAddr(t), OTLPGRPC: FreeAddr(t), Query: FreeAddr(t), bin: bin,
 		conf: filepath.Join(t.TempDir(), "jaeger.yaml")}
 	conf := fmt.Sprintf(`service:

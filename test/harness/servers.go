@@ -48,6 +48,22 @@ func NeedBinary(t testing.TB, name string) string {
 	return ""
 }
 
+// NeedEnvBinary is the binary the variable env names (built is what
+// builds it, for the message); the test is skipped when it is not set, or
+// fails under RequireAllEnv.
+func NeedEnvBinary(t testing.TB, env, built string) string {
+	t.Helper()
+	if bin := os.Getenv(env); bin != "" {
+		return bin
+	}
+	msg := env + " is not set (" + built + "): the test needs it"
+	if os.Getenv(RequireAllEnv) == "1" {
+		t.Fatal(msg + " and " + RequireAllEnv + "=1")
+	}
+	t.Skip(msg)
+	return ""
+}
+
 // StartGoServer runs this test binary as the Go net/http server (see ServeIfAsked).
 func StartGoServer(t testing.TB) *Server {
 	t.Helper()

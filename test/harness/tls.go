@@ -93,14 +93,7 @@ const StrippedGoServerEnv = "HTTPTRACE_GOSERVER_STRIPPED"
 // binary with no symbol table and no DWARF, only .gopclntab.
 func StartStrippedGoTLSServer(t testing.TB) *Server {
 	t.Helper()
-	bin := os.Getenv(StrippedGoServerEnv)
-	if bin == "" {
-		msg := StrippedGoServerEnv + " is not set (make test sets it to bin/goserver-stripped)"
-		if os.Getenv(RequireAllEnv) == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	bin := NeedEnvBinary(t, StrippedGoServerEnv, "make test sets it to bin/goserver-stripped")
 	cert, key := TLSCert(t)
 	return startServer(t, exec.Command(bin, "127.0.0.1:0", cert, key))
 }
