@@ -317,16 +317,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		level = logrus.DebugLevel
 	}
 	diagOut := stderr
-	var held *heldLog
+	var ts *topSession
 	if o.top {
-		if !isTerminal(stdout) || !isTerminal(os.Stdin) {
-			fmt.Fprintln(stderr, "httptrace: --top needs a terminal on stdin and stdout")
+		if ts, err = newTopSession(cfg, stdout, stderr); err != nil {
+			fmt.Fprintf(stderr, "httptrace: %v\n", err)
 			return exitUsage
 		}
-		// Diagnostics would draw over the view: they are held, the last
-		// one shown in it, and written when it ends.
-		held = &heldLog{}
-		diagOut = held
+		diagOut = ts.held
 	}
 	diag := output.NewDiagLogger(diagOut, cfg.LogFormat, level)
 	stopProfile, err := startProfile(os.Getenv("HTTPTRACE_CPUPROFILE"), os.Getenv("HTTPTRACE_MEMPROFILE"))
@@ -336,7 +333,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer stopProfile()
 
-	ctx, cancel := signalContext(diag)
+	ctx, cancel := signalContext(diag, ts.abort)
 	defer cancel()
 	if o.duration > 0 {
 		var cancelTimeout context.CancelFunc
@@ -347,13 +344,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		diag.Warn("redaction is off (redact.mode: none): header and query secrets are logged in clear")
 	}
 	rio := runner.IO{Out: stdout, Log: diag, Redactor: redactor}
-	if o.top {
-		rio.Out, rio.View = io.Discard, topView(cancel, held)
+	if ts != nil {
+		// Quitting the view stops the tracing, as the first signal does.
+		var quit context.CancelFunc
+		ctx, quit = context.WithCancel(ctx)
+		defer quit()
+		rio.Out, rio.View = io.Discard, ts.view(diag, quit)
 	}
 	_, err = runner.Run(ctx, cfg, rio)
-	if held != nil {
-		held.writeTo(stderr)
-	}
+	ts.end(diag)
 	if setup := (*runner.SetupError)(nil); errors.As(err, &setup) {
 		fmt.Fprintf(stderr, "httptrace: %v\n", strings.TrimSpace(err.Error()))
 		return exitUsage
@@ -366,8 +365,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // signalContext is cancelled by the first SIGINT or SIGTERM; a second one
-// exits at once, without a summary.
-func signalContext(log *logrus.Logger) (context.Context, context.CancelFunc) {
+// exits at once, without a summary, after abort.
+func signalContext(log *logrus.Logger, abort func()) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
@@ -376,6 +375,7 @@ func signalContext(log *logrus.Logger) (context.Context, context.CancelFunc) {
 		cancel()
 		<-sigs
 		log.Warn("second signal: exiting at once")
+		abort()
 		os.Exit(exitInterrupted)
 	}()
 	return ctx, func() { signal.Stop(sigs); cancel() }

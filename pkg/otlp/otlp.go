@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,8 +44,8 @@ const (
 // Defaults of Options.
 const (
 	DefaultQueue = 4096
-	// MaxServices caps the services (one resource each) spans are kept
-	// apart for; the spans of later ones are their last's.
+	// MaxServices caps the services whose resources are kept; a later
+	// service's is made again for each batch.
 	MaxServices = 64
 	// batchMax and batchEvery bound a batch: it is sent when it holds
 	// batchMax spans, or batchEvery after its first.
@@ -276,14 +278,54 @@ func (x *Exporter) send() {
 	rs := x.resources.group(x.batch)
 	clear(x.batch)
 	x.batch = x.batch[:0]
-	// The client's own timeout (OTEL_EXPORTER_OTLP_TIMEOUT, 10 s) and
-	// retries bound it, and Close.
-	if err := x.client.UploadTraces(x.ctx, rs); err != nil {
-		x.opts.Log.WithError(err).Debug("OTLP export")
+	if err := x.ctx.Err(); err != nil { // Close's time is up
 		x.drop(n, err)
 		return
 	}
-	x.exported.Add(n)
+	// The client's own timeout (OTEL_EXPORTER_OTLP_TIMEOUT, 10 s) and
+	// retries bound it, and Close.
+	err := x.client.UploadTraces(x.ctx, rs)
+	if err == nil {
+		x.exported.Add(n)
+		return
+	}
+	x.opts.Log.WithError(err).Debug("OTLP export")
+	if rejected, ok := partialSuccess(err); ok {
+		// The backend took the batch but for rejected spans (a
+		// partial success, returned as an error).
+		rejected = min(rejected, n)
+		x.exported.Add(n - rejected)
+		if rejected > 0 {
+			x.drop(rejected, err)
+		}
+		return
+	}
+	x.drop(n, err)
+}
+
+// partialRejected is how the SDK's clients word a partial success: the
+// backend took the request, and says how many spans it rejected.
+var partialRejected = regexp.MustCompile(`(?s)^OTLP partial success: .*\((\d+) spans rejected\)$`)
+
+// partialSuccess finds a partial success in err (alone or joined with
+// others) and the spans it rejected. Its type is internal to the SDK: its
+// message is what is known of it.
+func partialSuccess(err error) (uint64, bool) {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	for _, e := range errs {
+		if m := partialRejected.FindStringSubmatch(e.Error()); m != nil {
+			n, perr := strconv.ParseUint(m[1], 10, 64)
+			if perr == nil && len(errs) == 1 {
+				return n, true
+			}
+		}
+	}
+	return 0, false
 }
 
 // drop counts n spans dropped (err: why the backend refused them, nil

@@ -38,6 +38,7 @@ type client struct {
 	hold    chan struct{}
 	uploads int
 	stopped bool
+	reply   error // returned for every upload taken (a partial success)
 }
 
 func (c *client) Start(context.Context) error { return nil }
@@ -75,7 +76,7 @@ func (c *client) UploadTraces(ctx context.Context, rs []*tracepb.ResourceSpans) 
 			}
 		}
 	}
-	return nil
+	return c.reply
 }
 
 // export writes exchanges to an Exporter over a keeping client and
@@ -328,5 +329,64 @@ func TestSpanKinds(t *testing.T) {
 	}
 	if s := got[5].span; s.Name != "HTTP" || attrMap(s)["http.request.method"] != "_OTHER" {
 		t.Errorf("orphan response span %q, method %q", s.Name, attrMap(s)["http.request.method"])
+	}
+}
+
+// TestPartialSuccess: a backend that takes a batch but rejects some of
+// its spans (the clients return that as an error) has the rest counted as
+// exported, the rejected ones as dropped; any other error drops the batch.
+func TestPartialSuccess(t *testing.T) {
+	c := &client{reply: errors.Join(errors.New("OTLP partial success: too old\nsee docs (2 spans rejected)"))}
+	x, err := New(Options{Clock: output.NewClock(0), Log: quiet(), client: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &record.Exchange{Comm: "app", Side: record.Server, Method: "GET", Path: "/", Status: 200, RequestStartNs: 1, ResponseEndNs: 2}
+	for range 5 {
+		x.Write(e)
+	}
+	if err := x.Close(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if st := x.Stats(); st.Exported != 3 || st.Dropped != 2 {
+		t.Errorf("stats %+v, want 3 exported and 2 dropped", st)
+	}
+	for _, other := range []error{errors.New("connection refused"), errors.Join(errors.New("OTLP partial success: x (1 spans rejected)"), errors.New("timeout"))} {
+		if _, ok := partialSuccess(other); ok {
+			t.Errorf("%q taken for a partial success", other)
+		}
+	}
+}
+
+// TestServicesAndFlags: spans of many services, past MaxServices, keep
+// their own service.name; a root span is flagged sampled, its parent not
+// remote; spans with many attributes keep every value.
+func TestServicesAndFlags(t *testing.T) {
+	var es []*record.Exchange
+	for i := range MaxServices + 6 {
+		es = append(es, &record.Exchange{Comm: fmt.Sprintf("svc%d", i), Side: record.Server, Method: "GET", Path: "/",
+			Status: 200, RequestStartNs: 1, ResponseEndNs: 2})
+	}
+	big := &record.Exchange{Comm: "big", Side: record.Client, Method: "GET", Path: "/a?q=1", Proto: "HTTP/1.1", Server: "10.0.0.2:8080",
+		Client: "10.0.0.1:4000", Headers: []record.Header{{Name: "User-Agent", Value: "ua"}}, Status: 200, GRPCService: "s", GRPCMethod: "m",
+		GRPCStatusSet: true, ContainerID: "c1", ContainerName: "web", PodUID: "p1", Gap: true, Adopted: true, RequestStartNs: 1, ResponseEndNs: 2}
+	got := export(t, append(es, big)...)
+	if len(got) != len(es)+1 {
+		t.Fatalf("%d spans, want %d", len(got), len(es)+1)
+	}
+	for i, g := range got[:len(es)] {
+		if want := fmt.Sprintf("svc%d", i); g.service != want {
+			t.Errorf("span %d under service %q, want %q", i, g.service, want)
+		}
+		if g.span.Flags != 0x101 {
+			t.Errorf("root span flags %#x, want 0x101", g.span.Flags)
+		}
+	}
+	a := attrMap(got[len(es)].span)
+	for k, v := range map[string]string{"url.full": "http://10.0.0.2:8080/a?q=1", "user_agent.original": "ua", "rpc.method": "m",
+		"container.name": "web", "k8s.pod.uid": "p1", "httptrace.gap": "true", "httptrace.adopted": "true", "process.executable.name": "big"} {
+		if a[k] != v {
+			t.Errorf("%s = %q, want %q (of %d attributes)", k, a[k], v, len(a))
+		}
 	}
 }

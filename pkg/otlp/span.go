@@ -153,13 +153,17 @@ func (x *Exporter) span(e *record.Exchange) *tracepb.Span {
 			s.Flags = uint32(parent.TraceFlags()) | spanFlagsRemoteParent
 		}
 	}
+	if s.Flags == 0 { // a root: sampled, and its parent (none) not remote
+		s.Flags = uint32(trace.FlagsSampled) | uint32(tracepb.SpanFlags_SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK)
+	}
 	ids := newIDs(tid)
 	s.TraceId, s.SpanId = ids[:16], ids[16:]
 	return s
 }
 
-// The span flags of OTLP (trace.proto): the parent is known, and remote.
-const spanFlagsRemoteParent = 0x100 | 0x200
+// The span flags of OTLP (trace.proto): whether the parent is remote is
+// known, and it is.
+const spanFlagsRemoteParent = uint32(tracepb.SpanFlags_SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK | tracepb.SpanFlags_SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK)
 
 // newIDs is a trace ID (tid, or a new one when tid is not valid) and a new
 // span ID, in one array.

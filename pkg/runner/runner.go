@@ -225,6 +225,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	stopView := func() {}
 	if dst.View != nil {
 		stopView = dst.View(exp.agg)
+		defer stopView() // the terminal back, whatever happens (it is idempotent)
 	}
 	start := time.Now()
 	reason, runErr := p.Run(ctx)

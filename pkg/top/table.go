@@ -59,15 +59,18 @@ func Rows(prev, cur []aggregate.Series, dt time.Duration) []Row {
 		}
 		a.row.Total += s.Duration.Count
 		p := before[s.Key]
+		if p != nil && (!p.Created.Equal(s.Created) || p.Duration.Count > s.Duration.Count) {
+			p = nil // expired and made again since: all of it is new
+		}
 		n := s.Duration.Count
 		bytes := s.RequestBody.Sum + s.ResponseBody.Sum
 		for j, c := range s.Duration.Counts {
-			if p != nil && j < len(p.Duration.Counts) && p.Duration.Count <= s.Duration.Count {
+			if p != nil && j < len(p.Duration.Counts) {
 				c -= min(c, p.Duration.Counts[j])
 			}
 			a.counts[j] += c
 		}
-		if p != nil && p.Duration.Count <= s.Duration.Count {
+		if p != nil {
 			n -= p.Duration.Count
 			bytes -= p.RequestBody.Sum + p.ResponseBody.Sum
 		}

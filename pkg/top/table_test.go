@@ -54,6 +54,9 @@ func TestRows(t *testing.T) {
 	// Nothing new: rates and percentiles are zero, totals stay.
 	cur := agg.Snapshot(nil)
 	idle := Rows(cur, cur, time.Second)
+	if len(idle) != 2 {
+		t.Fatalf("%d idle rows, want 2", len(idle))
+	}
 	for _, r := range idle {
 		if r.Rate != 0 || r.P99 != 0 || r.Total == 0 {
 			t.Errorf("idle row %+v", r)
@@ -103,6 +106,35 @@ func TestSort(t *testing.T) {
 		Sort(rows, c.o, c.reverse)
 		if got := order(); got != c.want {
 			t.Errorf("by %s (reversed %v): %s, want %s", c.o, c.reverse, got, c.want)
+		}
+	}
+}
+
+// TestRowsReset: a series made again since the last snapshot (expired,
+// then used) counts whole, however its count compares; a client's 4xx is
+// an error.
+func TestRowsReset(t *testing.T) {
+	agg := aggregate.New(aggregate.Options{})
+	agg.Write(exchange("app", "/a", 200, time.Millisecond, 0))
+	prev := agg.Snapshot(nil)
+	prev[0].Created = prev[0].Created.Add(-time.Hour) // an older series of the same key
+	prev[0].Duration.Count = 1
+	e := exchange("app", "/a", 200, time.Millisecond, 0)
+	agg.Write(e)
+	c := exchange("app", "/b", 404, time.Millisecond, 0)
+	c.Side = record.Client
+	agg.Write(c)
+	rows := Rows(prev, agg.Snapshot(nil), time.Second)
+	for _, r := range rows {
+		switch r.Route {
+		case "/a":
+			if r.Rate != 2 {
+				t.Errorf("remade series: rate %v, want 2 (all of it new)", r.Rate)
+			}
+		case "/b":
+			if r.ErrPct != 100 {
+				t.Errorf("client 404: %v%% errors, want 100", r.ErrPct)
+			}
 		}
 	}
 }

@@ -2,10 +2,14 @@
 package top
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -24,12 +28,15 @@ type Options struct {
 	// Status is a line under the header: what the tracer is doing (nil:
 	// none).
 	Status func() string
+	// Failed is told why the view could not run (the tracing stops too).
+	Failed func(error)
 }
 
 // View is the live view of one aggregation.
 type View struct {
 	prog *tea.Program
 	done chan struct{}
+	stop sync.Once
 }
 
 // Start shows agg in the terminal until Stop, or until the user quits.
@@ -41,17 +48,32 @@ func Start(agg *aggregate.Aggregator, opts Options) *View {
 		tea.WithoutSignalHandler())
 	go func() {
 		defer close(v.done)
-		if _, err := v.prog.Run(); err != nil && opts.Quit != nil {
-			opts.Quit()
+		if _, err := v.prog.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
+			if opts.Failed != nil {
+				opts.Failed(err)
+			}
+			if opts.Quit != nil {
+				opts.Quit()
+			}
 		}
 	}()
 	return v
 }
 
-// Stop ends the view and gives the terminal back.
+// Stop ends the view and gives the terminal back; again, it does nothing.
 func (v *View) Stop() {
-	v.prog.Quit()
-	<-v.done
+	v.stop.Do(func() {
+		v.prog.Quit()
+		<-v.done
+	})
+}
+
+// Kill ends the view at once (an exit follows) and gives the terminal back.
+func (v *View) Kill() {
+	v.stop.Do(func() {
+		v.prog.Kill()
+		<-v.done
+	})
 }
 
 // tick is the refresh's message.
@@ -127,23 +149,36 @@ func (m *model) View() string {
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "%-16s %-6s %-32s %9s %6s %8s %8s %8s %10s %8s\n",
 		"SERVICE", "SIDE", "ROUTE", "REQ/S", "ERR%", "P50", "P90", "P99", "BYTES/S", "TOTAL")
+	// The rows the terminal has room for (before its size is known: all),
+	// and a line saying how many more there are.
 	room := len(m.rows)
-	if m.height > 4 {
-		room = min(room, m.height-4)
+	if m.height > 0 {
+		room = max(0, min(room, m.height-4))
 	}
 	for _, r := range m.rows[:room] {
 		fmt.Fprintf(&b, "%-16s %-6s %-32s %9.1f %6.1f %8s %8s %8s %10s %8d\n",
 			cut(r.Service, 16), r.Side, cut(r.Route, 32), r.Rate, r.ErrPct, ms(r.P50), ms(r.P90), ms(r.P99), bytes(r.BytesRate), r.Total)
 	}
+	if more := len(m.rows) - room; more > 0 {
+		fmt.Fprintf(&b, "(%d more rows: a taller terminal shows them)\n", more)
+	}
 	return b.String()
 }
 
-// cut is s in at most n columns, its end marked when cut.
+// cut is s in at most n columns, its end marked when cut, with every
+// control character (a client's path may carry escape sequences) shown
+// as '?'.
 func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
+	r := []rune(strings.Map(func(c rune) rune {
+		if unicode.IsControl(c) || c == utf8.RuneError {
+			return '?'
+		}
+		return c
+	}, s))
+	if len(r) <= n {
+		return string(r)
 	}
-	return s[:n-1] + "~"
+	return string(r[:n-1]) + "~"
 }
 
 // ms is a duration in seconds as milliseconds ("-" for none).
