@@ -84,14 +84,14 @@ ATTACH ?= tracepoint
 # Every tier in order: pure Go and object tests, fuzz targets briefly, the
 # real tool against real servers and bad input on this kernel, the bpftrace
 # twin, the benchmark's smoke run, then the kernel matrix under qemu.
-# Jaeger (for test-otlp) is built beside the tiers, niced: its compile
-# takes minutes of CPU the tiers leave idle.
-test: deps
+# Jaeger (for test-otlp) is built beside the install and the tiers,
+# niced: its compile takes minutes of CPU they leave idle.
+test:
 	$(MAKE) -j2 bin/jaeger test-tiers
 	$(MAKE) test-otlp
 	@echo "make test: all passed"
 
-test-tiers:
+test-tiers: deps
 	$(MAKE) -j1 test-unit fuzz-smoke test-e2e-servers test-e2e-all test-cli test-deploy test-hostile \
 		check-bpftrace test-bpftrace-diff bench-smoke vm-test vm-tracer-test vagrant-validate
 
