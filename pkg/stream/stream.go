@@ -226,6 +226,8 @@ func (s *Stream) deliver(p piece, sink Sink) {
 		if len(p.data) == 0 {
 			p.capturedOff = p.bytes // nothing captured is left
 		}
+		// What is left starts inside its call, not at a call's start.
+		p.meta.Cont = true
 	}
 	if p.capturedOff > 0 {
 		if p.unseen {

@@ -150,3 +150,25 @@ func TestResetAt(t *testing.T) {
 		t.Errorf("events %q (want %q), late %d, gaps %d", got, want, s.Late, s.Gaps)
 	}
 }
+
+// contSink records the Cont of each delivery.
+type contSink struct{ conts []bool }
+
+func (c *contSink) Data(b []byte, m Meta)               { c.conts = append(c.conts, m.Cont) }
+func (c *contSink) Missing(n uint64, lost bool, m Meta) {}
+
+// TestTrimmedIsCont: a piece that overlaps what was passed on (two calls
+// raced on one socket) is passed on from inside its call: it is marked
+// Cont, so a reader does not take its first byte for a call's start.
+func TestTrimmedIsCont(t *testing.T) {
+	src := []byte(strings.Repeat("0123456789", 20))
+	var s Stream
+	s.Reset(testLimits, true)
+	k := &contSink{}
+	s.Push(rec(src, 0, 10, 0, 10, 1), k)
+	s.Push(rec(src, 5, 10, 0, 10, 2), k) // its first 5 bytes were passed on
+	s.Push(rec(src, 15, 5, 0, 5, 3), k)
+	if len(k.conts) != 3 || k.conts[0] || !k.conts[1] || k.conts[2] {
+		t.Errorf("Cont of the deliveries %v, want [false true false]", k.conts)
+	}
+}
