@@ -444,10 +444,8 @@ func ServerOf(e *record.Exchange) (string, int) {
 	if e.Authority != "" { // HTTP/2's :authority is its Host header
 		return hostPort(e, e.Authority)
 	}
-	for _, h := range e.Headers {
-		if len(h.Name) == 4 && strings.EqualFold(h.Name, "Host") && h.Value != "" {
-			return hostPort(e, h.Value)
-		}
+	if v := record.HeaderValue(e.Headers, "Host"); v != "" {
+		return hostPort(e, v)
 	}
 	host, port, err := net.SplitHostPort(e.Server)
 	if err != nil {

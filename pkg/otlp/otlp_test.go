@@ -122,6 +122,25 @@ func attrMap(s *tracepb.Span) map[string]string {
 	return m
 }
 
+// plain is an exchange with nothing to say but its status.
+var plain = &record.Exchange{Comm: "app", Side: record.Server, Method: "GET", Path: "/", Status: 200, RequestStartNs: 1, ResponseEndNs: 2}
+
+// writeTo starts an Exporter over c with a queue of queue (0: the
+// default) and writes n plain exchanges to it.
+func writeTo(t *testing.T, c *client, queue, n int) *Exporter {
+	t.Helper()
+	x, err := New(Options{Clock: output.NewClock(0), Queue: queue, Log: quiet(), client: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		if err := x.Write(plain); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return x
+}
+
 // TestServerSpan: a server exchange is one SERVER span named by its route,
 // from the request's first byte to the response's last, with the
 // conventions' attributes, a child of the span its traceparent names.
@@ -225,18 +244,9 @@ func TestSpanStatus(t *testing.T) {
 // whether the queue was full or the backend refused it.
 func TestDropsCounted(t *testing.T) {
 	c := &client{hold: make(chan struct{})}
-	x, err := New(Options{Clock: output.NewClock(0), Queue: 16, Log: quiet(), client: c})
-	if err != nil {
-		t.Fatal(err)
-	}
 	const n = 10000
-	e := &record.Exchange{Comm: "app", Side: record.Server, Method: "GET", Path: "/", Status: 200, RequestStartNs: 1, ResponseEndNs: 2}
 	begin := time.Now()
-	for range n {
-		if err := x.Write(e); err != nil {
-			t.Fatal(err)
-		}
-	}
+	x := writeTo(t, c, 16, n)
 	if d := time.Since(begin); d > 5*time.Second {
 		t.Errorf("%d writes took %v: Write waited for the backend", n, d)
 	}
@@ -256,15 +266,7 @@ func TestDropsCounted(t *testing.T) {
 // TestCloseTimeout: a backend that never answers holds Close no longer
 // than its timeout, and what it held is counted as dropped.
 func TestCloseTimeout(t *testing.T) {
-	c := &client{hold: make(chan struct{})} // never released
-	x, err := New(Options{Clock: output.NewClock(0), Log: quiet(), client: c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &record.Exchange{Comm: "app", Side: record.Server, Method: "GET", Path: "/", Status: 200, RequestStartNs: 1, ResponseEndNs: 2}
-	for range 3 {
-		x.Write(e)
-	}
+	x := writeTo(t, &client{hold: make(chan struct{})}, 0, 3) // never released
 	begin := time.Now()
 	if err := x.Close(300 * time.Millisecond); err != nil {
 		t.Fatal(err)
@@ -337,14 +339,7 @@ func TestSpanKinds(t *testing.T) {
 // exported, the rejected ones as dropped; any other error drops the batch.
 func TestPartialSuccess(t *testing.T) {
 	c := &client{reply: errors.Join(errors.New("OTLP partial success: too old\nsee docs (2 spans rejected)"))}
-	x, err := New(Options{Clock: output.NewClock(0), Log: quiet(), client: c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &record.Exchange{Comm: "app", Side: record.Server, Method: "GET", Path: "/", Status: 200, RequestStartNs: 1, ResponseEndNs: 2}
-	for range 5 {
-		x.Write(e)
-	}
+	x := writeTo(t, c, 0, 5)
 	if err := x.Close(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}

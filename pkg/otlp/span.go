@@ -97,7 +97,7 @@ func (x *Exporter) span(e *record.Exchange) *tracepb.Span {
 	if v := aggregate.ProtoVersion(e.Proto); v != "" {
 		a.add(a.str("network.protocol.version", v))
 	}
-	if ua := header(e.Headers, "User-Agent"); ua != "" {
+	if ua := record.HeaderValue(e.Headers, "User-Agent"); ua != "" {
 		a.add(a.str("user_agent.original", strings.Clone(ua)))
 	}
 	if e.Method != "" {
@@ -143,7 +143,7 @@ func (x *Exporter) span(e *record.Exchange) *tracepb.Span {
 	}
 	s.Attributes = a.out
 	var tid trace.TraceID
-	if header(e.Headers, "traceparent") != "" {
+	if record.HeaderValue(e.Headers, "traceparent") != "" {
 		parent := trace.SpanContextFromContext(traceContext.Extract(context.Background(), headerCarrier(e.Headers)))
 		if parent.IsValid() {
 			tid = parent.TraceID()
@@ -233,20 +233,10 @@ func fullURL(scheme, host string, port int, target string) string {
 	return scheme + "://" + h + target
 }
 
-// header is the value of the first header named name (any case).
-func header(hs []record.Header, name string) string {
-	for _, h := range hs {
-		if len(h.Name) == len(name) && strings.EqualFold(h.Name, name) {
-			return h.Value
-		}
-	}
-	return ""
-}
-
 // headerCarrier reads a request's headers for the propagator.
 type headerCarrier []record.Header
 
-func (c headerCarrier) Get(key string) string { return header(c, key) }
+func (c headerCarrier) Get(key string) string { return record.HeaderValue(c, key) }
 func (c headerCarrier) Set(string, string)    {}
 func (c headerCarrier) Keys() []string {
 	keys := make([]string, len(c))

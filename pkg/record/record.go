@@ -3,6 +3,8 @@
 // OTLP) consumes.
 package record
 
+import "strings"
+
 // Side is which end of the connection the traced process is.
 type Side string
 
@@ -15,6 +17,17 @@ const (
 // Header is one header line, in the order it came.
 type Header struct {
 	Name, Value string
+}
+
+// HeaderValue is the value of the first of hs named name (any case), ""
+// when none is.
+func HeaderValue(hs []Header, name string) string {
+	for _, h := range hs {
+		if len(h.Name) == len(name) && strings.EqualFold(h.Name, name) {
+			return h.Value
+		}
+	}
+	return ""
 }
 
 // Exchange is one request with its response. Times are monotonic
