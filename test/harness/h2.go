@@ -223,11 +223,19 @@ func GRPCHealth(t testing.TB, addr, prefix string, checks ...string) []GRPCCall 
 		t.Fatalf("watch: %v", err)
 	}
 	cancel()
+	// Recv until the cancel shows: its failing Recv ends the stream in
+	// this goroutine, which queues the RST_STREAM before anything this
+	// goroutine sends next; left to grpc-go's own goroutine watching the
+	// context, it is queued whenever that goroutine runs.
+	for {
+		if _, err := w.Recv(); err != nil {
+			break
+		}
+	}
 	calls = append(calls, GRPCCall{Service: "grpc.health.v1.Health", Method: "Watch", Code: codes.Canceled, Metadata: id})
-	// One more Check on the connection: grpc-go writes the Watch's
-	// RST_STREAM before this call's HEADERS, so the reset is on the wire
-	// before the connection closes (a close right after the cancel can
-	// beat it).
+	// One more Check on the connection: its HEADERS follow the Watch's
+	// RST_STREAM, so the reset is on the wire before the connection
+	// closes.
 	id = NewID(prefix)
 	_, err = c.Check(metadataCtx(id), &healthpb.HealthCheckRequest{})
 	return append(calls, GRPCCall{Service: "grpc.health.v1.Health", Method: "Check", Code: status.Code(err), Metadata: id})
