@@ -310,26 +310,42 @@ func TestParseExport(t *testing.T) {
 }
 
 // TestOTLPEnvironment: export is on when an endpoint is set in the
-// environment; its protocol comes from the variables, the traces' first,
-// and one that is not served is an error naming the variable.
+// environment, for every signal or for one; its protocol comes from the
+// variables, the signal's first, and one that is not served is an error
+// naming the variable.
 func TestOTLPEnvironment(t *testing.T) {
-	for _, v := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL",
-		"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER"} {
+	for _, v := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+		"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+		"OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER"} {
 		t.Setenv(v, "")
 	}
 	c := Default()
 	c.PIDs = []int{1}
-	if c.OTLP.On() {
+	if c.OTLP.On(SignalTraces) || c.OTLP.On(SignalMetrics) {
 		t.Fatal("export on with no endpoint anywhere")
 	}
 	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://127.0.0.1:4318/v1/traces")
-	if p, err := c.OTLP.Proto(); !c.OTLP.On() || p != OTLPHTTP || err != nil {
-		t.Errorf("on %v, protocol %q (%v): want on, http/protobuf", c.OTLP.On(), p, err)
+	if p, err := c.OTLP.Proto(SignalTraces); !c.OTLP.On(SignalTraces) || p != OTLPHTTP || err != nil {
+		t.Errorf("on %v, protocol %q (%v): want on, http/protobuf", c.OTLP.On(SignalTraces), p, err)
+	}
+	if c.OTLP.On(SignalMetrics) {
+		t.Error("metrics on with the traces' endpoint only")
+	}
+	t.Setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://127.0.0.1:4318/v1/metrics")
+	if !c.OTLP.On(SignalMetrics) {
+		t.Error("metrics off with their endpoint set")
 	}
 	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
 	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")
-	if p, err := c.OTLP.Proto(); p != OTLPGRPC || err != nil {
+	if p, err := c.OTLP.Proto(SignalTraces); p != OTLPGRPC || err != nil {
 		t.Errorf("protocol %q (%v): want the traces' variable's, grpc", p, err)
+	}
+	if err := c.Validate(); err == nil || err.Error() != `OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" is not served (want grpc or http/protobuf)` {
+		t.Errorf("validate (the metrics' protocol): %v", err)
+	}
+	t.Setenv("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc")
+	if err := c.Validate(); err != nil {
+		t.Errorf("validate with each signal's protocol set: %v", err)
 	}
 	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "")
 	if err := c.Validate(); err == nil || err.Error() != `OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" is not served (want grpc or http/protobuf)` {
@@ -339,11 +355,17 @@ func TestOTLPEnvironment(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Errorf("validate with otlp.protocol set: %v", err)
 	}
-	for _, off := range []string{"OTEL_SDK_DISABLED=true", "OTEL_TRACES_EXPORTER=none"} {
+	for _, off := range []string{"OTEL_SDK_DISABLED=true", "OTEL_TRACES_EXPORTER=none", "OTEL_METRICS_EXPORTER=none"} {
 		k, v, _ := strings.Cut(off, "=")
 		t.Setenv(k, v)
-		if c.OTLP.On() {
-			t.Errorf("export on with %s", off)
+		if k != "OTEL_METRICS_EXPORTER" && c.OTLP.On(SignalTraces) {
+			t.Errorf("spans on with %s", off)
+		}
+		if k != "OTEL_TRACES_EXPORTER" && c.OTLP.On(SignalMetrics) {
+			t.Errorf("metrics on with %s", off)
+		}
+		if k == "OTEL_TRACES_EXPORTER" && !c.OTLP.On(SignalMetrics) || k == "OTEL_METRICS_EXPORTER" && !c.OTLP.On(SignalTraces) {
+			t.Errorf("%s turned the other signal off", off)
 		}
 		t.Setenv(k, "")
 	}

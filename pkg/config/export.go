@@ -30,39 +30,47 @@ type Routes struct {
 	MaxPerService int
 }
 
-// OTLP configures the export of spans over OTLP.
+// OTLP configures the export over OTLP: spans, and the metrics of the
+// aggregation.
 type OTLP struct {
 	// Endpoint is the collector's base URL, e.g. http://127.0.0.1:4318, as
-	// OTEL_EXPORTER_OTLP_ENDPOINT is (http/protobuf appends /v1/traces)
-	// ("": OTEL_EXPORTER_OTLP_ENDPOINT or _TRACES_ENDPOINT, else no export).
+	// OTEL_EXPORTER_OTLP_ENDPOINT is (http/protobuf appends /v1/traces and
+	// /v1/metrics) ("": the variables', else no export).
 	Endpoint string
 	// Protocol is grpc or http/protobuf ("": OTEL_EXPORTER_OTLP_PROTOCOL
-	// or _TRACES_PROTOCOL, else http/protobuf).
+	// or the signal's variable, else http/protobuf).
 	Protocol string
 	// Headers are sent with each export (API keys), beside
 	// OTEL_EXPORTER_OTLP_HEADERS.
 	Headers map[string]string
 }
 
-// On says whether spans are exported: an endpoint is set, here or in
-// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, and
-// neither OTEL_SDK_DISABLED=true nor OTEL_TRACES_EXPORTER=none turns
-// export off.
-func (o OTLP) On() bool {
-	if strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true") || os.Getenv("OTEL_TRACES_EXPORTER") == "none" {
+// The signals exported over OTLP, as the variables name them
+// (OTEL_EXPORTER_OTLP_<signal>_ENDPOINT).
+const (
+	SignalTraces  = "TRACES"
+	SignalMetrics = "METRICS"
+)
+
+// On says whether signal (SignalTraces, SignalMetrics) is exported: an endpoint is
+// set, here or in OTEL_EXPORTER_OTLP_ENDPOINT or the signal's
+// OTEL_EXPORTER_OTLP_<signal>_ENDPOINT, and neither OTEL_SDK_DISABLED=true
+// nor OTEL_<signal>_EXPORTER=none turns it off.
+func (o OTLP) On(signal string) bool {
+	if strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true") || os.Getenv("OTEL_"+signal+"_EXPORTER") == "none" {
 		return false
 	}
-	return o.Endpoint != "" || os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+	return o.Endpoint != "" || os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_"+signal+"_ENDPOINT") != ""
 }
 
-// Proto is the protocol spans are sent with: Protocol, else
-// OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL,
+// Proto is the protocol signal is sent with: Protocol, else
+// OTEL_EXPORTER_OTLP_<signal>_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL,
 // else OTLPHTTP. An error names a variable's protocol that is not served.
-func (o OTLP) Proto() (string, error) {
+func (o OTLP) Proto(signal string) (string, error) {
 	if o.Protocol != "" {
 		return o.Protocol, nil
 	}
-	for _, v := range []string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
+	for _, v := range []string{"OTEL_EXPORTER_OTLP_" + signal + "_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
 		switch p := os.Getenv(v); p {
 		case "":
 			continue
@@ -217,9 +225,11 @@ func (c *Config) validateExport() error {
 	default:
 		return c.errorf("otlp.protocol", "%q: want %s or %s", c.OTLP.Protocol, OTLPGRPC, OTLPHTTP)
 	}
-	if c.OTLP.On() {
-		if _, err := c.OTLP.Proto(); err != nil {
-			return err
+	for _, signal := range []string{SignalTraces, SignalMetrics} {
+		if c.OTLP.On(signal) {
+			if _, err := c.OTLP.Proto(signal); err != nil {
+				return err
+			}
 		}
 	}
 	if c.Routes.MaxPerService < 1 {

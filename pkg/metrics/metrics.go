@@ -51,18 +51,11 @@ func newFamily(side string, labels []string) family {
 	}
 }
 
-// Counter is one of httptrace's health counts, read at each scrape.
-type Counter struct {
-	Name  string // without the httptrace_ prefix and _total suffix
-	Help  string
-	Value uint64
-}
-
 // Collector is a prometheus.Collector of an aggregation and of health
 // counters.
 type Collector struct {
 	agg    *aggregate.Aggregator
-	health func() []Counter
+	health func() []aggregate.Counter
 	// families[side][in a container][gRPC]: the labels of each are
 	// Labels, then GRPCLabels, then ContainerLabels, as they apply.
 	families [2][2][2]family
@@ -71,8 +64,9 @@ type Collector struct {
 	snap []aggregate.Series // the last scrape's copy
 }
 
-// NewCollector collects agg's series and what health returns (nil: none).
-func NewCollector(agg *aggregate.Aggregator, health func() []Counter) *Collector {
+// NewCollector collects agg's series and counters, and what health
+// returns (nil: none), read at each scrape.
+func NewCollector(agg *aggregate.Aggregator, health func() []aggregate.Counter) *Collector {
 	c := &Collector{agg: agg, health: health}
 	for side, name := range [2]string{"server", "client"} {
 		for in := range 2 {
@@ -127,13 +121,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- histogram(f.requestBody, &s.RequestBody, s.Created, labels)
 		ch <- histogram(f.responseBody, &s.ResponseBody, s.Created, labels)
 	}
-	st := c.agg.Stats()
-	counters := []Counter{
-		{"route_overflow", "Exchanges whose route was past the per-service cap, labelled /**.", st.RouteOverflow},
-		{"route_unknown_404", "404 responses to paths of no known route, labelled /** (a scanner's paths would fill the cap).", st.Route404},
-		{"server_address_overflow", "Exchanges whose server address (Host) was past the per-service cap, labelled _OTHER.", st.HostOverflow},
-		{"series_expired", "Series dropped after metrics.ttl without an update.", st.Expired},
-	}
+	counters := c.agg.Counters()
 	if c.health != nil {
 		counters = append(counters, c.health()...)
 	}
@@ -142,7 +130,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(k.Value))
 	}
 	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("httptrace_series", "Series held now.", nil, nil),
-		prometheus.GaugeValue, float64(st.Series))
+		prometheus.GaugeValue, float64(c.agg.Stats().Series))
 }
 
 // histogram is h as a Prometheus histogram (cumulative bucket counts),

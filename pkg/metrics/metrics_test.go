@@ -37,7 +37,7 @@ func TestEndpoint(t *testing.T) {
 			Status: 200, Server: "127.0.0.1:50051", RequestStartNs: 1, ResponseEndNs: 2, GRPCService: "pkg.S", GRPCMethod: "Get",
 			GRPCStatus: code, GRPCStatusSet: true})
 	}
-	srv, err := Listen("127.0.0.1:0", NewCollector(agg, func() []Counter { return []Counter{{Name: "events_lost", Help: "lost", Value: 7}} }), quiet())
+	srv, err := Listen("127.0.0.1:0", NewCollector(agg, func() []aggregate.Counter { return []aggregate.Counter{{Name: "events_lost", Help: "lost", Value: 7}} }), quiet())
 	if err != nil {
 		t.Fatal(err)
 	}

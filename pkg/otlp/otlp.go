@@ -142,7 +142,7 @@ func New(opts Options) (*Exporter, error) {
 func otlpClient(opts Options) (otlptrace.Client, error) {
 	if len(opts.Headers) > 0 {
 		// The option replaces what the variables say: they are merged here.
-		opts.Headers = mergeHeaders(opts.Headers)
+		opts.Headers = mergeHeaders(config.SignalTraces, opts.Headers)
 	}
 	if opts.Protocol == ProtocolGRPC {
 		var o []otlptracegrpc.Option
@@ -156,14 +156,11 @@ func otlpClient(opts Options) (otlptrace.Client, error) {
 	}
 	var o []otlptracehttp.Option
 	if opts.Endpoint != "" {
-		// The base URL, as OTEL_EXPORTER_OTLP_ENDPOINT is: the signal's
-		// path follows it.
-		u, err := url.Parse(opts.Endpoint)
+		u, err := signalURL(opts.Endpoint, "/v1/traces")
 		if err != nil {
-			return nil, fmt.Errorf("endpoint %q: %w", opts.Endpoint, err)
+			return nil, err
 		}
-		u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/traces"
-		o = append(o, otlptracehttp.WithEndpointURL(u.String()))
+		o = append(o, otlptracehttp.WithEndpointURL(u))
 	}
 	if len(opts.Headers) > 0 {
 		o = append(o, otlptracehttp.WithHeaders(opts.Headers))
@@ -171,12 +168,23 @@ func otlpClient(opts Options) (otlptrace.Client, error) {
 	return otlptracehttp.NewClient(o...), nil
 }
 
-// mergeHeaders is OTEL_EXPORTER_OTLP_HEADERS, then
-// OTEL_EXPORTER_OTLP_TRACES_HEADERS, then configured, each over the one
+// signalURL is where a signal goes over http/protobuf: base is the base
+// URL, as OTEL_EXPORTER_OTLP_ENDPOINT is, and the signal's path follows it.
+func signalURL(base, path string) (string, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", fmt.Errorf("endpoint %q: %w", base, err)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	return u.String(), nil
+}
+
+// mergeHeaders is OTEL_EXPORTER_OTLP_HEADERS, then the signal's
+// OTEL_EXPORTER_OTLP_<signal>_HEADERS, then configured, each over the one
 // before: key=value pairs separated by commas, the values URL-encoded.
-func mergeHeaders(configured map[string]string) map[string]string {
+func mergeHeaders(signal string, configured map[string]string) map[string]string {
 	out := map[string]string{}
-	for _, v := range []string{"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"} {
+	for _, v := range []string{"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_" + signal + "_HEADERS"} {
 		for _, pair := range strings.Split(os.Getenv(v), ",") {
 			k, val, ok := strings.Cut(pair, "=")
 			k = strings.TrimSpace(k)

@@ -13,6 +13,7 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
+	"github.com/httptrace/httptrace/pkg/config"
 	"github.com/httptrace/httptrace/pkg/output"
 	"github.com/httptrace/httptrace/pkg/record"
 	"github.com/httptrace/httptrace/pkg/route"
@@ -279,16 +280,20 @@ func TestCloseTimeout(t *testing.T) {
 	}
 }
 
-// TestMergeHeaders: the configured headers add to the variables', and win.
+// TestMergeHeaders: the configured headers add to the variables', and win;
+// a signal's variable applies to that signal.
 func TestMergeHeaders(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "api-key=from%20env, tenant=a,bad")
 	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "tenant=b")
-	got := mergeHeaders(map[string]string{"api-key": "yaml"})
+	got := mergeHeaders(config.SignalTraces, map[string]string{"api-key": "yaml"})
 	if len(got) != 2 || got["api-key"] != "yaml" || got["tenant"] != "b" {
 		t.Errorf("headers %v, want api-key from the file, tenant from the traces' variable", got)
 	}
-	if got := mergeHeaders(map[string]string{"x": "1"}); got["api-key"] != "from env" {
+	if got := mergeHeaders(config.SignalTraces, map[string]string{"x": "1"}); got["api-key"] != "from env" {
 		t.Errorf("headers %v: the variables' are lost", got)
+	}
+	if got := mergeHeaders(config.SignalMetrics, nil); got["tenant"] != "a" {
+		t.Errorf("metrics' headers %v: the traces' variable applies to traces only", got)
 	}
 }
 

@@ -1,4 +1,4 @@
-// The resources spans are sent under: one per service.
+// The resources spans and metrics are sent under: one per service.
 package otlp
 
 import (
@@ -32,19 +32,26 @@ func (r *resources) of(service string) *resourcepb.Resource {
 	if res, ok := r.kept[service]; ok {
 		return res
 	}
-	sdk, err := resource.New(context.Background(), resource.WithFromEnv(), resource.WithHost(), resource.WithTelemetrySDK(),
-		resource.WithAttributes(attribute.String("service.name", service)))
-	if err != nil {
-		// A partial resource (a bad OTEL_RESOURCE_ATTRIBUTES entry) is
-		// still one.
-		r.log.WithError(err).WithField("service", service).Debug("OTLP resource")
-	}
+	sdk := newResource(service, r.log)
 	res := &resourcepb.Resource{}
 	for _, kv := range sdk.Attributes() {
 		res.Attributes = append(res.Attributes, keyValue(kv))
 	}
 	if len(r.kept) < MaxServices {
 		r.kept[service] = res
+	}
+	return res
+}
+
+// newResource is service's resource: service.name, what
+// OTEL_RESOURCE_ATTRIBUTES adds, the host and the SDK.
+func newResource(service string, log logrus.FieldLogger) *resource.Resource {
+	res, err := resource.New(context.Background(), resource.WithFromEnv(), resource.WithHost(), resource.WithTelemetrySDK(),
+		resource.WithAttributes(attribute.String("service.name", service)))
+	if err != nil {
+		// A partial resource (a bad OTEL_RESOURCE_ATTRIBUTES entry) is
+		// still one.
+		log.WithError(err).WithField("service", service).Debug("OTLP resource")
 	}
 	return res
 }

@@ -26,22 +26,26 @@ type export struct {
 	agg     *aggregate.Aggregator
 	metrics *metrics.Server
 	spans   *otlp.Exporter
-	// spansClosed: closeSpans ran.
-	spansClosed bool
+	// otlpMetrics exports the aggregation over OTLP.
+	otlpMetrics *otlp.MetricExporter
+	// closed: closeOTLP ran.
+	closed bool
 }
 
-// spansCloseTimeout bounds the time spans still waiting may take to be
-// exported at the end.
-const spansCloseTimeout = 5 * time.Second
+// otlpCloseTimeout bounds the time spans still waiting, and the last
+// metrics, may take to be exported at the end.
+const otlpCloseTimeout = 5 * time.Second
 
 // startExport starts what cfg asks for: with metrics.listen, the
 // aggregation and the Prometheus endpoint; with an OTLP endpoint, the
-// export of spans; with view (the live view), the aggregation. Their
-// sinks join the pipeline's.
+// export of spans and of the aggregation's metrics (each unless its
+// OTEL_<signal>_EXPORTER is none); with view (the live view), the
+// aggregation. Their sinks join the pipeline's.
 func startExport(cfg config.Config, tr *tracer.Tracer, clock output.Clock, view bool, log logrus.FieldLogger) (*export, error) {
 	x := &export{}
-	spans := cfg.OTLP.On()
-	if cfg.Metrics.Listen == "" && !spans && !view {
+	spans, otlpMetrics := cfg.OTLP.On(config.SignalTraces), cfg.OTLP.On(config.SignalMetrics)
+	aggregated := cfg.Metrics.Listen != "" || otlpMetrics || view
+	if !spans && !aggregated {
 		return x, nil
 	}
 	router, err := route.NewRouter(cfg.Routes.Patterns)
@@ -54,7 +58,7 @@ func startExport(cfg config.Config, tr *tracer.Tracer, clock output.Clock, view 
 	}
 	service := serviceNamer(cfg.Services, all)
 	if spans {
-		proto, err := cfg.OTLP.Proto()
+		proto, err := cfg.OTLP.Proto(config.SignalTraces)
 		if err != nil {
 			return nil, err
 		}
@@ -63,29 +67,41 @@ func startExport(cfg config.Config, tr *tracer.Tracer, clock output.Clock, view 
 		if err != nil {
 			return nil, fmt.Errorf("OTLP export: %w", err)
 		}
-		log.WithFields(logrus.Fields{"endpoint": otlpEndpoint(cfg.OTLP.Endpoint), "protocol": proto}).Info("exporting spans over OTLP")
+		log.WithFields(logrus.Fields{"endpoint": otlpEndpoint(cfg.OTLP.Endpoint, config.SignalTraces), "protocol": proto}).Info("exporting spans over OTLP")
 	}
-	if cfg.Metrics.Listen == "" && !view {
+	if !aggregated {
 		return x, nil
 	}
 	x.agg = aggregate.New(aggregate.Options{Router: router, MaxRoutes: cfg.Routes.MaxPerService,
 		TTL: cfg.Metrics.TTL, Service: service})
+	if otlpMetrics {
+		proto, err := cfg.OTLP.Proto(config.SignalMetrics)
+		if err == nil {
+			x.otlpMetrics, err = otlp.NewMetrics(otlp.MetricOptions{Endpoint: cfg.OTLP.Endpoint, Protocol: proto,
+				Headers: cfg.OTLP.Headers, Agg: x.agg, Counters: x.health(tr), Log: log})
+		}
+		if err != nil {
+			x.closeOTLP(log)
+			return nil, fmt.Errorf("OTLP export of metrics: %w", err)
+		}
+		log.WithFields(logrus.Fields{"endpoint": otlpEndpoint(cfg.OTLP.Endpoint, config.SignalMetrics), "protocol": proto}).Info("exporting metrics over OTLP")
+	}
 	if cfg.Metrics.Listen == "" {
 		return x, nil
 	}
-	x.metrics, err = metrics.Listen(cfg.Metrics.Listen, metrics.NewCollector(x.agg, health(x.agg, x.spans, tr)), log)
+	x.metrics, err = metrics.Listen(cfg.Metrics.Listen, metrics.NewCollector(x.agg, x.health(tr)), log)
 	if err != nil {
-		x.closeSpans(log)
+		x.closeOTLP(log)
 		return nil, err
 	}
 	log.WithField("address", x.metrics.Addr()).Info("serving Prometheus metrics at /metrics")
 	return x, nil
 }
 
-// otlpEndpoint is where spans go, for the log: configured, else the
+// otlpEndpoint is where signal goes, for the log: configured, else the
 // variables'.
-func otlpEndpoint(configured string) string {
-	for _, v := range []string{configured, os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")} {
+func otlpEndpoint(configured, signal string) string {
+	for _, v := range []string{configured, os.Getenv("OTEL_EXPORTER_OTLP_" + signal + "_ENDPOINT"), os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")} {
 		if v != "" {
 			return v
 		}
@@ -111,24 +127,37 @@ func (x *export) sinks() []output.Sink {
 	return []output.Sink{x.spans}
 }
 
-// closeSpans exports the spans still waiting (within spansCloseTimeout)
-// and stops the export of spans; its counts stay readable.
-func (x *export) closeSpans(log logrus.FieldLogger) {
-	if x.spans == nil || x.spansClosed {
+// closeOTLP exports the spans still waiting and the last metrics (within
+// otlpCloseTimeout each) and stops the export over OTLP; its counts stay
+// readable.
+func (x *export) closeOTLP(log logrus.FieldLogger) {
+	if x.closed {
 		return
 	}
-	x.spansClosed = true
-	if err := x.spans.Close(spansCloseTimeout); err != nil {
-		log.WithError(err).Debug("closing the OTLP export")
+	x.closed = true
+	if x.spans != nil {
+		if err := x.spans.Close(otlpCloseTimeout); err != nil {
+			log.WithError(err).Debug("closing the OTLP export of spans")
+		}
+	}
+	if x.otlpMetrics != nil {
+		if err := x.otlpMetrics.Close(otlpCloseTimeout); err != nil {
+			log.WithError(err).Debug("closing the OTLP export of metrics")
+		}
 	}
 }
 
-// spanStats are the export of spans' counts (zero when there is none).
-func (x *export) spanStats() otlp.Stats {
-	if x.spans == nil {
-		return otlp.Stats{}
+// otlpStats are the export's counts over OTLP (zero for what is off).
+func (x *export) otlpStats() (otlp.Stats, otlp.MetricStats) {
+	var sp otlp.Stats
+	var ms otlp.MetricStats
+	if x.spans != nil {
+		sp = x.spans.Stats()
 	}
-	return x.spans.Stats()
+	if x.otlpMetrics != nil {
+		ms = x.otlpMetrics.Stats()
+	}
+	return sp, ms
 }
 
 // stop stops serving.
@@ -141,24 +170,23 @@ func (x *export) stop(log logrus.FieldLogger) {
 	}
 }
 
-// health is httptrace's own counts, live: the aggregation's and the
-// programs' (the kernel's own misses are in the closing summary).
-func health(agg *aggregate.Aggregator, spans *otlp.Exporter, tr *tracer.Tracer) func() []metrics.Counter {
-	return func() []metrics.Counter {
-		st := agg.Stats()
-		out := []metrics.Counter{
-			{Name: "exchanges", Help: "Exchanges aggregated (before the filter).", Value: st.Exchanges},
-			{Name: "incomplete", Help: "Requests with no response (not in the histograms).", Value: st.Incomplete},
-			{Name: "unmatched", Help: "Responses with no request (not in the histograms).", Value: st.Unmatched},
-			{Name: "gaps", Help: "Exchanges with bytes never seen.", Value: st.Gaps},
+// health is httptrace's own counts beside the aggregation's, live: the
+// export's and the programs' (the kernel's own misses are in the closing
+// summary).
+func (x *export) health(tr *tracer.Tracer) func() []aggregate.Counter {
+	return func() []aggregate.Counter {
+		var out []aggregate.Counter
+		sp, ms := x.otlpStats()
+		if x.spans != nil {
+			out = append(out, aggregate.Counter{Name: "export_spans", Help: "Spans the OTLP backend took.", Value: sp.Exported},
+				aggregate.Counter{Name: "export_dropped", Help: "Spans dropped: the OTLP export's queue was full, or the backend refused them.", Value: sp.Dropped})
 		}
-		if spans != nil {
-			sp := spans.Stats()
-			out = append(out, metrics.Counter{Name: "export_spans", Help: "Spans the OTLP backend took.", Value: sp.Exported},
-				metrics.Counter{Name: "export_dropped", Help: "Spans dropped: the OTLP export's queue was full, or the backend refused them.", Value: sp.Dropped})
+		if x.otlpMetrics != nil {
+			out = append(out, aggregate.Counter{Name: "export_metrics", Help: "Exports of the metrics over OTLP the backend took.", Value: ms.Exports},
+				aggregate.Counter{Name: "export_metrics_failed", Help: "Exports of the metrics over OTLP that failed (the next carries their totals).", Value: ms.Failed})
 		}
 		if bpf, err := tr.BPFStats(); err == nil {
-			out = append(out, metrics.Counter{Name: "events_lost", Help: "Kernel records dropped: the ring buffer was full.", Value: bpf[event.StatRecordsDropped]})
+			out = append(out, aggregate.Counter{Name: "events_lost", Help: "Kernel records dropped: the ring buffer was full.", Value: bpf[event.StatRecordsDropped]})
 		}
 		return out
 	}

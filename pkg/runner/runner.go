@@ -45,9 +45,12 @@ type Summary struct {
 	OutputWaits uint64
 	// TLS is what the library prober did (zero when TLS is off).
 	TLS libprobe.Stats
-	// Spans is what the OTLP export did, when SpansOn.
+	// Spans is what the OTLP export of spans did, when SpansOn.
 	Spans   otlp.Stats
 	SpansOn bool
+	// Metrics is what the OTLP export of metrics did, when MetricsOn.
+	Metrics   otlp.MetricStats
+	MetricsOn bool
 }
 
 // outputQueueBytes is how much output may wait for a slow stdout: with the
@@ -129,7 +132,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		return Summary{}, &SetupError{Err: err}
 	}
 	defer exp.stop(log)
-	defer exp.closeSpans(log)
+	defer exp.closeOTLP(log)
 	containers := container.NewResolver("/proc")
 	var libs *libprobe.Prober
 	var tlsReady uint64
@@ -236,13 +239,14 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	if err := p.Finish(); err != nil && runErr == nil {
 		runErr = err
 	}
-	exp.closeSpans(log) // after the last exchange
+	exp.closeOTLP(log) // after the last exchange
 	if err := async.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("writing records: %w", err)
 	}
 	s := Summary{Exchange: p.Tracker().Stats(), Pipeline: p.Stats(), Mode: string(plan.Mode), Legacy: tr.Legacy(),
 		Filtered: !cfg.Filter.Empty(),
-		Duration: time.Since(start), Reason: reason, OutputWaits: async.Waits(), Spans: exp.spanStats(), SpansOn: exp.spans != nil}
+		Duration: time.Since(start), Reason: reason, OutputWaits: async.Waits(), SpansOn: exp.spans != nil, MetricsOn: exp.otlpMetrics != nil}
+	s.Spans, s.Metrics = exp.otlpStats()
 	if libs != nil {
 		s.TLS = libs.Stats()
 	}

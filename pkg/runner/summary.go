@@ -137,6 +137,10 @@ func logSummary(log *logrus.Logger, s Summary) {
 		f["export_spans"] = s.Spans.Exported
 		f["export_dropped"] = s.Spans.Dropped
 	}
+	if s.MetricsOn {
+		f["export_metrics"] = s.Metrics.Exports
+		f["export_metrics_failed"] = s.Metrics.Failed
+	}
 	entry := log.WithFields(f)
 	n := exchangesPhrase(s)
 	switch {
@@ -169,6 +173,9 @@ func logSummary(log *logrus.Logger, s Summary) {
 	case s.Spans.Dropped > 0:
 		entry.Warn(fmt.Sprintf("summary: %s; %d of %d spans not exported over OTLP (the export's queue was full, or the backend refused them)",
 			n, s.Spans.Dropped, s.Spans.Dropped+s.Spans.Exported))
+	case s.Metrics.LastFailed:
+		entry.Warn(fmt.Sprintf("summary: %s; the last export of the metrics over OTLP failed: the backend lacks the totals since the export before (%d of %d exports failed)",
+			n, s.Metrics.Failed, s.Metrics.Failed+s.Metrics.Exports))
 	default:
 		entry.Info(fmt.Sprintf("summary: %s, no events lost", n))
 	}
