@@ -18,12 +18,16 @@ import (
 const JaegerEnv = "HTTPTRACE_JAEGER"
 
 // Jaeger is a real Jaeger (v2, all in one, in-memory storage) that
-// receives OTLP.
+// receives OTLP: spans into its storage, and metrics through the
+// OpenTelemetry Collector's Prometheus exporter, which it is built with.
 type Jaeger struct {
 	*Proc
 	OTLPHTTP string // host:port of its OTLP http/protobuf receiver
 	OTLPGRPC string // host:port of its OTLP gRPC receiver
 	Query    string // host:port of its query API
+	// Metrics is host:port of the metrics it received, for Prometheus to
+	// scrape (/metrics), resource attributes as labels.
+	Metrics string
 	bin      string
 	conf     string
 }
@@ -33,7 +37,7 @@ type Jaeger struct {
 func StartJaeger(t testing.TB) *Jaeger {
 	t.Helper()
 	bin := NeedEnvBinary(t, JaegerEnv, "make test-otlp builds bin/jaeger and sets it")
-	j := &Jaeger{OTLPHTTP: FreeAddr(t), OTLPGRPC: FreeAddr(t), Query: FreeAddr(t), bin: bin,
+	j := &Jaeger{OTLPHTTP: FreeAddr(t), OTLPGRPC: FreeAddr(t), Query: FreeAddr(t), Metrics: FreeAddr(t), bin: bin,
 		conf: filepath.Join(t.TempDir(), "jaeger.yaml")}
 	conf := fmt.Sprintf(`service:
   extensions: [jaeger_storage, jaeger_query]
@@ -42,6 +46,9 @@ func StartJaeger(t testing.TB) *Jaeger {
       receivers: [otlp]
       processors: [batch]
       exporters: [jaeger_storage_exporter]
+    metrics:
+      receivers: [otlp]
+      exporters: [prometheus]
   telemetry:
     metrics:
       level: none
@@ -73,7 +80,11 @@ processors:
 exporters:
   jaeger_storage_exporter:
     trace_storage: memstore
-`, j.Query, FreeAddr(t), j.OTLPGRPC, j.OTLPHTTP)
+  prometheus:
+    endpoint: %q
+    resource_to_telemetry_conversion:
+      enabled: true
+`, j.Query, FreeAddr(t), j.OTLPGRPC, j.OTLPHTTP, j.Metrics)
 	if err := os.WriteFile(j.conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
