@@ -37,18 +37,21 @@ func TestFixedTable(t *testing.T) {
 			if setup == setupFloor {
 				r.Tracer.Logged = 0
 			}
+			if setup == setupOTLP {
+				r.Tracer.OTLP, r.Tracer.Spans = true, 10000
+			}
 		}
 		return r
 	}
 	var runs []runResult
-	for round, b := range []struct{ untraced, floor, bt, text, json, metrics int64 }{
-		{100, 110, 200, 110, 115, 112}, // round 1: text adds 10, bpftrace 100, metrics 12
-		{120, 125, 180, 140, 150, 142}, // round 2: text adds 20, bpftrace 60, metrics 22
-		{100, 105, 150, 100, 104, 101}, // round 3: text adds 0, left out of the ratios
+	for round, b := range []struct{ untraced, floor, bt, text, json, metrics, otlp int64 }{
+		{100, 110, 200, 110, 115, 112, 130}, // round 1: text adds 10, bpftrace 100, metrics 12, OTLP 30
+		{120, 125, 180, 140, 150, 142, 160}, // round 2: text adds 20, bpftrace 60, metrics 22, OTLP 40
+		{100, 105, 150, 100, 104, 101, 120}, // round 3: text adds 0, left out of the ratios
 	} {
 		runs = append(runs, run(setupUntraced, round+1, b.untraced), run(setupFloor, round+1, b.floor),
 			run(setupBpftrace, round+1, b.bt), run(setupText, round+1, b.text), run(setupJSON, round+1, b.json),
-			run(setupMetrics, round+1, b.metrics))
+			run(setupMetrics, round+1, b.metrics), run(setupOTLP, round+1, b.otlp))
 	}
 	got := fixedTable(aggregate(runs, []string{"nginx"}, setupKeys))
 	want := [][]string{
@@ -59,6 +62,7 @@ func TestFixedTable(t *testing.T) {
 		{"nginx", "httptrace-text", "10000", "110.00 (100.00-140.00)", "10.00 (0.00-20.00)", "1.00", "10000 / 10000 (=)", "0"},
 		{"nginx", "httptrace-json", "10000", "115.00 (104.00-150.00)", "15.00 (4.00-30.00)", "1.50", "10000 / 10000 (=)", "0"},
 		{"nginx", "httptrace-metrics", "10000", "112.00 (101.00-142.00)", "12.00 (1.00-22.00)", "1.15 (1.10-1.20)", "10000 / 10000 (=)", "0"},
+		{"nginx", "httptrace-otlp", "10000", "130.00 (120.00-160.00)", "30.00 (20.00-40.00)", "2.50 (2.00-3.00)", "10000 / 10000 (=)", "0"},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("fixed table\n got %q\nwant %q", got, want)

@@ -65,6 +65,8 @@ time="00:06:34.1" level=warning msg="summary: 12 requests, 5 events lost" decode
 			summary{Exchanges: 3}, false},
 		{"last summary wins", "level=info msg=\"summary: 1\" requests=1 lost_events=0 events_dropped=0\nlevel=info msg=\"summary: 2\" requests=2 lost_events=0 events_dropped=0",
 			summary{Exchanges: 2}, false},
+		{"spans exported", `{"msg":"summary: 5 exchanges","exchanges":5,"events_lost":0,"export_spans":4,"export_dropped":1}`,
+			summary{Exchanges: 5, ExportSpans: 4, ExportDropped: 1}, false},
 		{"no summary", `time="x" level=info msg="probes attached"`, summary{}, true},
 		{"no lost field", `level=info msg="summary: 3" exchanges=3`, summary{Exchanges: 3}, true},
 		{"half of the old lost pair", `level=info msg="summary: 3" requests=3 lost_events=0`, summary{Exchanges: 3}, true},

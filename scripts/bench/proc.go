@@ -30,6 +30,11 @@ type child struct {
 // startChild runs argv with stdout and stderr written to the given files,
 // in a process group of its own.
 func startChild(stdout, stderr string, argv ...string) (*child, error) {
+	return startChildEnv(stdout, stderr, nil, argv...)
+}
+
+// startChildEnv is startChild with env added to the child's environment.
+func startChildEnv(stdout, stderr string, env []string, argv ...string) (*child, error) {
 	out, err := os.Create(stdout)
 	if err != nil {
 		return nil, fmt.Errorf("creating %s: %w", stdout, err)
@@ -42,6 +47,9 @@ func startChild(stdout, stderr string, argv ...string) (*child, error) {
 	defer errf.Close()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = out, errf
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", argv[0], err)

@@ -171,6 +171,11 @@ func loggedCell(tr *tracerStats, requests int64, floor bool) string {
 	if tr.Summary != nil && tr.Summary.Exchanges != tr.Logged {
 		cell += fmt.Sprintf(" summary %d", tr.Summary.Exchanges)
 	}
+	if tr.OTLP && tr.Spans != tr.Logged {
+		// Spans dropped (the export's queue was full) cost less than
+		// spans sent: the row's CPU is for what it exported.
+		cell += fmt.Sprintf(" spans %d", tr.Spans)
+	}
 	return cell
 }
 

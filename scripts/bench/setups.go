@@ -22,10 +22,14 @@ const (
 	// setupMetrics is text output plus the Prometheus endpoint, scraped
 	// once a second as a Prometheus server would.
 	setupMetrics = "httptrace-metrics"
+	// setupOTLP is text output plus spans and metrics over OTLP
+	// (http/protobuf) to a receiver in the bench, the metrics once a
+	// second.
+	setupOTLP = "httptrace-otlp"
 )
 
 // setupKeys lists every setup; a round runs each once per server.
-var setupKeys = []string{setupUntraced, setupFloor, setupBpftrace, setupText, setupJSON, setupMetrics}
+var setupKeys = []string{setupUntraced, setupFloor, setupBpftrace, setupText, setupJSON, setupMetrics, setupOTLP}
 
 // scrapeEvery is how often the metrics setup's endpoint is read.
 const scrapeEvery = time.Second
@@ -42,6 +46,9 @@ type tracerStats struct {
 	CPUTicks   int64      // utime+stime over the wrk run, userHZ ticks
 	PeakRSSKiB int64      // VmHWM when the run ended
 	Progs      []progStat // BPF programs the tracer held, stats since load
+	// OTLP: the run exported over OTLP; Spans is what the receiver got.
+	OTLP  bool
+	Spans int64
 }
 
 // runResult is one setup measured once against one server.
@@ -61,7 +68,8 @@ type tracerRun struct {
 	proc     *child
 	bpftrace bool
 	json     bool
-	scraper  *scraper // the metrics setup's
+	scraper  *scraper  // the metrics setup's
+	sink     *otlpSink // the OTLP setup's
 }
 
 // measure runs one setup: start its tracer (if any), load the server with
@@ -104,9 +112,16 @@ func measure(c config, srv *server, setup string, round int, dir string, idlePID
 func startTracer(c config, serverPID int, setup, dir string, idlePID int) (*tracerRun, error) {
 	base := filepath.Join(dir, setup)
 	pid, useBpftrace, format := serverPID, false, "text"
-	var extra []string
+	var extra, env []string
 	metricsAddr := ""
+	var sink *otlpSink
 	switch setup {
+	case setupOTLP:
+		var err error
+		if sink, err = startOTLPSink(); err != nil {
+			return nil, err
+		}
+		env = []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + sink.endpoint(), "OTEL_METRIC_EXPORT_INTERVAL=1000"}
 	case setupMetrics:
 		addr, err := freeAddr()
 		if err != nil {
@@ -125,16 +140,22 @@ func startTracer(c config, serverPID int, setup, dir string, idlePID int) (*trac
 		return startBpftrace(c, pid, base)
 	}
 	argv := append([]string{c.tool, "--pid", strconv.Itoa(pid), "--attach", attachMode, "--log-format", format}, extra...)
-	p, err := startChild(base+".out", base+".err", argv...)
+	p, err := startChildEnv(base+".out", base+".err", env, argv...)
 	if err != nil {
+		if sink != nil {
+			sink.stop()
+		}
 		return nil, err
 	}
-	tr := &tracerRun{proc: p, json: format == "json"}
+	tr := &tracerRun{proc: p, json: format == "json", sink: sink}
 	err = p.waitFor(base+".err", func(b []byte) bool {
 		return bytes.Contains(b, []byte("probes attached"))
 	}, 60*time.Second, `"probes attached"`)
 	if err != nil {
 		p.stop(syscall.SIGKILL, 5*time.Second)
+		if sink != nil {
+			sink.stop()
+		}
 		return nil, err
 	}
 	if metricsAddr != "" {
@@ -206,6 +227,12 @@ func finishTracer(tr *tracerRun, before int64) (*tracerStats, error) {
 	note(err)
 	stderr, err := os.ReadFile(tr.proc.stderr)
 	note(err)
+	if tr.sink != nil {
+		// After the tracer stopped: its last spans and metrics are in.
+		s.OTLP = true
+		s.Spans, _, err = tr.sink.stop()
+		note(err)
+	}
 	if tr.bpftrace {
 		s.Logged, s.Events = bpftraceLines(out)
 		s.EventsLost = bpftraceLost(append(out, stderr...))
@@ -218,6 +245,9 @@ func finishTracer(tr *tracerRun, before int64) (*tracerStats, error) {
 	if err == nil {
 		s.Summary = &sum
 		s.EventsLost = sum.EventsLost
+		if s.OTLP && s.Spans != sum.ExportSpans {
+			note(fmt.Errorf("the OTLP receiver got %d spans, the summary says %d exported", s.Spans, sum.ExportSpans))
+		}
 	}
 	return s, firstErr
 }

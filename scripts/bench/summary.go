@@ -17,6 +17,9 @@ import (
 type summary struct {
 	Exchanges  int64 // exchanges (or, before exchanges, requests) logged
 	EventsLost int64 // records the kernel could not hand over
+	// ExportSpans and ExportDropped: spans exported over OTLP and dropped
+	// (0 when the run exported none).
+	ExportSpans, ExportDropped int64
 }
 
 // Summary field names: the current ones first, then those of the
@@ -45,6 +48,14 @@ func parseSummary(stderr []byte) (summary, error) {
 	var err error
 	if s.Exchanges, err = firstInt(fields, exchangeKeys); err != nil {
 		return s, err
+	}
+	if _, ok := fields["export_spans"]; ok {
+		if s.ExportSpans, err = firstInt(fields, []string{"export_spans"}); err != nil {
+			return s, err
+		}
+		if s.ExportDropped, err = firstInt(fields, []string{"export_dropped"}); err != nil {
+			return s, err
+		}
 	}
 	for _, group := range lostKeys {
 		var sum int64
