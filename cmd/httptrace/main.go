@@ -100,10 +100,12 @@ Recipes:
   what one client sends:       httptrace --pid 4242 --side client --method POST,PUT
   every call to a port:        httptrace --port 8080 --side client
 
-Spans: with OTEL_EXPORTER_OTLP_ENDPOINT set (or YAML otlp.endpoint), each
-exchange written is also exported as an OpenTelemetry span over OTLP
-(OTEL_EXPORTER_OTLP_PROTOCOL: http/protobuf or grpc; OTEL_SERVICE_NAME names
-the service of every exchange, for spans and metrics alike).
+OTLP: with OTEL_EXPORTER_OTLP_ENDPOINT set (or YAML otlp.endpoint), each
+exchange written is also exported as an OpenTelemetry span, and the metrics
+every OTEL_METRIC_EXPORT_INTERVAL ms (60000) and at exit
+(OTEL_EXPORTER_OTLP_PROTOCOL: http/protobuf or grpc; OTEL_TRACES_EXPORTER=none
+or OTEL_METRICS_EXPORTER=none turns one off; OTEL_SERVICE_NAME names the
+service of every exchange, for spans and metrics alike).
 
 Exchanges go to stdout, diagnostics to stderr. A second SIGINT exits at once.
 Exit status: 0 after a clean stop, 2 for a bad configuration or usage, 1 for a
