@@ -2,6 +2,7 @@ package tracer
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -297,9 +298,16 @@ func runReader() error {
 		if err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
-		fmt.Println("read", n)
 		if n == 0 {
+			fmt.Println("read", n)
 			return nil
 		}
+		// "echo:" asks for the bytes back: a write on the connection.
+		if bytes.HasPrefix(buf[:n], []byte("echo:")) {
+			if _, err := unix.Write(fd, buf[:n]); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+		}
+		fmt.Println("read", n)
 	}
 }

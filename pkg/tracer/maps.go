@@ -3,6 +3,7 @@
 package tracer
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -206,8 +207,10 @@ func (t *Tracer) SetSkip(conn, gen uint64, dir event.Direction, pos uint64) erro
 // direction, and a program that sees either one mutes the connection in its
 // conns entry and deletes both; it looks at neither again. So a program
 // that mutes between the two writes leaves the second behind (until the
-// close): Mute looks at the first again after the second, and when it is
-// gone, takes the second back.
+// close): after the second write, Mute reads the conns entry, and when it
+// is muted there, takes the second back. A first mark the LRU map evicted
+// instead leaves the entry unmuted and the second in place, for the next
+// call in that direction to mute the connection.
 func (t *Tracer) Mute(conn, gen uint64) error {
 	if err := t.SetSkip(conn, gen, event.Recv, event.SkipAll); err != nil {
 		return err
@@ -218,19 +221,49 @@ func (t *Tracer) Mute(conn, gen uint64) error {
 	if err := t.SetSkip(conn, gen, event.Send, event.SkipAll); err != nil {
 		return err
 	}
+	if muted, err := t.connMuted(conn, gen); err != nil || !muted {
+		return err
+	}
 	m, err := t.bpfMap(bpfobj.MapConnSkips)
 	if err != nil {
 		return err
 	}
-	key := skipKey{Conn: conn, Dir: uint32(event.Recv)}
-	if _, err := m.GetValue(unsafe.Pointer(&key)); err == nil || !errors.Is(err, syscall.ENOENT) {
-		return nil // there, or not known to be gone
-	}
-	key.Dir = uint32(event.Send)
+	key := skipKey{Conn: conn, Dir: uint32(event.Send)}
 	if err := m.DeleteKey(unsafe.Pointer(&key)); err != nil && !errors.Is(err, syscall.ENOENT) {
 		return fmt.Errorf("mute of connection %d: %w", conn, err)
 	}
 	return nil
+}
+
+// What connMuted reads of struct conn (bpf/maps.h); TestMapLayouts checks
+// them against the objects' BTF.
+const (
+	connOffGen   = 24
+	connOffMuted = 82
+	connSize     = 104
+)
+
+// connMuted reports whether the programs muted generation gen (0: any) of
+// connection conn in its conns entry; a connection with no entry, or of
+// another generation, is not.
+func (t *Tracer) connMuted(conn, gen uint64) (bool, error) {
+	m, err := t.bpfMap(bpfobj.MapConns)
+	if err != nil {
+		return false, err
+	}
+	v, err := m.GetValue(unsafe.Pointer(&conn))
+	switch {
+	case errors.Is(err, syscall.ENOENT):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("reading connection %d: %w", conn, err)
+	case len(v) < connSize:
+		return false, fmt.Errorf("reading connection %d: %d bytes, want %d", conn, len(v), connSize)
+	}
+	if gen != 0 && binary.NativeEndian.Uint64(v[connOffGen:]) != gen {
+		return false, nil
+	}
+	return v[connOffMuted] != 0, nil
 }
 
 // muteBetween, when set, runs between Mute's two writes (tests: a program

@@ -75,6 +75,74 @@ func TestMuteRace(t *testing.T) {
 	}
 }
 
+// TestMuteEvicted mutes a connection whose first mark is gone before the
+// second is written, as conn_skips (an LRU map) may evict it: no program
+// muted the connection, so Mute leaves the second mark in place, and the
+// connection's next write mutes it.
+func TestMuteEvicted(t *testing.T) {
+	_, plan := kernelPlan(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c := startRole(t, "reader", ln.Addr().(*net.TCPAddr).Port)
+	peer, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	conn := socketInode(t, c.cmd.Process.Pid, c.expect(t, "connected")[0])
+
+	log := logrus.New()
+	log.SetLevel(logrus.WarnLevel)
+	tr, err := Open(Options{PIDs: []int{c.cmd.Process.Pid}, CaptureBytes: 4096, RingBytes: 1 << 20, WakeupBytes: 1, Plan: plan, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	send := func(what string) {
+		t.Helper()
+		if _, err := peer.Write([]byte(what)); err != nil {
+			t.Fatal(err)
+		}
+		c.expect(t, "read")
+	}
+	send("\x00AUTH EXTERNAL 30\r\n") // the connection's first bytes: a conns entry
+	before := notHTTP(t, tr)
+	m, err := tr.bpfMap(bpfobj.MapConnSkips)
+	if err != nil {
+		t.Fatal(err)
+	}
+	muteBetween = func() {
+		key := skipKey{Conn: conn, Dir: uint32(event.Recv)}
+		if err := m.DeleteKey(unsafe.Pointer(&key)); err != nil {
+			t.Errorf("evicting the first mark: %v", err)
+		}
+	}
+	defer func() { muteBetween = nil }()
+	if err := tr.Mute(conn, 0); err != nil {
+		t.Fatal(err)
+	}
+	key := skipKey{Conn: conn, Dir: uint32(event.Send)}
+	if _, err := m.GetValue(unsafe.Pointer(&key)); err != nil {
+		t.Fatalf("the second mark is gone after the first was evicted (%v): nothing will mute the connection", err)
+	}
+	if muted, err := tr.connMuted(conn, 0); muted || err != nil {
+		t.Fatalf("muted %v (%v) before any program ran", muted, err)
+	}
+	send("echo:BEGIN\r\n") // read, then written back: the write mutes
+	if got := notHTTP(t, tr); got != before+1 {
+		t.Errorf("not_http %d after the write, want %d: the second mark did not mute", got, before+1)
+	}
+	if muted, err := tr.connMuted(conn, 0); !muted || err != nil {
+		t.Errorf("muted %v (%v) after the write, want muted in the conns entry", muted, err)
+	}
+	if _, err := m.GetValue(unsafe.Pointer(&key)); !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("conn_skips still holds the mark the write acted on (%v)", err)
+	}
+}
+
 // notHTTP is the programs' count of transfers left out as not HTTP.
 func notHTTP(t *testing.T, tr *Tracer) uint64 {
 	t.Helper()
