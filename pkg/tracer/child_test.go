@@ -69,6 +69,12 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 		os.Exit(0)
+	case "h2writer":
+		if err := runH2Writer(); err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	case "grandchild":
 		// Write on the inherited socket (fd 3) and exit.
 		if _, err := unix.Write(3, []byte(grandchildPayload)); err != nil {
