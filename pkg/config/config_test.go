@@ -355,6 +355,13 @@ func TestOTLPEnvironment(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Errorf("validate with otlp.protocol set: %v", err)
 	}
+	for v, on := range map[string]bool{"prometheus": false, "console": false, "otlp,console": true, " console , otlp": true, "none": false} {
+		t.Setenv("OTEL_METRICS_EXPORTER", v)
+		if c.OTLP.On(SignalMetrics) != on {
+			t.Errorf("OTEL_METRICS_EXPORTER=%q: metrics over OTLP %v, want %v", v, !on, on)
+		}
+	}
+	t.Setenv("OTEL_METRICS_EXPORTER", "")
 	for _, off := range []string{"OTEL_SDK_DISABLED=true", "OTEL_TRACES_EXPORTER=none", "OTEL_METRICS_EXPORTER=none"} {
 		k, v, _ := strings.Cut(off, "=")
 		t.Setenv(k, v)

@@ -52,15 +52,30 @@ const (
 	SignalMetrics = "METRICS"
 )
 
-// On says whether signal (SignalTraces, SignalMetrics) is exported: an endpoint is
-// set, here or in OTEL_EXPORTER_OTLP_ENDPOINT or the signal's
-// OTEL_EXPORTER_OTLP_<signal>_ENDPOINT, and neither OTEL_SDK_DISABLED=true
-// nor OTEL_<signal>_EXPORTER=none turns it off.
+// On says whether signal (SignalTraces, SignalMetrics) is exported over
+// OTLP: an endpoint is set, here or in OTEL_EXPORTER_OTLP_ENDPOINT or the
+// signal's OTEL_EXPORTER_OTLP_<signal>_ENDPOINT; OTEL_SDK_DISABLED is not
+// true; and OTEL_<signal>_EXPORTER is unset or lists otlp (a comma list:
+// none, prometheus or console alone turn OTLP off).
 func (o OTLP) On(signal string) bool {
-	if strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true") || os.Getenv("OTEL_"+signal+"_EXPORTER") == "none" {
+	if strings.EqualFold(os.Getenv("OTEL_SDK_DISABLED"), "true") || !otlpListed(os.Getenv("OTEL_"+signal+"_EXPORTER")) {
 		return false
 	}
 	return o.Endpoint != "" || os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_"+signal+"_ENDPOINT") != ""
+}
+
+// otlpListed reports whether an OTEL_<signal>_EXPORTER value v asks for
+// OTLP: unset, or otlp among its exporters.
+func otlpListed(v string) bool {
+	if strings.TrimSpace(v) == "" {
+		return true
+	}
+	for _, e := range strings.Split(v, ",") {
+		if strings.TrimSpace(e) == "otlp" {
+			return true
+		}
+	}
+	return false
 }
 
 // Proto is the protocol signal is sent with: Protocol, else

@@ -12,9 +12,12 @@ package otlp
 
 import (
 	"context"
+	"errors"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +29,8 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
+	"google.golang.org/grpc/codes"
+	grpcstatus "google.golang.org/grpc/status"
 
 	"github.com/httptrace/httptrace/pkg/aggregate"
 	"github.com/httptrace/httptrace/pkg/config"
@@ -35,6 +40,10 @@ import (
 // DefaultMetricInterval is the time between two exports of the metrics
 // when OTEL_METRIC_EXPORT_INTERVAL sets none (the SDK's default).
 const DefaultMetricInterval = time.Minute
+
+// DefaultMetricTimeout bounds one export of the metrics when
+// OTEL_METRIC_EXPORT_TIMEOUT sets nothing (the SDK's default).
+const DefaultMetricTimeout = 30 * time.Second
 
 // SelfService is the service.name of httptrace's own counters.
 const SelfService = "httptrace"
@@ -54,6 +63,9 @@ type MetricOptions struct {
 	// OTEL_METRIC_EXPORT_INTERVAL, in milliseconds, else
 	// DefaultMetricInterval).
 	Interval time.Duration
+	// Timeout bounds one interval's export (0: OTEL_METRIC_EXPORT_TIMEOUT,
+	// in milliseconds, else DefaultMetricTimeout).
+	Timeout time.Duration
 	// Agg is the aggregation exported.
 	Agg *aggregate.Aggregator
 	// Counters are httptrace's counts beside the aggregation's (nil: none).
@@ -70,6 +82,9 @@ type MetricStats struct {
 	// LastFailed: the last export failed (at Close, the backend lacks
 	// the totals since the one before).
 	LastFailed bool
+	// Unserved: the backend serves no metrics (HTTP 404, gRPC
+	// Unimplemented: one that takes spans only); no more were sent.
+	Unserved bool
 }
 
 // MetricExporter exports an aggregation's metrics over OTLP.
@@ -88,8 +103,9 @@ type MetricExporter struct {
 	res      map[string]*resource.Resource
 	warnedAt time.Time
 
-	exports, failed atomic.Uint64
-	lastFailed      atomic.Bool
+	exports, failed      atomic.Uint64
+	lastFailed, unserved atomic.Bool
+	closed               bool // Close ran (Close is called from one goroutine)
 }
 
 // NewMetrics starts exporting opts.Agg. Nothing is sent until the first
@@ -99,8 +115,15 @@ func NewMetrics(opts MetricOptions) (*MetricExporter, error) {
 		opts.Log = logrus.StandardLogger()
 	}
 	if opts.Interval <= 0 {
-		opts.Interval = metricInterval(opts.Log)
+		opts.Interval = millisVar("OTEL_METRIC_EXPORT_INTERVAL", DefaultMetricInterval, opts.Log)
 	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = millisVar("OTEL_METRIC_EXPORT_TIMEOUT", DefaultMetricTimeout, opts.Log)
+	}
+	if v := os.Getenv("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"); v != "" && !strings.EqualFold(v, "cumulative") {
+		opts.Log.WithField("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", v).Warn("metrics are exported cumulative only")
+	}
+	quietSDK(opts.Log)
 	exp := opts.exporter
 	if exp == nil {
 		var err error
@@ -115,17 +138,19 @@ func NewMetrics(opts MetricOptions) (*MetricExporter, error) {
 	return m, nil
 }
 
-// metricInterval is OTEL_METRIC_EXPORT_INTERVAL (milliseconds), else
-// DefaultMetricInterval.
-func metricInterval(log logrus.FieldLogger) time.Duration {
-	v := os.Getenv("OTEL_METRIC_EXPORT_INTERVAL")
-	if v == "" {
-		return DefaultMetricInterval
+// Interval is the time between two exports.
+func (m *MetricExporter) Interval() time.Duration { return m.opts.Interval }
+
+// millisVar is variable v (milliseconds), else def.
+func millisVar(v string, def time.Duration, log logrus.FieldLogger) time.Duration {
+	s := os.Getenv(v)
+	if s == "" {
+		return def
 	}
-	ms, err := strconv.ParseUint(v, 10, 32)
+	ms, err := strconv.ParseUint(s, 10, 32)
 	if err != nil || ms == 0 {
-		log.WithField("OTEL_METRIC_EXPORT_INTERVAL", v).Warnf("not a positive count of milliseconds: metrics are exported every %s", DefaultMetricInterval)
-		return DefaultMetricInterval
+		log.WithField(v, s).Warnf("not a positive count of milliseconds: %s is used", def)
+		return def
 	}
 	return time.Duration(ms) * time.Millisecond
 }
@@ -133,43 +158,44 @@ func metricInterval(log logrus.FieldLogger) time.Duration {
 // metricExporter is the SDK's OTLP metric exporter for opts: the variables
 // configure what opts leaves unset.
 func metricExporter(opts MetricOptions) (sdkmetric.Exporter, error) {
-	headers := opts.Headers
-	if len(headers) > 0 {
-		headers = mergeHeaders(config.SignalMetrics, headers)
+	t, err := targetOf(opts.Endpoint, opts.Protocol, opts.Headers, config.SignalMetrics, "/v1/metrics")
+	if err != nil {
+		return nil, err
 	}
 	ctx := context.Background()
-	if opts.Protocol == ProtocolGRPC {
+	if t.grpc {
 		var o []otlpmetricgrpc.Option
-		if opts.Endpoint != "" {
-			o = append(o, otlpmetricgrpc.WithEndpointURL(opts.Endpoint))
+		if t.url != "" {
+			o = append(o, otlpmetricgrpc.WithEndpointURL(t.url))
 		}
-		if len(headers) > 0 {
-			o = append(o, otlpmetricgrpc.WithHeaders(headers))
+		if t.headers != nil {
+			o = append(o, otlpmetricgrpc.WithHeaders(t.headers))
 		}
 		return otlpmetricgrpc.New(ctx, o...)
 	}
 	var o []otlpmetrichttp.Option
-	if opts.Endpoint != "" {
-		u, err := signalURL(opts.Endpoint, "/v1/metrics")
-		if err != nil {
-			return nil, err
-		}
-		o = append(o, otlpmetrichttp.WithEndpointURL(u))
+	if t.url != "" {
+		o = append(o, otlpmetrichttp.WithEndpointURL(t.url))
 	}
-	if len(headers) > 0 {
-		o = append(o, otlpmetrichttp.WithHeaders(headers))
+	if t.headers != nil {
+		o = append(o, otlpmetrichttp.WithHeaders(t.headers))
 	}
 	return otlpmetrichttp.New(ctx, o...)
 }
 
 // Stats are the counts so far.
 func (m *MetricExporter) Stats() MetricStats {
-	return MetricStats{Exports: m.exports.Load(), Failed: m.failed.Load(), LastFailed: m.lastFailed.Load()}
+	return MetricStats{Exports: m.exports.Load(), Failed: m.failed.Load(), LastFailed: m.lastFailed.Load(), Unserved: m.unserved.Load()}
 }
 
 // Close exports the totals once more and stops, within timeout: an
 // export under way that outlasts it is abandoned (and counted failed).
+// Only the first call does anything.
 func (m *MetricExporter) Close(timeout time.Duration) error {
+	if m.closed {
+		return nil
+	}
+	m.closed = true
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	close(m.stop)
@@ -181,7 +207,11 @@ func (m *MetricExporter) Close(timeout time.Duration) error {
 	}
 	defer m.cancel()
 	m.export(ctx)
-	return m.exp.Shutdown(ctx)
+	err := m.exp.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
 }
 
 // run exports every interval until Close.
@@ -199,15 +229,34 @@ func (m *MetricExporter) run() {
 	}
 }
 
-// export sends the metrics as they are now, one request per service.
+// export sends the metrics as they are now, one request per service,
+// within the timeout. The first failure ends it (the next export carries
+// the same totals); a backend that serves no metrics ends them all.
 func (m *MetricExporter) export(ctx context.Context) {
+	if m.unserved.Load() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.opts.Timeout)
+	defer cancel()
 	var failed error
 	for _, rm := range m.build(time.Now()) {
-		// The exporter's own timeout (OTEL_EXPORTER_OTLP_TIMEOUT, 10 s)
-		// and retries bound it, and Close.
-		if err := m.exp.Export(ctx, rm); err != nil {
-			failed = err
+		// The exporter retries within the timeout.
+		err := m.exp.Export(ctx, rm)
+		if err == nil {
+			continue
 		}
+		if _, partial := partialSuccess(err); partial {
+			// Taken, but for some points (a backend's own limits).
+			m.opts.Log.WithError(err).Debug("OTLP metrics export")
+			continue
+		}
+		failed = err
+		break
+	}
+	if unserved(failed) {
+		m.unserved.Store(true)
+		m.opts.Log.WithError(failed).Warn("OTLP export: the backend serves no metrics; they are no longer sent (OTEL_METRICS_EXPORTER=none leaves them out)")
+		return
 	}
 	m.lastFailed.Store(failed != nil)
 	if failed == nil {
@@ -221,6 +270,15 @@ func (m *MetricExporter) export(ctx context.Context) {
 		m.opts.Log.WithFields(logrus.Fields{"export_metrics_failed": n, "last_error": failed.Error()}).
 			Warn("OTLP export: metrics not sent (the next export carries the same totals); tracing goes on")
 	}
+}
+
+// notFound is how the SDK's http/protobuf exporter words a 404.
+var notFound = regexp.MustCompile(`failed to send metrics to \S+: 404 `)
+
+// unserved reports whether err says the backend has no metrics service at
+// all: HTTP 404 from its OTLP receiver, gRPC Unimplemented.
+func unserved(err error) bool {
+	return err != nil && (notFound.MatchString(err.Error()) || grpcstatus.Code(err) == codes.Unimplemented)
 }
 
 // The HTTP metrics of each side, in the order build sends them.
@@ -272,6 +330,12 @@ func (m *MetricExporter) build(now time.Time) []*metricdata.ResourceMetrics {
 	return append(out, m.resourceMetrics(SelfService, m.counters(now)))
 }
 
+// The help of the export's own counters, as every exporter sends them.
+const (
+	MetricExportsHelp  = "Exports of the metrics over OTLP the backend took."
+	MetricFailuresHelp = "Exports of the metrics over OTLP that failed (the next carries their totals)."
+)
+
 // counters are httptrace's own counts: monotonic sums from the export's
 // start, and the series held now.
 func (m *MetricExporter) counters(now time.Time) []metricdata.Metrics {
@@ -279,13 +343,18 @@ func (m *MetricExporter) counters(now time.Time) []metricdata.Metrics {
 	if m.opts.Counters != nil {
 		cs = append(cs, m.opts.Counters()...)
 	}
+	st := m.Stats()
+	cs = append(cs, aggregate.Counter{Name: "export_metrics", Help: MetricExportsHelp, Value: st.Exports},
+		aggregate.Counter{Name: "export_metrics_failed", Help: MetricFailuresHelp, Value: st.Failed})
 	ms := make([]metricdata.Metrics, 0, len(cs)+1)
 	for _, c := range cs {
-		ms = append(ms, metricdata.Metrics{Name: "httptrace." + c.Name, Description: c.Help, Unit: "1",
+		// A unit in braces is a count of things: no suffix in Prometheus
+		// ("1" would make a gauge's name end in _ratio).
+		ms = append(ms, metricdata.Metrics{Name: "httptrace." + c.Name, Description: c.Help, Unit: "{count}",
 			Data: metricdata.Sum[int64]{IsMonotonic: true, Temporality: metricdata.CumulativeTemporality,
 				DataPoints: []metricdata.DataPoint[int64]{{StartTime: m.start, Time: now, Value: int64(c.Value)}}}})
 	}
-	return append(ms, metricdata.Metrics{Name: "httptrace.series", Description: "Series held now.", Unit: "1",
+	return append(ms, metricdata.Metrics{Name: "httptrace.series", Description: "Series held now.", Unit: "{series}",
 		Data: metricdata.Gauge[int64]{DataPoints: []metricdata.DataPoint[int64]{{Time: now, Value: int64(m.opts.Agg.Stats().Series)}}}})
 }
 
@@ -312,19 +381,26 @@ func (m *MetricExporter) resource(service string) *resource.Resource {
 // conventions name them (the Prometheus endpoint's labels, dotted).
 func seriesAttributes(s *aggregate.Series) attribute.Set {
 	kv := make([]attribute.KeyValue, 0, 11)
-	kv = append(kv, attribute.String("http.request.method", s.Method), attribute.Int("http.response.status_code", s.Status),
-		attribute.String("http.route", s.Route), attribute.String("url.scheme", s.Scheme),
-		attribute.String("server.address", s.ServerAddress), attribute.String("network.protocol.version", s.Proto))
+	str := func(k, v string) {
+		if v != "" {
+			kv = append(kv, attribute.String(k, v))
+		}
+	}
+	str("http.request.method", s.Method)
+	kv = append(kv, attribute.Int("http.response.status_code", s.Status))
+	str("http.route", s.Route)
+	str("url.scheme", s.Scheme)
+	str("server.address", s.ServerAddress)
 	if s.ServerPort != 0 {
 		kv = append(kv, attribute.Int("server.port", s.ServerPort))
 	}
+	str("network.protocol.version", s.Proto)
 	if code, err := strconv.Atoi(s.GRPCStatus); err == nil {
 		kv = append(kv, attribute.Int("rpc.grpc.status_code", code))
 	}
-	if s.ContainerID != "" {
-		kv = append(kv, attribute.String("container.id", s.ContainerID), attribute.String("container.name", s.ContainerName),
-			attribute.String("k8s.pod.uid", s.PodUID))
-	}
+	str("container.id", s.ContainerID)
+	str("container.name", s.ContainerName)
+	str("k8s.pod.uid", s.PodUID)
 	return attribute.NewSet(kv...)
 }
 

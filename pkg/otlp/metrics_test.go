@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +17,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/httptrace/httptrace/pkg/aggregate"
 	"github.com/httptrace/httptrace/pkg/record"
@@ -28,11 +34,13 @@ type metricSink struct {
 	cur                []*metricdata.ResourceMetrics
 	fail, block        bool
 	shutdown           bool
+	calls              int // Export calls begun
 }
 
 func (s *metricSink) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
 	s.mu.Lock()
 	fail, block := s.fail, s.block
+	s.calls++
 	s.mu.Unlock()
 	if block {
 		<-ctx.Done()
@@ -83,9 +91,13 @@ func metric(export []*metricdata.ResourceMetrics, service, name string) (metricd
 // start; httptrace's own counts follow under its own resource.
 func TestMetricsExported(t *testing.T) {
 	agg := aggregate.New(aggregate.Options{})
-	for i, status := range []int{200, 200, 503} {
+	for i, status := range []int{200, 200, 503, 200} {
+		end := uint64(2_000_001) // 2 ms: the first bucket
+		if i == 3 {
+			end = 300_000_001 // 300 ms: the bucket up to 0.5 s
+		}
 		agg.Write(&record.Exchange{Comm: "nginx", Side: record.Server, Method: "GET", Path: "/users/" + string(rune('1'+i)), Proto: "HTTP/1.1",
-			Status: status, Server: "127.0.0.1:8080", RequestStartNs: 1, ResponseEndNs: 2_000_001, ResponseBodyBytes: 5})
+			Status: status, Server: "127.0.0.1:8080", RequestStartNs: 1, ResponseEndNs: end, ResponseBodyBytes: 5})
 	}
 	agg.Write(&record.Exchange{Comm: "curl", Side: record.Client, Method: "POST", Path: "/api", Proto: "HTTP/1.1",
 		Status: 201, Server: "10.1.2.3:443", TLS: true, Headers: []record.Header{{Name: "Host", Value: "api.example.com"}},
@@ -127,8 +139,14 @@ func TestMetricsExported(t *testing.T) {
 	for _, p := range h.DataPoints {
 		if p.Attributes.Equals(&want) {
 			found = true
-			if p.Count != 2 || p.BucketCounts[0] != 2 || len(p.BucketCounts) != len(aggregate.DurationBounds)+1 ||
-				p.StartTime.IsZero() || p.Time.Before(p.StartTime) || p.Sum < 0.004 || p.Sum > 0.0041 {
+			// Per-bucket counts (OTLP's), not cumulative ones (Prometheus's).
+			var sum uint64
+			for _, n := range p.BucketCounts {
+				sum += n
+			}
+			if p.Count != 3 || p.BucketCounts[0] != 2 || p.BucketCounts[7] != 1 || sum != p.Count ||
+				len(p.BucketCounts) != len(aggregate.DurationBounds)+1 || p.StartTime.IsZero() || p.Time.Before(p.StartTime) ||
+				p.Sum < 0.304 || p.Sum > 0.3041 {
 				t.Errorf("the 200s: %+v", p)
 			}
 		}
@@ -158,18 +176,27 @@ func TestMetricsExported(t *testing.T) {
 			t.Errorf("grpcsrv's attributes %v", ps[0].Attributes.Encoded(attribute.DefaultEncoder()))
 		}
 	}
-	for name, v := range map[string]int64{"httptrace.exchanges": 5, "httptrace.events_lost": 7, "httptrace.route_overflow": 0} {
+	for name, v := range map[string]int64{"httptrace.exchanges": 6, "httptrace.events_lost": 7, "httptrace.route_overflow": 0,
+		"httptrace.export_metrics": 0, "httptrace.export_metrics_failed": 0} {
 		c, ok := metric(ex[0], SelfService, name)
 		if !ok {
 			t.Errorf("no %s", name)
 			continue
 		}
-		if s := c.Data.(metricdata.Sum[int64]); !s.IsMonotonic || s.DataPoints[0].Value != v {
-			t.Errorf("%s: %+v, want monotonic, %d", name, s, v)
+		if s := c.Data.(metricdata.Sum[int64]); !s.IsMonotonic || s.DataPoints[0].Value != v || c.Unit != "{count}" {
+			t.Errorf("%s (unit %q): %+v, want monotonic, %d", name, c.Unit, s, v)
 		}
 	}
-	if s, ok := metric(ex[0], SelfService, "httptrace.series"); !ok || s.Data.(metricdata.Gauge[int64]).DataPoints[0].Value != 4 {
-		t.Errorf("httptrace.series: %+v, want 4", s)
+	// A unit in braces: the collector's Prometheus exporter adds no
+	// suffix ("1" would make it httptrace_series_ratio).
+	if s, ok := metric(ex[0], SelfService, "httptrace.series"); !ok || s.Unit != "{series}" ||
+		s.Data.(metricdata.Gauge[int64]).DataPoints[0].Value != 4 {
+		t.Errorf("httptrace.series: %+v, want 4 {series}", s)
+	}
+	for _, rm := range ex[0] {
+		if v, ok := rm.Resource.Set().Value("service.instance.id"); !ok || v.AsString() == "" {
+			t.Errorf("resource %v has no service.instance.id", rm.Resource)
+		}
 	}
 }
 
@@ -194,7 +221,7 @@ func TestMetricsInterval(t *testing.T) {
 	log := logrus.New()
 	log.SetOutput(&buf)
 	t.Setenv("OTEL_METRIC_EXPORT_INTERVAL", "1m")
-	if d := metricInterval(log); d != DefaultMetricInterval || !strings.Contains(buf.String(), "OTEL_METRIC_EXPORT_INTERVAL=1m") {
+	if d := millisVar("OTEL_METRIC_EXPORT_INTERVAL", DefaultMetricInterval, log); d != DefaultMetricInterval || !strings.Contains(buf.String(), "OTEL_METRIC_EXPORT_INTERVAL=1m") {
 		t.Errorf("interval %v, log %q: want the default and a warning naming the value", d, buf.String())
 	}
 }
@@ -240,5 +267,170 @@ func TestMetricsFailures(t *testing.T) {
 	}
 	if st := m.Stats(); !st.LastFailed {
 		t.Errorf("stats %+v: the export Close abandoned is not counted failed", st)
+	}
+}
+
+// TestMetricsSeriesRestart: a series that expired (metrics.ttl) and comes
+// back starts again from zero, and says so with a new start time.
+func TestMetricsSeriesRestart(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	agg := aggregate.New(aggregate.Options{TTL: time.Minute, Now: func() time.Time { return now }})
+	write := func() {
+		agg.Write(&record.Exchange{Comm: "nginx", Side: record.Server, Method: "GET", Path: "/", Proto: "HTTP/1.1",
+			Status: 200, Server: "127.0.0.1:8080", RequestStartNs: 1, ResponseEndNs: 2})
+	}
+	m, err := NewMetrics(MetricOptions{Agg: agg, Interval: time.Hour, Log: quiet(), exporter: &metricSink{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(time.Second)
+	point := func() (metricdata.HistogramDataPoint[float64], bool) {
+		d, ok := metric(m.build(now), "nginx", "http.server.request.duration")
+		if !ok {
+			return metricdata.HistogramDataPoint[float64]{}, false
+		}
+		return d.Data.(metricdata.Histogram[float64]).DataPoints[0], true
+	}
+	write()
+	write()
+	first, ok := point()
+	if !ok || first.Count != 2 || !first.StartTime.Equal(now) {
+		t.Fatalf("first: %+v (present %v), want 2 since %v", first, ok, now)
+	}
+	now = now.Add(2 * time.Minute)
+	if p, ok := point(); ok {
+		t.Fatalf("the series outlived its TTL: %+v", p)
+	}
+	write()
+	again, ok := point()
+	if !ok || again.Count != 1 || !again.StartTime.Equal(now) {
+		t.Errorf("after the restart: %+v (present %v), want 1 since %v", again, ok, now)
+	}
+}
+
+// TestMetricsCloseDuringExport: Close with the worker's export hanging
+// ends within its timeout, the export counted failed.
+func TestMetricsCloseDuringExport(t *testing.T) {
+	sink := &metricSink{block: true}
+	m, err := NewMetrics(MetricOptions{Agg: aggregate.New(aggregate.Options{}), Interval: 10 * time.Millisecond, Log: quiet(), exporter: sink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		sink.mu.Lock()
+		calls := sink.calls
+		sink.mu.Unlock()
+		if calls > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no export began in 5s")
+		}
+	}
+	begin := time.Now()
+	if err := m.Close(200 * time.Millisecond); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if d := time.Since(begin); d > 2*time.Second {
+		t.Errorf("Close took %v with a timeout of 200ms", d)
+	}
+	if st := m.Stats(); st.Failed == 0 || !st.LastFailed {
+		t.Errorf("stats %+v: the export Close abandoned is not counted failed", st)
+	}
+	if err := m.Close(time.Second); err != nil {
+		t.Errorf("a second Close: %v", err)
+	}
+}
+
+// otlpReceiver is an HTTP server answering OTLP metric exports with
+// status (and a partial success when rejected is set), keeping the paths.
+type otlpReceiver struct {
+	*httptest.Server
+	mu       sync.Mutex
+	paths    []string
+	status   int
+	rejected int64
+}
+
+func newOTLPReceiver(t *testing.T, status int) *otlpReceiver {
+	r := &otlpReceiver{status: status}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		io.Copy(io.Discard, req.Body)
+		r.mu.Lock()
+		r.paths = append(r.paths, req.URL.Path)
+		st, rej := r.status, r.rejected
+		r.mu.Unlock()
+		if st != http.StatusOK {
+			http.Error(w, "no such receiver", st)
+			return
+		}
+		resp := &colmetricpb.ExportMetricsServiceResponse{}
+		if rej > 0 {
+			resp.PartialSuccess = &colmetricpb.ExportMetricsPartialSuccess{RejectedDataPoints: rej, ErrorMessage: "over the limit"}
+		}
+		b, _ := proto.Marshal(resp)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.Write(b)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *otlpReceiver) got() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.paths)
+}
+
+// TestMetricsEndpoints exports with the SDK's http/protobuf exporter to a
+// receiver: the configured base URL gets /v1/metrics after its path, so
+// does OTEL_EXPORTER_OTLP_ENDPOINT, and OTEL_EXPORTER_OTLP_METRICS_ENDPOINT
+// is used as it is. A partial success is an export; a 404 (a backend that
+// takes spans only) ends the export with one warning.
+func TestMetricsEndpoints(t *testing.T) {
+	for _, v := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL",
+		"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_METRICS_HEADERS"} {
+		t.Setenv(v, "")
+	}
+	agg := aggregate.New(aggregate.Options{})
+	run := func(endpoint string, log logrus.FieldLogger, exports int) *MetricExporter {
+		t.Helper()
+		m, err := NewMetrics(MetricOptions{Endpoint: endpoint, Protocol: ProtocolHTTP, Agg: agg, Interval: time.Hour, Log: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range exports {
+			m.export(context.Background())
+		}
+		if err := m.Close(5 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	r := newOTLPReceiver(t, http.StatusOK)
+	run(r.URL+"/base/", quiet(), 0)
+	t.Setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", r.URL+"/custom")
+	run("", quiet(), 0)
+	t.Setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", r.URL)
+	run("", quiet(), 0)
+	// One request per resource (httptrace's own only: no exchanges).
+	if got, want := r.got(), []string{"/base/v1/metrics", "/custom", "/v1/metrics"}; !slices.Equal(got, want) {
+		t.Errorf("paths %v, want %v", got, want)
+	}
+	r.mu.Lock()
+	r.rejected = 3
+	r.mu.Unlock()
+	if st := run(r.URL, quiet(), 1).Stats(); st.Exports != 2 || st.Failed != 0 || st.LastFailed {
+		t.Errorf("with a partial success: %+v, want 2 exports", st)
+	}
+
+	gone := newOTLPReceiver(t, http.StatusNotFound)
+	var buf bytes.Buffer
+	log := logrus.New()
+	log.SetOutput(&buf)
+	st := run(gone.URL, log, 2).Stats()
+	if !st.Unserved || st.LastFailed || st.Exports != 0 || len(gone.got()) != 1 || strings.Count(buf.String(), "serves no metrics") != 1 {
+		t.Errorf("a 404: %+v, %d requests, log %q; want unserved after one request, one warning", st, len(gone.got()), buf.String())
 	}
 }

@@ -116,10 +116,7 @@ func New(opts Options) (*Exporter, error) {
 	if opts.Log == nil {
 		opts.Log = logrus.StandardLogger()
 	}
-	// The SDK's clients report some failures to a global handler, which
-	// prints on stderr: they are counted here, and logged at debug level.
-	log := opts.Log
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.WithError(err).Debug("OTLP export") }))
+	quietSDK(opts.Log)
 	client := opts.client
 	if client == nil {
 		var err error
@@ -137,33 +134,63 @@ func New(opts Options) (*Exporter, error) {
 	return x, nil
 }
 
+// quietSDK sends what the SDK reports to its global error handler (which
+// prints on stderr) to log at debug level: the export counts failures.
+func quietSDK(log logrus.FieldLogger) {
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.WithError(err).Debug("OTLP export") }))
+}
+
+// target is where one signal goes, as the options of its SDK exporter
+// take it: url for http/protobuf (the endpoint's base URL and the
+// signal's path), the endpoint for gRPC, each "" when the variables say;
+// headers are the configured ones over the variables' (nil when none are
+// configured: the SDK reads the variables then).
+type target struct {
+	grpc    bool
+	url     string
+	headers map[string]string
+}
+
+// targetOf is signal's target (config.SignalTraces, SignalMetrics; path
+// its http/protobuf path) for endpoint, protocol and configured headers.
+func targetOf(endpoint, protocol string, headers map[string]string, signal, path string) (target, error) {
+	t := target{grpc: protocol == ProtocolGRPC, url: endpoint}
+	if len(headers) > 0 {
+		// The option replaces what the variables say: they are merged here.
+		t.headers = mergeHeaders(signal, headers)
+	}
+	if endpoint != "" && !t.grpc {
+		var err error
+		if t.url, err = signalURL(endpoint, path); err != nil {
+			return t, err
+		}
+	}
+	return t, nil
+}
+
 // otlpClient is the SDK's OTLP client for opts: the variables configure
 // what opts leaves unset.
 func otlpClient(opts Options) (otlptrace.Client, error) {
-	if len(opts.Headers) > 0 {
-		// The option replaces what the variables say: they are merged here.
-		opts.Headers = mergeHeaders(config.SignalTraces, opts.Headers)
+	t, err := targetOf(opts.Endpoint, opts.Protocol, opts.Headers, config.SignalTraces, "/v1/traces")
+	if err != nil {
+		return nil, err
 	}
-	if opts.Protocol == ProtocolGRPC {
+	if t.grpc {
 		var o []otlptracegrpc.Option
-		if opts.Endpoint != "" {
-			o = append(o, otlptracegrpc.WithEndpointURL(opts.Endpoint))
+		if t.url != "" {
+			o = append(o, otlptracegrpc.WithEndpointURL(t.url))
 		}
-		if len(opts.Headers) > 0 {
-			o = append(o, otlptracegrpc.WithHeaders(opts.Headers))
+		if t.headers != nil {
+			o = append(o, otlptracegrpc.WithHeaders(t.headers))
 		}
 		return otlptracegrpc.NewClient(o...), nil
 	}
 	var o []otlptracehttp.Option
-	if opts.Endpoint != "" {
-		u, err := signalURL(opts.Endpoint, "/v1/traces")
-		if err != nil {
-			return nil, err
-		}
-		o = append(o, otlptracehttp.WithEndpointURL(u))
+	if t.url != "" {
+		o = append(o, otlptracehttp.WithEndpointURL(t.url))
 	}
-	if len(opts.Headers) > 0 {
-		o = append(o, otlptracehttp.WithHeaders(opts.Headers))
+	if t.headers != nil {
+		o = append(o, otlptracehttp.WithHeaders(t.headers))
 	}
 	return otlptracehttp.NewClient(o...), nil
 }
@@ -311,9 +338,10 @@ func (x *Exporter) send() {
 	x.drop(n, err)
 }
 
-// partialRejected is how the SDK's clients word a partial success: the
-// backend took the request, and says how many spans it rejected.
-var partialRejected = regexp.MustCompile(`(?s)^OTLP partial success: .*\((\d+) spans rejected\)$`)
+// partialRejected is how the SDK's clients word a partial success (the
+// metric exporter wraps it): the backend took the request, and says how
+// many spans (or metric data points) it rejected.
+var partialRejected = regexp.MustCompile(`(?s)OTLP partial success: .*\((\d+) (?:spans|metric data points) rejected\)$`)
 
 // partialSuccess finds a partial success in err (alone or joined with
 // others) and the spans it rejected. Its type is internal to the SDK: its

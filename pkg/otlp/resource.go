@@ -3,6 +3,7 @@ package otlp
 
 import (
 	"context"
+	"os"
 
 	"github.com/sirupsen/logrus"
 	"go.opentelemetry.io/otel/attribute"
@@ -44,10 +45,16 @@ func (r *resources) of(service string) *resourcepb.Resource {
 }
 
 // newResource is service's resource: service.name, what
-// OTEL_RESOURCE_ATTRIBUTES adds, the host and the SDK.
+// OTEL_RESOURCE_ATTRIBUTES adds, the host and the SDK, and the host's
+// name as service.instance.id (unless OTEL_RESOURCE_ATTRIBUTES sets one):
+// the service's series from two hosts are two series.
 func newResource(service string, log logrus.FieldLogger) *resource.Resource {
-	res, err := resource.New(context.Background(), resource.WithFromEnv(), resource.WithHost(), resource.WithTelemetrySDK(),
-		resource.WithAttributes(attribute.String("service.name", service)))
+	var instance []attribute.KeyValue
+	if host, err := os.Hostname(); err == nil {
+		instance = append(instance, attribute.String("service.instance.id", host))
+	}
+	res, err := resource.New(context.Background(), resource.WithAttributes(instance...), resource.WithFromEnv(),
+		resource.WithHost(), resource.WithTelemetrySDK(), resource.WithAttributes(attribute.String("service.name", service)))
 	if err != nil {
 		// A partial resource (a bad OTEL_RESOURCE_ATTRIBUTES entry) is
 		// still one.

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -77,19 +78,26 @@ func startExport(cfg config.Config, tr *tracer.Tracer, clock output.Clock, view 
 	if otlpMetrics {
 		proto, err := cfg.OTLP.Proto(config.SignalMetrics)
 		if err == nil {
+			// Its counters are the tracer's and the spans' (the export
+			// adds its own): x.otlpMetrics is not set yet.
 			x.otlpMetrics, err = otlp.NewMetrics(otlp.MetricOptions{Endpoint: cfg.OTLP.Endpoint, Protocol: proto,
-				Headers: cfg.OTLP.Headers, Agg: x.agg, Counters: x.health(tr), Log: log})
+				Headers: cfg.OTLP.Headers, Agg: x.agg, Counters: health(x.spans, tr), Log: log})
 		}
 		if err != nil {
 			x.closeOTLP(log)
 			return nil, fmt.Errorf("OTLP export of metrics: %w", err)
 		}
-		log.WithFields(logrus.Fields{"endpoint": otlpEndpoint(cfg.OTLP.Endpoint, config.SignalMetrics), "protocol": proto}).Info("exporting metrics over OTLP")
+		if every := x.otlpMetrics.Interval(); cfg.Metrics.TTL < 2*every {
+			log.WithFields(logrus.Fields{"metrics.ttl": cfg.Metrics.TTL, "OTEL_METRIC_EXPORT_INTERVAL": every}).
+				Warn("metrics.ttl is less than two export intervals: a series may expire before it is exported")
+		}
+		log.WithFields(logrus.Fields{"endpoint": otlpEndpoint(cfg.OTLP.Endpoint, config.SignalMetrics), "protocol": proto,
+			"interval": x.otlpMetrics.Interval()}).Info("exporting metrics over OTLP")
 	}
 	if cfg.Metrics.Listen == "" {
 		return x, nil
 	}
-	x.metrics, err = metrics.Listen(cfg.Metrics.Listen, metrics.NewCollector(x.agg, x.health(tr)), log)
+	x.metrics, err = metrics.Listen(cfg.Metrics.Listen, metrics.NewCollector(x.agg, x.prometheusHealth(tr)), log)
 	if err != nil {
 		x.closeOTLP(log)
 		return nil, err
@@ -128,23 +136,29 @@ func (x *export) sinks() []output.Sink {
 }
 
 // closeOTLP exports the spans still waiting and the last metrics (within
-// otlpCloseTimeout each) and stops the export over OTLP; its counts stay
-// readable.
+// otlpCloseTimeout, the two at once) and stops the export over OTLP; its
+// counts stay readable.
 func (x *export) closeOTLP(log logrus.FieldLogger) {
 	if x.closed {
 		return
 	}
 	x.closed = true
+	var wg sync.WaitGroup
 	if x.spans != nil {
-		if err := x.spans.Close(otlpCloseTimeout); err != nil {
-			log.WithError(err).Debug("closing the OTLP export of spans")
-		}
+		wg.Go(func() {
+			if err := x.spans.Close(otlpCloseTimeout); err != nil {
+				log.WithError(err).Debug("closing the OTLP export of spans")
+			}
+		})
 	}
 	if x.otlpMetrics != nil {
-		if err := x.otlpMetrics.Close(otlpCloseTimeout); err != nil {
-			log.WithError(err).Debug("closing the OTLP export of metrics")
-		}
+		wg.Go(func() {
+			if err := x.otlpMetrics.Close(otlpCloseTimeout); err != nil {
+				log.WithError(err).Debug("closing the OTLP export of metrics")
+			}
+		})
 	}
+	wg.Wait()
 }
 
 // otlpStats are the export's counts over OTLP (zero for what is off).
@@ -171,22 +185,34 @@ func (x *export) stop(log logrus.FieldLogger) {
 }
 
 // health is httptrace's own counts beside the aggregation's, live: the
-// export's and the programs' (the kernel's own misses are in the closing
-// summary).
-func (x *export) health(tr *tracer.Tracer) func() []aggregate.Counter {
+// span export's (spans may be nil) and the programs' (the kernel's own
+// misses are in the closing summary).
+func health(spans *otlp.Exporter, tr *tracer.Tracer) func() []aggregate.Counter {
 	return func() []aggregate.Counter {
 		var out []aggregate.Counter
-		sp, ms := x.otlpStats()
-		if x.spans != nil {
+		if spans != nil {
+			sp := spans.Stats()
 			out = append(out, aggregate.Counter{Name: "export_spans", Help: "Spans the OTLP backend took.", Value: sp.Exported},
 				aggregate.Counter{Name: "export_dropped", Help: "Spans dropped: the OTLP export's queue was full, or the backend refused them.", Value: sp.Dropped})
 		}
-		if x.otlpMetrics != nil {
-			out = append(out, aggregate.Counter{Name: "export_metrics", Help: "Exports of the metrics over OTLP the backend took.", Value: ms.Exports},
-				aggregate.Counter{Name: "export_metrics_failed", Help: "Exports of the metrics over OTLP that failed (the next carries their totals).", Value: ms.Failed})
-		}
 		if bpf, err := tr.BPFStats(); err == nil {
 			out = append(out, aggregate.Counter{Name: "events_lost", Help: "Kernel records dropped: the ring buffer was full.", Value: bpf[event.StatRecordsDropped]})
+		}
+		return out
+	}
+}
+
+// prometheusHealth is health and the OTLP metrics export's counts, for
+// the Prometheus endpoint (started after the export).
+func (x *export) prometheusHealth(tr *tracer.Tracer) func() []aggregate.Counter {
+	h := health(x.spans, tr)
+	m := x.otlpMetrics
+	return func() []aggregate.Counter {
+		out := h()
+		if m != nil {
+			st := m.Stats()
+			out = append(out, aggregate.Counter{Name: "export_metrics", Help: otlp.MetricExportsHelp, Value: st.Exports},
+				aggregate.Counter{Name: "export_metrics_failed", Help: otlp.MetricFailuresHelp, Value: st.Failed})
 		}
 		return out
 	}

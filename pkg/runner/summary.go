@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -140,6 +141,9 @@ func logSummary(log *logrus.Logger, s Summary) {
 	if s.MetricsOn {
 		f["export_metrics"] = s.Metrics.Exports
 		f["export_metrics_failed"] = s.Metrics.Failed
+		if s.Metrics.Unserved {
+			f["export_metrics_unserved"] = true
+		}
 	}
 	entry := log.WithFields(f)
 	n := exchangesPhrase(s)
@@ -170,13 +174,24 @@ func logSummary(log *logrus.Logger, s Summary) {
 	case c.BPF[event.StatTLSUnplaced] > 0 || s.TLS.Unprobed > 0 || s.TLS.Dropped > 0:
 		entry.Warn(fmt.Sprintf("summary: %s; TLS plaintext not logged: %d TLS calls whose connection was not found, "+
 			"%d files not probed, %d processes not looked at", n, c.BPF[event.StatTLSUnplaced], s.TLS.Unprobed, s.TLS.Dropped))
-	case s.Spans.Dropped > 0:
-		entry.Warn(fmt.Sprintf("summary: %s; %d of %d spans not exported over OTLP (the export's queue was full, or the backend refused them)",
-			n, s.Spans.Dropped, s.Spans.Dropped+s.Spans.Exported))
-	case s.Metrics.LastFailed:
-		entry.Warn(fmt.Sprintf("summary: %s; the last export of the metrics over OTLP failed: the backend lacks the totals since the export before (%d of %d exports failed)",
-			n, s.Metrics.Failed, s.Metrics.Failed+s.Metrics.Exports))
+	case s.Spans.Dropped > 0 || s.Metrics.LastFailed:
+		entry.Warn(fmt.Sprintf("summary: %s; %s", n, exportLosses(s)))
 	default:
 		entry.Info(fmt.Sprintf("summary: %s, no events lost", n))
 	}
+}
+
+// exportLosses says what the export over OTLP lost: spans dropped, the
+// last totals of the metrics.
+func exportLosses(s Summary) string {
+	var parts []string
+	if s.Spans.Dropped > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d spans not exported over OTLP (the export's queue was full, or the backend refused them)",
+			s.Spans.Dropped, s.Spans.Dropped+s.Spans.Exported))
+	}
+	if s.Metrics.LastFailed {
+		parts = append(parts, fmt.Sprintf("the last export of the metrics over OTLP failed: the backend lacks the totals since the export before (%d of %d exports failed)",
+			s.Metrics.Failed, s.Metrics.Failed+s.Metrics.Exports))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -22,9 +23,9 @@ type otlpSink struct {
 	srv *http.Server
 	ln  net.Listener
 
-	mu             sync.Mutex
-	spans, exports int64 // spans received; metric exports received
-	err            error // the first request that was not OTLP
+	mu              sync.Mutex
+	spans, requests int64 // spans received; metric requests received (one per service an export)
+	err             error // the first request that was not OTLP
 }
 
 func startOTLPSink() (*otlpSink, error) {
@@ -56,7 +57,7 @@ func startOTLPSink() (*otlpSink, error) {
 			return
 		}
 		s.mu.Lock()
-		s.exports++
+		s.requests++
 		s.mu.Unlock()
 		reply(w, &colmetricpb.ExportMetricsServiceResponse{})
 	})
@@ -71,7 +72,16 @@ func (s *otlpSink) endpoint() string { return "http://" + s.ln.Addr().String() }
 // decode reads r's body into m; a request that is not OTLP is answered
 // 400 and kept as the sink's error.
 func (s *otlpSink) decode(w http.ResponseWriter, r *http.Request, m proto.Message) bool {
-	body, err := io.ReadAll(r.Body)
+	var body []byte
+	var err error
+	if r.Header.Get("Content-Encoding") == "gzip" { // OTEL_EXPORTER_OTLP_COMPRESSION=gzip
+		var z *gzip.Reader
+		if z, err = gzip.NewReader(r.Body); err == nil {
+			body, err = io.ReadAll(z)
+		}
+	} else {
+		body, err = io.ReadAll(r.Body)
+	}
 	if err == nil {
 		err = proto.Unmarshal(body, m)
 	}
@@ -95,15 +105,15 @@ func reply(w http.ResponseWriter, m proto.Message) {
 
 // stop stops receiving and returns the counts; a request that was not
 // OTLP, or a run that exported no metrics, is an error.
-func (s *otlpSink) stop() (spans, exports int64, err error) {
+func (s *otlpSink) stop() (spans, requests int64, err error) {
 	s.srv.Close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
-		return s.spans, s.exports, s.err
+		return s.spans, s.requests, s.err
 	}
-	if s.exports == 0 {
-		return s.spans, s.exports, errors.New("OTLP receiver: no metrics were exported")
+	if s.requests == 0 {
+		return s.spans, s.requests, errors.New("OTLP receiver: no metrics were exported")
 	}
-	return s.spans, s.exports, nil
+	return s.spans, s.requests, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"net/http"
 	"strings"
 	"testing"
@@ -45,8 +46,19 @@ func TestOTLPSink(t *testing.T) {
 	post(s, "/v1/traces", spans(3), 200)
 	post(s, "/v1/traces", spans(2), 200)
 	post(s, "/v1/metrics", &colmetricpb.ExportMetricsServiceRequest{}, 200)
-	if n, m, err := s.stop(); n != 5 || m != 1 || err != nil {
-		t.Errorf("stop: %d spans, %d exports, %v; want 5, 1, nil", n, m, err)
+	// gzip, as OTEL_EXPORTER_OTLP_COMPRESSION=gzip sends it.
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	b, _ := proto.Marshal(spans(4))
+	zw.Write(b)
+	zw.Close()
+	req, _ := http.NewRequest("POST", s.endpoint()+"/v1/traces", &z)
+	req.Header.Set("Content-Encoding", "gzip")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Errorf("gzip: %v %v", resp, err)
+	}
+	if n, m, err := s.stop(); n != 9 || m != 1 || err != nil {
+		t.Errorf("stop: %d spans, %d metric requests, %v; want 9, 1, nil", n, m, err)
 	}
 
 	s, _ = startOTLPSink()

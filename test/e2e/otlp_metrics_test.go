@@ -55,7 +55,11 @@ func TestOTLPMetrics(t *testing.T) {
 		waitSample(t, prom, `http_server_request_duration_seconds_count{service_name="nginx",http_response_status_code="`+code+`"}`, "1")
 	}
 	waitSample(t, prom, `http_server_response_body_size_bytes_count{service_name="nginx",http_response_status_code="500"}`, "1")
+	// The buckets are cumulative once in Prometheus: the last holds all.
+	waitSample(t, prom, `http_server_request_duration_seconds_bucket{service_name="nginx",http_response_status_code="200",le="+Inf"}`, "2")
 	waitSample(t, prom, `httptrace_exchanges_total{service_name="httptrace"}`, fmt.Sprint(len(reqs)))
+	// Three series (200, 404, 500), under /metrics' own name.
+	waitSample(t, prom, `httptrace_series{service_name="httptrace"}`, "3")
 	sum := tr.StopAndSummary(t)
 	if n, f := summaryCount(sum.Line, "export_metrics"), summaryCount(sum.Line, "export_metrics_failed"); n < 2 || f != 0 {
 		t.Errorf("summary: export_metrics=%d export_metrics_failed=%d, want 2 or more and 0: %s", n, f, sum.Line)

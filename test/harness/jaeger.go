@@ -28,8 +28,8 @@ type Jaeger struct {
 	// Metrics is host:port of the metrics it received, for Prometheus to
 	// scrape (/metrics), resource attributes as labels.
 	Metrics string
-	bin      string
-	conf     string
+	bin     string
+	conf    string
 }
 
 // StartJaeger runs Jaeger on free loopback ports and waits until its query
