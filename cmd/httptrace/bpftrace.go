@@ -79,7 +79,7 @@ func runBpftrace(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	if len(cfg.Containers) > 0 {
+	if cfg.SelectsContainers() {
 		return fail(errors.New("containers: a bpftrace program selects processes by PID or name only (give a container's with --pid)"))
 	}
 	// The PIDs need not exist here, nor be given: the program can take one.

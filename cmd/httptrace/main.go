@@ -36,13 +36,15 @@ of chosen processes and their children, traced from the kernel with eBPF.
 
 Usage:
   httptrace -c FILE [flags]       trace what the config (and --pid, --comm, --port,
-                                  --container) select
+                                  --container, --pod) select
   httptrace --pid N [flags]       trace process N and its descendants
   httptrace --comm NAME [flags]   trace processes named NAME, running or started later
   httptrace --port N [flags]      trace whatever listens on TCP port N, now or later,
                                   and only its connections on that port
   httptrace --container NAME      trace the processes of a container (name or ID),
                                   now, started later, and after a restart
+  httptrace --pod [NS/]NAME       trace the containers of a Kubernetes pod, as
+                                  --container does (through containerd)
   httptrace bpftrace [flags]      print the same probes as a bpftrace program
                                   (see httptrace bpftrace --help)
   httptrace doctor                check that httptrace can trace here, and say
@@ -57,11 +59,16 @@ Flags:
                          of any selected process (or of any process) to port N;
                          repeatable, adds to the config's ports
       --container NAME   trace a container's processes, by its name or ID,
-                         through the container runtime's API (podman's or
-                         Docker's); repeatable, adds to the config's containers
+                         through the container runtime's API (podman's,
+                         Docker's or containerd's); repeatable, adds to the
+                         config's containers
+      --pod [NS/]NAME    trace a Kubernetes pod's containers, found by the
+                         kubelet's labels on them (no NS: any namespace);
+                         repeatable, adds to the config's pods
       --runtime-socket P the runtime's API socket (default: the first of
-                         /run/podman/podman.sock, /run/docker.sock and
-                         /var/run/docker.sock that answers)
+                         /run/podman/podman.sock, /run/docker.sock,
+                         /var/run/docker.sock and
+                         /run/containerd/containerd.sock that answers)
       --attach MODE      auto, kprobe or tracepoint (overrides the config)
       --log-format FMT   text or json (overrides the config)
       --duration D       stop after D (e.g. 30s); default: until SIGINT/SIGTERM,
@@ -174,6 +181,7 @@ type options struct {
 	comms       stringList
 	ports       portList
 	containers  stringList
+	pods        stringList
 	runtimeSock string
 	filter      filter.Filter
 	attach      string
@@ -212,6 +220,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := newFlagSet("httptrace", &o)
 	fs.StringVar(&o.logFormat, "log-format", "", "")
 	fs.Var(&o.containers, "container", "")
+	fs.Var(&o.pods, "pod", "")
 	fs.StringVar(&o.runtimeSock, "runtime-socket", "", "")
 	filterFlags(fs, &o.filter)
 	fs.DurationVar(&o.duration, "duration", 0, "")
@@ -260,6 +269,11 @@ func readConfig(o options) (config.Config, error) {
 	for _, c := range o.containers { // a flag may repeat what the file says
 		if !slices.Contains(cfg.Containers, c) {
 			cfg.Containers = append(cfg.Containers, c)
+		}
+	}
+	for _, p := range o.pods {
+		if !slices.Contains(cfg.Pods, p) {
+			cfg.Pods = append(cfg.Pods, p)
 		}
 	}
 	if o.runtimeSock != "" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/httptrace/httptrace/pkg/filter"
@@ -45,6 +46,10 @@ type Config struct {
 	// Containers selects containers by name or ID: their processes,
 	// running or started later, also after a restart.
 	Containers []string
+	// Pods selects Kubernetes pods, [NAMESPACE/]NAME (no namespace: any),
+	// by the labels the kubelet puts on their containers: the pods'
+	// containers are selected as Containers are.
+	Pods []string
 	// RuntimeSocket is the container runtime's API socket ("": the first
 	// of container.Sockets that answers).
 	RuntimeSocket string
@@ -132,12 +137,38 @@ func (c *Config) errorf(key, format string, args ...any) error {
 // containerName is what runtimes accept as a container's name, and IDs.
 var containerName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,252}$`)
 
+// podRef is [NAMESPACE/]NAME as Kubernetes names them: a namespace is a
+// DNS label, a pod's name a DNS subdomain.
+var podRef = regexp.MustCompile(`^(?:[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?/)?[a-z0-9](?:[-.a-z0-9]{0,251}[a-z0-9])?$`)
+
+// ParsePod splits a pod selector, [NAMESPACE/]NAME ("" namespace: any).
+func ParsePod(s string) (namespace, name string) {
+	if ns, n, ok := strings.Cut(s, "/"); ok {
+		return ns, n
+	}
+	return "", s
+}
+
+// SelectsContainers says whether containers or pods are selected (their
+// runtime is then asked).
+func (c *Config) SelectsContainers() bool { return len(c.Containers) > 0 || len(c.Pods) > 0 }
+
 // Validate checks the settings that decoding alone cannot, naming the bad key.
 // Probes are checked as they are decoded, where each has its own line.
 func (c *Config) Validate() error {
-	if len(c.PIDs) == 0 && len(c.Comms) == 0 && len(c.Ports) == 0 && len(c.Containers) == 0 {
-		return c.errorf("pids", "no process to trace: list PIDs under pids, names under comm, ports under ports or containers under containers, "+
-			"or pass --pid, --comm, --port or --container")
+	if len(c.PIDs) == 0 && len(c.Comms) == 0 && len(c.Ports) == 0 && !c.SelectsContainers() {
+		return c.errorf("pids", "no process to trace: list PIDs under pids, names under comm, ports under ports, containers under containers "+
+			"or pods under pods, or pass --pid, --comm, --port, --container or --pod")
+	}
+	seenPod := map[string]bool{}
+	for _, p := range c.Pods {
+		switch {
+		case !podRef.MatchString(p):
+			return c.errorf("pods", "%q is not a pod: [NAMESPACE/]NAME, lower-case letters, digits, - (and . in the name)", p)
+		case seenPod[p]:
+			return c.errorf("pods", "%q is listed twice", p)
+		}
+		seenPod[p] = true
 	}
 	seenContainer := map[string]bool{}
 	for _, name := range c.Containers {

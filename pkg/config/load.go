@@ -124,6 +124,10 @@ func (d *decoder) top(n *yaml.Node) error {
 			var err error
 			d.cfg.Containers, err = d.strs(v, k)
 			return err
+		case "pods":
+			var err error
+			d.cfg.Pods, err = d.strs(v, k)
+			return err
 		case "runtime_socket":
 			var err error
 			d.cfg.RuntimeSocket, err = d.str(v, k)
@@ -170,7 +174,7 @@ func (d *decoder) top(n *yaml.Node) error {
 }
 
 // topKeys are the keys the top level takes, for the unknown-key message.
-var topKeys = []string{"pids", "comm", "ports", "containers", "runtime_socket", "attach", "capture_bytes", "max_header_bytes",
+var topKeys = []string{"pids", "comm", "ports", "containers", "pods", "runtime_socket", "attach", "capture_bytes", "max_header_bytes",
 	"capture_body_bytes", "exchange_timeout", "log_format", "unix_sockets", "tls", "probes", "redact", "filter", "metrics", "routes", "services", "otlp"}
 
 // strs reads one string or a list of strings.

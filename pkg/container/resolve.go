@@ -16,12 +16,24 @@ import (
 )
 
 // Process is where a process runs: its container and pod, its PID in its
-// own PID namespace (0 when that is the host's), and the container's name
-// when the runtime told it.
+// own PID namespace (0 when that is the host's), and the names the runtime
+// told.
 type Process struct {
 	Identity
-	PID  uint32
-	Name string
+	PID uint32
+	Names
+}
+
+// Names are what the runtime tells of a container: its name and, on
+// Kubernetes, its pod's name and namespace.
+type Names struct {
+	Name, Pod, Namespace string
+}
+
+// NamesOf are a container's names, as its runtime describes it (the pod's
+// from the kubelet's labels).
+func NamesOf(info Info) Names {
+	return Names{Name: info.Name, Pod: info.Labels[LabelPodName], Namespace: info.Labels[LabelPodNamespace]}
 }
 
 // maxProcesses bounds the cache: past it, the oldest half is dropped.
@@ -34,13 +46,13 @@ const maxProcesses = 8192
 const checkAfter = 5 * time.Second
 
 // Resolver finds processes' containers. Lookup and Forget are for one
-// goroutine; SetName for any.
+// goroutine; SetNames for any.
 type Resolver struct {
 	procRoot string
 	cache    map[uint32]entry
 
 	mu    sync.Mutex
-	names map[string]string // container ID -> name, as the runtime says
+	names map[string]Names // container ID -> its names, as the runtime says
 }
 
 type entry struct {
@@ -51,7 +63,7 @@ type entry struct {
 
 // NewResolver reads processes under procRoot (/proc).
 func NewResolver(procRoot string) *Resolver {
-	return &Resolver{procRoot: procRoot, cache: map[uint32]entry{}, names: map[string]string{}}
+	return &Resolver{procRoot: procRoot, cache: map[uint32]entry{}, names: map[string]Names{}}
 }
 
 // Lookup returns where process pid runs, at now on a monotonic clock of
@@ -62,16 +74,16 @@ func (r *Resolver) Lookup(pid uint32, now time.Duration) Process {
 	p := r.lookup(pid, now)
 	if p.ID != "" {
 		r.mu.Lock()
-		p.Name = r.names[p.ID]
+		p.Names = r.names[p.ID]
 		r.mu.Unlock()
 	}
 	return p
 }
 
-// SetName names container id (as its runtime does).
-func (r *Resolver) SetName(id, name string) {
+// SetNames names container id (as its runtime does).
+func (r *Resolver) SetNames(id string, n Names) {
 	r.mu.Lock()
-	r.names[id] = name
+	r.names[id] = n
 	r.mu.Unlock()
 }
 

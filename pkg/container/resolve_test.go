@@ -105,8 +105,8 @@ func TestResolverNames(t *testing.T) {
 	if got := r.Lookup(100, clock); got.Name != "" {
 		t.Errorf("unnamed: %+v", got)
 	}
-	r.SetName(id, "web")
-	if got := r.Lookup(100, clock); got.Name != "web" || got.ID != id {
+	r.SetNames(id, Names{Name: "web", Pod: "web-0", Namespace: "shop"})
+	if got := r.Lookup(100, clock); got.Name != "web" || got.Pod != "web-0" || got.Namespace != "shop" || got.ID != id {
 		t.Errorf("named: %+v", got)
 	}
 	if got := r.Lookup(200, clock); got != (Process{}) {
@@ -142,7 +142,7 @@ func BenchmarkLookup(b *testing.B) {
 	}{{"host", 100, 0}, {"container", 200, 0}, {"check due", 200, checkAfter}} {
 		b.Run(bc.name, func(b *testing.B) {
 			r := NewResolver(root)
-			r.SetName(id, "web")
+			r.SetNames(id, Names{Name: "web"})
 			clock := time.Second
 			r.Lookup(bc.pid, clock)
 			b.ReportAllocs()

@@ -1,5 +1,6 @@
-// The container runtime's API, Docker's (which podman serves too), over
-// its unix socket: containers by name, their main PID, their starts.
+// The container runtimes' APIs: Docker's (which podman serves too), over
+// its unix socket, here, and containerd's (containerd.go): containers by
+// name, their main PID, their starts.
 
 package container
 
@@ -17,7 +18,23 @@ import (
 )
 
 // Sockets are where the runtimes serve their API, tried in order.
-var Sockets = []string{"/run/podman/podman.sock", "/run/docker.sock", "/var/run/docker.sock"}
+var Sockets = []string{"/run/podman/podman.sock", "/run/docker.sock", "/var/run/docker.sock", ContainerdSocket}
+
+// Runtime is a container runtime's API.
+type Runtime interface {
+	// Socket is where it is served, for messages.
+	Socket() string
+	// Running lists the running containers (their PIDs may be 0).
+	Running(ctx context.Context) ([]Info, error)
+	// Inspect describes container id (an ID; with Docker's API, a name
+	// too), with its main PID (0 when it is not running).
+	Inspect(ctx context.Context, id string) (Info, error)
+	// Events calls ready once the runtime streams its events (a start
+	// after that is in the stream: list what runs then; it may be called
+	// again), then fn for each container start and death, until ctx is
+	// done or the stream ends, and returns why.
+	Events(ctx context.Context, ready func(), fn func(Event)) error
+}
 
 // Info is a running container as the runtime describes it.
 type Info struct {
@@ -27,9 +44,9 @@ type Info struct {
 	Labels map[string]string
 }
 
-// Runtime is a client of a container runtime's API.
-type Runtime struct {
-	Socket string
+// DockerAPI is a client of Docker's API (podman's too).
+type DockerAPI struct {
+	socket string
 	http   *http.Client
 }
 
@@ -37,33 +54,57 @@ type Runtime struct {
 // hangs is an error, not a tracer that never starts.
 const requestTimeout = 5 * time.Second
 
-// NewRuntime returns a client of the API served at socket.
-func NewRuntime(socket string) *Runtime {
+// NewDockerAPI returns a client of Docker's API served at socket.
+func NewDockerAPI(socket string) *DockerAPI {
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", socket)
 	}}
-	return &Runtime{Socket: socket, http: &http.Client{Transport: tr}}
+	return &DockerAPI{socket: socket, http: &http.Client{Transport: tr}}
 }
 
-// FindRuntime returns a client of the first socket whose API answers.
-func FindRuntime(ctx context.Context, sockets []string) (*Runtime, error) {
+// Socket is where it connects.
+func (r *DockerAPI) Socket() string { return r.socket }
+
+// FindRuntime returns a client of the first socket whose API answers:
+// Docker's, else containerd's.
+func FindRuntime(ctx context.Context, sockets []string) (Runtime, error) {
 	var tried []string
 	for _, s := range sockets {
-		r := NewRuntime(s)
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := r.get(ctx, "/_ping", nil)
+		rt, err := answering(ctx, s)
 		cancel()
 		if err == nil {
-			return r, nil
+			return rt, nil
 		}
 		tried = append(tried, err.Error())
 	}
-	return nil, fmt.Errorf("no container runtime answers (%s): start one's API service (podman system service, dockerd)", strings.Join(tried, "; "))
+	return nil, fmt.Errorf("no container runtime answers (%s): start one's API service (podman system service, dockerd, containerd)", strings.Join(tried, "; "))
+}
+
+// answering is the client of the API served at socket, if one answers.
+func answering(ctx context.Context, socket string) (Runtime, error) {
+	d := NewDockerAPI(socket)
+	errDocker := d.get(ctx, "/_ping", nil)
+	if errDocker == nil {
+		return d, nil
+	}
+	c, err := NewContainerd(socket)
+	if err != nil {
+		return nil, errDocker
+	}
+	if err := c.ping(ctx); err != nil {
+		c.Close()
+		if strings.Contains(socket, "containerd") {
+			return nil, err
+		}
+		return nil, errDocker
+	}
+	return c, nil
 }
 
 // get reads path's JSON answer into out (nil: any 2xx answer).
-func (r *Runtime) get(ctx context.Context, path string, out any) error {
+func (r *DockerAPI) get(ctx context.Context, path string, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://runtime"+path, nil)
@@ -76,24 +117,24 @@ func (r *Runtime) get(ctx context.Context, path string, out any) error {
 		if errors.As(err, &u) {
 			err = u.Err // the dial's error, not the made-up URL
 		}
-		return fmt.Errorf("%s: %w", r.Socket, err)
+		return fmt.Errorf("%s: %w", r.socket, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("%s: GET %s: %s: %s", r.Socket, path, resp.Status, strings.TrimSpace(string(msg)))
+		return fmt.Errorf("%s: GET %s: %s: %s", r.socket, path, resp.Status, strings.TrimSpace(string(msg)))
 	}
 	if out == nil {
 		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("%s: GET %s: %w", r.Socket, path, err)
+		return fmt.Errorf("%s: GET %s: %w", r.socket, path, err)
 	}
 	return nil
 }
 
 // Running lists the running containers: IDs and names (no PIDs).
-func (r *Runtime) Running(ctx context.Context) ([]Info, error) {
+func (r *DockerAPI) Running(ctx context.Context) ([]Info, error) {
 	var list []struct {
 		ID     string `json:"Id"`
 		Names  []string
@@ -115,7 +156,7 @@ func (r *Runtime) Running(ctx context.Context) ([]Info, error) {
 
 // Inspect describes container id (an ID or a name), with its main PID (0
 // when it is not running).
-func (r *Runtime) Inspect(ctx context.Context, id string) (Info, error) {
+func (r *DockerAPI) Inspect(ctx context.Context, id string) (Info, error) {
 	var c struct {
 		ID    string `json:"Id"`
 		Name  string
@@ -146,7 +187,7 @@ type Event struct {
 // Events calls ready once the runtime streams its events (a start after
 // that is in the stream: list what runs then), then fn for each container
 // start and death, until ctx is done or the stream ends, and returns why.
-func (r *Runtime) Events(ctx context.Context, ready func(), fn func(Event)) error {
+func (r *DockerAPI) Events(ctx context.Context, ready func(), fn func(Event)) error {
 	filters := url.QueryEscape(`{"type":["container"]}`)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://runtime/events?filters="+filters, nil)
 	if err != nil {
@@ -154,14 +195,14 @@ func (r *Runtime) Events(ctx context.Context, ready func(), fn func(Event)) erro
 	}
 	resp, err := r.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s: events: %w", r.Socket, err)
+		return fmt.Errorf("%s: events: %w", r.socket, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s: events: %s", r.Socket, resp.Status)
+		return fmt.Errorf("%s: events: %s", r.socket, resp.Status)
 	}
 	ready()
-	return decodeEvents(ctx, r.Socket, resp.Body, fn)
+	return decodeEvents(ctx, r.socket, resp.Body, fn)
 }
 
 // decodeEvents reads Docker's event stream (which podman serves): each a

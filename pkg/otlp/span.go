@@ -122,6 +122,10 @@ func (x *Exporter) span(e *record.Exchange) *tracepb.Span {
 		if e.PodUID != "" {
 			a.add(a.str("k8s.pod.uid", strings.Clone(e.PodUID)))
 		}
+		if e.K8sPod != "" {
+			a.add(a.str("k8s.namespace.name", strings.Clone(e.K8sNamespace)), a.str("k8s.pod.name", strings.Clone(e.K8sPod)),
+				a.str("k8s.container.name", strings.Clone(e.ContainerName)))
+		}
 	}
 	// What httptrace knows that the conventions have no name for.
 	if e.Incomplete {

@@ -135,6 +135,14 @@ func appendJSON(b []byte, e *record.Exchange, s *sink) []byte {
 			b = strconv.AppendUint(b, uint64(e.ContainerPID), 10)
 		}
 	}
+	if e.K8sPod != "" {
+		b = append(b, `,"k8s_namespace":`...)
+		b = appendJSONString(b, e.K8sNamespace)
+		b = append(b, `,"k8s_pod":`...)
+		b = appendJSONString(b, e.K8sPod)
+		b = append(b, `,"k8s_container":`...)
+		b = appendJSONString(b, e.ContainerName)
+	}
 	if e.PodUID != "" {
 		b = append(b, `,"k8s_pod_uid":`...)
 		b = appendJSONString(b, e.PodUID)

@@ -132,6 +132,9 @@ func expected(e *record.Exchange, clock Clock) map[string]any {
 			m["container_pid"] = json.Number(fmt.Sprint(e.ContainerPID))
 		}
 	}
+	if e.K8sPod != "" {
+		m["k8s_namespace"], m["k8s_pod"], m["k8s_container"] = utf8Replaced(e.K8sNamespace), utf8Replaced(e.K8sPod), utf8Replaced(e.ContainerName)
+	}
 	if e.PodUID != "" {
 		m["k8s_pod_uid"] = e.PodUID
 	}
@@ -183,6 +186,10 @@ func TestJSONDecodesToEveryField(t *testing.T) {
 			e.ContainerPID = 1
 			e.ContainerName = "web"
 			e.PodUID = "5b3c1e2a-9d4f-4e6b-8a7c-0f1e2d3c4b5a"
+		})},
+		{"a pod's container, as the kubelet names it", tricky(func(e *record.Exchange) {
+			e.ContainerID = "3f1d8a6e2b9c4d7e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6"
+			e.ContainerPID, e.ContainerName, e.K8sPod, e.K8sNamespace = 1, "server", "web-0", "shop"
 		})},
 		{"in a container in the host's PID namespace", tricky(func(e *record.Exchange) {
 			e.ContainerID = "3f1d8a6e2b9c4d7e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6"
@@ -275,7 +282,8 @@ func TestJSONDecodesToEveryField(t *testing.T) {
 				{"grpc_response_messages", tc.e.GRPCService != "" && tc.e.GRPCResponseMessages >= 0},
 				{"grpc_status", tc.e.GRPCStatusSet}, {"grpc_message", tc.e.GRPCStatusSet},
 				{"reset", tc.e.Reset}, {"goaway", tc.e.GoAway}, {"unresolved", tc.e.Unresolved > 0},
-				{"container_id", tc.e.ContainerID != ""}, {"container_name", tc.e.ContainerName != ""}, {"container_pid", tc.e.ContainerPID != 0}, {"k8s_pod_uid", tc.e.PodUID != ""},
+				{"container_id", tc.e.ContainerID != ""}, {"container_name", tc.e.ContainerName != ""}, {"container_pid", tc.e.ContainerPID != 0},
+				{"k8s_namespace", tc.e.K8sPod != ""}, {"k8s_pod", tc.e.K8sPod != ""}, {"k8s_container", tc.e.K8sPod != ""}, {"k8s_pod_uid", tc.e.PodUID != ""},
 			} {
 				if opt.set {
 					keys = append(keys[:len(keys):len(keys)], opt.key)

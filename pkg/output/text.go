@@ -33,7 +33,11 @@ func NewText(w io.Writer, clock Clock) Sink {
 func appendText(b []byte, e *record.Exchange, s *sink) []byte {
 	b = s.appendTime(b, e)
 	b = append(b, ' ')
-	b = appendTextField(b, e.Comm)
+	if e.K8sPod != "" { // a pod's container: its names, not the command's
+		b = appendTextField(b, e.K8sPod+"/"+e.ContainerName)
+	} else {
+		b = appendTextField(b, e.Comm)
+	}
 	b = append(b, '[')
 	b = strconv.AppendUint(b, uint64(e.PID), 10)
 	b = append(b, '/')
@@ -105,7 +109,12 @@ func appendText(b []byte, e *record.Exchange, s *sink) []byte {
 		b = append(b, " unresolved="...)
 		b = strconv.AppendInt(b, int64(e.Unresolved), 10)
 	}
-	switch { // its name, else the short ID, as runtimes print it
+	switch { // its name, else the short ID, as runtimes print it (a pod's: the pod's namespace and the short ID)
+	case e.K8sPod != "":
+		b = append(b, " namespace="...)
+		b = appendTextField(b, e.K8sNamespace)
+		b = append(b, " container="...)
+		b = appendTextField(b, e.ContainerID[:min(len(e.ContainerID), 12)])
 	case e.ContainerName != "":
 		b = append(b, " container="...)
 		b = appendTextField(b, e.ContainerName)

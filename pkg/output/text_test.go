@@ -34,6 +34,10 @@ func TestTextLine(t *testing.T) {
 		{"in a named container", func(e *record.Exchange) {
 			e.ContainerID, e.ContainerName = "3f1d8a6e2b9c4d7e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6", "web 1"
 		}, `nginx[1234/1240] server 127.0.0.1:51234 -> 127.0.0.1:8080 "GET /api/v1/items?page=2&sort=name HTTP/1.1" 200 req=212 resp=2210 1.234ms container=web\x201`},
+		{"in a pod", func(e *record.Exchange) {
+			e.ContainerID, e.ContainerName = "3f1d8a6e2b9c4d7e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6", "server"
+			e.K8sPod, e.K8sNamespace = "web-0", "shop"
+		}, `web-0/server[1234/1240] server 127.0.0.1:51234 -> 127.0.0.1:8080 "GET /api/v1/items?page=2&sort=name HTTP/1.1" 200 req=212 resp=2210 1.234ms namespace=shop container=3f1d8a6e2b9c`},
 		{"an HTTP/2 gRPC call", func(e *record.Exchange) {
 			e.Method, e.Path, e.Proto, e.Stream, e.GRPCStatus, e.GRPCStatusSet, e.Unresolved = "POST", "/pkg.S/M", "HTTP/2", 5, 14, true, 1
 		}, `nginx[1234/1240] server 127.0.0.1:51234 -> 127.0.0.1:8080 "POST /pkg.S/M HTTP/2" 200 req=212 resp=2210 1.234ms stream=5 grpc=UNAVAILABLE(14) unresolved=1`},

@@ -257,6 +257,7 @@ func (p *Pipeline) emit(e *record.Exchange) {
 		// The exchange's latest time is the clock: no clock read per label.
 		c := r.Lookup(e.PID, time.Duration(max(e.RequestStartNs, e.RequestEndNs, e.ResponseStartNs, e.ResponseEndNs)))
 		e.ContainerID, e.ContainerName, e.ContainerPID, e.PodUID = c.ID, c.Name, c.PID, c.PodUID
+		e.K8sPod, e.K8sNamespace = c.Pod, c.Namespace
 	}
 	for _, s := range p.opts.Observers {
 		p.write(s, e)

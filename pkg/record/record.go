@@ -42,11 +42,14 @@ type Exchange struct {
 	ContainerName string // its name, when the container runtime told it
 	ContainerPID  uint32
 	PodUID        string
-	FD            int32
-	Conn          uint64 // connection id (the socket's inode number)
-	Side          Side
-	Client        string // ip:port
-	Server        string // ip:port
+	// The Kubernetes pod's name and namespace, when the runtime told them
+	// (ContainerName is then the pod's container's).
+	K8sPod, K8sNamespace string
+	FD                   int32
+	Conn                 uint64 // connection id (the socket's inode number)
+	Side                 Side
+	Client               string // ip:port
+	Server               string // ip:port
 
 	// The request. Empty for an unmatched response.
 	Method, Path, Proto string

@@ -17,7 +17,7 @@ import (
 
 // containerRuntime is the client of the runtime that names the selected
 // containers: the configured socket, or the first that answers.
-func containerRuntime(ctx context.Context, cfg config.Config) (*container.Runtime, error) {
+func containerRuntime(ctx context.Context, cfg config.Config) (container.Runtime, error) {
 	sockets := container.Sockets
 	if cfg.RuntimeSocket != "" {
 		sockets = []string{cfg.RuntimeSocket}
@@ -25,7 +25,8 @@ func containerRuntime(ctx context.Context, cfg config.Config) (*container.Runtim
 	return container.FindRuntime(ctx, sockets)
 }
 
-// selector follows the containers selected by name or ID. Each running one
+// selector follows the containers selected by name or ID, and those of the
+// pods selected (by the kubelet's labels on them). Each running one
 // has its cgroup tracked in the kernel, so that a process that forks or
 // execs in it is traced (one its runtime starts or execs into it is no
 // descendant of a traced process), and its running processes tracked. A
@@ -33,8 +34,9 @@ func containerRuntime(ctx context.Context, cfg config.Config) (*container.Runtim
 // makes a new cgroup, a re-creation a new ID); a death untracks its cgroup
 // unless the container runs again by then.
 type selector struct {
-	rt     *container.Runtime
+	rt     container.Runtime
 	want   []string
+	pods   []string // [NAMESPACE/]NAME
 	tr     *tracer.Tracer
 	probe  func(pid int) // probes the TLS libraries of a process found running (nil: no TLS)
 	labels *container.Resolver
@@ -54,14 +56,14 @@ const firstStream = 10 * time.Second
 func (s *selector) start(ctx context.Context) error {
 	s.cgroups = map[string]uint64{}
 	s.done = make(chan struct{})
-	s.log.WithField("socket", s.rt.Socket).Info("container runtime")
+	s.log.WithField("socket", s.rt.Socket()).Info("container runtime")
 	first := make(chan error, 1)
 	go s.follow(ctx, first)
 	select {
 	case err := <-first:
 		return err
 	case <-time.After(firstStream):
-		return fmt.Errorf("%s: no event stream after %s", s.rt.Socket, firstStream)
+		return fmt.Errorf("%s: no event stream after %s", s.rt.Socket(), firstStream)
 	}
 }
 
@@ -77,7 +79,7 @@ func (s *selector) follow(ctx context.Context, first chan<- error) {
 	for ctx.Err() == nil {
 		err := s.rt.Events(ctx, func() {
 			if broken {
-				s.log.WithField("socket", s.rt.Socket).Info("container runtime events: connected again")
+				s.log.WithField("socket", s.rt.Socket()).Info("container runtime events: connected again")
 			}
 			broken, pause = false, time.Second
 			s.selectRunning(ctx)
@@ -132,12 +134,31 @@ func (s *selector) selectRunning(ctx context.Context) {
 		case ambiguous:
 			s.log.WithField("container", w).Warn("an ID prefix that names more than one running container: none selected by it")
 		case len(ids) == 0:
-			s.log.WithFields(logrus.Fields{"container": w, "socket": s.rt.Socket}).Info("no such container running: traced once it starts")
+			s.log.WithFields(logrus.Fields{"container": w, "socket": s.rt.Socket()}).Info("no such container running: traced once it starts")
 		}
 		for _, id := range ids {
 			s.add(ctx, id)
 		}
 	}
+	for _, p := range s.pods {
+		n := 0
+		for _, c := range running {
+			if inPod(p, c.Labels) {
+				s.add(ctx, c.ID)
+				n++
+			}
+		}
+		if n == 0 {
+			s.log.WithFields(logrus.Fields{"pod": p, "socket": s.rt.Socket()}).Info("no container of this pod running: traced once one starts")
+		}
+	}
+}
+
+// inPod says whether a container with labels is one of pod p's,
+// [NAMESPACE/]NAME, as the kubelet labels them.
+func inPod(p string, labels map[string]string) bool {
+	ns, name := config.ParsePod(p)
+	return name != "" && labels[container.LabelPodName] == name && (ns == "" || labels[container.LabelPodNamespace] == ns)
 }
 
 // choose returns the IDs of the running containers selector w selects:
@@ -187,6 +208,16 @@ func (s *selector) event(ctx context.Context, e container.Event) {
 	for _, w := range s.want {
 		wanted = wanted || w == e.ID || w == name || isPrefix(w, e.ID)
 	}
+	if !wanted && len(s.pods) > 0 {
+		info, err := s.rt.Inspect(ctx, e.ID)
+		for _, p := range s.pods {
+			wanted = wanted || err == nil && inPod(p, info.Labels)
+		}
+		// A death of a container gone from the runtime: its cgroup, if
+		// tracked, goes.
+		_, tracked := s.tracked(e.ID)
+		wanted = wanted || !e.Started && tracked
+	}
 	switch {
 	case !wanted:
 	case e.Started:
@@ -205,7 +236,7 @@ func (s *selector) add(ctx context.Context, id string) {
 		return
 	}
 	log = log.WithField("container", info.Name)
-	s.labels.SetName(info.ID, info.Name)
+	s.labels.SetNames(info.ID, container.NamesOf(info))
 	// The cgroup first: a process that forks or execs from now on is
 	// tracked by the kernel, one running now by the scan below.
 	cg, err := container.CgroupID("/proc", info.PID, info.ID)
@@ -265,4 +296,12 @@ func (s *selector) untrack(log logrus.FieldLogger, cg uint64) {
 	if err := s.tr.TrackCgroup(cg, false); err != nil {
 		log.WithError(err).Debug("untracking a container's cgroup")
 	}
+}
+
+// tracked is the cgroup tracked for container id, if any.
+func (s *selector) tracked(id string) (uint64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cg, ok := s.cgroups[id]
+	return cg, ok
 }

@@ -35,3 +35,17 @@ func TestChoose(t *testing.T) {
 		}
 	}
 }
+
+// TestInPod: a pod selector matches the kubelet's labels, its namespace
+// when it names one, any namespace when not.
+func TestInPod(t *testing.T) {
+	labels := map[string]string{container.LabelPodName: "web-0", container.LabelPodNamespace: "shop"}
+	for p, want := range map[string]bool{"shop/web-0": true, "web-0": true, "other/web-0": false, "shop/web-1": false, "web": false} {
+		if got := inPod(p, labels); got != want {
+			t.Errorf("inPod(%q): %v, want %v", p, got, want)
+		}
+	}
+	if inPod("web-0", map[string]string{}) || inPod("web-0", nil) {
+		t.Error("a container with no pod's labels is in a pod")
+	}
+}

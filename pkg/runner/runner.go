@@ -74,8 +74,8 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	log, out := dst.Log, dst.Out
 	// The runtime that names the containers is asked first: nothing is
 	// loaded, or said, for a selection that cannot work.
-	var runtime *container.Runtime
-	if len(cfg.Containers) > 0 {
+	var runtime container.Runtime
+	if cfg.SelectsContainers() {
 		rt, err := containerRuntime(ctx, cfg)
 		if err != nil {
 			return Summary{}, &SetupError{Err: fmt.Errorf("containers: %w", err)}
@@ -98,7 +98,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	}
 	tr, err := tracer.Open(tracer.Options{PIDs: cfg.PIDs, Comms: cfg.Comms, CaptureBytes: cfg.CaptureBytes,
 		NoUnix: !cfg.UnixSockets, TLS: cfg.TLS, Plan: plan, Log: log, ServerPorts: server, ClientPorts: client,
-		AllProcesses: allProcs, WakeOnFork: cfg.TLS && tlsScope == libprobe.PerProcess, SelectCgroups: len(cfg.Containers) > 0})
+		AllProcesses: allProcs, WakeOnFork: cfg.TLS && tlsScope == libprobe.PerProcess, SelectCgroups: cfg.SelectsContainers()})
 	if err != nil {
 		if why := preflight.DefaultSystem.LoadRefusal(err); why != "" {
 			err = &SetupError{Err: fmt.Errorf("%w; %s", err, why)}
@@ -151,7 +151,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		libWatch = libs
 	}
 	if runtime != nil {
-		sel := &selector{rt: runtime, want: cfg.Containers, tr: tr, labels: containers, log: log}
+		sel := &selector{rt: runtime, want: cfg.Containers, pods: cfg.Pods, tr: tr, labels: containers, log: log}
 		if libs != nil {
 			sel.probe = libs.Running
 		}
@@ -162,7 +162,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		}
 		defer func() { stopSel(); sel.wait() }()
 	}
-	procs := pipeline.NewProcs(tr.TrackedPIDs(), len(cfg.Comms) > 0 || len(cfg.Ports) > 0 || len(cfg.Containers) > 0)
+	procs := pipeline.NewProcs(tr.TrackedPIDs(), len(cfg.Comms) > 0 || len(cfg.Ports) > 0 || cfg.SelectsContainers())
 	// Where each traced process runs is read while it is there to be read.
 	for _, pid := range tr.TrackedPIDs() {
 		containers.Lookup(uint32(pid), time.Duration(pipeline.MonotonicNow()))
@@ -213,6 +213,9 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 	}
 	if len(cfg.Containers) > 0 {
 		attached["containers"] = cfg.Containers
+	}
+	if len(cfg.Pods) > 0 {
+		attached["pods"] = cfg.Pods
 	}
 	if len(server) > 0 {
 		attached["ports"] = server

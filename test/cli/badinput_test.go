@@ -46,15 +46,15 @@ func TestBadInput(t *testing.T) {
 	if err := os.WriteFile(keyFile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	topKeys := "pids, comm, ports, containers, runtime_socket, attach, capture_bytes, max_header_bytes, capture_body_bytes, exchange_timeout, log_format, unix_sockets, tls, probes, redact, filter, metrics, routes, services, otlp"
+	topKeys := "pids, comm, ports, containers, pods, runtime_socket, attach, capture_bytes, max_header_bytes, capture_body_bytes, exchange_timeout, log_format, unix_sockets, tls, probes, redact, filter, metrics, routes, services, otlp"
 
 	cases := []badCase{
 		// Command line.
 		{name: "unknown flag", args: []string{"--colour"}, want: "flag provided but not defined: -colour (see httptrace --help)"},
 		{name: "stray argument", args: []string{"--pid", "1", "extra"}, want: `unexpected argument "extra" (see httptrace --help)`},
 		{name: "pid not a number", args: []string{"--pid", "x"}, want: `invalid value "x" for flag -pid: "x" is not a PID (see httptrace --help)`},
-		{name: "nothing to trace", want: "pids: no process to trace: list PIDs under pids, names under comm, ports under ports or containers under containers, " +
-			"or pass --pid, --comm, --port or --container"},
+		{name: "nothing to trace", want: "pids: no process to trace: list PIDs under pids, names under comm, ports under ports, containers under containers " +
+			"or pods under pods, or pass --pid, --comm, --port, --container or --pod"},
 		{name: "status class", args: []string{"--pid", "1", "--status", "6xx"}, want: `invalid value "6xx" for flag -status: "6xx" is not a status (want a code 100-599, a class 1xx-5xx, 0 or incomplete) (see httptrace --help)`},
 		{name: "latency word", args: []string{"--pid", "1", "--min-latency", "fast"}, want: `invalid value "fast" for flag -min-latency: "fast" is not a latency (want a positive duration, e.g. 100ms or 2s) (see httptrace --help)`},
 		{name: "port out of range", args: []string{"--port", "70000"}, want: `invalid value "70000" for flag -port: "70000" is not a TCP port (want 1 to 65535) (see httptrace --help)`},
@@ -126,7 +126,10 @@ func TestBadInput(t *testing.T) {
 			want: `{file}:2: runtime_socket: "run/x.sock" is not an absolute path`},
 		{name: "no container runtime", args: []string{"--container", "web", "--runtime-socket", "{dir}/none.sock", "--attach", "tracepoint"},
 			want: "containers: no container runtime answers ({dir}/none.sock: dial unix {dir}/none.sock: connect: no such file or directory): " +
-				"start one's API service (podman system service, dockerd)"},
+				"start one's API service (podman system service, dockerd, containerd)"},
+		{name: "pod name", args: []string{"--pod", "shop/Web_0"}, want: `pods: "shop/Web_0" is not a pod: [NAMESPACE/]NAME, lower-case letters, digits, - (and . in the name)`},
+		{name: "pod twice", args: []string{"-c", "{file}"}, yaml: "pods: [shop/web-0, shop/web-0]\n", want: `{file}:1: pods: "shop/web-0" is listed twice`},
+		{name: "pod namespace", args: []string{"--pod", "a/b/c"}, want: `pods: "a/b/c" is not a pod: [NAMESPACE/]NAME, lower-case letters, digits, - (and . in the name)`},
 
 		{name: "otlp endpoint", args: []string{"-c", "{file}"}, yaml: "pids: [1]\notlp:\n  endpoint: collector:4318\n",
 			want: `{file}:3: otlp.endpoint: "collector:4318" is not an http:// or https:// URL (e.g. http://127.0.0.1:4318)`},
