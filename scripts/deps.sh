@@ -12,6 +12,7 @@ base_pkgs=(
   bpftrace qemu-system-x86 busybox-static cpio gzip xz-utils iproute2 vagrant
   nginx haproxy python3 wrk nghttp2-client apache2-utils strace dbus-daemon dbus-bin caddy
   prometheus podman runc netavark iptables  # netavark sets up container networks with iptables
+  containerd  # Kubernetes nodes' runtime: pods are tested on a containerd of the test's own
   tmux  # the live view (--top) is tested in a real terminal
 )
 # libbpf 1.4 comes from bookworm-backports (bookworm's own is 1.1).
@@ -64,10 +65,10 @@ if [ -n "$need" ] || [ -n "$need_bp" ]; then
   fi
 fi
 
-# Caddy and Prometheus are test programs, not services of this machine:
-# their packages start one (Caddy on port 80, Prometheus on 9090) where
-# systemd runs.
-for svc in caddy prometheus prometheus-node-exporter; do
+# Caddy, Prometheus and containerd are test programs, not services of this
+# machine: their packages start one (Caddy on port 80, Prometheus on 9090,
+# containerd on its socket) where systemd runs.
+for svc in caddy prometheus prometheus-node-exporter containerd; do
   if [ -d /run/systemd/system ] && systemctl is-enabled "$svc.service" >/dev/null 2>&1; then
     systemctl disable --now "$svc.service" >/dev/null 2>&1 || true
   fi

@@ -81,6 +81,9 @@ type Record struct {
 	ContainerName   string            `json:"container_name"`
 	ContainerPID    int               `json:"container_pid"`
 	PodUID          string            `json:"k8s_pod_uid"`
+	K8sNamespace    string            `json:"k8s_namespace"`
+	K8sPod          string            `json:"k8s_pod"`
+	K8sContainer    string            `json:"k8s_container"`
 	Stream          uint32            `json:"stream"`
 	Authority       string            `json:"authority"`
 	Trailers        map[string]string `json:"trailers"`
