@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"testing"
 	"time"
 
-	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/httptrace/httptrace/pkg/bpfobj"
@@ -129,34 +127,10 @@ func TestHTTP2WholeCopy(t *testing.T) {
 	}
 	for _, legacy := range objects {
 		t.Run(map[bool]string{false: "current", true: "legacy"}[legacy], func(t *testing.T) {
-			ln, err := net.Listen("tcp4", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			c := startRole(t, "h2writer", ln.Addr().(*net.TCPAddr).Port)
-			peer, err := ln.Accept()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer peer.Close()
-			conn := socketInode(t, c.cmd.Process.Pid, c.expect(t, "connected")[0])
+			c, peer, conn := dialedRole(t, "h2writer")
 			const capture = 4096
-			log := logrus.New()
-			log.SetLevel(logrus.WarnLevel)
-			tr, err := Open(Options{PIDs: []int{c.cmd.Process.Pid}, CaptureBytes: capture, RingBytes: 4 << 20, WakeupBytes: 1,
-				Plan: plan, Log: log, Legacy: legacy})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tr.Close()
-			ch := make(chan []byte, 1024)
-			rb, err := tr.mod.InitRingBuf(bpfobj.MapEvents, ch)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rb.Poll(50)
-			defer rb.Close()
+			tr := openTracer(t, c.cmd.Process.Pid, plan, capture, 4<<20, legacy)
+			ch := ringOf(t, tr)
 
 			stream := h2Stream()
 			c.say(t, "go")

@@ -2,12 +2,9 @@ package tracer
 
 import (
 	"errors"
-	"net"
 	"syscall"
 	"testing"
 	"unsafe"
-
-	"github.com/sirupsen/logrus"
 
 	"github.com/httptrace/httptrace/pkg/bpfobj"
 	"github.com/httptrace/httptrace/pkg/event"
@@ -21,26 +18,8 @@ import (
 // nothing.
 func TestMuteRace(t *testing.T) {
 	_, plan := kernelPlan(t)
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c := startRole(t, "reader", ln.Addr().(*net.TCPAddr).Port)
-	peer, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	conn := socketInode(t, c.cmd.Process.Pid, c.expect(t, "connected")[0])
-
-	log := logrus.New()
-	log.SetLevel(logrus.WarnLevel)
-	tr, err := Open(Options{PIDs: []int{c.cmd.Process.Pid}, CaptureBytes: 4096, RingBytes: 1 << 20, WakeupBytes: 1, Plan: plan, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
+	c, peer, conn := dialedRole(t, "reader")
+	tr := openTracer(t, c.cmd.Process.Pid, plan, 4096, 1<<20, false)
 	read := func(what string) {
 		t.Helper()
 		if _, err := peer.Write([]byte(what)); err != nil {
@@ -81,26 +60,8 @@ func TestMuteRace(t *testing.T) {
 // connection's next write mutes it.
 func TestMuteEvicted(t *testing.T) {
 	_, plan := kernelPlan(t)
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c := startRole(t, "reader", ln.Addr().(*net.TCPAddr).Port)
-	peer, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	conn := socketInode(t, c.cmd.Process.Pid, c.expect(t, "connected")[0])
-
-	log := logrus.New()
-	log.SetLevel(logrus.WarnLevel)
-	tr, err := Open(Options{PIDs: []int{c.cmd.Process.Pid}, CaptureBytes: 4096, RingBytes: 1 << 20, WakeupBytes: 1, Plan: plan, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
+	c, peer, conn := dialedRole(t, "reader")
+	tr := openTracer(t, c.cmd.Process.Pid, plan, 4096, 1<<20, false)
 	send := func(what string) {
 		t.Helper()
 		if _, err := peer.Write([]byte(what)); err != nil {

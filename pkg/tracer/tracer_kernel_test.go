@@ -173,20 +173,8 @@ func traceChild(t *testing.T, host kernel.Host, plan probes.Plan, legacy bool) {
 	afd := c.expect(t, "accepted")[0]
 	connA := socketInode(t, c.cmd.Process.Pid, afd)
 
-	log := logrus.New()
-	log.SetLevel(logrus.WarnLevel)
-	tr, err := Open(Options{PIDs: []int{c.cmd.Process.Pid}, CaptureBytes: 4096, RingBytes: 1 << 20, WakeupBytes: 1, Plan: plan, Log: log, Legacy: legacy})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	ch := make(chan []byte, 1024)
-	rb, err := tr.mod.InitRingBuf(bpfobj.MapEvents, ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb.Poll(50)
-	defer rb.Close()
+	tr := openTracer(t, c.cmd.Process.Pid, plan, 4096, 1<<20, legacy)
+	ch := ringOf(t, tr)
 	var got records
 	drain := func(until func() bool, d time.Duration) {
 		deadline := time.After(d)
@@ -288,6 +276,54 @@ func traceChild(t *testing.T, host kernel.Host, plan probes.Plan, legacy bool) {
 			t.Errorf("kprobe_events after detach (%v):\n%s", err, events)
 		}
 	}
+}
+
+// openTracer opens a tracer of process pid with plan, copying capture
+// bytes of each call into a ring of ringBytes; it is closed when the test
+// ends.
+func openTracer(t *testing.T, pid int, plan probes.Plan, capture, ringBytes int, legacy bool) *Tracer {
+	t.Helper()
+	log := logrus.New()
+	log.SetLevel(logrus.WarnLevel)
+	tr, err := Open(Options{PIDs: []int{pid}, CaptureBytes: capture, RingBytes: ringBytes, WakeupBytes: 1, Plan: plan, Log: log, Legacy: legacy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tr.Close)
+	return tr
+}
+
+// ringOf reads tr's ring buffer into the channel it returns, until the
+// test ends.
+func ringOf(t *testing.T, tr *Tracer) chan []byte {
+	t.Helper()
+	ch := make(chan []byte, 1024)
+	rb, err := tr.mod.InitRingBuf(bpfobj.MapEvents, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb.Poll(50)
+	t.Cleanup(rb.Close)
+	return ch
+}
+
+// dialedRole runs the test binary in role, told the port of a listener
+// of the test's, and returns it once it has connected: the test's end of
+// the connection and the connection's id (the child's socket's inode).
+func dialedRole(t *testing.T, role string) (*child, net.Conn, uint64) {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c := startRole(t, role, ln.Addr().(*net.TCPAddr).Port)
+	peer, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	return c, peer, socketInode(t, c.cmd.Process.Pid, c.expect(t, "connected")[0])
 }
 
 func startChild(t *testing.T, port int) *child {

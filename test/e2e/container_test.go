@@ -72,19 +72,7 @@ func TestContainerSelection(t *testing.T) {
 
 	var sent []harness.Sent
 	send := func(addr, what string, n, hostPID int) []harness.Sent {
-		t.Helper()
-		var out []harness.Sent
-		c := harness.NewClient(false)
-		for i := 0; i < n; i++ {
-			id := harness.NewID(what)
-			a := c.Do(t, "GET", "http://"+addr+"/ok/"+id, "", map[string]string{harness.IDHeader: id})
-			if a.Status != 200 {
-				t.Fatalf("%s answered %d", addr, a.Status)
-			}
-			a.ServerPID = hostPID // it says its PID in the container; the records say the host's (0: not checked)
-			out = append(out, harness.Sent{ID: id, Method: "GET", Path: "/ok/" + id, Answer: a, Server: addr})
-		}
-		return out
+		return sendToContainer(t, addr, what, n, hostPID)
 	}
 	sent = append(sent, send(ctr.Addr, "sel", 3, ctr.HostPID)...)
 	send(twin.Addr, "twin", 3, 0) // not to be logged
@@ -125,6 +113,25 @@ func TestContainerSelection(t *testing.T) {
 		}
 	}
 	harness.Result("container-select", tr.Mode, good, sent)
+}
+
+// sendToContainer sends n GETs to the Go test server at addr, in a
+// container whose host PID is hostPID (0: not checked: the server says
+// its PID in the container, the records the host's).
+func sendToContainer(t *testing.T, addr, what string, n, hostPID int) []harness.Sent {
+	t.Helper()
+	var out []harness.Sent
+	c := harness.NewClient(false)
+	for i := 0; i < n; i++ {
+		id := harness.NewID(what)
+		a := c.Do(t, "GET", "http://"+addr+"/ok/"+id, "", map[string]string{harness.IDHeader: id})
+		if a.Status != 200 {
+			t.Fatalf("%s answered %d", addr, a.Status)
+		}
+		a.ServerPID = hostPID
+		out = append(out, harness.Sent{ID: id, Method: "GET", Path: "/ok/" + id, Answer: a, Server: addr})
+	}
+	return out
 }
 
 // containerCount sums the server duration counts the metrics endpoint at

@@ -23,19 +23,7 @@ func TestPodSelection(t *testing.T) {
 	tr := harness.StartTracer(t, harness.Mode(), nil, "--pod", "shop/web-0", "--runtime-socket", cd.Socket)
 
 	send := func(addr, what string, n, hostPID int) []harness.Sent {
-		t.Helper()
-		var out []harness.Sent
-		c := harness.NewClient(false)
-		for i := 0; i < n; i++ {
-			id := harness.NewID(what)
-			a := c.Do(t, "GET", "http://"+addr+"/ok/"+id, "", map[string]string{harness.IDHeader: id})
-			if a.Status != 200 {
-				t.Fatalf("%s answered %d", addr, a.Status)
-			}
-			a.ServerPID = hostPID // it says its PID in the container; the records say the host's
-			out = append(out, harness.Sent{ID: id, Method: "GET", Path: "/ok/" + id, Answer: a, Server: addr})
-		}
-		return out
+		return sendToContainer(t, addr, what, n, hostPID)
 	}
 	sent := send(web0.Addr, "pod", 3, web0.HostPID)
 	send(web1.Addr, "other-pod", 3, 0) // not to be logged
