@@ -67,8 +67,9 @@ Flags:
                          repeatable, adds to the config's pods
       --runtime-socket P the runtime's API socket (default: the first of
                          /run/podman/podman.sock, /run/docker.sock,
-                         /var/run/docker.sock and
-                         /run/containerd/containerd.sock that answers)
+                         /var/run/docker.sock, /run/containerd/containerd.sock
+                         and /run/k3s/containerd/containerd.sock that
+                         answers; containerd's first with --pod)
       --attach MODE      auto, kprobe or tracepoint (overrides the config)
       --log-format FMT   text or json (overrides the config)
       --duration D       stop after D (e.g. 30s); default: until SIGINT/SIGTERM,

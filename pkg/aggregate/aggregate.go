@@ -72,8 +72,11 @@ type Key struct {
 	// one ("0" OK ... "16"), "" otherwise.
 	GRPCStatus string
 	// Where the traced process runs: container.id, container.name (when
-	// the runtime named it), k8s.pod.uid; empty for a host process.
+	// the runtime named it), k8s.pod.uid, and k8s.namespace.name and
+	// k8s.pod.name (when the runtime named the pod); empty for a host
+	// process.
 	ContainerID, ContainerName, PodUID string
+	K8sNamespace, K8sPod               string
 }
 
 // Histogram counts observations into buckets: Counts[i] those at most
@@ -212,7 +215,8 @@ func (a *Aggregator) Write(e *record.Exchange) error {
 	// Valid UTF-8 before the series is looked up, as it is stored (a
 	// process may be named anything); allocates only for a name that is not.
 	k := Key{Service: validUTF8(sc.service), Side: e.Side, Method: Method(e.Method), Status: e.Status, Scheme: "http", Proto: ProtoVersion(e.Proto),
-		ContainerID: validUTF8(e.ContainerID), ContainerName: validUTF8(e.ContainerName), PodUID: validUTF8(e.PodUID)}
+		ContainerID: validUTF8(e.ContainerID), ContainerName: validUTF8(e.ContainerName), PodUID: validUTF8(e.PodUID),
+		K8sNamespace: validUTF8(e.K8sNamespace), K8sPod: validUTF8(e.K8sPod)}
 	if e.GRPCStatusSet && record.GRPCCodeName(e.GRPCStatus) != "" {
 		k.GRPCStatus = strconv.Itoa(e.GRPCStatus) // 0-16: no allocation
 	}
@@ -228,6 +232,7 @@ func (a *Aggregator) Write(e *record.Exchange) error {
 		// its buffers, and must be valid UTF-8 (a label value is).
 		k.Service, k.Route, k.ServerAddress = label(k.Service), label(k.Route), label(k.ServerAddress)
 		k.ContainerID, k.ContainerName, k.PodUID = label(k.ContainerID), label(k.ContainerName), label(k.PodUID)
+		k.K8sNamespace, k.K8sPod = label(k.K8sNamespace), label(k.K8sPod)
 		s = &Series{Key: k, Duration: newHistogram(DurationBounds), RequestBody: newHistogram(SizeBounds),
 			ResponseBody: newHistogram(SizeBounds), Created: now}
 		a.series[k] = s

@@ -29,8 +29,11 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 )
 
-// ContainerdSocket is where containerd serves its API.
-const ContainerdSocket = "/run/containerd/containerd.sock"
+// Where containerd serves its API: its own place, and k3s's.
+const (
+	ContainerdSocket    = "/run/containerd/containerd.sock"
+	K3sContainerdSocket = "/run/k3s/containerd/containerd.sock"
+)
 
 // The labels the kubelet (through the CRI) puts on a pod's containers,
 // and the one that marks a pod's sandbox (pause) container.
@@ -40,8 +43,15 @@ const (
 	LabelPodUID        = "io.kubernetes.pod.uid"
 	LabelContainerName = "io.kubernetes.container.name"
 	labelCRIKind       = "io.cri-containerd.kind"
+	labelDockerType    = "io.kubernetes.docker.type" // cri-dockerd's
 	labelNerdctlName   = "nerdctl/name"
 )
+
+// Sandbox says whether a container with labels is a pod's sandbox (its
+// pause container), which the kubelet labels with the pod's names too.
+func Sandbox(labels map[string]string) bool {
+	return labels[labelCRIKind] == "sandbox" || labels[labelDockerType] == "podsandbox"
+}
 
 // Containerd is a client of containerd's API, over every namespace
 // (k8s.io is the kubelet's).
@@ -90,8 +100,8 @@ func (c *Containerd) namespaces(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// Running lists the running containers of every namespace, with their
-// main PIDs and labels (a pod's sandbox is no container of its).
+// Running lists the running (and paused) containers of every namespace,
+// with their main PIDs and labels (a pod's sandbox is no container of its).
 func (c *Containerd) Running(ctx context.Context) ([]Info, error) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
@@ -106,7 +116,7 @@ func (c *Containerd) Running(ctx context.Context) ([]Info, error) {
 			return nil, fmt.Errorf("%s: tasks of %s: %w", c.socket, ns, err)
 		}
 		for _, t := range tasks.Tasks {
-			if t.Status != task.Status_RUNNING {
+			if t.Status != task.Status_RUNNING && t.Status != task.Status_PAUSED {
 				continue
 			}
 			id := t.ContainerID
@@ -114,8 +124,11 @@ func (c *Containerd) Running(ctx context.Context) ([]Info, error) {
 				id = t.ID
 			}
 			info, err := c.container(in(ctx, ns), id)
-			if err != nil || info.Labels[labelCRIKind] == "sandbox" {
+			if status.Code(err) == codes.NotFound || err == nil && Sandbox(info.Labels) {
 				continue // gone meanwhile, or a sandbox
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: container %s: %w", c.socket, id, err)
 			}
 			info.PID = int(t.Pid)
 			out = append(out, info)
@@ -163,7 +176,7 @@ func (c *Containerd) Inspect(ctx context.Context, id string) (Info, error) {
 			return Info{}, fmt.Errorf("%s: container %s: %w", c.socket, id, err)
 		}
 		t, err := tasksapi.NewTasksClient(c.conn).Get(in(ctx, ns), &tasksapi.GetRequest{ContainerID: id})
-		if err == nil && t.Process.Status == task.Status_RUNNING {
+		if err == nil && (t.Process.Status == task.Status_RUNNING || t.Process.Status == task.Status_PAUSED) {
 			info.PID = int(t.Process.Pid)
 		}
 		return info, nil
@@ -171,15 +184,20 @@ func (c *Containerd) Inspect(ctx context.Context, id string) (Info, error) {
 	return Info{}, fmt.Errorf("%s: no container %s", c.socket, id)
 }
 
-// relistAfter is when Events calls ready a second time: containerd
+// RelistFirst is when Events calls ready a second time: containerd
 // registers a subscription some time after the call that makes it, and a
-// container that started in between is found running then.
-const relistAfter = time.Second
+// container that started in between is found running then. Later,
+// RelistEvery, ready reconciles what runs with what was seen (a
+// subscription that took longer, a death missed).
+const (
+	RelistFirst = time.Second
+	RelistEvery = 30 * time.Second
+)
 
-// Events calls ready once containerd streams its events (and again after
-// relistAfter), then fn for each container start and death (its task's
-// start and exit), until ctx is done or the stream ends, and returns why.
-// Every call is made from this goroutine.
+// Events calls ready once containerd streams its events, again after
+// RelistFirst and every RelistEvery, and fn for each container start and
+// death (its task's start and exit), until ctx is done or the stream
+// ends, and returns why. Every call is made from this goroutine.
 func (c *Containerd) Events(ctx context.Context, ready func(), fn func(Event)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -214,17 +232,21 @@ func (c *Containerd) Events(ctx context.Context, ready func(), fn func(Event)) e
 		}
 	}()
 	ready()
-	relist := time.After(relistAfter)
+	relist := time.NewTimer(RelistFirst)
+	defer relist.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-relist:
+		case <-relist.C:
 			ready()
+			relist.Reset(RelistEvery)
 		case r := <-ch:
 			switch {
-			case r.err != nil && (ctx.Err() != nil || errors.Is(r.err, io.EOF)):
+			case r.err != nil && ctx.Err() != nil:
 				return ctx.Err()
+			case errors.Is(r.err, io.EOF):
+				return fmt.Errorf("%s: the event stream ended", c.socket)
 			case r.err != nil:
 				return fmt.Errorf("%s: events: %w", c.socket, r.err)
 			case r.ok:

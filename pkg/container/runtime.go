@@ -18,7 +18,12 @@ import (
 )
 
 // Sockets are where the runtimes serve their API, tried in order.
-var Sockets = []string{"/run/podman/podman.sock", "/run/docker.sock", "/var/run/docker.sock", ContainerdSocket}
+var Sockets = []string{"/run/podman/podman.sock", "/run/docker.sock", "/var/run/docker.sock", ContainerdSocket, K3sContainerdSocket}
+
+// PodSockets are where a Kubernetes node's runtime serves its API, for
+// selecting pods: containerd's first (a node may run Docker beside the
+// containerd the kubelet uses), then the others.
+var PodSockets = append([]string{ContainerdSocket, K3sContainerdSocket}, Sockets[:3]...)
 
 // Runtime is a container runtime's API.
 type Runtime interface {
@@ -34,6 +39,8 @@ type Runtime interface {
 	// again), then fn for each container start and death, until ctx is
 	// done or the stream ends, and returns why.
 	Events(ctx context.Context, ready func(), fn func(Event)) error
+	// Close lets go of the connection.
+	Close() error
 }
 
 // Info is a running container as the runtime describes it.
@@ -65,6 +72,12 @@ func NewDockerAPI(socket string) *DockerAPI {
 
 // Socket is where it connects.
 func (r *DockerAPI) Socket() string { return r.socket }
+
+// Close closes its idle connections.
+func (r *DockerAPI) Close() error {
+	r.http.CloseIdleConnections()
+	return nil
+}
 
 // FindRuntime returns a client of the first socket whose API answers:
 // Docker's, else containerd's.

@@ -31,9 +31,9 @@ var Labels = []string{"http_request_method", "http_response_status_code", "http_
 var GRPCLabels = []string{"rpc_grpc_status_code"}
 
 // ContainerLabels follow Labels on the series of a process in a container
-// (container.id, container.name, k8s.pod.uid; a value may be empty): a
-// host process's series carry none.
-var ContainerLabels = []string{"container_id", "container_name", "k8s_pod_uid"}
+// (container.id, container.name, k8s.pod.uid, k8s.namespace.name,
+// k8s.pod.name; a value may be empty): a host process's series carry none.
+var ContainerLabels = []string{"container_id", "container_name", "k8s_pod_uid", "k8s_namespace_name", "k8s_pod_name"}
 
 // The HTTP metrics: a duration and two body size histograms for each side.
 type family struct {
@@ -115,7 +115,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			labels = append(labels, s.GRPCStatus)
 		}
 		if s.ContainerID != "" {
-			labels = append(labels, s.ContainerID, s.ContainerName, s.PodUID)
+			labels = append(labels, s.ContainerID, s.ContainerName, s.PodUID, s.K8sNamespace, s.K8sPod)
 		}
 		ch <- histogram(f.duration, &s.Duration, s.Created, labels)
 		ch <- histogram(f.requestBody, &s.RequestBody, s.Created, labels)

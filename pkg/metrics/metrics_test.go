@@ -30,6 +30,10 @@ func TestEndpoint(t *testing.T) {
 	// in the same metric family as the host's.
 	agg.Write(&record.Exchange{Comm: "goserver", Side: record.Server, Method: "GET", Path: "/users/7", Proto: "HTTP/1.1",
 		Status: 200, Server: "127.0.0.1:9090", RequestStartNs: 1, ResponseEndNs: 2, ContainerID: "3f1d8a6e2b9c", ContainerName: "web"})
+	// A pod's container: the pod's namespace and name too.
+	agg.Write(&record.Exchange{Comm: "goserver", Side: record.Server, Method: "GET", Path: "/", Proto: "HTTP/1.1",
+		Status: 200, Server: "127.0.0.1:9091", RequestStartNs: 1, ResponseEndNs: 2, ContainerID: "9a8b7c6d5e4f", ContainerName: "server",
+		K8sNamespace: "shop", K8sPod: "web-0"})
 	// gRPC calls over HTTP/2: the status code is a label of their own
 	// series; the server is the :authority.
 	for _, code := range []int{0, 5, 5} {
@@ -62,12 +66,13 @@ func TestEndpoint(t *testing.T) {
 		`http_server_response_body_size_bytes_sum{http_request_method="GET",http_response_status_code="200",http_route="/users/{id}",network_protocol_version="1.1",server_address="127.0.0.1",server_port="8080",service_name="nginx",url_scheme="http"} 10`,
 		`http_client_request_duration_seconds_bucket{http_request_method="POST",http_response_status_code="201",http_route="/api",network_protocol_version="1.1",server_address="api.example.com",server_port="443",service_name="curl",url_scheme="https",le="0.025"} 0`,
 		`http_client_request_body_size_bytes_sum{http_request_method="POST",http_response_status_code="201",http_route="/api",network_protocol_version="1.1",server_address="api.example.com",server_port="443",service_name="curl",url_scheme="https"} 2000`,
-		`http_server_request_duration_seconds_count{container_id="3f1d8a6e2b9c",container_name="web",http_request_method="GET",http_response_status_code="200",http_route="/users/{id}",k8s_pod_uid="",network_protocol_version="1.1",server_address="127.0.0.1",server_port="9090",service_name="goserver",url_scheme="http"} 1`,
+		`http_server_request_duration_seconds_count{container_id="3f1d8a6e2b9c",container_name="web",http_request_method="GET",http_response_status_code="200",http_route="/users/{id}",k8s_namespace_name="",k8s_pod_name="",k8s_pod_uid="",network_protocol_version="1.1",server_address="127.0.0.1",server_port="9090",service_name="goserver",url_scheme="http"} 1`,
+		`http_server_request_duration_seconds_count{container_id="9a8b7c6d5e4f",container_name="server",http_request_method="GET",http_response_status_code="200",http_route="/",k8s_namespace_name="shop",k8s_pod_name="web-0",k8s_pod_uid="",network_protocol_version="1.1",server_address="127.0.0.1",server_port="9091",service_name="goserver",url_scheme="http"} 1`,
 		`http_server_request_duration_seconds_count{http_request_method="POST",http_response_status_code="200",http_route="/pkg.S/Get",network_protocol_version="2",rpc_grpc_status_code="5",server_address="api",server_port="50051",service_name="grpcsrv",url_scheme="http"} 2`,
 		`http_server_request_duration_seconds_count{http_request_method="POST",http_response_status_code="200",http_route="/pkg.S/Get",network_protocol_version="2",rpc_grpc_status_code="0",server_address="api",server_port="50051",service_name="grpcsrv",url_scheme="http"} 1`,
 		"httptrace_events_lost_total 7",
 		"httptrace_route_overflow_total 0",
-		"httptrace_series 7",
+		"httptrace_series 8",
 	} {
 		if !strings.Contains(text, want+"\n") {
 			t.Errorf("no line %s in:\n%s", want, text)

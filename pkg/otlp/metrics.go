@@ -380,7 +380,7 @@ func (m *MetricExporter) resource(service string) *resource.Resource {
 // seriesAttributes are a series' attributes, named as the HTTP semantic
 // conventions name them (the Prometheus endpoint's labels, dotted).
 func seriesAttributes(s *aggregate.Series) attribute.Set {
-	kv := make([]attribute.KeyValue, 0, 11)
+	kv := make([]attribute.KeyValue, 0, 14)
 	str := func(k, v string) {
 		if v != "" {
 			kv = append(kv, attribute.String(k, v))
@@ -401,6 +401,11 @@ func seriesAttributes(s *aggregate.Series) attribute.Set {
 	str("container.id", s.ContainerID)
 	str("container.name", s.ContainerName)
 	str("k8s.pod.uid", s.PodUID)
+	if s.K8sPod != "" {
+		str("k8s.namespace.name", s.K8sNamespace)
+		str("k8s.pod.name", s.K8sPod)
+		str("k8s.container.name", s.ContainerName)
+	}
 	return attribute.NewSet(kv...)
 }
 

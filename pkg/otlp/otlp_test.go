@@ -369,7 +369,8 @@ func TestServicesAndFlags(t *testing.T) {
 	}
 	big := &record.Exchange{Comm: "big", Side: record.Client, Method: "GET", Path: "/a?q=1", Proto: "HTTP/1.1", Server: "10.0.0.2:8080",
 		Client: "10.0.0.1:4000", Headers: []record.Header{{Name: "User-Agent", Value: "ua"}}, Status: 200, GRPCService: "s", GRPCMethod: "m",
-		GRPCStatusSet: true, ContainerID: "c1", ContainerName: "web", PodUID: "p1", Gap: true, Adopted: true, RequestStartNs: 1, ResponseEndNs: 2}
+		GRPCStatusSet: true, ContainerID: "c1", ContainerName: "web", PodUID: "p1", K8sPod: "web-0", K8sNamespace: "shop",
+		Gap: true, Adopted: true, RequestStartNs: 1, ResponseEndNs: 2}
 	got := export(t, append(es, big)...)
 	if len(got) != len(es)+1 {
 		t.Fatalf("%d spans, want %d", len(got), len(es)+1)
@@ -384,7 +385,8 @@ func TestServicesAndFlags(t *testing.T) {
 	}
 	a := attrMap(got[len(es)].span)
 	for k, v := range map[string]string{"url.full": "http://10.0.0.2:8080/a?q=1", "user_agent.original": "ua", "rpc.method": "m",
-		"container.name": "web", "k8s.pod.uid": "p1", "httptrace.gap": "true", "httptrace.adopted": "true", "process.executable.name": "big"} {
+		"container.name": "web", "k8s.pod.uid": "p1", "k8s.pod.name": "web-0", "k8s.namespace.name": "shop", "k8s.container.name": "web",
+		"httptrace.gap": "true", "httptrace.adopted": "true", "process.executable.name": "big"} {
 		if a[k] != v {
 			t.Errorf("%s = %q, want %q (of %d attributes)", k, a[k], v, len(a))
 		}

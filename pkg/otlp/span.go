@@ -123,8 +123,13 @@ func (x *Exporter) span(e *record.Exchange) *tracepb.Span {
 			a.add(a.str("k8s.pod.uid", strings.Clone(e.PodUID)))
 		}
 		if e.K8sPod != "" {
-			a.add(a.str("k8s.namespace.name", strings.Clone(e.K8sNamespace)), a.str("k8s.pod.name", strings.Clone(e.K8sPod)),
-				a.str("k8s.container.name", strings.Clone(e.ContainerName)))
+			a.add(a.str("k8s.pod.name", strings.Clone(e.K8sPod)))
+			if e.K8sNamespace != "" {
+				a.add(a.str("k8s.namespace.name", strings.Clone(e.K8sNamespace)))
+			}
+			if e.ContainerName != "" {
+				a.add(a.str("k8s.container.name", strings.Clone(e.ContainerName)))
+			}
 		}
 	}
 	// What httptrace knows that the conventions have no name for.

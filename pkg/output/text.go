@@ -34,7 +34,11 @@ func appendText(b []byte, e *record.Exchange, s *sink) []byte {
 	b = s.appendTime(b, e)
 	b = append(b, ' ')
 	if e.K8sPod != "" { // a pod's container: its names, not the command's
-		b = appendTextField(b, e.K8sPod+"/"+e.ContainerName)
+		b = appendTextField(b, e.K8sPod)
+		if e.ContainerName != "" {
+			b = append(b, '/')
+			b = appendTextField(b, e.ContainerName)
+		}
 	} else {
 		b = appendTextField(b, e.Comm)
 	}

@@ -19,6 +19,9 @@ import (
 // containers: the configured socket, or the first that answers.
 func containerRuntime(ctx context.Context, cfg config.Config) (container.Runtime, error) {
 	sockets := container.Sockets
+	if len(cfg.Pods) > 0 {
+		sockets = container.PodSockets
+	}
 	if cfg.RuntimeSocket != "" {
 		sockets = []string{cfg.RuntimeSocket}
 	}
@@ -158,7 +161,8 @@ func (s *selector) selectRunning(ctx context.Context) {
 // [NAMESPACE/]NAME, as the kubelet labels them.
 func inPod(p string, labels map[string]string) bool {
 	ns, name := config.ParsePod(p)
-	return name != "" && labels[container.LabelPodName] == name && (ns == "" || labels[container.LabelPodNamespace] == ns)
+	return name != "" && labels[container.LabelPodName] == name && (ns == "" || labels[container.LabelPodNamespace] == ns) &&
+		!container.Sandbox(labels)
 }
 
 // choose returns the IDs of the running containers selector w selects:
@@ -213,10 +217,11 @@ func (s *selector) event(ctx context.Context, e container.Event) {
 		for _, p := range s.pods {
 			wanted = wanted || err == nil && inPod(p, info.Labels)
 		}
-		// A death of a container gone from the runtime: its cgroup, if
-		// tracked, goes.
-		_, tracked := s.tracked(e.ID)
-		wanted = wanted || !e.Started && tracked
+	}
+	if !wanted && !e.Started {
+		// A death of a container gone from the runtime (no name, no
+		// labels left to ask for): its cgroup, if tracked, goes.
+		_, wanted = s.tracked(e.ID)
 	}
 	switch {
 	case !wanted:
@@ -240,6 +245,10 @@ func (s *selector) add(ctx context.Context, id string) {
 	// The cgroup first: a process that forks or execs from now on is
 	// tracked by the kernel, one running now by the scan below.
 	cg, err := container.CgroupID("/proc", info.PID, info.ID)
+	if old, ok := s.tracked(info.ID); ok && err == nil && old == cg {
+		log.Debug("a selected container is traced already") // a relist's
+		return
+	}
 	if err != nil {
 		log.WithError(err).Warn("this container's cgroup cannot be selected in the kernel: a process started in it later is traced only if a traced one forks it")
 	} else {

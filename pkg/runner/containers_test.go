@@ -48,4 +48,13 @@ func TestInPod(t *testing.T) {
 	if inPod("web-0", map[string]string{}) || inPod("web-0", nil) {
 		t.Error("a container with no pod's labels is in a pod")
 	}
+	// The pod's sandbox (pause container) carries the pod's labels too.
+	for _, sandbox := range []map[string]string{{"io.cri-containerd.kind": "sandbox"}, {"io.kubernetes.docker.type": "podsandbox"}} {
+		for k, v := range labels {
+			sandbox[k] = v
+		}
+		if inPod("shop/web-0", sandbox) {
+			t.Errorf("a sandbox %v is one of the pod's containers", sandbox)
+		}
+	}
 }

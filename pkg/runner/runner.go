@@ -81,6 +81,7 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 			return Summary{}, &SetupError{Err: fmt.Errorf("containers: %w", err)}
 		}
 		runtime = rt
+		defer runtime.Close()
 	}
 	plan, err := prepare(cfg, log)
 	if err != nil {

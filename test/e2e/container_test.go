@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -97,7 +98,7 @@ func TestContainerSelection(t *testing.T) {
 
 	// The metrics count each exchange under the container's labels.
 	tr.WaitFor(t, waitForLogs, harness.AllLogged(sent))
-	counted := containerCount(t, metricsAddr, ctr.ID, name)
+	counted := metricCount(t, metricsAddr, `container_id="`+ctr.ID+`"`, `container_name="`+name+`"`)
 	if counted != len(sent) {
 		t.Errorf("http_server_request_duration_seconds_count under container %s: %d, want %d", name, counted, len(sent))
 	}
@@ -134,9 +135,9 @@ func sendToContainer(t *testing.T, addr, what string, n, hostPID int) []harness.
 	return out
 }
 
-// containerCount sums the server duration counts the metrics endpoint at
-// addr gives under container id, named name.
-func containerCount(t *testing.T, addr, id, name string) int {
+// metricCount sums the server duration counts the metrics endpoint at
+// addr gives on the series carrying every one of labels (name="value").
+func metricCount(t *testing.T, addr string, labels ...string) int {
 	t.Helper()
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
@@ -150,7 +151,7 @@ func containerCount(t *testing.T, addr, id, name string) int {
 	n := 0
 	for _, line := range strings.Split(string(body), "\n") {
 		if !strings.HasPrefix(line, "http_server_request_duration_seconds_count{") ||
-			!strings.Contains(line, `container_id="`+id+`"`) || !strings.Contains(line, `container_name="`+name+`"`) {
+			slices.ContainsFunc(labels, func(l string) bool { return !strings.Contains(line, l) }) {
 			continue
 		}
 		v, err := strconv.Atoi(line[strings.LastIndexByte(line, ' ')+1:])

@@ -5,29 +5,41 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/httptrace/httptrace/pkg/container"
 	"github.com/httptrace/httptrace/test/harness"
 )
 
-// TestPodSelection: containerd runs the containers of two pods as the
-// kubelet does (namespace k8s.io, the kubelet's labels, a 64-digit ID).
-// httptrace --pod shop/web-0, given containerd's socket, traces the first
-// pod's server and not the other pod's, and labels each exchange with the
-// pod's namespace, name and container; when the container is replaced (the
-// kubelet restarts one as a new container, a new ID), the new one is
-// traced from its start.
+// TestPodSelection: containerd runs containers as the kubelet does
+// (namespace k8s.io, the kubelet's labels, a 64-digit ID): pod shop/web-0's
+// server and its sandbox (labelled as the CRI labels a pause container),
+// pod shop/web-1's, and pod other/web-0's. httptrace --pod shop/web-0,
+// given containerd's socket, traces the first pod's server alone, and
+// labels each exchange with the pod's namespace, name and container (the
+// metrics too). When the container is replaced (the kubelet restarts one
+// as a new container, a new ID) after the runtime's second listing, the
+// new one is traced from its start event.
 func TestPodSelection(t *testing.T) {
 	cd := harness.StartContainerd(t)
 	web0 := cd.RunPodServer(t, "shop", "web-0", "server", harness.FreeAddr(t))
 	web1 := cd.RunPodServer(t, "shop", "web-1", "server", harness.FreeAddr(t))
-	tr := harness.StartTracer(t, harness.Mode(), nil, "--pod", "shop/web-0", "--runtime-socket", cd.Socket)
+	sandbox := cd.RunPodServer(t, "shop", "web-0", "POD", harness.FreeAddr(t), "io.cri-containerd.kind=sandbox")
+	elsewhere := cd.RunPodServer(t, "other", "web-0", "server", harness.FreeAddr(t))
+	metricsAddr := harness.FreeAddr(t)
+	tr := harness.StartTracer(t, harness.Mode(), nil, "--pod", "shop/web-0", "--runtime-socket", cd.Socket, "--metrics-addr", metricsAddr)
 
 	send := func(addr, what string, n, hostPID int) []harness.Sent {
 		return sendToContainer(t, addr, what, n, hostPID)
 	}
 	sent := send(web0.Addr, "pod", 3, web0.HostPID)
-	send(web1.Addr, "other-pod", 3, 0) // not to be logged
+	for _, other := range []*harness.PodContainer{web1, sandbox, elsewhere} {
+		send(other.Addr, "other", 2, 0) // not to be logged
+	}
 	ids := map[string]bool{web0.ID: true}
+
+	// After the second listing, a start is found by its event alone.
+	time.Sleep(container.RelistFirst + 500*time.Millisecond)
 
 	// The kubelet replaces the container: the old one goes, a new one (a
 	// new ID) of the same pod starts.
@@ -39,6 +51,11 @@ func TestPodSelection(t *testing.T) {
 	}, waitForLogs)
 	sent = append(sent, send(again.Addr, "replaced", 3, again.HostPID)...)
 
+	// The metrics count each exchange under the pod's labels.
+	tr.WaitFor(t, waitForLogs, harness.AllLogged(sent))
+	if n := metricCount(t, metricsAddr, `k8s_namespace_name="shop"`, `k8s_pod_name="web-0"`, `container_name="server"`); n != len(sent) {
+		t.Errorf("http_server_request_duration_seconds_count under pod shop/web-0: %d, want %d", n, len(sent))
+	}
 	good := finish(t, tr, "", sent)
 	for _, r := range tr.Records(t) {
 		if !ids[r.ContainerID] || r.K8sNamespace != "shop" || r.K8sPod != "web-0" || r.K8sContainer != "server" ||
@@ -46,8 +63,8 @@ func TestPodSelection(t *testing.T) {
 			delete(good, r.Header(harness.IDHeader))
 			t.Errorf("not labelled as container server of pod shop/web-0 (%s or %s): %s", web0.ID, again.ID, r.Line)
 		}
-		if r.Server == web1.Addr {
-			t.Errorf("the other pod's exchange logged: %s", r.Line)
+		if r.Server == web1.Addr || r.Server == sandbox.Addr || r.Server == elsewhere.Addr {
+			t.Errorf("another pod's, the sandbox's or another namespace's exchange logged: %s", r.Line)
 		}
 	}
 	harness.Result("pod-select", tr.Mode, good, sent)

@@ -76,9 +76,10 @@ type PodContainer struct {
 }
 
 // RunPodServer runs the stripped Go test server, listening at addr on the
-// host's network, as container name of pod namespace/pod, and waits until
-// it listens. It is removed when the test ends.
-func (c *Containerd) RunPodServer(t testing.TB, namespace, pod, name, addr string) *PodContainer {
+// host's network, as container name of pod namespace/pod (with labels,
+// key=value, added), and waits until it listens. It is removed when the
+// test ends.
+func (c *Containerd) RunPodServer(t testing.TB, namespace, pod, name, addr string, labels ...string) *PodContainer {
 	t.Helper()
 	bin := os.Getenv(StrippedGoServerEnv)
 	if bin == "" {
@@ -99,10 +100,13 @@ func (c *Containerd) RunPodServer(t testing.TB, namespace, pod, name, addr strin
 	rand.Read(raw)
 	p := &PodContainer{Server: &Server{Addr: addr}, ID: hex.EncodeToString(raw)}
 	t.Cleanup(func() { c.Remove(t, p.ID) })
-	out, err := c.run("run", "--detach", "--rootfs", "--net-host",
-		"--label", "io.kubernetes.pod.namespace="+namespace, "--label", "io.kubernetes.pod.name="+pod,
-		"--label", "io.kubernetes.container.name="+name, "--label", "io.kubernetes.pod.uid=0f3c6a4e-1b2d-4c5e-8f90-"+p.ID[:12],
-		rootfs, p.ID, "/goserver", addr)
+	args := []string{"run", "--detach", "--rootfs", "--net-host",
+		"--label", "io.kubernetes.pod.namespace=" + namespace, "--label", "io.kubernetes.pod.name=" + pod,
+		"--label", "io.kubernetes.container.name=" + name, "--label", "io.kubernetes.pod.uid=0f3c6a4e-1b2d-4c5e-8f90-" + p.ID[:12]}
+	for _, l := range labels {
+		args = append(args, "--label", l)
+	}
+	out, err := c.run(append(args, rootfs, p.ID, "/goserver", addr)...)
 	if err != nil {
 		t.Fatalf("ctr run (pod %s/%s, container %s): %v: %s", namespace, pod, name, err, out)
 	}
