@@ -6,16 +6,18 @@
 
 /*
  * Go's register ABI (Go 1.17 and later): the receiver and the slice's
- * pointer in the first two integer registers, the result in the first,
- * the current goroutine (g) in a register of its own.
+ * pointer and length in the first three integer registers, the result in
+ * the first, the current goroutine (g) in a register of its own.
  */
 #if defined(__TARGET_ARCH_x86)
 #define GO_ARG1(ctx) ((ctx)->ax)
 #define GO_ARG2(ctx) ((ctx)->bx)
+#define GO_ARG3(ctx) ((ctx)->cx)
 #define GO_G(ctx) ((ctx)->r14)
 #elif defined(__TARGET_ARCH_arm64)
 #define GO_ARG1(ctx) ((ctx)->regs[0])
 #define GO_ARG2(ctx) ((ctx)->regs[1])
+#define GO_ARG3(ctx) ((ctx)->regs[2])
 #define GO_G(ctx) ((ctx)->regs[28])
 #endif
 
@@ -64,7 +66,7 @@ static __always_inline __s32 go_conn_fd(__u64 c)
 /*
  * A goroutine enters (*Conn).Read or Write: find the connection under it
  * now (its syscalls, nested or not, are then known as TLS records and
- * dropped) and save the call for a return.
+ * dropped); send a Write's bytes, save a Read for its return.
  */
 static __always_inline int on_go_tls_entry(struct pt_regs *ctx, __u8 dir)
 {
@@ -99,12 +101,32 @@ static __always_inline int on_go_tls_entry(struct pt_regs *ctx, __u8 dir)
 	tc.fd = fd;
 	tc.dir = dir;
 	tc.go = 1;
+	if (dir == HTTPTRACE_DIR_SEND) {
+		/*
+		 * A Write's bytes are sent at its entry, all its slice holds:
+		 * (*Conn).Write writes them all or fails the connection. By its
+		 * return the connection may be gone, and its entry with it (the
+		 * peer read them and hung up, and another goroutine closed the
+		 * socket before this one ran again). A function whose stack must
+		 * grow runs its entry again: the call saved until the return
+		 * says its bytes went already.
+		 */
+		struct tls_call *prev = bpf_map_lookup_elem(&go_tls_calls, &key);
+		__s64 n = (__s64)GO_ARG3(ctx);
+
+		if (prev && prev->sent && prev->tls == tc.tls && prev->buf == tc.buf && prev->size_ptr == (__u64)n)
+			return 0;
+		if (n > 0)
+			tls_send(&tc, n, pid_tgid);
+		tc.sent = 1;
+		tc.size_ptr = n; /* the length, to know the entry again */
+	}
 	if (bpf_map_update_elem(&go_tls_calls, &key, &tc, BPF_ANY))
 		stat_inc(HTTPTRACE_STAT_TLS_UNPLACED); /* its return will find nothing */
 	return 0;
 }
 
-/* A goroutine's (*Conn).Read or Write returns (n int, err error): send its n bytes. */
+/* A goroutine's (*Conn).Read returns (n int, err error): send its n bytes (a Write's were sent at its entry). */
 static __always_inline int on_go_tls_return(struct pt_regs *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -117,7 +139,7 @@ static __always_inline int on_go_tls_return(struct pt_regs *ctx)
 		return 0;
 	tc = *slot;
 	bpf_map_delete_elem(&go_tls_calls, &key);
-	if (n > 0)
+	if (n > 0 && !tc.sent)
 		tls_send(&tc, n, pid_tgid);
 	return 0;
 }
