@@ -202,21 +202,25 @@ func isPrefix(w, id string) bool {
 
 // event follows a start or a death of a selected container.
 func (s *selector) event(ctx context.Context, e container.Event) {
+	// One lookup, when the event lacks the name (an old Docker stream's,
+	// containerd's) or pods are selected (their labels are asked for).
+	var info container.Info
+	var found bool
+	if e.Name == "" || len(s.pods) > 0 {
+		var err error
+		info, err = s.rt.Inspect(ctx, e.ID)
+		found = err == nil
+	}
 	name := e.Name
-	if name == "" { // an old stream's: the name is asked for
-		if info, err := s.rt.Inspect(ctx, e.ID); err == nil {
-			name = info.Name
-		}
+	if name == "" && found {
+		name = info.Name
 	}
 	wanted := false
 	for _, w := range s.want {
 		wanted = wanted || w == e.ID || w == name || isPrefix(w, e.ID)
 	}
-	if !wanted && len(s.pods) > 0 {
-		info, err := s.rt.Inspect(ctx, e.ID)
-		for _, p := range s.pods {
-			wanted = wanted || err == nil && inPod(p, info.Labels)
-		}
+	for _, p := range s.pods {
+		wanted = wanted || found && inPod(p, info.Labels)
 	}
 	if !wanted && !e.Started {
 		// A death of a container gone from the runtime (no name, no
