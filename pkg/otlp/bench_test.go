@@ -43,7 +43,7 @@ func BenchmarkExport(b *testing.B) {
 		RequestStartNs: 1, RequestEndNs: 2, ResponseStartNs: 3, ResponseEndNs: 4, Status: 200, ResponseBodyBytes: 612}
 	b.ReportAllocs()
 	for b.Loop() {
-		for len(x.queue) > cap(x.queue)/2 {
+		for x.waiting() > x.opts.Queue/2 {
 			time.Sleep(time.Millisecond) // the worker's pace, not drops
 		}
 		x.Write(e)

@@ -1,10 +1,11 @@
 // Package otlp exports each exchange as an OpenTelemetry span over OTLP
-// (gRPC or http/protobuf). The spans are built as OTLP messages directly
-// and sent in batches with the OpenTelemetry Go SDK's OTLP clients (their
-// configuration from the OTEL_EXPORTER_OTLP_ variables, their retries with
-// backoff); the SDK's tracer is not used: an exchange is a finished span
-// already, and building one through the SDK cost several times as much.
-// Write never blocks: a span waits in a bounded queue; when the queue is
+// (gRPC or http/protobuf). The spans are written in OTLP's wire form as
+// they come (wire.go) and sent in batches with the OpenTelemetry Go SDK's
+// OTLP clients (their configuration from the OTEL_EXPORTER_OTLP_
+// variables, their retries with backoff); neither the SDK's tracer nor a
+// message per span is used: an exchange is a finished span already, and
+// building one as a message cost several times as much as its bytes.
+// Write never blocks: spans wait in a bounded queue; when the queue is
 // full, or when the backend refuses a batch after the retries, its spans
 // are dropped and counted, and a warning says so at most once a minute.
 package otlp
@@ -27,7 +28,6 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/httptrace/httptrace/pkg/config"
 	"github.com/httptrace/httptrace/pkg/output"
@@ -43,7 +43,19 @@ const (
 
 // Defaults of Options.
 const (
-	DefaultQueue = 4096
+	// DefaultQueue is half a second of spans at 30,000 exchanges a
+	// second, about 8 MiB: the worker's upload waits for the CPU when the
+	// host is busy (the backend's latency is the client's, below).
+	DefaultQueue = 16384
+	// chunkSpans and chunkBytes bound a chunk: the spans of one service
+	// that Write gathers before they join the queue together (Flush
+	// sends them sooner).
+	chunkSpans = 64
+	chunkBytes = 64 << 10
+	// freeChunks is how many sent chunks are kept for reuse (at most
+	// freeChunks*2*chunkBytes bytes), enough for two batches when Flush
+	// sends a chunk of a few spans each time.
+	freeChunks = 64
 	// MaxServices caps the services whose resources are kept; a later
 	// service's is made again for each batch.
 	MaxServices = 64
@@ -86,16 +98,30 @@ type Stats struct {
 type Exporter struct {
 	opts   Options
 	client otlptrace.Client
-	queue  chan *pending
-	done   chan struct{}
-	closed bool // Close ran: Write and Close are called from one goroutine
+	queue  queue
+	wake   chan struct{} // a batch's worth waits
+	stop   chan struct{} // Close ran
+	done   chan struct{} // the worker returned
+	closed bool          // Close ran: Write, Flush and Close are called from one goroutine
+
+	// Write's: the chunks being filled, by service and in the order
+	// their services came; one span's bytes, its route and its name.
+	open             map[string]*chunk
+	order            []*chunk
+	chunkMax         int
+	body, route, tmp []byte
+	// free are chunks the worker sent, for Write to fill again: their
+	// buffers grown already (a sync.Pool loses them at each collection).
+	free chan *chunk
 	// ctx is the sends'; Close cancels it when its time is up.
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// The worker's.
-	resources *resources
-	batch     []*pending
+	// The worker's: what it took from the queue, as batches.
+	taken      []*chunk
+	resources  *resources
+	batch      []*chunk
+	batchSpans int
 
 	exported, dropped atomic.Uint64
 	warnMu            sync.Mutex
@@ -127,8 +153,9 @@ func New(opts Options) (*Exporter, error) {
 	if err := client.Start(context.Background()); err != nil {
 		return nil, fmt.Errorf("starting the OTLP client: %w", err)
 	}
-	x := &Exporter{opts: opts, client: client, queue: make(chan *pending, opts.Queue), done: make(chan struct{}),
-		resources: newResources(opts.Log)}
+	x := &Exporter{opts: opts, client: client, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		open: map[string]*chunk{}, chunkMax: min(chunkSpans, opts.Queue), resources: newResources(opts.Log)}
+	x.free = make(chan *chunk, freeChunks)
 	x.ctx, x.cancel = context.WithCancel(context.Background())
 	go x.run()
 	return x, nil
@@ -229,31 +256,6 @@ func mergeHeaders(signal string, configured map[string]string) map[string]string
 	return out
 }
 
-// pending is one span waiting, with its service.
-type pending struct {
-	service string
-	span    *tracepb.Span
-}
-
-// Write implements output.Sink: the exchange's span joins the queue, or
-// is dropped and counted when the queue is full.
-func (x *Exporter) Write(e *record.Exchange) error {
-	if x.closed {
-		x.drop(1, nil)
-		return nil
-	}
-	p := &pending{service: strings.Clone(x.opts.Service(e)), span: x.span(e)}
-	select {
-	case x.queue <- p:
-	default:
-		x.drop(1, nil)
-	}
-	return nil
-}
-
-// Flush implements output.Sink: the queue is the worker's to empty.
-func (x *Exporter) Flush() error { return nil }
-
 // Stats are the counts so far.
 func (x *Exporter) Stats() Stats {
 	return Stats{Exported: x.exported.Load(), Dropped: x.dropped.Load()}
@@ -262,8 +264,11 @@ func (x *Exporter) Stats() Stats {
 // Close sends what waits, within timeout: what it cannot is dropped and
 // counted.
 func (x *Exporter) Close(timeout time.Duration) error {
+	if !x.closed {
+		x.Flush()
+	}
 	x.closed = true
-	close(x.queue)
+	close(x.stop)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	select {
@@ -282,37 +287,18 @@ func (x *Exporter) Close(timeout time.Duration) error {
 	return err
 }
 
-// run batches the queue's spans and sends them.
-func (x *Exporter) run() {
-	defer close(x.done)
-	tick := time.NewTicker(batchEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case p, ok := <-x.queue:
-			if !ok {
-				x.send()
-				return
-			}
-			x.batch = append(x.batch, p)
-			if len(x.batch) >= batchMax {
-				x.send()
-			}
-		case <-tick.C:
-			x.send()
-		}
-	}
-}
-
 // send sends the batch, its spans grouped by service, and counts them.
 func (x *Exporter) send() {
 	if len(x.batch) == 0 {
 		return
 	}
-	n := uint64(len(x.batch))
+	n := uint64(x.batchSpans)
 	rs := x.resources.group(x.batch)
+	for _, c := range x.batch {
+		x.release(c)
+	}
 	clear(x.batch)
-	x.batch = x.batch[:0]
+	x.batch, x.batchSpans = x.batch[:0], 0
 	if err := x.ctx.Err(); err != nil { // Close's time is up
 		x.drop(n, err)
 		return

@@ -12,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/httptrace/httptrace/pkg/config"
 	"github.com/httptrace/httptrace/pkg/output"
@@ -40,6 +41,37 @@ type client struct {
 	uploads int
 	stopped bool
 	reply   error // returned for every upload taken (a partial success)
+	err     error // the first batch that did not decode
+}
+
+// decodeSpans is what a backend reads of ss: its spans, once marshalled
+// and unmarshalled; a field it does not know, in a span, its status or
+// an attribute, is an error.
+func decodeSpans(ss *tracepb.ScopeSpans) ([]*tracepb.Span, error) {
+	raw, err := proto.Marshal(ss)
+	if err != nil {
+		return nil, err
+	}
+	var got tracepb.ScopeSpans
+	if err := proto.Unmarshal(raw, &got); err != nil {
+		return nil, err
+	}
+	if u := got.ProtoReflect().GetUnknown(); len(u) > 0 {
+		return nil, fmt.Errorf("scope spans: unknown fields %x", u)
+	}
+	for _, s := range got.Spans {
+		unknown := len(s.ProtoReflect().GetUnknown())
+		if s.Status != nil {
+			unknown += len(s.Status.ProtoReflect().GetUnknown())
+		}
+		for _, kv := range s.Attributes {
+			unknown += len(kv.ProtoReflect().GetUnknown()) + len(kv.Value.ProtoReflect().GetUnknown())
+		}
+		if unknown > 0 {
+			return nil, fmt.Errorf("span %q: %d bytes of unknown fields", s.Name, unknown)
+		}
+	}
+	return got.Spans, nil
 }
 
 func (c *client) Start(context.Context) error { return nil }
@@ -72,7 +104,11 @@ func (c *client) UploadTraces(ctx context.Context, rs []*tracepb.ResourceSpans) 
 			}
 		}
 		for _, ss := range r.ScopeSpans {
-			for _, s := range ss.Spans {
+			spans, err := decodeSpans(ss)
+			if err != nil && c.err == nil {
+				c.err = err
+			}
+			for _, s := range spans {
 				c.spans = append(c.spans, sent{svc, s})
 			}
 		}
@@ -100,6 +136,9 @@ func export(t *testing.T, es ...*record.Exchange) []sent {
 	}
 	if err := x.Close(5 * time.Second); err != nil {
 		t.Fatal(err)
+	}
+	if c.err != nil {
+		t.Fatal(c.err)
 	}
 	if st := x.Stats(); st.Exported != uint64(len(c.spans)) || st.Dropped != 0 || !c.stopped {
 		t.Errorf("stats %+v, client stopped %v: want %d exported, none dropped, the client stopped", st, c.stopped, len(c.spans))

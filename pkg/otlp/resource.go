@@ -22,10 +22,15 @@ const scopeName = "httptrace"
 type resources struct {
 	log  logrus.FieldLogger
 	kept map[string]*resourcepb.Resource
+	// group's, kept from batch to batch: each service's place, the
+	// services, their spans.
+	at       map[string]int
+	services []string
+	spans    [][]byte
 }
 
 func newResources(log logrus.FieldLogger) *resources {
-	return &resources{log: log, kept: map[string]*resourcepb.Resource{}}
+	return &resources{log: log, kept: map[string]*resourcepb.Resource{}, at: map[string]int{}}
 }
 
 // of is service's resource.
@@ -63,21 +68,41 @@ func newResource(service string, log logrus.FieldLogger) *resource.Resource {
 	return res
 }
 
-// group puts a batch's spans under their services' resources.
-func (r *resources) group(batch []*pending) []*tracepb.ResourceSpans {
-	by := map[string]*tracepb.ScopeSpans{}
-	var out []*tracepb.ResourceSpans
-	for _, p := range batch {
-		ss := by[p.service]
-		if ss == nil {
-			ss = &tracepb.ScopeSpans{Scope: &commonpb.InstrumentationScope{Name: scopeName}}
-			by[p.service] = ss
-			out = append(out, &tracepb.ResourceSpans{Resource: r.of(p.service), ScopeSpans: []*tracepb.ScopeSpans{ss}})
+// group puts a batch's spans under their services' resources, the
+// services in the order they came. The spans' bytes are copied, into
+// buffers kept for the next batch: the chunks can be reused, and the
+// result is good until the next call.
+func (r *resources) group(batch []*chunk) []*tracepb.ResourceSpans {
+	clear(r.at)
+	r.services = r.services[:0]
+	for _, c := range batch {
+		i, ok := r.at[c.service]
+		if !ok {
+			i = len(r.services)
+			r.at[c.service] = i
+			r.services = append(r.services, c.service)
+			if i == len(r.spans) {
+				r.spans = append(r.spans, nil)
+			}
+			r.spans[i] = r.spans[i][:0]
 		}
-		ss.Spans = append(ss.Spans, p.span)
+		r.spans[i] = append(r.spans[i], c.spans...)
+	}
+	out := make([]*tracepb.ResourceSpans, len(r.services))
+	for i, svc := range r.services {
+		out[i] = &tracepb.ResourceSpans{Resource: r.of(svc), ScopeSpans: []*tracepb.ScopeSpans{scopeSpans(r.spans[i])}}
+	}
+	// A buffer grown past what batches need is not kept.
+	for i := range r.spans {
+		if cap(r.spans[i]) > maxKeptBatch {
+			r.spans[i] = nil
+		}
 	}
 	return out
 }
+
+// maxKeptBatch is the most bytes of spans a kept buffer holds.
+const maxKeptBatch = 4 << 20
 
 // keyValue is an attribute in OTLP's form.
 func keyValue(kv attribute.KeyValue) *commonpb.KeyValue {

@@ -11,8 +11,8 @@ import (
 
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/httptrace/httptrace/pkg/aggregate"
 	"github.com/httptrace/httptrace/pkg/record"
@@ -22,152 +22,163 @@ import (
 // tracestate).
 var traceContext propagation.TraceContext
 
-// span makes an exchange's span. Its strings are copies (a sink may not
-// keep the exchange's), and its attributes come from a few slabs.
-func (x *Exporter) span(e *record.Exchange) *tracepb.Span {
-	s := &tracepb.Span{Kind: tracepb.Span_SPAN_KIND_SERVER}
-	if e.Side == record.Client {
-		s.Kind = tracepb.Span_SPAN_KIND_CLIENT
+// appendSpan appends e's span to b as an entry of ScopeSpans.spans.
+func (x *Exporter) appendSpan(b []byte, e *record.Exchange) []byte {
+	s := x.body[:0]
+	var tid trace.TraceID
+	var parent trace.SpanContext
+	if record.HeaderValue(e.Headers, "traceparent") != "" {
+		parent = trace.SpanContextFromContext(traceContext.Extract(context.Background(), headerCarrier(e.Headers)))
+		if parent.IsValid() {
+			tid = parent.TraceID()
+		}
 	}
-	var name string
+	ids := newIDs(tid)
+	s = appendBytes(s, fieldTraceID, ids[:16])
+	s = appendBytes(s, fieldSpanID, ids[16:])
+	// A root is sampled, and its parent (none) not remote.
+	flags := uint32(trace.FlagsSampled) | uint32(tracepb.SpanFlags_SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK)
+	if parent.IsValid() {
+		if ts := parent.TraceState().String(); ts != "" {
+			s = appendString(s, fieldTraceState, ts)
+		}
+		sid := parent.SpanID()
+		s = appendBytes(s, fieldParentSpanID, sid[:])
+		flags = uint32(parent.TraceFlags()) | spanFlagsRemoteParent
+	}
+
 	method := aggregate.Method(e.Method)
 	path, query, _ := strings.Cut(e.Path, "?")
-	routed := ""
+	routed := x.route[:0]
 	if e.Method != "" && x.opts.Router != nil {
-		routed = x.opts.Router.Route(e.Path)
+		routed = x.opts.Router.AppendRoute(routed, e.Path)
+		x.route = routed
 	}
+	name := x.tmp[:0]
 	switch {
-	case e.Method == "":
-		name = "HTTP" // a response with no request
-	case method == aggregate.Other:
-		name = "HTTP"
-		if routed != "" {
-			name += " " + routed
+	case e.Method == "" || method == aggregate.Other: // a response with no request; a method not known
+		name = append(name, "HTTP"...)
+		if e.Method != "" && len(routed) > 0 {
+			name = append(append(name, ' '), routed...)
 		}
-	case routed != "":
-		name = method + " " + routed
+	case len(routed) > 0:
+		name = append(append(append(name, method...), ' '), routed...)
 	default:
-		name = method
+		name = append(name, method...)
 	}
-	s.Name = name
-	s.StartTimeUnixNano, s.EndTimeUnixNano = x.times(e)
-	a := newAttrs()
+	x.tmp = name
+	s = appendBytes(s, fieldName, validBytes(name))
+	kind := tracepb.Span_SPAN_KIND_SERVER
+	if e.Side == record.Client {
+		kind = tracepb.Span_SPAN_KIND_CLIENT
+	}
+	s = varint(append(s, tag(fieldKind, protowire.VarintType)), uint64(kind))
+	start, end := x.times(e)
+	s = protowire.AppendFixed64(append(s, tag(fieldStart, protowire.Fixed64Type)), start)
+	s = protowire.AppendFixed64(append(s, tag(fieldEnd, protowire.Fixed64Type)), end)
+
 	scheme := "http"
 	if e.TLS {
 		scheme = "https"
 	}
 	host, port := aggregate.ServerOf(e)
 	if e.Method != "" {
-		a.add(a.str("http.request.method", method))
+		s = appendStrAttr(s, "http.request.method", method)
 		if method == aggregate.Other {
-			a.add(a.str("http.request.method_original", strings.Clone(e.Method)))
+			s = appendStrAttr(s, "http.request.method_original", e.Method)
 		}
-		a.add(a.str("url.path", strings.Clone(path)))
+		s = appendStrAttr(s, "url.path", path)
 		if query != "" {
-			a.add(a.str("url.query", strings.Clone(query)))
+			s = appendStrAttr(s, "url.query", query)
 		}
-		if routed != "" {
-			a.add(a.str("http.route", routed))
+		if len(routed) > 0 {
+			s = appendBytesAttr(s, "http.route", validBytes(routed))
 		}
 		if e.Side == record.Client && port != 0 && strings.HasPrefix(path, "/") {
-			a.add(a.str("url.full", fullURL(scheme, host, port, e.Path)))
+			x.tmp = appendFullURL(x.tmp[:0], scheme, host, port, e.Path)
+			s = appendBytesAttr(s, "url.full", validBytes(x.tmp))
 		}
 	} else {
-		a.add(a.str("http.request.method", aggregate.Other)) // a response with no request
+		s = appendStrAttr(s, "http.request.method", aggregate.Other) // a response with no request
 	}
 	if e.Status != 0 {
-		a.add(a.int("http.response.status_code", int64(e.Status)))
+		s = appendIntAttr(s, "http.response.status_code", int64(e.Status))
 	}
 	if host != "" {
-		a.add(a.str("server.address", strings.Clone(host)))
+		s = appendStrAttr(s, "server.address", host)
 	}
 	if port != 0 {
-		a.add(a.int("server.port", int64(port)))
+		s = appendIntAttr(s, "server.port", int64(port))
 	}
 	if addr, err := netip.ParseAddrPort(e.Client); err == nil {
-		a.add(a.str("client.address", addr.Addr().String()), a.int("client.port", int64(addr.Port())))
+		var text [64]byte
+		s = appendBytesAttr(s, "client.address", addr.Addr().AppendTo(text[:0]))
+		s = appendIntAttr(s, "client.port", int64(addr.Port()))
 	} else if e.Client != "" || port == 0 {
 		// A unix socket's peer: its name, if any.
-		a.add(a.str("network.transport", "unix"))
+		s = appendStrAttr(s, "network.transport", "unix")
 		if e.Client != "" {
-			a.add(a.str("client.address", strings.Clone(e.Client)))
+			s = appendStrAttr(s, "client.address", e.Client)
 		}
 	}
-	a.add(a.str("url.scheme", scheme))
+	s = appendStrAttr(s, "url.scheme", scheme)
 	if v := aggregate.ProtoVersion(e.Proto); v != "" {
-		a.add(a.str("network.protocol.version", v))
+		s = appendStrAttr(s, "network.protocol.version", v)
 	}
 	if ua := record.HeaderValue(e.Headers, "User-Agent"); ua != "" {
-		a.add(a.str("user_agent.original", strings.Clone(ua)))
+		s = appendStrAttr(s, "user_agent.original", ua)
 	}
 	if e.Method != "" {
-		a.add(a.int("http.request.body.size", int64(e.RequestBodyBytes)))
+		s = appendIntAttr(s, "http.request.body.size", int64(e.RequestBodyBytes))
 	}
 	if e.Status != 0 {
-		a.add(a.int("http.response.body.size", int64(e.ResponseBodyBytes)))
+		s = appendIntAttr(s, "http.response.body.size", int64(e.ResponseBodyBytes))
 	}
 	if e.GRPCService != "" {
-		a.add(a.str("rpc.system", "grpc"), a.str("rpc.service", strings.Clone(e.GRPCService)),
-			a.str("rpc.method", strings.Clone(e.GRPCMethod)))
+		s = appendStrAttr(s, "rpc.system", "grpc")
+		s = appendStrAttr(s, "rpc.service", e.GRPCService)
+		s = appendStrAttr(s, "rpc.method", e.GRPCMethod)
 		if e.GRPCStatusSet {
-			a.add(a.int("rpc.grpc.status_code", int64(e.GRPCStatus)))
+			s = appendIntAttr(s, "rpc.grpc.status_code", int64(e.GRPCStatus))
 		}
 	}
-	a.add(a.int("process.pid", int64(e.PID)), a.str("process.executable.name", strings.Clone(e.Comm)))
+	s = appendIntAttr(s, "process.pid", int64(e.PID))
+	s = appendStrAttr(s, "process.executable.name", e.Comm)
 	if e.ContainerID != "" {
-		a.add(a.str("container.id", strings.Clone(e.ContainerID)))
+		s = appendStrAttr(s, "container.id", e.ContainerID)
 		if e.ContainerName != "" {
-			a.add(a.str("container.name", strings.Clone(e.ContainerName)))
+			s = appendStrAttr(s, "container.name", e.ContainerName)
 		}
 		if e.PodUID != "" {
-			a.add(a.str("k8s.pod.uid", strings.Clone(e.PodUID)))
+			s = appendStrAttr(s, "k8s.pod.uid", e.PodUID)
 		}
 		if e.K8sPod != "" {
-			a.add(a.str("k8s.pod.name", strings.Clone(e.K8sPod)))
+			s = appendStrAttr(s, "k8s.pod.name", e.K8sPod)
 			if e.K8sNamespace != "" {
-				a.add(a.str("k8s.namespace.name", strings.Clone(e.K8sNamespace)))
+				s = appendStrAttr(s, "k8s.namespace.name", e.K8sNamespace)
 			}
 			if e.ContainerName != "" {
-				a.add(a.str("k8s.container.name", strings.Clone(e.ContainerName)))
+				s = appendStrAttr(s, "k8s.container.name", e.ContainerName)
 			}
 		}
 	}
 	// What httptrace knows that the conventions have no name for.
-	if e.Incomplete {
-		a.add(a.flag("httptrace.incomplete", true))
-	}
-	if e.Unmatched {
-		a.add(a.flag("httptrace.unmatched", true))
-	}
-	if e.Gap {
-		a.add(a.flag("httptrace.gap", true))
-	}
-	if e.Adopted {
-		a.add(a.flag("httptrace.adopted", true))
-	}
-	code, msg, errType := status(e)
-	if code != tracepb.Status_STATUS_CODE_UNSET {
-		s.Status = &tracepb.Status{Code: code, Message: msg}
-		a.add(a.str("error.type", errType))
-	}
-	s.Attributes = a.out
-	var tid trace.TraceID
-	if record.HeaderValue(e.Headers, "traceparent") != "" {
-		parent := trace.SpanContextFromContext(traceContext.Extract(context.Background(), headerCarrier(e.Headers)))
-		if parent.IsValid() {
-			tid = parent.TraceID()
-			sid := parent.SpanID()
-			s.ParentSpanId = sid[:]
-			s.TraceState = parent.TraceState().String()
-			s.Flags = uint32(parent.TraceFlags()) | spanFlagsRemoteParent
+	for _, f := range [...]struct {
+		key string
+		on  bool
+	}{{"httptrace.incomplete", e.Incomplete}, {"httptrace.unmatched", e.Unmatched}, {"httptrace.gap", e.Gap}, {"httptrace.adopted", e.Adopted}} {
+		if f.on {
+			s = appendBoolAttr(s, f.key, true)
 		}
 	}
-	if s.Flags == 0 { // a root: sampled, and its parent (none) not remote
-		s.Flags = uint32(trace.FlagsSampled) | uint32(tracepb.SpanFlags_SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK)
+	if code, msg, errType := status(e); code != tracepb.Status_STATUS_CODE_UNSET {
+		s = appendStrAttr(s, "error.type", errType)
+		s = appendStatus(s, code, msg)
 	}
-	ids := newIDs(tid)
-	s.TraceId, s.SpanId = ids[:16], ids[16:]
-	return s
+	s = protowire.AppendTag(s, fieldFlags, protowire.Fixed32Type)
+	s = protowire.AppendFixed32(s, flags)
+	x.body = s
+	return appendScopeSpan(b, s)
 }
 
 // The span flags of OTLP (trace.proto): whether the parent is remote is
@@ -176,7 +187,7 @@ const spanFlagsRemoteParent = uint32(tracepb.SpanFlags_SPAN_FLAGS_CONTEXT_HAS_IS
 
 // newIDs is a trace ID (tid, or a new one when tid is not valid) and a new
 // span ID, in one array.
-func newIDs(tid trace.TraceID) *[24]byte {
+func newIDs(tid trace.TraceID) [24]byte {
 	var ids [24]byte
 	if tid.IsValid() {
 		copy(ids[:16], tid[:])
@@ -187,7 +198,7 @@ func newIDs(tid trace.TraceID) *[24]byte {
 	for {
 		binary.LittleEndian.PutUint64(ids[16:], rand.Uint64())
 		if [8]byte(ids[16:]) != ([8]byte{}) {
-			return &ids
+			return ids
 		}
 	}
 }
@@ -222,7 +233,7 @@ func status(e *record.Exchange) (code tracepb.Status_StatusCode, msg, errType st
 	case e.Status >= 500, e.Status >= 400 && e.Side == record.Client:
 		return tracepb.Status_STATUS_CODE_ERROR, "", strconv.Itoa(e.Status)
 	case e.GRPCStatusSet && e.GRPCStatus != 0 && (e.Side == record.Client || grpcServerFault[e.GRPCStatus]):
-		return tracepb.Status_STATUS_CODE_ERROR, strings.Clone(e.GRPCMessage), strconv.Itoa(e.GRPCStatus)
+		return tracepb.Status_STATUS_CODE_ERROR, e.GRPCMessage, strconv.Itoa(e.GRPCStatus)
 	}
 	return tracepb.Status_STATUS_CODE_UNSET, "", ""
 }
@@ -230,16 +241,18 @@ func status(e *record.Exchange) (code tracepb.Status_StatusCode, msg, errType st
 // grpcServerFault are the gRPC statuses that are a server's errors.
 var grpcServerFault = map[int]bool{2: true, 4: true, 12: true, 13: true, 14: true, 15: true}
 
-// fullURL is a client request's absolute URL.
-func fullURL(scheme, host string, port int, target string) string {
-	h := host
-	if strings.Contains(h, ":") {
-		h = "[" + h + "]"
+// appendFullURL appends a client request's absolute URL.
+func appendFullURL(b []byte, scheme, host string, port int, target string) []byte {
+	b = append(append(b, scheme...), "://"...)
+	if strings.Contains(host, ":") {
+		b = append(append(append(b, '['), host...), ']')
+	} else {
+		b = append(b, host...)
 	}
 	if (scheme == "http" && port != 80) || (scheme == "https" && port != 443) {
-		h += ":" + strconv.Itoa(port)
+		b = strconv.AppendInt(append(b, ':'), int64(port), 10)
 	}
-	return scheme + "://" + h + target
+	return append(b, target...)
 }
 
 // headerCarrier reads a request's headers for the propagator.
@@ -254,60 +267,3 @@ func (c headerCarrier) Keys() []string {
 	}
 	return keys
 }
-
-// attrs builds a span's attributes from slabs: a few allocations a span,
-// not three an attribute.
-type attrs struct {
-	kvs   []commonpb.KeyValue
-	vals  []commonpb.AnyValue
-	strs  []commonpb.AnyValue_StringValue
-	ints  []commonpb.AnyValue_IntValue
-	flags []commonpb.AnyValue_BoolValue
-	out   []*commonpb.KeyValue
-}
-
-// slabAttrs is how many attributes a slab holds: most spans have fewer.
-const slabAttrs = 20
-
-func newAttrs() *attrs {
-	return &attrs{kvs: make([]commonpb.KeyValue, 0, slabAttrs), vals: make([]commonpb.AnyValue, 0, slabAttrs),
-		strs: make([]commonpb.AnyValue_StringValue, 0, 13), ints: make([]commonpb.AnyValue_IntValue, 0, 7),
-		out: make([]*commonpb.KeyValue, 0, slabAttrs)}
-}
-
-// kv takes the next key-value of the slab and its value, to be set.
-func (a *attrs) kv(key string) (*commonpb.KeyValue, *commonpb.AnyValue) {
-	if len(a.kvs) == cap(a.kvs) {
-		a.kvs, a.vals = make([]commonpb.KeyValue, 0, slabAttrs), make([]commonpb.AnyValue, 0, slabAttrs)
-	}
-	a.kvs = a.kvs[:len(a.kvs)+1]
-	a.vals = a.vals[:len(a.vals)+1]
-	val := &a.vals[len(a.vals)-1]
-	kv := &a.kvs[len(a.kvs)-1]
-	kv.Key, kv.Value = key, val
-	return kv, val
-}
-
-func (a *attrs) str(key, v string) *commonpb.KeyValue {
-	kv, val := a.kv(key)
-	a.strs = append(a.strs, commonpb.AnyValue_StringValue{StringValue: v})
-	val.Value = &a.strs[len(a.strs)-1]
-	return kv
-}
-
-func (a *attrs) int(key string, n int64) *commonpb.KeyValue {
-	kv, val := a.kv(key)
-	a.ints = append(a.ints, commonpb.AnyValue_IntValue{IntValue: n})
-	val.Value = &a.ints[len(a.ints)-1]
-	return kv
-}
-
-func (a *attrs) flag(key string, v bool) *commonpb.KeyValue {
-	kv, val := a.kv(key)
-	a.flags = append(a.flags, commonpb.AnyValue_BoolValue{BoolValue: v})
-	val.Value = &a.flags[len(a.flags)-1]
-	return kv
-}
-
-// add puts kvs on the span.
-func (a *attrs) add(kvs ...*commonpb.KeyValue) { a.out = append(a.out, kvs...) }
