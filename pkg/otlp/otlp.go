@@ -44,9 +44,11 @@ const (
 // Defaults of Options.
 const (
 	// DefaultQueue is half a second of spans at 30,000 exchanges a
-	// second, about 8 MiB: the worker's upload waits for the CPU when the
-	// host is busy (the backend's latency is the client's, below).
+	// second: the worker's upload waits for the CPU when the host is busy
+	// (the backend's latency is the client's, below). queueBytes bounds
+	// the bytes the queue holds too (its chunks' buffers).
 	DefaultQueue = 16384
+	queueBytes   = 16 << 20
 	// chunkSpans and chunkBytes bound a chunk: the spans of one service
 	// that Write gathers before they join the queue together (Flush
 	// sends them sooner).
@@ -117,8 +119,7 @@ type Exporter struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// The worker's: what it took from the queue, as batches.
-	taken      []*chunk
+	// The worker's: the batch it took from the queue.
 	resources  *resources
 	batch      []*chunk
 	batchSpans int
@@ -212,7 +213,10 @@ func otlpClient(opts Options) (otlptrace.Client, error) {
 		}
 		return otlptracegrpc.NewClient(o...), nil
 	}
-	var o []otlptracehttp.Option
+	// Protobuf whatever OTEL_EXPORTER_OTLP_PROTOCOL says (http/json is
+	// refused unless the configuration chose http/protobuf): the spans
+	// are protobuf's bytes already, which JSON would leave out.
+	o := []otlptracehttp.Option{otlptracehttp.WithEncoding(otlptracehttp.EncodingProtobuf)}
 	if t.url != "" {
 		o = append(o, otlptracehttp.WithEndpointURL(t.url))
 	}
@@ -264,9 +268,10 @@ func (x *Exporter) Stats() Stats {
 // Close sends what waits, within timeout: what it cannot is dropped and
 // counted.
 func (x *Exporter) Close(timeout time.Duration) error {
-	if !x.closed {
-		x.Flush()
+	if x.closed {
+		return nil
 	}
+	x.Flush()
 	x.closed = true
 	close(x.stop)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -293,19 +298,22 @@ func (x *Exporter) send() {
 		return
 	}
 	n := uint64(x.batchSpans)
-	rs := x.resources.group(x.batch)
-	for _, c := range x.batch {
-		x.release(c)
-	}
-	clear(x.batch)
-	x.batch, x.batchSpans = x.batch[:0], 0
+	defer func() {
+		// The client marshals the request in UploadTraces, and every
+		// retry there: the chunks' bytes are free once it returns.
+		for _, c := range x.batch {
+			x.release(c)
+		}
+		clear(x.batch)
+		x.batch, x.batchSpans = x.batch[:0], 0
+	}()
 	if err := x.ctx.Err(); err != nil { // Close's time is up
 		x.drop(n, err)
 		return
 	}
 	// The client's own timeout (OTEL_EXPORTER_OTLP_TIMEOUT, 10 s) and
 	// retries bound it, and Close.
-	err := x.client.UploadTraces(x.ctx, rs)
+	err := x.client.UploadTraces(x.ctx, x.resources.group(x.batch))
 	if err == nil {
 		x.exported.Add(n)
 		return

@@ -20,11 +20,12 @@ type chunk struct {
 	at      int // its place in Exporter.order
 }
 
-// queue is the chunks waiting for the worker, in the order they came.
+// queue is the chunks waiting for the worker, in the order they came,
+// with their spans and their buffers' bytes.
 type queue struct {
-	mu     sync.Mutex
-	chunks []*chunk
-	spans  int
+	mu           sync.Mutex
+	chunks       []*chunk
+	spans, bytes int
 }
 
 // Write implements output.Sink: the exchange's span joins its service's
@@ -73,7 +74,7 @@ func (x *Exporter) chunk(service string, at int) *chunk {
 	select {
 	case c = <-x.free:
 	default:
-		c = &chunk{spans: make([]byte, 0, 4<<10)}
+		c = &chunk{spans: make([]byte, 0, 1<<10)} // a span or two
 	}
 	c.service, c.spans, c.n, c.at = service, c.spans[:0], 0, at
 	return c
@@ -92,11 +93,12 @@ func (x *Exporter) release(c *chunk) {
 }
 
 // enqueue puts c in the queue, or drops and counts its spans when they
-// would overfill it; it wakes the worker when a batch's worth waits.
+// would overfill it (opts.Queue spans, queueBytes bytes); it wakes the
+// worker when a batch's worth waits.
 func (x *Exporter) enqueue(c *chunk) {
 	q := &x.queue
 	q.mu.Lock()
-	if q.spans+c.n > x.opts.Queue {
+	if q.spans+c.n > x.opts.Queue || q.bytes+cap(c.spans) > queueBytes {
 		q.mu.Unlock()
 		x.drop(uint64(c.n), nil)
 		x.release(c)
@@ -104,7 +106,8 @@ func (x *Exporter) enqueue(c *chunk) {
 	}
 	q.chunks = append(q.chunks, c)
 	q.spans += c.n
-	full := q.spans >= batchMax
+	q.bytes += cap(c.spans)
+	full := q.spans >= min(batchMax, x.opts.Queue)
 	q.mu.Unlock()
 	if full {
 		select {
@@ -114,18 +117,29 @@ func (x *Exporter) enqueue(c *chunk) {
 	}
 }
 
-// take empties the queue into x.taken.
-func (x *Exporter) take() {
+// take moves a batch's worth of chunks from the queue to x.batch (the
+// spans stay counted in the queue until then) and says whether more
+// wait.
+func (x *Exporter) take() bool {
 	q := &x.queue
-	clear(x.taken)
 	q.mu.Lock()
-	x.taken, q.chunks = q.chunks, x.taken[:0]
-	q.spans = 0
-	q.mu.Unlock()
+	defer q.mu.Unlock()
+	i := 0
+	for ; i < len(q.chunks) && x.batchSpans < batchMax; i++ {
+		c := q.chunks[i]
+		x.batch = append(x.batch, c)
+		x.batchSpans += c.n
+		q.spans -= c.n
+		q.bytes -= cap(c.spans)
+	}
+	n := copy(q.chunks, q.chunks[i:])
+	clear(q.chunks[n:])
+	q.chunks = q.chunks[:n]
+	return n > 0
 }
 
-// run sends what waits, in batches, when woken, every batchEvery, and
-// once more when Close stops it.
+// run sends what waits, a batch at a time, when woken, every batchEvery,
+// and once more when Close stops it.
 func (x *Exporter) run() {
 	defer close(x.done)
 	tick := time.NewTicker(batchEvery)
@@ -138,14 +152,10 @@ func (x *Exporter) run() {
 		case <-x.stop:
 			last = true
 		}
-		x.take()
-		for _, c := range x.taken {
-			x.batch = append(x.batch, c)
-			if x.batchSpans += c.n; x.batchSpans >= batchMax {
-				x.send()
-			}
+		for more := true; more; {
+			more = x.take()
+			x.send()
 		}
-		x.send()
 		if last {
 			return
 		}

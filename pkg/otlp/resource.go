@@ -22,15 +22,10 @@ const scopeName = "httptrace"
 type resources struct {
 	log  logrus.FieldLogger
 	kept map[string]*resourcepb.Resource
-	// group's, kept from batch to batch: each service's place, the
-	// services, their spans.
-	at       map[string]int
-	services []string
-	spans    [][]byte
 }
 
 func newResources(log logrus.FieldLogger) *resources {
-	return &resources{log: log, kept: map[string]*resourcepb.Resource{}, at: map[string]int{}}
+	return &resources{log: log, kept: map[string]*resourcepb.Resource{}}
 }
 
 // of is service's resource.
@@ -69,40 +64,23 @@ func newResource(service string, log logrus.FieldLogger) *resource.Resource {
 }
 
 // group puts a batch's spans under their services' resources, the
-// services in the order they came. The spans' bytes are copied, into
-// buffers kept for the next batch: the chunks can be reused, and the
-// result is good until the next call.
+// services in the order they came: a ScopeSpans for each chunk, holding
+// its bytes (not a copy), so the chunks must wait until the request has
+// been marshalled.
 func (r *resources) group(batch []*chunk) []*tracepb.ResourceSpans {
-	clear(r.at)
-	r.services = r.services[:0]
+	at := map[string]int{}
+	var out []*tracepb.ResourceSpans
 	for _, c := range batch {
-		i, ok := r.at[c.service]
+		i, ok := at[c.service]
 		if !ok {
-			i = len(r.services)
-			r.at[c.service] = i
-			r.services = append(r.services, c.service)
-			if i == len(r.spans) {
-				r.spans = append(r.spans, nil)
-			}
-			r.spans[i] = r.spans[i][:0]
+			i = len(out)
+			at[c.service] = i
+			out = append(out, &tracepb.ResourceSpans{Resource: r.of(c.service)})
 		}
-		r.spans[i] = append(r.spans[i], c.spans...)
-	}
-	out := make([]*tracepb.ResourceSpans, len(r.services))
-	for i, svc := range r.services {
-		out[i] = &tracepb.ResourceSpans{Resource: r.of(svc), ScopeSpans: []*tracepb.ScopeSpans{scopeSpans(r.spans[i])}}
-	}
-	// A buffer grown past what batches need is not kept.
-	for i := range r.spans {
-		if cap(r.spans[i]) > maxKeptBatch {
-			r.spans[i] = nil
-		}
+		out[i].ScopeSpans = append(out[i].ScopeSpans, scopeSpans(c.spans))
 	}
 	return out
 }
-
-// maxKeptBatch is the most bytes of spans a kept buffer holds.
-const maxKeptBatch = 4 << 20
 
 // keyValue is an attribute in OTLP's form.
 func keyValue(kv attribute.KeyValue) *commonpb.KeyValue {

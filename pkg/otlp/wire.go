@@ -159,8 +159,10 @@ func appendScopeSpan(b, span []byte) []byte {
 
 // scopeSpans is httptrace's ScopeSpans holding spans, a run of entries
 // appendScopeSpan made: they are the message's unknown fields, which a
-// marshalled message carries as they are, and which are its spans to
-// whoever decodes it.
+// message marshalled as protobuf carries as they are, and which are its
+// spans to whoever decodes it. Protobuf only: encoded as JSON, or read
+// by code that walks ScopeSpans.Spans (the SDK's own self-observability
+// counts), the message has no spans.
 func scopeSpans(spans []byte) *tracepb.ScopeSpans {
 	ss := &tracepb.ScopeSpans{Scope: &commonpb.InstrumentationScope{Name: scopeName}}
 	ss.ProtoReflect().SetUnknown(protoreflect.RawFields(spans))

@@ -1,13 +1,22 @@
 package otlp
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"github.com/httptrace/httptrace/pkg/output"
 	"github.com/httptrace/httptrace/pkg/record"
 )
 
@@ -74,5 +83,52 @@ func TestLongValues(t *testing.T) {
 	}
 	if attrMap(got[1].span)["url.path"] != "/" {
 		t.Errorf("the span after a long one: %v", attrMap(got[1].span))
+	}
+}
+
+// TestProtobufOverJSONVariable: with http/protobuf configured and
+// OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/json in the environment, the
+// SDK's client still sends protobuf, which carries the spans (as JSON it
+// would send scopes with no spans, and the backend would take them).
+func TestProtobufOverJSONVariable(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json")
+	var mu sync.Mutex
+	var types []string
+	spans := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req := &coltracepb.ExportTraceServiceRequest{}
+		err := proto.Unmarshal(body, req)
+		mu.Lock()
+		types = append(types, r.Header.Get("Content-Type"))
+		for _, rs := range req.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				spans += len(ss.Spans)
+			}
+		}
+		mu.Unlock()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		b, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+		w.Write(b)
+	}))
+	defer srv.Close()
+	x, err := New(Options{Endpoint: srv.URL, Protocol: ProtocolHTTP, Clock: output.NewClock(0), Log: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		x.Write(plain)
+	}
+	if err := x.Close(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if st := x.Stats(); st.Exported != 3 || spans != 3 || len(types) == 0 || types[0] != "application/x-protobuf" {
+		t.Errorf("stats %+v, the receiver decoded %d spans from requests of type %v: want 3 spans, protobuf", st, spans, types)
 	}
 }
