@@ -110,6 +110,14 @@ func (h *Histogram) copyInto(dst *Histogram) {
 	dst.Counts = counts
 }
 
+// ErrorType is the series' error.type (record.ErrorType): its status (a
+// gRPC status when it is a failure), "" when the exchanges did not fail.
+// It is of the key's other labels, so it adds no series.
+func (k *Key) ErrorType() string {
+	code, err := strconv.Atoi(k.GRPCStatus)
+	return record.ErrorType(k.Side, k.Status, err == nil, code)
+}
+
 // Series is one key's aggregation.
 type Series struct {
 	Key

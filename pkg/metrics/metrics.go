@@ -26,7 +26,11 @@ import (
 var Labels = []string{"http_request_method", "http_response_status_code", "http_route", "url_scheme",
 	"server_address", "server_port", "network_protocol_version", "service_name"}
 
-// GRPCLabels follow Labels on the series of gRPC calls that carried a
+// ErrorLabels follow Labels on the series of exchanges that failed
+// (error.type, aggregate.Key.ErrorType): other series carry none.
+var ErrorLabels = []string{"error_type"}
+
+// GRPCLabels follow Labels (and ErrorLabels) on the series of gRPC calls that carried a
 // status (rpc.grpc.status_code): other series carry none.
 var GRPCLabels = []string{"rpc_grpc_status_code"}
 
@@ -56,9 +60,10 @@ func newFamily(side string, labels []string) family {
 type Collector struct {
 	agg    *aggregate.Aggregator
 	health func() []aggregate.Counter
-	// families[side][in a container][gRPC]: the labels of each are
-	// Labels, then GRPCLabels, then ContainerLabels, as they apply.
-	families [2][2][2]family
+	// families[side][in a container][gRPC][failed]: the labels of each
+	// are Labels, then ErrorLabels, GRPCLabels and ContainerLabels, as
+	// they apply.
+	families [2][2][2][2]family
 
 	mu   sync.Mutex         // one scrape at a time reuses snap
 	snap []aggregate.Series // the last scrape's copy
@@ -71,14 +76,19 @@ func NewCollector(agg *aggregate.Aggregator, health func() []aggregate.Counter) 
 	for side, name := range [2]string{"server", "client"} {
 		for in := range 2 {
 			for grpc := range 2 {
-				labels := slices.Clone(Labels)
-				if grpc == 1 {
-					labels = append(labels, GRPCLabels...)
+				for failed := range 2 {
+					labels := slices.Clone(Labels)
+					if failed == 1 {
+						labels = append(labels, ErrorLabels...)
+					}
+					if grpc == 1 {
+						labels = append(labels, GRPCLabels...)
+					}
+					if in == 1 {
+						labels = append(labels, ContainerLabels...)
+					}
+					c.families[side][in][grpc][failed] = newFamily(name, labels)
 				}
-				if in == 1 {
-					labels = append(labels, ContainerLabels...)
-				}
-				c.families[side][in][grpc] = newFamily(name, labels)
 			}
 		}
 	}
@@ -105,12 +115,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.snap = c.agg.Snapshot(c.snap)
 	for i := range c.snap {
 		s := &c.snap[i]
-		f := c.families[b2i(s.Side == record.Client)][b2i(s.ContainerID != "")][b2i(s.GRPCStatus != "")]
+		errType := s.ErrorType()
+		f := c.families[b2i(s.Side == record.Client)][b2i(s.ContainerID != "")][b2i(s.GRPCStatus != "")][b2i(errType != "")]
 		port := ""
 		if s.ServerPort != 0 {
 			port = strconv.Itoa(s.ServerPort)
 		}
 		labels := []string{s.Method, strconv.Itoa(s.Status), s.Route, s.Scheme, s.ServerAddress, port, s.Proto, s.Service}
+		if errType != "" {
+			labels = append(labels, errType)
+		}
 		if s.GRPCStatus != "" {
 			labels = append(labels, s.GRPCStatus)
 		}

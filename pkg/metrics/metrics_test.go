@@ -35,8 +35,9 @@ func TestEndpoint(t *testing.T) {
 		Status: 200, Server: "127.0.0.1:9091", RequestStartNs: 1, ResponseEndNs: 2, ContainerID: "9a8b7c6d5e4f", ContainerName: "server",
 		K8sNamespace: "shop", K8sPod: "web-0"})
 	// gRPC calls over HTTP/2: the status code is a label of their own
-	// series; the server is the :authority.
-	for _, code := range []int{0, 5, 5} {
+	// series; the server is the :authority. UNAVAILABLE (14) is the
+	// server's failure, NOT_FOUND (5) is not.
+	for _, code := range []int{0, 5, 5, 14} {
 		agg.Write(&record.Exchange{Comm: "grpcsrv", Side: record.Server, Method: "POST", Path: "/pkg.S/Get", Proto: "HTTP/2", Authority: "api:50051",
 			Status: 200, Server: "127.0.0.1:50051", RequestStartNs: 1, ResponseEndNs: 2, GRPCService: "pkg.S", GRPCMethod: "Get",
 			GRPCStatus: code, GRPCStatusSet: true})
@@ -62,7 +63,7 @@ func TestEndpoint(t *testing.T) {
 		`http_server_request_duration_seconds_bucket{http_request_method="GET",http_response_status_code="200",http_route="/users/{id}",network_protocol_version="1.1",server_address="127.0.0.1",server_port="8080",service_name="nginx",url_scheme="http",le="+Inf"} 2`,
 		`http_client_request_duration_seconds_bucket{http_request_method="POST",http_response_status_code="201",http_route="/api",network_protocol_version="1.1",server_address="api.example.com",server_port="443",service_name="curl",url_scheme="https",le="0.05"} 1`,
 		`http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/caf�",network_protocol_version="1.1",server_address="�",server_port="80",service_name="nginx",url_scheme="http"} 1`,
-		`http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="503",http_route="/users/{id}",network_protocol_version="1.1",server_address="127.0.0.1",server_port="8080",service_name="nginx",url_scheme="http"} 1`,
+		`http_server_request_duration_seconds_count{error_type="503",http_request_method="GET",http_response_status_code="503",http_route="/users/{id}",network_protocol_version="1.1",server_address="127.0.0.1",server_port="8080",service_name="nginx",url_scheme="http"} 1`,
 		`http_server_response_body_size_bytes_sum{http_request_method="GET",http_response_status_code="200",http_route="/users/{id}",network_protocol_version="1.1",server_address="127.0.0.1",server_port="8080",service_name="nginx",url_scheme="http"} 10`,
 		`http_client_request_duration_seconds_bucket{http_request_method="POST",http_response_status_code="201",http_route="/api",network_protocol_version="1.1",server_address="api.example.com",server_port="443",service_name="curl",url_scheme="https",le="0.025"} 0`,
 		`http_client_request_body_size_bytes_sum{http_request_method="POST",http_response_status_code="201",http_route="/api",network_protocol_version="1.1",server_address="api.example.com",server_port="443",service_name="curl",url_scheme="https"} 2000`,
@@ -70,9 +71,10 @@ func TestEndpoint(t *testing.T) {
 		`http_server_request_duration_seconds_count{container_id="9a8b7c6d5e4f",container_name="server",http_request_method="GET",http_response_status_code="200",http_route="/",k8s_namespace_name="shop",k8s_pod_name="web-0",k8s_pod_uid="",network_protocol_version="1.1",server_address="127.0.0.1",server_port="9091",service_name="goserver",url_scheme="http"} 1`,
 		`http_server_request_duration_seconds_count{http_request_method="POST",http_response_status_code="200",http_route="/pkg.S/Get",network_protocol_version="2",rpc_grpc_status_code="5",server_address="api",server_port="50051",service_name="grpcsrv",url_scheme="http"} 2`,
 		`http_server_request_duration_seconds_count{http_request_method="POST",http_response_status_code="200",http_route="/pkg.S/Get",network_protocol_version="2",rpc_grpc_status_code="0",server_address="api",server_port="50051",service_name="grpcsrv",url_scheme="http"} 1`,
+		`http_server_request_duration_seconds_count{error_type="14",http_request_method="POST",http_response_status_code="200",http_route="/pkg.S/Get",network_protocol_version="2",rpc_grpc_status_code="14",server_address="api",server_port="50051",service_name="grpcsrv",url_scheme="http"} 1`,
 		"httptrace_events_lost_total 7",
 		"httptrace_route_overflow_total 0",
-		"httptrace_series 8",
+		"httptrace_series 9",
 	} {
 		if !strings.Contains(text, want+"\n") {
 			t.Errorf("no line %s in:\n%s", want, text)

@@ -395,6 +395,7 @@ func seriesAttributes(s *aggregate.Series) attribute.Set {
 		kv = append(kv, attribute.Int("server.port", s.ServerPort))
 	}
 	str("network.protocol.version", s.Proto)
+	str("error.type", s.ErrorType())
 	if code, err := strconv.Atoi(s.GRPCStatus); err == nil {
 		kv = append(kv, attribute.Int("rpc.grpc.status_code", code))
 	}

@@ -137,6 +137,10 @@ func TestMetricsExported(t *testing.T) {
 		attribute.Int("server.port", 8080), attribute.String("network.protocol.version", "1.1"))
 	found := false
 	for _, p := range h.DataPoints {
+		code, _ := p.Attributes.Value("http.response.status_code")
+		if et, _ := p.Attributes.Value("error.type"); (code.AsInt64() == 503) != (et.AsString() == "503") {
+			t.Errorf("a series with status %d has error.type %q (want 503's alone)", code.AsInt64(), et.AsString())
+		}
 		if p.Attributes.Equals(&want) {
 			found = true
 			// Per-bucket counts (OTLP's), not cumulative ones (Prometheus's).

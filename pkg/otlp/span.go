@@ -221,25 +221,20 @@ func (x *Exporter) times(e *record.Exchange) (uint64, uint64) {
 }
 
 // status is the span's status as the conventions say, and its error.type
-// when it is Error: for a 5xx answer on the server side, a 4xx or 5xx on
-// the client side, a request that got no answer; for gRPC, a status other
-// than OK on the client side, and on the server side the statuses that
-// mean the server failed (UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED,
-// INTERNAL, UNAVAILABLE, DATA_LOSS). Otherwise Unset.
+// when it is Error (record.ErrorType; "incomplete" for a request that got
+// no answer). Otherwise Unset.
 func status(e *record.Exchange) (code tracepb.Status_StatusCode, msg, errType string) {
-	switch {
-	case e.Incomplete:
+	if e.Incomplete {
 		return tracepb.Status_STATUS_CODE_ERROR, "no response", "incomplete"
-	case e.Status >= 500, e.Status >= 400 && e.Side == record.Client:
-		return tracepb.Status_STATUS_CODE_ERROR, "", strconv.Itoa(e.Status)
-	case e.GRPCStatusSet && e.GRPCStatus != 0 && (e.Side == record.Client || grpcServerFault[e.GRPCStatus]):
-		return tracepb.Status_STATUS_CODE_ERROR, e.GRPCMessage, strconv.Itoa(e.GRPCStatus)
+	}
+	if t := record.ErrorType(e.Side, e.Status, e.GRPCStatusSet, e.GRPCStatus); t != "" {
+		if e.Status < 400 {
+			msg = e.GRPCMessage
+		}
+		return tracepb.Status_STATUS_CODE_ERROR, msg, t
 	}
 	return tracepb.Status_STATUS_CODE_UNSET, "", ""
 }
-
-// grpcServerFault are the gRPC statuses that are a server's errors.
-var grpcServerFault = map[int]bool{2: true, 4: true, 12: true, 13: true, 14: true, 15: true}
 
 // appendFullURL appends a client request's absolute URL.
 func appendFullURL(b []byte, scheme, host string, port int, target string) []byte {

@@ -3,7 +3,10 @@
 // OTLP) consumes.
 package record
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // Side is which end of the connection the traced process is.
 type Side string
@@ -133,6 +136,33 @@ func GRPCCodeName(c int) string {
 		return grpcCodes[c]
 	}
 	return ""
+}
+
+// ErrorType is error.type of an answered exchange that failed, as the
+// HTTP and gRPC semantic conventions say, "" when it did not fail: the
+// status code as text for a 5xx on the server side and a 4xx or 5xx on
+// the client side; for a gRPC call, its status code as text for a status
+// other than OK on the client side, and on the server side for the
+// statuses that mean the server failed (UNKNOWN, DEADLINE_EXCEEDED,
+// UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS). Errors are rare, so
+// the allocation of the text is too.
+func ErrorType(side Side, status int, grpcSet bool, grpcStatus int) string {
+	switch {
+	case status >= 500, status >= 400 && side == Client:
+		return strconv.Itoa(status)
+	case grpcSet && grpcStatus != 0 && (side == Client || grpcServerFault(grpcStatus)):
+		return strconv.Itoa(grpcStatus)
+	}
+	return ""
+}
+
+// grpcServerFault is whether gRPC status c is a server's error.
+func grpcServerFault(c int) bool {
+	switch c {
+	case 2, 4, 12, 13, 14, 15:
+		return true
+	}
+	return false
 }
 
 // LatencyMs is LatencyNs in milliseconds.

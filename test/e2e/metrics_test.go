@@ -73,6 +73,11 @@ func TestPrometheus(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("Prometheus has %v, want %v", got, want)
 	}
+	// error.type is on the 500s' series alone (a server's 404 is no error).
+	failed := prom.Query(t, `sum by (http_response_status_code, error_type) (http_server_request_duration_seconds_count{service_name="nginx",error_type!=""})`)
+	if len(failed) != 1 || failed[0].Labels["error_type"] != "500" || failed[0].Labels["http_response_status_code"] != "500" || failed[0].Value != "2" {
+		t.Errorf("series with error_type: %+v, want the two 500s'", failed)
+	}
 	health := map[string]string{}
 	for _, name := range []string{"httptrace_exchanges_total", "httptrace_events_lost_total", "httptrace_route_overflow_total"} {
 		if s := prom.Query(t, name); len(s) == 1 {

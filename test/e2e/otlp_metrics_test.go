@@ -54,7 +54,8 @@ func TestOTLPMetrics(t *testing.T) {
 	for _, code := range []string{"404", "500"} {
 		waitSample(t, prom, `http_server_request_duration_seconds_count{service_name="nginx",http_response_status_code="`+code+`"}`, "1")
 	}
-	waitSample(t, prom, `http_server_response_body_size_bytes_count{service_name="nginx",http_response_status_code="500"}`, "1")
+	waitSample(t, prom, `http_server_response_body_size_bytes_count{service_name="nginx",http_response_status_code="500",error_type="500"}`, "1")
+	waitSample(t, prom, `count(http_server_request_duration_seconds_count{service_name="nginx",error_type!=""})`, "1") // the 500's alone
 	// The buckets are cumulative once in Prometheus: the last holds all.
 	waitSample(t, prom, `http_server_request_duration_seconds_bucket{service_name="nginx",http_response_status_code="200",le="+Inf"}`, "2")
 	waitSample(t, prom, `httptrace_exchanges_total{service_name="httptrace"}`, fmt.Sprint(len(reqs)))
