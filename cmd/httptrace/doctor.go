@@ -16,8 +16,10 @@ const doctorUsage = `httptrace doctor checks that httptrace can trace here, and 
 words what is missing and how to fix it: the kernel, its BTF and lockdown
 mode, the PID and user namespaces, each capability httptrace uses and what
 for, tracefs, syscall tracepoints, the kprobe and uprobe PMUs,
-RLIMIT_MEMLOCK, kernel.perf_event_paranoid, a seccomp filter and the
-cgroup namespace and layout. When none fails, it loads the BPF programs and
+RLIMIT_MEMLOCK, kernel.perf_event_paranoid, a seccomp filter, the cgroup
+namespace and layout, and the container runtime whose API names
+containers and pods (one must answer for --container and --pod; without
+one, containers are known by ID alone). When none fails, it loads the BPF programs and
 attaches them as a start-up with the same configuration would (tracing no
 process), then detaches them. It leaves the host as it was (tracefs is not
 mounted; kprobe mode's events are made and removed again; only before 5.11
@@ -25,12 +27,16 @@ is its own RLIMIT_MEMLOCK raised): run it as httptrace would run, in the
 same container or with the same capabilities.
 
 Usage:
-  httptrace doctor [-c FILE] [--attach MODE]
+  httptrace doctor [-c FILE] [--attach MODE] [--runtime-socket PATH]
 
 Flags:
   -c, --config FILE   the configuration httptrace would run with (its attach
                       mode, probes and tls setting count)
       --attach MODE   auto, kprobe or tracepoint (overrides the config)
+      --runtime-socket PATH
+                      the container runtime's API socket (overrides the
+                      config; default: the first of httptrace --help's
+                      list that answers)
 
 Each line is ok, warn (httptrace runs with less: what is named) or FAIL.
 A start-up of httptrace stops at the failing checks, named.
@@ -43,6 +49,7 @@ failed, 2 for a usage error or a bad configuration.
 func runDoctor(args []string, stdout, stderr io.Writer) int {
 	var o options
 	fs := newFlagSet("httptrace doctor", &o)
+	fs.StringVar(&o.runtimeSock, "runtime-socket", "", "")
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, doctorUsage)

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/httptrace/httptrace/pkg/container"
 	"github.com/httptrace/httptrace/pkg/kernel"
 )
 
@@ -80,8 +81,15 @@ func DeploymentCapabilities() []string {
 }
 
 // DeploymentMounts are the host paths a container of httptrace mounts:
-// tracefs (which it may not mount itself) and the cgroup hierarchy.
-func (s System) DeploymentMounts() []string { return []string{s.Host.Tracefs, s.CgroupRoot} }
+// tracefs (which it may not mount itself), the cgroup hierarchy and the
+// directory of containerd's socket (ContainerdDir), whose API names the
+// containers and pods.
+func (s System) DeploymentMounts() []string {
+	return []string{s.Host.Tracefs, s.CgroupRoot, ContainerdDir}
+}
+
+// ContainerdDir holds containerd's API socket.
+var ContainerdDir = filepath.Dir(container.ContainerdSocket)
 
 // Doctor runs every check and returns their results, in a fixed order.
 func Doctor(s System) []Result {

@@ -1,16 +1,19 @@
 package runner
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/httptrace/httptrace/pkg/config"
+	"github.com/httptrace/httptrace/pkg/container"
 	"github.com/httptrace/httptrace/pkg/kernel"
 	"github.com/httptrace/httptrace/pkg/preflight"
 	"github.com/httptrace/httptrace/pkg/probes"
@@ -25,7 +28,36 @@ import (
 // waits for that); only before 5.11 is its own RLIMIT_MEMLOCK raised.
 func Doctor(cfg config.Config) []preflight.Result {
 	results := preflight.Doctor(preflight.DefaultSystem)
+	results = append(results, runtimeCheck(cfg))
 	return append(results, loadCheck(cfg, results))
+}
+
+// RuntimeCheck names the container runtime check.
+const RuntimeCheck = "container_runtime"
+
+// runtimeCheck says whether a container runtime answers, the one a
+// start-up with cfg would ask: without one, --container NAME and --pod
+// cannot work (Fail), and otherwise a process in a container is known by
+// its container's ID alone (Warn).
+func runtimeCheck(cfg config.Config) preflight.Result {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	rt, err := containerRuntime(ctx, cfg)
+	if err == nil {
+		defer rt.Close()
+		kind := "Docker's API (podman, dockerd)"
+		if _, ok := rt.(*container.Containerd); ok {
+			kind = "containerd"
+		}
+		return preflight.Result{Check: RuntimeCheck, Status: preflight.OK,
+			Detail: kind + " answers at " + rt.Socket() + ": containers and pods are known by name and labels"}
+	}
+	r := preflight.Result{Check: RuntimeCheck, Status: preflight.Warn, Detail: err.Error() + "; containers are known by ID alone",
+		Fix: "mount the runtime's socket where httptrace runs (the DaemonSet mounts /run/containerd), or name it with --runtime-socket PATH (runtime_socket in YAML)"}
+	if cfg.SelectsContainers() {
+		r.Status, r.Detail = preflight.Fail, err.Error()+"; --container and --pod name containers through it"
+	}
+	return r
 }
 
 func loadCheck(cfg config.Config, before []preflight.Result) preflight.Result {

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,19 +15,20 @@ import (
 // doctorChecks are the checks httptrace doctor reports, in its order.
 var doctorChecks = []string{"kernel", "btf", "lockdown", "pid_namespace", "user_namespace", "CAP_BPF", "CAP_PERFMON", "CAP_SYS_PTRACE",
 	"CAP_DAC_READ_SEARCH", "CAP_SYS_RESOURCE", "CAP_SYS_ADMIN", "tracefs", "tracepoints", "kprobes", "uprobes",
-	"memlock", "perf_event_paranoid", "seccomp", "cgroup", "bpf"}
+	"memlock", "perf_event_paranoid", "seccomp", "cgroup", "container_runtime", "bpf"}
 
 // doctorLine is one check's line of the report.
 type doctorLine struct{ status, detail string }
 
 // runDoctor runs httptrace doctor through wrap, and returns its exit
 // status, its checks by name, in order, and its last line.
-func runDoctor(t *testing.T, wrap func(bin string, args []string) *exec.Cmd) (int, map[string]doctorLine, []string, string) {
+func runDoctor(t *testing.T, wrap func(bin string, args []string) *exec.Cmd, args ...string) (int, map[string]doctorLine, []string, string) {
 	t.Helper()
 	bin := harness.Bin(t)
-	cmd := exec.Command(bin, "doctor")
+	args = append([]string{"doctor"}, args...)
+	cmd := exec.Command(bin, args...)
 	if wrap != nil {
-		cmd = wrap(bin, []string{"doctor"})
+		cmd = wrap(bin, args)
 	}
 	stdout, stderr, code, _ := runBounded(t, cmd, 30*time.Second)
 	if stderr != "" {
@@ -138,5 +141,31 @@ func TestDoctor(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDoctorRuntime: the container runtime check finds a real containerd
+// at the socket named; with none answering it warns (containers known by
+// ID alone) and tracing would work, unless the configuration selects pods
+// (or containers by name), which then fails it.
+func TestDoctorRuntime(t *testing.T) {
+	harness.RequireRoot(t)
+	cd := harness.StartContainerd(t)
+	code, checks, _, _ := runDoctor(t, nil, "--runtime-socket", cd.Socket)
+	if r := checks["container_runtime"]; code != 0 || r.status != "ok" || !strings.Contains(r.detail, "containerd answers at "+cd.Socket) {
+		t.Errorf("with containerd at %s: exit %d, container_runtime %s %q", cd.Socket, code, r.status, r.detail)
+	}
+	gone := filepath.Join(t.TempDir(), "none.sock")
+	code, checks, _, _ = runDoctor(t, nil, "--runtime-socket", gone)
+	if r := checks["container_runtime"]; code != 0 || r.status != "warn" || !strings.Contains(r.detail, "known by ID alone") {
+		t.Errorf("with no runtime: exit %d, container_runtime %s %q; want warn, exit 0", code, r.status, r.detail)
+	}
+	cfg := filepath.Join(t.TempDir(), "pods.yaml")
+	if err := os.WriteFile(cfg, []byte("pods: [shop/web-0]\nruntime_socket: "+gone+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, checks, _, last := runDoctor(t, nil, "-c", cfg)
+	if r := checks["container_runtime"]; code != 1 || r.status != "FAIL" || !strings.Contains(last, "container_runtime") {
+		t.Errorf("pods selected, no runtime: exit %d, container_runtime %s %q, last line %q; want it failed, exit 1", code, r.status, r.detail, last)
 	}
 }

@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/httptrace/httptrace/pkg/container"
 	"github.com/httptrace/httptrace/test/harness"
 )
 
@@ -86,6 +88,11 @@ func podmanRun(t *testing.T, image string, withSeccomp bool, args ...string) *ex
 		run = append(run, "--security-opt", "seccomp=unconfined")
 	}
 	for _, m := range mounts {
+		if m.create { // as the kubelet does
+			if err := os.MkdirAll(m.host, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
 		v := m.host + ":" + m.path
 		if m.readOnly {
 			v += ":ro"
@@ -134,14 +141,20 @@ func runDoctor(t *testing.T, cmd *exec.Cmd) (int, string) {
 }
 
 // TestImageDoctor: httptrace doctor in the image, with the DaemonSet's
-// security context, finds that tracing would work (the programs load and
-// attach); with podman's default seccomp filter kept, the load fails and
-// the doctor names the filter.
+// security context and mounts, finds that tracing would work (the
+// programs load and attach) and reaches containerd on the host through
+// the mount (a containerd is started at its usual socket when the host
+// runs none); with podman's default seccomp filter kept, the load fails
+// and the doctor names the filter.
 func TestImageDoctor(t *testing.T) {
 	img := image(t)
+	if _, err := os.Stat(container.ContainerdSocket); err != nil {
+		harness.StartContainerdAt(t, container.ContainerdSocket)
+	}
 	code, out := runDoctor(t, podmanRun(t, img, false, "doctor"))
-	if code != 0 || !strings.Contains(out, "\nok    bpf ") || !strings.HasSuffix(out, "tracing would work\n") {
-		t.Errorf("doctor with the DaemonSet's context: exit %d\n%s", code, out)
+	if code != 0 || !strings.Contains(out, "\nok    bpf ") || !strings.HasSuffix(out, "tracing would work\n") ||
+		!regexp.MustCompile(`\nok +container_runtime +containerd answers at `+regexp.QuoteMeta(container.ContainerdSocket)).MatchString(out) {
+		t.Errorf("doctor with the DaemonSet's context: exit %d, want 0 with bpf and container_runtime ok\n%s", code, out)
 	}
 	code, out = runDoctor(t, podmanRun(t, img, true, "doctor"))
 	if code != 1 || !strings.Contains(out, "\nFAIL  bpf ") || !strings.Contains(out, "seccomp=unconfined") {

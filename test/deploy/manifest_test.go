@@ -66,9 +66,9 @@ type podSpec struct {
 		} `yaml:"volumeMounts"`
 	} `yaml:"containers"`
 	Volumes []struct {
-		Name      string                 `yaml:"name"`
-		HostPath  *struct{ Path string } `yaml:"hostPath"`
-		ConfigMap *struct{ Name string } `yaml:"configMap"`
+		Name      string                       `yaml:"name"`
+		HostPath  *struct{ Path, Type string } `yaml:"hostPath"`
+		ConfigMap *struct{ Name string }       `yaml:"configMap"`
 	} `yaml:"volumes"`
 }
 
@@ -100,10 +100,12 @@ func manifest(t *testing.T) map[string]object {
 	return out
 }
 
-// hostMount is a host path the container mounts, where, and how.
+// hostMount is a host path the container mounts, where, and how (create:
+// type DirectoryOrCreate, made when the host has none).
 type hostMount struct {
 	host, path string
 	readOnly   bool
+	create     bool
 }
 
 // daemonSet returns the DaemonSet's pod spec (one container) and its
@@ -118,7 +120,7 @@ func daemonSet(t *testing.T) (podSpec, []hostMount) {
 	for _, m := range spec.Containers[0].VolumeMounts {
 		for _, v := range spec.Volumes {
 			if v.Name == m.Name && v.HostPath != nil {
-				mounts = append(mounts, hostMount{v.HostPath.Path, m.MountPath, m.ReadOnly})
+				mounts = append(mounts, hostMount{v.HostPath.Path, m.MountPath, m.ReadOnly, v.HostPath.Type == "DirectoryOrCreate"})
 			}
 		}
 	}

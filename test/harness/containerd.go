@@ -1,7 +1,8 @@
 // A real containerd for the tests, driven with ctr as the kubelet drives
 // it through the CRI: containers in the k8s.io namespace, with the labels
-// the kubelet puts on a pod's containers. Nothing is pulled: a container's
-// root is a directory holding the stripped Go test server.
+// the kubelet puts on a pod's containers. Nothing is pulled: the image is
+// the podman tests' own (the stripped Go test server FROM scratch),
+// saved as an OCI archive and imported with ctr.
 
 package harness
 
@@ -22,12 +23,25 @@ import (
 // and socket, the CRI plugin off (no kubelet talks to it).
 type Containerd struct {
 	*Proc
-	Socket string
-	ctr    string
+	Socket   string
+	ctr      string
+	imported bool // the test image is in its image store
 }
+
+// containerdSnapshotter unpacks the image: native copies files, and needs
+// no overlay mount on whatever file system holds the test's directory.
+const containerdSnapshotter = "native"
 
 // StartContainerd runs containerd and waits until it answers.
 func StartContainerd(t testing.TB) *Containerd {
+	t.Helper()
+	return StartContainerdAt(t, "")
+}
+
+// StartContainerdAt runs containerd serving its API at socket ("": in its
+// own directory; a socket's directory is made when missing, and the
+// socket removed when the test ends) and waits until it answers.
+func StartContainerdAt(t testing.TB, socket string) *Containerd {
 	t.Helper()
 	RequireRoot(t)
 	bin := NeedBinary(t, "containerd")
@@ -40,6 +54,13 @@ func StartContainerd(t testing.TB) *Containerd {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	c.Socket = filepath.Join(dir, "containerd.sock")
+	if socket != "" {
+		if err := os.MkdirAll(filepath.Dir(socket), 0o711); err != nil {
+			t.Fatal(err)
+		}
+		c.Socket = socket
+		t.Cleanup(func() { os.Remove(socket); os.Remove(socket + ".ttrpc") })
+	}
 	conf := filepath.Join(dir, "config.toml")
 	toml := fmt.Sprintf("version = 2\nroot = %q\nstate = %q\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n"+
 		"[grpc]\n  address = %q\n[ttrpc]\n  address = %q\n",
@@ -81,38 +102,44 @@ type PodContainer struct {
 // test ends.
 func (c *Containerd) RunPodServer(t testing.TB, namespace, pod, name, addr string, labels ...string) *PodContainer {
 	t.Helper()
-	bin := os.Getenv(StrippedGoServerEnv)
-	if bin == "" {
-		t.Fatalf("%s is not set (make test sets it to bin/goserver-stripped)", StrippedGoServerEnv)
-	}
-	data, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rootfs := t.TempDir()
-	if err := os.WriteFile(filepath.Join(rootfs, "goserver"), data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(filepath.Join(rootfs, "tmp"), 0o1777); err != nil {
-		t.Fatal(err)
-	}
+	c.importImage(t)
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	p := &PodContainer{Server: &Server{Addr: addr}, ID: hex.EncodeToString(raw)}
 	t.Cleanup(func() { c.Remove(t, p.ID) })
-	args := []string{"run", "--detach", "--rootfs", "--net-host",
+	args := []string{"run", "--detach", "--snapshotter", containerdSnapshotter, "--net-host",
+		"--mount", "type=tmpfs,src=tmpfs,dst=/tmp,options=nosuid:nodev",
 		"--label", "io.kubernetes.pod.namespace=" + namespace, "--label", "io.kubernetes.pod.name=" + pod,
 		"--label", "io.kubernetes.container.name=" + name, "--label", "io.kubernetes.pod.uid=0f3c6a4e-1b2d-4c5e-8f90-" + p.ID[:12]}
 	for _, l := range labels {
 		args = append(args, "--label", l)
 	}
-	out, err := c.run(append(args, rootfs, p.ID, "/goserver", addr)...)
+	out, err := c.run(append(args, testImage, p.ID, "/goserver", addr)...)
 	if err != nil {
 		t.Fatalf("ctr run (pod %s/%s, container %s): %v: %s", namespace, pod, name, err, out)
 	}
 	WaitListening(t, addr)
 	p.HostPID = c.taskPID(t, p.ID)
 	return p
+}
+
+// importImage puts the test image (built by podman) into containerd's
+// store in the k8s.io namespace, once: podman saves it as an OCI archive
+// and ctr imports that, as an image reaches a node without a registry.
+func (c *Containerd) importImage(t testing.TB) {
+	t.Helper()
+	if c.imported {
+		return
+	}
+	podman := ensureImage(t)
+	archive := filepath.Join(t.TempDir(), "goserver.oci.tar")
+	if out, err := exec.Command(podman, "save", "--format", "oci-archive", "-o", archive, testImage).CombinedOutput(); err != nil {
+		t.Fatalf("podman save %s: %v: %s", testImage, err, out)
+	}
+	if out, err := c.run("images", "import", "--snapshotter", containerdSnapshotter, archive); err != nil {
+		t.Fatalf("ctr images import: %v: %s", err, out)
+	}
+	c.imported = true
 }
 
 // taskPID is the host PID of container id's task (ctr task ls).
