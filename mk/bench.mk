@@ -20,13 +20,14 @@ bin/goserver: $(wildcard test/servers/goserver/*.go test/harness/*.go) go.mod
 bench-unit:
 	go test -count=1 ./scripts/bench/
 
+# The httptrace-otlp setup exports to a local Jaeger (bin/jaeger, mk/otlp.mk).
 bench: deps
-	$(MAKE) bench-unit bin/bench bin/goserver $(BENCH_TOOL_DEP)
-	HTTPTRACE_BIN=$(BENCH_TOOL) BENCH_GOSERVER=$(CURDIR)/bin/goserver bin/bench
+	$(MAKE) bench-unit bin/bench bin/goserver bin/jaeger $(BENCH_TOOL_DEP)
+	HTTPTRACE_BIN=$(BENCH_TOOL) BENCH_GOSERVER=$(CURDIR)/bin/goserver BENCH_JAEGER=$(CURDIR)/bin/jaeger bin/bench
 
 # One tiny round: fails when a setup cannot run or its output does not parse,
 # never on numbers. make test runs it.
 bench-smoke: deps
-	$(MAKE) bench-unit bin/bench bin/goserver $(BENCH_TOOL_DEP)
-	BENCH_SMOKE=1 HTTPTRACE_BIN=$(BENCH_TOOL) BENCH_GOSERVER=$(CURDIR)/bin/goserver bin/bench
+	$(MAKE) bench-unit bin/bench bin/goserver bin/jaeger $(BENCH_TOOL_DEP)
+	BENCH_SMOKE=1 HTTPTRACE_BIN=$(BENCH_TOOL) BENCH_GOSERVER=$(CURDIR)/bin/goserver BENCH_JAEGER=$(CURDIR)/bin/jaeger bin/bench
 

@@ -20,6 +20,7 @@ const (
 type config struct {
 	tool     string        // the httptrace binary under test
 	goserver string        // the Go test server binary
+	jaeger   string        // Jaeger, the OTLP setup's backend
 	smoke    bool          // one short round, only checks that every setup runs
 	rounds   int           // interleaved rounds; the median is reported
 	duration time.Duration // wrk -d (whole seconds)
@@ -39,6 +40,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	c := config{
 		tool:     "bin/httptrace",
 		goserver: "bin/goserver",
+		jaeger:   "bin/jaeger",
 		rounds:   5,
 		duration: 5 * time.Second,
 		conns:    20,
@@ -65,6 +67,9 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	}
 	if v := getenv("BENCH_GOSERVER"); v != "" {
 		c.goserver = v
+	}
+	if v := getenv("BENCH_JAEGER"); v != "" {
+		c.jaeger = v
 	}
 	if v := getenv("BENCH_OUT"); v != "" {
 		c.out = v

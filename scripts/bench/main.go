@@ -36,7 +36,7 @@ func preflight(c config) error {
 	if os.Geteuid() != 0 {
 		return errors.New("loads BPF programs: run as root")
 	}
-	for _, p := range []string{c.tool, c.goserver, "wrk", "h2load", "nginx", "bpftrace", "bpftool", "sleep"} {
+	for _, p := range []string{c.tool, c.goserver, c.jaeger, "wrk", "h2load", "nginx", "bpftrace", "bpftool", "sleep"} {
 		if _, err := exec.LookPath(p); err != nil {
 			return fmt.Errorf("%s not found (make bench installs and builds what it needs): %w", p, err)
 		}

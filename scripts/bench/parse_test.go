@@ -2,6 +2,7 @@
 package main
 
 import (
+	"bufio"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -218,5 +219,25 @@ func TestBpftoolProgs(t *testing.T) {
 	}
 	if _, err := parseBpftoolProgs([]byte("Error: no")); err == nil {
 		t.Error("non-JSON bpftool output: want an error")
+	}
+}
+
+// TestReceiverSpans: Jaeger's telemetry, one sample per receiver and
+// transport, summed; other series left out.
+func TestReceiverSpans(t *testing.T) {
+	text := `# HELP otelcol_receiver_accepted_spans_total Number of spans successfully pushed into the pipeline.
+# TYPE otelcol_receiver_accepted_spans_total counter
+otelcol_receiver_accepted_spans_total{receiver="otlp",service_name="jaeger",transport="http"} 1200
+otelcol_receiver_accepted_spans_total{receiver="otlp",service_name="jaeger",transport="grpc"} 3
+otelcol_receiver_refused_spans_total{receiver="otlp",service_name="jaeger",transport="http"} 0
+otelcol_receiver_accepted_metric_points_total{receiver="otlp",transport="http"} 99
+otelcol_exporter_sent_spans_total{exporter="jaeger_storage_exporter"} 1e+06
+`
+	acc, ref, err := receiverSpans(bufio.NewScanner(strings.NewReader(text)))
+	if err != nil || acc != 1203 || ref != 0 {
+		t.Errorf("accepted %d refused %d err %v, want 1203 0", acc, ref, err)
+	}
+	if _, _, err := receiverSpans(bufio.NewScanner(strings.NewReader("otelcol_receiver_refused_spans_total{} x\n"))); err == nil {
+		t.Error("a sample that is no number: no error")
 	}
 }

@@ -3,6 +3,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -22,9 +23,9 @@ const (
 	// setupMetrics is text output plus the Prometheus endpoint, scraped
 	// once a second as a Prometheus server would.
 	setupMetrics = "httptrace-metrics"
-	// setupOTLP is text output plus spans and metrics over OTLP
-	// (http/protobuf) to a receiver in the bench, the metrics once a
-	// second.
+	// setupOTLP is every export at once: text output, the Prometheus
+	// endpoint (scraped as setupMetrics's), and spans and metrics over
+	// OTLP (http/protobuf, the metrics once a second) to a local Jaeger.
 	setupOTLP = "httptrace-otlp"
 )
 
@@ -46,7 +47,7 @@ type tracerStats struct {
 	CPUTicks   int64      // utime+stime over the wrk run, userHZ ticks
 	PeakRSSKiB int64      // VmHWM when the run ended
 	Progs      []progStat // BPF programs the tracer held, stats since load
-	// OTLP: the run exported over OTLP; Spans is what the receiver got.
+	// OTLP: the run exported over OTLP; Spans is what Jaeger took.
 	OTLP  bool
 	Spans int64
 }
@@ -68,8 +69,8 @@ type tracerRun struct {
 	proc     *child
 	bpftrace bool
 	json     bool
-	scraper  *scraper  // the metrics setup's
-	sink     *otlpSink // the OTLP setup's
+	scraper  *scraper // the metrics setup's
+	jaeger   *jaeger  // the OTLP setup's
 }
 
 // measure runs one setup: start its tracer (if any), load the server with
@@ -114,14 +115,19 @@ func startTracer(c config, serverPID int, setup, dir string, idlePID int) (*trac
 	pid, useBpftrace, format := serverPID, false, "text"
 	var extra, env []string
 	metricsAddr := ""
-	var sink *otlpSink
+	var jg *jaeger
 	switch setup {
 	case setupOTLP:
 		var err error
-		if sink, err = startOTLPSink(); err != nil {
+		if jg, err = startJaeger(c.jaeger, dir); err != nil {
 			return nil, err
 		}
-		env = []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + sink.endpoint(), "OTEL_METRIC_EXPORT_INTERVAL=1000"}
+		env = []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + jg.endpoint(), "OTEL_METRIC_EXPORT_INTERVAL=1000"}
+		if metricsAddr, err = freeAddr(); err != nil {
+			jg.stop()
+			return nil, err
+		}
+		extra = []string{"--metrics-addr", metricsAddr}
 	case setupMetrics:
 		addr, err := freeAddr()
 		if err != nil {
@@ -142,19 +148,19 @@ func startTracer(c config, serverPID int, setup, dir string, idlePID int) (*trac
 	argv := append([]string{c.tool, "--pid", strconv.Itoa(pid), "--attach", attachMode, "--log-format", format}, extra...)
 	p, err := startChildEnv(base+".out", base+".err", env, argv...)
 	if err != nil {
-		if sink != nil {
-			sink.stop()
+		if jg != nil {
+			jg.stop()
 		}
 		return nil, err
 	}
-	tr := &tracerRun{proc: p, json: format == "json", sink: sink}
+	tr := &tracerRun{proc: p, json: format == "json", jaeger: jg}
 	err = p.waitFor(base+".err", func(b []byte) bool {
 		return bytes.Contains(b, []byte("probes attached"))
 	}, 60*time.Second, `"probes attached"`)
 	if err != nil {
 		p.stop(syscall.SIGKILL, 5*time.Second)
-		if sink != nil {
-			sink.stop()
+		if jg != nil {
+			jg.stop()
 		}
 		return nil, err
 	}
@@ -227,10 +233,10 @@ func finishTracer(tr *tracerRun, before int64) (*tracerStats, error) {
 	note(err)
 	stderr, err := os.ReadFile(tr.proc.stderr)
 	note(err)
-	if tr.sink != nil {
+	if tr.jaeger != nil {
 		// After the tracer stopped: its last spans and metrics are in.
 		s.OTLP = true
-		s.Spans, _, err = tr.sink.stop()
+		s.Spans, err = tr.jaeger.stop()
 		note(err)
 	}
 	if tr.bpftrace {
@@ -246,7 +252,10 @@ func finishTracer(tr *tracerRun, before int64) (*tracerStats, error) {
 		s.Summary = &sum
 		s.EventsLost = sum.EventsLost
 		if s.OTLP && s.Spans != sum.ExportSpans {
-			note(fmt.Errorf("the OTLP receiver got %d spans, the summary says %d exported", s.Spans, sum.ExportSpans))
+			note(fmt.Errorf("jaeger took %d spans, the summary says %d exported", s.Spans, sum.ExportSpans))
+		}
+		if s.OTLP && sum.ExportMetrics == 0 {
+			note(errors.New("the summary says no metrics were exported over OTLP"))
 		}
 	}
 	return s, firstErr

@@ -20,6 +20,8 @@ type summary struct {
 	// ExportSpans and ExportDropped: spans exported over OTLP and dropped
 	// (0 when the run exported none).
 	ExportSpans, ExportDropped int64
+	// ExportMetrics: exports of the metrics over OTLP (0: none).
+	ExportMetrics int64
 }
 
 // Summary field names: the current ones first, then those of the
@@ -54,6 +56,11 @@ func parseSummary(stderr []byte) (summary, error) {
 			return s, err
 		}
 		if s.ExportDropped, err = firstInt(fields, []string{"export_dropped"}); err != nil {
+			return s, err
+		}
+	}
+	if _, ok := fields["export_metrics"]; ok {
+		if s.ExportMetrics, err = firstInt(fields, []string{"export_metrics"}); err != nil {
 			return s, err
 		}
 	}
