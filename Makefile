@@ -83,17 +83,18 @@ ATTACH ?= tracepoint
 
 # Every tier in order: pure Go and object tests, fuzz targets briefly, the
 # real tool against real servers and bad input on this kernel, the bpftrace
-# twin, the benchmark's smoke run, then the kernel matrix under qemu.
-# Jaeger (for test-otlp) is built beside the install and the tiers,
-# niced: its compile takes minutes of CPU they leave idle.
+# twin, the kernel matrix under qemu; then, with Jaeger, the OTLP export and
+# the benchmark's smoke run (whose OTLP setup exports to Jaeger).
+# Jaeger is built beside the install and the tiers, niced: its compile
+# takes minutes of CPU they leave idle.
 test:
 	$(MAKE) -j2 bin/jaeger test-tiers
-	$(MAKE) test-otlp
+	$(MAKE) test-otlp bench-smoke
 	@echo "make test: all passed"
 
 test-tiers: deps
 	$(MAKE) -j1 test-unit fuzz-smoke test-e2e-servers test-e2e-all test-cli test-deploy test-hostile \
-		check-bpftrace test-bpftrace-diff bench-smoke vm-test vm-tracer-test vagrant-validate
+		check-bpftrace test-bpftrace-diff vm-test vm-tracer-test vagrant-validate
 
 test-host: deps
 	$(MAKE) test-unit test-e2e
