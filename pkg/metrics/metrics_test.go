@@ -71,7 +71,7 @@ func TestEndpoint(t *testing.T) {
 		`http_server_request_duration_seconds_count{container_id="9a8b7c6d5e4f",container_name="server",http_request_method="GET",http_response_status_code="200",http_route="/",k8s_namespace_name="shop",k8s_pod_name="web-0",k8s_pod_uid="",network_protocol_version="1.1",server_address="127.0.0.1",server_port="9091",service_name="goserver",url_scheme="http"} 1`,
 		`http_server_request_duration_seconds_count{http_request_method="POST",http_response_status_code="200",http_route="/pkg.S/Get",network_protocol_version="2",rpc_grpc_status_code="5",server_address="api",server_port="50051",service_name="grpcsrv",url_scheme="http"} 2`,
 		`http_server_request_duration_seconds_count{http_request_method="POST",http_response_status_code="200",http_route="/pkg.S/Get",network_protocol_version="2",rpc_grpc_status_code="0",server_address="api",server_port="50051",service_name="grpcsrv",url_scheme="http"} 1`,
-		`http_server_request_duration_seconds_count{error_type="14",http_request_method="POST",http_response_status_code="200",http_route="/pkg.S/Get",network_protocol_version="2",rpc_grpc_status_code="14",server_address="api",server_port="50051",service_name="grpcsrv",url_scheme="http"} 1`,
+		`http_server_request_duration_seconds_count{error_type="UNAVAILABLE",http_request_method="POST",http_response_status_code="200",http_route="/pkg.S/Get",network_protocol_version="2",rpc_grpc_status_code="14",server_address="api",server_port="50051",service_name="grpcsrv",url_scheme="http"} 1`,
 		"httptrace_events_lost_total 7",
 		"httptrace_route_overflow_total 0",
 		"httptrace_series 9",

@@ -360,7 +360,7 @@ func TestSpanKinds(t *testing.T) {
 	want := []struct {
 		code    tracepb.Status_StatusCode
 		errType string
-	}{{tracepb.Status_STATUS_CODE_UNSET, ""}, {tracepb.Status_STATUS_CODE_ERROR, "13"}, {tracepb.Status_STATUS_CODE_ERROR, "5"}}
+	}{{tracepb.Status_STATUS_CODE_UNSET, ""}, {tracepb.Status_STATUS_CODE_ERROR, "INTERNAL"}, {tracepb.Status_STATUS_CODE_ERROR, "NOT_FOUND"}}
 	for i, w := range want {
 		a := attrMap(got[i].span)
 		if got[i].span.Status.GetCode() != w.code || a["error.type"] != w.errType || a["rpc.grpc.status_code"] == "" || a["rpc.service"] != "pkg.Svc" {

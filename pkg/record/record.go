@@ -139,11 +139,12 @@ func GRPCCodeName(c int) string {
 }
 
 // ErrorType is error.type of an answered exchange that failed, as the
-// HTTP and gRPC semantic conventions say, "" when it did not fail: the
+// HTTP and RPC semantic conventions say, "" when it did not fail: the
 // status code as text for a 5xx on the server side and a 4xx or 5xx on
-// the client side; for a gRPC call, its status code as text for a status
-// other than OK on the client side, and on the server side for the
-// statuses that mean the server failed (UNKNOWN, DEADLINE_EXCEEDED,
+// the client side; for a gRPC call (over an HTTP 200), its status's name
+// (DEADLINE_EXCEEDED; the code as text for one gRPC does not define) for
+// a status other than OK on the client side, and on the server side for
+// the statuses that mean the server failed (UNKNOWN, DEADLINE_EXCEEDED,
 // UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS). Errors are rare, so
 // the allocation of the text is too.
 func ErrorType(side Side, status int, grpcSet bool, grpcStatus int) string {
@@ -151,6 +152,9 @@ func ErrorType(side Side, status int, grpcSet bool, grpcStatus int) string {
 	case status >= 500, status >= 400 && side == Client:
 		return strconv.Itoa(status)
 	case grpcSet && grpcStatus != 0 && (side == Client || grpcServerFault(grpcStatus)):
+		if name := GRPCCodeName(grpcStatus); name != "" {
+			return name
+		}
 		return strconv.Itoa(grpcStatus)
 	}
 	return ""
