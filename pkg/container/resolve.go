@@ -87,6 +87,13 @@ func (r *Resolver) SetNames(id string, n Names) {
 	r.mu.Unlock()
 }
 
+// ForgetNames drops container id's names (it is gone).
+func (r *Resolver) ForgetNames(id string) {
+	r.mu.Lock()
+	delete(r.names, id)
+	r.mu.Unlock()
+}
+
 func (r *Resolver) lookup(pid uint32, now time.Duration) Process {
 	e, ok := r.cache[pid]
 	if ok && now-e.at < checkAfter {

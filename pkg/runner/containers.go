@@ -28,8 +28,24 @@ func containerRuntime(ctx context.Context, cfg config.Config) (container.Runtime
 	return container.FindRuntime(ctx, sockets)
 }
 
-// selector follows the containers selected by name or ID, and those of the
-// pods selected (by the kubelet's labels on them). Each running one
+// namingRuntime is the runtime that names the containers of processes
+// traced by other means than --container and --pod, when one answers
+// within a few seconds; without one, containers are known by their IDs
+// alone (httptrace doctor says so).
+func namingRuntime(ctx context.Context, cfg config.Config, log logrus.FieldLogger) (container.Runtime, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	rt, err := containerRuntime(ctx, cfg)
+	if err != nil {
+		log.WithError(err).Debug("container runtime: containers are known by ID alone")
+	}
+	return rt, err
+}
+
+// selector names every container the runtime runs (for the records of
+// processes in them, however they were selected), and follows the
+// containers selected by name or ID, and those of the pods selected (by
+// the kubelet's labels on them). Each running one
 // has its cgroup tracked in the kernel, so that a process that forks or
 // execs in it is traced (one its runtime starts or execs into it is no
 // descendant of a traced process), and its running processes tracked. A
@@ -49,6 +65,9 @@ type selector struct {
 	cgroups map[string]uint64 // tracked container ID -> its cgroup id
 	done    chan struct{}
 }
+
+// forgetNamesAfter is how long a dead container's names are kept.
+const forgetNamesAfter = time.Minute
 
 // firstStream bounds the wait for the runtime's event stream at start.
 const firstStream = 10 * time.Second
@@ -118,6 +137,11 @@ func (s *selector) selectRunning(ctx context.Context) {
 	if err != nil {
 		s.log.WithError(err).Warn("listing the running containers")
 		return
+	}
+	// Every container is named, selected or not: a process traced by
+	// other means (a port, a PID) may run in one.
+	for _, c := range running {
+		s.labels.SetNames(c.ID, container.NamesOf(c))
 	}
 	// A death while the events were away: its cgroup goes now.
 	s.mu.Lock()
@@ -200,16 +224,25 @@ func isPrefix(w, id string) bool {
 	return true
 }
 
-// event follows a start or a death of a selected container.
+// event names a container that starts (selected or not: a process traced
+// by other means may run in it) and follows a start or a death of a
+// selected one. A dead container's names go a while later, once its last
+// records are written.
 func (s *selector) event(ctx context.Context, e container.Event) {
-	// One lookup, when the event lacks the name (an old Docker stream's,
-	// containerd's) or pods are selected (their labels are asked for).
+	// One lookup, for a start, or when the event lacks the name (an old
+	// Docker stream's, containerd's) or pods are selected (their labels
+	// are asked for).
 	var info container.Info
 	var found bool
-	if e.Name == "" || len(s.pods) > 0 {
+	if e.Started || e.Name == "" || len(s.pods) > 0 {
 		var err error
 		info, err = s.rt.Inspect(ctx, e.ID)
 		found = err == nil
+	}
+	if e.Started && found {
+		s.labels.SetNames(info.ID, container.NamesOf(info))
+	} else if !e.Started {
+		time.AfterFunc(forgetNamesAfter, func() { s.labels.ForgetNames(e.ID) })
 	}
 	name := e.Name
 	if name == "" && found {

@@ -82,6 +82,9 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		}
 		runtime = rt
 		defer runtime.Close()
+	} else if rt, err := namingRuntime(ctx, cfg, log); err == nil {
+		runtime = rt
+		defer runtime.Close()
 	}
 	plan, err := prepare(cfg, log)
 	if err != nil {
@@ -159,9 +162,13 @@ func Run(ctx context.Context, cfg config.Config, dst IO) (Summary, error) {
 		selCtx, stopSel := context.WithCancel(ctx)
 		if err := sel.start(selCtx); err != nil {
 			stopSel()
-			return Summary{}, &SetupError{Err: fmt.Errorf("containers: %w", err)}
+			if cfg.SelectsContainers() {
+				return Summary{}, &SetupError{Err: fmt.Errorf("containers: %w", err)}
+			}
+			log.WithError(err).Warn("container runtime: containers are known by ID alone")
+		} else {
+			defer func() { stopSel(); sel.wait() }()
 		}
-		defer func() { stopSel(); sel.wait() }()
 	}
 	procs := pipeline.NewProcs(tr.TrackedPIDs(), len(cfg.Comms) > 0 || len(cfg.Ports) > 0 || cfg.SelectsContainers())
 	// Where each traced process runs is read while it is there to be read.

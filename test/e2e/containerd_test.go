@@ -69,3 +69,34 @@ func TestPodSelection(t *testing.T) {
 	}
 	harness.Result("pod-select", tr.Mode, good, sent)
 }
+
+// TestPodNamesByPort: processes selected by port, not by pod, are named
+// from the runtime all the same: a pod's server running when httptrace
+// starts (from the runtime's listing) and one started after (from its
+// start event) have their exchanges labelled with pod, namespace and
+// container.
+func TestPodNamesByPort(t *testing.T) {
+	cd := harness.StartContainerd(t)
+	before := cd.RunPodServer(t, "shop", "web-1", "server", harness.FreeAddr(t))
+	laterAddr := harness.FreeAddr(t)
+	tr := harness.StartTracer(t, harness.Mode(), nil, "--port", portOf(t, before.Addr), "--port", portOf(t, laterAddr),
+		"--runtime-socket", cd.Socket)
+	sent := sendToContainer(t, before.Addr, "running", 2, before.HostPID)
+	later := cd.RunPodServer(t, "other", "api-0", "backend", laterAddr)
+	tr.WaitFor(t, waitForLogs, harness.AllLogged(sent))
+	want := map[string]*harness.PodContainer{before.Addr: before, later.Addr: later}
+	sent = append(sent, sendToContainer(t, later.Addr, "started", 2, later.HostPID)...)
+	good := finish(t, tr, "", sent)
+	pods := map[string]string{before.ID: "shop/web-1/server", later.ID: "other/api-0/backend"}
+	for _, r := range tr.Records(t) {
+		c := want[r.Server]
+		if c == nil {
+			continue
+		}
+		if got := r.K8sNamespace + "/" + r.K8sPod + "/" + r.ContainerName; r.ContainerID != c.ID || got != pods[c.ID] {
+			delete(good, r.Header(harness.IDHeader))
+			t.Errorf("container %s named %s, want %s %s: %s", r.ContainerID, got, c.ID, pods[c.ID], r.Line)
+		}
+	}
+	harness.Result("pod-names", tr.Mode, good, sent)
+}
