@@ -62,7 +62,8 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "httptrace doctor: %v (see httptrace doctor --help)\n", err)
 		return exitUsage
 	}
-	// What the configuration selects does not matter here: no process is traced.
+	// No process is traced; what the configuration selects matters only
+	// to the container runtime check (pods and containers need one).
 	cfg, err := readConfig(o)
 	if err == nil && cfg.Attach != probes.ModeAuto && !slices.Contains(probes.Modes, cfg.Attach) {
 		err = fmt.Errorf("--attach %q: want auto, kprobe or tracepoint", cfg.Attach)

@@ -28,8 +28,10 @@ import (
 // waits for that); only before 5.11 is its own RLIMIT_MEMLOCK raised.
 func Doctor(cfg config.Config) []preflight.Result {
 	results := preflight.Doctor(preflight.DefaultSystem)
-	results = append(results, runtimeCheck(cfg))
-	return append(results, loadCheck(cfg, results))
+	// Loading needs no runtime: its failure does not keep the programs
+	// from being tried.
+	load := loadCheck(cfg, results)
+	return append(results, runtimeCheck(cfg), load)
 }
 
 // RuntimeCheck names the container runtime check.

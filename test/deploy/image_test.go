@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/httptrace/httptrace/pkg/container"
+	"github.com/httptrace/httptrace/pkg/preflight"
 	"github.com/httptrace/httptrace/test/harness"
 )
 
@@ -50,6 +52,13 @@ func boundingSet(t *testing.T) uint64 {
 // CAP_SYS_RESOURCE.
 func podmanRun(t *testing.T, image string, withSeccomp bool, args ...string) *exec.Cmd {
 	t.Helper()
+	return podmanRunFrom(t, image, withSeccomp, nil, args...)
+}
+
+// podmanRunFrom is podmanRun with some host paths of the mounts replaced
+// (from: the manifest's host path -> the one mounted instead).
+func podmanRunFrom(t *testing.T, image string, withSeccomp bool, from map[string]string, args ...string) *exec.Cmd {
+	t.Helper()
 	podman := harness.NeedBinary(t, "podman")
 	spec, mounts := daemonSet(t)
 	sc := spec.Containers[0].SecurityContext
@@ -88,6 +97,9 @@ func podmanRun(t *testing.T, image string, withSeccomp bool, args ...string) *ex
 		run = append(run, "--security-opt", "seccomp=unconfined")
 	}
 	for _, m := range mounts {
+		if h, ok := from[m.host]; ok {
+			m.host = h
+		}
 		if m.create { // as the kubelet does
 			if err := os.MkdirAll(m.host, 0o755); err != nil {
 				t.Fatal(err)
@@ -142,16 +154,15 @@ func runDoctor(t *testing.T, cmd *exec.Cmd) (int, string) {
 
 // TestImageDoctor: httptrace doctor in the image, with the DaemonSet's
 // security context and mounts, finds that tracing would work (the
-// programs load and attach) and reaches containerd on the host through
-// the mount (a containerd is started at its usual socket when the host
-// runs none); with podman's default seccomp filter kept, the load fails
-// and the doctor names the filter.
+// programs load and attach) and reaches containerd through the mount of
+// its socket's directory (a containerd of the test's, whose directory is
+// mounted there instead of the host's); with podman's default seccomp
+// filter kept, the load fails and the doctor names the filter.
 func TestImageDoctor(t *testing.T) {
 	img := image(t)
-	if _, err := os.Stat(container.ContainerdSocket); err != nil {
-		harness.StartContainerdAt(t, container.ContainerdSocket)
-	}
-	code, out := runDoctor(t, podmanRun(t, img, false, "doctor"))
+	cd := harness.StartContainerdIn(t, "containerd.sock")
+	own := map[string]string{preflight.ContainerdDir: filepath.Dir(cd.Socket)}
+	code, out := runDoctor(t, podmanRunFrom(t, img, false, own, "doctor"))
 	if code != 0 || !strings.Contains(out, "\nok    bpf ") || !strings.HasSuffix(out, "tracing would work\n") ||
 		!regexp.MustCompile(`\nok +container_runtime +containerd answers at `+regexp.QuoteMeta(container.ContainerdSocket)).MatchString(out) {
 		t.Errorf("doctor with the DaemonSet's context: exit %d, want 0 with bpf and container_runtime ok\n%s", code, out)

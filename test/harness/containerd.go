@@ -35,13 +35,14 @@ const containerdSnapshotter = "native"
 // StartContainerd runs containerd and waits until it answers.
 func StartContainerd(t testing.TB) *Containerd {
 	t.Helper()
-	return StartContainerdAt(t, "")
+	return StartContainerdIn(t, "containerd.sock")
 }
 
-// StartContainerdAt runs containerd serving its API at socket ("": in its
-// own directory; a socket's directory is made when missing, and the
-// socket removed when the test ends) and waits until it answers.
-func StartContainerdAt(t testing.TB, socket string) *Containerd {
+// StartContainerdIn runs containerd serving its API at a socket named
+// socket in a directory that holds its sockets alone (so that it can be
+// mounted where a runtime's socket is looked for), and waits until it
+// answers.
+func StartContainerdIn(t testing.TB, socket string) *Containerd {
 	t.Helper()
 	RequireRoot(t)
 	bin := NeedBinary(t, "containerd")
@@ -53,14 +54,11 @@ func StartContainerdAt(t testing.TB, socket string) *Containerd {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	c.Socket = filepath.Join(dir, "containerd.sock")
-	if socket != "" {
-		if err := os.MkdirAll(filepath.Dir(socket), 0o711); err != nil {
-			t.Fatal(err)
-		}
-		c.Socket = socket
-		t.Cleanup(func() { os.Remove(socket); os.Remove(socket + ".ttrpc") })
+	sockets := filepath.Join(dir, "run")
+	if err := os.Mkdir(sockets, 0o711); err != nil {
+		t.Fatal(err)
 	}
+	c.Socket = filepath.Join(sockets, socket)
 	conf := filepath.Join(dir, "config.toml")
 	toml := fmt.Sprintf("version = 2\nroot = %q\nstate = %q\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n"+
 		"[grpc]\n  address = %q\n[ttrpc]\n  address = %q\n",
