@@ -89,7 +89,7 @@ ATTACH ?= tracepoint
 # takes minutes of CPU they leave idle.
 test:
 	$(MAKE) -j2 bin/jaeger test-tiers
-	$(MAKE) test-otlp bench-smoke
+	$(MAKE) -j1 test-otlp bench-smoke
 	@echo "make test: all passed"
 
 test-tiers: deps

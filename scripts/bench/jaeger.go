@@ -79,12 +79,9 @@ exporters:
 // startJaeger runs bin with its files in dir and waits until its receiver
 // and telemetry answer.
 func startJaeger(bin, dir string) (*jaeger, error) {
-	addrs := make([]string, 5) // OTLP, telemetry, query HTTP and gRPC, metrics exporter
-	for i := range addrs {
-		var err error
-		if addrs[i], err = freeAddr(); err != nil {
-			return nil, err
-		}
+	addrs, err := freeAddrs(5) // OTLP, telemetry, query HTTP and gRPC, metrics exporter
+	if err != nil {
+		return nil, err
 	}
 	j := &jaeger{otlp: addrs[0], telemetry: addrs[1]}
 	host, port, _ := net.SplitHostPort(j.telemetry)
@@ -98,6 +95,7 @@ func startJaeger(bin, dir string) (*jaeger, error) {
 		return nil, err
 	}
 	j.proc = p
+	track(p) // an interrupt ends it
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		_, _, terr := j.spans()
 		c, cerr := net.DialTimeout("tcp", j.otlp, time.Second)
@@ -145,8 +143,18 @@ func receiverSpans(sc *bufio.Scanner) (accepted, refused int64, err error) {
 		default:
 			continue
 		}
-		f := strings.Fields(line)
-		v, perr := strconv.ParseFloat(f[len(f)-1], 64)
+		// name{labels} value [timestamp]
+		rest := line
+		if i := strings.LastIndexByte(rest, '}'); i >= 0 {
+			rest = rest[i+1:]
+		} else if i := strings.IndexByte(rest, ' '); i >= 0 {
+			rest = rest[i:]
+		}
+		f := strings.Fields(rest)
+		if len(f) == 0 {
+			return 0, 0, fmt.Errorf("jaeger telemetry %q: no value", line)
+		}
+		v, perr := strconv.ParseFloat(f[0], 64)
 		if perr != nil {
 			return 0, 0, fmt.Errorf("jaeger telemetry %q: %w", line, perr)
 		}

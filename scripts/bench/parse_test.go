@@ -228,7 +228,7 @@ func TestReceiverSpans(t *testing.T) {
 	text := `# HELP otelcol_receiver_accepted_spans_total Number of spans successfully pushed into the pipeline.
 # TYPE otelcol_receiver_accepted_spans_total counter
 otelcol_receiver_accepted_spans_total{receiver="otlp",service_name="jaeger",transport="http"} 1200
-otelcol_receiver_accepted_spans_total{receiver="otlp",service_name="jaeger",transport="grpc"} 3
+otelcol_receiver_accepted_spans_total{receiver="otlp",service_name="jaeger",transport="grpc"} 3 1733600000000
 otelcol_receiver_refused_spans_total{receiver="otlp",service_name="jaeger",transport="http"} 0
 otelcol_receiver_accepted_metric_points_total{receiver="otlp",transport="http"} 99
 otelcol_exporter_sent_spans_total{exporter="jaeger_storage_exporter"} 1e+06

@@ -61,6 +61,22 @@ func (s *scraper) stop() error {
 	return nil
 }
 
+// freeAddrs are n loopback addresses with ports free now, each another
+// (the listeners are held until all are chosen: one closed first could be
+// chosen again).
+func freeAddrs(n int) ([]string, error) {
+	var out []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		out = append(out, ln.Addr().String())
+	}
+	return out, nil
+}
+
 // freeAddr is a loopback address with a port free now.
 func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -153,6 +153,7 @@ func startTracer(c config, serverPID int, setup, dir string, idlePID int) (*trac
 		}
 		return nil, err
 	}
+	track(p) // an interrupt ends it
 	tr := &tracerRun{proc: p, json: format == "json", jaeger: jg}
 	err = p.waitFor(base+".err", func(b []byte) bool {
 		return bytes.Contains(b, []byte("probes attached"))
@@ -185,6 +186,7 @@ func startBpftrace(c config, pid int, base string) (*tracerRun, error) {
 	if err != nil {
 		return nil, err
 	}
+	track(p) // an interrupt ends it
 	hasBegin := bytes.Contains(prog, []byte("\nBEGIN"))
 	err = p.waitFor(base+".out", func(b []byte) bool {
 		_, after, ok := bytes.Cut(b, []byte("Attaching "))
@@ -251,7 +253,7 @@ func finishTracer(tr *tracerRun, before int64) (*tracerStats, error) {
 	if err == nil {
 		s.Summary = &sum
 		s.EventsLost = sum.EventsLost
-		if s.OTLP && s.Spans != sum.ExportSpans {
+		if s.OTLP && (s.Spans != sum.ExportSpans || s.Spans == 0) {
 			note(fmt.Errorf("jaeger took %d spans, the summary says %d exported", s.Spans, sum.ExportSpans))
 		}
 		if s.OTLP && sum.ExportMetrics == 0 {
