@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -31,15 +32,37 @@ func containerRuntime(ctx context.Context, cfg config.Config) (container.Runtime
 // namingRuntime is the runtime that names the containers of processes
 // traced by other means than --container and --pod, when one answers
 // within a few seconds; without one, containers are known by their IDs
-// alone (httptrace doctor says so).
+// alone: a warning says so when a runtime's socket is there but does not
+// answer (a host with no runtime at all is told nothing; httptrace doctor
+// says it).
 func namingRuntime(ctx context.Context, cfg config.Config, log logrus.FieldLogger) (container.Runtime, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	rt, err := containerRuntime(ctx, cfg)
 	if err != nil {
-		log.WithError(err).Debug("container runtime: containers are known by ID alone")
+		l := log.WithError(err)
+		if s := presentSocket(cfg); s != "" {
+			l.WithField("socket", s).Warn("container runtime: its socket does not answer, containers are known by ID alone")
+		} else {
+			l.Debug("container runtime: containers are known by ID alone")
+		}
 	}
 	return rt, err
+}
+
+// presentSocket is the first of the runtime sockets looked for that
+// exists, "" for none.
+func presentSocket(cfg config.Config) string {
+	sockets := container.Sockets
+	if cfg.RuntimeSocket != "" {
+		sockets = []string{cfg.RuntimeSocket}
+	}
+	for _, s := range sockets {
+		if fi, err := os.Stat(s); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			return s
+		}
+	}
+	return ""
 }
 
 // selector names every container the runtime runs (for the records of

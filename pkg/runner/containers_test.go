@@ -1,9 +1,16 @@
 package runner
 
 import (
+	"context"
+	"net"
+	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
+
+	"github.com/httptrace/httptrace/pkg/config"
 	"github.com/httptrace/httptrace/pkg/container"
 )
 
@@ -55,6 +62,48 @@ func TestInPod(t *testing.T) {
 		}
 		if inPod("shop/web-0", sandbox) {
 			t.Errorf("a sandbox %v is one of the pod's containers", sandbox)
+		}
+	}
+}
+
+// TestNamingRuntimeWarns: a runtime's socket that is there but does not
+// answer is warned of once (containers known by ID alone); no socket at
+// all is said at debug level only, and no runtime is returned either way.
+func TestNamingRuntimeWarns(t *testing.T) {
+	dir := t.TempDir()
+	mute := filepath.Join(dir, "mute.sock")
+	ln, err := net.Listen("unix", mute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close() // speaks neither Docker's API nor containerd's
+		}
+	}()
+	for _, c := range []struct {
+		socket string
+		warn   bool
+	}{{mute, true}, {filepath.Join(dir, "none.sock"), false}} {
+		log, hook := logtest.NewNullLogger()
+		log.SetLevel(logrus.DebugLevel)
+		rt, err := namingRuntime(context.Background(), config.Config{RuntimeSocket: c.socket}, log)
+		if rt != nil || err == nil {
+			t.Errorf("%s: runtime %v, error %v: want none, and why", c.socket, rt, err)
+		}
+		warned := 0
+		for _, e := range hook.AllEntries() {
+			if e.Level == logrus.WarnLevel {
+				warned++
+			}
+		}
+		if want := map[bool]int{true: 1, false: 0}[c.warn]; warned != want {
+			t.Errorf("%s: %d warnings, want %d: %v", c.socket, warned, want, hook.AllEntries())
 		}
 	}
 }
