@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/httptrace/httptrace/test/jaegerconf"
 )
 
 // jaeger is a running Jaeger and its ports.
@@ -25,68 +27,21 @@ type jaeger struct {
 	telemetry string // its own metrics, host:port
 }
 
-// jaegerConfig is Jaeger's configuration: OTLP in, spans to memory
-// (10,000 traces kept: each span here is a trace of its own), metrics to a
-// Prometheus exporter, its receiver's counts on the telemetry port.
-const jaegerConfig = `service:
-  extensions: [jaeger_storage, jaeger_query]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [batch]
-      exporters: [jaeger_storage_exporter]
-    metrics:
-      receivers: [otlp]
-      exporters: [prometheus]
-  telemetry:
-    metrics:
-      level: basic
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: %q
-                port: %s
-    logs:
-      level: warn
-extensions:
-  jaeger_query:
-    storage:
-      traces: memstore
-    http:
-      endpoint: %q
-    grpc:
-      endpoint: %q
-  jaeger_storage:
-    backends:
-      memstore:
-        memory:
-          max_traces: 10000
-receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: %q
-processors:
-  batch:
-exporters:
-  jaeger_storage_exporter:
-    trace_storage: memstore
-  prometheus:
-    endpoint: %q
-`
-
 // startJaeger runs bin with its files in dir and waits until its receiver
 // and telemetry answer.
 func startJaeger(bin, dir string) (*jaeger, error) {
-	addrs, err := freeAddrs(5) // OTLP, telemetry, query HTTP and gRPC, metrics exporter
+	addrs, err := freeAddrs(6) // OTLP over HTTP and gRPC, telemetry, query HTTP and gRPC, metrics exporter
 	if err != nil {
 		return nil, err
 	}
-	j := &jaeger{otlp: addrs[0], telemetry: addrs[1]}
-	host, port, _ := net.SplitHostPort(j.telemetry)
+	j := &jaeger{otlp: addrs[0], telemetry: addrs[2]}
+	// Each span here is a trace of its own: 10,000 are kept.
+	text, err := jaegerconf.Config(jaegerconf.Addrs{OTLPHTTP: j.otlp, OTLPGRPC: addrs[1], Telemetry: j.telemetry,
+		QueryHTTP: addrs[3], QueryGRPC: addrs[4], Metrics: addrs[5], MaxTraces: 10000})
+	if err != nil {
+		return nil, err
+	}
 	conf := filepath.Join(dir, "jaeger.yaml")
-	text := fmt.Sprintf(jaegerConfig, host, port, addrs[2], addrs[3], j.otlp, addrs[4])
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		return nil, err
 	}

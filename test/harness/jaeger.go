@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/httptrace/httptrace/test/jaegerconf"
 )
 
 // JaegerEnv names the Jaeger binary (make builds it into bin/jaeger from
@@ -39,52 +41,11 @@ func StartJaeger(t testing.TB) *Jaeger {
 	bin := NeedEnvBinary(t, JaegerEnv, "make test-otlp builds bin/jaeger and sets it")
 	j := &Jaeger{OTLPHTTP: FreeAddr(t), OTLPGRPC: FreeAddr(t), Query: FreeAddr(t), Metrics: FreeAddr(t), bin: bin,
 		conf: filepath.Join(t.TempDir(), "jaeger.yaml")}
-	conf := fmt.Sprintf(`service:
-  extensions: [jaeger_storage, jaeger_query]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [batch]
-      exporters: [jaeger_storage_exporter]
-    metrics:
-      receivers: [otlp]
-      exporters: [prometheus]
-  telemetry:
-    metrics:
-      level: none
-    logs:
-      level: warn
-extensions:
-  jaeger_query:
-    storage:
-      traces: memstore
-    http:
-      endpoint: %q
-    grpc:
-      endpoint: %q
-  jaeger_storage:
-    backends:
-      memstore:
-        memory:
-          max_traces: 100000
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: %q
-      http:
-        endpoint: %q
-processors:
-  batch:
-    timeout: 200ms
-exporters:
-  jaeger_storage_exporter:
-    trace_storage: memstore
-  prometheus:
-    endpoint: %q
-    resource_to_telemetry_conversion:
-      enabled: true
-`, j.Query, FreeAddr(t), j.OTLPGRPC, j.OTLPHTTP, j.Metrics)
+	conf, err := jaegerconf.Config(jaegerconf.Addrs{OTLPGRPC: j.OTLPGRPC, OTLPHTTP: j.OTLPHTTP, QueryHTTP: j.Query,
+		QueryGRPC: FreeAddr(t), Metrics: j.Metrics, MaxTraces: 100000})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(j.conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
