@@ -64,9 +64,10 @@ static __always_inline __s32 go_conn_fd(__u64 c)
 }
 
 /*
- * A goroutine enters (*Conn).Read or Write: find the connection under it
- * now (its syscalls, nested or not, are then known as TLS records and
- * dropped); send a Write's bytes, save a Read for its return.
+ * A goroutine enters (*Conn).Read or Write (past the stack check): find
+ * the connection under it now (its syscalls, nested or not, are then
+ * known as TLS records and dropped); send a Write's bytes; save the call
+ * for its return.
  */
 static __always_inline int on_go_tls_entry(struct pt_regs *ctx, __u8 dir)
 {
@@ -103,30 +104,29 @@ static __always_inline int on_go_tls_entry(struct pt_regs *ctx, __u8 dir)
 	tc.go = 1;
 	if (dir == HTTPTRACE_DIR_SEND) {
 		/*
-		 * A Write's bytes are sent at its entry, all its slice holds:
+		 * A Write's bytes are sent here, all its slice holds:
 		 * (*Conn).Write writes them all or fails the connection. By its
 		 * return the connection may be gone, and its entry with it (the
 		 * peer read them and hung up, and another goroutine closed the
-		 * socket before this one ran again). A function whose stack must
-		 * grow runs its entry again: the call saved until the return
-		 * says its bytes went already.
+		 * socket before this one ran again). This probe sits past the
+		 * stack check (userbin.GoBodyOffset), so a call that grows its
+		 * stack, running its first instructions again, passes it once.
 		 */
-		struct tls_call *prev = bpf_map_lookup_elem(&go_tls_calls, &key);
-		__s64 n = (__s64)GO_ARG3(ctx);
-
-		if (prev && prev->sent && prev->tls == tc.tls && prev->buf == tc.buf && prev->size_ptr == (__u64)n)
-			return 0;
-		if (n > 0)
-			tls_send(&tc, n, pid_tgid);
-		tc.sent = 1;
-		tc.size_ptr = n; /* the length, to know the entry again */
+		tc.len = GO_ARG3(ctx);
+		if ((__s64)tc.len > 0)
+			tls_send(&tc, tc.len, pid_tgid);
 	}
 	if (bpf_map_update_elem(&go_tls_calls, &key, &tc, BPF_ANY))
 		stat_inc(HTTPTRACE_STAT_TLS_UNPLACED); /* its return will find nothing */
 	return 0;
 }
 
-/* A goroutine's (*Conn).Read returns (n int, err error): send its n bytes (a Write's were sent at its entry). */
+/*
+ * A goroutine's (*Conn).Read or Write returns (n int, err error): send a
+ * Read's n bytes. A Write's were sent at its entry; one that returns fewer
+ * than it was given failed part-way, and its bytes past n, logged, never
+ * left: counted.
+ */
 static __always_inline int on_go_tls_return(struct pt_regs *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -139,8 +139,12 @@ static __always_inline int on_go_tls_return(struct pt_regs *ctx)
 		return 0;
 	tc = *slot;
 	bpf_map_delete_elem(&go_tls_calls, &key);
-	if (n > 0 && !tc.sent)
+	if (tc.dir == HTTPTRACE_DIR_SEND) {
+		if (n < (__s64)tc.len)
+			stat_inc(HTTPTRACE_STAT_TLS_WRITE_FAILED);
+	} else if (n > 0) {
 		tls_send(&tc, n, pid_tgid);
+	}
 	return 0;
 }
 

@@ -27,8 +27,7 @@ struct tls_call {
 	__s32 fd;       /* its fd */
 	__u8 dir;       /* enum httptrace_direction */
 	__u8 go;        /* a Go call (bpf/gotls.h): placed by its own fields, never by the object cache */
-	__u8 sent;      /* a Go Write's bytes were sent at its entry: an entry again (after stack growth) sends nothing */
-	__u8 pad[1];
+	__u8 pad[2];
 	/*
 	 * The TLS connection this thread last read records from outside any
 	 * TLS call: where a library fed from memory (Node: the event loop
@@ -39,6 +38,7 @@ struct tls_call {
 	__u64 last_gen;
 	__s32 last_fd;
 	__u32 pad2;
+	__u64 len;      /* a Go Write's length: its return with fewer written failed part-way */
 };
 
 /*

@@ -38,6 +38,7 @@ const (
 	StatTLSUnplaced
 	StatTLSMapped
 	StatH2Cut
+	StatTLSWriteFailed
 	StatCount
 )
 
@@ -76,6 +77,7 @@ var StatNames = [StatCount]string{
 	StatTLSUnplaced:     "tls_unplaced",
 	StatTLSMapped:       "tls_mapped",
 	StatH2Cut:           "h2_cut",
+	StatTLSWriteFailed:  "tls_write_failed",
 }
 
 func (s Stat) String() string {

@@ -103,6 +103,10 @@ func TestProbeGoExecutable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, err := userbin.GoBodyOffset(path, s)
+		if err != nil || body <= s.Offset || body >= s.Offset+32 {
+			t.Fatalf("%s: body at %#x (%v), want in the function's first 32 bytes past %#x", u.Symbol, body, err, s.Offset)
+		}
 		want += 1 + len(rets)
 		entry, atRets := 0, 0
 		for _, a := range got {
@@ -110,7 +114,7 @@ func TestProbeGoExecutable(t *testing.T) {
 				t.Errorf("a uretprobe on Go code: %+v", a)
 			}
 			switch {
-			case a.prog == u.Entry && a.offset == s.Offset:
+			case a.prog == u.Entry && a.offset == body:
 				entry++
 			case a.prog == u.Return && a.offset > s.Offset && a.offset < s.Offset+s.Size:
 				atRets++

@@ -89,8 +89,8 @@ func libraryPoints(path string, lib probes.Library) ([]probePoint, error) {
 }
 
 // goPoints are the probes of crypto/tls's Read and Write in a Go
-// executable built by Go version: a uprobe at each entry and one at each
-// RET instruction. An executable without crypto/tls is not a TLS one
+// executable built by Go version: a uprobe where each body starts (past
+// the stack check) and one at each RET instruction. An executable without crypto/tls is not a TLS one
 // (errNoFunctions).
 func goPoints(path, version string) ([]probePoint, error) {
 	ups, syms, err := functionsOf(path, probes.LibGoTLS)
@@ -117,15 +117,18 @@ func goPoints(path, version string) ([]probePoint, error) {
 			return nil, fmt.Errorf("%s: %w", u.Symbol, errNoFunctions)
 		}
 		// A uprobe must sit on an instruction: the function is checked to
-		// start as Go code does and is disassembled whole.
-		if err := userbin.CheckGoEntry(path, s); err != nil {
+		// start as Go code does and is disassembled whole. The entry probe
+		// sits past the stack check, where each call passes once (a call
+		// that grows its stack runs its first instructions again).
+		body, err := userbin.GoBodyOffset(path, s)
+		if err != nil {
 			return nil, err
 		}
 		rets, err := userbin.RetOffsets(path, s)
 		if err != nil {
 			return nil, err
 		}
-		points = append(points, probePoint{u.Entry, s.Offset, false, true})
+		points = append(points, probePoint{u.Entry, body, false, true})
 		for _, r := range rets {
 			points = append(points, probePoint{u.Return, r, false, false})
 		}

@@ -174,6 +174,9 @@ func logSummary(log *logrus.Logger, s Summary) {
 	case c.BPF[event.StatTLSUnplaced] > 0 || s.TLS.Unprobed > 0 || s.TLS.Dropped > 0:
 		entry.Warn(fmt.Sprintf("summary: %s; TLS plaintext not logged: %d TLS calls whose connection was not found, "+
 			"%d files not probed, %d processes not looked at", n, c.BPF[event.StatTLSUnplaced], s.TLS.Unprobed, s.TLS.Dropped))
+	case c.BPF[event.StatTLSWriteFailed] > 0:
+		entry.Warn(fmt.Sprintf("summary: %s; %d Go TLS writes failed part-way after their bytes were logged: "+
+			"their peers did not get all of what the records show", n, c.BPF[event.StatTLSWriteFailed]))
 	case s.Spans.Dropped > 0 || s.Metrics.LastFailed:
 		entry.Warn(fmt.Sprintf("summary: %s; %s", n, exportLosses(s)))
 	default:

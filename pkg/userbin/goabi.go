@@ -195,27 +195,46 @@ func allPadding(b []byte) bool {
 	return true
 }
 
-// CheckGoEntry checks that function sym starts as Go code compiled for the
-// register ABI does: within its first two instructions it compares the
-// stack pointer with the goroutine's stack bound, read through R14. A
-// function table read at the wrong base (a wrong start of Go's code) fails
-// it, so no uprobe is placed off an instruction.
-func CheckGoEntry(path string, sym Symbol) error {
+// GoBodyOffset returns the file offset where function sym's body starts:
+// the instruction after its prologue's stack check (a compare of the
+// stack pointer, or of what the frame needs below it, with the
+// goroutine's stack bound read through R14, and a JBE to the code that
+// grows the stack). Go calls runtime.morestack there when the stack is
+// short, or when the goroutine is asked to yield, and then runs the
+// function from its first instruction again; past the check, each call
+// runs once, with its arguments still in their registers. Code that
+// does not start so (a function table read at a wrong base) is refused,
+// so no uprobe is placed off an instruction.
+func GoBodyOffset(path string, sym Symbol) (uint64, error) {
 	code, err := code(path, sym)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	for i, off := 0, 0; i < 2 && off < len(code); i++ {
+	checked := false
+	for i, off := 0, 0; i < 3 && off < len(code); i++ {
 		inst, err := x86asm.Decode(code[off:], 64)
 		if err != nil {
 			break
 		}
-		for _, a := range inst.Args {
-			if m, ok := a.(x86asm.Mem); ok && m.Base == x86asm.R14 {
-				return nil
-			}
-		}
 		off += inst.Len
+		if checked {
+			if inst.Op != x86asm.JBE {
+				break
+			}
+			return sym.Offset + uint64(off), nil
+		}
+		checked = inst.Op == x86asm.CMP && boundOfG(inst)
 	}
-	return fmt.Errorf("%s at %#x does not start as a Go function (no stack check through R14): not probed", sym.Name, sym.Offset)
+	return 0, fmt.Errorf("%s at %#x does not start as a Go function (no stack check through R14): not probed", sym.Name, sym.Offset)
+}
+
+// boundOfG says whether an instruction reads the goroutine's stack bound,
+// g.stackguard0 (16 bytes into runtime.g, g in R14).
+func boundOfG(inst x86asm.Inst) bool {
+	for _, a := range inst.Args {
+		if m, ok := a.(x86asm.Mem); ok && m.Base == x86asm.R14 && m.Disp == 16 && m.Index == 0 {
+			return true
+		}
+	}
+	return false
 }

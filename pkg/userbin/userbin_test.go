@@ -200,10 +200,15 @@ func TestMappingsOfSelf(t *testing.T) {
 
 // TestGoTLSInBinaries builds a program that links crypto/tls with symbols
 // and stripped (-s -w): its Go version is read from both, the RETs of
-// (*Conn).Read and Write are found by disassembly (each a 0xc3 byte), and
+// (*Conn).Read and Write are found by disassembly (each a 0xc3 byte), as
+// are their bodies (past the stack check), and
 // the struct offsets come from DWARF in one and from the table in the other,
 // the same.
 func TestGoTLSInBinaries(t *testing.T) {
+	// The stack check a body follows: CMPQ R12 (frames over 128 bytes) or
+	// SP, 0x10(R14), and the first two bytes of a JBE rel32.
+	cmpR12JBE := []byte{0x4d, 0x3b, 0x66, 0x10, 0x0f, 0x86}
+	cmpSPJBE := []byte{0x49, 0x3b, 0x66, 0x10, 0x0f, 0x86}
 	bins := map[string]string{
 		"full":     gotlsprog.Build(t, "full", nil),
 		"stripped": gotlsprog.Build(t, "stripped", nil, "-ldflags=-s -w"),
@@ -227,13 +232,16 @@ func TestGoTLSInBinaries(t *testing.T) {
 			if !ok {
 				t.Fatalf("%s: %s not found", file, name)
 			}
-			if err := CheckGoEntry(path, s); err != nil {
-				t.Errorf("%s: %v: % x", file, err, raw[s.Offset:s.Offset+8])
+			body, err := GoBodyOffset(path, s)
+			if err != nil {
+				t.Errorf("%s: %v: % x", file, err, raw[s.Offset:s.Offset+16])
+			} else if pro := raw[s.Offset : body-4]; body < s.Offset+10 || !bytes.HasSuffix(pro, cmpR12JBE) && !bytes.HasSuffix(pro, cmpSPJBE) {
+				t.Errorf("%s: %s: body at +%#x does not follow the stack check and its JBE: % x", file, name, body-s.Offset, raw[s.Offset:body])
 			}
 			// Read at a wrong base (off by the 0x100 a C-linked binary's
-			// text start can be), the entry is refused.
-			if err := CheckGoEntry(path, Symbol{Name: s.Name, Offset: s.Offset + 0x100, Size: s.Size}); err == nil {
-				t.Errorf("%s: %s read 0x100 bytes off passed the entry check", file, name)
+			// text start can be), the function is refused.
+			if _, err := GoBodyOffset(path, Symbol{Name: s.Name, Offset: s.Offset + 0x100, Size: s.Size}); err == nil {
+				t.Errorf("%s: %s read 0x100 bytes off passed the stack check's test", file, name)
 			}
 			rets, err := RetOffsets(path, s)
 			if err != nil {

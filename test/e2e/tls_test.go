@@ -331,6 +331,62 @@ func TestTLSGo(t *testing.T) {
 	}
 }
 
+// TestTLSGoStackGrowth writes each answer from a new goroutine at a depth
+// of its own, over a span of depths that covers a new stack's end: at
+// some of them crypto/tls's Write finds the stack short, grows it, and
+// runs its first instructions again. Each exchange is logged once, its
+// bytes once.
+func TestTLSGoStackGrowth(t *testing.T) {
+	srv := harness.StartGoTLSServer(t)
+	tr := trace(t, srv.PID())
+	c := harness.NewTLSClient(false)
+	defer c.Close()
+	var sent []harness.Sent
+	for depth := 0; depth < 64; depth++ {
+		id := harness.NewID("tls-go-deep")
+		path := fmt.Sprintf("/deep/%d/%s", depth, id)
+		a := c.Do(t, "GET", srv.HTTPS(path), "", map[string]string{harness.IDHeader: id})
+		// The 8 KiB body and its head: a write sent twice would show.
+		sent = append(sent, harness.Sent{ID: id, Method: "GET", Path: path, Answer: a, TLS: true, Server: srv.Addr,
+			ResponseBytes: 8192, MaxResponseBytes: 8192 + 512})
+	}
+	good := finish(t, tr, "", sent)
+	fmt.Printf("e2e-result: suite=tls mode=%s exchanges=%d/%d\n", tr.Mode, len(good), len(sent))
+}
+
+// TestTLSGoWriteFailed: a client that hangs up mid-answer makes the Go
+// server's (*Conn).Write fail part-way. Its bytes were logged at its
+// entry; the summary counts the write and warns that the peer did not get
+// them all.
+func TestTLSGoWriteFailed(t *testing.T) {
+	srv := harness.StartGoTLSServer(t)
+	tr := trace(t, srv.PID())
+	conn := tlsDial(t, srv.Addr)
+	id := harness.NewID("tls-go-hangup")
+	if _, err := conn.Write([]byte(harness.RequestText("GET", "/bytes/16000000/"+id, id))); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: "GET"})
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("answer: %v %v", resp, err)
+	}
+	// Hang up with the answer's bytes unread: the kernel resets the
+	// connection, and the server's write in flight fails.
+	conn.Close()
+	tr.WaitFor(t, waitForLogs, func(recs []harness.Record) bool {
+		for _, r := range recs {
+			if harness.Matches(r, id) {
+				return true
+			}
+		}
+		return false
+	})
+	sum := tr.StopAndSummary(t)
+	if sum.BPFTLSWriteFailed < 1 || !strings.Contains(sum.Line, "Go TLS writes failed part-way") {
+		t.Errorf("summary: bpf_tls_write_failed=%d, want >= 1 and said: %s", sum.BPFTLSWriteFailed, sum.Line)
+	}
+}
+
 // TestTLSCaddy traces Debian's Caddy: a stripped Go binary built by go1.19
 // and linked by the C linker, the oldest Go the tests meet (TestTLSGo's is
 // the newest). curl's default over TLS, HTTP/2 by ALPN, is logged as an

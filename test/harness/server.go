@@ -100,6 +100,9 @@ func Main(m *testing.M) {
 //	/chunked/   answers in three flushed chunks (Transfer-Encoding: chunked)
 //	/large/     answers with a 1 MiB body
 //	/bytes/N/   answers with an N-byte body (N up to 16 MiB) and its Content-Length
+//	/deep/N/    answers with an 8 KiB body, then closes: the connection's
+//	            one Write of it made from a new goroutine N calls deep, so
+//	            that it meets the stack's end at a depth of the caller's choosing
 //	/body/      reads the request body (so Expect: 100-continue is answered) and echoes its size
 //	/call/HOST:PORT/PATH  calls http://HOST:PORT/PATH (a new connection) and
 //	            answers with its status
@@ -209,6 +212,26 @@ func ServeTLS(addr, certFile, keyFile string) error {
 			n -= k
 		}
 	})
+	mux.HandleFunc("/deep/", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(r.URL.Path, "/deep/"), "/", 2)[0])
+		if err != nil || n < 0 || n > 10000 {
+			http.Error(w, "bad depth", 400)
+			return
+		}
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		defer conn.Close()
+		answer := append([]byte(fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: 8192\r\nConnection: close\r\nX-Server-Pid: %d\r\n\r\n", os.Getpid())), large[:8192]...)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			deep(n, func() { conn.Write(answer) })
+		}()
+		<-done
+	})
 	mux.HandleFunc("/body/", func(w http.ResponseWriter, r *http.Request) {
 		n, err := io.Copy(io.Discard, r.Body)
 		if err != nil {
@@ -267,4 +290,16 @@ func readOnFD(path string, want int) (int, error) {
 		_, err = syscall.Read(fd, buf)
 		return fd, err
 	}
+}
+
+// deep calls f n calls down: a body written there meets the end of a new
+// goroutine's stack at a depth of the caller's choosing.
+//
+//go:noinline
+func deep(n int, f func()) {
+	if n == 0 {
+		f()
+		return
+	}
+	deep(n-1, f)
 }

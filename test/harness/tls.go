@@ -76,12 +76,14 @@ func (s *PythonTLS) Listen(t testing.TB) *Server {
 }
 
 // StartGoTLSServer runs this test binary as the Go test server serving
-// HTTPS (crypto/tls, in a binary with symbols).
+// HTTPS (crypto/tls, in a binary with symbols). Its new goroutines start
+// with the smallest stack (no adaptive start), so that /deep/ places
+// writes at the stack's end.
 func StartGoTLSServer(t testing.TB) *Server {
 	t.Helper()
 	cert, key := TLSCert(t)
 	cmd := selfServe(t, "go")
-	cmd.Env = append(cmd.Env, ServeCertEnv+"="+cert, ServeKeyEnv+"="+key)
+	cmd.Env = append(cmd.Env, ServeCertEnv+"="+cert, ServeKeyEnv+"="+key, "GODEBUG=adaptivestackstart=0")
 	return startServer(t, cmd)
 }
 

@@ -77,6 +77,7 @@ static const struct { const char *name; unsigned value; } stats[] = {
 	{"tls_unplaced", HTTPTRACE_STAT_TLS_UNPLACED},
 	{"tls_mapped", HTTPTRACE_STAT_TLS_MAPPED},
 	{"h2_cut", HTTPTRACE_STAT_H2_CUT},
+	{"tls_write_failed", HTTPTRACE_STAT_TLS_WRITE_FAILED},
 };
 static size_t stat_count(void) { return sizeof(stats) / sizeof(stats[0]); }
 static const char *stat_name(size_t i) { return stats[i].name; }
