@@ -92,11 +92,11 @@ func (x *Exporter) appendSpan(b []byte, e *record.Exchange) []byte {
 			s = appendStrAttr(s, "url.query", query)
 		}
 		if len(routed) > 0 {
-			s = appendBytesAttr(s, "http.route", validBytes(routed))
+			s = appendTextAttr(s, "http.route", validBytes(routed))
 		}
 		if e.Side == record.Client && port != 0 && strings.HasPrefix(path, "/") {
 			x.tmp = appendFullURL(x.tmp[:0], scheme, host, port, e.Path)
-			s = appendBytesAttr(s, "url.full", validBytes(x.tmp))
+			s = appendTextAttr(s, "url.full", validBytes(x.tmp))
 		}
 	} else {
 		s = appendStrAttr(s, "http.request.method", aggregate.Other) // a response with no request
@@ -112,7 +112,7 @@ func (x *Exporter) appendSpan(b []byte, e *record.Exchange) []byte {
 	}
 	if addr, err := netip.ParseAddrPort(e.Client); err == nil {
 		var text [64]byte
-		s = appendBytesAttr(s, "client.address", addr.Addr().AppendTo(text[:0]))
+		s = appendTextAttr(s, "client.address", addr.Addr().AppendTo(text[:0]))
 		s = appendIntAttr(s, "client.port", int64(addr.Port()))
 	} else if e.Client != "" || port == 0 {
 		// A unix socket's peer: its name, if any.

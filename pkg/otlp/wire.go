@@ -97,17 +97,15 @@ func appendBytes(b []byte, num protowire.Number, v []byte) []byte {
 	return append(b, v...)
 }
 
-// appendStrAttr appends a string attribute of a span.
+// appendStrAttr appends a string attribute of a span; bytes that are not
+// UTF-8 become U+FFFD.
 func appendStrAttr(b []byte, key, v string) []byte {
-	v = valid(v)
-	b = attrHead(b, key, 1+protowire.SizeBytes(len(v)))
-	b = varint(append(b, tag(fieldString, protowire.BytesType)), uint64(len(v)))
-	return append(b, v...)
+	return appendTextAttr(b, key, valid(v))
 }
 
-// appendBytesAttr appends a string attribute whose value is v's bytes,
-// valid UTF-8.
-func appendBytesAttr(b []byte, key string, v []byte) []byte {
+// appendTextAttr appends a string attribute whose value, a string or
+// bytes, is valid UTF-8.
+func appendTextAttr[T string | []byte](b []byte, key string, v T) []byte {
 	b = attrHead(b, key, 1+protowire.SizeBytes(len(v)))
 	b = varint(append(b, tag(fieldString, protowire.BytesType)), uint64(len(v)))
 	return append(b, v...)

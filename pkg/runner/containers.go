@@ -19,14 +19,19 @@ import (
 // containerRuntime is the client of the runtime that names the selected
 // containers: the configured socket, or the first that answers.
 func containerRuntime(ctx context.Context, cfg config.Config) (container.Runtime, error) {
-	sockets := container.Sockets
-	if len(cfg.Pods) > 0 {
-		sockets = container.PodSockets
+	return container.FindRuntime(ctx, runtimeSockets(cfg))
+}
+
+// runtimeSockets are the sockets a runtime is looked for at, in order:
+// the one configured, else the known ones (for pods, the CRI runtimes').
+func runtimeSockets(cfg config.Config) []string {
+	switch {
+	case cfg.RuntimeSocket != "":
+		return []string{cfg.RuntimeSocket}
+	case len(cfg.Pods) > 0:
+		return container.PodSockets
 	}
-	if cfg.RuntimeSocket != "" {
-		sockets = []string{cfg.RuntimeSocket}
-	}
-	return container.FindRuntime(ctx, sockets)
+	return container.Sockets
 }
 
 // namingRuntime is the runtime that names the containers of processes
@@ -53,11 +58,7 @@ func namingRuntime(ctx context.Context, cfg config.Config, log logrus.FieldLogge
 // presentSocket is the first of the runtime sockets looked for that
 // exists, "" for none.
 func presentSocket(cfg config.Config) string {
-	sockets := container.Sockets
-	if cfg.RuntimeSocket != "" {
-		sockets = []string{cfg.RuntimeSocket}
-	}
-	for _, s := range sockets {
+	for _, s := range runtimeSockets(cfg) {
 		if fi, err := os.Stat(s); err == nil && fi.Mode()&os.ModeSocket != 0 {
 			return s
 		}
