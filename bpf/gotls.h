@@ -84,15 +84,23 @@ static __always_inline int on_go_tls_entry(struct pt_regs *ctx, __u8 dir)
 	fd = go_conn_fd(GO_ARG1(ctx));
 	id = fd < 0 ? 0 : conn_of_fd(key.tgid, fd, &sk);
 	if (!id) {
-		/* Not a TCP (or unix) stream socket: a net.Conn of another kind. */
+		/*
+		 * Not a TCP (or unix) stream socket: a net.Conn of another kind
+		 * (a wrapper type; or a tls.Conn over another one, whose field
+		 * there is no socket). What this goroutine saved for a call
+		 * whose return went unseen must not meet this call's return.
+		 */
 		stat_inc(HTTPTRACE_STAT_TLS_UNPLACED);
+		bpf_map_delete_elem(&go_tls_calls, &key);
 		return 0;
 	}
 	conn = bpf_map_lookup_elem(&conns, &id);
 	if (!conn || conn->sk != (__u64)sk)
 		conn = conn_get(id, sk, HTTPTRACE_CONN_ADOPTED, false);
-	if (!conn)
+	if (!conn) {
+		bpf_map_delete_elem(&go_tls_calls, &key);
 		return 0;
+	}
 	tls_begin(id, conn);
 	tc.tls = GO_ARG1(ctx);
 	tc.buf = GO_ARG2(ctx);
@@ -114,7 +122,7 @@ static __always_inline int on_go_tls_entry(struct pt_regs *ctx, __u8 dir)
 		 */
 		tc.len = GO_ARG3(ctx);
 		if ((__s64)tc.len > 0)
-			tls_send(&tc, tc.len, pid_tgid);
+			tc.logged = tls_send(&tc, tc.len, pid_tgid);
 	}
 	if (bpf_map_update_elem(&go_tls_calls, &key, &tc, BPF_ANY))
 		stat_inc(HTTPTRACE_STAT_TLS_UNPLACED); /* its return will find nothing */
@@ -122,12 +130,13 @@ static __always_inline int on_go_tls_entry(struct pt_regs *ctx, __u8 dir)
 }
 
 /*
- * A goroutine's (*Conn).Read or Write returns (n int, err error): send a
- * Read's n bytes. A Write's were sent at its entry; one that returns fewer
- * than it was given failed part-way, and its bytes past n, logged, never
- * left: counted.
+ * A goroutine's (*Conn).Read or Write (dir) returns (n int, err error):
+ * send a Read's n bytes. A Write's were sent at its entry; one that
+ * returns fewer than it was given failed, and its bytes past n, logged,
+ * never left: counted. A call saved by the other function is one whose
+ * return went unseen (a panic): dropped.
  */
-static __always_inline int on_go_tls_return(struct pt_regs *ctx)
+static __always_inline int on_go_tls_return(struct pt_regs *ctx, __u8 dir)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct go_key key = {.tgid = pid_tgid >> 32, .g = GO_G(ctx)};
@@ -139,8 +148,10 @@ static __always_inline int on_go_tls_return(struct pt_regs *ctx)
 		return 0;
 	tc = *slot;
 	bpf_map_delete_elem(&go_tls_calls, &key);
-	if (tc.dir == HTTPTRACE_DIR_SEND) {
-		if (n < (__s64)tc.len)
+	if (tc.dir != dir)
+		return 0;
+	if (dir == HTTPTRACE_DIR_SEND) {
+		if (tc.logged && n < (__s64)tc.len)
 			stat_inc(HTTPTRACE_STAT_TLS_WRITE_FAILED);
 	} else if (n > 0) {
 		tls_send(&tc, n, pid_tgid);

@@ -216,9 +216,15 @@ int uprobe_go_tls_write(struct pt_regs *ctx)
 }
 
 SEC("uprobe")
-int uprobe_go_tls_ret(struct pt_regs *ctx)
+int uprobe_go_tls_read_ret(struct pt_regs *ctx)
 {
-	return on_go_tls_return(ctx);
+	return on_go_tls_return(ctx, HTTPTRACE_DIR_RECV);
+}
+
+SEC("uprobe")
+int uprobe_go_tls_write_ret(struct pt_regs *ctx)
+{
+	return on_go_tls_return(ctx, HTTPTRACE_DIR_SEND);
 }
 
 /* A mapping: mmap(addr, len, prot, flags, fd, off), ksys_mmap_pgoff taking the same. */

@@ -120,9 +120,10 @@ static __always_inline __u64 tls_place(const struct tls_call *tc, __u32 tgid, __
 /*
  * A TLS call of thread pid_tgid moved bytes of plaintext: send them as a
  * record of source HTTPTRACE_SRC_TLS, at the connection's own TLS
- * positions, whatever its syscalls moved.
+ * positions, whatever its syscalls moved. True when they went out as
+ * records (not unplaced, unselected or muted).
  */
-static __always_inline void tls_send(struct tls_call *tc, __u64 bytes, __u64 pid_tgid)
+static __always_inline bool tls_send(struct tls_call *tc, __u64 bytes, __u64 pid_tgid)
 {
 	struct tls_call cp = *tc;
 	struct scratch *s;
@@ -137,13 +138,13 @@ static __always_inline void tls_send(struct tls_call *tc, __u64 bytes, __u64 pid
 	conn = id ? bpf_map_lookup_elem(&conns, &id) : NULL;
 	if (!conn || conn->gen != gen) {
 		stat_inc(HTTPTRACE_STAT_TLS_UNPLACED);
-		return;
+		return false;
 	}
 	stat_inc(HTTPTRACE_STAT_TLS_CALLS);
 	tls_begin(id, conn);
 	if (conn->unselected || conn->muted) {
 		stat_inc(conn->muted ? HTTPTRACE_STAT_NOT_HTTP : HTTPTRACE_STAT_UNSELECTED);
-		return;
+		return false;
 	}
 	tc->dir &= 1;
 #ifdef HTTPTRACE_LEGACY
@@ -156,10 +157,10 @@ static __always_inline void tls_send(struct tls_call *tc, __u64 bytes, __u64 pid
 #endif
 	skip_to = conn_skip_or_mute(id, conn, gen, tc->dir);
 	if (skip_to == HTTPTRACE_SKIP_ALL)
-		return;
+		return false;
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
-		return;
+		return false;
 	c.fd = fd;
 	c.start_ns = tc->start_ns;
 	c.dir = tc->dir;
@@ -169,6 +170,7 @@ static __always_inline void tls_send(struct tls_call *tc, __u64 bytes, __u64 pid
 	s->rec.flags |= HTTPTRACE_CONN_TLS;
 	s->rec.unseen_bytes = 0;
 	send_span(&s->rec, pos, bytes, tc->buf, skip_to);
+	return true;
 }
 
 /*

@@ -27,7 +27,8 @@ struct tls_call {
 	__s32 fd;       /* its fd */
 	__u8 dir;       /* enum httptrace_direction */
 	__u8 go;        /* a Go call (bpf/gotls.h): placed by its own fields, never by the object cache */
-	__u8 pad[2];
+	__u8 logged;    /* a Go Write's bytes went out as records at its entry */
+	__u8 pad[1];
 	/*
 	 * The TLS connection this thread last read records from outside any
 	 * TLS call: where a library fed from memory (Node: the event loop

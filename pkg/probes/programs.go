@@ -65,8 +65,9 @@ const (
 	ProgUprobeSSLWriteEx = "uprobe_ssl_write_ex"
 	// ProgUretprobeTLS serves the return of every TLS read and write.
 	ProgUretprobeTLS = "uretprobe_tls"
-	// Go's crypto/tls: entries, and the program at every RET instruction.
-	ProgUprobeGoTLSRead  = "uprobe_go_tls_read"
-	ProgUprobeGoTLSWrite = "uprobe_go_tls_write"
-	ProgUprobeGoTLSRet   = "uprobe_go_tls_ret"
+	// Go's crypto/tls: entries, and each function's program at its RET instructions.
+	ProgUprobeGoTLSRead     = "uprobe_go_tls_read"
+	ProgUprobeGoTLSWrite    = "uprobe_go_tls_write"
+	ProgUprobeGoTLSReadRet  = "uprobe_go_tls_read_ret"
+	ProgUprobeGoTLSWriteRet = "uprobe_go_tls_write_ret"
 )

@@ -42,8 +42,8 @@ var Uprobes = []Uprobe{
 	// Since OpenSSL 1.1.1.
 	{LibOpenSSL, "SSL_read_ex", event.Recv, ProgUprobeSSLReadEx, ProgUretprobeTLS, false, false},
 	{LibOpenSSL, "SSL_write_ex", event.Send, ProgUprobeSSLWriteEx, ProgUretprobeTLS, false, false},
-	{LibGoTLS, "crypto/tls.(*Conn).Read", event.Recv, ProgUprobeGoTLSRead, ProgUprobeGoTLSRet, true, true},
-	{LibGoTLS, "crypto/tls.(*Conn).Write", event.Send, ProgUprobeGoTLSWrite, ProgUprobeGoTLSRet, true, true},
+	{LibGoTLS, "crypto/tls.(*Conn).Read", event.Recv, ProgUprobeGoTLSRead, ProgUprobeGoTLSReadRet, true, true},
+	{LibGoTLS, "crypto/tls.(*Conn).Write", event.Send, ProgUprobeGoTLSWrite, ProgUprobeGoTLSWriteRet, true, true},
 }
 
 // LibraryUprobes lists the functions probed in one library.

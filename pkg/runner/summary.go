@@ -147,6 +147,11 @@ func logSummary(log *logrus.Logger, s Summary) {
 	}
 	entry := log.WithFields(f)
 	n := exchangesPhrase(s)
+	if failed := c.BPF[event.StatTLSWriteFailed]; failed > 0 {
+		// Not a loss: said beside whatever else the summary says.
+		n += fmt.Sprintf(" (%d Go TLS writes failed after their bytes were logged: "+
+			"their peers did not get all the records show)", failed)
+	}
 	switch {
 	case lost > 0 || x.Gaps > 0 || s.Pipeline.DecodeErrors > 0:
 		entry.Warn(fmt.Sprintf("summary: %s; %d events lost, %d gaps (%d bytes not seen), %d undecodable records",
@@ -174,9 +179,6 @@ func logSummary(log *logrus.Logger, s Summary) {
 	case c.BPF[event.StatTLSUnplaced] > 0 || s.TLS.Unprobed > 0 || s.TLS.Dropped > 0:
 		entry.Warn(fmt.Sprintf("summary: %s; TLS plaintext not logged: %d TLS calls whose connection was not found, "+
 			"%d files not probed, %d processes not looked at", n, c.BPF[event.StatTLSUnplaced], s.TLS.Unprobed, s.TLS.Dropped))
-	case c.BPF[event.StatTLSWriteFailed] > 0:
-		entry.Warn(fmt.Sprintf("summary: %s; %d Go TLS writes failed part-way after their bytes were logged: "+
-			"their peers did not get all of what the records show", n, c.BPF[event.StatTLSWriteFailed]))
 	case s.Spans.Dropped > 0 || s.Metrics.LastFailed:
 		entry.Warn(fmt.Sprintf("summary: %s; %s", n, exportLosses(s)))
 	default:

@@ -35,6 +35,12 @@ func TestSummaryLevel(t *testing.T) {
 		{"raced calls", bpf(event.StatPosBehind, 4), "4 calls raced another"},
 		{"calls not saved", bpf(event.StatCallsNotSaved, 5), "5 syscalls not followed"},
 		{"http2 cut", bpf(event.StatH2Cut, 2), "HTTP/2: 0 directions whose frame boundaries were lost to bytes not seen or not copied, 2 calls not copied whole"},
+		// Failed writes are said beside the rest: not a loss on their own,
+		// never in place of one.
+		{"clean, failed writes", bpf(event.StatTLSWriteFailed, 2),
+			"summary: 7 exchanges (2 Go TLS writes failed after their bytes were logged: their peers did not get all the records show), no events lost"},
+		{"failed writes and spans dropped", func(x *Summary) { x.Counters.BPF[event.StatTLSWriteFailed], x.Spans.Dropped = 1, 3 },
+			"(1 Go TLS writes failed after their bytes were logged: their peers did not get all the records show); 3 of 3 spans not exported"},
 	}
 	for _, tc := range cases {
 		var out bytes.Buffer

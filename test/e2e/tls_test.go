@@ -350,7 +350,16 @@ func TestTLSGoStackGrowth(t *testing.T) {
 		sent = append(sent, harness.Sent{ID: id, Method: "GET", Path: path, Answer: a, TLS: true, Server: srv.Addr,
 			ResponseBytes: 8192, MaxResponseBytes: 8192 + 512})
 	}
-	good := finish(t, tr, "", sent)
+	tr.WaitFor(t, waitForLogs, harness.AllLogged(sent))
+	sum := tr.StopAndSummary(t)
+	recs := tr.Records(t)
+	good := harness.Check(t, recs, sent)
+	harness.CheckSummary(t, sum, recs)
+	// The depths must reach the stack's end, or the test tests nothing.
+	srv.WaitLine(t, false, func(l string) bool { return strings.HasSuffix(l, "the stack grew in Write") }, 5*time.Second)
+	if sum.BPFTLSWriteFailed != 0 {
+		t.Errorf("summary: bpf_tls_write_failed=%d, want 0 (every write went whole): %s", sum.BPFTLSWriteFailed, sum.Line)
+	}
 	fmt.Printf("e2e-result: suite=tls mode=%s exchanges=%d/%d\n", tr.Mode, len(good), len(sent))
 }
 
@@ -382,7 +391,8 @@ func TestTLSGoWriteFailed(t *testing.T) {
 		return false
 	})
 	sum := tr.StopAndSummary(t)
-	if sum.BPFTLSWriteFailed < 1 || !strings.Contains(sum.Line, "Go TLS writes failed part-way") {
+	if sum.BPFTLSWriteFailed < 1 || !strings.Contains(sum.Line, "Go TLS writes failed after their bytes were logged") {
+		// The field is the count; the words are what a user reads.
 		t.Errorf("summary: bpf_tls_write_failed=%d, want >= 1 and said: %s", sum.BPFTLSWriteFailed, sum.Line)
 	}
 }

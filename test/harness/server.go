@@ -14,9 +14,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/httptrace/httptrace/test/servers/syscalls"
 )
@@ -102,7 +104,8 @@ func Main(m *testing.M) {
 //	/bytes/N/   answers with an N-byte body (N up to 16 MiB) and its Content-Length
 //	/deep/N/    answers with an 8 KiB body, then closes: the connection's
 //	            one Write of it made from a new goroutine N calls deep, so
-//	            that it meets the stack's end at a depth of the caller's choosing
+//	            that it meets the stack's end at a depth of the caller's
+//	            choosing; prints "deep N: the stack grew in Write" when it did
 //	/body/      reads the request body (so Expect: 100-continue is answered) and echoes its size
 //	/call/HOST:PORT/PATH  calls http://HOST:PORT/PATH (a new connection) and
 //	            answers with its status
@@ -134,7 +137,10 @@ func ServeTLS(addr, certFile, keyFile string) error {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}})
 	}
 	out := bufio.NewWriter(os.Stdout)
+	var sayMu sync.Mutex
 	say := func(format string, args ...any) {
+		sayMu.Lock()
+		defer sayMu.Unlock()
 		fmt.Fprintf(out, format+"\n", args...)
 		out.Flush()
 	}
@@ -228,7 +234,17 @@ func ServeTLS(addr, certFile, keyFile string) error {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			deep(n, func() { conn.Write(answer) })
+			deep(n, func() {
+				// A stack that moved during the Write grew in it (in its
+				// prologue, or deeper): said, for the test to know its
+				// depths reached the stack's end.
+				var mark byte
+				at := uintptr(unsafe.Pointer(&mark))
+				conn.Write(answer)
+				if uintptr(unsafe.Pointer(&mark)) != at {
+					say("deep %d: the stack grew in Write", n)
+				}
+			})
 		}()
 		<-done
 	})
