@@ -144,8 +144,12 @@ static __always_inline int on_go_tls_return(struct pt_regs *ctx, __u8 dir)
 	struct tls_call tc;
 	__s64 n = (__s64)GO_ARG1(ctx);
 
-	if (!slot)
+	if (!slot) {
+		/* A call in flight when the probes attached, or one LRU evicted (past 16384 goroutines in calls): its bytes go unsent. */
+		if (tracked(key.tgid))
+			stat_inc(HTTPTRACE_STAT_TLS_RETURNS_UNSAVED);
 		return 0;
+	}
 	tc = *slot;
 	bpf_map_delete_elem(&go_tls_calls, &key);
 	if (tc.dir != dir)

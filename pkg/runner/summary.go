@@ -176,9 +176,11 @@ func logSummary(log *logrus.Logger, s Summary) {
 		entry.Warn(fmt.Sprintf("summary: %s; HTTP/2: %d directions whose frame boundaries were lost to bytes not seen or not copied, "+
 			"%d calls not copied whole (past 128 KiB, a vector call on the legacy object), %d streams past the %d followed per connection",
 			n, x.HTTP2.FramingLost, c.BPF[event.StatH2Cut], x.HTTP2.StreamsDropped, exchange.MaxStreams))
-	case c.BPF[event.StatTLSUnplaced] > 0 || s.TLS.Unprobed > 0 || s.TLS.Dropped > 0:
+	case c.BPF[event.StatTLSUnplaced] > 0 || c.BPF[event.StatTLSReturnsUnsaved] > 0 || s.TLS.Unprobed > 0 || s.TLS.Dropped > 0:
 		entry.Warn(fmt.Sprintf("summary: %s; TLS plaintext not logged: %d TLS calls whose connection was not found, "+
-			"%d files not probed, %d processes not looked at", n, c.BPF[event.StatTLSUnplaced], s.TLS.Unprobed, s.TLS.Dropped))
+			"%d Go TLS calls in flight when their probes attached (or past the 16384 followed at once), "+
+			"%d files not probed, %d processes not looked at",
+			n, c.BPF[event.StatTLSUnplaced], c.BPF[event.StatTLSReturnsUnsaved], s.TLS.Unprobed, s.TLS.Dropped))
 	case s.Spans.Dropped > 0 || s.Metrics.LastFailed:
 		entry.Warn(fmt.Sprintf("summary: %s; %s", n, exportLosses(s)))
 	default:

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -204,6 +205,53 @@ func TestTLSAdopted(t *testing.T) {
 			TLS: true, Adopted: true, Server: ngx.Addr})
 	}
 	finish(t, tr, "tls", sent)
+}
+
+// TestTLSGoAdopted: a Go server's connection opened before httptrace,
+// its goroutine already in (*Conn).Read when the probes attach. That
+// Read's return finds no call saved (tls_returns_unsaved): the request it
+// read goes unseen, and its answer is logged unmatched; the next request
+// on the connection is logged whole, adopted.
+func TestTLSGoAdopted(t *testing.T) {
+	srv := harness.StartGoTLSServer(t)
+	conn := tlsDial(t, srv.Addr)
+	br := bufio.NewReader(conn)
+	before := harness.NewID("tls-go-before")
+	if _, err := conn.Write([]byte(harness.RequestText("GET", "/ok/"+before, before))); err != nil {
+		t.Fatal(err)
+	}
+	readAnswers(t, br, "GET", 1)
+	tr := trace(t, srv.PID())
+	var sent []harness.Sent
+	for i := 0; i < 2; i++ {
+		id := harness.NewID("tls-go-adopted")
+		if _, err := conn.Write([]byte(harness.RequestText("GET", "/ok/"+id, id))); err != nil {
+			t.Fatal(err)
+		}
+		st := readAnswers(t, br, "GET", 1)
+		sent = append(sent, harness.Sent{ID: id, Method: "GET", Path: "/ok/" + id, Answer: harness.Answer{Status: st[0]},
+			TLS: true, Adopted: true, Server: srv.Addr})
+	}
+	tr.WaitFor(t, waitForLogs, harness.AllLogged(sent[1:]))
+	sum := tr.StopAndSummary(t)
+	recs := tr.Records(t)
+	var answers []harness.Record
+	for _, r := range recs {
+		if r.Unmatched {
+			answers = append(answers, r)
+		}
+	}
+	if len(answers) != 1 || answers[0].Status != 200 || !answers[0].Adopted || !answers[0].TLS {
+		t.Errorf("%d unmatched records, want the first request's answer (200, adopted, tls): %v", len(answers), answers)
+	}
+	// The rest: the second request, logged whole, and nothing else.
+	rest := slices.DeleteFunc(slices.Clone(recs), func(r harness.Record) bool { return r.Unmatched })
+	good := harness.Check(t, rest, sent[1:])
+	harness.CheckSummary(t, sum, recs)
+	if sum.BPFTLSReturnsUnsaved != 1 || !strings.Contains(sum.Line, "1 Go TLS calls in flight when their probes attached") {
+		t.Errorf("summary: bpf_tls_returns_unsaved=%d, want 1, and said: %s", sum.BPFTLSReturnsUnsaved, sum.Line)
+	}
+	harness.Result("tls", tr.Mode, good, sent[1:])
 }
 
 // TestTLSPythonLateLoad traces Python before it imports ssl: the library

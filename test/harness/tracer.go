@@ -256,15 +256,16 @@ type Summary struct {
 	RunsSkipped int `json:"runs_skipped"`
 	// TLS: library files probed and not, the longest time from a library
 	// being mapped to its probes, the kernel's TLS counters.
-	TLSLibraries      int    `json:"tls_libraries"`
-	TLSUnprobed       int    `json:"tls_unprobed"`
-	TLSProbeDelayMax  string `json:"tls_probe_delay_max"`
-	BPFTLSMapped      int    `json:"bpf_tls_mapped"`
-	BPFTLSCalls       int    `json:"bpf_tls_calls"`
-	BPFTLSUnplaced    int    `json:"bpf_tls_unplaced"`
-	BPFTLSWriteFailed int    `json:"bpf_tls_write_failed"`
-	BPFTLSCiphertext  int    `json:"bpf_tls_ciphertext"`
-	BPFTLSConns       int    `json:"bpf_tls_conns"`
+	TLSLibraries         int    `json:"tls_libraries"`
+	TLSUnprobed          int    `json:"tls_unprobed"`
+	TLSProbeDelayMax     string `json:"tls_probe_delay_max"`
+	BPFTLSMapped         int    `json:"bpf_tls_mapped"`
+	BPFTLSCalls          int    `json:"bpf_tls_calls"`
+	BPFTLSUnplaced       int    `json:"bpf_tls_unplaced"`
+	BPFTLSWriteFailed    int    `json:"bpf_tls_write_failed"`
+	BPFTLSReturnsUnsaved int    `json:"bpf_tls_returns_unsaved"`
+	BPFTLSCiphertext     int    `json:"bpf_tls_ciphertext"`
+	BPFTLSConns          int    `json:"bpf_tls_conns"`
 	// ConnsHTTP2 are connections that opened with the HTTP/2 preface.
 	ConnsHTTP2 int    `json:"conns_http2"`
 	Line       string `json:"-"`

@@ -78,6 +78,7 @@ static const struct { const char *name; unsigned value; } stats[] = {
 	{"tls_mapped", HTTPTRACE_STAT_TLS_MAPPED},
 	{"h2_cut", HTTPTRACE_STAT_H2_CUT},
 	{"tls_write_failed", HTTPTRACE_STAT_TLS_WRITE_FAILED},
+	{"tls_returns_unsaved", HTTPTRACE_STAT_TLS_RETURNS_UNSAVED},
 };
 static size_t stat_count(void) { return sizeof(stats) / sizeof(stats[0]); }
 static const char *stat_name(size_t i) { return stats[i].name; }
