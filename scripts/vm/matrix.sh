@@ -102,7 +102,7 @@ for s in "${suite_list[@]}"; do
     node) run='^(TestNode|TestHTTP2Node)$' ;;
     go) run='^(TestGo|TestEarlyResponseGo|TestHTTP2GRPC)$' ;; # TestHTTP2GRPCLarge: the host's run
     proxy) run='^(TestReverseProxy|TestHAProxySplice|TestUnixSockets|TestNotHTTP)$' ;;
-    select) run='^(TestPortSelection|TestPortClientSide|TestPortNothingListening|TestFilters)$' ;;
+    select) run='^(TestPortSelection|TestPortClientSide|TestPortNothingListening)$' ;; # TestFilters (user space only): the host's run
     syscalls) run='^(TestSyscallPaths|TestStreamIntegrity|TestConnectionEnds|TestManyIovecs)$' ;;
     tls) run='^TestTLS(Nginx|Adopted|PythonLateLoad|Node|CurlClient|UntracedNeighbour)$' ;;
     gotls) run='^TestTLS(Go|GoStackGrowth|GoWriteFailed|GoAdopted|Caddy)$' ;;
