@@ -181,29 +181,37 @@ func recordLines(rs []harness.Record) string {
 	return b.String()
 }
 
+// adoptedTLS uses an HTTPS connection to srv (served by pid) once, starts
+// httptrace, then sends two more requests for path+id on it, and returns
+// the tracer and the two exchanges, adopted.
+func adoptedTLS(t *testing.T, addr string, pid int, path, prefix string) (*harness.Tracer, []harness.Sent) {
+	t.Helper()
+	conn := tlsDial(t, addr)
+	br := bufio.NewReader(conn)
+	var tr *harness.Tracer
+	var sent []harness.Sent
+	for i := 0; i < 3; i++ {
+		id := harness.NewID(prefix)
+		if _, err := conn.Write([]byte(harness.RequestText("GET", path+id, id))); err != nil {
+			t.Fatal(err)
+		}
+		st := readAnswers(t, br, "GET", 1)
+		if i == 0 {
+			tr = trace(t, pid)
+			continue
+		}
+		sent = append(sent, harness.Sent{ID: id, Method: "GET", Path: path + id, Answer: harness.Answer{Status: st[0]},
+			TLS: true, Adopted: true, Server: addr})
+	}
+	return tr, sent
+}
+
 // TestTLSAdopted opens an HTTPS connection to nginx and uses it before
 // httptrace starts: the exchange after the start is logged, with tls and
 // adopted.
 func TestTLSAdopted(t *testing.T) {
 	ngx := harness.StartNginxTLS(t, "127.0.0.1:9")
-	conn := tlsDial(t, ngx.Addr)
-	br := bufio.NewReader(conn)
-	before := harness.NewID("tls-before")
-	if _, err := conn.Write([]byte(harness.RequestText("GET", "/status/200/"+before, before))); err != nil {
-		t.Fatal(err)
-	}
-	readAnswers(t, br, "GET", 1)
-	tr := trace(t, ngx.PID())
-	var sent []harness.Sent
-	for i := 0; i < 2; i++ {
-		id := harness.NewID("tls-adopted")
-		if _, err := conn.Write([]byte(harness.RequestText("GET", "/status/201/"+id, id))); err != nil {
-			t.Fatal(err)
-		}
-		st := readAnswers(t, br, "GET", 1)
-		sent = append(sent, harness.Sent{ID: id, Method: "GET", Path: "/status/201/" + id, Answer: harness.Answer{Status: st[0]},
-			TLS: true, Adopted: true, Server: ngx.Addr})
-	}
+	tr, sent := adoptedTLS(t, ngx.Addr, ngx.PID(), "/status/201/", "tls-adopted")
 	finish(t, tr, "tls", sent)
 }
 
@@ -214,24 +222,7 @@ func TestTLSAdopted(t *testing.T) {
 // on the connection is logged whole, adopted.
 func TestTLSGoAdopted(t *testing.T) {
 	srv := harness.StartGoTLSServer(t)
-	conn := tlsDial(t, srv.Addr)
-	br := bufio.NewReader(conn)
-	before := harness.NewID("tls-go-before")
-	if _, err := conn.Write([]byte(harness.RequestText("GET", "/ok/"+before, before))); err != nil {
-		t.Fatal(err)
-	}
-	readAnswers(t, br, "GET", 1)
-	tr := trace(t, srv.PID())
-	var sent []harness.Sent
-	for i := 0; i < 2; i++ {
-		id := harness.NewID("tls-go-adopted")
-		if _, err := conn.Write([]byte(harness.RequestText("GET", "/ok/"+id, id))); err != nil {
-			t.Fatal(err)
-		}
-		st := readAnswers(t, br, "GET", 1)
-		sent = append(sent, harness.Sent{ID: id, Method: "GET", Path: "/ok/" + id, Answer: harness.Answer{Status: st[0]},
-			TLS: true, Adopted: true, Server: srv.Addr})
-	}
+	tr, sent := adoptedTLS(t, srv.Addr, srv.PID(), "/ok/", "tls-go-adopted")
 	tr.WaitFor(t, waitForLogs, harness.AllLogged(sent[1:]))
 	sum := tr.StopAndSummary(t)
 	recs := tr.Records(t)
