@@ -201,9 +201,9 @@ func TestMappingsOfSelf(t *testing.T) {
 // TestGoTLSInBinaries builds a program that links crypto/tls with symbols
 // and stripped (-s -w): its Go version is read from both, the RETs of
 // (*Conn).Read and Write are found by disassembly (each a 0xc3 byte), as
-// are their bodies (past the stack check), and
-// the struct offsets come from DWARF in one and from the table in the other,
-// the same.
+// are their bodies (past the stack check), and the struct offsets come
+// from the table for the release that built them, and from DWARF (where
+// there is some) for a release past the table: the same.
 func TestGoTLSInBinaries(t *testing.T) {
 	// The stack check a body follows: CMPQ R12 (frames over 128 bytes) or
 	// SP, 0x10(R14), and the first two bytes of a JBE rel32.
@@ -254,8 +254,17 @@ func TestGoTLSInBinaries(t *testing.T) {
 			}
 		}
 		off, fromDWARF, err := GoTLSOffsetsOf(path, GoVersion(path))
-		if err != nil || fromDWARF != dwarf || off != KnownGoTLSOffsets {
-			t.Errorf("%s: offsets %+v (from DWARF %v, want %v), %v; want %+v", file, off, fromDWARF, dwarf, err, KnownGoTLSOffsets)
+		if err != nil || fromDWARF || off != KnownGoTLSOffsets {
+			t.Errorf("%s: offsets %+v (from DWARF %v), %v; want the table's, %+v", file, off, fromDWARF, err, KnownGoTLSOffsets)
+		}
+		// Past the table, the binary's DWARF gives them; this toolchain's
+		// must be the table's.
+		off, fromDWARF, err = GoTLSOffsetsOf(path, "go1.99.0")
+		if dwarf && (err != nil || !fromDWARF || off != KnownGoTLSOffsets) {
+			t.Errorf("%s: as go1.99, offsets %+v (from DWARF %v), %v; want DWARF's, the table's %+v", file, off, fromDWARF, err, KnownGoTLSOffsets)
+		}
+		if !dwarf && err == nil {
+			t.Errorf("%s: as go1.99 without DWARF, offsets %+v given, want an error", file, off)
 		}
 	}
 	if _, _, err := GoTLSOffsetsOf(bins["stripped"], "go1.16.15"); err == nil {
