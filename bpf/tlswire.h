@@ -39,7 +39,7 @@ struct tls_call {
 	__u64 last_gen;
 	__s32 last_fd;
 	__u32 pad2;
-	__u64 len;      /* a Go Write's length: its return with fewer written failed part-way */
+	__u64 len;      /* a Go Write's length: its return with fewer written failed */
 };
 
 /*

@@ -90,8 +90,8 @@ func libraryPoints(path string, lib probes.Library) ([]probePoint, error) {
 
 // goPoints are the probes of crypto/tls's Read and Write in a Go
 // executable built by Go version: a uprobe where each body starts (past
-// the stack check) and one at each RET instruction. An executable without crypto/tls is not a TLS one
-// (errNoFunctions).
+// the stack check) and one at each RET instruction. An executable
+// without crypto/tls is not a TLS one (errNoFunctions).
 func goPoints(path, version string) ([]probePoint, error) {
 	ups, syms, err := functionsOf(path, probes.LibGoTLS)
 	if err != nil {

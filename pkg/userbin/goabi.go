@@ -141,7 +141,7 @@ func GoTLSOffsetsOf(path, version string) (off GoTLSOffsets, fromDWARF bool, err
 			}
 		}
 	}
-	return GoTLSOffsets{}, false, fmt.Errorf("%s without DWARF: its struct offsets are known for go1.%d to go1.%d", version, GoMinMinor, GoKnownMinor)
+	return GoTLSOffsets{}, false, fmt.Errorf("%s without DWARF that gives crypto/tls's struct offsets: they are known for go1.%d to go1.%d", version, GoMinMinor, GoKnownMinor)
 }
 
 // dwarfOffsets reads the three offsets from DWARF type information.
