@@ -64,6 +64,19 @@ static __always_inline __s32 go_conn_fd(__u64 c)
 }
 
 /*
+ * A call of goroutine key found no connection (counted): its return must
+ * find that, not a call saved earlier whose return went unseen, and not
+ * nothing (a return with nothing saved is counted as a call in flight at
+ * the attach). tls 0 says it.
+ */
+static __always_inline void go_tls_unplaced(const struct go_key *key, __u8 dir)
+{
+	struct tls_call none = {.dir = dir};
+
+	bpf_map_update_elem(&go_tls_calls, key, &none, BPF_ANY);
+}
+
+/*
  * A goroutine enters (*Conn).Read or Write (past the stack check): find
  * the connection under it now (its syscalls, nested or not, are then
  * known as TLS records and dropped); send a Write's bytes; save the call
@@ -87,18 +100,17 @@ static __always_inline int on_go_tls_entry(struct pt_regs *ctx, __u8 dir)
 		/*
 		 * Not a TCP (or unix) stream socket: a net.Conn of another kind
 		 * (a wrapper type; or a tls.Conn over another one, whose field
-		 * there is no socket). What this goroutine saved for a call
-		 * whose return went unseen must not meet this call's return.
+		 * there is no socket).
 		 */
 		stat_inc(HTTPTRACE_STAT_TLS_UNPLACED);
-		bpf_map_delete_elem(&go_tls_calls, &key);
+		go_tls_unplaced(&key, dir);
 		return 0;
 	}
 	conn = bpf_map_lookup_elem(&conns, &id);
 	if (!conn || conn->sk != (__u64)sk)
 		conn = conn_get(id, sk, HTTPTRACE_CONN_ADOPTED, false);
 	if (!conn) {
-		bpf_map_delete_elem(&go_tls_calls, &key);
+		go_tls_unplaced(&key, dir);
 		return 0;
 	}
 	tls_begin(id, conn);
@@ -145,15 +157,18 @@ static __always_inline int on_go_tls_return(struct pt_regs *ctx, __u8 dir)
 	__s64 n = (__s64)GO_ARG1(ctx);
 
 	if (!slot) {
-		/* A call in flight when the probes attached, or one LRU evicted (past 16384 goroutines in calls): its bytes go unsent. */
-		if (tracked(key.tgid))
+		/*
+		 * A Read in flight when the probes attached, or one LRU evicted:
+		 * its bytes go unsent. (A Write's went at its entry, if seen.)
+		 */
+		if (dir == HTTPTRACE_DIR_RECV && tracked(key.tgid))
 			stat_inc(HTTPTRACE_STAT_TLS_RETURNS_UNSAVED);
 		return 0;
 	}
 	tc = *slot;
 	bpf_map_delete_elem(&go_tls_calls, &key);
-	if (tc.dir != dir)
-		return 0;
+	if (tc.dir != dir || !tc.tls)
+		return 0; /* another function's call (its return unseen), or one found unplaced */
 	if (dir == HTTPTRACE_DIR_SEND) {
 		if (tc.logged && n < (__s64)tc.len)
 			stat_inc(HTTPTRACE_STAT_TLS_WRITE_FAILED);

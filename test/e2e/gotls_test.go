@@ -39,7 +39,7 @@ func TestTLSGoAdopted(t *testing.T) {
 	rest := slices.DeleteFunc(slices.Clone(recs), func(r harness.Record) bool { return r.Unmatched })
 	good := harness.Check(t, rest, sent[1:])
 	harness.CheckSummary(t, sum, recs)
-	if sum.BPFTLSReturnsUnsaved != 1 || !strings.Contains(sum.Line, "1 Go TLS calls in flight when their probes attached") {
+	if sum.BPFTLSReturnsUnsaved != 1 || !strings.Contains(sum.Line, "1 Go TLS reads in flight when their probes attached") {
 		t.Errorf("summary: bpf_tls_returns_unsaved=%d, want 1, and said: %s", sum.BPFTLSReturnsUnsaved, sum.Line)
 	}
 	harness.Result("tls", tr.Mode, good, sent[1:])
@@ -117,6 +117,9 @@ func TestTLSGoStackGrowth(t *testing.T) {
 	harness.CheckSummary(t, sum, recs)
 	// The depths must reach the stack's end, or the test tests nothing.
 	srv.WaitLine(t, false, func(l string) bool { return strings.HasSuffix(l, "the stack grew in Write") }, 5*time.Second)
+	if sum.BPFTLSReturnsUnsaved != 0 {
+		t.Errorf("summary: bpf_tls_returns_unsaved=%d, want 0 (every call began after the attach): %s", sum.BPFTLSReturnsUnsaved, sum.Line)
+	}
 	if sum.BPFTLSWriteFailed != 0 {
 		t.Errorf("summary: bpf_tls_write_failed=%d, want 0 (every write went whole): %s", sum.BPFTLSWriteFailed, sum.Line)
 	}
