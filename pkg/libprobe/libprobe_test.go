@@ -334,6 +334,10 @@ func TestJobs(t *testing.T) {
 	per := 2 * len(probes.LibraryUprobes(probes.LibOpenSSL))
 	p.Forked(pid, 20*time.Millisecond)
 	settle("forked", per)
+	// The delay is noted just after the last probe is attached.
+	for deadline := time.Now().Add(5 * time.Second); p.Stats().MaxDelay == 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if d := p.Stats().MaxDelay; d != 30*time.Millisecond {
 		t.Errorf("delay after a fork %v, want 30ms (probed at 50ms, forked at 20ms)", d)
 	}
