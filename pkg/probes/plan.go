@@ -102,74 +102,111 @@ func (p Plan) Programs() map[string]bool {
 	return out
 }
 
+// resolver picks alternatives on one kernel. It checks once that kprobes
+// can be made, and reads once, of kallsyms, the functions it may be asked
+// for (all of them only to suggest names for a missing one).
+type resolver struct {
+	host    kernel.Host
+	wanted  map[string]bool // kernel functions named by the choices to resolve
+	syms    map[string]bool // those of wanted that are text symbols
+	black   map[string]bool
+	support error // why kprobes cannot be made, or nil
+	checked bool  // support and black are known
+}
+
+// newResolver makes a resolver for the alternatives in choices.
+func newResolver(h kernel.Host, choices ...Choice) *resolver {
+	r := &resolver{host: h, wanted: map[string]bool{}}
+	for _, c := range choices {
+		for _, s := range c {
+			if s.Kind == Kprobe || s.Kind == Kretprobe {
+				r.wanted[s.Symbol] = true
+			}
+		}
+	}
+	return r
+}
+
 // exists reports why a spec cannot attach on this kernel, or nil.
-func exists(h kernel.Host, s Spec, syms *map[string]bool, black map[string]bool) error {
+func (r *resolver) exists(s Spec) error {
 	switch s.Kind {
 	case Tracepoint:
-		return h.CheckTracepoint(s.Category, s.Name)
+		return r.host.CheckTracepoint(s.Category, s.Name)
 	case RawTracepoint:
-		return h.CheckRawTracepoint(s.Name)
+		return r.host.CheckRawTracepoint(s.Name)
 	}
-	if *syms == nil {
+	if !r.checked {
+		r.checked = true
+		if r.support = r.host.KprobeSupport(); r.support == nil {
+			r.black = r.host.KprobeBlacklist()
+		}
+	}
+	if r.support != nil {
+		return r.support
+	}
+	if r.syms == nil {
 		var err error
-		if *syms, err = h.TextSymbols(); err != nil {
+		if r.syms, err = r.host.TextSymbols(r.wanted); err != nil {
 			return err
 		}
 	}
-	if black[s.Symbol] {
-		return fmt.Errorf("kernel function %s is on the kprobe blacklist (%s)", s.Symbol, h.Blacklist)
+	if r.black[s.Symbol] {
+		return fmt.Errorf("kernel function %s is on the kprobe blacklist (%s)", s.Symbol, r.host.Blacklist)
 	}
-	if !(*syms)[s.Symbol] {
-		msg := fmt.Sprintf("kernel function %s is not a text symbol in %s", s.Symbol, h.Kallsyms)
-		if c := kernel.Candidates(s.Symbol, *syms); len(c) > 0 {
-			msg += "; similar: " + strings.Join(c, ", ")
+	if !r.syms[s.Symbol] {
+		msg := fmt.Sprintf("kernel function %s is not a text symbol in %s", s.Symbol, r.host.Kallsyms)
+		if all, err := r.host.TextSymbols(nil); err == nil {
+			if c := kernel.Candidates(s.Symbol, all); len(c) > 0 {
+				msg += "; similar: " + strings.Join(c, ", ")
+			}
 		}
 		return errors.New(msg)
 	}
 	return nil
 }
 
-// resolver picks alternatives on one kernel, reading its symbols once.
-type resolver struct {
-	host  kernel.Host
-	syms  map[string]bool
-	black map[string]bool
-}
-
-// first returns the first alternative that exists, or why none does.
+// first returns the first alternative that exists, or why none does: when
+// each is a kernel function and kprobes cannot be made, that reason alone.
 func (r *resolver) first(c Choice) (Spec, error) {
 	var errs []string
 	for _, s := range c {
-		if s.Kind == Kprobe || s.Kind == Kretprobe {
-			if r.black == nil {
-				r.black = r.host.KprobeBlacklist()
-			}
+		err := r.exists(s)
+		if err == nil {
+			return s, nil
 		}
-		if err := exists(r.host, s, &r.syms, r.black); err != nil {
-			errs = append(errs, err.Error())
-			continue
+		errs = append(errs, err.Error())
+	}
+	if r.support != nil && len(errs) == len(c) {
+		kprobesOnly := true
+		for _, s := range c {
+			kprobesOnly = kprobesOnly && (s.Kind == Kprobe || s.Kind == Kretprobe)
 		}
-		return s, nil
+		if kprobesOnly {
+			return Spec{}, r.support
+		}
 	}
 	return Spec{}, errors.New(strings.Join(errs, "; "))
 }
 
 // First returns the first alternative of a probe that exists on the kernel
-// (a tracepoint under tracefs, a function in kallsyms and not blacklisted),
-// or an error naming why each does not.
+// (a tracepoint under tracefs, a function in kallsyms and not blacklisted,
+// on a kernel that can make kprobes), or an error naming why each does not.
 func First(h kernel.Host, c Choice) (Spec, error) {
-	r := resolver{host: h}
-	return r.first(c)
+	return newResolver(h, c).first(c)
 }
 
 // Resolve checks a plan against a kernel and returns it with each probe
 // reduced to its first alternative that exists. A required row without one
-// is an error; an optional row is left out whole and named in Skipped. It
-// also fails when kernel functions are named on a kernel without kprobes.
+// is an error; an optional row is left out whole and named in Skipped. On a
+// kernel without kprobes a kernel function never exists: a required row
+// named by kernel functions only fails with that reason alone.
 func Resolve(h kernel.Host, p Plan) (Plan, error) {
-	r := resolver{host: h}
+	var all []Choice
+	for _, cs := range p.Roles {
+		all = append(all, cs...)
+	}
+	r := newResolver(h, all...)
 	out := Plan{Mode: p.Mode, Roles: map[Role][]Choice{}}
-	kprobes := false
 rows:
 	for _, row := range Table {
 		resolved := map[Role][]Choice{}
@@ -178,6 +215,9 @@ rows:
 				s, err := r.first(c)
 				if err != nil {
 					if row.Required {
+						if err == r.support {
+							return Plan{}, err // the whole mode is out, not one probe
+						}
 						return Plan{}, fmt.Errorf("%s: %w", hk.Role, err)
 					}
 					out.Skipped = append(out.Skipped, fmt.Sprintf("%s: %v", hk.Role, err))
@@ -187,15 +227,7 @@ rows:
 			}
 		}
 		for role, cs := range resolved {
-			for _, c := range cs {
-				kprobes = kprobes || c[0].Kind == Kprobe || c[0].Kind == Kretprobe
-			}
 			out.Roles[role] = cs
-		}
-	}
-	if kprobes {
-		if err := h.KprobeSupport(); err != nil {
-			return Plan{}, err
 		}
 	}
 	return out, nil

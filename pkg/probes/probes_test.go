@@ -341,3 +341,36 @@ func TestAttachmentsFollowTable(t *testing.T) {
 		t.Errorf("%d programs named, want %d", len(ProgramNames()), want)
 	}
 }
+
+// Without kprobes, kallsyms is never read (it is slow to read), and a
+// kernel function's alternative gives way to the next one.
+func TestNoKprobesReadsNoSymbols(t *testing.T) {
+	h := fakeHost(t, false)
+	h.Kallsyms = filepath.Join(t.TempDir(), "absent")
+	plans := map[Mode]Plan{ModeKprobe: DefaultPlan(ModeKprobe), ModeTracepoint: DefaultPlan(ModeTracepoint)}
+	p, why, err := Choose(h, ModeAuto, plans)
+	if err != nil || p.Mode != ModeTracepoint || !strings.Contains(why, "kprobe mode unavailable: this kernel has no kprobes") {
+		t.Errorf("auto without kprobes or kallsyms: %v %q %v", p.Mode, why, err)
+	}
+	s, err := First(h, mustParseChoice(t, "kprobe:ksys_read | tracepoint:syscalls:sys_enter_read"))
+	if err != nil || s.Kind != Tracepoint {
+		t.Errorf("kprobe, then tracepoint, without kprobes: %+v %v", s, err)
+	}
+	if _, err := First(h, mustParseChoice(t, "kprobe:ksys_read | kretprobe:ksys_read")); err != kernel.ErrNoKprobes {
+		t.Errorf("only kernel functions, without kprobes: %v, want %v", err, kernel.ErrNoKprobes)
+	}
+	// With kprobes, a missing function is still named with similar ones.
+	_, err = First(fakeHost(t, true), mustParseChoice(t, "kprobe:ksys_raed"))
+	if err == nil || !strings.Contains(err.Error(), "not a text symbol") || !strings.Contains(err.Error(), "similar: ksys_read") {
+		t.Errorf("missing function: %v", err)
+	}
+}
+
+func mustParseChoice(t *testing.T, s string) Choice {
+	t.Helper()
+	c, err := ParseChoice(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
