@@ -129,6 +129,36 @@ var defaultEnv = os.Getenv
 // (loaded with h2load).
 var serverNames = []string{"nginx", "go", "nginx-tls", "go-tls", "go-h2c", "grpc"}
 
+// fixedServers are the servers measured at the fixed rate: all of them,
+// but in a smoke run only the first of each load generator (wrk, h2load,
+// h2load posting gRPC calls), which is all the fixed rate adds to check.
+func fixedServers(c config) []string {
+	if !c.smoke {
+		return c.servers
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range c.servers {
+		if g := loadGenerator(s); !seen[g] {
+			seen[g] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// loadGenerator names what loads a server: wrk for HTTP/1 (in clear or
+// over TLS), h2load for h2c, h2load posting gRPC calls for grpc.
+func loadGenerator(server string) string {
+	switch server {
+	case "go-h2c":
+		return "h2load"
+	case "grpc":
+		return "h2load-grpc"
+	}
+	return "wrk"
+}
+
 func knownServer(s string) bool {
 	for _, n := range serverNames {
 		if s == n {

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -121,7 +122,7 @@ func run(c config) int {
 	rows := aggregate(saturated, c.servers, setupKeys)
 	var fixedRows []row
 	if c.rate > 0 {
-		fixedRows = aggregate(fixed, c.servers, setupKeys)
+		fixedRows = aggregate(fixed, fixedServers(c), setupKeys)
 	}
 	errs := errorLines(rows)
 	for _, e := range errorLines(fixedRows) {
@@ -170,6 +171,9 @@ func rounds(c config, dir string, idlePID int, loads []load) []runResult {
 				loadFor(c, srv, c.warmup, saturation(c))
 			}
 			for _, l := range loads {
+				if l.fixed && !slices.Contains(fixedServers(c), name) {
+					continue
+				}
 				for i := range setupKeys {
 					setup := setupKeys[(i+round-1)%len(setupKeys)]
 					r := measure(c, srv, setup, round, sdir, idlePID, l)

@@ -4,6 +4,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -209,5 +210,20 @@ func TestConfigFromEnv(t *testing.T) {
 		if _, err := configFromEnv(env(bad)); err == nil {
 			t.Errorf("%v: want an error", bad)
 		}
+	}
+}
+
+func TestFixedServers(t *testing.T) {
+	c := config{servers: serverNames}
+	if got := fixedServers(c); !reflect.DeepEqual(got, serverNames) {
+		t.Errorf("full run: %v, want every server", got)
+	}
+	c.smoke = true
+	if got, want := fixedServers(c), []string{"nginx", "go-h2c", "grpc"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("smoke: %v, want %v", got, want)
+	}
+	c.servers = []string{"go-tls", "grpc", "go"}
+	if got, want := fixedServers(c), []string{"go-tls", "grpc"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("smoke of some: %v, want %v", got, want)
 	}
 }

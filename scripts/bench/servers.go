@@ -135,8 +135,8 @@ func startGoServer(c config, name, dir, cert, key string) (*server, error) {
 		p.stop(syscall.SIGKILL, time.Second)
 		return nil, err
 	}
-	s := &server{name: name, url: scheme(cert) + "://" + addr + "/bench", proc: p, h2: name == "go-h2c"}
-	if name == "grpc" {
+	s := &server{name: name, url: scheme(cert) + "://" + addr + "/bench", proc: p, h2: loadGenerator(name) != "wrk"}
+	if loadGenerator(name) == "h2load-grpc" {
 		// grpc-go answers no HTTP/1 request: the address it printed is up.
 		s.url, s.h2, s.grpc = "http://"+addr+grpcPath, true, true
 		return s, nil

@@ -160,6 +160,7 @@ func StartTracer(t testing.TB, mode string, pids []int, extra ...string) *Tracer
 // are attached.
 func StartTracerCmd(t testing.TB, cmd *exec.Cmd) *Tracer {
 	t.Helper()
+	began := time.Now()
 	p := Start(t, cmd)
 	// Cleanups run last first: this one runs before Start's stops the
 	// process, so a failed test shows what httptrace said.
@@ -177,6 +178,7 @@ func StartTracerCmd(t testing.TB, cmd *exec.Cmd) *Tracer {
 		t.Logf("httptrace's stderr (last %d lines):\n%s", stderrShown, strings.Join(lastLines(p.Stderr(), stderrShown), "\n"))
 	})
 	line := p.WaitLine(t, true, func(l string) bool { return strings.Contains(l, `"msg":"probes attached"`) }, 60*time.Second)
+	t.Logf("httptrace's probes attached %v after its start", time.Since(began).Round(time.Millisecond))
 	var m struct {
 		Mode   string `json:"mode"`
 		Attach string `json:"attach"`
