@@ -3,7 +3,7 @@
 #
 # Usage (in the guest, by matrix.sh): sh matrix-guest.sh SUITES-FILE MODE...
 # SUITES-FILE has one suite a line: NAME BINARY RUN-REGEX DIRECTORY ("-" for unused fields);
-# the suite smoke checks that the host's servers and bpftrace start on this kernel.
+# the suite smoke checks that the host's servers and bpftrace start on this kernel, and times httptrace's start.
 # Environment: SUITE_TIMEOUT (seconds a suite may take), HTTPTRACE_BIN.
 # For each mode and suite it prints
 #   matrix-begin: MODE NAME
@@ -16,7 +16,7 @@ limit=${SUITE_TIMEOUT:-240}
 export HTTPTRACE_E2E_GUEST=1 HTTPTRACE_E2E_REQUIRE_ALL=1
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
-# smoke runs each of the host's programs the suites need once.
+# smoke runs each of the host's programs the suites need once, and httptrace until it attaches.
 smoke() { # mode
   n=0 ok=0
   for c in "nginx -v" "python3 -c 'import http.server'" "node -e 1" "bpftrace --version" \
@@ -28,6 +28,25 @@ smoke() { # mode
       echo "smoke: '$c' failed: $(echo "$out" | tail -n 1)"
     fi
   done
+  # How long httptrace takes to load and attach in this mode on this
+  # kernel, for the record: every suite starts it many times.
+  n=$((n + 1))
+  sleep 600 & sp=$!
+  log=/tmp/smoke-httptrace.log
+  t0=$(date +%s%N)
+  "$HTTPTRACE_BIN" --attach "$1" --pid "$sp" >/dev/null 2>"$log" & hp=$!
+  for _ in $(seq 600); do
+    grep -q 'msg="probes attached"' "$log" 2>/dev/null && break
+    kill -0 "$hp" 2>/dev/null || break
+    sleep 0.1
+  done
+  if grep -q 'msg="probes attached"' "$log"; then
+    ok=$((ok + 1))
+    echo "smoke: httptrace attached in mode $1 after $((($(date +%s%N) - t0) / 1000000)) ms"
+  else
+    echo "smoke: httptrace did not attach in mode $1: $(tail -n 1 "$log")"
+  fi
+  kill -INT "$hp" 2>/dev/null; kill "$sp" 2>/dev/null; wait "$hp" 2>/dev/null
   echo "e2e-result: suite=smoke mode=$1 tools=$ok/$n"
   [ "$ok" -eq "$n" ]
 }
