@@ -146,7 +146,8 @@ static __always_inline int on_go_tls_entry(struct pt_regs *ctx, __u8 dir)
  * send a Read's n bytes. A Write's were sent at its entry; one that
  * returns fewer than it was given failed, and its bytes past n, logged,
  * never left: counted. A call saved by the other function is one whose
- * return went unseen (a panic): dropped.
+ * return went unseen (a panic): dropped, and a Read that finds one counted
+ * as unsaved.
  */
 static __always_inline int on_go_tls_return(struct pt_regs *ctx, __u8 dir)
 {
@@ -167,8 +168,17 @@ static __always_inline int on_go_tls_return(struct pt_regs *ctx, __u8 dir)
 	}
 	tc = *slot;
 	bpf_map_delete_elem(&go_tls_calls, &key);
-	if (tc.dir != dir || !tc.tls)
-		return 0; /* another function's call (its return unseen), or one found unplaced */
+	if (tc.dir != dir) {
+		/*
+		 * Another function's call, whose return went unseen (a panic):
+		 * this Read's own call was not saved, and its bytes go unsent.
+		 */
+		if (dir == HTTPTRACE_DIR_RECV)
+			stat_inc(HTTPTRACE_STAT_TLS_RETURNS_UNSAVED);
+		return 0;
+	}
+	if (!tc.tls)
+		return 0; /* found unplaced at its entry (counted there) */
 	if (dir == HTTPTRACE_DIR_SEND) {
 		if (tc.logged && n < (__s64)tc.len)
 			stat_inc(HTTPTRACE_STAT_TLS_WRITE_FAILED);

@@ -187,3 +187,35 @@ func TestTLSCaddy(t *testing.T) {
 	}
 	harness.Result("tls", tr.Mode, good, sent)
 }
+
+// TestTLSGoWrapped: a Go server hands crypto/tls each connection wrapped
+// in a type of its own, not the *net.TCPConn whose socket the probes read.
+// No connection is found under its calls: each is counted (tls_unplaced)
+// and the summary says the plaintext was not logged; nothing is logged,
+// neither plaintext placed on a wrong connection nor ciphertext.
+func TestTLSGoWrapped(t *testing.T) {
+	srv := harness.StartWrappedGoTLSServer(t)
+	tr := trace(t, srv.PID())
+	c := harness.NewTLSClient(true)
+	const n = 4
+	for i := 0; i < n; i++ {
+		id := harness.NewID("tls-go-wrapped")
+		if a := c.Do(t, "GET", srv.HTTPS("/ok/"+id), "", map[string]string{harness.IDHeader: id}); a.Status != 200 {
+			t.Fatalf("request %d: status %d", i, a.Status)
+		}
+	}
+	c.Close()
+	time.Sleep(500 * time.Millisecond) // what would be logged, logged
+	sum := tr.StopAndSummary(t)
+	if recs := tr.Records(t); len(recs) != 0 {
+		t.Errorf("%d records logged, want none: %v", len(recs), recs)
+	}
+	// Each request is a Read and a Write at least, and the handshake more.
+	if sum.BPFTLSUnplaced < 2*n || !strings.Contains(sum.Line, "TLS calls whose connection was not found") {
+		t.Errorf("summary: bpf_tls_unplaced=%d, want at least %d, and said: %s", sum.BPFTLSUnplaced, 2*n, sum.Line)
+	}
+	if sum.BPFTLSReturnsUnsaved != 0 {
+		t.Errorf("summary: bpf_tls_returns_unsaved=%d, want 0 (each unplaced call's return finds its mark): %s", sum.BPFTLSReturnsUnsaved, sum.Line)
+	}
+	fmt.Printf("e2e-result: suite=tls mode=%s tls_unplaced=%d\n", tr.Mode, sum.BPFTLSUnplaced)
+}

@@ -38,6 +38,25 @@ const (
 	ServeKeyEnv  = "HTTPTRACE_TEST_SERVE_KEY"
 )
 
+// ServeWrappedEnv, when set with a certificate, makes the Go test server
+// hand crypto/tls each connection wrapped in a type of its own (as a
+// PROXY-protocol or metrics listener does), not the *net.TCPConn.
+const ServeWrappedEnv = "HTTPTRACE_TEST_SERVE_WRAPPED"
+
+// wrappedConn is a net.Conn that is not a *net.TCPConn.
+type wrappedConn struct{ net.Conn }
+
+// wrappingListener wraps each connection it accepts.
+type wrappingListener struct{ net.Listener }
+
+func (l wrappingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &wrappedConn{c}, nil
+}
+
 // FileRequest is what the server's regular file holds: bytes that look like
 // a request, so a tracer that wrongly followed file reads would log them.
 const FileRequest = "GET /from-regular-file HTTP/1.1\r\nHost: file\r\n\r\n"
@@ -133,6 +152,9 @@ func ServeTLS(addr, certFile, keyFile string) error {
 		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
 			return err
+		}
+		if os.Getenv(ServeWrappedEnv) != "" {
+			ln = wrappingListener{ln}
 		}
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}})
 	}

@@ -87,6 +87,16 @@ func StartGoTLSServer(t testing.TB) *Server {
 	return startServer(t, cmd)
 }
 
+// StartWrappedGoTLSServer is StartGoTLSServer with each connection handed
+// to crypto/tls wrapped in a type of its own (ServeWrappedEnv).
+func StartWrappedGoTLSServer(t testing.TB) *Server {
+	t.Helper()
+	cert, key := TLSCert(t)
+	cmd := selfServe(t, "go")
+	cmd.Env = append(cmd.Env, ServeCertEnv+"="+cert, ServeKeyEnv+"="+key, ServeWrappedEnv+"=1")
+	return startServer(t, cmd)
+}
+
 // StrippedGoServerEnv names a goserver binary built with -ldflags=-s -w
 // (make builds bin/goserver-stripped).
 const StrippedGoServerEnv = "HTTPTRACE_GOSERVER_STRIPPED"
