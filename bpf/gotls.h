@@ -137,7 +137,7 @@ static __always_inline int on_go_tls_entry(struct pt_regs *ctx, __u8 dir)
 			tc.logged = tls_send(&tc, tc.len, pid_tgid);
 	}
 	if (bpf_map_update_elem(&go_tls_calls, &key, &tc, BPF_ANY))
-		stat_inc(HTTPTRACE_STAT_TLS_UNPLACED); /* its return will find nothing */
+		stat_inc(HTTPTRACE_STAT_TLS_UNPLACED); /* a Read's return counts it again, as unsaved */
 	return 0;
 }
 

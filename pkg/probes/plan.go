@@ -102,21 +102,24 @@ func (p Plan) Programs() map[string]bool {
 	return out
 }
 
-// resolver picks alternatives on one kernel. It checks once that kprobes
-// can be made, and reads once, of kallsyms, the functions it may be asked
-// for (all of them only to suggest names for a missing one).
+// resolver picks alternatives on one kernel. It reads once, of kallsyms,
+// the functions it may be asked for (every one only to suggest names when
+// none of a probe's alternatives exists). Resolving for the tracer, it also
+// checks once that kprobes can be made here.
 type resolver struct {
-	host    kernel.Host
-	wanted  map[string]bool // kernel functions named by the choices to resolve
-	syms    map[string]bool // those of wanted that are text symbols
-	black   map[string]bool
-	support error // why kprobes cannot be made, or nil
-	checked bool  // support and black are known
+	host        kernel.Host
+	needKprobes bool            // the tracer makes the kprobes: a kernel that cannot has no kernel function
+	wanted      map[string]bool // kernel functions named by the choices to resolve
+	syms        map[string]bool // those of wanted that are text symbols
+	all         map[string]bool // every text symbol, for suggestions
+	black       map[string]bool
+	support     error // why kprobes cannot be made (needKprobes), or nil
+	checked     bool  // support and black are known
 }
 
 // newResolver makes a resolver for the alternatives in choices.
-func newResolver(h kernel.Host, choices ...Choice) *resolver {
-	r := &resolver{host: h, wanted: map[string]bool{}}
+func newResolver(h kernel.Host, needKprobes bool, choices ...Choice) *resolver {
+	r := &resolver{host: h, needKprobes: needKprobes, wanted: map[string]bool{}}
 	for _, c := range choices {
 		for _, s := range c {
 			if s.Kind == Kprobe || s.Kind == Kretprobe {
@@ -125,6 +128,15 @@ func newResolver(h kernel.Host, choices ...Choice) *resolver {
 		}
 	}
 	return r
+}
+
+// missingSymbol is a kernel function kallsyms does not list.
+type missingSymbol struct {
+	name, kallsyms string
+}
+
+func (m missingSymbol) Error() string {
+	return fmt.Sprintf("kernel function %s is not a text symbol in %s", m.name, m.kallsyms)
 }
 
 // exists reports why a spec cannot attach on this kernel, or nil.
@@ -137,7 +149,10 @@ func (r *resolver) exists(s Spec) error {
 	}
 	if !r.checked {
 		r.checked = true
-		if r.support = r.host.KprobeSupport(); r.support == nil {
+		if r.needKprobes {
+			r.support = r.host.KprobeSupport()
+		}
+		if r.support == nil {
 			r.black = r.host.KprobeBlacklist()
 		}
 	}
@@ -154,45 +169,50 @@ func (r *resolver) exists(s Spec) error {
 		return fmt.Errorf("kernel function %s is on the kprobe blacklist (%s)", s.Symbol, r.host.Blacklist)
 	}
 	if !r.syms[s.Symbol] {
-		msg := fmt.Sprintf("kernel function %s is not a text symbol in %s", s.Symbol, r.host.Kallsyms)
-		if all, err := r.host.TextSymbols(nil); err == nil {
-			if c := kernel.Candidates(s.Symbol, all); len(c) > 0 {
-				msg += "; similar: " + strings.Join(c, ", ")
-			}
-		}
-		return errors.New(msg)
+		return missingSymbol{s.Symbol, r.host.Kallsyms}
 	}
 	return nil
 }
 
 // first returns the first alternative that exists, or why none does: when
-// each is a kernel function and kprobes cannot be made, that reason alone.
+// each is a kernel function and kprobes cannot be made, that reason alone
+// (kernel.ErrNoKprobes or kernel.ErrKprobeEvents).
 func (r *resolver) first(c Choice) (Spec, error) {
-	var errs []string
+	var errs []error
 	for _, s := range c {
 		err := r.exists(s)
 		if err == nil {
 			return s, nil
 		}
-		errs = append(errs, err.Error())
+		errs = append(errs, err)
 	}
-	if r.support != nil && len(errs) == len(c) {
-		kprobesOnly := true
-		for _, s := range c {
-			kprobesOnly = kprobesOnly && (s.Kind == Kprobe || s.Kind == Kretprobe)
+	var msgs []string
+	kprobesOnly := len(errs) > 0
+	for _, err := range errs {
+		kprobesOnly = kprobesOnly && r.support != nil && err == r.support
+		msg := err.Error()
+		if m, ok := err.(missingSymbol); ok {
+			if r.all == nil {
+				r.all, _ = r.host.TextSymbols(nil) // read once, only now
+			}
+			if c := kernel.Candidates(m.name, r.all); len(c) > 0 {
+				msg += "; similar: " + strings.Join(c, ", ")
+			}
 		}
-		if kprobesOnly {
-			return Spec{}, r.support
-		}
+		msgs = append(msgs, msg)
 	}
-	return Spec{}, errors.New(strings.Join(errs, "; "))
+	if kprobesOnly {
+		return Spec{}, r.support
+	}
+	return Spec{}, errors.New(strings.Join(msgs, "; "))
 }
 
 // First returns the first alternative of a probe that exists on the kernel
-// (a tracepoint under tracefs, a function in kallsyms and not blacklisted,
-// on a kernel that can make kprobes), or an error naming why each does not.
+// (a tracepoint under tracefs, a function in kallsyms and not blacklisted),
+// or an error naming why each does not. Whether kprobes can be made is left
+// to the caller (bpftrace, which makes its own, for the program generator).
 func First(h kernel.Host, c Choice) (Spec, error) {
-	return newResolver(h, c).first(c)
+	return newResolver(h, false, c).first(c)
 }
 
 // Resolve checks a plan against a kernel and returns it with each probe
@@ -205,7 +225,7 @@ func Resolve(h kernel.Host, p Plan) (Plan, error) {
 	for _, cs := range p.Roles {
 		all = append(all, cs...)
 	}
-	r := newResolver(h, all...)
+	r := newResolver(h, true, all...)
 	out := Plan{Mode: p.Mode, Roles: map[Role][]Choice{}}
 rows:
 	for _, row := range Table {
@@ -215,7 +235,7 @@ rows:
 				s, err := r.first(c)
 				if err != nil {
 					if row.Required {
-						if err == r.support {
+						if errors.Is(err, kernel.ErrNoKprobes) || errors.Is(err, kernel.ErrKprobeEvents) {
 							return Plan{}, err // the whole mode is out, not one probe
 						}
 						return Plan{}, fmt.Errorf("%s: %w", hk.Role, err)

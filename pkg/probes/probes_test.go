@@ -1,6 +1,7 @@
 package probes
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -352,14 +353,27 @@ func TestNoKprobesReadsNoSymbols(t *testing.T) {
 	if err != nil || p.Mode != ModeTracepoint || !strings.Contains(why, "kprobe mode unavailable: this kernel has no kprobes") {
 		t.Errorf("auto without kprobes or kallsyms: %v %q %v", p.Mode, why, err)
 	}
-	s, err := First(h, mustParseChoice(t, "kprobe:ksys_read | tracepoint:syscalls:sys_enter_read"))
-	if err != nil || s.Kind != Tracepoint {
-		t.Errorf("kprobe, then tracepoint, without kprobes: %+v %v", s, err)
+	// kallsyms lists ksys_read here: only the missing kprobes refuse it.
+	h = fakeHost(t, false)
+	mixed := DefaultPlan(ModeTracepoint)
+	mixed.Roles["read_entry"] = []Choice{mustParseChoice(t, "kprobe:ksys_read | tracepoint:syscalls:sys_enter_read")}
+	p, err = Resolve(h, mixed)
+	if err != nil || p.Roles["read_entry"][0][0].Kind != Tracepoint {
+		t.Errorf("kprobe, then tracepoint, without kprobes: %v %v", p.Roles["read_entry"], err)
 	}
-	if _, err := First(h, mustParseChoice(t, "kprobe:ksys_read | kretprobe:ksys_read")); err != kernel.ErrNoKprobes {
-		t.Errorf("only kernel functions, without kprobes: %v, want %v", err, kernel.ErrNoKprobes)
+	if _, err := Resolve(h, DefaultPlan(ModeKprobe)); !errors.Is(err, kernel.ErrNoKprobes) || strings.Contains(err.Error(), "read_entry") {
+		t.Errorf("kprobe plan without kprobes: %v, want %v alone", err, kernel.ErrNoKprobes)
 	}
-	// With kprobes, a missing function is still named with similar ones.
+}
+
+// First serves the bpftrace program generator, which need not be able to
+// make kprobes itself (bpftrace makes them): it checks the functions only.
+func TestFirstLeavesKprobesToTheCaller(t *testing.T) {
+	s, err := First(fakeHost(t, false), mustParseChoice(t, "kprobe:file_close_fd | kprobe:close_fd"))
+	if err != nil || s.Symbol != "close_fd" {
+		t.Errorf("without kprobe_events: %+v %v, want close_fd", s, err)
+	}
+	// A missing function is named with similar ones, once none exists.
 	_, err = First(fakeHost(t, true), mustParseChoice(t, "kprobe:ksys_raed"))
 	if err == nil || !strings.Contains(err.Error(), "not a text symbol") || !strings.Contains(err.Error(), "similar: ksys_read") {
 		t.Errorf("missing function: %v", err)

@@ -178,7 +178,7 @@ func logSummary(log *logrus.Logger, s Summary) {
 			n, x.HTTP2.FramingLost, c.BPF[event.StatH2Cut], x.HTTP2.StreamsDropped, exchange.MaxStreams))
 	case c.BPF[event.StatTLSUnplaced] > 0 || c.BPF[event.StatTLSReturnsUnsaved] > 0 || s.TLS.Unprobed > 0 || s.TLS.Dropped > 0:
 		entry.Warn(fmt.Sprintf("summary: %s; TLS plaintext not logged: %d TLS calls whose connection was not found, "+
-			"%d Go TLS reads in flight when their probes attached (or evicted from the 16384 followed), "+
+			"%d Go TLS reads whose call was not saved (in flight when their probes attached, evicted from the 16384 followed, or after a panic), "+
 			"%d files not probed, %d processes not looked at",
 			n, c.BPF[event.StatTLSUnplaced], c.BPF[event.StatTLSReturnsUnsaved], s.TLS.Unprobed, s.TLS.Dropped))
 	case s.Spans.Dropped > 0 || s.Metrics.LastFailed:

@@ -36,7 +36,7 @@ func TestSummaryLevel(t *testing.T) {
 		{"calls not saved", bpf(event.StatCallsNotSaved, 5), "5 syscalls not followed"},
 		{"http2 cut", bpf(event.StatH2Cut, 2), "HTTP/2: 0 directions whose frame boundaries were lost to bytes not seen or not copied, 2 calls not copied whole"},
 		{"go tls returns unsaved", bpf(event.StatTLSReturnsUnsaved, 1),
-			"TLS plaintext not logged: 0 TLS calls whose connection was not found, 1 Go TLS reads in flight when their probes attached"},
+			"TLS plaintext not logged: 0 TLS calls whose connection was not found, 1 Go TLS reads whose call was not saved (in flight when their probes attached"},
 		// Failed writes are said beside the rest: not a loss on their own,
 		// never in place of one.
 		{"clean, failed writes", bpf(event.StatTLSWriteFailed, 2),
