@@ -105,7 +105,7 @@ for s in "${suite_list[@]}"; do
     select) run='^(TestPortSelection|TestPortClientSide|TestPortNothingListening)$' ;; # TestFilters (user space only): the host's run
     syscalls) run='^(TestSyscallPaths|TestStreamIntegrity|TestConnectionEnds|TestManyIovecs)$' ;;
     tls) run='^TestTLS(Nginx|Adopted|PythonLateLoad|Node|CurlClient|UntracedNeighbour)$' ;;
-    gotls) run='^TestTLS(Go|GoStackGrowth|GoWriteFailed|GoAdopted|Caddy)$' ;;
+    gotls) run='^TestTLS(Go|GoStackGrowth|GoWriteFailed|GoAdopted|GoWrapped|Caddy)$' ;;
     # In a guest, the two servers that take every probe of the program:
     # every read and write syscall path, and libssl's uprobes (the host's
     # make test-bpftrace-diff runs all five).

@@ -39,7 +39,7 @@ func TestTLSGoAdopted(t *testing.T) {
 	rest := slices.DeleteFunc(slices.Clone(recs), func(r harness.Record) bool { return r.Unmatched })
 	good := harness.Check(t, rest, sent[1:])
 	harness.CheckSummary(t, sum, recs)
-	if sum.BPFTLSReturnsUnsaved != 1 || !strings.Contains(sum.Line, "1 Go TLS reads in flight when their probes attached") {
+	if sum.BPFTLSReturnsUnsaved != 1 || !strings.Contains(sum.Line, "1 Go TLS reads whose call was not saved (in flight when their probes attached") {
 		t.Errorf("summary: bpf_tls_returns_unsaved=%d, want 1, and said: %s", sum.BPFTLSReturnsUnsaved, sum.Line)
 	}
 	harness.Result("tls", tr.Mode, good, sent[1:])
@@ -190,9 +190,10 @@ func TestTLSCaddy(t *testing.T) {
 
 // TestTLSGoWrapped: a Go server hands crypto/tls each connection wrapped
 // in a type of its own, not the *net.TCPConn whose socket the probes read.
-// No connection is found under its calls: each is counted (tls_unplaced)
-// and the summary says the plaintext was not logged; nothing is logged,
-// neither plaintext placed on a wrong connection nor ciphertext.
+// No connection is found under its calls (for this wrapper the probes'
+// reads through the *net.TCPConn layout lead to no fd): each is counted
+// (tls_unplaced) and the summary says the plaintext was not logged;
+// nothing is logged, neither plaintext nor ciphertext.
 func TestTLSGoWrapped(t *testing.T) {
 	srv := harness.StartWrappedGoTLSServer(t)
 	tr := trace(t, srv.PID())
@@ -210,7 +211,7 @@ func TestTLSGoWrapped(t *testing.T) {
 	if recs := tr.Records(t); len(recs) != 0 {
 		t.Errorf("%d records logged, want none: %v", len(recs), recs)
 	}
-	// Each request is a Read and a Write at least, and the handshake more.
+	// Each request is a Read and a Write at least.
 	if sum.BPFTLSUnplaced < 2*n || !strings.Contains(sum.Line, "TLS calls whose connection was not found") {
 		t.Errorf("summary: bpf_tls_unplaced=%d, want at least %d, and said: %s", sum.BPFTLSUnplaced, 2*n, sum.Line)
 	}
