@@ -217,7 +217,7 @@ enum httptrace_stat {
 	HTTPTRACE_STAT_TLS_MAPPED,         /* a traced process mapped a TLS library (user space probes it) */
 	HTTPTRACE_STAT_H2_CUT,             /* calls of HTTP/2 connections not copied whole (past 128 KiB; legacy object: vector calls past capture_bytes) */
 	HTTPTRACE_STAT_TLS_WRITE_FAILED,   /* Go TLS writes, sent at their entry, that returned fewer bytes written: the rest never left */
-	HTTPTRACE_STAT_TLS_RETURNS_UNSAVED, /* Go TLS Read returns of traced processes that found no saved call (in flight at attach, or evicted) */
+	HTTPTRACE_STAT_TLS_RETURNS_UNSAVED, /* Go TLS Read returns of traced processes that found no call of their own saved (in flight at attach, evicted, or after a panic) */
 	HTTPTRACE_STAT_COUNT,
 };
 
